@@ -1,0 +1,243 @@
+// Package config defines reachmon's TOML configuration: the schema, its
+// defaults, strict decoding (unknown keys are errors) and validation that
+// reports every problem at once, each with its key path.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// DefaultListen is the HTTP listen address used when none is configured.
+const DefaultListen = "127.0.0.1:9798"
+
+// Config is the whole configuration file.
+type Config struct {
+	// Vantage names this reachmon instance (a label on every metric, so
+	// several instances can be told apart in one Prometheus).
+	Vantage string `toml:"vantage"`
+	// Listen is the HTTP address for /metrics, /healthz, /readyz and the API.
+	Listen string `toml:"listen"`
+	// StateDir holds state that survives restarts; relative paths are
+	// relative to the working directory.
+	StateDir string `toml:"state_dir"`
+
+	Log      Log        `toml:"log"`
+	Probe    Probe      `toml:"probe"`
+	Resolver []Resolver `toml:"resolver"`
+	Zone     []Zone     `toml:"zone"`
+	Prefix   []Prefix   `toml:"prefix"`
+	Slack    Slack      `toml:"slack"`
+	BGP      BGP        `toml:"bgp"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text, json
+}
+
+// Probe holds probe defaults; zones may override the interval.
+type Probe struct {
+	Interval Duration `toml:"interval"`
+	Timeout  Duration `toml:"timeout"`
+	// Jitter is the largest random delay added to each probe's schedule,
+	// spreading probes over time.
+	Jitter      Duration `toml:"jitter"`
+	Concurrency int      `toml:"concurrency"`
+	// DiscoveryRefresh bounds how often authoritative servers are
+	// rediscovered: at the NS/A TTL, but never more often than
+	// DiscoveryMin nor less often than DiscoveryMax.
+	DiscoveryMin Duration `toml:"discovery_min"`
+	DiscoveryMax Duration `toml:"discovery_max"`
+	// DSCheckInterval is how often the DS-vs-DNSKEY check runs per zone.
+	DSCheckInterval Duration `toml:"ds_check_interval"`
+}
+
+// Resolver is a recursive resolver reachmon asks.
+type Resolver struct {
+	Name string `toml:"name"`
+	// Address is host[:port]; for DoH a https:// URL.
+	Address       string `toml:"address"`
+	Transport     string `toml:"transport"` // udp (default), tcp, dot, doh
+	TLSServerName string `toml:"tls_server_name"`
+	// Validating says the resolver validates DNSSEC: a SERVFAIL from it is
+	// retried with CD=1. Defaults to true.
+	Validating *bool `toml:"validating"`
+}
+
+// IsValidating reports the resolver's validating setting (default true).
+func (r Resolver) IsValidating() bool { return r.Validating == nil || *r.Validating }
+
+// Zone is a DNS zone to watch.
+type Zone struct {
+	Name string `toml:"name"`
+	// Names to query, absolute or relative to the zone; default the apex.
+	Names []string `toml:"names"`
+	// Types to ask for each name; default ["SOA"].
+	Types []string `toml:"types"`
+	// Authoritative lists explicit servers as host[:port] (host an IP
+	// address); when empty the servers are discovered from NS records.
+	Authoritative []string `toml:"authoritative"`
+	// Expect lists the expected answers (rdata such as "192.0.2.1" or
+	// "ns1.example.com."); when set, other answers are a mismatch.
+	Expect []string `toml:"expect"`
+	// DNSSEC enables the DS-vs-DNSKEY check; default true.
+	DNSSEC   *bool    `toml:"dnssec"`
+	Interval Duration `toml:"interval"`
+}
+
+// CheckDNSSEC reports the zone's dnssec setting (default true).
+func (z Zone) CheckDNSSEC() bool { return z.DNSSEC == nil || *z.DNSSEC }
+
+// Prefix is a prefix to watch in BGP.
+type Prefix struct {
+	Prefix      string   `toml:"prefix"`
+	Origins     []uint32 `toml:"origins"`
+	Description string   `toml:"description"`
+}
+
+// Slack configures paging (see the Slack issue); empty means no paging.
+type Slack struct {
+	// TokenEnv / TokenFile name where the bot token is read from.
+	TokenEnv  string `toml:"token_env"`
+	TokenFile string `toml:"token_file"`
+	// WebhookURLEnv / WebhookURLFile name where an incoming-webhook URL is.
+	WebhookURLEnv  string `toml:"webhook_url_env"`
+	WebhookURLFile string `toml:"webhook_url_file"`
+	// APIURL overrides Slack's Web API base URL (proxies, tests).
+	APIURL  string `toml:"api_url"`
+	Channel string `toml:"channel"`
+}
+
+// Duration is a time.Duration written as a string such as "30s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "30s", "1m30s" and so on.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use a number with a unit, such as \"30s\" or \"5m\")", string(b))
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Errors is every problem found in a configuration file.
+type Errors struct {
+	File string
+	List []string
+}
+
+func (e *Errors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d configuration error", e.File, len(e.List))
+	if len(e.List) != 1 {
+		b.WriteString("s")
+	}
+	for _, m := range e.List {
+		b.WriteString("\n  ")
+		b.WriteString(m)
+	}
+	return b.String()
+}
+
+func (e *Errors) add(format string, args ...any) {
+	e.List = append(e.List, fmt.Sprintf(format, args...))
+}
+
+// Load reads, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// secretKeys are keys that would hold a secret inline; they are refused with
+// a message pointing at the _env/_file form.
+var secretKeys = map[string]bool{
+	"token": true, "webhook_url": true, "password": true, "secret": true, "api_token": true,
+}
+
+// Parse decodes and validates data; name is used in messages.
+func Parse(name string, data []byte) (*Config, error) {
+	cfg := Default()
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			msg := pe.Message
+			if pe.LastKey != "" {
+				msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
+			}
+			return nil, &Errors{File: name, List: []string{fmt.Sprintf("line %d: %s", pe.Position.Line, msg)}}
+		}
+		return nil, &Errors{File: name, List: []string{err.Error()}}
+	}
+	errs := &Errors{File: name}
+	for _, k := range md.Undecoded() {
+		last := k[len(k)-1]
+		if secretKeys[last] {
+			errs.add("%s: secrets are not accepted in the config file; use %s_env (an environment variable) or %s_file (a file)", k, k, k)
+			continue
+		}
+		errs.add("%s: unknown key", k)
+	}
+	cfg.validate(errs)
+	if len(errs.List) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// Default returns the configuration used for keys a file leaves out.
+func Default() *Config {
+	return &Config{
+		Vantage:  "default",
+		Listen:   DefaultListen,
+		StateDir: "var",
+		Log:      Log{Level: "info", Format: "text"},
+		Probe: Probe{
+			Interval:        Duration{30 * time.Second},
+			Timeout:         Duration{5 * time.Second},
+			Jitter:          Duration{3 * time.Second},
+			Concurrency:     64,
+			DiscoveryMin:    Duration{time.Minute},
+			DiscoveryMax:    Duration{time.Hour},
+			DSCheckInterval: Duration{5 * time.Minute},
+		},
+	}
+}
+
+// ZoneInterval is the probe interval for z.
+func (c *Config) ZoneInterval(z Zone) time.Duration {
+	if z.Interval.Duration > 0 {
+		return z.Interval.Duration
+	}
+	return c.Probe.Interval.Duration
+}
+
+// WatchedPrefixes returns the [[prefix]] entries as parsed prefixes.
+// It must be called on a validated Config.
+func (c *Config) WatchedPrefixes() []model.WatchedPrefix {
+	out := make([]model.WatchedPrefix, 0, len(c.Prefix))
+	for _, p := range c.Prefix {
+		pfx, _ := netip.ParsePrefix(p.Prefix)
+		out = append(out, model.WatchedPrefix{Prefix: pfx, Origins: p.Origins, Description: p.Description})
+	}
+	return out
+}

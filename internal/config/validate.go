@@ -1,0 +1,325 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// QueryTypes lists the record types a zone may ask for.
+var QueryTypes = []string{"A", "AAAA", "CAA", "CNAME", "DNSKEY", "DS", "HTTPS", "MX", "NS", "PTR", "SOA", "SRV", "SVCB", "TXT"}
+
+var levels = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
+
+func (c *Config) validate(e *Errors) {
+	if c.Vantage == "" {
+		e.add("vantage: must not be empty")
+	} else if !labelSafe(c.Vantage) {
+		e.add("vantage: %q may hold only letters, digits, '-', '_' and '.'", c.Vantage)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		e.add("listen: %q is not host:port (%v)", c.Listen, err)
+	}
+	if c.StateDir == "" {
+		e.add("state_dir: must not be empty")
+	}
+	if !levels[c.Log.Level] {
+		e.add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		e.add("log.format: %q is not one of text, json", c.Log.Format)
+	}
+	c.validateProbe(e)
+	names := map[string]int{}
+	for i := range c.Resolver {
+		c.Resolver[i].validate(fmt.Sprintf("resolver[%d]", i), names, e)
+	}
+	zones := map[string]int{}
+	for i := range c.Zone {
+		c.validateZone(i, zones, e)
+	}
+	for i, p := range c.Prefix {
+		key := fmt.Sprintf("prefix[%d]", i)
+		if _, err := ParsePrefix(p.Prefix); err != nil {
+			e.add("%s.prefix: %v", key, err)
+		}
+		for j, asn := range p.Origins {
+			if asn == 0 {
+				e.add("%s.origins[%d]: AS 0 is not a valid origin", key, j)
+			}
+		}
+	}
+	c.Slack.validate(e)
+	c.BGP.validate(e)
+}
+
+func (c *Config) validateProbe(e *Errors) {
+	p := c.Probe
+	positive := func(key string, d Duration) {
+		if d.Duration <= 0 {
+			e.add("probe.%s: must be greater than zero (got %q)", key, d.Duration.String())
+		}
+	}
+	positive("interval", p.Interval)
+	positive("timeout", p.Timeout)
+	positive("discovery_min", p.DiscoveryMin)
+	positive("discovery_max", p.DiscoveryMax)
+	positive("ds_check_interval", p.DSCheckInterval)
+	if p.Jitter.Duration < 0 {
+		e.add("probe.jitter: must not be negative (got %q)", p.Jitter.Duration.String())
+	}
+	if p.Interval.Duration > 0 && p.Timeout.Duration > p.Interval.Duration {
+		e.add("probe.timeout: %s is longer than probe.interval %s", p.Timeout.Duration, p.Interval.Duration)
+	}
+	if p.Interval.Duration > 0 && p.Jitter.Duration >= p.Interval.Duration {
+		e.add("probe.jitter: %s must be shorter than probe.interval %s", p.Jitter.Duration, p.Interval.Duration)
+	}
+	if p.DiscoveryMax.Duration < p.DiscoveryMin.Duration {
+		e.add("probe.discovery_max: %s is shorter than probe.discovery_min %s", p.DiscoveryMax.Duration, p.DiscoveryMin.Duration)
+	}
+	if p.Concurrency < 1 || p.Concurrency > 10000 {
+		e.add("probe.concurrency: %d is outside 1..10000", p.Concurrency)
+	}
+}
+
+func (r *Resolver) validate(key string, names map[string]int, e *Errors) {
+	if r.Name == "" {
+		e.add("%s.name: must not be empty", key)
+	} else if !labelSafe(r.Name) {
+		e.add("%s.name: %q may hold only letters, digits, '-', '_' and '.'", key, r.Name)
+	} else if j, dup := names[r.Name]; dup {
+		e.add("%s.name: %q is already the name of resolver[%d]", key, r.Name, j)
+	} else {
+		names[r.Name] = len(names)
+	}
+	if r.Transport == "" {
+		r.Transport = string(model.TransportUDP)
+	}
+	t, err := ParseTransport(r.Transport)
+	if err != nil {
+		e.add("%s.transport: %v", key, err)
+		return
+	}
+	if r.Address == "" {
+		e.add("%s.address: must not be empty", key)
+		return
+	}
+	if _, err := ServerAddress(r.Address, t); err != nil {
+		e.add("%s.address: %v", key, err)
+	}
+	if r.TLSServerName != "" && t != model.TransportDoT && t != model.TransportDoH {
+		e.add("%s.tls_server_name: only used with transport dot or doh (transport is %s)", key, t)
+	}
+}
+
+func (c *Config) validateZone(i int, seen map[string]int, e *Errors) {
+	key := fmt.Sprintf("zone[%d]", i)
+	z := &c.Zone[i]
+	if z.Name == "" {
+		e.add("%s.name: must not be empty", key)
+		return
+	}
+	fqdn, err := FQDN(z.Name)
+	if err != nil {
+		e.add("%s.name: %v", key, err)
+		return
+	}
+	if j, dup := seen[fqdn]; dup {
+		e.add("%s.name: zone %q is already zone[%d]", key, z.Name, j)
+	} else {
+		seen[fqdn] = i
+	}
+	for j, n := range z.Names {
+		if _, err := QueryName(n, fqdn); err != nil {
+			e.add("%s.names[%d]: %v", key, j, err)
+		}
+	}
+	if len(z.Types) == 0 {
+		z.Types = []string{"SOA"}
+	}
+	for j, t := range z.Types {
+		if !validType(t) {
+			e.add("%s.types[%d]: %q is not a supported record type (%s)", key, j, t, strings.Join(QueryTypes, ", "))
+		}
+	}
+	for j, a := range z.Authoritative {
+		if _, err := ServerAddress(a, model.TransportUDP); err != nil {
+			e.add("%s.authoritative[%d]: %v", key, j, err)
+		}
+	}
+	for j, x := range z.Expect {
+		if strings.TrimSpace(x) == "" {
+			e.add("%s.expect[%d]: must not be empty", key, j)
+		}
+	}
+	if z.Interval.Duration < 0 {
+		e.add("%s.interval: must not be negative", key)
+	} else if z.Interval.Duration > 0 && z.Interval.Duration < c.Probe.Timeout.Duration {
+		e.add("%s.interval: %s is shorter than probe.timeout %s", key, z.Interval.Duration, c.Probe.Timeout.Duration)
+	}
+}
+
+func (s *Slack) validate(e *Errors) {
+	if s.TokenEnv != "" && s.TokenFile != "" {
+		e.add("slack: set token_env or token_file, not both")
+	}
+	if s.WebhookURLEnv != "" && s.WebhookURLFile != "" {
+		e.add("slack: set webhook_url_env or webhook_url_file, not both")
+	}
+	if s.APIURL != "" {
+		if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			e.add("slack.api_url: %q is not an http(s) URL", s.APIURL)
+		}
+	}
+}
+
+// ParseTransport checks a transport name.
+func ParseTransport(s string) (model.Transport, error) {
+	for _, t := range model.Transports {
+		if string(t) == s {
+			return t, nil
+		}
+	}
+	return "", fmt.Errorf("%q is not one of udp, tcp, dot, doh", s)
+}
+
+// DefaultPort is the port a transport uses when an address has none.
+func DefaultPort(t model.Transport) uint16 {
+	if t == model.TransportDoT {
+		return 853
+	}
+	return 53
+}
+
+// ServerAddress normalises a server address for transport t: for DoH an
+// http(s) URL (returned as is), otherwise an IP address with an optional
+// port ("192.0.2.1", "192.0.2.1:5353", "2001:db8::1", "[2001:db8::1]:53"),
+// returned as ip:port.
+func ServerAddress(s string, t model.Transport) (string, error) {
+	if t == model.TransportDoH {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return "", fmt.Errorf("%q is not a DoH URL such as https://dns.example/dns-query", s)
+		}
+		return s, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return "", fmt.Errorf("%q: zoned IPv6 addresses are not supported", s)
+		}
+		return netip.AddrPortFrom(a, DefaultPort(t)).String(), nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not an IP address with an optional port (host names are not resolved: give the address)", s)
+	}
+	if ap.Port() == 0 {
+		return "", fmt.Errorf("%q: port 0 is not valid", s)
+	}
+	return ap.String(), nil
+}
+
+// ParsePrefix parses a CIDR prefix and refuses host bits.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix such as 192.0.2.0/24", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %s?", s, p.Masked())
+	}
+	return p, nil
+}
+
+// FQDN checks a domain name and returns it lower-cased with a trailing dot.
+func FQDN(name string) (string, error) {
+	n := strings.ToLower(strings.TrimSuffix(name, "."))
+	if n == "" {
+		return ".", nil
+	}
+	if len(n) > 253 {
+		return "", fmt.Errorf("%q is longer than 253 characters", name)
+	}
+	for _, l := range strings.Split(n, ".") {
+		if l == "" {
+			return "", fmt.Errorf("%q has an empty label", name)
+		}
+		if len(l) > 63 {
+			return "", fmt.Errorf("%q has a label longer than 63 characters", name)
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '*') {
+				return "", fmt.Errorf("%q holds %q, which is not valid in a domain name", name, r)
+			}
+		}
+	}
+	return n + ".", nil
+}
+
+// QueryName resolves a zone's configured name: "@" is the apex, a name
+// ending in "." or in the zone is absolute, anything else is relative to
+// the zone.
+func QueryName(n, zoneFQDN string) (string, error) {
+	switch {
+	case n == "@" || n == "":
+		return zoneFQDN, nil
+	case strings.HasSuffix(n, "."):
+		return FQDN(n)
+	}
+	f, err := FQDN(n)
+	if err != nil {
+		return "", err
+	}
+	if zoneFQDN == "." || f == zoneFQDN || strings.HasSuffix(f, "."+zoneFQDN) {
+		return f, nil
+	}
+	return FQDN(n + "." + zoneFQDN)
+}
+
+func validType(t string) bool {
+	for _, q := range QueryTypes {
+		if q == t {
+			return true
+		}
+	}
+	return false
+}
+
+func labelSafe(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Secret reads a secret from the environment variable env or the file
+// file (whichever is set); it returns "" when neither is. The value is
+// never included in errors.
+func Secret(env, file string) (string, error) {
+	switch {
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", env)
+		}
+		return v, nil
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("reading secret file: %w", err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("secret file %s is empty", file)
+		}
+		return v, nil
+	}
+	return "", nil
+}
