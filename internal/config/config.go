@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -186,7 +187,7 @@ func Parse(name string, data []byte) (*Config, error) {
 			}
 			return nil, &Errors{File: name, List: []string{fmt.Sprintf("line %d: %s", pe.Position.Line, msg)}}
 		}
-		return nil, &Errors{File: name, List: []string{err.Error()}}
+		return nil, &Errors{File: name, List: []string{decodeMessage(err)}}
 	}
 	errs := &Errors{File: name}
 	for _, k := range md.Undecoded() {
@@ -240,4 +241,25 @@ func (c *Config) WatchedPrefixes() []model.WatchedPrefix {
 		out = append(out, model.WatchedPrefix{Prefix: pfx, Origins: p.Origins, Description: p.Description})
 	}
 	return out
+}
+
+var (
+	decodeErrRe = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]+)"\): (.*)$`)
+	typeErrRe   = regexp.MustCompile(`^incompatible types: TOML value has type (.+); destination has type (.+)$`)
+)
+
+// decodeMessage rewrites the decoder's type errors as "line N: key: problem".
+func decodeMessage(err error) string {
+	m := decodeErrRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return strings.TrimPrefix(err.Error(), "toml: ")
+	}
+	msg := m[3]
+	if t := typeErrRe.FindStringSubmatch(msg); t != nil {
+		msg = fmt.Sprintf("expected %s, got %s", t[2], t[1])
+	}
+	if m[1] == "" {
+		return fmt.Sprintf("%s: %s", m[2], msg)
+	}
+	return fmt.Sprintf("line %s: %s: %s", m[1], m[2], msg)
 }

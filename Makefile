@@ -1,0 +1,42 @@
+# reachmon — see README.md. The two commands a new user needs:
+#   make run    build and run the monitor on config/reachmon.toml
+#   make test   install what the tests need, then run them all
+
+GO        ?= go
+BIN       := bin/reachmon
+CONFIG    ?= config/reachmon.toml
+FUZZTIME  ?= 10s
+TESTFLAGS ?=
+
+.PHONY: all build run test test-deps fuzz lint bench clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/reachmon
+
+run: build
+	./$(BIN) run --config $(CONFIG)
+
+test-deps:
+	./scripts/install-test-deps.sh
+
+test: test-deps lint
+	$(GO) test -race -timeout 25m -count=1 $(TESTFLAGS) ./...
+	$(MAKE) fuzz
+
+# Every fuzz target, briefly; `make fuzz FUZZTIME=5m` for a longer run.
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf bin var

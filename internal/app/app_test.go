@@ -1,0 +1,139 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/testdns"
+)
+
+const zone = `
+lab.example. 300 IN SOA ns1.lab.example. host.lab.example. 2026112301 3600 600 86400 300
+lab.example. 300 IN NS ns1.lab.example.
+www.lab.example. 60 IN A 192.0.2.10
+`
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestDaemon runs the whole daemon against in-process DNS servers and
+// reads its metrics, health and readiness over HTTP, then shuts it down.
+func TestDaemon(t *testing.T) {
+	resolver := testdns.Start(t, zone, false)
+	auth := testdns.Start(t, zone, true)
+	listen := freeAddr(t)
+	cfg, err := config.Parse("t.toml", []byte(fmt.Sprintf(`
+vantage = "test-vantage"
+listen = %q
+state_dir = %q
+[probe]
+interval = "200ms"
+timeout = "150ms"
+jitter = "10ms"
+[[resolver]]
+name = "local"
+address = %q
+[[zone]]
+name = "lab.example"
+names = ["@", "www"]
+types = ["A", "SOA"]
+authoritative = [%q]
+dnssec = false
+`, listen, t.TempDir(), resolver.Addr, auth.Addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, newTestLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("daemon did not stop within 10s of cancel")
+		}
+	}()
+
+	base := "http://" + listen
+	want := []string{
+		`reachmon_dns_probe_success{kind="resolver",name="www.lab.example.",qtype="A",server="local",transport="udp",vantage="test-vantage",zone="lab.example"} 1`,
+		`reachmon_dns_probe_success{kind="authoritative",name="lab.example.",qtype="SOA",server="` + auth.Addr + `",transport="udp",vantage="test-vantage",zone="lab.example"} 1`,
+		`reachmon_dns_soa_serial{server="` + auth.Addr + `",vantage="test-vantage",zone="lab.example"} 2.026112301e+09`,
+		`reachmon_dns_responses_total{kind="resolver",rcode="NOERROR",server="local",transport="udp",vantage="test-vantage",zone="lab.example"}`,
+		`reachmon_build_info{`,
+		`go_goroutines `,
+	}
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var code int
+		code, body = get(t, base+"/metrics")
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+				break
+			}
+		}
+		if code == 200 && missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed %s\n%s", missing, grep(body, "reachmon_dns_"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// NOERROR without data (the apex has no A record) is still a success.
+	if !strings.Contains(body, `reachmon_dns_probe_success{kind="resolver",name="lab.example.",qtype="A",server="local",transport="udp",vantage="test-vantage",zone="lab.example"} 1`) {
+		t.Errorf("apex A (NOERROR, no data) should be a success; got:\n%s", grep(body, "probe_success"))
+	}
+	if code, b := get(t, base+"/healthz"); code != 200 || strings.TrimSpace(b) != "ok" {
+		t.Errorf("/healthz = %d %q", code, b)
+	}
+	if code, b := get(t, base+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d %q", code, b)
+	}
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/app"
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/version"
+)
+
+const usage = `reachmon: external DNS + BGP reachability monitor
+
+usage:
+  reachmon run [--config FILE] [--listen ADDR] [--log-level L] [--log-format F]
+  reachmon probe NAME... [--resolver ADDR[:PORT]]... [--auth] [--type T]...
+                 [--transport udp|tcp|dot|doh] [--timeout D] [--json] [--debug]
+  reachmon check-config [--config FILE]
+  reachmon version
+
+Run 'reachmon COMMAND --help' for a command's flags.
+`
+
+// DefaultConfig is the configuration file used when --config is not given.
+const DefaultConfig = "config/reachmon.toml"
+
+// Main runs the subcommand named in args and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return runCmd(rest, stderr)
+	case "probe":
+		return probeCmd(rest, stdout, stderr)
+	case "check-config":
+		return checkConfigCmd(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "reachmon %s\n", version.Get())
+		return ExitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "reachmon: unknown command %q\n\n%s", cmd, usage)
+	return ExitUsage
+}
+
+func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check-config", "check-config [--config FILE]", stderr)
+	path := fs.String("config", DefaultConfig, "configuration file")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		if isHelp(err) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitProblem
+	}
+	fmt.Fprintf(stdout, "%s: ok (vantage %s, %d resolvers, %d zones, %d watched prefixes)\n",
+		*path, cfg.Vantage, len(cfg.Resolver), len(cfg.Zone), len(cfg.Prefix))
+	return ExitOK
+}
+
+// ShutdownLimit bounds how long the daemon may take to stop after a signal.
+const ShutdownLimit = 15 * time.Second
+
+func runCmd(args []string, stderr io.Writer) int {
+	fs := newFlagSet("run", "run [--config FILE] [--listen ADDR] [--log-level L] [--log-format F]", stderr)
+	path := fs.String("config", DefaultConfig, "configuration file")
+	listen := fs.String("listen", "", "HTTP listen address, overrides the config's listen (default "+config.DefaultListen+")")
+	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides [log] level)")
+	format := fs.String("log-format", "", "log format: text, json (overrides [log] format)")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		if isHelp(err) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *level != "" {
+		cfg.Log.Level = *level
+	}
+	if *format != "" {
+		cfg.Log.Format = *format
+	}
+	log, err := app.NewLogger(stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintf(stderr, "reachmon: %v\n", err)
+		return ExitUsage
+	}
+	d, err := app.New(cfg, log)
+	if err != nil {
+		log.Error("startup failed", "error", err)
+		return ExitProblem
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		log.Info("shutting down", "limit", ShutdownLimit)
+		select {
+		case err = <-done:
+		case <-time.After(ShutdownLimit):
+			err = errors.New("shutdown did not finish in time")
+		}
+	}
+	if err != nil {
+		log.Error("reachmon failed", "error", err)
+		return ExitProblem
+	}
+	return ExitOK
+}

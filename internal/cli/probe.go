@@ -1,0 +1,375 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/dnsprobe"
+	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/schedule"
+)
+
+// ProbeSchema names the version of the `probe --json` output. Fields may be
+// added within a version; none is removed or changes meaning.
+const ProbeSchema = "reachmon.probe/v1"
+
+// ProbeReport is the `reachmon probe --json` document.
+type ProbeReport struct {
+	Schema string `json:"schema"`
+	// OK is true when every query answered well (the exit code is 0).
+	OK    bool         `json:"ok"`
+	Names []NameReport `json:"names"`
+	// Problems lists each problem found, one sentence each.
+	Problems []string `json:"problems"`
+	// Notes are observations worth knowing that are not problems.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// NameReport is everything learnt about one NAME.
+type NameReport struct {
+	Name string `json:"name"`
+	// Zone is the enclosing zone, when it was looked up (--auth, or to
+	// explain a DNSSEC failure).
+	Zone         string              `json:"zone,omitempty"`
+	Observations []model.Observation `json:"observations"`
+	Discovery    *model.Discovery    `json:"discovery,omitempty"`
+	DSCheck      *model.DSCheck      `json:"ds_check,omitempty"`
+}
+
+// defaultResolvers are used when neither --resolver nor --config names any.
+var defaultResolvers = []struct{ name, addr, tlsName, dohURL string }{
+	{"cloudflare", "1.1.1.1", "cloudflare-dns.com", "https://cloudflare-dns.com/dns-query"},
+	{"google", "8.8.8.8", "dns.google", "https://dns.google/dns-query"},
+	{"quad9", "9.9.9.9", "dns.quad9.net", "https://dns.quad9.net/dns-query"},
+}
+
+const probeUsage = "probe NAME... [--resolver ADDR[:PORT]]... [--auth] [--type T]... [--transport udp|tcp|dot|doh] [--timeout D] [--json] [--debug]"
+
+func probeCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("probe", probeUsage, stderr)
+	var resolvers, types multiFlag
+	fs.Var(&resolvers, "resolver", "resolver to ask, ADDR[:PORT] (a URL for doh); repeatable (default 1.1.1.1, 8.8.8.8, 9.9.9.9)")
+	fs.Var(&types, "type", "record type to ask for; repeatable (default A and AAAA)")
+	auth := fs.Bool("auth", false, "also discover the zone's authoritative servers, query them directly and check DS against DNSKEY")
+	transport := fs.String("transport", "udp", "transport to the resolvers: udp, tcp, dot, doh")
+	tlsName := fs.String("tls-name", "", "TLS server name to verify (dot, doh); default per resolver")
+	timeout := fs.Duration("timeout", 5*time.Second, "deadline of each query")
+	asJSON := fs.Bool("json", false, "print the reachmon.probe/v1 JSON document instead of a table")
+	debug := fs.Bool("debug", false, "log every query and answer to stderr")
+	cfgPath := fs.String("config", "", "take resolvers from this configuration file (optional)")
+	names, err := parseInterspersed(fs, args)
+	if err != nil {
+		if isHelp(err) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "reachmon probe: "+format+"\n", a...)
+		return ExitUsage
+	}
+	if len(names) == 0 {
+		fs.Usage()
+		return fail("name at least one NAME to probe")
+	}
+	if *timeout <= 0 {
+		return fail("--timeout must be greater than zero")
+	}
+	var qnames []string
+	for _, n := range names {
+		f, err := config.FQDN(n)
+		if err != nil {
+			return fail("NAME %v", err)
+		}
+		qnames = append(qnames, f)
+	}
+	if len(types) == 0 {
+		types = multiFlag{"A", "AAAA"}
+	}
+	for _, t := range types {
+		if !slices.Contains(config.QueryTypes, strings.ToUpper(t)) {
+			return fail("--type %q is not one of %s", t, strings.Join(config.QueryTypes, ", "))
+		}
+	}
+	for i := range types {
+		types[i] = strings.ToUpper(types[i])
+	}
+	tr, err := config.ParseTransport(*transport)
+	if err != nil {
+		return fail("--transport %v", err)
+	}
+	servers, err := probeResolvers(resolvers, *cfgPath, tr, *tlsName)
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	level := slog.LevelWarn
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	prober := dnsprobe.New(dnsprobe.Options{Timeout: *timeout, Logger: log})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep := RunProbe(ctx, prober, ProbeRequest{Names: qnames, Types: types, Resolvers: servers, Auth: *auth, Timeout: *timeout})
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "reachmon probe: %v\n", err)
+			return ExitProblem
+		}
+	} else {
+		WriteProbeTable(stdout, rep)
+	}
+	if !rep.OK {
+		return ExitProblem
+	}
+	return ExitOK
+}
+
+// probeResolvers builds the resolver list from --resolver flags, else the
+// config file, else the public defaults.
+func probeResolvers(flags []string, cfgPath string, tr model.Transport, tlsName string) ([]model.Server, error) {
+	if len(flags) > 0 {
+		var out []model.Server
+		for _, r := range flags {
+			addr, err := config.ServerAddress(r, tr)
+			if err != nil {
+				return nil, fmt.Errorf("--resolver %v", err)
+			}
+			out = append(out, model.Server{Name: r, Kind: model.KindResolver, Addr: addr, Transport: tr, TLSServerName: tlsName, Validating: true})
+		}
+		return out, nil
+	}
+	if cfgPath != "" {
+		cfg, err := config.Load(cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		if len(cfg.Resolver) == 0 {
+			return nil, fmt.Errorf("%s names no [[resolver]]", cfgPath)
+		}
+		return schedule.Resolvers(cfg.Resolver)
+	}
+	var out []model.Server
+	for _, d := range defaultResolvers {
+		addr, name := d.addr, d.tlsName
+		if tr == model.TransportDoH {
+			addr = d.dohURL
+		}
+		if tlsName != "" {
+			name = tlsName
+		}
+		if tr != model.TransportDoT && tr != model.TransportDoH {
+			name = ""
+		}
+		a, err := config.ServerAddress(addr, tr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, model.Server{Name: d.name, Kind: model.KindResolver, Addr: a, Transport: tr, TLSServerName: name, Validating: true})
+	}
+	return out, nil
+}
+
+// Prober is what `reachmon probe` needs of the DNS prober.
+type Prober interface {
+	schedule.Prober
+	FindZone(ctx context.Context, name string, resolvers []model.Server) (string, error)
+}
+
+// ProbeRequest is one ad-hoc check.
+type ProbeRequest struct {
+	Names     []string // FQDNs
+	Types     []string
+	Resolvers []model.Server
+	Auth      bool
+	Timeout   time.Duration
+}
+
+// probeParallel bounds the queries an ad-hoc check runs at once.
+const probeParallel = 16
+
+// RunProbe runs an ad-hoc check and judges the results.
+func RunProbe(ctx context.Context, p Prober, req ProbeRequest) ProbeReport {
+	rep := ProbeReport{Schema: ProbeSchema, Names: make([]NameReport, len(req.Names)), Problems: []string{}}
+	var wg sync.WaitGroup
+	for i, name := range req.Names {
+		wg.Go(func() { rep.Names[i] = probeName(ctx, p, req, name) })
+	}
+	wg.Wait()
+	for _, nr := range rep.Names {
+		probs, notes := judge(nr, req.Auth)
+		rep.Problems = append(rep.Problems, probs...)
+		rep.Notes = append(rep.Notes, notes...)
+	}
+	rep.OK = len(rep.Problems) == 0
+	return rep
+}
+
+func probeName(ctx context.Context, p Prober, req ProbeRequest, name string) NameReport {
+	nr := NameReport{Name: name}
+	var queries []dnsprobe.Query
+	for _, r := range req.Resolvers {
+		for _, t := range req.Types {
+			queries = append(queries, dnsprobe.Query{Server: r, Name: name, Type: t})
+		}
+	}
+	nr.Observations = runQueries(ctx, p, queries, req.Timeout)
+
+	dnssecSuspect := slices.ContainsFunc(nr.Observations, func(o model.Observation) bool {
+		return o.CDRetry != nil && o.CDRetry.Succeeded
+	})
+	if !req.Auth && !dnssecSuspect {
+		return nr
+	}
+	// Several queries per step: give each step a few timeouts' worth.
+	step := 4 * req.Timeout
+	zctx, cancel := context.WithTimeout(ctx, step)
+	zone, err := p.FindZone(zctx, name, req.Resolvers)
+	cancel()
+	if err != nil {
+		nr.Discovery = &model.Discovery{Time: time.Now(), Error: fmt.Sprintf("finding the zone of %s: %v", name, err)}
+		return nr
+	}
+	nr.Zone = zone
+	dctx, cancel := context.WithTimeout(ctx, step)
+	d := p.Discover(dctx, zone, req.Resolvers)
+	cancel()
+	d.Zone = zone
+	nr.Discovery = &d
+	if len(d.Servers) == 0 {
+		return nr
+	}
+	if req.Auth {
+		var aq []dnsprobe.Query
+		for _, srv := range schedule.AuthModelServers(d.Servers) {
+			for _, t := range req.Types {
+				aq = append(aq, dnsprobe.Query{Server: srv, Name: name, Type: t})
+			}
+			if !(name == zone && slices.Contains(req.Types, "SOA")) {
+				aq = append(aq, dnsprobe.Query{Server: srv, Name: zone, Type: "SOA"})
+			}
+		}
+		nr.Observations = append(nr.Observations, runQueries(ctx, p, aq, req.Timeout)...)
+	}
+	cctx, cancel := context.WithTimeout(ctx, step)
+	c := p.CheckDS(cctx, zone, req.Resolvers, d.Servers)
+	cancel()
+	nr.DSCheck = &c
+	return nr
+}
+
+func runQueries(ctx context.Context, p Prober, qs []dnsprobe.Query, timeout time.Duration) []model.Observation {
+	out := make([]model.Observation, len(qs))
+	var g errgroup.Group
+	g.SetLimit(probeParallel)
+	for i, q := range qs {
+		g.Go(func() error {
+			qctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			out[i] = p.Probe(qctx, q)
+			return nil
+		})
+	}
+	_ = g.Wait() // the closures never fail: a failed probe is an Observation
+	return out
+}
+
+// judge lists the problems and notes in one name's results.
+func judge(nr NameReport, auth bool) (problems, notes []string) {
+	serials := map[uint32][]string{}
+	for _, o := range nr.Observations {
+		where := fmt.Sprintf("%s %s from %s %s", o.Name, o.Type, o.Server.Kind, o.Server.Name)
+		switch {
+		case o.Error != model.ErrNone:
+			problems = append(problems, fmt.Sprintf("%s: %s%s", where, o.Error, detail(o.ErrorDetail)))
+			continue
+		case o.Rcode != "NOERROR":
+			msg := fmt.Sprintf("%s: %s%s", where, o.Rcode, edeText(o.EDE))
+			if c := o.CDRetry; c != nil {
+				if c.Succeeded {
+					msg += fmt.Sprintf("; with CD=1 (validation off) %s: DNSSEC validation fails", c.Rcode)
+				} else {
+					msg += "; with CD=1 still " + firstNonEmpty(c.Rcode, string(c.Error))
+				}
+			}
+			problems = append(problems, msg)
+		}
+		if o.Server.Kind == model.KindAuthoritative && o.Rcode == "NOERROR" && !o.AA {
+			problems = append(problems, fmt.Sprintf("%s: answer is not authoritative (AA=0): lame delegation", where))
+		}
+		if o.SOASerial != nil {
+			serials[*o.SOASerial] = append(serials[*o.SOASerial], o.Server.Name)
+		}
+	}
+	if len(serials) > 1 {
+		var parts []string
+		for s, srvs := range serials {
+			parts = append(parts, fmt.Sprintf("%d at %s", s, strings.Join(srvs, ", ")))
+		}
+		slices.Sort(parts)
+		notes = append(notes, fmt.Sprintf("%s: SOA serials differ across authoritative servers: %s", nr.Zone, strings.Join(parts, "; ")))
+	}
+	if d := nr.Discovery; d != nil {
+		if d.Error != "" {
+			problems = append(problems, fmt.Sprintf("%s: authoritative discovery failed: %s", firstNonEmpty(nr.Zone, nr.Name), d.Error))
+		} else if auth && len(d.Servers) == 0 {
+			problems = append(problems, fmt.Sprintf("%s: no authoritative server address found", nr.Zone))
+		}
+	}
+	if c := nr.DSCheck; c != nil {
+		switch c.Status {
+		case model.DSOK:
+		case model.DSUnsigned:
+			notes = append(notes, fmt.Sprintf("%s: unsigned (no DS at the parent)", nr.Zone))
+		default:
+			problems = append(problems, fmt.Sprintf("%s: DS vs DNSKEY %s: %s", nr.Zone, c.Status, c.Detail))
+		}
+	}
+	return problems, notes
+}
+
+func detail(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + s + ")"
+}
+
+func edeText(e []model.EDE) string {
+	if len(e) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, x := range e {
+		p := fmt.Sprintf("EDE %d %s", x.Code, x.Name)
+		if x.Text != "" {
+			p += ": " + x.Text
+		}
+		parts = append(parts, p)
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

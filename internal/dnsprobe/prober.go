@@ -1,0 +1,185 @@
+package dnsprobe
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// DefaultTimeout is the per-query timeout used when the context has no
+// deadline and Options.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+// Options configure a Prober. The zero value is usable.
+type Options struct {
+	// Timeout is the per-query timeout when ctx has no deadline (default 5s).
+	Timeout time.Duration
+	// Logger receives per-probe detail at Debug; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// TLSConfig is the base TLS configuration for DoT and DoH (tests put a
+	// private CA here); ServerName is set per server.
+	TLSConfig *tls.Config
+	// HTTPClient is used for DoH; nil means a client built from TLSConfig.
+	HTTPClient *http.Client
+}
+
+// Prober sends DNS probes. It is safe for concurrent use.
+type Prober struct {
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+	tlsBase *tls.Config
+	httpCli *http.Client // from Options; nil means per-server-name clients
+
+	tlsConfs sync.Map // TLS server name -> *tls.Config (DoT)
+	dohClis  sync.Map // TLS server name -> *http.Client (DoH)
+
+	// authPort is the port of servers learnt from NS records (referrals
+	// always go to port 53); tests point it at in-process servers.
+	authPort uint16
+}
+
+// New returns a Prober.
+func New(o Options) *Prober {
+	p := &Prober{
+		timeout:  o.Timeout,
+		log:      o.Logger,
+		now:      o.Now,
+		tlsBase:  o.TLSConfig,
+		httpCli:  o.HTTPClient,
+		authPort: 53,
+	}
+	if p.timeout <= 0 {
+		p.timeout = DefaultTimeout
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p
+}
+
+// Query is one probe: a name and type asked of one server.
+type Query struct {
+	// Target is the configured zone label, copied into the Observation
+	// ("" for ad-hoc probes).
+	Target string
+	// Server is where the query goes. Its Kind decides RD: resolvers get
+	// RD=1, authoritative servers RD=0.
+	Server model.Server
+	// Name is an FQDN with a trailing dot (one is added if missing).
+	Name string
+	// Type is a record type mnemonic ("A", "AAAA", "SOA", "TYPE65").
+	Type string
+}
+
+// Probe sends q and describes the outcome. It never returns an error: a
+// failure is an Observation with Error set. When a validating resolver
+// answers SERVFAIL the query is repeated with CD=1 (Observation.CDRetry).
+func (p *Prober) Probe(ctx context.Context, q Query) model.Observation {
+	start := p.now()
+	obs := model.Observation{
+		Time:   start,
+		Target: q.Target,
+		Server: q.Server,
+		Name:   q.Name,
+		Type:   q.Type,
+	}
+	qtype, ok := parseType(q.Type)
+	if !ok {
+		obs.Error = model.ErrMalformed
+		obs.ErrorDetail = "query not sent: unknown record type " + strconv.Quote(q.Type)
+		p.logProbe(ctx, &obs)
+		return obs
+	}
+	rd := q.Server.Kind != model.KindAuthoritative
+	res := p.exchange(ctx, q.Server, request{name: q.Name, qtype: qtype, rd: rd})
+	fillObservation(&obs, res, qtype)
+
+	if q.Server.Kind == model.KindResolver && q.Server.Validating &&
+		res.class == model.ErrNone && res.msg != nil && res.msg.Rcode == dns.RcodeServerFailure {
+		cd := p.exchange(ctx, q.Server, request{name: q.Name, qtype: qtype, rd: true, cd: true})
+		obs.CDRetry = cdRetry(cd)
+	}
+	p.logProbe(ctx, &obs)
+	return obs
+}
+
+func (p *Prober) logProbe(ctx context.Context, o *model.Observation) {
+	if !p.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("target", o.Target),
+		slog.String("server", o.Server.Name),
+		slog.String("server_addr", o.Server.Addr),
+		slog.String("transport", string(o.Server.Transport)),
+		slog.String("name", o.Name),
+		slog.String("type", o.Type),
+		slog.String("rcode", o.Rcode),
+		slog.Int("answers", len(o.Answers)),
+		slog.Duration("latency", o.Latency),
+		slog.Bool("tcp_fallback", o.TCPFallback),
+	}
+	if o.Error != model.ErrNone {
+		attrs = append(attrs, slog.String("error", string(o.Error)), slog.String("error_detail", o.ErrorDetail))
+	}
+	if o.CDRetry != nil {
+		attrs = append(attrs, slog.String("cd_retry_rcode", o.CDRetry.Rcode), slog.Bool("cd_retry_succeeded", o.CDRetry.Succeeded))
+	}
+	p.log.LogAttrs(ctx, slog.LevelDebug, "dns probe", attrs...)
+}
+
+// parseType maps a type mnemonic to its code; "TYPE65" style is accepted.
+func parseType(s string) (uint16, bool) {
+	if t, ok := dns.StringToType[s]; ok {
+		return t, true
+	}
+	if len(s) > 4 && (s[:4] == "TYPE" || s[:4] == "type") {
+		n, err := strconv.ParseUint(s[4:], 10, 16)
+		if err == nil {
+			return uint16(n), true
+		}
+	}
+	if t, ok := dns.StringToType[upperASCII(s)]; ok {
+		return t, true
+	}
+	return 0, false
+}
+
+func upperASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// deadline returns the deadline every I/O of one exchange must respect.
+// start comes from the real clock (time.Now), never from Options.Now.
+func (p *Prober) deadline(ctx context.Context, start time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return start.Add(p.timeout)
+}
+
+// dialer returns a net.Dialer bounded by deadline.
+func dialer(deadline time.Time) *net.Dialer {
+	return &net.Dialer{Deadline: deadline}
+}

@@ -1,0 +1,552 @@
+// Package schedule runs the DNS probes a configuration asks for: every
+// (zone, name, type, server) on its interval with jitter, authoritative
+// discovery refreshed within its TTL, and the DS-vs-DNSKEY check, with
+// bounded concurrency and a deadline on every query. Results flow out as
+// model.Events on one channel.
+package schedule
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/dnsprobe"
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// Prober is what the scheduler needs of the DNS prober.
+type Prober interface {
+	Probe(ctx context.Context, q dnsprobe.Query) model.Observation
+	Discover(ctx context.Context, zone string, resolvers []model.Server) model.Discovery
+	CheckDS(ctx context.Context, zone string, resolvers []model.Server, auth []model.AuthServer) model.DSCheck
+}
+
+// Options are the scheduler's collaborators.
+type Options struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil = metrics not registered
+	Now        func() time.Time
+	// Rand returns a uniform value in [0, n); nil = math/rand/v2.
+	Rand func(n int64) int64
+}
+
+// Scheduler owns the probe schedule. Create it with New and call Run once.
+type Scheduler struct {
+	probe     config.Probe
+	zones     []zonePlan
+	resolvers []model.Server
+	prober    Prober
+	out       chan<- model.Event
+	log       *slog.Logger
+	now       func() time.Time
+	rand      func(int64) int64
+
+	lag     prometheus.Histogram
+	skipped *prometheus.CounterVec
+	running prometheus.Gauge
+
+	mu        sync.Mutex
+	discovery map[string]model.Discovery // zone FQDN -> latest successful discovery
+	attempted map[string]bool            // zone FQDN -> discovery tried at least once
+}
+
+type zonePlan struct {
+	fqdn     string
+	label    string // ZoneLabel(fqdn): the Target of observations, a metrics label
+	names    []string
+	types    []string
+	interval time.Duration
+	explicit []model.AuthServer // from config; nil = discover
+	dnssec   bool
+}
+
+// New builds a scheduler for cfg (which must be validated).
+func New(cfg *config.Config, prober Prober, out chan<- model.Event, o Options) (*Scheduler, error) {
+	s := &Scheduler{
+		probe:     cfg.Probe,
+		prober:    prober,
+		out:       out,
+		log:       o.Logger,
+		now:       o.Now,
+		rand:      o.Rand,
+		discovery: map[string]model.Discovery{},
+		attempted: map[string]bool{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Int64N
+	}
+	var err error
+	if s.resolvers, err = Resolvers(cfg.Resolver); err != nil {
+		return nil, err
+	}
+	for _, z := range cfg.Zone {
+		zp, err := planZone(cfg, z)
+		if err != nil {
+			return nil, err
+		}
+		s.zones = append(s.zones, zp)
+	}
+	f := promauto.With(o.Registerer)
+	s.lag = f.NewHistogram(prometheus.HistogramOpts{
+		Name:    "reachmon_probe_schedule_lag_seconds",
+		Help:    "Delay between when a probe was due and when it started.",
+		Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30},
+	})
+	s.skipped = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "reachmon_probe_skipped_total",
+		Help: "Probe rounds skipped because the previous round of the same probe was still running.",
+	}, []string{"zone"})
+	s.running = f.NewGauge(prometheus.GaugeOpts{
+		Name: "reachmon_probe_in_flight",
+		Help: "Probes running now.",
+	})
+	return s, nil
+}
+
+// Resolvers converts configured resolvers to servers.
+func Resolvers(rs []config.Resolver) ([]model.Server, error) {
+	out := make([]model.Server, 0, len(rs))
+	for _, r := range rs {
+		t, err := config.ParseTransport(r.Transport)
+		if err != nil {
+			return nil, fmt.Errorf("resolver %s: %w", r.Name, err)
+		}
+		addr, err := config.ServerAddress(r.Address, t)
+		if err != nil {
+			return nil, fmt.Errorf("resolver %s: %w", r.Name, err)
+		}
+		out = append(out, model.Server{
+			Name: r.Name, Kind: model.KindResolver, Addr: addr, Transport: t,
+			TLSServerName: r.TLSServerName, Validating: r.IsValidating(),
+		})
+	}
+	return out, nil
+}
+
+func planZone(cfg *config.Config, z config.Zone) (zonePlan, error) {
+	fqdn, err := config.FQDN(z.Name)
+	if err != nil {
+		return zonePlan{}, fmt.Errorf("zone %s: %w", z.Name, err)
+	}
+	zp := zonePlan{fqdn: fqdn, label: ZoneLabel(fqdn), types: z.Types, interval: cfg.ZoneInterval(z), dnssec: z.CheckDNSSEC()}
+	if len(zp.types) == 0 {
+		zp.types = []string{"SOA"}
+	}
+	names := z.Names
+	if len(names) == 0 {
+		names = []string{"@"}
+	}
+	for _, n := range names {
+		q, err := config.QueryName(n, fqdn)
+		if err != nil {
+			return zonePlan{}, fmt.Errorf("zone %s: %w", z.Name, err)
+		}
+		if !slices.Contains(zp.names, q) {
+			zp.names = append(zp.names, q)
+		}
+	}
+	for _, a := range z.Authoritative {
+		addr, err := config.ServerAddress(a, model.TransportUDP)
+		if err != nil {
+			return zonePlan{}, fmt.Errorf("zone %s: %w", z.Name, err)
+		}
+		ap := netip.MustParseAddrPort(addr)
+		zp.explicit = append(zp.explicit, model.AuthServer{Host: addr, Addr: ap, Sources: []model.AuthSource{model.SourceConfig}})
+	}
+	return zp, nil
+}
+
+// AuthServers returns the current authoritative servers of every zone
+// (explicit or discovered), keyed by zone FQDN.
+func (s *Scheduler) AuthServers() map[string][]model.AuthServer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]model.AuthServer, len(s.zones))
+	for _, z := range s.zones {
+		if z.explicit != nil {
+			out[z.fqdn] = z.explicit
+		} else if d, ok := s.discovery[z.fqdn]; ok {
+			out[z.fqdn] = d.Servers
+		}
+	}
+	return out
+}
+
+// Ready returns nil once every zone that needs discovery has had its
+// first discovery attempt (successful or not), else an error naming the
+// zones still waiting.
+func (s *Scheduler) Ready() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var waiting []string
+	for _, z := range s.zones {
+		if z.explicit == nil && !s.attempted[z.fqdn] {
+			waiting = append(waiting, z.label)
+		}
+	}
+	if len(waiting) > 0 {
+		return fmt.Errorf("first discovery pending for %d zone(s): %v", len(waiting), waiting)
+	}
+	return nil
+}
+
+// job is one recurring unit of work.
+type job struct {
+	key     string
+	zone    *zonePlan
+	due     time.Time
+	every   time.Duration
+	run     func(ctx context.Context) time.Duration // returns an override for the next interval (0 = every)
+	busy    bool
+	removed bool
+	index   int
+}
+
+type jobHeap []*job
+
+func (h jobHeap) Len() int           { return len(h) }
+func (h jobHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h jobHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
+func (h *jobHeap) Push(x any)        { j := x.(*job); j.index = len(*h); *h = append(*h, j) }
+func (h *jobHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	j.index = -1
+	return j
+}
+
+type done struct {
+	j    *job
+	next time.Duration
+}
+
+// Run probes until ctx is cancelled; it returns once every worker has
+// finished. It does not close out.
+func (s *Scheduler) Run(ctx context.Context) error {
+	var (
+		h       jobHeap
+		jobs    = map[string]*job{}
+		work    = make(chan *job)
+		results = make(chan done, s.probe.Concurrency)
+		authSet = make(chan authUpdate, len(s.zones)+1)
+		wg      sync.WaitGroup
+	)
+	add := func(j *job) {
+		if old, ok := jobs[j.key]; ok {
+			old.removed = true
+			if old.index >= 0 {
+				heap.Remove(&h, old.index)
+			}
+		}
+		jobs[j.key] = j
+		j.due = s.now().Add(s.jitter())
+		heap.Push(&h, j)
+	}
+	for i := range s.zones {
+		z := &s.zones[i]
+		for _, j := range s.resolverJobs(z) {
+			add(j)
+		}
+		if z.explicit != nil {
+			for _, j := range s.authJobs(z, z.explicit) {
+				add(j)
+			}
+		} else {
+			add(s.discoveryJob(z, authSet))
+		}
+		if z.dnssec {
+			add(s.dsJob(z))
+		}
+	}
+
+	for range s.probe.Concurrency {
+		wg.Go(func() {
+			for j := range work {
+				s.running.Inc()
+				next := j.run(ctx)
+				s.running.Dec()
+				results <- done{j, next}
+			}
+		})
+	}
+	defer func() {
+		close(work)
+		// Drain results so workers blocked on them can finish.
+		go func() {
+			for range results {
+			}
+		}()
+		wg.Wait()
+		close(results)
+	}()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		var next *job
+		if len(h) > 0 {
+			next = h[0]
+			timer.Reset(max(0, next.due.Sub(s.now())))
+		}
+		var send chan *job
+		if next != nil && !next.due.After(s.now()) {
+			send = work
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case send <- next:
+			heap.Pop(&h)
+			s.lag.Observe(s.now().Sub(next.due).Seconds())
+			next.busy = true
+		case d := <-results:
+			d.j.busy = false
+			if d.j.removed {
+				continue
+			}
+			every := d.j.every
+			if d.next > 0 {
+				every = d.next
+			}
+			d.j.due = d.j.due.Add(every)
+			if now := s.now(); d.j.due.Before(now) {
+				// The job overran its interval: skip the rounds it missed
+				// rather than firing them back to back.
+				missed := now.Sub(d.j.due)/every + 1
+				s.skipped.WithLabelValues(d.j.zone.label).Add(float64(missed))
+				d.j.due = d.j.due.Add(missed * every)
+			}
+			heap.Push(&h, d.j)
+		case u := <-authSet:
+			s.replaceAuthJobs(u, jobs, &h, add)
+		}
+	}
+}
+
+type authUpdate struct {
+	zone    *zonePlan
+	servers []model.AuthServer
+}
+
+// replaceAuthJobs swaps a zone's authoritative probe jobs for the new set.
+func (s *Scheduler) replaceAuthJobs(u authUpdate, jobs map[string]*job, h *jobHeap, add func(*job)) {
+	want := map[string]*job{}
+	for _, j := range s.authJobs(u.zone, u.servers) {
+		want[j.key] = j
+	}
+	prefix := "auth " + u.zone.fqdn + " "
+	for k, j := range jobs {
+		if len(k) > len(prefix) && k[:len(prefix)] == prefix {
+			if _, keep := want[k]; !keep {
+				j.removed = true
+				if j.index >= 0 && !j.busy {
+					heap.Remove(h, j.index)
+				}
+				delete(jobs, k)
+			}
+		}
+	}
+	for k, j := range want {
+		if _, ok := jobs[k]; !ok {
+			add(j)
+		}
+	}
+}
+
+func (s *Scheduler) jitter() time.Duration {
+	if s.probe.Jitter.Duration <= 0 {
+		return 0
+	}
+	return time.Duration(s.rand(int64(s.probe.Jitter.Duration)))
+}
+
+func (s *Scheduler) emit(ctx context.Context, ev model.Event) {
+	select {
+	case s.out <- ev:
+	case <-ctx.Done():
+	}
+}
+
+func (s *Scheduler) probeJob(z *zonePlan, key string, q dnsprobe.Query) *job {
+	return &job{key: key, zone: z, every: z.interval, run: func(ctx context.Context) time.Duration {
+		qctx, cancel := context.WithTimeout(ctx, s.probe.Timeout.Duration)
+		obs := s.prober.Probe(qctx, q)
+		cancel()
+		if ctx.Err() == nil {
+			s.emit(ctx, obs)
+		}
+		return 0
+	}}
+}
+
+func (s *Scheduler) resolverJobs(z *zonePlan) []*job {
+	var out []*job
+	for _, r := range s.resolvers {
+		for _, n := range z.names {
+			for _, t := range z.types {
+				key := fmt.Sprintf("res %s %s %s %s", z.fqdn, r.Name, n, t)
+				out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.label, Server: r, Name: n, Type: t}))
+			}
+		}
+	}
+	return out
+}
+
+// authJobs probes every authoritative server for the zone apex SOA (the
+// serial) and every configured name and type.
+func (s *Scheduler) authJobs(z *zonePlan, servers []model.AuthServer) []*job {
+	var out []*job
+	for _, srv := range AuthModelServers(servers) {
+		types := z.types
+		if !slices.Contains(types, "SOA") {
+			types = append([]string{"SOA"}, types...)
+		}
+		for _, n := range z.names {
+			for _, t := range types {
+				if t == "SOA" && n != z.fqdn {
+					continue
+				}
+				key := fmt.Sprintf("auth %s %s %s %s %s", z.fqdn, srv.Name, srv.Addr, n, t)
+				out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.label, Server: srv, Name: n, Type: t}))
+			}
+		}
+		if !slices.Contains(z.names, z.fqdn) {
+			key := fmt.Sprintf("auth %s %s %s %s SOA", z.fqdn, srv.Name, srv.Addr, z.fqdn)
+			out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.label, Server: srv, Name: z.fqdn, Type: "SOA"}))
+		}
+	}
+	return out
+}
+
+// AuthModelServers names authoritative servers for probing: the host name
+// for its first IPv4 address, "host#v6" for its first IPv6 address, and
+// "#2", "#v6-2" … for further ones, so that names (metrics labels) stay
+// unique and bounded.
+func AuthModelServers(servers []model.AuthServer) []model.Server {
+	count := map[string]int{}
+	out := make([]model.Server, 0, len(servers))
+	for _, a := range servers {
+		suffix := ""
+		if a.Addr.Addr().Is6() && !a.Addr.Addr().Is4In6() {
+			suffix = "v6"
+		}
+		k := a.Host + "/" + suffix
+		count[k]++
+		if n := count[k]; n > 1 {
+			if suffix != "" {
+				suffix += "-"
+			}
+			suffix += fmt.Sprint(n)
+		}
+		name := a.Host
+		if suffix != "" {
+			name += "#" + suffix
+		}
+		out = append(out, model.Server{Name: name, Kind: model.KindAuthoritative, Addr: a.Addr.String(), Transport: model.TransportUDP})
+	}
+	return out
+}
+
+func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
+	return &job{key: "disc " + z.fqdn, zone: z, every: s.probe.DiscoveryMin.Duration, run: func(ctx context.Context) time.Duration {
+		// Discovery takes several queries: give it a few timeouts' worth.
+		dctx, cancel := context.WithTimeout(ctx, 4*s.probe.Timeout.Duration)
+		d := s.prober.Discover(dctx, z.fqdn, s.resolvers)
+		cancel()
+		if ctx.Err() != nil {
+			return 0
+		}
+		d.Zone = z.fqdn
+		s.mu.Lock()
+		s.attempted[z.fqdn] = true
+		s.mu.Unlock()
+		if d.Error != "" || len(d.Servers) == 0 {
+			s.log.Warn("discovery failed", "zone", z.label, "error", d.Error)
+			s.mu.Lock()
+			prev, ok := s.discovery[z.fqdn]
+			s.mu.Unlock()
+			if ok {
+				// Keep probing the previous set; report it with the error.
+				d.Servers = prev.Servers
+				d.NS = prev.NS
+			}
+			s.emit(ctx, d)
+			return s.probe.DiscoveryMin.Duration
+		}
+		s.mu.Lock()
+		prev, had := s.discovery[z.fqdn]
+		s.discovery[z.fqdn] = d
+		s.mu.Unlock()
+		if !had || !sameServers(prev.Servers, d.Servers) {
+			s.log.Info("authoritative servers discovered", "zone", z.label, "ns", d.NS, "servers", len(d.Servers))
+			select {
+			case updates <- authUpdate{z, d.Servers}:
+			case <-ctx.Done():
+				return 0
+			}
+		}
+		s.emit(ctx, d)
+		return min(max(d.TTL, s.probe.DiscoveryMin.Duration), s.probe.DiscoveryMax.Duration)
+	}}
+}
+
+func (s *Scheduler) dsJob(z *zonePlan) *job {
+	return &job{key: "ds " + z.fqdn, zone: z, every: s.probe.DSCheckInterval.Duration, run: func(ctx context.Context) time.Duration {
+		auth := s.AuthServers()[z.fqdn]
+		if len(auth) == 0 {
+			// Nothing to compare against yet: try again soon.
+			return min(s.probe.DSCheckInterval.Duration, z.interval)
+		}
+		dctx, cancel := context.WithTimeout(ctx, 4*s.probe.Timeout.Duration)
+		c := s.prober.CheckDS(dctx, z.fqdn, s.resolvers, auth)
+		cancel()
+		if ctx.Err() == nil {
+			s.emit(ctx, c)
+		}
+		return 0
+	}}
+}
+
+func sameServers(a, b []model.AuthServer) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	key := func(x model.AuthServer) string { return x.Host + " " + x.Addr.String() }
+	ka := make([]string, len(a))
+	kb := make([]string, len(b))
+	for i := range a {
+		ka[i], kb[i] = key(a[i]), key(b[i])
+	}
+	slices.Sort(ka)
+	slices.Sort(kb)
+	return slices.Equal(ka, kb)
+}
+
+// ZoneLabel is how a zone is named in observations and metrics: lower
+// case, without the trailing dot ("." for the root).
+func ZoneLabel(fqdn string) string {
+	if fqdn == "." {
+		return fqdn
+	}
+	return strings.TrimSuffix(fqdn, ".")
+}

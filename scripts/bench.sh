@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Runs reachmon's benchmarks and writes their results into BENCHMARKS.md
+# (make bench).
+#
+#   scripts/bench.sh            every benchmark
+#   scripts/bench.sh dns [...]  only the named ones
+#
+# Each benchmark is a function bench_NAME that writes the markdown of its
+# own section; update_section puts it between the markers
+# <!-- bench:NAME:start --> and <!-- bench:NAME:end --> of BENCHMARKS.md,
+# leaving every other section as it is. To add one (bgp, evaluator, ...):
+# write bench_NAME and add NAME to BENCHES.
+#
+# Environment:
+#   BENCH_ROUNDS   rounds per benchmark (default 5); each round is one
+#                  process, with every variant of the benchmark in it
+#   BENCH_TIME     -test.benchtime of each variant in a round (default 2s)
+#   BENCH_FILE     the file to update (default BENCHMARKS.md)
+#   BENCH_RESULTS  where the raw `go test` output is kept (default var/bench)
+#
+# Nothing is left running: every process started here (test binaries and
+# the daemons they start in their own process groups) is stopped on exit,
+# including on Ctrl-C, and the script checks that none is left.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+BENCHES=(dns)
+ROUNDS=${BENCH_ROUNDS:-5}
+BENCHTIME=${BENCH_TIME:-2s}
+MD=${BENCH_FILE:-$ROOT/BENCHMARKS.md}
+RESULTS=${BENCH_RESULTS:-$ROOT/var/bench}
+GO=${GO:-go}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/reachmon-bench.XXXXXX")
+CHILD="" # the test binary running now
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+# --- cleanup -------------------------------------------------------------
+
+# wait_gone PID|-PGID: waits up to 10 s for a process (group) to be gone.
+wait_gone() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 -- "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+cleanup() {
+	local rc=$? f pg p
+	trap - EXIT INT TERM
+	if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
+		# The test binary stops its daemons on SIGTERM.
+		kill -TERM "$CHILD" 2>/dev/null || true
+		wait_gone "$CHILD" || kill -KILL "$CHILD" 2>/dev/null || true
+	fi
+	# Process groups of daemons started by test binaries (nsd.pgid files
+	# written by bench/dns), in case a binary died without stopping them.
+	while IFS= read -r f; do
+		pg=$(tr -dc 0-9 <"$f")
+		[ -n "$pg" ] || continue
+		if kill -0 -- "-$pg" 2>/dev/null; then
+			log "killing leftover process group $pg ($f)"
+			kill -KILL -- "-$pg" 2>/dev/null || true
+			wait_gone "-$pg" || log "process group $pg survived SIGKILL"
+		fi
+	done < <(find "$WORK" -name '*.pgid' 2>/dev/null)
+	# Anything still naming the work directory on its command line is ours.
+	local cmd
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" != "$$" ] || continue
+		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		if [[ $cmd == *"$WORK"* ]]; then
+			log "killing leftover process ${p#/proc/}: $cmd"
+			kill -KILL "${p#/proc/}" 2>/dev/null || true
+			[ "$rc" -ne 0 ] || rc=1
+		fi
+	done
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- helpers ---------------------------------------------------------------
+
+# run_rounds NAME PKG [test binary flags...]: builds PKG's test binary once
+# and runs it ROUNDS times, one process per round, writing each round's
+# output to $RESULTS/NAME/round-N.txt and all of it to $RESULTS/NAME/raw.txt
+# (benchstat's input format). The binary gets NAME's work directory in
+# BENCH_<NAME>_WORKDIR (daemons' files, .pgid files for cleanup).
+run_rounds() {
+	local name=$1 pkg=$2
+	shift 2
+	local bin="$WORK/$name.test" out="$RESULTS/$name" env r
+	env="BENCH_$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')_WORKDIR"
+	rm -rf "$out"
+	mkdir -p "$out"
+	log "$name: building $pkg"
+	"$GO" test -c -o "$bin" "$pkg"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		log "$name: round $r/$ROUNDS"
+		mkdir -p "$WORK/$name-$r"
+		# In the background so that cleanup knows its PID; run in the
+		# package directory, as go test does.
+		(cd "$ROOT/${pkg#./}" && exec env "$env=$WORK/$name-$r" "$bin" \
+			-test.run '^$' -test.bench . -test.benchtime "$BENCHTIME" -test.count 1 \
+			"$@") >"$out/round-$r.txt" 2>&1 &
+		CHILD=$!
+		if ! wait "$CHILD"; then
+			CHILD=""
+			cat "$out/round-$r.txt" >&2
+			log "$name: round $r failed"
+			return 1
+		fi
+		CHILD=""
+		grep '^Benchmark' "$out/round-$r.txt" >&2 || true
+		cat "$out/round-$r.txt" >>"$out/raw.txt"
+	done
+	if "$GO" tool -n benchstat >/dev/null 2>&1; then
+		"$GO" tool benchstat "$out/raw.txt" >"$out/benchstat.txt" 2>&1 || true
+	fi
+}
+
+# stats FILE...: one line per benchmark and unit over all rounds:
+#   NAME UNIT MEDIAN MIN MAX N
+# NAME without the -GOMAXPROCS suffix.
+stats() {
+	awk '
+	function median(a, n,    i, j, t) {
+		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+	}
+	/^Benchmark/ {
+		name = $1; sub(/-[0-9]+$/, "", name)
+		for (i = 3; i < NF; i += 2) {
+			k = name SUBSEP $(i+1)
+			if (!(k in n)) order[++keys] = k
+			v[k, ++n[k]] = $i
+		}
+	}
+	END {
+		for (o = 1; o <= keys; o++) {
+			k = order[o]; split(k, kk, SUBSEP)
+			delete a
+			for (i = 1; i <= n[k]; i++) a[i] = v[k, i]
+			m = median(a, n[k])
+			printf "%s %s %.6g %.6g %.6g %d\n", kk[1], kk[2], m, a[1], a[n[k]], n[k]
+		}
+	}' "$@"
+}
+
+# ratios NUM DEN UNIT FILE...: NUM/DEN of UNIT in each round (file), paired
+# within the round; prints MEDIAN MIN MAX N.
+ratios() {
+	local num=$1 den=$2 unit=$3
+	shift 3
+	awk -v num="$num" -v den="$den" -v unit="$unit" '
+	FNR == 1 { f++ }
+	/^Benchmark/ {
+		name = $1; sub(/-[0-9]+$/, "", name)
+		for (i = 3; i < NF; i += 2) if ($(i+1) == unit) {
+			if (name == num) x[f] = $i
+			if (name == den) y[f] = $i
+		}
+	}
+	END {
+		for (r = 1; r <= f; r++) if ((r in x) && (r in y) && y[r] > 0) a[++n] = x[r] / y[r]
+		if (n == 0) { print "nan nan nan 0"; exit }
+		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+		m = n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+		printf "%.3f %.3f %.3f %d\n", m, a[1], a[n], n
+	}' "$@"
+}
+
+# fmt_ratio "MEDIAN MIN MAX N" (from ratios): markdown.
+fmt_ratio() {
+	local m lo hi n
+	read -r m lo hi n <<<"$1"
+	echo "**${m}×** (${lo}–${hi} over ${n} rounds)"
+}
+
+# getstat STATSFILE NAME UNIT FIELD: FIELD is med, min, max or n.
+getstat() {
+	awk -v name="$2" -v unit="$3" -v field="$4" '
+	$1 == name && $2 == unit {
+		i = field == "med" ? 3 : field == "min" ? 4 : field == "max" ? 5 : 6
+		print $i; found = 1
+	}
+	END { if (!found) print "nan" }' "$1"
+}
+
+# num X: X rounded, with thousands separators.
+num() {
+	awk -v x="$1" 'BEGIN {
+		if (x == "nan") { print "–"; exit }
+		s = sprintf("%.0f", x); neg = s ~ /^-/; if (neg) s = substr(s, 2)
+		out = ""; while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+		print (neg ? "-" : "") s out
+	}'
+}
+
+machine() {
+	local cpu
+	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+	echo "- Machine: $(nproc) CPUs (${cpu:-unknown model}), $(uname -sr), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
+	echo "- Go: $("$GO" version | sed 's/^go version //')"
+	echo "- Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# update_section NAME CONTENTFILE: replaces NAME's section of $MD (or
+# appends it), keeping the rest of the file byte for byte.
+update_section() {
+	local name=$1 content=$2 start end tmp
+	start="<!-- bench:$name:start -->"
+	end="<!-- bench:$name:end -->"
+	if [ ! -f "$MD" ]; then
+		cat >"$MD" <<'EOF'
+# Benchmarks
+
+Written by `make bench` (scripts/bench.sh). Each section below is rewritten
+between its markers by its own benchmark; text outside the markers is kept.
+EOF
+	fi
+	tmp="$WORK/md.tmp"
+	if grep -qF "$start" "$MD"; then
+		awk -v start="$start" -v end="$end" -v content="$content" '
+		$0 == start { print; while ((getline l < content) > 0) print l; skip = 1; next }
+		$0 == end { skip = 0 }
+		!skip' "$MD" >"$tmp"
+	else
+		{ cat "$MD"; printf '\n%s\n' "$start"; cat "$content"; printf '%s\n' "$end"; } >"$tmp"
+	fi
+	cat "$tmp" >"$MD"
+	log "updated the $name section of $MD"
+}
+
+# --- dns -------------------------------------------------------------------
+
+# bench_dns: the probe engine against a bare miekg/dns exchange loop, both
+# on the same local NSD in the same process (bench/dns).
+bench_dns() {
+	local out="$RESULTS/dns" md="$WORK/dns.md" st="$WORK/dns.stats"
+	local nsdv nsdbin
+	nsdbin=$(command -v nsd || echo /usr/sbin/nsd)
+	nsdv=$("$nsdbin" -v 2>&1 | sed -n 's/^NSD version //p' | head -1 || true)
+	run_rounds dns ./bench/dns/
+	local rounds=("$out"/round-*.txt)
+	stats "${rounds[@]}" >"$st"
+
+	# Ratios within each round: engine (Probe) over bare (BareExchange),
+	# and over the lower floor (BareConn) for information.
+	local e=BenchmarkProbe b=BenchmarkBareExchange c=BenchmarkBareConn
+	local rp rs rt ra rf
+	rp=$(ratios "$e/parallel" "$b/parallel" cpu-ns/op "${rounds[@]}")
+	rs=$(ratios "$e/sequential" "$b/sequential" cpu-ns/op "${rounds[@]}")
+	rt=$(ratios "$e/parallel" "$b/parallel" probes/s "${rounds[@]}")
+	ra=$(ratios "$e/parallel" "$b/parallel" allocs/op "${rounds[@]}")
+	rf=$(ratios "$e/parallel" "$c/parallel" cpu-ns/op "${rounds[@]}")
+	local pps ok_cost ok_tput
+	pps=$(getstat "$st" "$e/parallel" probes/s med)
+	ok_cost=$(awk -v a="${rp%% *}" -v b="${rs%% *}" 'BEGIN { print (a != "nan" && b != "nan" && a + 0 <= 1.2 && b + 0 <= 1.2) ? "met" : "NOT met" }')
+	ok_tput=$(awk -v a="$pps" 'BEGIN { print (a != "nan" && a + 0 >= 10000) ? "met" : "NOT met" }')
+
+	{
+		cat <<EOF
+## DNS probe engine vs bare miekg/dns
+
+Method (\`bench/dns\`, run by \`scripts/bench.sh dns\`):
+
+- The test process starts a real NSD ${nsdv:-(version unknown)} on 127.0.0.1 at a free port
+  (one server process, \`rrl-ratelimit: 0\`, \`rrl-whitelist-ratelimit: 0\`, NSID set), serving the
+  unsigned zone \`bench.test.\`. Every variant asks it \`www.bench.test. A\` (answer: 2 A records,
+  178 bytes with the authority and additional sections and NSID) over UDP, a new socket per query.
+- **BareExchange** is the floor the issue asks for: a \`dns.Client.Exchange\` loop sending the
+  prober's exact query (RD=0, EDNS0 1232 with DO, empty NSID option; a test keeps the two
+  byte-identical), checking rcode and answer count. **Probe** is \`dnsprobe.Prober.Probe\` of the
+  same query (pack, exchange, decode, normalise, fill the Observation), with
+  \`context.Background()\`. **BareConn** (information only) is the least a miekg-based client can
+  do: \`net.DialUDP\`, \`PackBuffer\`, one write and one read, \`Unpack\`.
+  **Probe/parallel-deadline** (information only) calls Probe as \`internal/schedule\` does, with
+  a \`context.WithTimeout\` per probe.
+- *parallel*: \`b.RunParallel\` with 8 goroutines per GOMAXPROCS (16 here), the same for all:
+  throughput. *sequential*: one goroutine: latency.
+- Metrics: ns/op is wall time per query (for parallel runs, elapsed / N); **cpu-ns/op** is the
+  test process's user+system CPU time (getrusage, all threads, GC included) over the loop / N:
+  the client's cost per probe; probes/s = N / elapsed; B/op and allocs/op from the Go runtime;
+  NSD cpu-ns/op is NSD's own CPU (from /proc, 10 ms ticks), the server's cost, not the client's.
+- ${ROUNDS} rounds, each a fresh process and a fresh NSD running every variant in turn for
+  \`-benchtime ${BENCHTIME}\` (after 2,000 warm-up queries), so engine and bare alternate through
+  the run instead of running back to back. Tables show medians over the rounds; ratios are taken
+  within each round (same server, same minute) and their median is reported.
+  Raw output: \`var/bench/dns/raw.txt\` (benchstat format).
+$(machine)
+- Run at $(date -u '+%Y-%m-%d %H:%M UTC').
+
+| Benchmark | ns/op | cpu-ns/op (min–max) | probes/s (min–max) | B/op | allocs/op | NSD cpu-ns/op |
+|---|---:|---:|---:|---:|---:|---:|
+EOF
+		local n
+		for n in "$b/parallel" "$c/parallel" "$e/parallel" "$e/parallel-deadline" "$b/sequential" "$c/sequential" "$e/sequential"; do
+			printf '| %s | %s | %s (%s–%s) | %s (%s–%s) | %s | %s | %s |\n' "${n#Benchmark}" \
+				"$(num "$(getstat "$st" "$n" ns/op med)")" \
+				"$(num "$(getstat "$st" "$n" cpu-ns/op med)")" "$(num "$(getstat "$st" "$n" cpu-ns/op min)")" "$(num "$(getstat "$st" "$n" cpu-ns/op max)")" \
+				"$(num "$(getstat "$st" "$n" probes/s med)")" "$(num "$(getstat "$st" "$n" probes/s min)")" "$(num "$(getstat "$st" "$n" probes/s max)")" \
+				"$(num "$(getstat "$st" "$n" B/op med)")" "$(num "$(getstat "$st" "$n" allocs/op med)")" \
+				"$(num "$(getstat "$st" "$n" nsd-cpu-ns/op med)")"
+		done
+		cat <<EOF
+
+Ratios, engine (Probe) / bare (BareExchange), median of the per-round ratios:
+
+- CPU per probe, parallel: $(fmt_ratio "$rp"); sequential: $(fmt_ratio "$rs").
+- Throughput (probes/s), parallel: $(fmt_ratio "$rt"); allocs/op, parallel: $(fmt_ratio "$ra").
+- For information, CPU per probe against the lower floor BareConn, parallel: $(fmt_ratio "$rf").
+
+Targets:
+
+- Engine costs at most 1.2× the bare loop per probe (CPU, parallel and sequential): **${ok_cost}**.
+- At least 10,000 probes/s (Probe, parallel, median $(num "$pps")): **${ok_tput}**.
+EOF
+	} >"$md"
+	update_section dns "$md"
+	cat "$md"
+}
+
+# --- main ------------------------------------------------------------------
+
+main() {
+	local want=("$@") name
+	[ ${#want[@]} -gt 0 ] || want=("${BENCHES[@]}")
+	for name in "${want[@]}"; do
+		if ! declare -F "bench_$name" >/dev/null; then
+			log "unknown benchmark '$name' (have: ${BENCHES[*]})"
+			exit 2
+		fi
+	done
+	mkdir -p "$RESULTS"
+	for name in "${want[@]}"; do
+		"bench_$name"
+	done
+}
+
+main "$@"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what reachmon's tests need when it is missing: the real daemons
+# the integration tests run (NSD, Unbound, BIRD 2, Prometheus), the DNSSEC
+# tools (ldnsutils) and dig. Go modules come through the module proxy when
+# `go test` builds. Debian packages need root; without it, say what to do.
+set -euo pipefail
+
+# package:command pairs; a package is installed when its command is missing.
+need=(
+	nsd:nsd
+	unbound:unbound
+	ldnsutils:ldns-signzone
+	bind9-dnsutils:dig
+	bird2:bird
+	prometheus:promtool
+	nftables:nft
+	iproute2:ip
+)
+
+missing=()
+for pair in "${need[@]}"; do
+	pkg=${pair%%:*} cmd=${pair#*:}
+	command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-test-deps: missing Debian packages: ${missing[*]}" >&2
+	echo "install-test-deps: run 'sudo apt-get install -y ${missing[*]}' (or run make test as root)." >&2
+	echo "install-test-deps: without them the integration tests skip (and fail when CI=true)." >&2
+	exit 0
+fi
+echo "install-test-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null || true
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts the packaged services; the tests run their own instances.
+for svc in nsd unbound bird prometheus; do
+	systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+done
+pkill -x nsd >/dev/null 2>&1 || true
+pkill -x unbound >/dev/null 2>&1 || true
+pkill -x bird >/dev/null 2>&1 || true
+pkill -x prometheus >/dev/null 2>&1 || true
+exit 0
