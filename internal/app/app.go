@@ -4,10 +4,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +70,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d.srv = server.New(cfg.Listen, reg, log)
 	d.srv.AddCheck("dns_discovery", d.sched.Ready)
+	d.srv.Handle("GET /api/v1/nameservers", http.HandlerFunc(d.nameservers))
 	return d, nil
 }
 
@@ -119,6 +124,25 @@ func (d *Daemon) handle(ev model.Event) {
 	case model.Discovery:
 		d.dns.ObserveDiscovery(schedule.ZoneLabel(e.Zone), e)
 	}
+}
+
+// nameservers serves the authoritative server addresses of every zone,
+// discovered or configured: the addresses the BGP feed watches.
+func (d *Daemon) nameservers(w http.ResponseWriter, _ *http.Request) {
+	type zone struct {
+		Zone    string             `json:"zone"`
+		Servers []model.AuthServer `json:"servers"`
+	}
+	all := d.sched.AuthServers()
+	out := struct {
+		Zones []zone `json:"zones"`
+	}{Zones: make([]zone, 0, len(all))}
+	for z, s := range all {
+		out.Zones = append(out.Zones, zone{z, s})
+	}
+	slices.SortFunc(out.Zones, func(a, b zone) int { return strings.Compare(a.Zone, b.Zone) })
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 // Registry returns the metrics registry (for tests).

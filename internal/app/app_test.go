@@ -126,6 +126,10 @@ dnssec = false
 	if code, b := get(t, base+"/readyz"); code != 200 {
 		t.Errorf("/readyz = %d %q", code, b)
 	}
+	code, b := get(t, base+"/api/v1/nameservers")
+	if code != 200 || !strings.Contains(b, `{"zones":[{"zone":"lab.example.","servers":[{"host":"`+auth.Addr+`","address":"`+auth.Addr+`","sources":["config"]}]}]}`) {
+		t.Errorf("/api/v1/nameservers = %d %s", code, b)
+	}
 }
 
 func grep(s, sub string) string {

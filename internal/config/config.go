@@ -52,7 +52,7 @@ type Probe struct {
 	Interval Duration `toml:"interval"`
 	Timeout  Duration `toml:"timeout"`
 	// Jitter is the largest random delay added to each probe's schedule,
-	// spreading probes over time.
+	// spreading probes over time; default a tenth of Interval.
 	Jitter      Duration `toml:"jitter"`
 	Concurrency int      `toml:"concurrency"`
 	// DiscoveryRefresh bounds how often authoritative servers are
@@ -189,6 +189,9 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		return nil, &Errors{File: name, List: []string{decodeMessage(err)}}
 	}
+	if !md.IsDefined("probe", "jitter") {
+		cfg.Probe.Jitter.Duration = cfg.Probe.Interval.Duration / 10
+	}
 	errs := &Errors{File: name}
 	for _, k := range md.Undecoded() {
 		last := k[len(k)-1]
@@ -215,7 +218,6 @@ func Default() *Config {
 		Probe: Probe{
 			Interval:        Duration{30 * time.Second},
 			Timeout:         Duration{5 * time.Second},
-			Jitter:          Duration{3 * time.Second},
 			Concurrency:     64,
 			DiscoveryMin:    Duration{time.Minute},
 			DiscoveryMax:    Duration{time.Hour},

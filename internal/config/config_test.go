@@ -46,6 +46,9 @@ name = "Example.COM."
 	if cfg.Listen != DefaultListen || cfg.Probe.Interval.Duration != 30*time.Second || cfg.Probe.Timeout.Duration != 5*time.Second {
 		t.Errorf("defaults not applied: listen=%q interval=%v timeout=%v", cfg.Listen, cfg.Probe.Interval, cfg.Probe.Timeout)
 	}
+	if cfg.Probe.Jitter.Duration != 3*time.Second {
+		t.Errorf("jitter default = %v, want a tenth of the interval", cfg.Probe.Jitter)
+	}
 	if cfg.Resolver[0].Transport != "udp" || !cfg.Resolver[0].IsValidating() {
 		t.Errorf("resolver defaults: transport=%q validating=%v", cfg.Resolver[0].Transport, cfg.Resolver[0].IsValidating())
 	}
