@@ -121,7 +121,7 @@ func answerCell(o model.Observation) string {
 	}
 	if c := o.CDRetry; c != nil {
 		if c.Succeeded {
-			parts = append(parts, fmt.Sprintf("CD=1: %s, %d answers (DNSSEC failure)", c.Rcode, c.Answers))
+			parts = append(parts, fmt.Sprintf("CD=1: %s, %s (DNSSEC failure)", c.Rcode, plural(c.Answers, "answer")))
 		} else {
 			parts = append(parts, "CD=1: "+firstNonEmpty(c.Rcode, string(c.Error)))
 		}
@@ -159,4 +159,11 @@ func nsLine(d model.Discovery) string {
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", s.Host, s.Addr.Addr(), strings.Join(src, "+")))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
