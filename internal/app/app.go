@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
 	"github.com/reachmon/reachmon/internal/metrics"
@@ -35,7 +37,12 @@ type Daemon struct {
 	sched  *schedule.Scheduler
 	srv    *server.Server
 	dns    *metrics.DNS
+	feed   *bgp.Feed
 	events chan model.Event
+	// nsAddrs carries discovered nameserver addresses to the BGP watch
+	// list; SetNameserverAddrs may block on GoBGP, so it has its own
+	// goroutine and never holds up the event loop.
+	nsAddrs chan model.Discovery
 }
 
 // New builds the daemon from a validated configuration.
@@ -56,11 +63,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	buildInfo.WithLabelValues(version.Get(), runtime.Version()).Set(1)
 
 	d := &Daemon{
-		cfg:    cfg,
-		log:    log,
-		reg:    reg,
-		dns:    metrics.NewDNS(wrapped),
-		events: make(chan model.Event, 1024),
+		cfg:     cfg,
+		log:     log,
+		reg:     reg,
+		dns:     metrics.NewDNS(wrapped),
+		events:  make(chan model.Event, 1024),
+		nsAddrs: make(chan model.Discovery, 64),
 	}
 	prober := dnsprobe.New(dnsprobe.Options{Timeout: cfg.Probe.Timeout.Duration, Logger: log})
 	var err error
@@ -68,9 +76,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	d.feed, err = bgp.New(cfg.BGP, bgp.WatchFromConfig(cfg), bgp.Options{Logger: log, Registerer: wrapped, Events: d.events})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	d.srv = server.New(cfg.Listen, reg, log)
 	d.srv.AddCheck("dns_discovery", d.sched.Ready)
 	d.srv.Handle("GET /api/v1/nameservers", http.HandlerFunc(d.nameservers))
+	d.srv.Handle("GET "+bgp.PathPeers, http.HandlerFunc(d.feed.ServePeers))
+	d.srv.Handle("GET "+bgp.PathRoutes, http.HandlerFunc(d.feed.ServeRoutes))
 	return d, nil
 }
 
@@ -85,11 +99,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.log.Info("reachmon starting", "version", version.Get(), "vantage", d.cfg.Vantage,
-		"zones", len(d.cfg.Zone), "resolvers", len(d.cfg.Resolver))
+		"zones", len(d.cfg.Zone), "resolvers", len(d.cfg.Resolver), "bgp_neighbors", len(d.cfg.BGP.Neighbor))
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.srv.Serve(ctx, ln) })
 	g.Go(func() error { return d.sched.Run(ctx) })
 	g.Go(func() error { d.consume(ctx); return nil })
+	g.Go(func() error { return d.feed.Run(ctx) })
+	g.Go(func() error { d.watchNameservers(ctx); return nil })
 	err = g.Wait()
 	d.log.Info("reachmon stopped")
 	return err
@@ -123,6 +139,45 @@ func (d *Daemon) handle(ev model.Event) {
 		}
 	case model.Discovery:
 		d.dns.ObserveDiscovery(schedule.ZoneLabel(e.Zone), e)
+		if d.feed.Enabled() && len(e.Servers) > 0 {
+			select {
+			case d.nsAddrs <- e:
+			default:
+				// The watcher is behind; the next discovery carries the set again.
+				d.log.Warn("bgp watch update skipped", "zone", e.Zone)
+			}
+		}
+	case model.RouteEvent:
+		d.log.Info("bgp route", "kind", string(e.Kind), "peer", e.Peer, "prefix", e.Prefix.String(),
+			"origin", e.Origin, "visible_peers", e.VisiblePeers, "initial", e.Initial)
+	case model.CoverEvent:
+		d.log.Warn("bgp cover", "kind", string(e.Kind), "address", e.Addr.String(), "roles", e.Roles)
+	case model.PeerEvent:
+		d.log.Info("bgp peer", "kind", string(e.Kind), "peer", e.Peer, "reason", e.Reason, "routes", e.Routes)
+	}
+}
+
+// watchNameservers hands discovered nameserver addresses to the BGP feed,
+// which widens its import policy to every route covering them.
+func (d *Daemon) watchNameservers(ctx context.Context) {
+	last := map[string]string{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case disc := <-d.nsAddrs:
+			addrs := disc.Addrs()
+			slices.SortFunc(addrs, netip.Addr.Compare)
+			key := fmt.Sprint(addrs)
+			if last[disc.Zone] == key {
+				continue
+			}
+			if err := d.feed.SetNameserverAddrs(disc.Zone, addrs); err != nil {
+				d.log.Warn("bgp watch update failed", "zone", disc.Zone, "error", err)
+				continue
+			}
+			last[disc.Zone] = key
+		}
 	}
 }
 

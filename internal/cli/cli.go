@@ -22,6 +22,7 @@ usage:
   reachmon probe NAME... [--resolver ADDR[:PORT]]... [--auth] [--type T]...
                  [--transport udp|tcp|dot|doh] [--timeout D] [--json] [--debug]
   reachmon check-config [--config FILE]
+  reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json]
   reachmon version
 
 Run 'reachmon COMMAND --help' for a command's flags.
@@ -42,6 +43,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runCmd(rest, stderr)
 	case "probe":
 		return probeCmd(rest, stdout, stderr)
+	case "bgp":
+		return bgpCmd(rest, stdout, stderr)
 	case "check-config":
 		return checkConfigCmd(rest, stdout, stderr)
 	case "version", "--version":

@@ -278,6 +278,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 	}
 
+	// Configured authoritative servers are reported once, as a discovery
+	// would report them, so that every consumer (the BGP watch list, the
+	// evaluator) sees every zone's nameserver addresses the same way.
+	for _, z := range s.zones {
+		if z.explicit != nil {
+			s.emit(ctx, model.Discovery{Time: s.now(), Zone: z.fqdn, Servers: z.explicit})
+		}
+	}
 	for range s.probe.Concurrency {
 		wg.Go(func() {
 			for j := range work {

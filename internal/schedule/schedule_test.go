@@ -194,6 +194,39 @@ dnssec = false
 	}
 }
 
+func TestConfiguredServersReportedAsDiscovery(t *testing.T) {
+	cfg := testConfig(t, `
+[[zone]]
+name = "d.example"
+authoritative = ["127.0.0.1:5330", "127.0.0.2"]
+`)
+	out := make(chan model.Event, 64)
+	s, err := New(cfg, &recorder{probes: map[string]int{}}, out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-out:
+			d, ok := ev.(model.Discovery)
+			if !ok {
+				continue
+			}
+			if d.Zone != "d.example." || len(d.Servers) != 2 || d.Servers[1].Addr.String() != "127.0.0.2:53" {
+				t.Fatalf("discovery = %+v", d)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no discovery event for the configured servers")
+		}
+	}
+}
+
 func TestDiscoveryReplacesAuthoritativeProbes(t *testing.T) {
 	cfg := testConfig(t, `
 [[zone]]
