@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/reachmon/reachmon/integration/bgplab"
+	"github.com/reachmon/reachmon/integration/lab"
 	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/model"
@@ -87,11 +88,7 @@ func TestBGPLab(t *testing.T) {
 		runBGPLab(t, ns)
 		return
 	}
-	for _, bin := range []string{"bird", "birdc"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			bgplab.Missing(t, "%s not installed (apt-get install -y bird2)", bin)
-		}
-	}
+	lab.Require(t, "bird", "birdc")
 	gobgpd, gobgp := bgplab.GoBGPBinaries(t)
 	ns := bgplab.Namespace(t, labReachmon+"/32", labBird+"/32", labGoBGP+"/32")
 	t.Cleanup(func() { killNamespacePids(t, ns) })

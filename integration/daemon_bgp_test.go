@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/integration/bgplab"
+	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // Addresses of TestDaemonBGP, on its own namespace's loopback.
@@ -53,11 +54,7 @@ func TestDaemonBGP(t *testing.T) {
 		runDaemonBGP(t, ns, os.Getenv("REACHMON_BIN"))
 		return
 	}
-	for _, bin := range []string{"bird", "birdc"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			bgplab.Missing(t, "%s not installed (apt-get install -y bird2)", bin)
-		}
-	}
+	lab.Require(t, "bird", "birdc")
 	bin := filepath.Join(t.TempDir(), "reachmon")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -57,6 +57,13 @@ func RequireRoot(t testing.TB) {
 	}
 }
 
+// Missing skips the test (t.Fatal under CI=true) with a message saying
+// what the test needs that this machine lacks.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	skipOrFail(t, fmt.Sprintf(format, args...))
+}
+
 func skipOrFail(t testing.TB, msg string) {
 	t.Helper()
 	if InCI() {
