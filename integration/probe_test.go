@@ -36,6 +36,11 @@ type probeName struct {
 	Observations []model.Observation `json:"observations"`
 	Discovery    *model.Discovery    `json:"discovery"`
 	DSCheck      *model.DSCheck      `json:"ds_check"`
+	Verdict      struct {
+		OK   bool               `json:"ok"`
+		Kind model.IncidentKind `json:"kind"`
+		Line string             `json:"line"`
+	} `json:"verdict"`
 }
 
 // TestProbeCLI runs the reachmon binary against the lab with one healthy
@@ -102,6 +107,9 @@ func TestProbeCLI(t *testing.T) {
 			wantAddrIfA(t, o, good.WWW)
 		}
 		checkAuth(t, n, good)
+		if !n.Verdict.OK {
+			t.Errorf("verdict = %+v, want ok", n.Verdict)
+		}
 		if n.DSCheck != nil && n.DSCheck.Status != model.DSOK {
 			t.Errorf("ds_check: status %q (%s), want %q", n.DSCheck.Status, n.DSCheck.Detail, model.DSOK)
 		}
@@ -132,6 +140,10 @@ func TestProbeCLI(t *testing.T) {
 		tag := regexp.MustCompile(fmt.Sprintf(`\b%d\b`, broken.DSKeyTag))
 		if !tag.MatchString(n.DSCheck.Detail) {
 			t.Errorf("ds_check.detail %q does not name the DS key tag %d", n.DSCheck.Detail, broken.DSKeyTag)
+		}
+		// The evaluator's rules, run over the snapshot, name the cause.
+		if n.Verdict.Kind != model.IncidentDNSSEC || !strings.HasPrefix(n.Verdict.Line, "DNSSEC failure: ") || !tag.MatchString(n.Verdict.Line) {
+			t.Errorf("verdict = %+v, want a DNSSEC failure naming DS key tag %d", n.Verdict, broken.DSKeyTag)
 		}
 	})
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -22,6 +23,8 @@ import (
 	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
+	"github.com/reachmon/reachmon/internal/evaluate"
+	"github.com/reachmon/reachmon/internal/incident"
 	"github.com/reachmon/reachmon/internal/metrics"
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/schedule"
@@ -39,6 +42,13 @@ type Daemon struct {
 	dns    *metrics.DNS
 	feed   *bgp.Feed
 	events chan model.Event
+
+	// The evaluator is owned by the consume goroutine; readers see only
+	// the published status and the store (which has its own lock).
+	ev    *evaluate.Evaluator
+	store *incident.Store
+	im    *evaluate.Metrics
+	pub   evaluate.Publisher
 	// nsAddrs carries discovered nameserver addresses to the BGP watch
 	// list; SetNameserverAddrs may block on GoBGP, so it has its own
 	// goroutine and never holds up the event loop.
@@ -80,11 +90,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromConfig(cfg))
+	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
 	d.srv.AddCheck("dns_discovery", d.sched.Ready)
 	d.srv.Handle("GET /api/v1/nameservers", http.HandlerFunc(d.nameservers))
 	d.srv.Handle("GET "+bgp.PathPeers, http.HandlerFunc(d.feed.ServePeers))
 	d.srv.Handle("GET "+bgp.PathRoutes, http.HandlerFunc(d.feed.ServeRoutes))
+	d.srv.Handle("GET /api/v1/status", d.pub.Handler())
 	return d, nil
 }
 
@@ -93,6 +106,19 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 func (d *Daemon) Run(ctx context.Context) error {
 	if err := os.MkdirAll(d.cfg.StateDir, 0o750); err != nil {
 		return fmt.Errorf("app: state directory: %w", err)
+	}
+	store, err := incident.Open(filepath.Join(d.cfg.StateDir, "incidents"), incident.Options{Logger: d.log})
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	d.store = store
+	restored := store.Incidents()
+	d.ev.Restore(restored)
+	d.im.Restore(restored)
+	d.pub.Publish(d.ev.Snapshot(time.Now()))
+	d.srv.Handle("GET /api/v1/incidents", store.Handler())
+	if n := len(d.ev.Open()); n > 0 {
+		d.log.Info("incidents restored", "open", n)
 	}
 	ln, err := d.srv.Listen()
 	if err != nil {
@@ -111,17 +137,56 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
-// consume is the single reader of the event channel: it feeds metrics now
-// and the evaluator and BGP watch list later.
+// consume is the single reader of the event channel and the only owner of
+// the evaluator: it feeds metrics, the evaluator and the BGP watch list.
 func (d *Daemon) consume(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastPublish := time.Now()
 	for {
+		changed := false
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-d.events:
 			d.handle(ev)
+			changed = d.after(d.ev.Apply(ev))
+		case now := <-tick.C:
+			changed = d.after(d.ev.Tick(now))
+			// Snapshots cost tens of milliseconds for thousands of zones:
+			// publish on changes and every few seconds, not per event.
+			if changed || now.Sub(lastPublish) >= statusEvery {
+				d.pub.Publish(d.ev.Snapshot(now))
+				lastPublish = now
+			}
+			continue
+		}
+		if changed && time.Since(lastPublish) >= time.Second {
+			d.pub.Publish(d.ev.Snapshot(time.Now()))
+			lastPublish = time.Now()
 		}
 	}
+}
+
+// statusEvery is how often /api/v1/status is refreshed without changes.
+const statusEvery = 5 * time.Second
+
+// after records the evaluator's incident changes: metrics, the store, the
+// log (and the notifier). It reports whether there were any.
+func (d *Daemon) after(changes []model.IncidentChange) bool {
+	if len(changes) == 0 {
+		return false
+	}
+	d.im.Observe(changes)
+	if err := d.store.Apply(changes); err != nil {
+		d.log.Error("incident store write failed", "error", err)
+	}
+	for _, c := range changes {
+		i := c.Incident
+		d.log.Warn("incident", "change", string(c.Type), "id", i.ID, "kind", string(i.Kind), "severity", string(i.Severity),
+			"subject", i.Subject, "root_cause", i.RootCause, "reason", c.Reason, "pages", i.Pages())
+	}
+	return true
 }
 
 func (d *Daemon) handle(ev model.Event) {

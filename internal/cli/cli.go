@@ -22,6 +22,8 @@ usage:
   reachmon probe NAME... [--resolver ADDR[:PORT]]... [--auth] [--type T]...
                  [--transport udp|tcp|dot|doh] [--timeout D] [--json] [--debug]
   reachmon check-config [--config FILE]
+  reachmon status [--all] [--url URL | --config FILE] [--json]
+  reachmon incidents [--open] [-v] [--url URL | --config FILE] [--json]
   reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json]
   reachmon version
 
@@ -45,6 +47,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return probeCmd(rest, stdout, stderr)
 	case "bgp":
 		return bgpCmd(rest, stdout, stderr)
+	case "incidents":
+		return incidentsCmd(rest, stdout, stderr)
+	case "status":
+		return statusCmd(rest, stdout, stderr)
 	case "check-config":
 		return checkConfigCmd(rest, stdout, stderr)
 	case "version", "--version":

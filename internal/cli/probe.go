@@ -17,6 +17,7 @@ import (
 
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
+	"github.com/reachmon/reachmon/internal/evaluate"
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/schedule"
 )
@@ -46,6 +47,9 @@ type NameReport struct {
 	Observations []model.Observation `json:"observations"`
 	Discovery    *model.Discovery    `json:"discovery,omitempty"`
 	DSCheck      *model.DSCheck      `json:"ds_check,omitempty"`
+	// Verdict is what the daemon's correlation rules make of these
+	// results: the incident kind they point at, or ok.
+	Verdict evaluate.ProbeVerdict `json:"verdict"`
 }
 
 // defaultResolvers are used when neither --resolver nor --config names any.
@@ -211,7 +215,10 @@ func RunProbe(ctx context.Context, p Prober, req ProbeRequest) ProbeReport {
 		wg.Go(func() { rep.Names[i] = probeName(ctx, p, req, name) })
 	}
 	wg.Wait()
-	for _, nr := range rep.Names {
+	for i, nr := range rep.Names {
+		rep.Names[i].Verdict = evaluate.Judge(evaluate.ProbeSnapshot{
+			Zone: firstNonEmpty(nr.Zone, nr.Name), Observations: nr.Observations, DSCheck: nr.DSCheck, Discovery: nr.Discovery,
+		})
 		probs, notes := judge(nr, req.Auth)
 		rep.Problems = append(rep.Problems, probs...)
 		rep.Notes = append(rep.Notes, notes...)

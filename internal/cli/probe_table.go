@@ -49,6 +49,9 @@ func WriteProbeTable(w io.Writer, rep ProbeReport) {
 			}
 			fmt.Fprintln(w, line)
 		}
+		if nr.Verdict.Line != "" {
+			fmt.Fprintf(w, "  VERDICT %s\n", nr.Verdict.Line)
+		}
 	}
 	fmt.Fprintln(w)
 	if rep.OK {

@@ -39,6 +39,7 @@ type Config struct {
 	Prefix   []Prefix   `toml:"prefix"`
 	Slack    Slack      `toml:"slack"`
 	BGP      BGP        `toml:"bgp"`
+	Evaluate Evaluate   `toml:"evaluate"`
 }
 
 // Log configures log/slog output.
@@ -215,6 +216,7 @@ func Default() *Config {
 		Listen:   DefaultListen,
 		StateDir: "var",
 		Log:      Log{Level: "info", Format: "text"},
+		Evaluate: DefaultEvaluate(),
 		Probe: Probe{
 			Interval:        Duration{30 * time.Second},
 			Timeout:         Duration{5 * time.Second},

@@ -210,3 +210,41 @@ func TestSecret(t *testing.T) {
 		t.Errorf("no secret = %q, %v", v, err)
 	}
 }
+
+func TestEvaluateErrors(t *testing.T) {
+	_, err := Parse("t.toml", []byte(`
+[[zone]]
+name = "example.com"
+[evaluate]
+open_rounds = 0
+resolve_after = "-1s"
+min_peers = 0
+control_zones = ["example.com", "other.org"]
+[[evaluate.silence]]
+kinds = ["outage"]
+subjects = ["[x"]
+start = 2026-01-02T00:00:00Z
+end = 2026-01-01T00:00:00Z
+`))
+	var ce *Errors
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *Errors, got %v", err)
+	}
+	want := []string{
+		`evaluate.open_rounds: 0 is outside 1..100`,
+		`evaluate.resolve_after: must not be negative (got "-1s")`,
+		`evaluate.min_peers: 0 must be at least 1`,
+		`evaluate.control_zones[1]: "other.org" is not a configured [[zone]]`,
+		`evaluate.silence[0].kinds[0]: "outage" is not an incident kind`,
+		`evaluate.silence[0].subjects[0]: "[x" is not a valid pattern`,
+		`evaluate.silence[0].end: 2026-01-01T00:00:00Z is not after start 2026-01-02T00:00:00Z`,
+	}
+	if len(ce.List) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%s", len(ce.List), len(want), strings.Join(ce.List, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(ce.List[i], w) {
+			t.Errorf("error %d:\n got %s\nwant %s", i, ce.List[i], w)
+		}
+	}
+}

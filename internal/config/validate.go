@@ -43,6 +43,7 @@ func (c *Config) validate(e *Errors) {
 	for i := range c.Zone {
 		c.validateZone(i, zones, e)
 	}
+	c.Evaluate.validate(c.Zone, e)
 	for i, p := range c.Prefix {
 		key := fmt.Sprintf("prefix[%d]", i)
 		if _, err := ParsePrefix(p.Prefix); err != nil {

@@ -1,0 +1,217 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// Evaluate configures the evaluator: hysteresis, grace periods, control
+// checks and silences. Every key is optional.
+//
+//	[evaluate]
+//	open_rounds = 3           # consecutive failing probes before a server counts as failing
+//	resolve_rounds = 3        # consecutive good probes before it counts as recovered
+//	open_after = "30s"        # a DNS condition must hold this long to open an incident
+//	resolve_after = "2m"      # ... and be gone this long to resolve it
+//	bgp_open_after = "0s"     # BGP conditions (withdrawal, hijack): 0 opens at once (early warning)
+//	bgp_resolve_after = "5m"  # a flapping prefix stays one incident
+//	min_peers = 2             # peers that must withdraw a prefix before it counts (all peers always count)
+//	start_grace = "2m"        # no BGP verdicts this long after start
+//	peer_grace = "5m"         # nor while a session that came up has not synced, at most this long
+//	fade_off = "10m"          # a condition that never reached its threshold is forgotten after this long
+//	keep_resolved = "24h"     # resolved incidents stay in the recent list this long
+//	control_zones = ["example.com"]  # configured zones that must always resolve: when they all fail, the vantage is down
+//
+//	[[evaluate.silence]]      # matching incidents are recorded, not paged
+//	kinds = ["prefix_withdrawn"]     # default: every kind
+//	subjects = ["192.0.2.0/24", "*.example.com"]  # path.Match patterns; default: every subject
+//	start = 2025-07-14T22:00:00Z     # default: always
+//	end = 2025-07-15T02:00:00Z
+//	reason = "planned renumbering"
+type Evaluate struct {
+	OpenRounds      int       `toml:"open_rounds"`
+	ResolveRounds   int       `toml:"resolve_rounds"`
+	OpenAfter       Duration  `toml:"open_after"`
+	ResolveAfter    Duration  `toml:"resolve_after"`
+	BGPOpenAfter    Duration  `toml:"bgp_open_after"`
+	BGPResolveAfter Duration  `toml:"bgp_resolve_after"`
+	MinPeers        int       `toml:"min_peers"`
+	StartGrace      Duration  `toml:"start_grace"`
+	PeerGrace       Duration  `toml:"peer_grace"`
+	FadeOff         Duration  `toml:"fade_off"`
+	KeepResolved    Duration  `toml:"keep_resolved"`
+	ControlZones    []string  `toml:"control_zones"`
+	Silence         []Silence `toml:"silence"`
+}
+
+// Silence is a silence or maintenance window: incidents it matches are
+// recorded and shown but never paged.
+type Silence struct {
+	// Kinds are incident kinds (model.IncidentKind values); empty: all.
+	Kinds []string `toml:"kinds"`
+	// Subjects are path.Match patterns matched against the incident's
+	// subject and affected names; empty: all.
+	Subjects []string  `toml:"subjects"`
+	Start    time.Time `toml:"start"`
+	End      time.Time `toml:"end"`
+	Reason   string    `toml:"reason"`
+}
+
+// Evaluator defaults.
+const (
+	DefaultOpenRounds      = 3
+	DefaultResolveRounds   = 3
+	DefaultOpenAfter       = 30 * time.Second
+	DefaultResolveAfter    = 2 * time.Minute
+	DefaultBGPOpenAfter    = 0
+	DefaultBGPResolveAfter = 5 * time.Minute
+	DefaultMinPeers        = 2
+	DefaultStartGrace      = 2 * time.Minute
+	DefaultPeerGrace       = 5 * time.Minute
+	DefaultFadeOff         = 10 * time.Minute
+	DefaultKeepResolved    = 24 * time.Hour
+)
+
+// DefaultEvaluate returns the evaluator settings used for keys a file
+// leaves out.
+func DefaultEvaluate() Evaluate {
+	return Evaluate{
+		OpenRounds:      DefaultOpenRounds,
+		ResolveRounds:   DefaultResolveRounds,
+		OpenAfter:       Duration{DefaultOpenAfter},
+		ResolveAfter:    Duration{DefaultResolveAfter},
+		BGPOpenAfter:    Duration{DefaultBGPOpenAfter},
+		BGPResolveAfter: Duration{DefaultBGPResolveAfter},
+		MinPeers:        DefaultMinPeers,
+		StartGrace:      Duration{DefaultStartGrace},
+		PeerGrace:       Duration{DefaultPeerGrace},
+		FadeOff:         Duration{DefaultFadeOff},
+		KeepResolved:    Duration{DefaultKeepResolved},
+	}
+}
+
+// Active reports whether the silence covers t.
+func (s Silence) Active(t time.Time) bool {
+	return (s.Start.IsZero() || !t.Before(s.Start)) && (s.End.IsZero() || t.Before(s.End))
+}
+
+// Matches reports whether the silence covers an incident of kind about
+// subject (or any of names) at t.
+func (s Silence) Matches(kind model.IncidentKind, subject string, names []string, t time.Time) bool {
+	if !s.Active(t) {
+		return false
+	}
+	if len(s.Kinds) > 0 {
+		found := false
+		for _, k := range s.Kinds {
+			if k == string(kind) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(s.Subjects) == 0 {
+		return true
+	}
+	for _, p := range s.Subjects {
+		if ok, _ := path.Match(p, subject); ok {
+			return true
+		}
+		for _, n := range names {
+			if ok, _ := path.Match(p, n); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// validate checks the section; zones are the configured zones (for
+// control_zones). Call it after the [[zone]] entries were validated.
+func (v *Evaluate) validate(zones []Zone, e *Errors) {
+	if v.OpenRounds < 1 || v.OpenRounds > 100 {
+		e.add("evaluate.open_rounds: %d is outside 1..100", v.OpenRounds)
+	}
+	if v.ResolveRounds < 1 || v.ResolveRounds > 100 {
+		e.add("evaluate.resolve_rounds: %d is outside 1..100", v.ResolveRounds)
+	}
+	nonNegative := func(key string, d Duration) {
+		if d.Duration < 0 {
+			e.add("evaluate.%s: must not be negative (got %q)", key, d.Duration.String())
+		}
+	}
+	nonNegative("open_after", v.OpenAfter)
+	nonNegative("resolve_after", v.ResolveAfter)
+	nonNegative("bgp_open_after", v.BGPOpenAfter)
+	nonNegative("bgp_resolve_after", v.BGPResolveAfter)
+	nonNegative("start_grace", v.StartGrace)
+	nonNegative("peer_grace", v.PeerGrace)
+	if v.FadeOff.Duration <= 0 {
+		e.add("evaluate.fade_off: must be greater than zero (got %q)", v.FadeOff.Duration.String())
+	}
+	if v.KeepResolved.Duration <= 0 {
+		e.add("evaluate.keep_resolved: must be greater than zero (got %q)", v.KeepResolved.Duration.String())
+	}
+	if v.MinPeers < 1 {
+		e.add("evaluate.min_peers: %d must be at least 1", v.MinPeers)
+	}
+	known := map[string]bool{}
+	for _, z := range zones {
+		if f, err := FQDN(z.Name); err == nil {
+			known[f] = true
+		}
+	}
+	for i, c := range v.ControlZones {
+		f, err := FQDN(c)
+		switch {
+		case err != nil:
+			e.add("evaluate.control_zones[%d]: %v", i, err)
+		case !known[f]:
+			e.add("evaluate.control_zones[%d]: %q is not a configured [[zone]]", i, c)
+		}
+	}
+	for i, s := range v.Silence {
+		key := fmt.Sprintf("evaluate.silence[%d]", i)
+		for j, k := range s.Kinds {
+			if !validKind(k) {
+				e.add("%s.kinds[%d]: %q is not an incident kind (%s)", key, j, k, kindList())
+			}
+		}
+		for j, p := range s.Subjects {
+			if p == "" {
+				e.add("%s.subjects[%d]: must not be empty", key, j)
+			} else if _, err := path.Match(p, ""); err != nil {
+				e.add("%s.subjects[%d]: %q is not a valid pattern", key, j, p)
+			}
+		}
+		if !s.Start.IsZero() && !s.End.IsZero() && !s.End.After(s.Start) {
+			e.add("%s.end: %s is not after start %s", key, s.End.Format(time.RFC3339), s.Start.Format(time.RFC3339))
+		}
+	}
+}
+
+func validKind(k string) bool {
+	for _, x := range model.IncidentKinds {
+		if string(x) == k {
+			return true
+		}
+	}
+	return false
+}
+
+func kindList() string {
+	s := ""
+	for i, k := range model.IncidentKinds {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(k)
+	}
+	return s
+}

@@ -1,0 +1,154 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+func parseSlack(t *testing.T, src string) SlackConfig {
+	t.Helper()
+	var doc struct {
+		Slack SlackConfig `toml:"slack"`
+	}
+	md, err := toml.Decode(src, &doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := md.Undecoded(); len(u) > 0 {
+		t.Fatalf("undecoded keys: %v", u)
+	}
+	return doc.Slack
+}
+
+func TestSlackConfigValid(t *testing.T) {
+	s := parseSlack(t, `
+[slack]
+token_env = "REACHMON_SLACK_TOKEN"
+api_url = "http://127.0.0.1:8080/api/"
+channel = "C0123456789"
+repeat_interval = "4h"
+grafana_url = "https://grafana.example/d/x?var-subject={subject}"
+runbook_url = "https://wiki.example/{kind}"
+rate = 0.5
+timeout = "5s"
+max_backoff = "2m"
+
+[[slack.route]]
+monitor_health = true
+channel = "#reachmon-health"
+
+[[slack.route]]
+severities = ["critical"]
+kinds = ["bgp_dns_outage", "dnssec_failure"]
+channel = "#dns-pages"
+`)
+	e := &Errors{}
+	s.validate(e)
+	if len(e.List) > 0 {
+		t.Fatalf("errors: %v", e.List)
+	}
+	if !s.BotMode() || s.WebhookMode() || s.RatePerSecond() != 0.5 || s.RequestTimeout() != 5*time.Second ||
+		s.MaxRetryBackoff() != 2*time.Minute || s.RepeatInterval.Duration != 4*time.Hour {
+		t.Errorf("decoded: %+v", s)
+	}
+	for _, tc := range []struct {
+		kind model.IncidentKind
+		sev  model.Severity
+		want string
+	}{
+		{model.IncidentFeedLost, model.SeverityCritical, "#reachmon-health"},
+		{model.IncidentVantageDown, model.SeverityWarning, "#reachmon-health"},
+		{model.IncidentBGPOutage, model.SeverityCritical, "#dns-pages"},
+		{model.IncidentBGPOutage, model.SeverityWarning, "C0123456789"},
+		{model.IncidentHijack, model.SeverityCritical, "C0123456789"},
+	} {
+		if got := s.ChannelFor(tc.kind, tc.sev); got != tc.want {
+			t.Errorf("ChannelFor(%s, %s) = %s, want %s", tc.kind, tc.sev, got, tc.want)
+		}
+	}
+	if got := strings.Join(s.Channels(), " "); got != "C0123456789 #reachmon-health #dns-pages" {
+		t.Errorf("Channels = %s", got)
+	}
+	inc := model.Incident{ID: "a b", Kind: model.IncidentDNSSEC, Subject: "slack.com"}
+	if got := s.Link(s.GrafanaURL, inc); got != "https://grafana.example/d/x?var-subject=slack.com" {
+		t.Errorf("Link = %s", got)
+	}
+}
+
+func TestSlackConfigDefaults(t *testing.T) {
+	var s SlackConfig
+	if s.Enabled() || s.RatePerSecond() != 1 || s.RequestTimeout() != 10*time.Second || s.MaxRetryBackoff() != 5*time.Minute || s.RepeatInterval.Duration != 0 {
+		t.Errorf("defaults: %+v", s)
+	}
+	e := &Errors{}
+	s.validate(e)
+	if len(e.List) > 0 {
+		t.Errorf("empty section: %v", e.List)
+	}
+	w := SlackConfig{WebhookURLFile: "/run/secrets/hook"}
+	if !w.WebhookMode() || w.ChannelFor(model.IncidentFeedLost, model.SeverityCritical) != "webhook" {
+		t.Errorf("webhook channel label = %s", w.ChannelFor(model.IncidentFeedLost, model.SeverityCritical))
+	}
+}
+
+func TestSlackConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"both secrets forms", `token_env = "A"
+token_file = "/x"
+channel = "#a"`, []string{"slack: set token_env or token_file, not both"}},
+		{"token and webhook", `token_env = "A"
+webhook_url_env = "B"
+channel = "#a"`, []string{"slack: set a bot token (token_env/token_file) or an incoming webhook (webhook_url_env/webhook_url_file), not both"}},
+		{"no channel", `token_env = "A"`, []string{"slack.channel: must be set with a bot token (a channel ID such as C0123456789, or #name)"}},
+		{"bad channel", `token_env = "A"
+channel = "alerts"`, []string{`slack.channel: "alerts" is neither a channel ID (C0123456789) nor #name`}},
+		{"channel without secret", `channel = "#a"`, []string{"slack: channel or routes are set but neither token_env/token_file nor webhook_url_env/webhook_url_file is"}},
+		{"bad values", `token_env = "A"
+channel = "#a"
+api_url = "ftp://x"
+grafana_url = "grafana"
+repeat_interval = "30s"
+rate = 20.0
+timeout = "-1s"`, []string{
+			`slack.api_url: "ftp://x" is not an http(s) URL`,
+			`slack.grafana_url: "grafana" is not an http(s) URL`,
+			"slack.repeat_interval: 30s is shorter than 1m0s (0 turns reminders off)",
+			"slack.rate: 20 is outside 0..10 messages per second (0: default 1)",
+			"slack.timeout: must not be negative",
+		}},
+		{"bad route", `token_env = "A"
+channel = "#a"
+[[slack.route]]
+kinds = ["outage"]
+severities = ["page"]`, []string{
+			"slack.route[0].channel: must not be empty",
+			`slack.route[0].kinds[0]: "outage" is not an incident kind (bgp_dns_outage, dnssec_failure, authoritative_outage, resolver_outage, prefix_hijack, answer_mismatch, prefix_withdrawn, feed_lost, vantage_down)`,
+			`slack.route[0].severities[0]: "page" is not one of critical, warning, info`,
+		}},
+		{"webhook with routes and api_url", `webhook_url_env = "B"
+api_url = "https://proxy.example/api/"
+[[slack.route]]
+channel = "#b"`, []string{
+			"slack.api_url: only used with a bot token (an incoming webhook has its own URL)",
+			"slack.route: routing needs a bot token (an incoming webhook posts to one channel)",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := parseSlack(t, "[slack]\n"+tc.src)
+			e := &Errors{}
+			s.validate(e)
+			if got, want := strings.Join(e.List, "\n"), strings.Join(tc.want, "\n"); got != want {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,527 @@
+package evaluate
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// addr is a watched nameserver or resolver address and its routes.
+type addr struct {
+	addr      netip.Addr
+	host      string
+	zones     []*zone
+	resolvers []string
+	// healthy is the most-specific route that covered the address while
+	// healthy; current the most-specific now; degraded while healthy is
+	// withdrawn.
+	healthy        netip.Prefix
+	healthyOrigins []uint32
+	current        netip.Prefix
+	degraded       bool
+	ev             ring
+}
+
+func (a *addr) name() string {
+	if a.host != "" {
+		return a.host + " (" + a.addr.String() + ")"
+	}
+	for _, r := range a.resolvers {
+		return "resolver " + r + " (" + a.addr.String() + ")"
+	}
+	return a.addr.String()
+}
+
+// peer is one BGP session.
+type peer struct {
+	name       string
+	asn        uint32
+	desc       string
+	configured bool
+	seen       bool // any event from it
+	up, synced bool
+	upSince    time.Time
+	downSince  time.Time
+	reason     string
+	routes     int
+	ev         ring
+}
+
+func (p *peer) label() string {
+	s := p.name
+	if p.asn != 0 {
+		s += fmt.Sprintf(" (AS%d", p.asn)
+		if p.desc != "" {
+			s += ", " + p.desc
+		}
+		s += ")"
+	} else if p.desc != "" {
+		s += " (" + p.desc + ")"
+	}
+	return s
+}
+
+// route is the evaluator's view of one prefix over every peer.
+type route struct {
+	prefix  netip.Prefix
+	watched model.WatchedPrefix
+	inside  bool // inside (or equal to) a watched prefix
+	// peers maps each peer carrying the prefix now to its origin.
+	peers map[string]uint32
+	// carriers are peers that carried it since their session came up.
+	carriers   map[string]bool
+	lastOrigin uint32
+	covers     []netip.Addr
+	ev         ring
+}
+
+func (e *Evaluator) route(p netip.Prefix) *route {
+	r := e.routes[p]
+	if r == nil {
+		r = &route{prefix: p, peers: map[string]uint32{}, carriers: map[string]bool{}}
+		r.watched, r.inside = e.container(p)
+		e.routes[p] = r
+	}
+	return r
+}
+
+// withdrawnBy counts synced peers that carried the prefix and no longer do.
+func (e *Evaluator) withdrawnBy(r *route) int {
+	n := 0
+	for name := range r.carriers {
+		if _, ok := r.peers[name]; ok {
+			continue
+		}
+		if p := e.peers[name]; p != nil && p.up {
+			n++
+		}
+	}
+	return n
+}
+
+// unexpected returns the origins of r that its watched prefix does not
+// expect, and how many peers see them.
+func (r *route) unexpected() (origins []uint32, peers int) {
+	if !r.inside || len(r.watched.Origins) == 0 {
+		return nil, 0
+	}
+	for _, o := range r.peers {
+		if !slices.Contains(r.watched.Origins, o) {
+			peers++
+			if !slices.Contains(origins, o) {
+				origins = append(origins, o)
+			}
+		}
+	}
+	slices.Sort(origins)
+	return origins, peers
+}
+
+func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
+	p := e.peer(ev.Peer, ev.PeerASN)
+	p.seen = true
+	if !p.up {
+		// Routes follow the session's establishment; the PeerUp was lost.
+		p.up, p.upSince = true, ev.Time
+		if !ev.Initial {
+			p.synced = true
+		}
+	}
+	r := e.route(ev.Prefix.Masked())
+	if !r.inside && ev.Watched.IsValid() {
+		w, ok := e.watched[ev.Watched]
+		if !ok {
+			w = model.WatchedPrefix{Prefix: ev.Watched, Origins: ev.ExpectedOrigins}
+		}
+		r.watched, r.inside = w, true
+	}
+	if len(ev.Covers) > 0 {
+		r.covers = ev.Covers
+	}
+	total := e.upPeers()
+	switch ev.Kind {
+	case model.RouteWithdraw:
+		delete(r.peers, ev.Peer)
+		if ev.PrevOrigin != 0 {
+			r.lastOrigin = ev.PrevOrigin
+		}
+		if !ev.Initial {
+			r.ev.add(ev.Time, "%s withdrawn, seen by %d of %d peers, last origin AS%d (peer %s)",
+				r.prefix, len(r.peers), total, r.lastOrigin, ev.Peer)
+		}
+	default:
+		r.peers[ev.Peer] = ev.Origin
+		r.carriers[ev.Peer] = true
+		if ev.Origin != 0 {
+			r.lastOrigin = ev.Origin
+		}
+		if ev.Initial {
+			break
+		}
+		switch ev.Kind {
+		case model.RouteOriginChange:
+			r.ev.add(ev.Time, "%s origin changed from AS%d to AS%d at peer %s, seen by %d of %d peers",
+				r.prefix, ev.PrevOrigin, ev.Origin, ev.Peer, len(r.peers), total)
+		case model.RouteMoreSpecific:
+			r.ev.add(ev.Time, "%s, a more-specific of %s, appeared with origin AS%d, seen by %d of %d peers",
+				r.prefix, r.watched.Prefix, ev.Origin, len(r.peers), total)
+		case model.RouteAnnounce:
+			r.ev.add(ev.Time, "%s announced, origin AS%d, seen by %d of %d peers (peer %s)",
+				r.prefix, ev.Origin, len(r.peers), total, ev.Peer)
+		}
+	}
+	e.evalRoute(r, now)
+}
+
+// evalRoute evaluates the withdrawn and hijack slots of a route.
+func (e *Evaluator) evalRoute(r *route, now time.Time) {
+	if r == nil {
+		return
+	}
+	wv := e.withdrawnVerdict(r)
+	hv := e.hijackVerdict(r)
+	if wv.kind != "" || hv.kind != "" {
+		e.interesting[r.prefix] = true
+	} else {
+		delete(e.interesting, r.prefix)
+	}
+	if _, exact := e.watched[r.prefix]; exact {
+		e.eval(groupWithdrawn, r.prefix.String(), wv, now)
+	}
+	if r.inside {
+		e.eval(groupHijack, r.prefix.String(), hv, now)
+	}
+}
+
+// withdrawnVerdict: a watched prefix withdrawn by MinPeers peers, or by
+// every peer that had it.
+func (e *Evaluator) withdrawnVerdict(r *route) verdict {
+	v := verdict{known: true, bgp: true, subjectKind: model.SubjectPrefix}
+	if _, exact := e.watched[r.prefix]; !exact {
+		return v
+	}
+	by := e.withdrawnBy(r)
+	if by == 0 || (by < e.cfg.MinPeers && len(r.peers) > 0) {
+		return v
+	}
+	// Root cause over symptoms: a zone outage that names the prefix (or a
+	// prefix inside it) explains it.
+	for _, s := range e.openSlots() {
+		if s.key.g != groupZone || s.inc.Kind != model.IncidentBGPOutage {
+			continue
+		}
+		for _, p := range s.inc.Prefixes {
+			if r.prefix.Overlaps(p) {
+				v.supersededBy = s.inc.ID
+				v.kind = model.IncidentPrefixWithdrawn
+				return v
+			}
+		}
+	}
+	v.kind, v.severity = model.IncidentPrefixWithdrawn, model.SeverityWarning
+	v.prefixes = []netip.Prefix{r.prefix}
+	if r.lastOrigin != 0 {
+		v.asns = []uint32{r.lastOrigin}
+	}
+	total := e.upPeers()
+	desc := ""
+	if r.watched.Description != "" {
+		desc = " (" + r.watched.Description + ")"
+	}
+	v.rootCause = fmt.Sprintf("Watched prefix %s%s was withdrawn: seen by %s of %d peers",
+		r.prefix, desc, countWord(len(r.peers)), total)
+	if r.lastOrigin != 0 {
+		v.rootCause += fmt.Sprintf(", last origin AS%d", r.lastOrigin)
+	}
+	v.affected = e.coveredNames(r)
+	if len(v.affected) > 0 {
+		v.rootCause += "; it covers " + strings.Join(v.affected, ", ") + ", which still resolve"
+	} else {
+		v.rootCause += "; no DNS impact observed"
+	}
+	v.rootCause += "."
+	v.evidence = slices.Clone(r.ev)
+	return v
+}
+
+func countWord(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	return fmt.Sprint(n)
+}
+
+// coveredNames lists the zones and resolvers whose addresses r covers.
+func (e *Evaluator) coveredNames(r *route) []string {
+	var out []string
+	for _, a := range r.covers {
+		x := e.addrs[a]
+		if x == nil {
+			continue
+		}
+		for _, z := range x.zones {
+			if !slices.Contains(out, z.key) {
+				out = append(out, z.key)
+			}
+		}
+		for _, n := range x.resolvers {
+			if s := "resolver " + n; !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// hijackVerdict: the prefix (watched or inside a watched one) is
+// originated by an AS the watched prefix does not expect.
+func (e *Evaluator) hijackVerdict(r *route) verdict {
+	v := verdict{known: true, bgp: true, subjectKind: model.SubjectPrefix}
+	origins, n := r.unexpected()
+	if n == 0 {
+		return v
+	}
+	v.kind, v.severity = model.IncidentHijack, model.SeverityCritical
+	v.prefixes = []netip.Prefix{r.prefix}
+	v.asns = origins
+	what := r.prefix.String()
+	if r.prefix != r.watched.Prefix {
+		what += ", a more-specific of watched " + r.watched.Prefix.String() + ","
+	} else {
+		what = "Watched prefix " + what
+	}
+	v.rootCause = fmt.Sprintf("%s is originated by %s instead of %s (seen by %d of %d peers)",
+		capitalize(what), asList(origins), asList(r.watched.Origins), n, e.upPeers())
+	v.affected = e.coveredNames(r)
+	if len(v.affected) > 0 {
+		v.rootCause += "; it covers " + strings.Join(v.affected, ", ")
+	}
+	v.rootCause += "."
+	v.evidence = slices.Clone(r.ev)
+	return v
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {
+	p := e.peer(ev.Peer, ev.PeerASN)
+	p.seen = true
+	if ev.Description != "" {
+		p.desc = ev.Description
+	}
+	switch ev.Kind {
+	case model.PeerUp:
+		p.up, p.synced, p.upSince, p.reason = true, false, ev.Time, ""
+		p.ev.add(ev.Time, "BGP session with %s established", p.label())
+	case model.PeerSynced:
+		if !p.up {
+			p.up, p.upSince = true, ev.Time
+		}
+		p.synced, p.routes = true, ev.Routes
+		how := "End-of-RIB"
+		if !ev.ByEndOfRIB {
+			how = "initial-sync timeout"
+		}
+		p.ev.add(ev.Time, "BGP session with %s synced (%s), %d watched routes", p.label(), how, ev.Routes)
+	case model.PeerDown:
+		wasUp := p.up
+		p.up, p.synced, p.downSince, p.reason, p.routes = false, false, ev.Time, ev.Reason, ev.Routes
+		reason := ""
+		if ev.Reason != "" {
+			reason = " (" + ev.Reason + ")"
+		}
+		p.ev.add(ev.Time, "BGP session with %s lost%s: its %d watched routes are now unknown", p.label(), reason, ev.Routes)
+		if wasUp {
+			// Its routes are unknown, not withdrawn.
+			for _, r := range e.routes {
+				delete(r.peers, p.name)
+				delete(r.carriers, p.name)
+			}
+		}
+	}
+	e.evalSlot(e.slotFor(groupFeed, p.name, true), now)
+	e.checkBGPUsable(now)
+	for _, pfx := range sortedPrefixes(e.interesting) {
+		e.evalRoute(e.routes[pfx], now)
+	}
+}
+
+// feedVerdict: a BGP session is down (or never came up after the start
+// grace): monitor health, not an outage.
+func (e *Evaluator) feedVerdict(name string, now time.Time) verdict {
+	v := verdict{known: true, subjectKind: model.SubjectPeer}
+	p := e.peers[name]
+	if p == nil || p.up {
+		return v
+	}
+	switch {
+	case !p.downSince.IsZero():
+	case p.configured && now.Sub(e.start) >= e.cfg.StartGrace.Duration:
+	default:
+		return v
+	}
+	v.kind, v.severity = model.IncidentFeedLost, model.SeverityInfo
+	v.evidence = slices.Clone(p.ev)
+	if p.downSince.IsZero() {
+		v.rootCause = fmt.Sprintf("The BGP session with %s has not come up since reachmon started", p.label())
+	} else {
+		v.rootCause = fmt.Sprintf("The BGP session with %s is down", p.label())
+		if p.reason != "" {
+			v.rootCause += " (" + p.reason + ")"
+		}
+	}
+	v.rootCause += ": its routes are unknown, not withdrawn"
+	if ok, _ := e.bgpUsable(now); ok {
+		v.rootCause += "; the other sessions still carry the BGP verdicts."
+	} else {
+		v.rootCause += "; BGP verdicts are suspended until a session is back."
+	}
+	return v
+}
+
+func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
+	a := e.addr(ev.Addr)
+	for _, role := range ev.Roles {
+		switch role.Kind {
+		case "nameserver":
+			e.linkNS(e.zone(role.Name), a.addr, "")
+		case "resolver":
+			if !slices.Contains(a.resolvers, role.Name) {
+				a.resolvers = append(a.resolvers, role.Name)
+			}
+			if r := e.resolver(role.Name); !r.addr.IsValid() {
+				r.addr = a.addr
+			}
+		}
+	}
+	if ev.Healthy != nil && ev.Healthy.Prefix.IsValid() {
+		if a.healthy != ev.Healthy.Prefix {
+			a.healthyOrigins = nil
+		}
+		a.healthy = ev.Healthy.Prefix
+		if len(ev.Healthy.Origins) > 0 {
+			a.healthyOrigins = ev.Healthy.Origins
+		}
+	}
+	a.current = netip.Prefix{}
+	if ev.Current != nil {
+		a.current = ev.Current.Prefix
+	}
+	switch ev.Kind {
+	case model.CoverWithdrawn:
+		a.degraded = true
+		e.degraded[a.addr] = true
+		if a.current.IsValid() {
+			a.ev.add(ev.Time, "%s: its most-specific route %s is withdrawn; only the less-specific %s still covers it",
+				a.name(), a.healthy, a.current)
+		} else {
+			a.ev.add(ev.Time, "%s: its route %s is withdrawn; no route covers it", a.name(), a.healthy)
+		}
+	case model.CoverRestored:
+		a.degraded = false
+		delete(e.degraded, a.addr)
+		peers := 0
+		if ev.Current != nil {
+			peers = ev.Current.Peers
+		}
+		a.ev.add(ev.Time, "%s: route %s is visible again (%d peers)", a.name(), a.healthy, peers)
+	case model.CoverMoreSpecific:
+		if ev.Current != nil {
+			text := fmt.Sprintf("%s: now covered by the more-specific %s, origin %s", a.name(), ev.Current.Prefix, asList(ev.Current.Origins))
+			if ev.UnexpectedOrigin {
+				text += " (unexpected origin)"
+			}
+			a.ev.add(ev.Time, "%s", text)
+		}
+	}
+	for _, z := range a.zones {
+		e.evalZone(z, now)
+	}
+	if len(a.resolvers) > 0 {
+		e.evalResolvers(now)
+	}
+}
+
+// bgpSnapshot replaces the BGP state with the feed's whole state (sent
+// after the feed had to drop events).
+func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
+	for _, bp := range s.Peers {
+		p := e.peer(bp.Peer, bp.PeerASN)
+		p.seen = true
+		up := bp.State == "up"
+		if up && !p.up {
+			p.upSince = bp.Since
+		}
+		if !up && p.up {
+			p.downSince = bp.Since
+		}
+		p.up, p.synced, p.routes, p.reason = up, up && bp.Synced, bp.Routes, bp.Reason
+	}
+	for _, r := range e.routes {
+		clear(r.peers)
+	}
+	for _, br := range s.Routes {
+		r := e.route(br.Prefix.Masked())
+		if len(br.Covers) > 0 {
+			r.covers = br.Covers
+		}
+		for _, path := range br.Paths {
+			r.peers[path.Peer] = path.Origin
+			r.carriers[path.Peer] = true
+			if path.Origin != 0 {
+				r.lastOrigin = path.Origin
+			}
+		}
+	}
+	for _, ba := range s.Addresses {
+		a := e.addr(ba.Addr)
+		for _, role := range ba.Roles {
+			if role.Kind == "nameserver" {
+				e.linkNS(e.zone(role.Name), a.addr, "")
+			} else if role.Kind == "resolver" && !slices.Contains(a.resolvers, role.Name) {
+				a.resolvers = append(a.resolvers, role.Name)
+			}
+		}
+		if ba.Healthy != nil {
+			a.healthy = ba.Healthy.Prefix
+		}
+		a.current = netip.Prefix{}
+		if ba.Current != nil {
+			a.current = ba.Current.Prefix
+		}
+		a.degraded = ba.Degraded
+		if a.degraded {
+			e.degraded[a.addr] = true
+		} else {
+			delete(e.degraded, a.addr)
+		}
+	}
+	for _, p := range sortedPrefixes(func() map[netip.Prefix]bool {
+		m := map[netip.Prefix]bool{}
+		for p := range e.routes {
+			m[p] = true
+		}
+		return m
+	}()) {
+		e.evalRoute(e.routes[p], now)
+	}
+	for _, z := range e.zones {
+		if len(z.ns) > 0 {
+			e.evalZone(z, now)
+		}
+	}
+	for _, name := range e.peerOrder {
+		e.evalSlot(e.slotFor(groupFeed, name, true), now)
+	}
+	e.evalResolvers(now)
+}

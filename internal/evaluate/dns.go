@@ -1,0 +1,999 @@
+package evaluate
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// zone is the evaluator's state of one zone.
+type zone struct {
+	key     string
+	names   []string
+	expect  map[string]bool
+	control bool
+	servers map[string]*server
+	order   []*server // servers sorted by kind then name
+	// ns maps each nameserver address to its host name ("" if unknown).
+	ns        map[netip.Addr]string
+	undecided int
+	// authAns holds each authoritative server's last answer rdata per
+	// "name type", to compare resolvers against.
+	authAns map[string]map[string][]string
+	ds      *model.DSCheck
+	ev      ring
+}
+
+const maxNames = 16
+
+// unseenNS reports whether some nameserver address of the zone has not
+// been probed yet: until it has, the zone's verdict is not complete (after
+// a restart the resolvers often answer before every authoritative server
+// has, and a restored incident must not resolve on half the evidence).
+func (z *zone) unseenNS() bool {
+	seen := map[netip.Addr]bool{}
+	for _, s := range z.order {
+		if _, ns := z.ns[s.addr]; ns && s.kind == model.KindAuthoritative {
+			seen[s.addr] = true
+		}
+	}
+	return len(seen) < len(z.ns)
+}
+
+func (z *zone) addName(n string) {
+	n = strings.TrimSuffix(strings.ToLower(n), ".")
+	if n == "" || len(z.names) >= maxNames || slices.Contains(z.names, n) {
+		return
+	}
+	z.names = append(z.names, n)
+	slices.Sort(z.names)
+}
+
+// server is one DNS server as seen for one zone: probe rounds and their
+// hysteresis.
+type server struct {
+	name       string
+	kind       model.ServerKind
+	validating bool
+	addr       netip.Addr
+	host       string
+
+	consecFail, consecOK int
+	// decided is false until the server has either failed OpenRounds or
+	// answered ResolveRounds times in a row; down is the hysteresis state.
+	decided, down bool
+	failSince     time.Time
+	okAt          time.Time
+	okTTL         uint32
+
+	class        string // why the last failing probe failed ("timeout", "SERVFAIL")
+	sig          bool   // the last failure carries the DNSSEC signature (CD=1 ok, EDE 6-12)
+	ede          []model.EDE
+	qname, qtype string
+
+	mismatch, match int
+	mismatched      bool
+	mismatchText    string
+}
+
+func (s *server) label() string {
+	if s.kind == model.KindAuthoritative && s.addr.IsValid() && !strings.Contains(s.name, s.addr.String()) {
+		return s.name + " (" + s.addr.String() + ")"
+	}
+	return s.name
+}
+
+// resolver aggregates one resolver over every zone.
+type resolver struct {
+	name       string
+	validating bool
+	addr       netip.Addr
+	known      int // zones where the resolver is decided
+	downZones  map[*zone]bool
+	class      string
+	ev         ring
+}
+
+func (r *resolver) down() int { return len(r.downZones) }
+
+// classify says whether an observation is a good answer, and why not.
+func classify(o model.Observation) (bool, string) {
+	if o.Error != model.ErrNone {
+		return false, string(o.Error)
+	}
+	switch o.Rcode {
+	case "":
+		return false, "no response"
+	case "NOERROR", "NXDOMAIN":
+		if o.Server.Kind == model.KindAuthoritative && !o.AA {
+			return false, "lame (AA=0)"
+		}
+		return true, ""
+	}
+	return false, o.Rcode
+}
+
+// dnssecSignature: the failure of a validating resolver that the CD=1
+// retry or an EDE 6-12 (DNSSEC Bogus … NSEC Missing) blames on DNSSEC.
+func dnssecSignature(o model.Observation) bool {
+	if o.CDRetry != nil && o.CDRetry.Succeeded {
+		return true
+	}
+	for _, x := range o.EDE {
+		if x.Code >= 6 && x.Code <= 12 {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Evaluator) observe(o model.Observation, now time.Time) {
+	target := o.Target
+	if target == "" {
+		target = o.Name
+	}
+	z := e.zone(target)
+	z.addName(o.Name)
+	srv := z.servers[o.Server.Name]
+	if srv == nil {
+		srv = &server{name: o.Server.Name, kind: o.Server.Kind}
+		z.servers[srv.name] = srv
+		z.order = append(z.order, srv)
+		slices.SortFunc(z.order, func(a, b *server) int {
+			if a.kind != b.kind {
+				return strings.Compare(string(b.kind), string(a.kind)) // resolvers first
+			}
+			return strings.Compare(a.name, b.name)
+		})
+		z.undecided++
+	}
+	var res *resolver
+	if srv.kind == model.KindResolver {
+		res = e.resolver(srv.name)
+		if o.Server.Validating {
+			res.validating = true
+		}
+		srv.validating = res.validating
+	} else if ap, err := netip.ParseAddrPort(o.Server.Addr); err == nil {
+		srv.addr = ap.Addr().Unmap()
+		host, _, _ := strings.Cut(o.Server.Name, "#")
+		srv.host = host
+		if _, ok := z.ns[srv.addr]; !ok {
+			e.linkNS(z, srv.addr, host)
+		}
+	}
+
+	ok, class := classify(o)
+	wasDecided, wasDown, wasSig, wasMis := srv.decided, srv.down, srv.sig, srv.mismatched
+	if ok {
+		srv.consecOK++
+		srv.consecFail = 0
+		srv.okAt, srv.okTTL = o.Time, o.MinTTL
+		if srv.consecOK >= e.cfg.ResolveRounds {
+			srv.down, srv.decided = false, true
+		}
+		e.checkAnswers(z, srv, o)
+	} else {
+		if srv.consecFail == 0 {
+			srv.failSince = o.Time
+		}
+		srv.consecFail++
+		srv.consecOK = 0
+		srv.class, srv.sig, srv.ede = class, srv.validating && dnssecSignature(o), o.EDE
+		srv.qname, srv.qtype = o.Name, o.Type
+		if srv.consecFail >= e.cfg.OpenRounds {
+			srv.down, srv.decided = true, true
+		}
+	}
+	transition := wasDecided != srv.decided || wasDown != srv.down
+	if transition {
+		e.countPair(z, srv, res, wasDecided, wasDown)
+		if srv.down != wasDown {
+			e.serverEvidence(z, srv, res, now)
+		}
+	}
+	if !transition && wasSig == srv.sig && wasMis == srv.mismatched {
+		return
+	}
+	e.evalZone(z, now)
+	e.eval(groupMismatch, z.key, e.mismatchVerdict(z), now)
+	if res != nil && transition {
+		e.evalResolvers(now)
+	}
+	if transition {
+		e.evalVantage(now)
+	}
+}
+
+func (e *Evaluator) serverEvidence(z *zone, srv *server, res *resolver, now time.Time) {
+	what := "authoritative server " + srv.label()
+	if srv.kind == model.KindResolver {
+		what = "resolver " + srv.name
+	}
+	if srv.down {
+		msg := fmt.Sprintf("%s: %s %s %s%s", what, srv.qname, srv.qtype, srv.class, edeText(srv.ede))
+		if srv.sig {
+			msg += ", with CD=1 it succeeds"
+		}
+		z.ev.add(srv.failSince, "%s (%d rounds)", msg, e.cfg.OpenRounds)
+		if res != nil {
+			res.class = srv.class
+			res.ev.add(srv.failSince, "resolver %s: %s %s %s%s", srv.name, srv.qname, srv.qtype, srv.class, edeText(srv.ede))
+		}
+		return
+	}
+	z.ev.add(now, "%s answers %s again", what, z.key)
+}
+
+// countPair keeps the decided/down counts of (zone, server) pairs.
+func (e *Evaluator) countPair(z *zone, srv *server, res *resolver, wasDecided, wasDown bool) {
+	if srv.decided && !wasDecided {
+		z.undecided--
+		e.pairsKnown++
+		if z.control {
+			e.ctlKnown++
+		}
+		if res != nil {
+			res.known++
+		}
+	}
+	if srv.down != wasDown {
+		d := 1
+		if !srv.down {
+			d = -1
+		}
+		e.pairsDown += d
+		if z.control {
+			e.ctlDown += d
+		}
+		if res != nil {
+			if res.downZones == nil {
+				res.downZones = map[*zone]bool{}
+			}
+			if srv.down {
+				res.downZones[z] = true
+			} else {
+				delete(res.downZones, z)
+			}
+		}
+	}
+}
+
+// resetServers forgets every server's verdict (after the vantage was
+// down, nothing seen meanwhile counts).
+func (e *Evaluator) resetServers() {
+	e.pairsKnown, e.pairsDown, e.ctlKnown, e.ctlDown = 0, 0, 0, 0
+	for _, r := range e.resolvers {
+		r.known, r.downZones = 0, nil
+	}
+	for _, z := range e.zones {
+		z.undecided = len(z.servers)
+		for _, s := range z.servers {
+			s.decided, s.down, s.consecFail, s.consecOK = false, false, 0, 0
+			s.mismatch, s.match, s.mismatched = 0, 0, false
+		}
+	}
+}
+
+func (e *Evaluator) dsCheck(c model.DSCheck, now time.Time) {
+	z := e.zone(c.Zone)
+	prev := z.ds
+	z.ds = &c
+	if prev == nil || prev.Status != c.Status || prev.Detail != c.Detail {
+		if c.Status == model.DSMismatch || c.Status == model.DSNoDNSKEY || (prev != nil && dsBad(prev)) {
+			text := "DS vs DNSKEY: " + string(c.Status)
+			if c.Detail != "" {
+				text += ": " + c.Detail
+			}
+			z.ev.add(c.Time, "%s", text)
+		}
+		e.evalZone(z, now)
+	}
+}
+
+func dsBad(c *model.DSCheck) bool {
+	return c != nil && (c.Status == model.DSMismatch || c.Status == model.DSNoDNSKEY)
+}
+
+func (e *Evaluator) discovery(d model.Discovery, now time.Time) {
+	z := e.zone(d.Zone)
+	if len(d.Servers) == 0 {
+		return // failed discovery keeps the previous set
+	}
+	keep := map[netip.Addr]bool{}
+	for _, s := range d.Servers {
+		a := s.Addr.Addr().Unmap()
+		keep[a] = true
+		e.linkNS(z, a, s.Host)
+	}
+	for a := range z.ns {
+		if !keep[a] && !e.nsFromConfig(z, a) {
+			e.unlinkNS(z, a)
+		}
+	}
+	e.evalZone(z, now)
+}
+
+// nsFromConfig reports whether a is an explicitly probed server of z
+// (kept when discovery does not list it).
+func (e *Evaluator) nsFromConfig(z *zone, a netip.Addr) bool {
+	for _, s := range z.servers {
+		if s.kind == model.KindAuthoritative && s.addr == a {
+			return true
+		}
+	}
+	return false
+}
+
+// rdatas extracts the rdata of the answers of type qtype from normalised
+// answers ("owner CLASS TYPE rdata").
+func rdatas(answers []string, qtype string) []string {
+	var out []string
+	for _, a := range answers {
+		f := strings.SplitN(a, " ", 4)
+		if len(f) == 4 && f[2] == qtype {
+			out = append(out, normRdata(f[3]))
+		}
+	}
+	return out
+}
+
+func normRdata(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.String()
+	}
+	return s
+}
+
+// expectApplies: expected values are compared only with answers of a
+// type they could be (A with IPv4, AAAA with IPv6, names and text with
+// the rest; never SOA, whose serial moves).
+func expectApplies(expect map[string]bool, qtype string) bool {
+	if qtype == "SOA" {
+		return false
+	}
+	for x := range expect {
+		a, err := netip.ParseAddr(x)
+		switch {
+		case err == nil && a.Is4() && qtype == "A":
+			return true
+		case err == nil && !a.Is4() && qtype == "AAAA":
+			return true
+		case err != nil && qtype != "A" && qtype != "AAAA":
+			return true
+		}
+	}
+	return false
+}
+
+// checkAnswers compares a good answer with the expected answers, and a
+// resolver's answer with the authoritative servers'.
+func (e *Evaluator) checkAnswers(z *zone, srv *server, o model.Observation) {
+	rd := rdatas(o.Answers, o.Type)
+	key := o.Name + " " + o.Type
+	if srv.kind == model.KindAuthoritative && o.Type != "SOA" {
+		if z.authAns == nil {
+			z.authAns = map[string]map[string][]string{}
+		}
+		m := z.authAns[key]
+		if m == nil {
+			m = map[string][]string{}
+			z.authAns[key] = m
+		}
+		m[srv.name] = rd
+	}
+	bad := ""
+	switch {
+	case len(rd) == 0:
+	case len(z.expect) > 0:
+		if expectApplies(z.expect, o.Type) {
+			for _, r := range rd {
+				if !z.expect[r] {
+					bad = fmt.Sprintf("%s %s answers %s, outside the expected %s", o.Name, o.Type, strings.Join(rd, ", "), strings.Join(sortedKeys(z.expect), ", "))
+					break
+				}
+			}
+		}
+	case srv.kind == model.KindResolver && o.Type != "SOA":
+		var union []string
+		for _, v := range z.authAns[key] {
+			for _, r := range v {
+				if !slices.Contains(union, r) {
+					union = append(union, r)
+				}
+			}
+		}
+		if len(union) > 0 && !slices.ContainsFunc(rd, func(r string) bool { return slices.Contains(union, r) }) {
+			slices.Sort(union)
+			bad = fmt.Sprintf("%s %s answers %s while the authoritative servers answer %s", o.Name, o.Type, strings.Join(rd, ", "), strings.Join(union, ", "))
+		}
+	}
+	if bad != "" {
+		srv.mismatch++
+		srv.match = 0
+		srv.mismatchText = bad
+		if srv.mismatch >= e.cfg.OpenRounds && !srv.mismatched {
+			srv.mismatched = true
+			who := "resolver " + srv.name
+			if srv.kind == model.KindAuthoritative {
+				who = "authoritative server " + srv.label()
+			}
+			z.ev.add(o.Time, "%s: %s", who, bad)
+		}
+		return
+	}
+	srv.mismatch = 0
+	srv.match++
+	if srv.mismatched && srv.match >= e.cfg.ResolveRounds {
+		srv.mismatched = false
+		z.ev.add(o.Time, "%s answers as expected again", srv.name)
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// evalZone evaluates a zone's outage slot.
+func (e *Evaluator) evalZone(z *zone, now time.Time) {
+	e.eval(groupZone, z.key, e.zoneVerdict(z, now), now)
+}
+
+// zoneFacts is what the zone rules look at.
+type zoneFacts struct {
+	nsTotal                int
+	degraded               []*addr
+	authKnown              int
+	authDown               []*server
+	resKnown               int
+	resDown                []*server
+	resOK                  []*server
+	validKnown             int
+	sigDown                []*server
+	unusableBGP            bool
+	resolverOutageExcluded []string
+}
+
+func (e *Evaluator) facts(z *zone) zoneFacts {
+	var f zoneFacts
+	for a := range z.ns {
+		f.nsTotal++
+		if x := e.addrs[a]; x != nil && x.degraded {
+			f.degraded = append(f.degraded, x)
+		}
+	}
+	slices.SortFunc(f.degraded, func(a, b *addr) int { return a.addr.Compare(b.addr) })
+	for _, s := range z.order {
+		if !s.decided {
+			continue
+		}
+		if s.kind == model.KindAuthoritative {
+			f.authKnown++
+			if s.down {
+				f.authDown = append(f.authDown, s)
+			}
+			continue
+		}
+		if rs := e.slots[slotKey{groupResolver, s.name}]; rs != nil && rs.cond {
+			f.resolverOutageExcluded = append(f.resolverOutageExcluded, s.name)
+			continue // explained by the resolver's own outage
+		}
+		f.resKnown++
+		if s.validating {
+			f.validKnown++
+		}
+		if s.down {
+			f.resDown = append(f.resDown, s)
+			if s.sig {
+				f.sigDown = append(f.sigDown, s)
+			}
+		} else {
+			f.resOK = append(f.resOK, s)
+		}
+	}
+	return f
+}
+
+// zoneVerdict classifies a zone: BGP-caused outage, authoritative
+// outage, DNSSEC failure, or nothing; root cause over symptoms.
+func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
+	v := verdict{known: true, subjectKind: model.SubjectZone}
+	if z.control {
+		return v
+	}
+	f := e.facts(z)
+	allNSGone := f.nsTotal > 0 && len(f.degraded) == f.nsTotal
+	authAll := f.authKnown > 0 && len(f.authDown) == f.authKnown
+	resAll := f.resKnown > 0 && len(f.resDown) == f.resKnown
+	v.evidence = append(v.evidence, z.ev...)
+	switch {
+	case allNSGone || (len(f.degraded) > 0 && (authAll || (f.authKnown == 0 && resAll))):
+		e.bgpZoneVerdict(z, f, &v, now)
+		return v
+	case len(f.degraded) == 0 && (len(f.authDown) > 0 || len(f.resDown) > 0):
+		// The routes are back and DNS is recovering: the open BGP-caused
+		// incident stays what it is until DNS has recovered too.
+		if zs := e.slots[slotKey{groupZone, z.key}]; zs != nil && zs.inc != nil && zs.inc.Kind == model.IncidentBGPOutage {
+			inc := zs.inc
+			return verdict{known: true, kind: inc.Kind, severity: inc.Severity, subjectKind: inc.SubjectKind,
+				rootCause: inc.RootCause, affected: inc.Affected, prefixes: inc.Prefixes, servers: inc.Servers,
+				resolvers: inc.Resolvers, asns: inc.ASNs, evidence: v.evidence}
+		}
+	case z.undecided > 0 || z.unseenNS():
+		// Some server has no verdict yet (start, restart with a restored
+		// incident, new server, after the vantage was down): keep
+		// whatever is open until it has.
+		if len(f.authDown) == 0 && len(f.resDown) == 0 {
+			return verdict{}
+		}
+	}
+	switch {
+	case authAll && (resAll || f.resKnown == 0 || len(f.sigDown) == 0):
+		v.kind, v.severity = model.IncidentAuthOutage, model.SeverityCritical
+		v.rootCause = fmt.Sprintf("Every authoritative server of %s fails (%s) while its routes are visible%s",
+			z.key, serverList(f.authDown, true), resolverTail(f))
+		v.servers = serverNames(f.authDown)
+		v.resolvers = serverNames(f.resDown)
+		v.short = "every authoritative server fails: " + serverList(f.authDown, true)
+		if len(f.degraded) > 0 {
+			v.rootCause = fmt.Sprintf("Every authoritative server of %s fails (%s)%s", z.key, serverList(f.authDown, true), resolverTail(f))
+		}
+		v.rootCause += "."
+	case len(f.sigDown) > 0 && len(f.sigDown)*2 >= f.validKnown:
+		v.kind, v.severity = model.IncidentDNSSEC, model.SeverityCritical
+		v.resolvers = serverNames(f.sigDown)
+		auth := "the authoritative servers answer"
+		if f.authKnown == 0 {
+			auth = "the authoritative servers were not probed"
+		} else if len(f.authDown) > 0 {
+			auth = fmt.Sprintf("%d of %d authoritative servers answer", f.authKnown-len(f.authDown), f.authKnown)
+		}
+		v.rootCause = fmt.Sprintf("DNSSEC validation of %s fails: validating resolvers %s return %s%s while the same query with CD=1 succeeds and %s",
+			z.key, strings.Join(v.resolvers, ", "), f.sigDown[0].class, edeText(f.sigDown[0].ede), auth)
+		v.short = "validating resolvers " + f.sigDown[0].class + ", CD=1 succeeds"
+		if why := dsWhy(z.ds); why != "" {
+			v.rootCause += "; " + why
+			v.short += ", " + why
+		}
+		v.rootCause += "."
+	case len(f.authDown) > 0:
+		v.kind, v.severity = model.IncidentAuthOutage, model.SeverityWarning
+		if authAll || resAll {
+			v.severity = model.SeverityCritical
+		}
+		v.servers = serverNames(f.authDown)
+		v.resolvers = serverNames(f.resDown)
+		v.rootCause = fmt.Sprintf("%d of %d authoritative servers of %s fail (%s) while their routes are visible%s.",
+			len(f.authDown), f.authKnown, z.key, serverList(f.authDown, true), resolverTail(f))
+		v.short = fmt.Sprintf("%d of %d authoritative servers fail: %s", len(f.authDown), f.authKnown, serverList(f.authDown, true))
+	case resAll && f.resKnown >= 1:
+		v.kind, v.severity = model.IncidentAuthOutage, model.SeverityCritical
+		v.resolvers = serverNames(f.resDown)
+		v.rootCause = fmt.Sprintf("Every resolver fails for %s (%s) and no authoritative server answer was seen to tell why.",
+			z.key, serverList(f.resDown, false))
+		v.short = "every resolver fails (" + serverList(f.resDown, false) + "), authoritative servers not probed"
+	case dsBad(z.ds):
+		v.kind, v.severity = model.IncidentDNSSEC, model.SeverityWarning
+		v.rootCause = fmt.Sprintf("The DS record of %s at the parent matches no DNSKEY the zone serves (%s): validating resolvers will fail once their cached keys expire.",
+			z.key, firstNonEmpty(dsWhy(z.ds), z.ds.Detail))
+		v.short = "resolvers still answer, but " + firstNonEmpty(dsWhy(z.ds), z.ds.Detail)
+	default:
+		return verdict{known: true}
+	}
+	v.affected = z.names
+	if len(v.affected) == 0 {
+		v.affected = []string{z.key}
+	}
+	return v
+}
+
+func (e *Evaluator) bgpZoneVerdict(z *zone, f zoneFacts, v *verdict, now time.Time) {
+	v.kind, v.severity, v.bgp = model.IncidentBGPOutage, model.SeverityCritical, true
+	var gone, still []string
+	var asns []uint32
+	for _, a := range f.degraded {
+		v.evidence = append(v.evidence, a.ev...)
+		for _, p := range e.withdrawnCovers(a) {
+			if !slices.Contains(v.prefixes, p) {
+				v.prefixes = append(v.prefixes, p)
+				gone = append(gone, p.String())
+			}
+			if r := e.routes[p]; r != nil {
+				v.evidence = append(v.evidence, r.ev...)
+			}
+			for _, o := range e.lastOrigins(p, a.healthyOrigins) {
+				if !slices.Contains(asns, o) {
+					asns = append(asns, o)
+				}
+			}
+		}
+		if a.current.IsValid() && !slices.Contains(still, a.current.String()) {
+			still = append(still, a.current.String())
+		}
+		if a.host != "" && !slices.Contains(v.servers, a.host) {
+			v.servers = append(v.servers, a.host)
+		}
+	}
+	slices.SortFunc(v.prefixes, comparePrefix)
+	gone = gone[:0]
+	for _, p := range v.prefixes {
+		gone = append(gone, p.String())
+	}
+	slices.Sort(still)
+	slices.Sort(asns)
+	slices.Sort(v.servers)
+	v.asns = asns
+	var b strings.Builder
+	fmt.Fprintf(&b, "The routes to ")
+	if len(f.degraded) == f.nsTotal {
+		fmt.Fprintf(&b, "every nameserver of %s", z.key)
+	} else {
+		fmt.Fprintf(&b, "%d of %d nameservers of %s", len(f.degraded), f.nsTotal, z.key)
+	}
+	if len(v.servers) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(v.servers, ", "))
+	}
+	fmt.Fprintf(&b, " were withdrawn from BGP: %s", strings.Join(gone, ", "))
+	if len(asns) > 0 {
+		fmt.Fprintf(&b, " (origin %s)", asList(asns))
+	}
+	if len(gone) == 1 {
+		b.WriteString(" is")
+	} else {
+		b.WriteString(" are")
+	}
+	b.WriteString(" seen by no peer")
+	if len(still) > 0 {
+		fmt.Fprintf(&b, ", only the less-specific %s still covers them", strings.Join(still, ", "))
+	}
+	switch {
+	case len(f.resOK) > 0 && len(f.resDown) == 0:
+		var first, last time.Time
+		for _, s := range f.resOK {
+			if s.okAt.IsZero() {
+				continue
+			}
+			exp := s.okAt.Add(time.Duration(s.okTTL) * time.Second)
+			if first.IsZero() || exp.Before(first) {
+				first = exp
+			}
+			if exp.After(last) {
+				last = exp
+			}
+		}
+		b.WriteString("; resolvers still answer from cache")
+		if !first.IsZero() {
+			v.impactAt = first
+			if first.Equal(last) {
+				fmt.Fprintf(&b, ": cached answers expire at %s UTC, then resolution fails", first.UTC().Format("15:04:05"))
+			} else {
+				fmt.Fprintf(&b, ": cached answers expire from %s to %s UTC, then resolution fails",
+					first.UTC().Format("15:04:05"), last.UTC().Format("15:04:05"))
+			}
+		}
+	case len(f.resDown) > 0:
+		v.resolvers = serverNames(f.resDown)
+		fmt.Fprintf(&b, "; resolvers %s fail (%s)", strings.Join(v.resolvers, ", "), f.resDown[0].class)
+	}
+	if len(f.authDown) > 0 {
+		fmt.Fprintf(&b, "; authoritative servers %s", serverList(f.authDown, true))
+	}
+	b.WriteString(".")
+	v.rootCause = b.String()
+	v.affected = z.names
+	if len(v.affected) == 0 {
+		v.affected = []string{z.key}
+	}
+}
+
+// withdrawnCovers lists the healthy route of a degraded address and every
+// route between it and the less-specific still covering the address that
+// was carried and is now seen by no peer (Facebook: the /24 and the /23).
+func (e *Evaluator) withdrawnCovers(a *addr) []netip.Prefix {
+	if !a.healthy.IsValid() {
+		return nil
+	}
+	out := []netip.Prefix{a.healthy}
+	low := 1
+	if a.current.IsValid() {
+		low = a.current.Bits() + 1
+	}
+	for l := a.healthy.Bits() - 1; l >= low; l-- {
+		q, _ := a.addr.Prefix(l)
+		if r := e.routes[q]; r != nil && len(r.peers) == 0 && len(r.carriers) > 0 {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// lastOrigins is the origins a prefix had before it was withdrawn.
+func (e *Evaluator) lastOrigins(p netip.Prefix, fromCover []uint32) []uint32 {
+	if len(fromCover) > 0 {
+		return fromCover
+	}
+	if r := e.routes[p]; r != nil && r.lastOrigin != 0 {
+		return []uint32{r.lastOrigin}
+	}
+	return nil
+}
+
+func resolverTail(f zoneFacts) string {
+	switch {
+	case len(f.resDown) > 0 && len(f.resOK) == 0:
+		return fmt.Sprintf("; resolvers %s fail too", serverList(f.resDown, false))
+	case len(f.resDown) > 0:
+		return fmt.Sprintf("; resolvers %s fail, %s still answer", strings.Join(serverNames(f.resDown), ", "), strings.Join(serverNames(f.resOK), ", "))
+	case len(f.resOK) > 0:
+		return "; resolvers still answer"
+	}
+	return ""
+}
+
+// dsWhy says why the DS check failed: "DS key tag 296 has no matching
+// DNSKEY".
+func dsWhy(c *model.DSCheck) string {
+	if !dsBad(c) {
+		return ""
+	}
+	if c.Status == model.DSNoDNSKEY {
+		tags := make([]string, 0, len(c.DS))
+		for _, d := range c.DS {
+			tags = append(tags, fmt.Sprint(d.KeyTag))
+		}
+		return fmt.Sprintf("the parent holds DS key tag %s but the zone serves no DNSKEY", strings.Join(tags, ", "))
+	}
+	var parts []string
+	for _, d := range c.DS {
+		if d.Matched {
+			continue
+		}
+		if d.Problem == "" || strings.HasPrefix(d.Problem, "no DNSKEY with key tag") {
+			parts = append(parts, fmt.Sprintf("DS key tag %d has no matching DNSKEY", d.KeyTag))
+		} else {
+			parts = append(parts, fmt.Sprintf("DS key tag %d: %s", d.KeyTag, d.Problem))
+		}
+	}
+	if len(parts) == 0 {
+		return c.Detail
+	}
+	return strings.Join(parts, ", ")
+}
+
+// mismatchVerdict: answers outside the expected, or resolvers disagreeing
+// with the authoritative servers; suppressed while the zone is down.
+func (e *Evaluator) mismatchVerdict(z *zone) verdict {
+	v := verdict{known: true, subjectKind: model.SubjectZone}
+	if zs := e.slots[slotKey{groupZone, z.key}]; zs != nil && (zs.cond || zs.inc != nil) {
+		return v
+	}
+	var bad []*server
+	for _, s := range z.order {
+		if s.mismatched {
+			bad = append(bad, s)
+		}
+	}
+	if len(bad) == 0 {
+		return v
+	}
+	v.kind, v.severity = model.IncidentAnswerMismatch, model.SeverityWarning
+	var who []string
+	for _, s := range bad {
+		if s.kind == model.KindResolver {
+			v.resolvers = append(v.resolvers, s.name)
+			who = append(who, "resolver "+s.name)
+		} else {
+			v.servers = append(v.servers, s.name)
+			who = append(who, "authoritative server "+s.label())
+		}
+	}
+	v.rootCause = fmt.Sprintf("Unexpected answers for %s: %s: %s.", z.key, strings.Join(who, ", "), bad[0].mismatchText)
+	v.short = strings.Join(who, ", ") + ": " + bad[0].mismatchText
+	v.affected = z.names
+	v.evidence = slices.Clone(z.ev)
+	return v
+}
+
+// evalResolvers evaluates every resolver's outage slot; a change of one
+// re-evaluates the zones where it fails (their verdicts leave it out).
+func (e *Evaluator) evalResolvers(now time.Time) {
+	for _, name := range e.resOrder {
+		s := e.slots[slotKey{groupResolver, name}]
+		before := s != nil && s.cond
+		e.eval(groupResolver, name, e.resolverVerdict(name), now)
+		s = e.slots[slotKey{groupResolver, name}]
+		after := s != nil && s.cond
+		if before != after {
+			for _, z := range e.zonesWhereDown(name) {
+				e.evalZone(z, now)
+			}
+		}
+	}
+}
+
+func (e *Evaluator) zonesWhereDown(name string) []*zone {
+	r := e.resolvers[name]
+	if r == nil {
+		return nil
+	}
+	out := make([]*zone, 0, len(r.downZones))
+	for z := range r.downZones {
+		out = append(out, z)
+	}
+	slices.SortFunc(out, func(a, b *zone) int { return strings.Compare(a.key, b.key) })
+	return out
+}
+
+// resolverOutageShare: a resolver failing for at least this share of the
+// zones it answers for, while another resolver fails for less than half
+// of its zones, is in outage.
+const resolverOutageShare = 0.8
+
+func (e *Evaluator) resolverVerdict(name string) verdict {
+	v := verdict{known: true, subjectKind: model.SubjectResolver}
+	r := e.resolvers[name]
+	if r == nil || r.known == 0 || r.down() == 0 || float64(r.down()) < resolverOutageShare*float64(r.known) {
+		return v
+	}
+	var fine []string
+	for _, o := range e.resOrder {
+		x := e.resolvers[o]
+		if o != name && x.known > 0 && x.down()*2 < x.known {
+			fine = append(fine, o)
+		}
+	}
+	if len(fine) == 0 {
+		return v // every resolver fails: the zones or the vantage, not one resolver
+	}
+	v.kind, v.severity = model.IncidentResolverOutage, model.SeverityWarning
+	v.resolvers = []string{name}
+	v.evidence = slices.Clone(r.ev)
+	scope := "every zone"
+	if r.down() < r.known {
+		scope = fmt.Sprintf("nearly every zone (%d of %d)", r.down(), r.known)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Resolver %s fails for %s (%s) while %s answer", name, scope, r.class, strings.Join(fine, ", "))
+	if a := e.addrs[r.addr]; r.addr.IsValid() && a != nil && a.degraded && a.healthy.IsValid() {
+		v.prefixes = []netip.Prefix{a.healthy}
+		v.asns = e.lastOrigins(a.healthy, a.healthyOrigins)
+		fmt.Fprintf(&b, "; its own route %s", a.healthy)
+		if len(v.asns) > 0 {
+			fmt.Fprintf(&b, " (origin %s)", asList(v.asns))
+		}
+		b.WriteString(" was withdrawn from BGP")
+		v.evidence = append(v.evidence, a.ev...)
+	}
+	b.WriteString(": the resolver is broken, not the zones.")
+	v.short = fmt.Sprintf("resolver %s fails (%s) while %s answer", name, r.class, strings.Join(fine, ", "))
+	v.rootCause = b.String()
+	v.affected = e.smallestZones(r.downZones, 20)
+	return v
+}
+
+// smallestZones returns up to n zone names of m, sorted (without sorting
+// all of m).
+func (e *Evaluator) smallestZones(m map[*zone]bool, n int) []string {
+	out := make([]string, 0, n)
+	for z := range m {
+		i, _ := slices.BinarySearch(out, z.key)
+		if i >= n {
+			continue
+		}
+		if len(out) == n {
+			out = out[:n-1]
+		}
+		out = slices.Insert(out, i, z.key)
+	}
+	return out
+}
+
+// evalVantage evaluates vantage down; when it ends, every server's
+// verdict is forgotten (nothing seen while the vantage was down counts).
+func (e *Evaluator) evalVantage(now time.Time) {
+	s := e.slots[slotKey{groupVantage, e.vantage}]
+	before := s != nil && s.cond
+	e.eval(groupVantage, e.vantage, e.vantageVerdict(), now)
+	s = e.slots[slotKey{groupVantage, e.vantage}]
+	after := s != nil && s.cond
+	if before && !after {
+		e.resetServers()
+	}
+}
+
+func (e *Evaluator) vantageVerdict() verdict {
+	v := verdict{known: true, subjectKind: model.SubjectVantage}
+	var cond bool
+	what := "every check"
+	if len(e.controls) > 0 {
+		cond = e.ctlKnown > 0 && e.ctlDown == e.ctlKnown
+		what = "every control check (" + strings.Join(sortedKeys(e.controls), ", ") + ")"
+	} else {
+		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && e.pairsDown*10 >= e.pairsKnown*9
+	}
+	if !cond {
+		return v
+	}
+	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
+	class := ""
+	for _, name := range e.resOrder {
+		if c := e.resolvers[name].class; c != "" {
+			class = c
+			break
+		}
+	}
+	v.rootCause = fmt.Sprintf("From vantage %s %s fails", e.vantage, what)
+	if class != "" {
+		v.rootCause += " (" + class + ")"
+	}
+	v.rootCause += ": reachmon's own network or host is down, not the monitored services; other verdicts are suspended until it recovers."
+	for _, name := range e.resOrder {
+		v.evidence = append(v.evidence, e.resolvers[name].ev...)
+	}
+	return v
+}
+
+// vantageSuspect holds DNS verdicts while a control check fails: the
+// vantage may be going down.
+func (e *Evaluator) vantageSuspect() bool {
+	return len(e.controls) > 0 && e.ctlDown > 0
+}
+
+func serverNames(s []*server) []string {
+	out := make([]string, 0, len(s))
+	for _, x := range s {
+		out = append(out, x.name)
+	}
+	return out
+}
+
+// serverList renders "a.ns (192.0.2.1) timeout, b.ns SERVFAIL".
+func serverList(s []*server, addrs bool) string {
+	parts := make([]string, 0, len(s))
+	for _, x := range s {
+		n := x.name
+		if addrs {
+			n = x.label()
+		}
+		parts = append(parts, n+" "+x.class+edeText(x.ede))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func edeText(e []model.EDE) string {
+	if len(e) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(e))
+	for _, x := range e {
+		parts = append(parts, fmt.Sprintf("EDE %d %s", x.Code, x.Name))
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+func asList(asns []uint32) string {
+	parts := make([]string, 0, len(asns))
+	for _, a := range asns {
+		parts = append(parts, fmt.Sprintf("AS%d", a))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,0 +1,506 @@
+// Package evaluate correlates DNS observations and BGP events into
+// explained incidents. The Evaluator is pure: one owner calls Apply and
+// Tick with events and an injected clock and gets incident changes back;
+// there are no goroutines, no locks, no network and no sleeps, so every
+// rule is testable as a timeline.
+//
+// Rules, root cause first:
+//   - vantage down (control checks, or nearly every check, failing)
+//     suppresses every other verdict;
+//   - a zone has one outage incident whose kind is the best explanation:
+//     BGP-caused (its nameservers' most-specific routes withdrawn) over
+//     authoritative outage over DNSSEC failure; a reclassification updates
+//     the incident in place (no second page);
+//   - a resolver failing for nearly every zone while another resolver is
+//     fine is a resolver outage and is left out of the zones' verdicts;
+//   - BGP verdicts are held during the start grace, while a session that
+//     came up has not synced, and while no session is up (feed lost).
+package evaluate
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// Targets is what the configuration asks to watch.
+type Targets struct {
+	// Vantage names this instance (the subject of a vantage-down incident).
+	Vantage   string
+	Zones     []Zone
+	Resolvers []Resolver
+	Prefixes  []model.WatchedPrefix
+	// Peers are the configured BGP neighbors; a peer that never comes up
+	// after the start grace is a lost feed.
+	Peers []Peer
+}
+
+// Zone is a configured zone.
+type Zone struct {
+	// Name is the zone, FQDN or label form ("example.com.", "example.com").
+	Name string
+	// Names are the query names (FQDNs).
+	Names []string
+	// Expect lists expected rdata; other answers are a mismatch.
+	Expect []string
+	// Authoritative are configured server addresses (none: discovered).
+	Authoritative []netip.AddrPort
+}
+
+// Resolver is a configured resolver.
+type Resolver struct {
+	Name       string
+	Validating bool
+	// Addr is the resolver's address when known (not for DoH URLs): the
+	// BGP feed follows the routes covering it.
+	Addr netip.Addr
+}
+
+// Peer is a configured BGP neighbor.
+type Peer struct {
+	Name        string // address in canonical form (config.Neighbor.Name)
+	ASN         uint32
+	Description string
+}
+
+// TargetsFromConfig builds Targets from a validated configuration.
+func TargetsFromConfig(cfg *config.Config) Targets {
+	t := Targets{Vantage: cfg.Vantage, Prefixes: cfg.WatchedPrefixes()}
+	for _, z := range cfg.Zone {
+		fqdn, err := config.FQDN(z.Name)
+		if err != nil {
+			continue
+		}
+		zt := Zone{Name: fqdn, Expect: z.Expect}
+		names := z.Names
+		if len(names) == 0 {
+			names = []string{"@"}
+		}
+		for _, n := range names {
+			if q, err := config.QueryName(n, fqdn); err == nil && !slices.Contains(zt.Names, q) {
+				zt.Names = append(zt.Names, q)
+			}
+		}
+		for _, a := range z.Authoritative {
+			if s, err := config.ServerAddress(a, model.TransportUDP); err == nil {
+				if ap, err := netip.ParseAddrPort(s); err == nil {
+					zt.Authoritative = append(zt.Authoritative, ap)
+				}
+			}
+		}
+		t.Zones = append(t.Zones, zt)
+	}
+	for _, r := range cfg.Resolver {
+		rt := Resolver{Name: r.Name, Validating: r.IsValidating()}
+		tr := model.Transport(r.Transport)
+		if tr == "" {
+			tr = model.TransportUDP
+		}
+		if s, err := config.ServerAddress(r.Address, tr); err == nil {
+			if ap, err := netip.ParseAddrPort(s); err == nil {
+				rt.Addr = ap.Addr().Unmap()
+			}
+		}
+		t.Resolvers = append(t.Resolvers, rt)
+	}
+	for _, n := range cfg.BGP.Neighbor {
+		t.Peers = append(t.Peers, Peer{Name: n.Name(), ASN: n.PeerASN, Description: n.Description})
+	}
+	return t
+}
+
+// Evaluator owns all correlation state. It is not safe for concurrent
+// use: one goroutine calls Apply, Tick and Snapshot.
+type Evaluator struct {
+	cfg     config.Evaluate
+	vantage string
+
+	started bool
+	start   time.Time
+	now     time.Time
+	// graceOver and usable remember the last BGP usability verdict, so
+	// that a change re-evaluates the BGP verdicts.
+	graceOver bool
+	usable    bool
+
+	zones     map[string]*zone
+	resolvers map[string]*resolver
+	resOrder  []string
+	addrs     map[netip.Addr]*addr
+	peers     map[string]*peer
+	peerOrder []string
+	routes    map[netip.Prefix]*route
+	watched   map[netip.Prefix]model.WatchedPrefix
+	lens4     []int
+	lens6     []int
+	controls  map[string]bool
+
+	// interesting are routes with a withdrawal or an unexpected origin:
+	// re-evaluated when BGP becomes usable.
+	interesting map[netip.Prefix]bool
+	// degraded are addresses whose healthy route is withdrawn.
+	degraded map[netip.Addr]bool
+
+	// counts of decided (zone, server) pairs, for vantage down.
+	pairsKnown, pairsDown int
+	ctlKnown, ctlDown     int
+
+	slots   map[slotKey]*slot
+	pending map[*slot]bool
+	recent  []model.Incident
+	ids     map[string]bool
+
+	out []model.IncidentChange
+}
+
+// New builds an evaluator. Zero values in cfg take their defaults.
+func New(cfg config.Evaluate, t Targets) *Evaluator {
+	cfg = withDefaults(cfg)
+	e := &Evaluator{
+		cfg:         cfg,
+		vantage:     t.Vantage,
+		zones:       map[string]*zone{},
+		resolvers:   map[string]*resolver{},
+		addrs:       map[netip.Addr]*addr{},
+		peers:       map[string]*peer{},
+		routes:      map[netip.Prefix]*route{},
+		watched:     map[netip.Prefix]model.WatchedPrefix{},
+		controls:    map[string]bool{},
+		interesting: map[netip.Prefix]bool{},
+		degraded:    map[netip.Addr]bool{},
+		slots:       map[slotKey]*slot{},
+		pending:     map[*slot]bool{},
+		ids:         map[string]bool{},
+	}
+	if e.vantage == "" {
+		e.vantage = "this vantage"
+	}
+	for _, c := range cfg.ControlZones {
+		e.controls[zoneKey(c)] = true
+	}
+	for _, r := range t.Resolvers {
+		res := e.resolver(r.Name)
+		res.validating = r.Validating
+		if r.Addr.IsValid() {
+			a := e.addr(r.Addr)
+			res.addr = r.Addr
+			if !slices.Contains(a.resolvers, r.Name) {
+				a.resolvers = append(a.resolvers, r.Name)
+			}
+		}
+	}
+	for _, zt := range t.Zones {
+		z := e.zone(zt.Name)
+		for _, n := range zt.Names {
+			z.addName(n)
+		}
+		for _, x := range zt.Expect {
+			if z.expect == nil {
+				z.expect = map[string]bool{}
+			}
+			z.expect[normRdata(x)] = true
+		}
+		for _, ap := range zt.Authoritative {
+			e.linkNS(z, ap.Addr(), ap.String())
+		}
+	}
+	l4, l6 := map[int]bool{}, map[int]bool{}
+	for _, w := range t.Prefixes {
+		p := w.Prefix.Masked()
+		if !p.IsValid() {
+			continue
+		}
+		w.Prefix = p
+		e.watched[p] = w
+		if p.Addr().Is4() {
+			l4[p.Bits()] = true
+		} else {
+			l6[p.Bits()] = true
+		}
+	}
+	e.lens4, e.lens6 = descKeys(l4), descKeys(l6)
+	for _, p := range t.Peers {
+		pe := e.peer(p.Name, p.ASN)
+		pe.desc = p.Description
+		pe.configured = true
+	}
+	return e
+}
+
+func withDefaults(c config.Evaluate) config.Evaluate {
+	d := config.DefaultEvaluate()
+	if c.OpenRounds <= 0 {
+		c.OpenRounds = d.OpenRounds
+	}
+	if c.ResolveRounds <= 0 {
+		c.ResolveRounds = d.ResolveRounds
+	}
+	if c.MinPeers <= 0 {
+		c.MinPeers = d.MinPeers
+	}
+	if c.FadeOff.Duration <= 0 {
+		c.FadeOff = d.FadeOff
+	}
+	if c.KeepResolved.Duration <= 0 {
+		c.KeepResolved = d.KeepResolved
+	}
+	return c
+}
+
+func descKeys(m map[int]bool) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	slices.Reverse(out)
+	return out
+}
+
+// Apply feeds one event and returns the incident changes it causes. The
+// event's time is the evaluator's clock (it never goes back).
+func (e *Evaluator) Apply(ev model.Event) []model.IncidentChange {
+	e.out = nil
+	now := e.advance(ev.EventTime())
+	switch x := ev.(type) {
+	case model.Observation:
+		e.observe(x, now)
+	case model.DSCheck:
+		e.dsCheck(x, now)
+	case model.Discovery:
+		e.discovery(x, now)
+	case model.RouteEvent:
+		e.routeEvent(x, now)
+	case model.PeerEvent:
+		e.peerEvent(x, now)
+	case model.CoverEvent:
+		e.coverEvent(x, now)
+	case model.BGPSnapshot:
+		e.bgpSnapshot(x, now)
+	}
+	e.checkBGPUsable(now)
+	out := e.out
+	e.out = nil
+	return out
+}
+
+// Tick advances the clock to now: thresholds that are durations, grace
+// periods and fade-off are judged here. Call it every second or so.
+func (e *Evaluator) Tick(now time.Time) []model.IncidentChange {
+	e.out = nil
+	now = e.advance(now)
+	e.checkBGPUsable(now)
+	if !e.graceOver && now.Sub(e.start) >= e.cfg.StartGrace.Duration {
+		e.graceOver = true
+		for _, name := range e.peerOrder {
+			e.evalSlot(e.slotFor(groupFeed, name, true), now)
+		}
+	}
+	for _, s := range e.pendingSlots() {
+		e.evalSlot(s, now)
+	}
+	e.pruneRecent(now)
+	out := e.out
+	e.out = nil
+	return out
+}
+
+func (e *Evaluator) advance(t time.Time) time.Time {
+	if !e.started {
+		e.started, e.start, e.now = true, t, t
+	}
+	if t.After(e.now) {
+		e.now = t
+	}
+	return e.now
+}
+
+// bgpUsable reports whether BGP verdicts may change now, and why not.
+func (e *Evaluator) bgpUsable(now time.Time) (bool, string) {
+	if now.Sub(e.start) < e.cfg.StartGrace.Duration {
+		return false, "start grace"
+	}
+	if len(e.peers) == 0 {
+		return true, ""
+	}
+	synced := 0
+	for _, name := range e.peerOrder {
+		p := e.peers[name]
+		if p.up && !p.synced && now.Sub(p.upSince) < e.cfg.PeerGrace.Duration {
+			return false, "peer " + name + " is sending its initial table"
+		}
+		if p.up && p.synced {
+			synced++
+		}
+	}
+	if synced == 0 {
+		return false, "no BGP session is up"
+	}
+	return true, ""
+}
+
+// checkBGPUsable re-evaluates BGP verdicts when usability changes.
+func (e *Evaluator) checkBGPUsable(now time.Time) {
+	u, _ := e.bgpUsable(now)
+	if u == e.usable {
+		return
+	}
+	e.usable = u
+	e.reevalBGP(now)
+}
+
+// reevalBGP re-evaluates everything resting on BGP state.
+func (e *Evaluator) reevalBGP(now time.Time) {
+	for _, p := range sortedPrefixes(e.interesting) {
+		e.evalRoute(e.routes[p], now)
+	}
+	seen := map[*zone]bool{}
+	for _, a := range sortedAddrs(e.degraded) {
+		for _, z := range e.addrs[a].zones {
+			if !seen[z] {
+				seen[z] = true
+				e.evalZone(z, now)
+			}
+		}
+	}
+	for _, s := range e.openSlots() {
+		e.evalSlot(s, now)
+	}
+}
+
+// container returns the watched prefix holding p (p itself included).
+func (e *Evaluator) container(p netip.Prefix) (model.WatchedPrefix, bool) {
+	lens := e.lens4
+	if !p.Addr().Is4() {
+		lens = e.lens6
+	}
+	for _, l := range lens {
+		if l > p.Bits() {
+			continue
+		}
+		q, _ := p.Addr().Prefix(l)
+		if w, ok := e.watched[q]; ok {
+			return w, true
+		}
+	}
+	return model.WatchedPrefix{}, false
+}
+
+// zoneKey normalises a zone name to its label form ("example.com", ".").
+func zoneKey(s string) string {
+	s = strings.TrimSuffix(strings.ToLower(s), ".")
+	if s == "" {
+		return "."
+	}
+	return s
+}
+
+func (e *Evaluator) zone(name string) *zone {
+	k := zoneKey(name)
+	z := e.zones[k]
+	if z == nil {
+		z = &zone{key: k, servers: map[string]*server{}, ns: map[netip.Addr]string{}, control: e.controls[k]}
+		e.zones[k] = z
+	}
+	return z
+}
+
+func (e *Evaluator) resolver(name string) *resolver {
+	r := e.resolvers[name]
+	if r == nil {
+		r = &resolver{name: name}
+		e.resolvers[name] = r
+		e.resOrder = append(e.resOrder, name)
+		slices.Sort(e.resOrder)
+	}
+	return r
+}
+
+func (e *Evaluator) addr(a netip.Addr) *addr {
+	a = a.Unmap().WithZone("")
+	x := e.addrs[a]
+	if x == nil {
+		x = &addr{addr: a}
+		e.addrs[a] = x
+	}
+	return x
+}
+
+func (e *Evaluator) peer(name string, asn uint32) *peer {
+	p := e.peers[name]
+	if p == nil {
+		p = &peer{name: name, asn: asn}
+		e.peers[name] = p
+		e.peerOrder = append(e.peerOrder, name)
+		slices.Sort(e.peerOrder)
+	}
+	if asn != 0 {
+		p.asn = asn
+	}
+	return p
+}
+
+// linkNS records that a serves zone z (host is its name, if known).
+func (e *Evaluator) linkNS(z *zone, a netip.Addr, host string) {
+	a = a.Unmap().WithZone("")
+	if !a.IsValid() {
+		return
+	}
+	x := e.addr(a)
+	if h, ok := z.ns[a]; !ok || (h == "" && host != "") || (host != "" && h != host) {
+		z.ns[a] = host
+	}
+	if host != "" && x.host == "" {
+		x.host = host
+	}
+	if !slices.Contains(x.zones, z) {
+		x.zones = append(x.zones, z)
+	}
+}
+
+func (e *Evaluator) unlinkNS(z *zone, a netip.Addr) {
+	delete(z.ns, a)
+	if x := e.addrs[a]; x != nil {
+		x.zones = slices.DeleteFunc(x.zones, func(y *zone) bool { return y == z })
+	}
+}
+
+// upPeers counts established sessions.
+func (e *Evaluator) upPeers() int {
+	n := 0
+	for _, p := range e.peers {
+		if p.up {
+			n++
+		}
+	}
+	return n
+}
+
+func sortedPrefixes(m map[netip.Prefix]bool) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, comparePrefix)
+	return out
+}
+
+func comparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
+func sortedAddrs(m map[netip.Addr]bool) []netip.Addr {
+	out := make([]netip.Addr, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	return out
+}

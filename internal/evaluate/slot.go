@@ -1,0 +1,530 @@
+package evaluate
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// group is one family of incidents sharing a subject: a zone's outage
+// incident is one slot whatever its kind (BGP, DNSSEC, authoritative), so
+// that a better explanation reclassifies it instead of paging again.
+type group uint8
+
+const (
+	groupZone group = iota
+	groupMismatch
+	groupResolver
+	groupWithdrawn
+	groupHijack
+	groupFeed
+	groupVantage
+)
+
+func groupOf(k model.IncidentKind) group {
+	switch k {
+	case model.IncidentAnswerMismatch:
+		return groupMismatch
+	case model.IncidentResolverOutage:
+		return groupResolver
+	case model.IncidentPrefixWithdrawn:
+		return groupWithdrawn
+	case model.IncidentHijack:
+		return groupHijack
+	case model.IncidentFeedLost:
+		return groupFeed
+	case model.IncidentVantageDown:
+		return groupVantage
+	}
+	return groupZone
+}
+
+type slotKey struct {
+	g       group
+	subject string
+}
+
+// verdict is what a rule concludes about one subject now.
+type verdict struct {
+	// known is false when the rule cannot tell yet (servers undecided):
+	// nothing changes.
+	known bool
+	// kind is empty when the condition does not hold.
+	kind        model.IncidentKind
+	severity    model.Severity
+	subjectKind model.SubjectKind
+	rootCause   string
+	// short is the verdict line of `reachmon probe` without the kind.
+	short     string
+	affected  []string
+	prefixes  []netip.Prefix
+	servers   []string
+	resolvers []string
+	asns      []uint32
+	impactAt  time.Time
+	evidence  []model.EvidenceItem
+	// bgp is true when the verdict rests on BGP state: held while BGP
+	// verdicts are suspended.
+	bgp bool
+	// supersededBy names an incident that explains this one: an open
+	// incident resolves at once.
+	supersededBy string
+}
+
+// slot tracks one subject from its first symptom to its incident's end.
+type slot struct {
+	key   slotKey
+	cond  bool
+	since time.Time // condition true since
+	off   time.Time // condition false since
+	v     verdict
+	inc   *model.Incident
+	seen  map[model.EvidenceItem]bool
+}
+
+// slotFor returns the slot for (g, subject), creating it if create.
+func (e *Evaluator) slotFor(g group, subject string, create bool) *slot {
+	k := slotKey{g, subject}
+	s := e.slots[k]
+	if s == nil && create {
+		s = &slot{key: k}
+		e.slots[k] = s
+	}
+	return s
+}
+
+func (e *Evaluator) openAfter(s *slot) time.Duration {
+	switch s.key.g {
+	case groupHijack:
+		return e.cfg.BGPOpenAfter.Duration
+	case groupZone:
+		if s.v.kind == model.IncidentBGPOutage {
+			return e.cfg.BGPOpenAfter.Duration
+		}
+	}
+	return e.cfg.OpenAfter.Duration
+}
+
+func (e *Evaluator) resolveAfter(s *slot) time.Duration {
+	switch s.key.g {
+	case groupHijack, groupWithdrawn:
+		return e.cfg.BGPResolveAfter.Duration
+	case groupZone:
+		if s.inc != nil && s.inc.Kind == model.IncidentBGPOutage {
+			return e.cfg.BGPResolveAfter.Duration
+		}
+	}
+	return e.cfg.ResolveAfter.Duration
+}
+
+// evalSlot recomputes a slot's verdict from current state and judges it.
+func (e *Evaluator) evalSlot(s *slot, now time.Time) {
+	switch s.key.g {
+	case groupZone, groupMismatch:
+		z := e.zones[s.key.subject]
+		if z == nil {
+			e.judge(s, verdict{known: true}, now)
+			return
+		}
+		if s.key.g == groupZone {
+			e.judge(s, e.zoneVerdict(z, now), now)
+		} else {
+			e.judge(s, e.mismatchVerdict(z), now)
+		}
+	case groupResolver:
+		e.judge(s, e.resolverVerdict(s.key.subject), now)
+	case groupWithdrawn, groupHijack:
+		p, err := netip.ParsePrefix(s.key.subject)
+		r := e.routes[p]
+		if err != nil || r == nil {
+			e.judge(s, verdict{known: true, bgp: true}, now)
+			return
+		}
+		if s.key.g == groupWithdrawn {
+			e.judge(s, e.withdrawnVerdict(r), now)
+		} else {
+			e.judge(s, e.hijackVerdict(r), now)
+		}
+	case groupFeed:
+		e.judge(s, e.feedVerdict(s.key.subject, now), now)
+	case groupVantage:
+		e.judge(s, e.vantageVerdict(), now)
+	}
+}
+
+// eval evaluates (g, subject) with verdict v; a slot is created only when
+// the condition holds.
+func (e *Evaluator) eval(g group, subject string, v verdict, now time.Time) {
+	s := e.slotFor(g, subject, v.kind != "")
+	if s == nil {
+		return
+	}
+	e.judge(s, v, now)
+}
+
+// suppressed reports whether a root cause elsewhere explains slot s.
+func (e *Evaluator) suppressed(s *slot) bool {
+	if s.key.g == groupVantage || s.key.g == groupFeed {
+		return false
+	}
+	if vs := e.slots[slotKey{groupVantage, e.vantage}]; vs != nil && vs.cond {
+		return true
+	}
+	return false
+}
+
+// held reports whether verdict v may not change an incident now.
+func (e *Evaluator) held(v verdict, now time.Time) bool {
+	if v.bgp {
+		if ok, _ := e.bgpUsable(now); !ok {
+			return true
+		}
+	}
+	if !v.bgp && e.vantageSuspect() {
+		return true
+	}
+	return false
+}
+
+// judge applies hysteresis to a verdict.
+func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
+	delete(e.pending, s)
+	if !v.known {
+		if s.inc != nil || s.cond {
+			e.pending[s] = true
+		}
+		return
+	}
+	supp := e.suppressed(s)
+	hold := s.key.g != groupVantage && e.held(v, now)
+	if v.kind != "" && v.supersededBy == "" {
+		if !s.cond {
+			s.cond, s.since = true, now
+		}
+		if s.inc == nil && supp {
+			// Explained by the vantage being down: nothing accumulates.
+			s.since = now
+		}
+		s.v = v
+		switch {
+		case s.inc == nil && !supp && !hold && now.Sub(s.since) >= e.openAfter(s):
+			e.open(s, now)
+		case s.inc != nil && !supp && !hold:
+			e.update(s, now, "")
+		default:
+			e.pending[s] = true
+		}
+		return
+	}
+	if s.cond {
+		s.cond, s.off = false, now
+	}
+	if s.inc == nil {
+		if now.Sub(s.off) >= e.cfg.FadeOff.Duration {
+			delete(e.slots, s.key)
+			return
+		}
+		e.pending[s] = true
+		return
+	}
+	if v.supersededBy != "" && !supp {
+		e.resolve(s, now, "explained by incident "+v.supersededBy)
+		return
+	}
+	if supp || hold {
+		e.pending[s] = true
+		return
+	}
+	if now.Sub(s.off) >= e.resolveAfter(s) {
+		e.resolve(s, now, "condition cleared")
+		return
+	}
+	e.pending[s] = true
+}
+
+// maxEvidence bounds an incident's timeline: the first headEvidence items
+// (how it started) and the latest.
+const (
+	maxEvidence  = 60
+	headEvidence = 12
+)
+
+func (e *Evaluator) open(s *slot, now time.Time) {
+	v := s.v
+	opened := s.since
+	lookback := s.since.Add(-e.cfg.FadeOff.Duration)
+	var ev []model.EvidenceItem
+	for _, it := range v.evidence {
+		if it.Time.Before(lookback) {
+			continue
+		}
+		ev = append(ev, it)
+		if it.Time.Before(opened) {
+			opened = it.Time
+		}
+	}
+	inc := &model.Incident{
+		ID:          e.newID(v.kind, s.key.subject, opened),
+		Kind:        v.kind,
+		Severity:    v.severity,
+		State:       model.StateOpen,
+		SubjectKind: v.subjectKind,
+		Subject:     s.key.subject,
+		Opened:      opened,
+		Confirmed:   now,
+		Updated:     now,
+	}
+	s.inc = inc
+	s.seen = map[model.EvidenceItem]bool{}
+	e.fill(s, v, now)
+	e.addEvidence(s, ev)
+	e.emit(model.ChangeOpen, s, "", "", "opened")
+	delete(e.pending, s)
+	e.pending[s] = true // the verdict may change with time (impact, resolve)
+}
+
+// fill copies a verdict's view into the slot's incident.
+func (e *Evaluator) fill(s *slot, v verdict, now time.Time) {
+	inc := s.inc
+	inc.Kind, inc.Severity, inc.SubjectKind = v.kind, v.severity, v.subjectKind
+	inc.RootCause = v.rootCause
+	inc.Affected, inc.Prefixes, inc.Servers = v.affected, v.prefixes, v.servers
+	inc.Resolvers, inc.ASNs, inc.ImpactAt = v.resolvers, v.asns, v.impactAt
+	inc.Silenced, inc.Silence = false, ""
+	for _, sl := range e.cfg.Silence {
+		if sl.Matches(v.kind, s.key.subject, v.affected, now) {
+			inc.Silenced = true
+			inc.Silence = sl.Reason
+			if inc.Silence == "" {
+				inc.Silence = "silenced by configuration"
+			}
+			break
+		}
+	}
+}
+
+func (e *Evaluator) addEvidence(s *slot, items []model.EvidenceItem) bool {
+	added := false
+	for _, it := range items {
+		if it.Time.Before(s.inc.Opened.Add(-e.cfg.FadeOff.Duration)) || s.seen[it] {
+			continue
+		}
+		s.seen[it] = true
+		s.inc.Evidence = append(s.inc.Evidence, it)
+		added = true
+	}
+	if added {
+		slices.SortStableFunc(s.inc.Evidence, func(a, b model.EvidenceItem) int { return a.Time.Compare(b.Time) })
+		if n := len(s.inc.Evidence); n > maxEvidence {
+			s.inc.Evidence = append(s.inc.Evidence[:headEvidence:headEvidence], s.inc.Evidence[n-(maxEvidence-headEvidence):]...)
+		}
+	}
+	return added
+}
+
+func (e *Evaluator) update(s *slot, now time.Time, reason string) {
+	inc := s.inc
+	before := *inc
+	e.fill(s, s.v, now)
+	var why []string
+	if before.Kind != inc.Kind {
+		why = append(why, "reclassified from "+string(before.Kind))
+	}
+	if before.Severity != inc.Severity {
+		why = append(why, fmt.Sprintf("severity %s -> %s", before.Severity, inc.Severity))
+	}
+	if before.RootCause != inc.RootCause {
+		why = append(why, "root cause")
+	}
+	if !slices.Equal(before.Affected, inc.Affected) {
+		why = append(why, "affected names")
+	}
+	if !before.ImpactAt.Equal(inc.ImpactAt) {
+		why = append(why, "time to impact")
+	}
+	if before.Silenced != inc.Silenced {
+		why = append(why, "silence")
+	}
+	if e.addEvidence(s, s.v.evidence) {
+		why = append(why, "evidence")
+	}
+	if reason != "" {
+		why = append(why, reason)
+	}
+	if len(why) == 0 {
+		e.pending[s] = true
+		return
+	}
+	inc.Updated = now
+	e.emit(model.ChangeUpdate, s, before.Kind, before.Severity, strings.Join(why, ", "))
+	e.pending[s] = true
+}
+
+func (e *Evaluator) resolve(s *slot, now time.Time, reason string) {
+	inc := s.inc
+	inc.State = model.StateResolved
+	inc.Resolved, inc.Updated = now, now
+	inc.ImpactAt = time.Time{}
+	s.seen[model.EvidenceItem{Time: now, Text: "resolved: " + reason}] = true
+	inc.Evidence = append(inc.Evidence, model.EvidenceItem{Time: now, Text: "resolved: " + reason})
+	e.emit(model.ChangeResolve, s, "", "", reason)
+	e.recent = append(e.recent, cloneIncident(*inc))
+	s.inc, s.seen = nil, nil
+	if !s.cond {
+		delete(e.slots, s.key)
+		delete(e.pending, s)
+	} else {
+		e.pending[s] = true
+	}
+}
+
+func (e *Evaluator) emit(t model.ChangeType, s *slot, prevKind model.IncidentKind, prevSev model.Severity, reason string) {
+	e.out = append(e.out, model.IncidentChange{
+		Type: t, Incident: cloneIncident(*s.inc), Reason: reason,
+		PrevKind: prevKind, PrevSeverity: prevSev,
+	})
+}
+
+func cloneIncident(i model.Incident) model.Incident {
+	i.Evidence = slices.Clone(i.Evidence)
+	i.Affected = slices.Clone(i.Affected)
+	i.Prefixes = slices.Clone(i.Prefixes)
+	i.Servers = slices.Clone(i.Servers)
+	i.Resolvers = slices.Clone(i.Resolvers)
+	i.ASNs = slices.Clone(i.ASNs)
+	return i
+}
+
+// newID is the UTC opening time and a hash of kind and subject; unique
+// across restarts because a (kind, subject) has one incident at a time.
+func (e *Evaluator) newID(kind model.IncidentKind, subject string, opened time.Time) string {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%d|%s", groupOf(kind), subject)
+	id := fmt.Sprintf("%s-%06x", opened.UTC().Format("20060102T150405Z"), h.Sum32()&0xffffff)
+	base := id
+	for n := 2; e.ids[id]; n++ {
+		id = fmt.Sprintf("%s-%d", base, n)
+	}
+	e.ids[id] = true
+	return id
+}
+
+func (e *Evaluator) pruneRecent(now time.Time) {
+	keep := e.cfg.KeepResolved.Duration
+	i := 0
+	for i < len(e.recent) && now.Sub(e.recent[i].Resolved) > keep {
+		delete(e.ids, e.recent[i].ID)
+		i++
+	}
+	if i > 0 {
+		e.recent = slices.Delete(e.recent, 0, i)
+	}
+	const maxRecent = 1000
+	if n := len(e.recent); n > maxRecent {
+		for _, inc := range e.recent[:n-maxRecent] {
+			delete(e.ids, inc.ID)
+		}
+		e.recent = slices.Delete(e.recent, 0, n-maxRecent)
+	}
+}
+
+// Restore takes over incidents from the store after a restart: open ones
+// continue (no new open change, so no second page) and resolve when their
+// condition is found gone; resolved ones join the recent list. Call it
+// before the first Apply or Tick.
+func (e *Evaluator) Restore(incs []model.Incident) {
+	for _, inc := range incs {
+		e.ids[inc.ID] = true
+		if !inc.IsOpen() {
+			if !inc.Resolved.IsZero() {
+				e.recent = append(e.recent, cloneIncident(inc))
+			}
+			continue
+		}
+		k := slotKey{groupOf(inc.Kind), inc.Subject}
+		if s := e.slots[k]; s != nil && s.inc != nil {
+			continue // a duplicate in the store: keep the first
+		}
+		c := cloneIncident(inc)
+		s := &slot{key: k, cond: true, since: inc.Opened, inc: &c, seen: map[model.EvidenceItem]bool{}}
+		for _, it := range c.Evidence {
+			s.seen[it] = true
+		}
+		s.v = verdict{known: true, kind: c.Kind, severity: c.Severity, subjectKind: c.SubjectKind,
+			rootCause: c.RootCause, affected: c.Affected, prefixes: c.Prefixes, servers: c.Servers,
+			resolvers: c.Resolvers, asns: c.ASNs, impactAt: c.ImpactAt}
+		e.slots[k] = s
+		e.pending[s] = true
+	}
+	slices.SortFunc(e.recent, func(a, b model.Incident) int { return a.Resolved.Compare(b.Resolved) })
+}
+
+// openSlots returns the slots with an open incident, in a stable order.
+func (e *Evaluator) openSlots() []*slot {
+	var out []*slot
+	for _, s := range e.slots {
+		if s.inc != nil {
+			out = append(out, s)
+		}
+	}
+	sortSlots(out)
+	return out
+}
+
+func (e *Evaluator) pendingSlots() []*slot {
+	out := make([]*slot, 0, len(e.pending))
+	for s := range e.pending {
+		out = append(out, s)
+	}
+	sortSlots(out)
+	return out
+}
+
+func sortSlots(s []*slot) {
+	slices.SortFunc(s, func(a, b *slot) int {
+		if a.key.g != b.key.g {
+			return int(a.key.g) - int(b.key.g)
+		}
+		return strings.Compare(a.key.subject, b.key.subject)
+	})
+}
+
+// Open returns the open incidents, ordered by opening time.
+func (e *Evaluator) Open() []model.Incident {
+	var out []model.Incident
+	for _, s := range e.slots {
+		if s.inc != nil {
+			out = append(out, cloneIncident(*s.inc))
+		}
+	}
+	slices.SortFunc(out, func(a, b model.Incident) int {
+		if c := a.Opened.Compare(b.Opened); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// ring is a small bounded evidence log kept per entity.
+type ring []model.EvidenceItem
+
+const ringSize = 8
+
+func (r *ring) add(t time.Time, format string, args ...any) {
+	it := model.EvidenceItem{Time: t, Text: fmt.Sprintf(format, args...)}
+	if n := len(*r); n > 0 && (*r)[n-1] == it {
+		return
+	}
+	if len(*r) >= ringSize {
+		copy((*r)[0:], (*r)[1:])
+		(*r)[len(*r)-1] = it
+		return
+	}
+	*r = append(*r, it)
+}

@@ -1,0 +1,100 @@
+package evaluate
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+func TestStatusPublishFetchTable(t *testing.T) {
+	w := facebookWorld(t)
+	w.runFor(5*time.Minute, 30*time.Second)
+	var p Publisher
+	srv := httptest.NewServer(p.Handler())
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := FetchStatus(ctx, srv.Client(), srv.URL); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("before the first publish: %v", err)
+	}
+	w.withdraw(peers3, "129.134.30.0/24", 32934)
+	w.apply(coverWithdrawn(w.now, fbAuth[0], "129.134.30.0/24", "129.134.0.0/17"),
+		coverWithdrawn(w.now, fbAuth[1], "129.134.31.0/24", "129.134.0.0/17"),
+		coverWithdrawn(w.now, fbAuth[2], "185.89.218.0/24", ""),
+		coverWithdrawn(w.now, fbAuth[3], "185.89.219.0/24", ""))
+	p.Publish(w.e.Snapshot(w.now))
+	st, err := FetchStatus(ctx, srv.Client(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Zones) != 1 || st.Zones[0].Health != HealthFailing || st.Zones[0].Kind != model.IncidentBGPOutage || st.Zones[0].Incident == "" {
+		t.Errorf("zones %+v", st.Zones)
+	}
+	if len(st.Authoritative) != 4 || !st.Authoritative[0].RouteWithdrawn || st.Authoritative[0].Route.String() != "129.134.30.0/24" {
+		t.Errorf("authoritative %+v", st.Authoritative)
+	}
+	if len(st.Resolvers) != 3 || st.Resolvers[0].Health != HealthOK || st.Resolvers[0].Zones != 1 {
+		t.Errorf("resolvers %+v", st.Resolvers)
+	}
+	if len(st.Prefixes) != 2 || st.Prefixes[0].Health != HealthOK || st.Prefixes[0].Peers != 3 {
+		t.Errorf("prefixes %+v", st.Prefixes)
+	}
+	if !st.BGP.Usable || len(st.BGP.Peers) != 3 || len(st.Open) != 1 {
+		t.Errorf("bgp %+v open %d", st.BGP, len(st.Open))
+	}
+	var b bytes.Buffer
+	WriteStatusTable(&b, st, false)
+	for _, want := range []string{"vantage test", "BGP verdicts live", "zones: 1, 1 not ok", "facebook.com", "bgp_dns_outage",
+		"129.134.30.0/24 WITHDRAWN", "resolvers: 3, 0 not ok", "open incidents (1)", "BGP-caused DNS outage: facebook.com"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := NewMetrics(reg)
+	n, err := testutil.GatherAndCount(reg, "reachmon_incidents_open")
+	if err != nil || n != len(model.IncidentKinds)*len(model.Severities) {
+		t.Fatalf("pre-created series: %d %v", n, err)
+	}
+	w := slackWorld(t)
+	ds := slackDS
+	ds.Time = w.now
+	w.apply(ds)
+	w.runFor(2*time.Minute, 30*time.Second) // DNSSEC warning
+	m.Observe(w.changes)
+	if v := testutil.ToFloat64(m.open.WithLabelValues("dnssec_failure", "warning")); v != 1 {
+		t.Fatalf("warning gauge %v", v)
+	}
+	w.changes = nil
+	w.probe = dnssecFailing
+	w.runFor(3*time.Minute, 30*time.Second) // raised to critical
+	m.Observe(w.changes)
+	if a, b := testutil.ToFloat64(m.open.WithLabelValues("dnssec_failure", "warning")), testutil.ToFloat64(m.open.WithLabelValues("dnssec_failure", "critical")); a != 0 || b != 1 {
+		t.Fatalf("after raise: warning %v critical %v", a, b)
+	}
+	w.changes = nil
+	w.apply(model.DSCheck{Time: w.now, Zone: "slack.com", Status: model.DSUnsigned})
+	w.probe = healthy("54.230.1.1", 60)
+	w.runFor(6*time.Minute, 30*time.Second)
+	m.Observe(w.changes)
+	if v := testutil.ToFloat64(m.open.WithLabelValues("dnssec_failure", "critical")); v != 0 {
+		t.Fatalf("after resolve: %v", v)
+	}
+	if v := testutil.ToFloat64(m.transitions.WithLabelValues("dnssec_failure", "resolve")); v != 1 {
+		t.Fatalf("resolve transitions %v", v)
+	}
+	if probs, err := testutil.GatherAndLint(reg); err != nil || len(probs) > 0 {
+		t.Fatalf("lint: %v %v", err, probs)
+	}
+}

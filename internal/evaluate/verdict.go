@@ -1,0 +1,99 @@
+package evaluate
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// ProbeSnapshot is what one `reachmon probe` of one name learnt.
+type ProbeSnapshot struct {
+	// Zone is the zone the observations belong to (the name when unknown).
+	Zone         string
+	Observations []model.Observation
+	DSCheck      *model.DSCheck
+	Discovery    *model.Discovery
+}
+
+// ProbeVerdict is the evaluator's judgement of one snapshot.
+type ProbeVerdict struct {
+	OK       bool               `json:"ok"`
+	Kind     model.IncidentKind `json:"kind,omitempty"`
+	Severity model.Severity     `json:"severity,omitempty"`
+	// Line is one line for a human: "DNSSEC failure: validating resolvers
+	// SERVFAIL, CD=1 succeeds, DS key tag 296 has no matching DNSKEY".
+	Line      string `json:"line"`
+	RootCause string `json:"root_cause,omitempty"`
+}
+
+// Judge runs the daemon's rules over a one-shot snapshot: every
+// observation counts as a full round (thresholds of one), there is no BGP
+// feed, and a single resolver failing while others answer is reported as
+// such.
+func Judge(snap ProbeSnapshot) ProbeVerdict {
+	cfg := config.DefaultEvaluate()
+	cfg.OpenRounds, cfg.ResolveRounds = 1, 1
+	cfg.OpenAfter.Duration, cfg.StartGrace.Duration = 0, 0
+	zoneName := snap.Zone
+	if zoneName == "" && len(snap.Observations) > 0 {
+		zoneName = snap.Observations[0].Name
+	}
+	e := New(cfg, Targets{Vantage: "probe", Zones: []Zone{{Name: zoneName}}})
+	z := e.zone(zoneName)
+	if snap.Discovery != nil {
+		d := *snap.Discovery
+		d.Zone = zoneName
+		e.Apply(d)
+	}
+	if snap.DSCheck != nil {
+		c := *snap.DSCheck
+		c.Zone = zoneName
+		e.Apply(c)
+	}
+	obs := slices.Clone(snap.Observations)
+	slices.SortStableFunc(obs, func(a, b model.Observation) int { return a.Time.Compare(b.Time) })
+	for _, o := range obs {
+		o.Target = zoneName
+		e.Apply(o)
+	}
+	now := e.now
+	cands := []verdict{e.zoneVerdict(z, now), e.mismatchVerdict(z)}
+	for _, name := range e.resOrder {
+		if v := e.resolverVerdict(name); v.kind != "" {
+			v.short = "resolver " + name + " " + e.resolvers[name].class + " while " + strings.Join(otherResolvers(e, name), ", ") + " answer"
+			cands = append(cands, v)
+		}
+	}
+	// One zone cannot tell a resolver outage from a zone problem at that
+	// resolver: say what was seen.
+	f := e.facts(z)
+	if len(f.resDown) > 0 && len(f.resOK) > 0 {
+		v := verdict{known: true, kind: model.IncidentResolverOutage, severity: model.SeverityWarning}
+		v.short = "resolver " + serverList(f.resDown, false) + " while " + strings.Join(serverNames(f.resOK), ", ") + " answer"
+		v.rootCause = "Resolvers " + strings.Join(serverNames(f.resDown), ", ") + " fail for " + z.key +
+			" while " + strings.Join(serverNames(f.resOK), ", ") + " answer: a problem of those resolvers, or of the path to them."
+		cands = append(cands, v)
+	}
+	best := verdict{}
+	for _, v := range cands {
+		if v.kind != "" && (best.kind == "" || v.severity.Rank() > best.severity.Rank()) {
+			best = v
+		}
+	}
+	if best.kind == "" {
+		return ProbeVerdict{OK: true, Line: "ok: every query answered and the rules found nothing wrong"}
+	}
+	return ProbeVerdict{Kind: best.kind, Severity: best.severity, Line: best.kind.Title() + ": " + best.short, RootCause: best.rootCause}
+}
+
+func otherResolvers(e *Evaluator, name string) []string {
+	var out []string
+	for _, o := range e.resOrder {
+		if x := e.resolvers[o]; o != name && x.down() == 0 {
+			out = append(out, o)
+		}
+	}
+	return out
+}

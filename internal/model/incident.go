@@ -1,0 +1,248 @@
+package model
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// IncidentKind is what an incident is about: one row of the table in
+// DESIGN.md ("What correlate means").
+type IncidentKind string
+
+const (
+	// IncidentBGPOutage: a zone's nameservers are unreachable because the
+	// most-specific routes that covered them were withdrawn (Facebook 2021).
+	IncidentBGPOutage IncidentKind = "bgp_dns_outage"
+	// IncidentDNSSEC: validating resolvers SERVFAIL while CD=1 succeeds
+	// (Slack 2021).
+	IncidentDNSSEC IncidentKind = "dnssec_failure"
+	// IncidentAuthOutage: a zone's authoritative servers fail while their
+	// routes are visible (Dyn 2016).
+	IncidentAuthOutage IncidentKind = "authoritative_outage"
+	// IncidentResolverOutage: one resolver fails for (nearly) every zone
+	// while the others are fine.
+	IncidentResolverOutage IncidentKind = "resolver_outage"
+	// IncidentHijack: a watched prefix or a more-specific inside it is
+	// originated by an unexpected AS.
+	IncidentHijack IncidentKind = "prefix_hijack"
+	// IncidentAnswerMismatch: answers fall outside what is expected, or
+	// resolvers and authoritative servers disagree.
+	IncidentAnswerMismatch IncidentKind = "answer_mismatch"
+	// IncidentPrefixWithdrawn: a watched prefix lost visibility (no DNS
+	// impact yet).
+	IncidentPrefixWithdrawn IncidentKind = "prefix_withdrawn"
+	// IncidentFeedLost: a BGP session is down; its routes are unknown and
+	// BGP verdicts resting on it are suspended. The monitor's own problem.
+	IncidentFeedLost IncidentKind = "feed_lost"
+	// IncidentVantageDown: everything fails at once from this vantage,
+	// control checks included. The monitor's own problem.
+	IncidentVantageDown IncidentKind = "vantage_down"
+)
+
+// IncidentKinds lists every kind, in documentation order.
+var IncidentKinds = []IncidentKind{
+	IncidentBGPOutage, IncidentDNSSEC, IncidentAuthOutage, IncidentResolverOutage,
+	IncidentHijack, IncidentAnswerMismatch, IncidentPrefixWithdrawn, IncidentFeedLost,
+	IncidentVantageDown,
+}
+
+// Title is the kind in plain words ("BGP-caused DNS outage").
+func (k IncidentKind) Title() string {
+	switch k {
+	case IncidentBGPOutage:
+		return "BGP-caused DNS outage"
+	case IncidentDNSSEC:
+		return "DNSSEC failure"
+	case IncidentAuthOutage:
+		return "authoritative outage"
+	case IncidentResolverOutage:
+		return "resolver outage"
+	case IncidentHijack:
+		return "prefix hijack"
+	case IncidentAnswerMismatch:
+		return "answer mismatch"
+	case IncidentPrefixWithdrawn:
+		return "prefix withdrawn"
+	case IncidentFeedLost:
+		return "BGP feed lost"
+	case IncidentVantageDown:
+		return "vantage down"
+	}
+	return string(k)
+}
+
+// MonitorHealth reports whether the kind is about reachmon itself (its
+// feed or its network) rather than about the monitored service.
+func (k IncidentKind) MonitorHealth() bool {
+	return k == IncidentFeedLost || k == IncidentVantageDown
+}
+
+// Severity ranks incidents. Critical and warning incidents page (unless
+// silenced); info incidents are recorded and shown, not paged.
+type Severity string
+
+const (
+	SeverityCritical Severity = "critical"
+	SeverityWarning  Severity = "warning"
+	SeverityInfo     Severity = "info"
+)
+
+// Severities lists every severity, most severe first.
+var Severities = []Severity{SeverityCritical, SeverityWarning, SeverityInfo}
+
+// Rank is 3 for critical, 2 for warning, 1 for info, 0 otherwise.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityCritical:
+		return 3
+	case SeverityWarning:
+		return 2
+	case SeverityInfo:
+		return 1
+	}
+	return 0
+}
+
+// SubjectKind says what an incident's subject names.
+type SubjectKind string
+
+const (
+	SubjectZone     SubjectKind = "zone"
+	SubjectPrefix   SubjectKind = "prefix"
+	SubjectResolver SubjectKind = "resolver"
+	SubjectPeer     SubjectKind = "peer"
+	SubjectVantage  SubjectKind = "vantage"
+)
+
+// IncidentState is open or resolved; an incident is never both.
+type IncidentState string
+
+const (
+	StateOpen     IncidentState = "open"
+	StateResolved IncidentState = "resolved"
+)
+
+// EvidenceItem is one line of an incident's timeline.
+type EvidenceItem struct {
+	Time time.Time `json:"time"`
+	// Text is the line without its time: "129.134.30.0/24 withdrawn, seen
+	// by 0 of 3 peers, last origin AS32934".
+	Text string `json:"text"`
+}
+
+// String renders the item as "15:40:02 text" (UTC).
+func (e EvidenceItem) String() string {
+	return e.Time.UTC().Format("15:04:05") + " " + e.Text
+}
+
+// Incident is one explained problem, from its first symptom to its
+// resolution.
+type Incident struct {
+	// ID is unique across restarts: the UTC opening time and a hash of the
+	// kind and subject ("20211004T154002Z-3fa2c1").
+	ID          string        `json:"id"`
+	Kind        IncidentKind  `json:"kind"`
+	Severity    Severity      `json:"severity"`
+	State       IncidentState `json:"state"`
+	SubjectKind SubjectKind   `json:"subject_kind"`
+	// Subject is the zone (label form, "facebook.com"), the prefix, the
+	// resolver name, the BGP peer or the vantage.
+	Subject string `json:"subject"`
+
+	// Opened is when the first symptom was seen; Confirmed when the
+	// thresholds were crossed and the incident was published (the page);
+	// Updated when it last changed; Resolved when it ended (zero while
+	// open).
+	Opened    time.Time `json:"opened"`
+	Confirmed time.Time `json:"confirmed"`
+	Updated   time.Time `json:"updated"`
+	Resolved  time.Time `json:"resolved,omitzero"`
+
+	// RootCause is one sentence in plain words naming the prefixes,
+	// servers, ASNs and resolvers involved.
+	RootCause string `json:"root_cause"`
+	// Evidence is the timeline, oldest first (bounded: the first entries
+	// and the latest are kept).
+	Evidence []EvidenceItem `json:"evidence"`
+	// Affected lists the names (zones and query names) affected.
+	Affected  []string       `json:"affected,omitempty"`
+	Prefixes  []netip.Prefix `json:"prefixes,omitempty"`
+	Servers   []string       `json:"servers,omitempty"`
+	Resolvers []string       `json:"resolvers,omitempty"`
+	ASNs      []uint32       `json:"asns,omitempty"`
+
+	// ImpactAt estimates, for an early warning (resolvers still answer from
+	// cache), when the first cached answers expire; zero when impact has
+	// begun or no estimate exists.
+	ImpactAt time.Time `json:"impact_at,omitzero"`
+
+	// Silenced is true when a silence or maintenance window matched: the
+	// incident is recorded and shown, never paged. Silence names it.
+	Silenced bool   `json:"silenced,omitempty"`
+	Silence  string `json:"silence,omitempty"`
+}
+
+// IsOpen reports whether the incident is open.
+func (i Incident) IsOpen() bool { return i.State == StateOpen }
+
+// Pages reports whether the incident should page: not silenced and not
+// of info severity.
+func (i Incident) Pages() bool {
+	return !i.Silenced && i.Severity.Rank() >= SeverityWarning.Rank()
+}
+
+// Headline is "<kind title>: <subject>", e.g. "DNSSEC failure: slack.com".
+func (i Incident) Headline() string { return i.Kind.Title() + ": " + i.Subject }
+
+// Timeline renders the evidence, one "15:40:02 text" line each.
+func (i Incident) Timeline() string {
+	var b strings.Builder
+	for _, e := range i.Evidence {
+		b.WriteString(e.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// ChangeType is what happened to an incident.
+type ChangeType string
+
+const (
+	ChangeOpen    ChangeType = "open"
+	ChangeUpdate  ChangeType = "update"
+	ChangeResolve ChangeType = "resolve"
+)
+
+// IncidentChange is one transition the evaluator reports.
+type IncidentChange struct {
+	Type ChangeType `json:"type"`
+	// Incident is the incident after the change (a copy: the receiver may
+	// keep it).
+	Incident Incident `json:"incident"`
+	// Reason says what changed for an update ("evidence", "severity
+	// warning -> critical", "reclassified from authoritative_outage",
+	// "root cause"), or why it opened or resolved.
+	Reason string `json:"reason,omitempty"`
+	// Prev are the kind and severity before an update (metrics move an
+	// incident between label sets with them).
+	PrevKind     IncidentKind `json:"prev_kind,omitempty"`
+	PrevSeverity Severity     `json:"prev_severity,omitempty"`
+}
+
+// NotifyState is what the notifiers delivered for one incident; the
+// incident store keeps it so that a restart neither pages again nor
+// forgets to resolve.
+type NotifyState struct {
+	// Ref identifies the sent message for later updates (e.g. a Slack
+	// "channel/ts").
+	Ref string `json:"ref,omitempty"`
+	// Delivered is the last change type delivered (open, update, resolve).
+	Delivered ChangeType `json:"delivered,omitempty"`
+	// Evidence is how many evidence items were delivered.
+	Evidence  int       `json:"evidence,omitempty"`
+	FirstSent time.Time `json:"first_sent,omitzero"`
+	LastSent  time.Time `json:"last_sent,omitzero"`
+	Attempts  int       `json:"attempts,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+}
