@@ -27,6 +27,8 @@ import (
 	"github.com/reachmon/reachmon/internal/incident"
 	"github.com/reachmon/reachmon/internal/metrics"
 	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/notify"
+	notifyslack "github.com/reachmon/reachmon/internal/notify/slack"
 	"github.com/reachmon/reachmon/internal/schedule"
 	"github.com/reachmon/reachmon/internal/server"
 	"github.com/reachmon/reachmon/internal/version"
@@ -34,14 +36,16 @@ import (
 
 // Daemon is a configured, not yet running reachmon.
 type Daemon struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	reg    *prometheus.Registry
-	sched  *schedule.Scheduler
-	srv    *server.Server
-	dns    *metrics.DNS
-	feed   *bgp.Feed
-	events chan model.Event
+	cfg *config.Config
+	log *slog.Logger
+	reg *prometheus.Registry
+	// wrapped adds the vantage label to every reachmon metric.
+	wrapped prometheus.Registerer
+	sched   *schedule.Scheduler
+	srv     *server.Server
+	dns     *metrics.DNS
+	feed    *bgp.Feed
+	events  chan model.Event
 
 	// The evaluator is owned by the consume goroutine; readers see only
 	// the published status and the store (which has its own lock).
@@ -49,6 +53,8 @@ type Daemon struct {
 	store *incident.Store
 	im    *evaluate.Metrics
 	pub   evaluate.Publisher
+	// notifier pages through Slack; nil when [slack] is not configured.
+	notifier *notify.Dispatcher
 	// nsAddrs carries discovered nameserver addresses to the BGP watch
 	// list; SetNameserverAddrs may block on GoBGP, so it has its own
 	// goroutine and never holds up the event loop.
@@ -117,6 +123,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.im.Restore(restored)
 	d.pub.Publish(d.ev.Snapshot(time.Now()))
 	d.srv.Handle("GET /api/v1/incidents", store.Handler())
+	if d.cfg.Slack.Enabled() {
+		if err := d.startNotifier(store); err != nil {
+			return err
+		}
+	}
 	if n := len(d.ev.Open()); n > 0 {
 		d.log.Info("incidents restored", "open", n)
 	}
@@ -132,6 +143,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { d.consume(ctx); return nil })
 	g.Go(func() error { return d.feed.Run(ctx) })
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
+	if d.notifier != nil {
+		g.Go(func() error { return d.notifier.Run(ctx) })
+	}
 	err = g.Wait()
 	d.log.Info("reachmon stopped")
 	return err
@@ -168,6 +182,28 @@ func (d *Daemon) consume(ctx context.Context) {
 	}
 }
 
+// startNotifier builds the Slack notifier and its delivery queue, which
+// records what it delivered in the incident store.
+func (d *Daemon) startNotifier(store *incident.Store) error {
+	sn, err := notifyslack.New(d.cfg.Slack, notifyslack.Options{Logger: d.log, Vantage: d.cfg.Vantage})
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	d.notifier, err = notify.New(d.cfg.Slack, d.cfg.StateDir, sn, notify.Options{
+		Logger: d.log, Registerer: d.wrapped,
+		OnDelivered: func(id string, st model.NotifyState) {
+			if err := store.SetNotify(id, st); err != nil {
+				d.log.Debug("notify state not stored", "id", id, "error", err)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	d.srv.AddCheck("notify", d.notifier.Ready)
+	return nil
+}
+
 // statusEvery is how often /api/v1/status is refreshed without changes.
 const statusEvery = 5 * time.Second
 
@@ -180,6 +216,11 @@ func (d *Daemon) after(changes []model.IncidentChange) bool {
 	d.im.Observe(changes)
 	if err := d.store.Apply(changes); err != nil {
 		d.log.Error("incident store write failed", "error", err)
+	}
+	if d.notifier != nil {
+		for _, c := range changes {
+			d.notifier.Submit(c) // persists to the outbox; never waits on Slack
+		}
 	}
 	for _, c := range changes {
 		i := c.Incident

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,11 +20,39 @@ import (
 // startDaemon runs a daemon on cfgText until the returned stop is called.
 func startDaemon(t *testing.T, cfgText string) (stop func()) {
 	t.Helper()
+	return startDaemonLog(t, cfgText, nil)
+}
+
+// lockedLog collects log output safely across goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startDaemonLog is startDaemon that also logs (at debug) into logs.
+func startDaemonLog(t *testing.T, cfgText string, logs *lockedLog) (stop func()) {
+	t.Helper()
 	cfg, err := config.Parse("t.toml", []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(cfg, newTestLogger(t))
+	log := newTestLogger(t)
+	if logs != nil {
+		log = slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	d, err := New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ usage:
   reachmon status [--all] [--url URL | --config FILE] [--json]
   reachmon incidents [--open] [-v] [--url URL | --config FILE] [--json]
   reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json]
+  reachmon notify test [--config FILE]
   reachmon version
 
 Run 'reachmon COMMAND --help' for a command's flags.
@@ -47,6 +48,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return probeCmd(rest, stdout, stderr)
 	case "bgp":
 		return bgpCmd(rest, stdout, stderr)
+	case "notify":
+		return notifyCmd(rest, stdout, stderr)
 	case "incidents":
 		return incidentsCmd(rest, stdout, stderr)
 	case "status":

@@ -32,14 +32,14 @@ type Config struct {
 	// relative to the working directory.
 	StateDir string `toml:"state_dir"`
 
-	Log      Log        `toml:"log"`
-	Probe    Probe      `toml:"probe"`
-	Resolver []Resolver `toml:"resolver"`
-	Zone     []Zone     `toml:"zone"`
-	Prefix   []Prefix   `toml:"prefix"`
-	Slack    Slack      `toml:"slack"`
-	BGP      BGP        `toml:"bgp"`
-	Evaluate Evaluate   `toml:"evaluate"`
+	Log      Log         `toml:"log"`
+	Probe    Probe       `toml:"probe"`
+	Resolver []Resolver  `toml:"resolver"`
+	Zone     []Zone      `toml:"zone"`
+	Prefix   []Prefix    `toml:"prefix"`
+	Slack    SlackConfig `toml:"slack"`
+	BGP      BGP         `toml:"bgp"`
+	Evaluate Evaluate    `toml:"evaluate"`
 }
 
 // Log configures log/slog output.
@@ -106,19 +106,6 @@ type Prefix struct {
 	Prefix      string   `toml:"prefix"`
 	Origins     []uint32 `toml:"origins"`
 	Description string   `toml:"description"`
-}
-
-// Slack configures paging (see the Slack issue); empty means no paging.
-type Slack struct {
-	// TokenEnv / TokenFile name where the bot token is read from.
-	TokenEnv  string `toml:"token_env"`
-	TokenFile string `toml:"token_file"`
-	// WebhookURLEnv / WebhookURLFile name where an incoming-webhook URL is.
-	WebhookURLEnv  string `toml:"webhook_url_env"`
-	WebhookURLFile string `toml:"webhook_url_file"`
-	// APIURL overrides Slack's Web API base URL (proxies, tests).
-	APIURL  string `toml:"api_url"`
-	Channel string `toml:"channel"`
 }
 
 // Duration is a time.Duration written as a string such as "30s".

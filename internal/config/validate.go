@@ -165,20 +165,6 @@ func (c *Config) validateZone(i int, seen map[string]int, e *Errors) {
 	}
 }
 
-func (s *Slack) validate(e *Errors) {
-	if s.TokenEnv != "" && s.TokenFile != "" {
-		e.add("slack: set token_env or token_file, not both")
-	}
-	if s.WebhookURLEnv != "" && s.WebhookURLFile != "" {
-		e.add("slack: set webhook_url_env or webhook_url_file, not both")
-	}
-	if s.APIURL != "" {
-		if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			e.add("slack.api_url: %q is not an http(s) URL", s.APIURL)
-		}
-	}
-}
-
 // ParseTransport checks a transport name.
 func ParseTransport(s string) (model.Transport, error) {
 	for _, t := range model.Transports {

@@ -1,0 +1,99 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/notify/slack/fakeslack"
+	"github.com/reachmon/reachmon/internal/testdns"
+)
+
+// TestIncidentPagesSlack runs the daemon with [slack] pointed at a local
+// server speaking Slack's Web API: an authoritative outage posts one
+// message, its recovery updates that message and replies in its thread,
+// and the token never shows in the logs.
+func TestIncidentPagesSlack(t *testing.T) {
+	const token = "xoxb-reachmon-test-secret"
+	fake := fakeslack.New(token, map[string]string{"#dns": "C0DNS0001"})
+	defer fake.Close()
+	tokenFile := filepath.Join(t.TempDir(), "slack-token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	resolver := testdns.Start(t, zone, false)
+	auth := testdns.Start(t, zone, true)
+	listen := freeAddr(t)
+	var logs lockedLog
+	stop := startDaemonLog(t, fmt.Sprintf(`
+listen = %q
+state_dir = %q
+[probe]
+interval = "100ms"
+timeout = "80ms"
+[[resolver]]
+name = "local"
+address = %q
+[[zone]]
+name = "lab.example"
+types = ["SOA"]
+authoritative = [%q]
+dnssec = false
+[evaluate]
+open_rounds = 2
+resolve_rounds = 2
+open_after = "0s"
+resolve_after = "0s"
+[slack]
+token_file = %q
+api_url = %q
+channel = "C0DNS0001"
+`, listen, t.TempDir(), resolver.Addr, auth.Addr, tokenFile, fake.APIURL()), &logs)
+	defer stop()
+
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; calls: %+v", what, fake.Calls())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	auth.SetRcode("lab.example.", "REFUSED")
+	wait("the page", func() bool { return len(fake.CallsOf("chat.postMessage")) > 0 })
+	page := fake.CallsOf("chat.postMessage")[0]
+	if page.Channel != "C0DNS0001" || page.ThreadTS != "" || !strings.Contains(page.Text, "lab.example") {
+		t.Errorf("page = %+v", page)
+	}
+	auth.SetRcode("lab.example.", "")
+	wait("the resolve", func() bool { return len(fake.CallsOf("chat.update")) > 0 })
+	upd := fake.CallsOf("chat.update")[0]
+	if upd.TS != page.TS {
+		t.Errorf("chat.update of ts %s, want the page's %s", upd.TS, page.TS)
+	}
+	wait("the thread reply", func() bool {
+		for _, c := range fake.CallsOf("chat.postMessage") {
+			if c.ThreadTS == page.TS {
+				return true
+			}
+		}
+		return false
+	})
+	var parents int
+	for _, c := range fake.CallsOf("chat.postMessage") {
+		if c.ThreadTS == "" {
+			parents++
+		}
+	}
+	if parents != 1 {
+		t.Errorf("%d top-level messages for one incident, want 1", parents)
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Error("the Slack token appears in the logs")
+	}
+}

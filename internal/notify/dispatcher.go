@@ -1,0 +1,651 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// Dispatcher defaults.
+const (
+	DefaultMaxPending  = 10000
+	DefaultBaseBackoff = time.Second
+	DefaultStaleAfter  = 5 * time.Minute
+)
+
+// Options are the dispatcher's dependencies; zero values take defaults.
+type Options struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Clock      Clock
+	// Rand draws the retry jitter; default a randomly seeded source. Only
+	// the Run goroutine uses it.
+	Rand *rand.Rand
+	// MaxPending bounds the outbox: past it, reminders and then the
+	// oldest updates are dropped (opens and resolves never are).
+	MaxPending int
+	// BaseBackoff is the first retry wait (doubled per attempt, up to
+	// the configured max_backoff, with jitter).
+	BaseBackoff time.Duration
+	// StaleAfter makes Ready fail once a notification has been failing
+	// for this long.
+	StaleAfter time.Duration
+	// OnDelivered, when set, is called from Run after every delivery with
+	// the incident's notification state (for the incident store). It must
+	// not block.
+	OnDelivered func(incidentID string, st model.NotifyState)
+}
+
+// Dispatcher owns the outbox. Submit may be called from any goroutine;
+// Run delivers, one message at a time, in submission order per channel.
+type Dispatcher struct {
+	cfg         config.SlackConfig
+	n           Notifier
+	store       *store
+	log         *slog.Logger
+	clock       Clock
+	m           *metrics
+	interval    time.Duration
+	repeat      time.Duration
+	baseBackoff time.Duration
+	maxBackoff  time.Duration
+	maxPending  int
+	staleAfter  time.Duration
+	onDelivered func(string, model.NotifyState)
+	wake        chan struct{}
+
+	mu       sync.Mutex
+	pending  []*entry // seq order
+	nextSeq  uint64
+	routes   map[string]string // incident ID -> channel, fixed at its first change
+	inFlight *entry
+	halted   error
+	degraded map[string]error // channel -> definite error
+	running  bool
+
+	// Owned by the Run goroutine.
+	rnd       *rand.Rand
+	state     *stateFile
+	notBefore map[string]time.Time // channel -> earliest next attempt
+	lastCode  map[string]string    // channel -> last failure code logged
+}
+
+// New restores the outbox and delivery state from stateDir/notify and
+// returns a dispatcher that delivers through n. Changes can be submitted
+// before Run starts; they are persisted and wait.
+func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Dispatcher, error) {
+	if n == nil {
+		return nil, errors.New("notify: no notifier")
+	}
+	st, err := newStore(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	state, entries, bad, err := st.load()
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{
+		cfg:         cfg,
+		n:           n,
+		store:       st,
+		log:         opts.Logger,
+		clock:       opts.Clock,
+		interval:    time.Duration(float64(time.Second) / cfg.RatePerSecond()),
+		repeat:      cfg.RepeatInterval.Duration,
+		baseBackoff: opts.BaseBackoff,
+		maxBackoff:  cfg.MaxRetryBackoff(),
+		maxPending:  opts.MaxPending,
+		staleAfter:  opts.StaleAfter,
+		onDelivered: opts.OnDelivered,
+		wake:        make(chan struct{}, 1),
+		routes:      map[string]string{},
+		degraded:    map[string]error{},
+		rnd:         opts.Rand,
+		state:       state,
+		notBefore:   map[string]time.Time{},
+		lastCode:    map[string]string{},
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	d.log = d.log.With("component", "notify")
+	if d.clock == nil {
+		d.clock = realClock{}
+	}
+	if d.rnd == nil {
+		d.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if d.baseBackoff <= 0 {
+		d.baseBackoff = DefaultBaseBackoff
+	}
+	if d.maxBackoff < d.baseBackoff {
+		d.maxBackoff = d.baseBackoff
+	}
+	if d.maxPending <= 0 {
+		d.maxPending = DefaultMaxPending
+	}
+	if d.staleAfter <= 0 {
+		d.staleAfter = DefaultStaleAfter
+	}
+	d.m = newMetrics(opts.Registerer, cfg.Channels())
+	for _, p := range bad {
+		d.log.Warn("unreadable notification file set aside", "path", p+".corrupt")
+	}
+	d.nextSeq = state.MaxSeq + 1
+	for id, rec := range state.Incidents {
+		if rec.Notify.Delivered != model.ChangeResolve {
+			d.routes[id] = rec.Channel
+		}
+	}
+	for _, e := range entries {
+		id := e.Change.Incident.ID
+		if rec := state.Incidents[id]; rec != nil && e.Seq <= rec.LastSeq {
+			// Handled before a crash that left the file behind.
+			if err := st.removeEntry(e.Seq); err != nil {
+				d.log.Warn("outbox cleanup failed", "error", err)
+			}
+			continue
+		}
+		if e.InFlight {
+			// The process stopped during a request: it may have been
+			// carried out.
+			e.InFlight = false
+			e.MaybeDelivered = true
+		}
+		d.nextSeq = max(d.nextSeq, e.Seq+1)
+		if _, ok := d.routes[id]; !ok {
+			d.routes[id] = e.Channel
+		}
+		d.pending = append(d.pending, e)
+	}
+	d.m.depth.Set(float64(len(d.pending)))
+	if len(d.pending) > 0 {
+		d.log.Info("notification outbox restored", "pending", len(d.pending))
+	}
+	return d, nil
+}
+
+// Submit queues an incident change: it is routed, written to the outbox
+// and Run is woken. It never waits for the network; it returns once the
+// entry is on disk.
+func (d *Dispatcher) Submit(c model.IncidentChange) {
+	id := c.Incident.ID
+	if id == "" {
+		d.log.Warn("incident change without an ID ignored", "change", c.Type, "kind", c.Incident.Kind)
+		return
+	}
+	d.mu.Lock()
+	ch, ok := d.routes[id]
+	if !ok {
+		ch = d.cfg.ChannelFor(c.Incident.Kind, c.Incident.Severity)
+		d.routes[id] = ch
+	}
+	e := &entry{Seq: d.nextSeq, Channel: ch, Change: c, Submitted: d.clock.Now()}
+	d.nextSeq++
+	d.enqueueLocked(e)
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) enqueueLocked(e *entry) {
+	if len(d.pending) >= d.maxPending && !d.makeRoomLocked(e) {
+		return
+	}
+	if err := d.store.writeEntry(e); err != nil {
+		d.log.Error("notification not persisted; kept in memory only", "incident", e.Change.Incident.ID, "error", err)
+	}
+	d.pending = append(d.pending, e)
+	d.m.depth.Set(float64(len(d.pending)))
+}
+
+// makeRoomLocked drops a reminder, else the oldest update, to admit e; it
+// reports false when e itself is dropped. Opens and resolves are always
+// admitted.
+func (d *Dispatcher) makeRoomLocked(e *entry) bool {
+	victim := -1
+	for _, reminders := range []bool{true, false} {
+		for i, p := range d.pending {
+			if p != d.inFlight && p.Reminder == reminders && p.Change.Type == model.ChangeUpdate {
+				victim = i
+				break
+			}
+		}
+		if victim >= 0 {
+			break
+		}
+	}
+	droppable := e.Reminder || e.Change.Type == model.ChangeUpdate
+	if victim < 0 {
+		if droppable {
+			d.m.total.WithLabelValues(e.Channel, ResultDropped).Inc()
+			d.log.Warn("notification outbox full; update dropped", "incident", e.Change.Incident.ID, "pending", len(d.pending))
+			return false
+		}
+		return true
+	}
+	v := d.pending[victim]
+	d.pending = append(d.pending[:victim], d.pending[victim+1:]...)
+	if err := d.store.removeEntry(v.Seq); err != nil {
+		d.log.Warn("outbox cleanup failed", "error", err)
+	}
+	d.m.total.WithLabelValues(v.Channel, ResultDropped).Inc()
+	d.log.Warn("notification outbox full; oldest update dropped", "incident", v.Change.Incident.ID, "pending", len(d.pending))
+	return true
+}
+
+// Ready reports nil while notifications flow; an error when the pager
+// definitely rejected a notification (credentials, channel), or when one
+// has been failing for longer than StaleAfter.
+func (d *Dispatcher) Ready() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.halted != nil {
+		return fmt.Errorf("notify: %s (not retried; %d notifications kept in the outbox until a restart with working credentials)", d.halted.Error(), len(d.pending))
+	}
+	if len(d.degraded) > 0 {
+		chs := make([]string, 0, len(d.degraded))
+		for ch := range d.degraded {
+			chs = append(chs, ch)
+		}
+		sort.Strings(chs)
+		msgs := make([]string, len(chs))
+		for i, ch := range chs {
+			msgs[i] = d.degraded[ch].Error()
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	now := d.clock.Now()
+	for _, e := range d.pending {
+		if e.LastError != "" && now.Sub(e.Submitted) >= d.staleAfter {
+			return fmt.Errorf("notify: %d notifications waiting, one for %s (last error: %s)",
+				len(d.pending), now.Sub(e.Submitted).Round(time.Second), e.LastError)
+		}
+	}
+	return nil
+}
+
+// Pending is the number of notifications in the outbox.
+func (d *Dispatcher) Pending() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.pending)
+}
+
+// Run delivers the outbox until ctx is cancelled, then returns nil. A
+// delivery interrupted by the cancellation stays in the outbox.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.mu.Lock()
+	if d.running {
+		d.mu.Unlock()
+		return errors.New("notify: Run is already running")
+	}
+	d.running = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.running = false
+		d.mu.Unlock()
+	}()
+	for ctx.Err() == nil {
+		now := d.clock.Now()
+		e, wait := d.next(now)
+		if e != nil {
+			d.deliver(ctx, e)
+			continue
+		}
+		if d.remind(now) {
+			continue
+		}
+		if r := d.nextReminder(now); r > 0 && (wait <= 0 || r < wait) {
+			wait = r
+		}
+		var (
+			timer Timer
+			fire  <-chan time.Time
+		)
+		if wait > 0 {
+			timer = d.clock.NewTimer(wait)
+			fire = timer.C()
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+		case <-fire:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+	return nil
+}
+
+// next returns the first entry of the first channel free to send, or how
+// long until one is (0: nothing pending).
+func (d *Dispatcher) next(now time.Time) (*entry, time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.halted != nil {
+		return nil, 0
+	}
+	var wait time.Duration
+	seen := map[string]bool{}
+	for _, e := range d.pending {
+		if seen[e.Channel] {
+			continue
+		}
+		seen[e.Channel] = true
+		nb := d.notBefore[e.Channel]
+		if !nb.After(now) {
+			return e, 0
+		}
+		if w := nb.Sub(now); wait == 0 || w < wait {
+			wait = w
+		}
+	}
+	return nil, wait
+}
+
+func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
+	id := e.Change.Incident.ID
+	rec := d.state.Incidents[id]
+	kind, send, reason := decide(rec, e)
+	if !send {
+		d.log.Debug("notification skipped", "incident", id, "change", string(e.Change.Type), "reminder", e.Reminder, "reason", reason)
+		d.m.total.WithLabelValues(e.Channel, ResultSkipped).Inc()
+		d.finish(e, rec)
+		return
+	}
+	start := d.clock.Now()
+	d.mu.Lock()
+	e.Attempts++
+	if e.FirstAttempt.IsZero() {
+		e.FirstAttempt = start
+	}
+	e.InFlight = true
+	d.inFlight = e
+	snap := *e
+	d.mu.Unlock()
+	if err := d.store.writeEntry(&snap); err != nil {
+		d.log.Error("outbox write failed", "incident", id, "error", err)
+	}
+
+	dl := Delivery{
+		Key:            snap.key(),
+		Kind:           kind,
+		Channel:        e.Channel,
+		Incident:       e.Change.Incident,
+		Reason:         reason,
+		NewEvidence:    e.Change.Incident.Evidence,
+		Now:            start,
+		FirstAttempt:   snap.FirstAttempt,
+		MaybeDelivered: snap.MaybeDelivered,
+	}
+	if rec != nil {
+		dl.Ref = rec.Notify.Ref
+		dl.NewEvidence = newEvidence(dl.Incident, rec.LastEvidence)
+	}
+	rcpt, err := d.n.Deliver(ctx, dl)
+	end := d.clock.Now()
+	d.m.latency.WithLabelValues(e.Channel).Observe(end.Sub(start).Seconds())
+	d.notBefore[e.Channel] = start.Add(d.interval)
+	if err == nil {
+		d.delivered(e, rec, dl, rcpt, end)
+		return
+	}
+	var ne *Error
+	if !errors.As(err, &ne) {
+		ne = &Error{Code: "error", Retry: true, MaybeDelivered: true, Msg: err.Error()}
+	}
+	if ctx.Err() != nil {
+		// Shutting down mid-request: keep the entry, assume it may have
+		// gone out.
+		d.settle(e, true, ne.Error())
+		return
+	}
+	switch {
+	case ne.Fatal:
+		d.m.total.WithLabelValues(e.Channel, ResultRejected).Inc()
+		d.logFailure(e.Channel, ne, slog.LevelError, "notifications stopped: the pager rejected the credentials; fix them and restart",
+			"incident", id, "kind", string(kind))
+		d.settle(e, ne.MaybeDelivered, ne.Error())
+		d.mu.Lock()
+		d.halted = ne
+		d.mu.Unlock()
+	case !ne.Retry:
+		d.m.total.WithLabelValues(e.Channel, ResultRejected).Inc()
+		d.logFailure(e.Channel, ne, slog.LevelError, "notification rejected; not retried", "incident", id, "kind", string(kind))
+		d.mu.Lock()
+		d.degraded[e.Channel] = fmt.Errorf("notify: channel %s: %s", e.Channel, ne.Error())
+		d.mu.Unlock()
+		if rec != nil {
+			rec.Notify.LastError = ne.Error()
+		}
+		d.finish(e, rec)
+	default:
+		wait := ne.RetryAfter
+		if wait <= 0 {
+			wait = d.backoff(snap.Attempts)
+		}
+		if nb := end.Add(wait); nb.After(d.notBefore[e.Channel]) {
+			d.notBefore[e.Channel] = nb
+		}
+		d.m.total.WithLabelValues(e.Channel, ResultRetry).Inc()
+		d.logFailure(e.Channel, ne, slog.LevelWarn, "notification failed; retrying", "incident", id, "kind", string(kind),
+			"attempt", snap.Attempts, "retry_in", wait)
+		d.settle(e, ne.MaybeDelivered, ne.Error())
+	}
+}
+
+// settle records a failed attempt on a pending entry and persists it.
+func (d *Dispatcher) settle(e *entry, maybeDelivered bool, lastErr string) {
+	d.mu.Lock()
+	e.InFlight = false
+	e.MaybeDelivered = e.MaybeDelivered || maybeDelivered
+	e.LastError = lastErr
+	d.inFlight = nil
+	snap := *e
+	d.mu.Unlock()
+	if err := d.store.writeEntry(&snap); err != nil {
+		d.log.Error("outbox write failed", "incident", e.Change.Incident.ID, "error", err)
+	}
+}
+
+func (d *Dispatcher) delivered(e *entry, rec *record, dl Delivery, rcpt Receipt, end time.Time) {
+	id := e.Change.Incident.ID
+	if rec == nil {
+		rec = &record{Channel: e.Channel}
+		d.state.Incidents[id] = rec
+	}
+	ns := &rec.Notify
+	switch dl.Kind {
+	case KindOpen:
+		ns.Ref = rcpt.Ref
+		ns.FirstSent = end
+		ns.Delivered = model.ChangeOpen
+	case KindUpdate:
+		ns.Delivered = model.ChangeUpdate
+	case KindResolve:
+		ns.Delivered = model.ChangeResolve
+	}
+	if ns.Ref == "" {
+		ns.Ref = rcpt.Ref
+	}
+	ns.LastSent = end
+	ns.Attempts += e.Attempts
+	ns.Evidence = len(dl.Incident.Evidence)
+	ns.LastError = ""
+	rec.Channel = e.Channel
+	rec.Incident = dl.Incident
+	rec.Hash = contentHash(dl.Incident)
+	if t := lastEvidence(dl.Incident); t.After(rec.LastEvidence) {
+		rec.LastEvidence = t
+	}
+	d.m.total.WithLabelValues(e.Channel, ResultSent).Inc()
+	if d.lastCode[e.Channel] != "" {
+		d.log.Info("notifications flowing again", "channel", e.Channel, "after", d.lastCode[e.Channel])
+		delete(d.lastCode, e.Channel)
+	}
+	d.mu.Lock()
+	delete(d.degraded, e.Channel)
+	d.mu.Unlock()
+	d.log.Info("notification sent", "incident", id, "kind", string(dl.Kind), "channel", e.Channel,
+		"reason", dl.Reason, "attempts", e.Attempts, "recovered", rcpt.Recovered)
+	d.finish(e, rec)
+	if d.onDelivered != nil {
+		d.onDelivered(id, *ns)
+	}
+}
+
+// finish saves the state and then removes e from the outbox.
+func (d *Dispatcher) finish(e *entry, rec *record) {
+	id := e.Change.Incident.ID
+	if rec != nil {
+		rec.LastSeq = max(rec.LastSeq, e.Seq)
+	}
+	d.state.MaxSeq = max(d.state.MaxSeq, e.Seq)
+	d.prune(d.clock.Now())
+	if err := d.store.saveState(d.state); err != nil {
+		d.log.Error("notification state not saved", "error", err)
+	}
+	if err := d.store.removeEntry(e.Seq); err != nil {
+		d.log.Warn("outbox cleanup failed", "error", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, p := range d.pending {
+		if p == e {
+			d.pending = append(d.pending[:i], d.pending[i+1:]...)
+			break
+		}
+	}
+	if d.inFlight == e {
+		d.inFlight = nil
+	}
+	if (rec == nil || rec.Notify.Delivered == "" || rec.Notify.Delivered == model.ChangeResolve) && !d.hasPendingLocked(id) {
+		delete(d.routes, id)
+	}
+	d.m.depth.Set(float64(len(d.pending)))
+}
+
+func (d *Dispatcher) prune(now time.Time) {
+	for id, rec := range d.state.Incidents {
+		if rec.Notify.Delivered == model.ChangeResolve && now.Sub(rec.Notify.LastSent) > stateRetention {
+			delete(d.state.Incidents, id)
+		}
+	}
+}
+
+func (d *Dispatcher) hasPendingLocked(id string) bool {
+	for _, p := range d.pending {
+		if p.Change.Incident.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// remind queues a reminder for every notified open incident whose last
+// message is older than the repeat interval; it reports whether it did.
+func (d *Dispatcher) remind(now time.Time) bool {
+	if d.repeat <= 0 {
+		return false
+	}
+	ids := make([]string, 0, len(d.state.Incidents))
+	for id, rec := range d.state.Incidents {
+		if remindable(rec) && !now.Before(rec.Notify.LastSent.Add(d.repeat)) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	added := false
+	d.mu.Lock()
+	for _, id := range ids {
+		if d.halted != nil || d.hasPendingLocked(id) {
+			continue
+		}
+		rec := d.state.Incidents[id]
+		e := &entry{
+			Seq:       d.nextSeq,
+			Channel:   rec.Channel,
+			Change:    model.IncidentChange{Type: model.ChangeUpdate, Incident: rec.Incident, Reason: ReasonRepeat},
+			Reminder:  true,
+			Submitted: now,
+		}
+		d.nextSeq++
+		d.enqueueLocked(e)
+		added = true
+	}
+	d.mu.Unlock()
+	return added
+}
+
+// nextReminder is how long until the next reminder is due (0: none).
+func (d *Dispatcher) nextReminder(now time.Time) time.Duration {
+	if d.repeat <= 0 {
+		return 0
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.halted != nil {
+		return 0
+	}
+	var wait time.Duration
+	for id, rec := range d.state.Incidents {
+		if !remindable(rec) || d.hasPendingLocked(id) {
+			continue
+		}
+		w := rec.Notify.LastSent.Add(d.repeat).Sub(now)
+		if w <= 0 {
+			w = time.Millisecond
+		}
+		if wait == 0 || w < wait {
+			wait = w
+		}
+	}
+	return wait
+}
+
+func remindable(rec *record) bool {
+	return rec.Incident.IsOpen() && (rec.Notify.Delivered == model.ChangeOpen || rec.Notify.Delivered == model.ChangeUpdate)
+}
+
+// backoff is the wait before retry number attempt (1-based): the base
+// doubled per attempt, capped, with equal jitter (half fixed, half random).
+func (d *Dispatcher) backoff(attempt int) time.Duration {
+	b := d.baseBackoff
+	for i := 1; i < attempt && b < d.maxBackoff; i++ {
+		b *= 2
+	}
+	b = min(b, d.maxBackoff)
+	half := b / 2
+	return half + time.Duration(d.rnd.Int64N(int64(half)+1))
+}
+
+// logFailure logs at level when the channel's failure code changes and at
+// debug while it repeats.
+func (d *Dispatcher) logFailure(ch string, ne *Error, level slog.Level, msg string, args ...any) {
+	if d.lastCode[ch] == ne.Code {
+		level = slog.LevelDebug
+	}
+	d.lastCode[ch] = ne.Code
+	d.log.Log(context.Background(), level, msg, append([]any{"channel", ch, "code", ne.Code, "error", ne.Error()}, args...)...)
+}

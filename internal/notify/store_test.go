@@ -1,0 +1,119 @@
+package notify
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
+
+type nopNotifier struct{}
+
+func (nopNotifier) Deliver(_ context.Context, _ Delivery) (Receipt, error) { return Receipt{}, nil }
+
+func outboxFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "notify", "outbox", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestLoadDropsHandledAndSetsAsideCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	s, err := newStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc := model.Incident{ID: "x", State: model.StateOpen, Severity: model.SeverityCritical}
+	st := &stateFile{Version: stateVersion, MaxSeq: 5, Incidents: map[string]*record{
+		"x": {Channel: "#a", LastSeq: 5, Notify: model.NotifyState{Delivered: model.ChangeOpen, Ref: "C1/1.1"}},
+	}}
+	if err := s.saveState(st); err != nil {
+		t.Fatal(err)
+	}
+	// Seq 5 was handled (a crash left its file); seq 6 is pending and was
+	// in flight; seq 7 is garbage.
+	for _, e := range []*entry{
+		{Seq: 5, Channel: "#a", Change: model.IncidentChange{Type: model.ChangeOpen, Incident: inc}},
+		{Seq: 6, Channel: "#a", Change: model.IncidentChange{Type: model.ChangeUpdate, Incident: inc}, InFlight: true, Attempts: 1},
+	} {
+		if err := s.writeEntry(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(s.entryPath(7), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(config.SlackConfig{Channel: "#a"}, dir, nopNotifier{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Pending() != 1 || d.pending[0].Seq != 6 || !d.pending[0].MaybeDelivered || d.pending[0].InFlight {
+		t.Fatalf("pending = %+v", d.pending)
+	}
+	if d.nextSeq != 7 {
+		t.Errorf("nextSeq = %d, want 7", d.nextSeq)
+	}
+	if _, err := os.Stat(s.entryPath(7) + ".corrupt"); err != nil {
+		t.Errorf("corrupt entry not set aside: %v", err)
+	}
+	if got := outboxFiles(t, dir); len(got) != 1 || filepath.Base(got[0]) != "00000000000000000006.json" {
+		t.Errorf("outbox files = %v", got)
+	}
+	// The route of an incident already paged is kept.
+	d.Submit(model.IncidentChange{Type: model.ChangeUpdate, Incident: model.Incident{ID: "x", Kind: model.IncidentFeedLost}})
+	if d.pending[1].Channel != "#a" || d.pending[1].Seq != 7 {
+		t.Errorf("new entry = %+v", d.pending[1])
+	}
+}
+
+func TestOutboxOverflowDropsOldestUpdate(t *testing.T) {
+	dir := t.TempDir()
+	d, err := New(config.SlackConfig{Channel: "#a"}, dir, nopNotifier{}, Options{MaxPending: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := func(typ model.ChangeType, id string) model.IncidentChange {
+		return model.IncidentChange{Type: typ, Incident: model.Incident{ID: id, Severity: model.SeverityCritical, State: model.StateOpen, Updated: time.Now()}}
+	}
+	d.Submit(ch(model.ChangeOpen, "a"))
+	d.Submit(ch(model.ChangeUpdate, "a"))
+	d.Submit(ch(model.ChangeUpdate, "a"))
+	d.Submit(ch(model.ChangeOpen, "b")) // drops a's first update
+	if d.Pending() != 3 || d.pending[1].Seq != 3 || d.pending[2].Change.Incident.ID != "b" {
+		t.Fatalf("pending = %+v", d.pending)
+	}
+	d.Submit(ch(model.ChangeResolve, "b")) // drops a's second update
+	d.Submit(ch(model.ChangeUpdate, "b"))  // nothing left to drop: itself dropped
+	d.Submit(ch(model.ChangeResolve, "a")) // resolves are always kept
+	var got []string
+	for _, e := range d.pending {
+		got = append(got, e.Change.Incident.ID+":"+string(e.Change.Type))
+	}
+	if want := "a:open b:open b:resolve a:resolve"; joinSpace(got) != want {
+		t.Errorf("pending %v, want %s", got, want)
+	}
+	if n := len(outboxFiles(t, dir)); n != 4 {
+		t.Errorf("%d outbox files, want 4", n)
+	}
+}
+
+func joinSpace(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
