@@ -157,27 +157,23 @@ func (d *Daemon) consume(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	lastPublish := time.Now()
+	dirty := false
 	for {
-		changed := false
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-d.events:
 			d.handle(ev)
-			changed = d.after(d.ev.Apply(ev))
+			dirty = d.after(d.ev.Apply(ev)) || dirty
 		case now := <-tick.C:
-			changed = d.after(d.ev.Tick(now))
+			dirty = d.after(d.ev.Tick(now)) || dirty
 			// Snapshots cost tens of milliseconds for thousands of zones:
-			// publish on changes and every few seconds, not per event.
-			if changed || now.Sub(lastPublish) >= statusEvery {
+			// publish at most once a second after changes, and every few
+			// seconds regardless; never per event.
+			if dirty || now.Sub(lastPublish) >= statusEvery {
 				d.pub.Publish(d.ev.Snapshot(now))
-				lastPublish = now
+				lastPublish, dirty = now, false
 			}
-			continue
-		}
-		if changed && time.Since(lastPublish) >= time.Second {
-			d.pub.Publish(d.ev.Snapshot(time.Now()))
-			lastPublish = time.Now()
 		}
 	}
 }
