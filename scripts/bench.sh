@@ -3,7 +3,7 @@
 # (make bench).
 #
 #   scripts/bench.sh            every benchmark
-#   scripts/bench.sh dns [...]  only the named ones (dns, bgp)
+#   scripts/bench.sh dns [...]  only the named ones (dns, bgp, evaluator)
 #
 # Each benchmark is a function bench_NAME that writes the markdown of its
 # own section; update_section puts it between the markers
@@ -27,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-BENCHES=(dns bgp)
+BENCHES=(dns bgp evaluator)
 ROUNDS=${BENCH_ROUNDS:-5}
 BENCHTIME=${BENCH_TIME:-2s}
 MD=${BENCH_FILE:-$ROOT/BENCHMARKS.md}
@@ -477,6 +477,54 @@ EOF
 		fi
 	} >"$md"
 	update_section bgp "$md"
+	cat "$md"
+}
+
+# --- evaluator -------------------------------------------------------------
+
+# bench_evaluator: the pure evaluator over a world of 10,000 zones x 3
+# resolvers + their authoritative servers and 20,000 watched prefixes
+# (internal/evaluate/bench_test.go).
+bench_evaluator() {
+	local out="$RESULTS/evaluator" md="$WORK/evaluator.md" st="$WORK/evaluator.stats"
+	run_rounds evaluator ./internal/evaluate/ -test.bench '^BenchmarkEvaluator'
+	local rounds=("$out"/round-*.txt)
+	stats "${rounds[@]}" >"$st"
+	{
+		cat <<EOF
+## Evaluator: events per second and memory
+
+Method (\`internal/evaluate/bench_test.go\`, run by \`scripts/bench.sh evaluator\`):
+
+- World: 10,000 zones, each asked of 3 resolvers and its 2 authoritative servers
+  (20,000 nameserver addresses), 20,000 watched prefixes carried by 3 BGP peers, all
+  synced. Events go to \`Evaluator.Apply\` in probe rounds (every zone x server once, then
+  a \`Tick\` 30 s later on the injected clock), with one BGP route event per 100
+  observations.
+- *steady*: everything healthy (route events are path changes). *churn*: 10% of the zones
+  fail and recover in turn and the route events withdraw and re-announce prefixes, so
+  incidents open, update and resolve throughout.
+- *heap MiB*: the evaluator's live heap after building the world (heap in use after GC,
+  minus the benchmark's own event templates). *Snapshot*: building the \`/api/v1/status\`
+  document of the whole world, which the daemon does at most once a second.
+- ${ROUNDS} rounds, one process each, \`-benchtime ${BENCHTIME}\`; medians over the rounds.
+  Raw output: \`${out#"$ROOT"/}/raw.txt\`.
+$(machine "$out")
+
+| Benchmark | ns/event (min–max) | events/s | B/op | allocs/op | heap MiB | incident changes |
+|---|---:|---:|---:|---:|---:|---:|
+EOF
+		local n
+		for n in BenchmarkEvaluator/steady BenchmarkEvaluator/churn; do
+			printf '| %s | %s (%s–%s) | %s | %s | %s | %s | %s |\n' "${n#BenchmarkEvaluator/}" \
+				"$(num "$(getstat "$st" "$n" ns/op med)")" "$(num "$(getstat "$st" "$n" ns/op min)")" "$(num "$(getstat "$st" "$n" ns/op max)")" \
+				"$(num "$(getstat "$st" "$n" events/s med)")" "$(num "$(getstat "$st" "$n" B/op med)")" \
+				"$(num "$(getstat "$st" "$n" allocs/op med)")" "$(getstat "$st" "$n" heap-MiB med)" "$(num "$(getstat "$st" "$n" changes med)")"
+		done
+		printf '\nSnapshot: %s ns per snapshot (median), %s B allocated.\n' \
+			"$(num "$(getstat "$st" BenchmarkEvaluatorSnapshot ns/op med)")" "$(num "$(getstat "$st" BenchmarkEvaluatorSnapshot B/op med)")"
+	} >"$md"
+	update_section evaluator "$md"
 	cat "$md"
 }
 
