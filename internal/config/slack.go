@@ -254,6 +254,24 @@ func (s *SlackConfig) validate(e *Errors) {
 	if s.MaxBackoff.Duration < 0 {
 		e.add("slack.max_backoff: must not be negative")
 	}
+	for i, r := range s.Route {
+		key := fmt.Sprintf("slack.route[%d]", i)
+		if r.Channel == "" {
+			e.add("%s.channel: must not be empty", key)
+		} else if !slackChannelRe.MatchString(r.Channel) {
+			e.add("%s.channel: %q is neither a channel ID (C0123456789) nor #name", key, r.Channel)
+		}
+		for j, k := range r.Kinds {
+			if !slackValidKind(k) {
+				e.add("%s.kinds[%d]: %q is not an incident kind (%s)", key, j, k, slackKindList())
+			}
+		}
+		for j, sv := range r.Severities {
+			if model.Severity(sv).Rank() == 0 {
+				e.add("%s.severities[%d]: %q is not one of critical, warning, info", key, j, sv)
+			}
+		}
+	}
 	if !s.Enabled() {
 		if s.Channel != "" || len(s.Route) > 0 {
 			e.add("slack: channel or routes are set but neither token_env/token_file nor webhook_url_env/webhook_url_file is")
@@ -273,24 +291,6 @@ func (s *SlackConfig) validate(e *Errors) {
 		e.add("slack.channel: must be set with a bot token (a channel ID such as C0123456789, or #name)")
 	} else if !slackChannelRe.MatchString(s.Channel) {
 		e.add("slack.channel: %q is neither a channel ID (C0123456789) nor #name", s.Channel)
-	}
-	for i, r := range s.Route {
-		key := fmt.Sprintf("slack.route[%d]", i)
-		if r.Channel == "" {
-			e.add("%s.channel: must not be empty", key)
-		} else if !slackChannelRe.MatchString(r.Channel) {
-			e.add("%s.channel: %q is neither a channel ID (C0123456789) nor #name", key, r.Channel)
-		}
-		for j, k := range r.Kinds {
-			if !slackValidKind(k) {
-				e.add("%s.kinds[%d]: %q is not an incident kind (%s)", key, j, k, slackKindList())
-			}
-		}
-		for j, sv := range r.Severities {
-			if model.Severity(sv).Rank() == 0 {
-				e.add("%s.severities[%d]: %q is not one of critical, warning, info", key, j, sv)
-			}
-		}
 	}
 }
 

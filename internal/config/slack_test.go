@@ -152,3 +152,45 @@ channel = "#b"`, []string{
 		})
 	}
 }
+
+// TestSlackThroughParse checks the [slack] section as the loader sees it:
+// routes decode, an inline token is refused with a pointer to the _env and
+// _file keys, and errors carry their key paths.
+func TestSlackThroughParse(t *testing.T) {
+	cfg, err := Parse("t.toml", []byte(`
+[slack]
+token_env = "REACHMON_SLACK_TOKEN"
+channel = "C0DEFAULT01"
+[[slack.route]]
+monitor_health = true
+channel = "C0MONITOR01"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Slack.Enabled() || len(cfg.Slack.Route) != 1 || cfg.Slack.Route[0].Channel != "C0MONITOR01" {
+		t.Errorf("slack = %+v", cfg.Slack)
+	}
+	_, err = Parse("t.toml", []byte(`
+[slack]
+token = "xoxb-inline"
+webhook_url = "https://hooks.slack.com/services/x"
+[[slack.route]]
+kinds = ["outage"]
+`))
+	if err == nil {
+		t.Fatal("inline secrets accepted")
+	}
+	for _, w := range []string{
+		"slack.token: secrets are not accepted in the config file; use slack.token_env",
+		"slack.webhook_url: secrets are not accepted in the config file; use slack.webhook_url_env",
+		`slack.route[0].kinds[0]: "outage"`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("errors lack %q:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "xoxb-inline") {
+		t.Error("the inline token is echoed in the error")
+	}
+}
