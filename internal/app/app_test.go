@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/testdns"
 )
 
@@ -47,7 +45,7 @@ func TestDaemon(t *testing.T) {
 	resolver := testdns.Start(t, zone, false)
 	auth := testdns.Start(t, zone, true)
 	listen := freeAddr(t)
-	cfg, err := config.Parse("t.toml", []byte(fmt.Sprintf(`
+	stop := startDaemon(t, fmt.Sprintf(`
 vantage = "test-vantage"
 listen = %q
 state_dir = %q
@@ -64,28 +62,8 @@ names = ["@", "www"]
 types = ["A", "SOA"]
 authoritative = [%q]
 dnssec = false
-`, listen, t.TempDir(), resolver.Addr, auth.Addr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, newTestLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("daemon did not stop within 10s of cancel")
-		}
-	}()
+`, listen, t.TempDir(), resolver.Addr, auth.Addr))
+	defer stop()
 
 	base := "http://" + listen
 	want := []string{

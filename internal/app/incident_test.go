@@ -72,6 +72,32 @@ func startDaemonLog(t *testing.T, cfgText string, logs *lockedLog) (stop func())
 	}
 }
 
+// outageConfig is a daemon configuration with one zone on one resolver
+// and one authoritative server, probed fast, and thresholds that open and
+// resolve incidents after two rounds; extra is appended.
+func outageConfig(t *testing.T, listen, resolver, auth, extra string) string {
+	return fmt.Sprintf(`
+listen = %q
+state_dir = %q
+[probe]
+interval = "100ms"
+timeout = "80ms"
+[[resolver]]
+name = "local"
+address = %q
+[[zone]]
+name = "lab.example"
+types = ["SOA"]
+authoritative = [%q]
+dnssec = false
+[evaluate]
+open_rounds = 2
+resolve_rounds = 2
+open_after = "0s"
+resolve_after = "0s"
+`, listen, t.TempDir(), resolver, auth) + extra
+}
+
 // incidents reads /api/v1/incidents; ok is false while the daemon does
 // not serve yet.
 func incidents(t *testing.T, base string) (v incident.View, ok bool) {
@@ -95,26 +121,7 @@ func TestIncidentLifecycle(t *testing.T) {
 	resolver := testdns.Start(t, zone, false)
 	auth := testdns.Start(t, zone, true)
 	listen := freeAddr(t)
-	cfgText := fmt.Sprintf(`
-listen = %q
-state_dir = %q
-[probe]
-interval = "100ms"
-timeout = "80ms"
-[[resolver]]
-name = "local"
-address = %q
-[[zone]]
-name = "lab.example"
-types = ["SOA"]
-authoritative = [%q]
-dnssec = false
-[evaluate]
-open_rounds = 2
-resolve_rounds = 2
-open_after = "0s"
-resolve_after = "0s"
-`, listen, t.TempDir(), resolver.Addr, auth.Addr)
+	cfgText := outageConfig(t, listen, resolver.Addr, auth.Addr, "")
 	base := "http://" + listen
 	waitOpen := func(what string, cond func(incident.View) bool) incident.View {
 		t.Helper()

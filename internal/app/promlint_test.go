@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/testdns"
 )
 
@@ -29,7 +27,7 @@ func TestMetricsLint(t *testing.T) {
 	}
 	srv := testdns.Start(t, zone, true)
 	listen := freeAddr(t)
-	cfg, err := config.Parse("t.toml", []byte(fmt.Sprintf(`
+	stop := startDaemon(t, fmt.Sprintf(`
 listen = %q
 state_dir = %q
 [probe]
@@ -43,18 +41,8 @@ name = "lab.example"
 names = ["@", "www"]
 types = ["A", "SOA"]
 authoritative = [%q]
-`, listen, t.TempDir(), srv.Addr, srv.Addr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, newTestLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+`, listen, t.TempDir(), srv.Addr, srv.Addr))
+	defer stop()
 
 	var body string
 	deadline := time.Now().Add(10 * time.Second)

@@ -28,30 +28,12 @@ func TestIncidentPagesSlack(t *testing.T) {
 	auth := testdns.Start(t, zone, true)
 	listen := freeAddr(t)
 	var logs lockedLog
-	stop := startDaemonLog(t, fmt.Sprintf(`
-listen = %q
-state_dir = %q
-[probe]
-interval = "100ms"
-timeout = "80ms"
-[[resolver]]
-name = "local"
-address = %q
-[[zone]]
-name = "lab.example"
-types = ["SOA"]
-authoritative = [%q]
-dnssec = false
-[evaluate]
-open_rounds = 2
-resolve_rounds = 2
-open_after = "0s"
-resolve_after = "0s"
+	stop := startDaemonLog(t, outageConfig(t, listen, resolver.Addr, auth.Addr, fmt.Sprintf(`
 [slack]
 token_file = %q
 api_url = %q
 channel = "C0DNS0001"
-`, listen, t.TempDir(), resolver.Addr, auth.Addr, tokenFile, fake.APIURL()), &logs)
+`, tokenFile, fake.APIURL())), &logs)
 	defer stop()
 
 	wait := func(what string, cond func() bool) {
