@@ -41,6 +41,7 @@ type Daemon struct {
 	reg *prometheus.Registry
 	// wrapped adds the vantage label to every reachmon metric.
 	wrapped prometheus.Registerer
+	health  *metrics.Health
 	sched   *schedule.Scheduler
 	srv     *server.Server
 	dns     *metrics.DNS
@@ -82,6 +83,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		cfg:     cfg,
 		log:     log,
 		reg:     reg,
+		wrapped: wrapped,
 		dns:     metrics.NewDNS(wrapped),
 		events:  make(chan model.Event, 1024),
 		nsAddrs: make(chan model.Discovery, 64),
@@ -99,7 +101,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromConfig(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
-	d.srv.AddCheck("dns_discovery", d.sched.Ready)
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	d.health = metrics.NewHealth(wrapped, cfgJSON, time.Now())
+	d.addCheck("dns_discovery", d.sched.Ready)
 	d.srv.Handle("GET /api/v1/nameservers", http.HandlerFunc(d.nameservers))
 	d.srv.Handle("GET "+bgp.PathPeers, http.HandlerFunc(d.feed.ServePeers))
 	d.srv.Handle("GET "+bgp.PathRoutes, http.HandlerFunc(d.feed.ServeRoutes))
@@ -196,8 +203,14 @@ func (d *Daemon) startNotifier(store *incident.Store) error {
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
-	d.srv.AddCheck("notify", d.notifier.Ready)
+	d.addCheck("notify", d.notifier.Ready)
 	return nil
+}
+
+// addCheck adds a readiness check to /readyz and to reachmon_ready.
+func (d *Daemon) addCheck(name string, check server.Check) {
+	d.srv.AddCheck(name, check)
+	d.health.AddCheck(name, check)
 }
 
 // statusEvery is how often /api/v1/status is refreshed without changes.

@@ -75,6 +75,13 @@ channel = "C0DNS0001"
 	if parents != 1 {
 		t.Errorf("%d top-level messages for one incident, want 1", parents)
 	}
+	_, body := get(t, "http://"+listen+"/metrics")
+	for _, w := range []string{`reachmon_notifications_total{channel="C0DNS0001",result="sent",vantage="default"}`,
+		`reachmon_notification_queue_depth{vantage="default"}`, `reachmon_ready{check="notify",vantage="default"} 1`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("/metrics lacks %s:\n%s", w, grep(body, "notif"))
+		}
+	}
 	if strings.Contains(logs.String(), token) {
 		t.Error("the Slack token appears in the logs")
 	}

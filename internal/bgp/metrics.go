@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg = prometheus.NewRegistry()
 	}
 	f := promauto.With(reg)
-	return &metrics{
+	m := &metrics{
 		peerUpG: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "reachmon_bgp_peer_up",
 			Help: "1 if the BGP session with the configured neighbor is established, else 0.",
@@ -76,6 +76,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		origins: map[netip.Prefix][]uint32{},
 		series:  map[netip.Prefix]bool{},
 	}
+	// Zero series from the start, so that increase() sees the first drop.
+	for _, q := range []string{"feed", "evaluator"} {
+		m.dropped.WithLabelValues(q)
+	}
+	return m
 }
 
 func (m *metrics) peerUp(peer string, up bool) {

@@ -113,6 +113,9 @@ func New(cfg *config.Config, prober Prober, out chan<- model.Event, o Options) (
 		Name: "reachmon_probe_skipped_total",
 		Help: "Probe rounds skipped because the previous round of the same probe was still running.",
 	}, []string{"zone"})
+	for _, zp := range s.zones {
+		s.skipped.WithLabelValues(zp.label) // zero from the start
+	}
 	s.running = f.NewGauge(prometheus.GaugeOpts{
 		Name: "reachmon_probe_in_flight",
 		Help: "Probes running now.",

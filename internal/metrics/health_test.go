@@ -1,0 +1,41 @@
+package metrics
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestHealth(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"vantage": "v1"}, reg)
+	h := NewHealth(wrapped, []byte("vantage = \"v1\"\n"), time.Unix(1700000000, 500_000_000))
+	var notifyErr error
+	h.AddCheck("dns_discovery", func() error { return nil })
+	h.AddCheck("notify", func() error { return notifyErr })
+
+	want := func(notify string) string {
+		return `
+# HELP reachmon_config_info Always 1; sha256 holds the first 12 hex digits of the loaded configuration's SHA-256.
+# TYPE reachmon_config_info gauge
+reachmon_config_info{sha256="bb77cf29eecd",vantage="v1"} 1
+# HELP reachmon_config_load_timestamp_seconds Unix time at which the configuration in use was loaded.
+# TYPE reachmon_config_load_timestamp_seconds gauge
+reachmon_config_load_timestamp_seconds{vantage="v1"} 1.7000000005e+09
+# HELP reachmon_ready 1 while the named readiness check (/readyz) passes, else 0.
+# TYPE reachmon_ready gauge
+reachmon_ready{check="dns_discovery",vantage="v1"} 1
+reachmon_ready{check="notify",vantage="v1"} ` + notify + "\n"
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("1"))); err != nil {
+		t.Error(err)
+	}
+	notifyErr = errors.New("slack: invalid_auth")
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("0"))); err != nil {
+		t.Error(err)
+	}
+}
