@@ -8,7 +8,7 @@ CONFIG    ?= config/reachmon.toml
 FUZZTIME  ?= 10s
 TESTFLAGS ?=
 
-.PHONY: all build run test test-deps fuzz lint bench clean
+.PHONY: all build run test test-deps fuzz lint bench clean demo
 
 all: build
 
@@ -37,6 +37,10 @@ lint:
 
 bench: build
 	./scripts/bench.sh
+
+# The outage lab for a person: needs root; Ctrl-C stops and cleans up.
+demo:
+	./scripts/demo.sh
 
 clean:
 	rm -rf bin var

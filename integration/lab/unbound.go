@@ -29,6 +29,8 @@ func newUnbound(dir, name string, addr netip.Addr, rootHints, trustAnchor string
 	interface: %[1]s@%[2]d
 	interface-automatic: no
 	access-control: 127.0.0.0/8 allow
+	# The lab's own /16 (a 198.18.x lab in a network namespace).
+	access-control: %[9]s allow
 	do-ip6: no
 	num-threads: 1
 	so-reuseport: no
@@ -54,7 +56,7 @@ func newUnbound(dir, name string, addr netip.Addr, rootHints, trustAnchor string
 remote-control:
 	control-enable: yes
 	control-interface: %[8]s
-`, addr, DNSPort, dir, path("unbound.pid"), path("unbound.log"), rootHints, trustAnchor, path("unbound.ctl"))
+`, addr, DNSPort, dir, path("unbound.pid"), path("unbound.log"), rootHints, trustAnchor, path("unbound.ctl"), netip.PrefixFrom(addr, 16).Masked())
 	if err := os.WriteFile(u.conf, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
