@@ -16,7 +16,7 @@ import (
 //	resolve_rounds = 3        # consecutive good probes before it counts as recovered
 //	open_after = "30s"        # a DNS condition must hold this long to open an incident
 //	resolve_after = "2m"      # ... and be gone this long to resolve it
-//	bgp_open_after = "0s"     # BGP conditions (withdrawal, hijack): 0 opens at once (early warning)
+//	bgp_open_after = "0s"     # BGP-caused DNS outages and hijacks: 0 opens at once (early warning); a withdrawn prefix alone waits open_after (at least 2s)
 //	bgp_resolve_after = "5m"  # a flapping prefix stays one incident
 //	min_peers = 2             # peers that must withdraw a prefix before it counts (all peers always count)
 //	start_grace = "2m"        # no BGP verdicts this long after start

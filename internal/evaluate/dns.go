@@ -62,7 +62,10 @@ type server struct {
 	addr       netip.Addr
 	host       string
 
-	consecFail, consecOK int
+	// rounds counts consecutive failing (negative) or good (positive)
+	// answers per query ("name type"): each query is asked once per probe
+	// round, so these are rounds, however many queries a round holds.
+	rounds map[string]int
 	// decided is false until the server has either failed OpenRounds or
 	// answered ResolveRounds times in a row; down is the hysteresis state.
 	decided, down bool
@@ -78,6 +81,23 @@ type server struct {
 	mismatch, match int
 	mismatched      bool
 	mismatchText    string
+}
+
+// impactJitter is how far a new cache-expiry estimate must move before it
+// replaces the old one.
+const impactJitter = 2 * time.Second
+
+// worstRounds is the run of the server's worst query: negative, the most
+// consecutive failures of any query; positive, the fewest consecutive good
+// answers over all its queries (all of them good).
+func (s *server) worstRounds() int {
+	worst, first := 0, true
+	for _, n := range s.rounds {
+		if first || n < worst {
+			worst, first = n, false
+		}
+	}
+	return worst
 }
 
 func (s *server) label() string {
@@ -169,23 +189,31 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 
 	ok, class := classify(o)
 	wasDecided, wasDown, wasSig, wasMis := srv.decided, srv.down, srv.sig, srv.mismatched
+	if srv.rounds == nil {
+		srv.rounds = map[string]int{}
+	}
+	key := o.Name + " " + o.Type
 	if ok {
-		srv.consecOK++
-		srv.consecFail = 0
-		srv.okAt, srv.okTTL = o.Time, o.MinTTL
-		if srv.consecOK >= e.cfg.ResolveRounds {
+		srv.rounds[key] = max(srv.rounds[key], 0) + 1
+		// Keep the cache expiry the early warning counts from unless it
+		// moves by more than a couple of seconds: answers from a cache
+		// count their TTL down, and the estimate must not jitter.
+		exp, prev := o.Time.Add(time.Duration(o.MinTTL)*time.Second), srv.okAt.Add(time.Duration(srv.okTTL)*time.Second)
+		if srv.okAt.IsZero() || exp.Sub(prev) > impactJitter || prev.Sub(exp) > impactJitter {
+			srv.okAt, srv.okTTL = o.Time, o.MinTTL
+		}
+		if srv.worstRounds() >= e.cfg.ResolveRounds {
 			srv.down, srv.decided = false, true
 		}
 		e.checkAnswers(z, srv, o)
 	} else {
-		if srv.consecFail == 0 {
+		if srv.worstRounds() >= 0 { // no failing run yet: this one starts it
 			srv.failSince = o.Time
 		}
-		srv.consecFail++
-		srv.consecOK = 0
+		srv.rounds[key] = min(srv.rounds[key], 0) - 1
 		srv.class, srv.sig, srv.ede = class, srv.validating && dnssecSignature(o), o.EDE
 		srv.qname, srv.qtype = o.Name, o.Type
-		if srv.consecFail >= e.cfg.OpenRounds {
+		if -srv.worstRounds() >= e.cfg.OpenRounds {
 			srv.down, srv.decided = true, true
 		}
 	}
@@ -273,7 +301,7 @@ func (e *Evaluator) resetServers() {
 	for _, z := range e.zones {
 		z.undecided = len(z.servers)
 		for _, s := range z.servers {
-			s.decided, s.down, s.consecFail, s.consecOK = false, false, 0, 0
+			s.decided, s.down, s.rounds = false, false, nil
 			s.mismatch, s.match, s.mismatched = 0, 0, false
 		}
 	}
@@ -945,8 +973,12 @@ func (e *Evaluator) vantageVerdict() verdict {
 
 // vantageSuspect holds DNS verdicts while a control check fails: the
 // vantage may be going down.
+// vantageSuspect holds DNS verdicts while at least half of the control
+// checks fail: the vantage itself may be going down. One failing control
+// check (a resolver's own outage fails the control zone there too) is not
+// enough, or a single resolver outage would hold every verdict.
 func (e *Evaluator) vantageSuspect() bool {
-	return len(e.controls) > 0 && e.ctlDown > 0
+	return len(e.controls) > 0 && e.ctlDown > 0 && e.ctlDown*2 >= e.ctlKnown
 }
 
 func serverNames(s []*server) []string {

@@ -98,8 +98,16 @@ func (e *Evaluator) slotFor(g group, subject string, create bool) *slot {
 	return s
 }
 
+// withdrawSettle is the least time a withdrawn prefix waits before it
+// pages: the more-specifics of one outage arrive in separate UPDATEs
+// milliseconds apart, and the BGP-caused outage they add up to must absorb
+// the prefix-withdrawn incident before it pages on its own.
+const withdrawSettle = 2 * time.Second
+
 func (e *Evaluator) openAfter(s *slot) time.Duration {
 	switch s.key.g {
+	case groupWithdrawn:
+		return max(e.cfg.OpenAfter.Duration, withdrawSettle)
 	case groupHijack:
 		return e.cfg.BGPOpenAfter.Duration
 	case groupZone:

@@ -1,0 +1,140 @@
+package evaluate
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// Regression tests for what the outage lab (integration/scenario_test.go)
+// found in the evaluator.
+
+// applyAll applies events, checking every change, and returns them.
+func applyAll(t *testing.T, e *Evaluator, evs ...model.Event) []model.IncidentChange {
+	t.Helper()
+	var out []model.IncidentChange
+	for _, ev := range evs {
+		ch := e.Apply(ev)
+		checkChanges(t, ch)
+		out = append(out, ch...)
+	}
+	return out
+}
+
+func openedKinds(ch []model.IncidentChange) []model.IncidentKind {
+	var out []model.IncidentKind
+	for _, c := range ch {
+		if c.Type == model.ChangeOpen {
+			out = append(out, c.Incident.Kind)
+		}
+	}
+	return out
+}
+
+// A resolver that is down fails the control zone there too. That one
+// failing control check must not hold every DNS verdict as "the vantage
+// may be down": the resolver outage opens.
+func TestResolverOutageWithControlZone(t *testing.T) {
+	cfg := testConfig()
+	cfg.OpenRounds, cfg.ResolveRounds = 2, 2
+	cfg.OpenAfter.Duration = 0
+	cfg.ControlZones = []string{"control.example"}
+	zones := []string{"control.example", "a.example", "b.example", "c.example"}
+	tg := Targets{Vantage: "test", Resolvers: threeResolvers()}
+	for _, z := range zones {
+		tg.Zones = append(tg.Zones, Zone{Name: z})
+	}
+	e := New(cfg, tg)
+	now := t0
+	var changes []model.IncidentChange
+	for round := range 6 {
+		for _, z := range zones {
+			for _, r := range threeResolvers() {
+				srv := model.Server{Name: r.Name, Kind: model.KindResolver, Addr: r.Addr.String() + ":53", Validating: true}
+				if r.Name == "quad9" && round >= 2 {
+					changes = append(changes, applyAll(t, e, failObs(z, srv, now, "", model.ErrTimeout))...)
+				} else {
+					changes = append(changes, applyAll(t, e, okObs(z, srv, now, "192.0.2.1", 300))...)
+				}
+			}
+		}
+		now = now.Add(30 * time.Second)
+		changes = append(changes, e.Tick(now)...)
+	}
+	got := openedKinds(changes)
+	if len(got) != 1 || got[0] != model.IncidentResolverOutage {
+		t.Fatalf("opened %v, want exactly one resolver_outage", got)
+	}
+}
+
+// open_rounds counts probe rounds per query: a server asked two queries
+// per round (the name and the zone's SOA) is not failing after one bad
+// round with open_rounds = 2.
+func TestOpenRoundsArePerQuery(t *testing.T) {
+	cfg := testConfig()
+	cfg.OpenRounds, cfg.ResolveRounds = 2, 2
+	cfg.OpenAfter.Duration = 0
+	e := New(cfg, Targets{Vantage: "test", Zones: []Zone{{Name: "a.example"}}})
+	auth := model.Server{Name: "ns1.a.example.", Kind: model.KindAuthoritative, Addr: "192.0.2.53:53"}
+	now := t0
+	round := func() []model.IncidentChange {
+		www := failObs("a.example", auth, now, "", model.ErrTimeout)
+		www.Name = "www.a.example."
+		soa := failObs("a.example", auth, now, "", model.ErrTimeout)
+		soa.Type = "SOA"
+		ch := applyAll(t, e, www, soa)
+		now = now.Add(30 * time.Second)
+		return append(ch, e.Tick(now)...)
+	}
+	if got := openedKinds(round()); len(got) != 0 {
+		t.Fatalf("one bad round (two queries) opened %v", got)
+	}
+	if got := openedKinds(round()); len(got) != 1 || got[0] != model.IncidentAuthOutage {
+		t.Fatalf("two bad rounds opened %v, want an authoritative outage", got)
+	}
+}
+
+// A cached answer counts its TTL down: the cache-expiry estimate the early
+// warning uses stays put instead of moving a second every round.
+func TestCacheExpiryDoesNotJitter(t *testing.T) {
+	e := New(testConfig(), Targets{Vantage: "test", Zones: []Zone{{Name: "a.example"}}})
+	res := model.Server{Name: "google", Kind: model.KindResolver, Addr: "8.8.8.8:53"}
+	for i := range 11 { // the last probe lands 300 ms off the whole second
+		// Probes land at sub-second offsets while the TTL counts down.
+		at := t0.Add(time.Duration(i)*time.Second + time.Duration(i%3)*300*time.Millisecond)
+		applyAll(t, e, okObs("a.example", res, at, "192.0.2.1", uint32(300-i)))
+	}
+	srv := e.zones["a.example"].servers["google"]
+	if want := t0.Add(300 * time.Second); !srv.okAt.Add(time.Duration(srv.okTTL) * time.Second).Equal(want) {
+		t.Errorf("cache expiry moved to %s, want %s", srv.okAt.Add(time.Duration(srv.okTTL)*time.Second), want)
+	}
+	// A refreshed cache (full TTL again) moves it.
+	applyAll(t, e, okObs("a.example", res, t0.Add(20*time.Second), "192.0.2.1", 300))
+	if got := srv.okAt.Add(time.Duration(srv.okTTL) * time.Second); !got.Equal(t0.Add(320 * time.Second)) {
+		t.Errorf("refreshed cache expiry = %s", got)
+	}
+}
+
+// A withdrawn prefix waits a short settle time even with open_after = 0,
+// so that the more-specifics of the same outage, milliseconds behind it,
+// can turn it into one BGP-caused outage instead of two pages.
+func TestWithdrawnPrefixSettles(t *testing.T) {
+	cfg := testConfig()
+	cfg.OpenAfter.Duration = 0
+	tg := Targets{Vantage: "test", Peers: peers3,
+		Prefixes: []model.WatchedPrefix{{Prefix: mustPrefix("198.51.100.0/24"), Origins: []uint32{64500}}}}
+	w := newWorld(t, cfg, tg)
+	w.bgpUp(peers3, map[string]uint32{"198.51.100.0/24": 64500})
+	w.tick(3 * time.Minute)
+	w.withdraw(peers3, "198.51.100.0/24", 64500)
+	w.tick(time.Second)
+	if got := w.opened(); len(got) != 0 {
+		t.Fatalf("opened %v within a second of the withdrawal", kinds(got))
+	}
+	w.tick(2 * time.Second)
+	if got := w.openKinds(); fmt.Sprint(got) != "[prefix_withdrawn]" {
+		t.Fatalf("after the settle time: %v, want [prefix_withdrawn]", got)
+	}
+}
