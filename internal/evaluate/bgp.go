@@ -222,6 +222,20 @@ func (e *Evaluator) withdrawnVerdict(r *route) verdict {
 			}
 		}
 	}
+	// A resolver the prefix covers is out: its resolver outage (which
+	// names the withdrawal) is the root cause. While the resolver is
+	// failing but its outage is not decided yet, wait rather than page the
+	// withdrawal on its own first.
+	for _, name := range e.coveredResolvers(r) {
+		if rs := e.slots[slotKey{groupResolver, name}]; rs != nil && rs.inc != nil {
+			v.supersededBy = rs.inc.ID
+			v.kind = model.IncidentPrefixWithdrawn
+			return v
+		}
+		if e.resolverFailing(name) {
+			return verdict{}
+		}
+	}
 	v.kind, v.severity = model.IncidentPrefixWithdrawn, model.SeverityWarning
 	v.prefixes = []netip.Prefix{r.prefix}
 	if r.lastOrigin != 0 {
@@ -253,6 +267,35 @@ func countWord(n int) string {
 		return "0"
 	}
 	return fmt.Sprint(n)
+}
+
+// coveredResolvers lists the resolvers whose addresses lie in r's prefix
+// (whether or not the feed named them in the route's Covers).
+func (e *Evaluator) coveredResolvers(r *route) []string {
+	var out []string
+	for _, x := range e.resAddrs {
+		if !r.prefix.Contains(x.addr) {
+			continue
+		}
+		for _, n := range x.resolvers {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// resolverFailing reports whether the resolver's latest answers failed
+// for some zone (before any threshold is crossed).
+func (e *Evaluator) resolverFailing(name string) bool {
+	for _, z := range e.zones {
+		if s := z.servers[name]; s != nil && s.kind == model.KindResolver && s.worstRounds() < 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // coveredNames lists the zones and resolvers whose addresses r covers.
@@ -396,9 +439,7 @@ func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
 		case "nameserver":
 			e.linkNS(e.zone(role.Name), a.addr, "")
 		case "resolver":
-			if !slices.Contains(a.resolvers, role.Name) {
-				a.resolvers = append(a.resolvers, role.Name)
-			}
+			e.addResolverRole(a, role.Name)
 			if r := e.resolver(role.Name); !r.addr.IsValid() {
 				r.addr = a.addr
 			}
@@ -488,8 +529,8 @@ func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
 		for _, role := range ba.Roles {
 			if role.Kind == "nameserver" {
 				e.linkNS(e.zone(role.Name), a.addr, "")
-			} else if role.Kind == "resolver" && !slices.Contains(a.resolvers, role.Name) {
-				a.resolvers = append(a.resolvers, role.Name)
+			} else if role.Kind == "resolver" {
+				e.addResolverRole(a, role.Name)
 			}
 		}
 		if ba.Healthy != nil {

@@ -64,8 +64,9 @@ type server struct {
 
 	// rounds counts consecutive failing (negative) or good (positive)
 	// answers per query ("name type"): each query is asked once per probe
-	// round, so these are rounds, however many queries a round holds.
-	rounds map[string]int
+	// round, so these are rounds, however many queries a round holds. A
+	// server has a handful of queries: a slice is smaller than a map.
+	rounds []queryRun
 	// decided is false until the server has either failed OpenRounds or
 	// answered ResolveRounds times in a row; down is the hysteresis state.
 	decided, down bool
@@ -92,12 +93,29 @@ const impactJitter = 2 * time.Second
 // answers over all its queries (all of them good).
 func (s *server) worstRounds() int {
 	worst, first := 0, true
-	for _, n := range s.rounds {
-		if first || n < worst {
-			worst, first = n, false
+	for _, q := range s.rounds {
+		if first || q.n < worst {
+			worst, first = q.n, false
 		}
 	}
 	return worst
+}
+
+// queryRun is the current run of one query of a server.
+type queryRun struct {
+	name, qtype string
+	n           int
+}
+
+// run returns the run counter of the query (name, qtype), adding it.
+func (s *server) run(name, qtype string) *int {
+	for i := range s.rounds {
+		if s.rounds[i].name == name && s.rounds[i].qtype == qtype {
+			return &s.rounds[i].n
+		}
+	}
+	s.rounds = append(s.rounds, queryRun{name: name, qtype: qtype})
+	return &s.rounds[len(s.rounds)-1].n
 }
 
 func (s *server) label() string {
@@ -189,12 +207,9 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 
 	ok, class := classify(o)
 	wasDecided, wasDown, wasSig, wasMis := srv.decided, srv.down, srv.sig, srv.mismatched
-	if srv.rounds == nil {
-		srv.rounds = map[string]int{}
-	}
-	key := o.Name + " " + o.Type
+	run := srv.run(o.Name, o.Type)
 	if ok {
-		srv.rounds[key] = max(srv.rounds[key], 0) + 1
+		*run = max(*run, 0) + 1
 		// Keep the cache expiry the early warning counts from unless it
 		// moves by more than a couple of seconds: answers from a cache
 		// count their TTL down, and the estimate must not jitter.
@@ -210,7 +225,7 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 		if srv.worstRounds() >= 0 { // no failing run yet: this one starts it
 			srv.failSince = o.Time
 		}
-		srv.rounds[key] = min(srv.rounds[key], 0) - 1
+		*run = min(*run, 0) - 1
 		srv.class, srv.sig, srv.ede = class, srv.validating && dnssecSignature(o), o.EDE
 		srv.qname, srv.qtype = o.Name, o.Type
 		if -srv.worstRounds() >= e.cfg.OpenRounds {

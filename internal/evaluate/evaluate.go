@@ -138,6 +138,8 @@ type Evaluator struct {
 	lens4     []int
 	lens6     []int
 	controls  map[string]bool
+	// resAddrs are the addresses that some resolver uses.
+	resAddrs []*addr
 
 	// interesting are routes with a withdrawal or an unexpected origin:
 	// re-evaluated when BGP becomes usable.
@@ -188,9 +190,7 @@ func New(cfg config.Evaluate, t Targets) *Evaluator {
 		if r.Addr.IsValid() {
 			a := e.addr(r.Addr)
 			res.addr = r.Addr
-			if !slices.Contains(a.resolvers, r.Name) {
-				a.resolvers = append(a.resolvers, r.Name)
-			}
+			e.addResolverRole(a, r.Name)
 		}
 	}
 	for _, zt := range t.Zones {
@@ -428,6 +428,16 @@ func (e *Evaluator) addr(a netip.Addr) *addr {
 		e.addrs[a] = x
 	}
 	return x
+}
+
+// addResolverRole records that the resolver name uses address a.
+func (e *Evaluator) addResolverRole(a *addr, name string) {
+	if !slices.Contains(a.resolvers, name) {
+		a.resolvers = append(a.resolvers, name)
+	}
+	if !slices.Contains(e.resAddrs, a) {
+		e.resAddrs = append(e.resAddrs, a)
+	}
 }
 
 func (e *Evaluator) peer(name string, asn uint32) *peer {

@@ -138,3 +138,39 @@ func TestWithdrawnPrefixSettles(t *testing.T) {
 		t.Fatalf("after the settle time: %v, want [prefix_withdrawn]", got)
 	}
 }
+
+// A resolver's own watched prefix withdrawn while the resolver fails: one
+// resolver outage naming the withdrawal, not also a prefix-withdrawn page
+// that races it (the resolver takes a few probe rounds to be decided).
+func TestResolverPrefixWithdrawnIsOneIncident(t *testing.T) {
+	var zones []Zone
+	for i := range 5 {
+		zones = append(zones, Zone{Name: fmt.Sprintf("zone%d.example", i)})
+	}
+	cfg := testConfig()
+	cfg.OpenRounds, cfg.ResolveRounds = 2, 2
+	cfg.OpenAfter.Duration = 0
+	tg := Targets{Vantage: "test", Zones: zones, Resolvers: threeResolvers(), Peers: peers3,
+		Prefixes: []model.WatchedPrefix{{Prefix: mustPrefix("1.1.1.0/24"), Origins: []uint32{13335}}}}
+	w := newWorld(t, cfg, tg)
+	w.bgpUp(peers3, map[string]uint32{"1.1.1.0/24": 13335})
+	w.apply(model.CoverEvent{Time: w.now, Kind: model.CoverRestored, Addr: mustAddr("1.1.1.1"),
+		Roles: []model.AddressRole{{Kind: "resolver", Name: "cloudflare"}}, Current: &model.Cover{Prefix: mustPrefix("1.1.1.0/24"), Peers: 3}})
+	w.probe = healthy("192.0.2.1", 300)
+	w.runFor(3*time.Minute, 30*time.Second)
+
+	w.probe = func(z string, s model.Server, now time.Time) model.Observation {
+		if s.Name == "cloudflare" {
+			return failObs(z, s, now, "", model.ErrTimeout)
+		}
+		return okObs(z, s, now, "192.0.2.1", 300)
+	}
+	w.rounds(1, time.Second) // the resolver starts failing as the route goes
+	w.withdraw(peers3, "1.1.1.0/24", 13335)
+	w.apply(model.CoverEvent{Time: w.now, Kind: model.CoverWithdrawn, Addr: mustAddr("1.1.1.1"),
+		Roles: []model.AddressRole{{Kind: "resolver", Name: "cloudflare"}}, Healthy: &model.Cover{Prefix: mustPrefix("1.1.1.0/24")}})
+	w.runFor(20*time.Second, time.Second)
+	if got := w.openKinds(); fmt.Sprint(got) != "[resolver_outage]" {
+		t.Fatalf("open: %v (opened %v), want only the resolver outage", got, kinds(w.opened()))
+	}
+}
