@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -49,19 +48,12 @@ func noSecondPage(t *testing.T, l *outagelab.Lab) {
 	}
 }
 
-// knownBug reports a reachmon bug the scenario exposed and that is filed
-// (see the issue-7 report): it is logged loudly, and fails the test only
-// with REACHMON_STRICT_SCENARIOS=1, so that `make test` stays green until
-// the fix lands while the failure stays visible. Remove the call with the
-// fix.
-func knownBug(t *testing.T, id, format string, args ...any) {
+// labBug fails the scenario with the name of a reachmon bug this lab
+// found and that is now fixed (resolver-held, withdrawn-first,
+// impact-jitter, vantage-race): each check guards against its return.
+func labBug(t *testing.T, id, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf("KNOWN BUG %s: ", id) + fmt.Sprintf(format, args...)
-	if os.Getenv("REACHMON_STRICT_SCENARIOS") != "" {
-		t.Error(msg)
-		return
-	}
-	t.Log(msg)
+	t.Errorf("reachmon bug %s is back: "+format, append([]any{id}, args...)...)
 }
 
 // pagesOf are the pages whose text names kind's title.
@@ -198,7 +190,7 @@ func TestScenarioFacebook(t *testing.T) {
 		return len(threadWith(l, page, "resolver0")) > 0, l.SlackLog()
 	})
 	if n := len(threadWith(l, page, "time to impact")); n > 3 {
-		knownBug(t, "impact-jitter", "%d thread replies only for a moved \"time to impact\" while resolvers answered from cache "+
+		labBug(t, "impact-jitter", "%d thread replies only for a moved \"time to impact\" while resolvers answered from cache "+
 			"(the estimate okAt+TTL jitters by a second every probe round)", n)
 	}
 	m := l.Metrics()
@@ -224,7 +216,7 @@ func TestScenarioFacebook(t *testing.T) {
 	onlyKinds(t, l, model.IncidentBGPOutage, model.IncidentPrefixWithdrawn)
 	for _, e := range l.All() {
 		if e.Kind != model.IncidentBGPOutage && e.Paged {
-			knownBug(t, "withdrawn-first", "%s %s paged %v before the BGP-caused outage absorbed it (one root cause, two pages): %s",
+			labBug(t, "withdrawn-first", "%s %s paged %v before the BGP-caused outage absorbed it (one root cause, two pages): %s",
 				e.Kind, e.Subject, e.Confirmed.Sub(fault).Round(time.Millisecond), e.RootCause)
 		}
 	}
@@ -434,10 +426,10 @@ func TestScenarioResolver(t *testing.T) {
 			}
 		}
 		st, _ := l.Status()
-		knownBug(t, "resolver-held", "no resolver_outage 20 s after resolver0 died: the control zone fails at resolver0, "+
+		labBug(t, "resolver-held", "no resolver_outage 20 s after resolver0 died: the control zone fails at resolver0, "+
 			"so evaluate.held() (vantageSuspect: ctlDown > 0) holds every DNS verdict, the resolver's own included; status: %+v; incidents:\n%s",
 			st.Resolvers, l.SlackLog())
-		t.Skip("resolver_outage cannot open until the resolver-held bug is fixed (REACHMON_STRICT_SCENARIOS=1 fails instead)")
+		t.FailNow()
 	}
 	page := pagesOf(l, model.IncidentResolverOutage)[0]
 	toPage := page.Time.Sub(fault)
@@ -464,7 +456,7 @@ func TestScenarioResolver(t *testing.T) {
 		case slices.Contains(zoneOutageKinds, e.Kind):
 			t.Errorf("a zone was blamed for the resolver's outage: %s %s: %s", e.Kind, e.Subject, e.RootCause)
 		case e.Kind == model.IncidentPrefixWithdrawn && e.Paged:
-			knownBug(t, "withdrawn-first", "prefix_withdrawn %s paged %v after the fault, besides the resolver outage it is part of: %s",
+			labBug(t, "withdrawn-first", "prefix_withdrawn %s paged %v after the fault, besides the resolver outage it is part of: %s",
 				e.Subject, e.Confirmed.Sub(fault).Round(time.Millisecond), e.RootCause)
 		case e.Kind != model.IncidentResolverOutage && e.Kind != model.IncidentPrefixWithdrawn:
 			t.Errorf("unexpected %s incident %s: %s", e.Kind, e.Subject, e.RootCause)
@@ -538,7 +530,7 @@ func TestScenarioVantageDown(t *testing.T) {
 		case e.Kind == model.IncidentVantageDown:
 			n++
 		case e.Kind == model.IncidentAuthOutage && e.Confirmed.Before(inc.Confirmed):
-			knownBug(t, "vantage-race", "%s %s opened %v after the fault, %v before vantage_down, and paged=%v: "+
+			labBug(t, "vantage-race", "%s %s opened %v after the fault, %v before vantage_down, and paged=%v: "+
 				"zones whose own servers cross open_rounds before every control check has are not held (open_after 0): %s",
 				e.Kind, e.Subject, e.Confirmed.Sub(fault).Round(time.Millisecond), inc.Confirmed.Sub(e.Confirmed).Round(time.Millisecond), e.Paged, e.RootCause)
 		default:

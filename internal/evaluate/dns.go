@@ -206,6 +206,9 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 	}
 
 	ok, class := classify(o)
+	if ok && z.control {
+		e.lastCtlOK = now
+	}
 	wasDecided, wasDown, wasSig, wasMis := srv.decided, srv.down, srv.sig, srv.mismatched
 	run := srv.run(o.Name, o.Type)
 	if ok {

@@ -138,6 +138,8 @@ type Evaluator struct {
 	lens4     []int
 	lens6     []int
 	controls  map[string]bool
+	// lastCtlOK is when a control check last answered well.
+	lastCtlOK time.Time
 	// resAddrs are the addresses that some resolver uses.
 	resAddrs []*addr
 

@@ -174,3 +174,35 @@ func TestResolverPrefixWithdrawnIsOneIncident(t *testing.T) {
 		t.Fatalf("open: %v (opened %v), want only the resolver outage", got, kinds(w.opened()))
 	}
 }
+
+// The vantage loses its network: a zone's servers cross open_rounds a
+// moment before the control checks do. One vantage_down incident, not an
+// authoritative outage page first.
+func TestVantageDownBeatsZoneRace(t *testing.T) {
+	cfg := testConfig()
+	cfg.OpenRounds, cfg.ResolveRounds = 2, 2
+	cfg.OpenAfter.Duration = 0
+	cfg.ControlZones = []string{"control.example"}
+	e := New(cfg, Targets{Vantage: "test", Zones: []Zone{{Name: "a.example"}, {Name: "control.example"}}})
+	auth := func(z string) model.Server {
+		return model.Server{Name: "ns1." + z + ".", Kind: model.KindAuthoritative, Addr: "192.0.2.53:53"}
+	}
+	now := t0
+	var changes []model.IncidentChange
+	for round := range 5 {
+		for _, z := range []string{"a.example", "control.example"} { // the zone's probes land first
+			o := okObs(z, auth(z), now, "192.0.2.1", 300)
+			if round >= 2 {
+				o = failObs(z, auth(z), now, "", model.ErrTimeout)
+			}
+			changes = append(changes, applyAll(t, e, o)...)
+			now = now.Add(100 * time.Millisecond)
+			changes = append(changes, e.Tick(now)...)
+		}
+		now = now.Add(time.Second)
+		changes = append(changes, e.Tick(now)...)
+	}
+	if got := openedKinds(changes); fmt.Sprint(got) != "[vantage_down]" {
+		t.Fatalf("opened %v, want only vantage_down", got)
+	}
+}

@@ -199,6 +199,23 @@ func (e *Evaluator) held(v verdict, now time.Time) bool {
 	return false
 }
 
+// controlVouches reports whether a DNS verdict may open an incident as far
+// as the control checks go: when control zones are configured, one of them
+// must have answered since the condition began, or the "outage" may be this
+// vantage losing its network (whose control checks fail a moment later and
+// open vantage_down instead). It delays a real outage by at most one probe
+// interval.
+func (e *Evaluator) controlVouches(s *slot, v verdict) bool {
+	if len(e.controls) == 0 || v.bgp {
+		return true
+	}
+	switch s.key.g {
+	case groupZone, groupMismatch, groupResolver:
+		return !e.lastCtlOK.Before(s.since)
+	}
+	return true
+}
+
 // judge applies hysteresis to a verdict.
 func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
 	delete(e.pending, s)
@@ -220,7 +237,7 @@ func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
 		}
 		s.v = v
 		switch {
-		case s.inc == nil && !supp && !hold && now.Sub(s.since) >= e.openAfter(s):
+		case s.inc == nil && !supp && !hold && now.Sub(s.since) >= e.openAfter(s) && e.controlVouches(s, v):
 			e.open(s, now)
 		case s.inc != nil && !supp && !hold:
 			e.update(s, now, "")
