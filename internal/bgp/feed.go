@@ -148,6 +148,7 @@ func New(cfg config.BGP, w Watch, opts Options) (*Feed, error) {
 	f.watch.Store(ws)
 	f.st = newState(cfg, ws, f.now, f.emit, f.m)
 	f.st.reasonFor = f.takeCut
+	f.st.log = f.log
 	return f, nil
 }
 
@@ -269,7 +270,7 @@ func (f *Feed) shutdown(s *server.BgpServer) {
 	f.watchMu.Lock()
 	f.srv = nil
 	f.watchMu.Unlock()
-	s.Stop()
+	stopServer(s)
 }
 
 // SetNameserverAddrs sets the nameserver addresses of zone (from

@@ -340,3 +340,19 @@ func (l *slogLogger) GetLevel() gobgplog.LogLevel {
 	defer l.mu.Unlock()
 	return l.level
 }
+
+// stopServer stops a GoBGP server, deleting its peers first: StopBgp
+// clears the global configuration while sessions' goroutines may still
+// read it (a data race inside GoBGP v3.37.0); sessions closed first have
+// nothing left to read.
+func stopServer(s *server.BgpServer) {
+	ctx := context.Background()
+	var addrs []string
+	_ = s.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+		addrs = append(addrs, p.GetConf().GetNeighborAddress())
+	})
+	for _, a := range addrs {
+		_ = s.DeletePeer(ctx, &api.DeletePeerRequest{Address: a})
+	}
+	s.Stop()
+}

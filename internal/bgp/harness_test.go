@@ -69,7 +69,7 @@ func newSpeaker(t *testing.T, addr string, asn uint32) *speaker {
 	}}); err != nil {
 		t.Fatalf("speaker add peer: %v", err)
 	}
-	t.Cleanup(sp.s.Stop)
+	t.Cleanup(func() { stopServer(sp.s) })
 	return sp
 }
 

@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"log/slog"
 	"maps"
 	"net/netip"
 	"slices"
@@ -44,12 +45,14 @@ type route struct {
 }
 
 type peerState struct {
-	cfg        config.Neighbor
-	name       string
-	families   []int
-	up         bool
-	since      time.Time
-	synced     bool
+	cfg      config.Neighbor
+	name     string
+	families []int
+	up       bool
+	since    time.Time
+	synced   bool
+	// lastUpdate is when the current session last sent an UPDATE (or an
+	// End-of-RIB) of a watched prefix; zero until it sends anything.
 	lastUpdate time.Time
 	eor        map[int]bool
 	reason     string
@@ -87,7 +90,29 @@ type state struct {
 	m       *metrics
 	// reasonFor says why a session went down, if known.
 	reasonFor func(peer string) string
+	log       *slog.Logger
 }
+
+// syncHow says what ended a peer's initial sync.
+type syncHow uint8
+
+const (
+	syncEOR    syncHow = iota // End-of-RIB for every family
+	syncQuiet                 // quiet for the timeout after its first UPDATE
+	syncSilent                // nothing at all for silentSyncFactor × timeout
+)
+
+// silentSyncFactor bounds the wait for a session that sends nothing at
+// all: it is synced (with an empty table) after this many initial-sync
+// timeouts from Established. A peer may take a while to start its dump
+// (BIRD: ~3 s after Established), so the ordinary "quiet for the
+// timeout" rule only counts from the session's first UPDATE.
+const silentSyncFactor = 3
+
+// SyncReasonNoUpdates is the Reason of a PeerSynced event declared
+// because the session sent nothing at all (no UPDATE, no End-of-RIB) for
+// silentSyncFactor initial-sync timeouts.
+const SyncReasonNoUpdates = "no_updates_received"
 
 func newState(cfg config.BGP, ws *watchSet, now func() time.Time, emit func(model.Event), m *metrics) *state {
 	s := &state{
@@ -172,12 +197,13 @@ func (s *state) apply(it item) {
 			return
 		}
 		p.eor[it.family] = true
+		p.lastUpdate = it.t // the peer has spoken in this session
 		for _, f := range p.families {
 			if !p.eor[f] {
 				return
 			}
 		}
-		s.sync(p, it.t, true)
+		s.sync(p, it.t, syncEOR)
 	case itemRoute:
 		if !s.ws.watched(it.prefix) {
 			return
@@ -196,7 +222,9 @@ func (s *state) peerUp(p *peerState, t time.Time) {
 	if p.up {
 		return
 	}
-	p.up, p.since, p.synced, p.lastUpdate, p.reason = true, t, false, t, ""
+	// lastUpdate stays zero until the new session sends something: the
+	// initial-sync timeout does not run before the peer starts its table.
+	p.up, p.since, p.synced, p.lastUpdate, p.reason = true, t, false, time.Time{}, ""
 	p.eor = map[int]bool{}
 	s.m.peerUp(p.name, true)
 	s.emit(model.PeerEvent{Time: t, Kind: model.PeerUp, Peer: p.name, PeerASN: p.cfg.PeerASN, Description: p.cfg.Description})
@@ -229,15 +257,29 @@ func (s *state) peerDown(p *peerState, t time.Time, reason string) {
 }
 
 // sync ends a peer's initial table: routes it carried before its session
-// was lost and did not announce again were withdrawn meanwhile.
-func (s *state) sync(p *peerState, t time.Time, byEOR bool) {
+// was lost and did not announce again were withdrawn meanwhile. It is
+// only called once the peer has told its table (End-of-RIB, or quiet for
+// the timeout after it started sending) or after the long silent bound.
+func (s *state) sync(p *peerState, t time.Time, how syncHow) {
 	if p.synced || !p.up {
 		return
 	}
 	p.synced = true
 	s.m.peerSynced(p.name, true)
-	s.emit(model.PeerEvent{Time: t, Kind: model.PeerSynced, Peer: p.name, PeerASN: p.cfg.PeerASN,
-		Description: p.cfg.Description, Routes: len(p.routes), ByEndOfRIB: byEOR})
+	ev := model.PeerEvent{Time: t, Kind: model.PeerSynced, Peer: p.name, PeerASN: p.cfg.PeerASN,
+		Description: p.cfg.Description, Routes: len(p.routes), ByEndOfRIB: how == syncEOR}
+	if how == syncSilent {
+		ev.Reason = SyncReasonNoUpdates
+		if s.log != nil {
+			s.log.Warn("bgp peer sent nothing since its session was established; declared synced with an empty table",
+				"peer", p.name, "established", p.since, "waited", t.Sub(p.since).Round(time.Millisecond),
+				"routes_before_drop", len(p.lost))
+		}
+	} else if s.log != nil {
+		s.log.Info("bgp peer synced", "peer", p.name, "routes", len(p.routes), "by_end_of_rib", how == syncEOR,
+			"routes_before_drop", len(p.lost))
+	}
+	s.emit(ev)
 	lost := p.lost
 	p.lost = nil
 	var gone []netip.Prefix
@@ -263,8 +305,11 @@ func (s *state) sync(p *peerState, t time.Time, byEOR bool) {
 	}
 }
 
-// tick ends the initial sync of peers that sent no End-of-RIB and were
-// quiet for timeout; lastSeen is the peer's last UPDATE of any prefix.
+// tick ends the initial sync of peers that sent no End-of-RIB: once they
+// were quiet for timeout after the first UPDATE of their session, or,
+// when the session sent nothing at all, after silentSyncFactor × timeout
+// from Established. lastSeen is the peer's last UPDATE of any prefix
+// (watched or not); only what arrived after Established counts.
 func (s *state) tick(t time.Time, timeout time.Duration, lastSeen func(peer string) time.Time) {
 	for _, name := range s.order {
 		p := s.peers[name]
@@ -272,11 +317,16 @@ func (s *state) tick(t time.Time, timeout time.Duration, lastSeen func(peer stri
 			continue
 		}
 		last := p.lastUpdate
-		if ls := lastSeen(name); ls.After(last) {
+		if ls := lastSeen(name); !ls.Before(p.since) && ls.After(last) {
 			last = ls
 		}
-		if t.Sub(last) >= timeout {
-			s.sync(p, t, false)
+		switch {
+		case !last.IsZero():
+			if t.Sub(last) >= timeout {
+				s.sync(p, t, syncQuiet)
+			}
+		case t.Sub(p.since) >= silentSyncFactor*timeout:
+			s.sync(p, t, syncSilent)
 		}
 	}
 }

@@ -36,7 +36,13 @@ type BGP struct {
 	ListenPort      int      `toml:"listen_port"`
 	ListenAddresses []string `toml:"listen_addresses"`
 	// InitialSyncTimeout ends a peer's initial sync when it sends no
-	// End-of-RIB: after this long without an update.
+	// End-of-RIB: after this long without an update, counted from the
+	// first UPDATE the session receives (not from Established: a peer may
+	// start its dump seconds later). A session that sends nothing at all
+	// is synced with an empty table after three times this long, and the
+	// PeerSynced event says so (reason "no_updates_received"). Routes a
+	// peer carried before its session was lost stay unknown until that
+	// sync; only then are those it did not announce again withdrawals.
 	InitialSyncTimeout Duration   `toml:"initial_sync_timeout"`
 	Neighbor           []Neighbor `toml:"neighbor"`
 }

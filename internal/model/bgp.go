@@ -72,8 +72,10 @@ const (
 	// PeerDown: the session is lost; the routes learnt from the peer are now
 	// unknown, not withdrawn, and BGP verdicts resting on it are suspended.
 	PeerDown PeerEventKind = "down"
-	// PeerSynced: the peer finished its initial table (End-of-RIB for every
-	// family, or no update for the configured initial-sync timeout).
+	// PeerSynced: the peer finished its initial table: End-of-RIB for every
+	// family, or the initial-sync timeout without updates counted from its
+	// first UPDATE, or (Reason "no_updates_received") three timeouts of
+	// silence after Established.
 	PeerSynced PeerEventKind = "synced"
 )
 
@@ -85,7 +87,8 @@ type PeerEvent struct {
 	PeerASN     uint32        `json:"peer_asn"`
 	Description string        `json:"description,omitempty"`
 	// Reason says why a session went down when reachmon knows it
-	// ("max_prefixes_exceeded", "shutdown").
+	// ("max_prefixes_exceeded", "shutdown"), or that a peer was declared
+	// synced without sending anything ("no_updates_received").
 	Reason string `json:"reason,omitempty"`
 	// Routes is the number of watched routes the peer carries (synced) or
 	// carried before the session was lost (down).
