@@ -3,7 +3,7 @@
 # (make bench).
 #
 #   scripts/bench.sh            every benchmark
-#   scripts/bench.sh dns [...]  only the named ones (dns, bgp, evaluator)
+#   scripts/bench.sh dns [...]  only the named ones (dns, bgp, evaluator, latency)
 #
 # Each benchmark is a function bench_NAME that writes the markdown of its
 # own section; update_section puts it between the markers
@@ -27,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-BENCHES=(dns bgp evaluator)
+BENCHES=(dns bgp evaluator latency)
 ROUNDS=${BENCH_ROUNDS:-5}
 BENCHTIME=${BENCH_TIME:-2s}
 MD=${BENCH_FILE:-$ROOT/BENCHMARKS.md}
@@ -525,6 +525,92 @@ EOF
 			"$(num "$(getstat "$st" BenchmarkEvaluatorSnapshot ns/op med)")" "$(num "$(getstat "$st" BenchmarkEvaluatorSnapshot B/op med)")"
 	} >"$md"
 	update_section evaluator "$md"
+	cat "$md"
+}
+
+# --- latency ---------------------------------------------------------------
+
+# bench_latency: detection latency of the outage-lab scenarios
+# (integration/scenario_test.go, real NSD/Unbound/BIRD and the reachmon
+# binary in a network namespace; root). Each round runs every scenario once;
+# the scenarios write var/detection-latency/<scenario>.json.
+bench_latency() {
+	local out="$RESULTS/latency" md="$WORK/latency.md" rounds=${BENCH_LATENCY_ROUNDS:-1} r
+	if [ "$REUSE" != 1 ]; then
+		rm -rf "$out"
+		mkdir -p "$out"
+		echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')" >"$out/meta.txt"
+		echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.txt"
+		for ((r = 1; r <= rounds; r++)); do
+			log "latency: round $r/$rounds (about 5 minutes)"
+			rm -rf "$ROOT/var/detection-latency"
+			CI=true "$GO" test -count=1 -timeout 30m -run '^TestScenario' ./integration/ >"$out/round-$r.log" 2>&1 &
+			CHILD=$!
+			if ! wait "$CHILD"; then
+				CHILD=""
+				tail -50 "$out/round-$r.log" >&2
+				log "latency: round $r failed"
+				return 1
+			fi
+			CHILD=""
+			mkdir -p "$out/round-$r"
+			cp "$ROOT"/var/detection-latency/*.json "$out/round-$r/"
+		done
+		echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.txt"
+	fi
+	# scenario field -> seconds, median over the rounds ("–" when absent).
+	lat() {
+		local f v vals=()
+		for f in "$out"/round-*/"$1".json; do
+			[ -f "$f" ] || continue
+			v=$(sed -n "s/^ *\"$2\": *\([0-9]*\),*$/\1/p" "$f")
+			[ -n "$v" ] && vals+=("$v")
+		done
+		[ ${#vals[@]} -gt 0 ] || { echo "–"; return; }
+		printf '%s\n' "${vals[@]}" | sort -n | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.2f", m / 1e9 }'
+	}
+	local settings
+	settings=$(sed -n 's/^ *"settings": *"\(.*\)",*$/\1/p' "$(ls "$out"/round-1/*.json | head -1)" | sed 's/\\"/"/g')
+	{
+		cat <<EOF
+## Detection latency in the outage lab
+
+Method (\`integration/scenario_test.go\`, run by \`scripts/bench.sh latency\`, as root): the
+combined lab of \`integration/outagelab\` — NSD serving a DNSSEC-signed tree, three validating
+Unbound resolvers, two BIRD peers announcing the prefixes that cover the nameservers and
+resolvers (and a covering /17), a local Slack Web API stand-in — all inside a network namespace
+on 198.18.0.0/16, with the reachmon binary as a user runs it. Faults are real: BIRD withdraws
+routes, nftables drops packets, NSD stops, the zone is re-signed. *page*: fault → the Slack
+\`chat.postMessage\` of the incident; *open*: fault → the incident opened; *confirm*: (Facebook)
+fault → resolvers failing once caches expired; *resolve*: recovery → the \`chat.update\` marking
+it resolved (includes \`resolve_after\` / \`bgp_resolve_after\`). ${rounds} round(s), medians.
+Lab settings: \`${settings}\`.
+- Run at $(meta "$out" date); load average $(meta "$out" load_start) at the start, $(meta "$out" load_end) at the end.
+
+| scenario | page s | open s | confirm s | resolve s |
+|---|---:|---:|---:|---:|
+EOF
+		local s
+		for s in facebook slack authoritative resolver hijack feed-lost vantage-down flapping; do
+			printf '| %s | %s | %s | %s | %s |\n' "$s" "$(lat "$s" to_page_ns)" "$(lat "$s" to_open_ns)" "$(lat "$s" to_confirm_ns)" "$(lat "$s" to_resolve_ns)"
+		done
+		local fb dns
+		fb=$(lat facebook to_page_ns)
+		dns=$(lat authoritative to_page_ns)
+		cat <<EOF
+
+Goals (issue 7):
+
+- A Facebook-style withdrawal pages within 2 s of the withdrawal reaching reachmon:
+  **$(awk -v x="$fb" 'BEGIN { print (x != "–" && x + 0 <= 2) ? "met" : "NOT met" }')** (${fb} s; the early page, before resolver caches expire).
+- A DNS-only failure pages within open_rounds x interval + 1 s = 3 s at these settings:
+  authoritative outage **$(awk -v x="$dns" 'BEGIN { print (x != "–" && x + 0 <= 3) ? "met" : "NOT met" }')** (${dns} s);
+  Slack-style $(lat slack to_page_ns) s (the DS-vs-DNSKEY check pages a warning before resolvers fail).
+- *feed-lost* and *vantage-down* are the monitor's own problems: they open an incident but page
+  nobody (no page column), by design.
+EOF
+	} >"$md"
+	update_section latency "$md"
 	cat "$md"
 }
 
