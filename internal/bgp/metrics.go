@@ -71,7 +71,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"role", "name"}),
 		watchedG: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "reachmon_bgp_watched",
-			Help: "Size of the watched set: configured prefixes, watched addresses, import-policy entries.",
+			Help: "Size of the watched set, by what: prefixes (configured) or addresses (resolvers and nameservers).",
 		}, []string{"what"}),
 		origins: map[netip.Prefix][]uint32{},
 		series:  map[netip.Prefix]bool{},

@@ -112,7 +112,7 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_bgp_resyncs_total": {nil, "one", func(dims) int { return 1 }, ""},
 	"reachmon_bgp_addresses_degraded": {[]string{"name", "role"}, "resolvers + zones (role nameserver, name a zone)",
 		func(d dims) int { return d.resolvers + d.zones }, ""},
-	"reachmon_bgp_watched": {[]string{"what"}, "3 (prefixes, addresses, policy entries)", func(dims) int { return 3 }, ""},
+	"reachmon_bgp_watched": {[]string{"what"}, "2 (prefixes, addresses)", func(dims) int { return 2 }, ""},
 
 	"reachmon_notifications_total": {[]string{"channel", "result"}, "configured Slack channels × 5 results",
 		func(d dims) int { return d.channels * 5 }, ""},
