@@ -5,18 +5,17 @@
 package bgplab
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/reachmon/reachmon/integration/lab"
+	"github.com/reachmon/reachmon/internal/syncbuf"
 )
 
 // GoBGPVersion is the gobgpd built for the lab (the library version
@@ -77,14 +76,14 @@ func Command(ns string, cmd ...string) *exec.Cmd {
 type Daemon struct {
 	Name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan error
 }
 
 // Start starts a long-running command in the namespace.
 func Start(t testing.TB, ns, name string, cmd ...string) *Daemon {
 	t.Helper()
-	d := &Daemon{Name: name, cmd: Command(ns, cmd...), out: &syncBuffer{}, done: make(chan error, 1)}
+	d := &Daemon{Name: name, cmd: Command(ns, cmd...), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
@@ -97,24 +96,6 @@ func Start(t testing.TB, ns, name string, cmd ...string) *Daemon {
 		}
 	})
 	return d
-}
-
-// syncBuffer collects a process's output; safe to read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Output returns what the daemon has written to stdout and stderr so far.

@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,17 +13,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/internal/syncbuf"
 )
 
 // Prometheus is a prometheus server started for a test.
 type Prometheus struct {
 	URL string
 	Dir string
-	out *syncBuffer
+	out *syncbuf.Buffer
 }
 
 // StartPrometheus writes files (name → content, prometheus.yml among them)
@@ -40,7 +40,7 @@ func StartPrometheus(t testing.TB, bin string, files map[string]string) *Prometh
 		}
 	}
 	addr := FreeAddr(t, "127.0.0.1")
-	p := &Prometheus{URL: "http://" + addr, Dir: dir, out: &syncBuffer{}}
+	p := &Prometheus{URL: "http://" + addr, Dir: dir, out: &syncbuf.Buffer{}}
 	cmd := exec.Command(bin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -270,7 +270,7 @@ func WriteFile(t testing.TB, name, content string) string {
 // output is logged if the test failed.
 func StartProcess(t testing.TB, name, bin string, args ...string) {
 	t.Helper()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -291,21 +291,4 @@ func StartProcess(t testing.TB, name, bin string, args ...string) {
 			t.Logf("%s output:\n%s", name, out.String())
 		}
 	})
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

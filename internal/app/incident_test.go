@@ -7,13 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/incident"
 	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/syncbuf"
 	"github.com/reachmon/reachmon/internal/testdns"
 )
 
@@ -23,26 +23,8 @@ func startDaemon(t *testing.T, cfgText string) (stop func()) {
 	return startDaemonLog(t, cfgText, nil)
 }
 
-// lockedLog collects log output safely across goroutines.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startDaemonLog is startDaemon that also logs (at debug) into logs.
-func startDaemonLog(t *testing.T, cfgText string, logs *lockedLog) (stop func()) {
+func startDaemonLog(t *testing.T, cfgText string, logs *syncbuf.Buffer) (stop func()) {
 	t.Helper()
 	cfg, err := config.Parse("t.toml", []byte(cfgText))
 	if err != nil {

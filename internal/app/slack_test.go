@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/internal/notify/slack/fakeslack"
+	"github.com/reachmon/reachmon/internal/syncbuf"
 	"github.com/reachmon/reachmon/internal/testdns"
 )
 
@@ -27,7 +28,7 @@ func TestIncidentPagesSlack(t *testing.T) {
 	resolver := testdns.Start(t, zone, false)
 	auth := testdns.Start(t, zone, true)
 	listen := freeAddr(t)
-	var logs lockedLog
+	var logs syncbuf.Buffer
 	stop := startDaemonLog(t, outageConfig(t, listen, resolver.Addr, auth.Addr, fmt.Sprintf(`
 [slack]
 token_file = %q

@@ -8,31 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/reachmon/reachmon/internal/syncbuf"
 	"github.com/reachmon/reachmon/internal/testdns"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the daemon's logger and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRunStopsOnSIGTERM runs `reachmon run` in-process, waits until it
 // serves, sends the process SIGTERM and expects a clean exit, the JSON log
@@ -60,7 +42,7 @@ name = "lab.example"
 authoritative = [%q]
 `, t.TempDir(), res.Addr, res.Addr)), 0o600)
 
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- Main([]string{"run", "--config", cfg, "--listen", listen, "--log-format", "json"}, &bytes.Buffer{}, &stderr)

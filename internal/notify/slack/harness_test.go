@@ -1,7 +1,6 @@
 package slack_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"github.com/reachmon/reachmon/internal/notify/notifytest"
 	rslack "github.com/reachmon/reachmon/internal/notify/slack"
 	"github.com/reachmon/reachmon/internal/notify/slack/fakeslack"
+	"github.com/reachmon/reachmon/internal/syncbuf"
 )
 
 const (
@@ -29,24 +29,6 @@ const (
 
 var t0 = time.Date(2021, 10, 4, 15, 40, 2, 0, time.UTC)
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness runs a dispatcher with the Slack notifier against a fake Slack
 // server, on a manual clock.
 type harness struct {
@@ -55,7 +37,7 @@ type harness struct {
 	clk      *notifytest.Clock
 	cfg      config.SlackConfig
 	stateDir string
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 	reg      *prometheus.Registry
 	d        *notify.Dispatcher
 
@@ -106,7 +88,7 @@ func newHarness(t *testing.T, srv *fakeslack.Server, cfg config.SlackConfig, sta
 	h := &harness{
 		t: t, srv: srv, cfg: cfg, stateDir: stateDir,
 		clk:       notifytest.NewClock(t0),
-		logs:      &syncBuffer{},
+		logs:      &syncbuf.Buffer{},
 		delivered: map[string]model.NotifyState{},
 	}
 	if srv != nil {
