@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/reachmon/reachmon/internal/apiclient"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -98,42 +99,8 @@ func FetchRoutes(ctx context.Context, c *http.Client, baseURL, query string) (Ro
 }
 
 func fetch(ctx context.Context, c *http.Client, baseURL, path string, q url.Values, v any) error {
-	if c == nil {
-		c = &http.Client{Timeout: 10 * time.Second}
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-	}
-	u := strings.TrimRight(baseURL, "/") + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+	if err := apiclient.GetJSON(ctx, c, baseURL, path, q, v); err != nil {
 		return fmt.Errorf("bgp: %w", err)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("bgp: is reachmon running? %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("bgp: reading %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("bgp: %s: %s", path, e.Error)
-		}
-		return fmt.Errorf("bgp: %s: HTTP %s", path, resp.Status)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("bgp: decoding %s: %w", path, err)
 	}
 	return nil
 }

@@ -7,13 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"github.com/reachmon/reachmon/internal/apiclient"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -247,32 +247,12 @@ func (p *Publisher) Handler() http.Handler {
 // FetchStatus gets /api/v1/status from a running daemon at baseURL.
 // ctx should carry a deadline.
 func FetchStatus(ctx context.Context, hc *http.Client, baseURL string) (*Status, error) {
-	u, err := url.JoinPath(baseURL, "/api/v1/status")
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: base URL %q: %w", baseURL, err)
-	}
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("evaluate: %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-	}
 	var st Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return nil, fmt.Errorf("evaluate: decoding %s: %w", u, err)
+	if err := apiclient.GetJSON(ctx, hc, baseURL, "/api/v1/status", nil, &st); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	if st.Schema != StatusSchema {
-		return nil, fmt.Errorf("evaluate: %s answered schema %q, want %q", u, st.Schema, StatusSchema)
+		return nil, fmt.Errorf("evaluate: /api/v1/status answered schema %q, want %q", st.Schema, StatusSchema)
 	}
 	return &st, nil
 }

@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/reachmon/reachmon/internal/apiclient"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -82,44 +82,18 @@ func (s *Store) Handler() http.Handler {
 // Fetch gets /api/v1/incidents from a running daemon at baseURL
 // ("http://127.0.0.1:9798"). ctx should carry a deadline.
 func Fetch(ctx context.Context, hc *http.Client, baseURL string, openOnly bool) (*View, error) {
-	u, err := url.JoinPath(baseURL, "/api/v1/incidents")
-	if err != nil {
-		return nil, fmt.Errorf("incident: base URL %q: %w", baseURL, err)
-	}
+	var q url.Values
 	if openOnly {
-		u += "?state=open"
+		q = url.Values{"state": {"open"}}
 	}
 	var v View
-	if err := getJSON(ctx, hc, u, &v); err != nil {
-		return nil, err
+	if err := apiclient.GetJSON(ctx, hc, baseURL, "/api/v1/incidents", q, &v); err != nil {
+		return nil, fmt.Errorf("incident: %w", err)
 	}
 	if v.Schema != Schema {
-		return nil, fmt.Errorf("incident: %s answered schema %q, want %q", u, v.Schema, Schema)
+		return nil, fmt.Errorf("incident: /api/v1/incidents answered schema %q, want %q", v.Schema, Schema)
 	}
 	return &v, nil
-}
-
-func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("incident: %w", err)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("incident: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("incident: %s: %s: %s", u, resp.Status, strings.TrimSpace(string(b)))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return fmt.Errorf("incident: decoding %s: %w", u, err)
-	}
-	return nil
 }
 
 // WriteTable renders a View for `reachmon incidents`: one row per
