@@ -36,6 +36,7 @@ lint:
 	$(GO) mod tidy -diff
 
 bench: build
+	./scripts/install-bench-deps.sh
 	./scripts/bench.sh
 
 # The outage lab for a person: needs root; Ctrl-C stops and cleans up.

@@ -619,6 +619,14 @@ EOF
 	cat "$md"
 }
 
+# Benchmarks kept in their own files (scripts/bench.d/NAME.sh, each
+# defining bench_NAME with the helpers above).
+for f in "$ROOT"/scripts/bench.d/*.sh; do
+	[ -e "$f" ] || continue
+	# shellcheck source=/dev/null
+	. "$f"
+done
+
 # --- main ------------------------------------------------------------------
 
 main() {
