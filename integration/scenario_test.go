@@ -180,12 +180,19 @@ func TestScenarioFacebook(t *testing.T) {
 		t.Errorf("severity %s, want critical", early.Severity)
 	}
 
-	// Confirmed once the resolvers' cached answers expire and they fail.
-	confirmed := l.WaitIncident(model.IncidentBGPOutage, zone, 60*time.Second, func(e incident.Entry) bool {
+	// Confirmed once the resolvers' cached answers expire and they fail:
+	// first when one fails, then the root cause grows as the others'
+	// caches (filled at different moments) expire too.
+	first := l.WaitIncident(model.IncidentBGPOutage, zone, 60*time.Second, func(e incident.Entry) bool {
 		return len(e.Resolvers) > 0 && strings.Contains(e.RootCause, "; resolvers ")
 	})
 	toConfirm := time.Since(fault)
-	checkRootCause(t, confirmed, append(prefixStrings(prefixes), "resolver0")...)
+	checkRootCause(t, first, prefixStrings(prefixes)...)
+	resolvers := []string{"resolver0", "resolver1", "resolver2"}
+	confirmed := l.WaitIncident(model.IncidentBGPOutage, zone, 40*time.Second, func(e incident.Entry) bool {
+		return len(e.Resolvers) == len(resolvers)
+	})
+	checkRootCause(t, confirmed, append(prefixStrings(prefixes), resolvers...)...)
 	l.WaitFor("a thread update saying the resolvers fail", 10*time.Second, func() (bool, string) {
 		return len(threadWith(l, page, "resolver0")) > 0, l.SlackLog()
 	})
