@@ -443,6 +443,9 @@ func TestScenarioResolver(t *testing.T) {
 	inc := l.WaitIncident(model.IncidentResolverOutage, "resolver0", 10*time.Second, func(e incident.Entry) bool {
 		return slices.Contains(e.Prefixes, pfx)
 	})
+	for _, ev := range inc.Evidence {
+		t.Logf("evidence at fault%+v: %s", ev.Time.Sub(fault).Round(time.Millisecond), ev.Text)
+	}
 	checkRootCause(t, inc, "Resolver resolver0 fails for every zone", "resolver1", "resolver2",
 		"its own route "+pfx.String()+" (origin AS13335) was withdrawn from BGP", "the resolver is broken, not the zones")
 	time.Sleep(3 * time.Second) // room for a wrong zone verdict to open

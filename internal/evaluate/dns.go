@@ -206,8 +206,18 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 	}
 
 	ok, class := classify(o)
-	if ok && z.control {
-		e.lastCtlOK = now
+	if end := o.Time.Add(o.Latency); ok && end.After(e.lastOK) {
+		e.lastOK = end
+		if e.awaitVouch {
+			// A verdict waited for proof that this vantage's network
+			// works: judge it now rather than at the next Tick.
+			e.awaitVouch = false
+			for _, s := range e.pendingSlots() {
+				if s.inc == nil && s.cond && (s.key.g == groupZone || s.key.g == groupMismatch || s.key.g == groupResolver) {
+					e.evalSlot(s, now)
+				}
+			}
+		}
 	}
 	wasDecided, wasDown, wasSig, wasMis := srv.decided, srv.down, srv.sig, srv.mismatched
 	run := srv.run(o.Name, o.Type)

@@ -138,8 +138,13 @@ type Evaluator struct {
 	lens4     []int
 	lens6     []int
 	controls  map[string]bool
-	// lastCtlOK is when a control check last answered well.
-	lastCtlOK time.Time
+	// lastOK is when the latest check that answered well got its answer
+	// (any zone, any server): proof that this vantage's network worked
+	// then.
+	lastOK time.Time
+	// awaitVouch is set while a DNS verdict waits for such an answer
+	// (controlVouches).
+	awaitVouch bool
 	// resAddrs are the addresses that some resolver uses.
 	resAddrs []*addr
 

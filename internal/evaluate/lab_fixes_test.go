@@ -206,3 +206,79 @@ func TestVantageDownBeatsZoneRace(t *testing.T) {
 		t.Fatalf("opened %v, want only vantage_down", got)
 	}
 }
+
+// resolverOutageOpened plays rounds (30 s apart, one observation every
+// 100 ms, no Tick inside a round) of the zones at three resolvers, quad9
+// failing from round failFrom on, and returns when the resolver outage
+// opened (zero: never).
+func resolverOutageOpened(t *testing.T, zones []string, failFrom, rounds int) time.Time {
+	t.Helper()
+	cfg := testConfig()
+	cfg.OpenRounds, cfg.ResolveRounds = 2, 2
+	cfg.OpenAfter.Duration = 0
+	cfg.ControlZones = []string{"control.example"}
+	tg := Targets{Vantage: "test", Resolvers: threeResolvers()}
+	for _, z := range zones {
+		tg.Zones = append(tg.Zones, Zone{Name: z})
+	}
+	e := New(cfg, tg)
+	now := t0
+	for round := range rounds {
+		roundStart := now
+		for _, z := range zones {
+			for _, r := range threeResolvers() {
+				srv := model.Server{Name: r.Name, Kind: model.KindResolver, Addr: r.Addr.String() + ":53", Validating: true}
+				o := okObs(z, srv, now, "192.0.2.1", 300)
+				if r.Name == "quad9" && round >= failFrom {
+					o = failObs(z, srv, now, "", model.ErrTimeout)
+				}
+				o.Latency = time.Millisecond
+				ch := applyAll(t, e, o)
+				now = now.Add(100 * time.Millisecond)
+				if got := openedKinds(ch); len(got) > 0 {
+					if len(got) != 1 || got[0] != model.IncidentResolverOutage {
+						t.Fatalf("opened %v, want a resolver_outage", got)
+					}
+					return now
+				}
+			}
+		}
+		now = roundStart.Add(30 * time.Second)
+		if ch := e.Tick(now); len(openedKinds(ch)) > 0 {
+			return now
+		}
+	}
+	return time.Time{}
+}
+
+// The other resolvers' answers prove this vantage's network works as well
+// as a control check does: a resolver outage opens as soon as one of them
+// answers after the condition began, not a probe interval later at the
+// next control check (the resolver scenario of the outage lab paged at
+// open_rounds x interval + 1 s because of that wait).
+func TestResolverOutageVouchedByOtherResolvers(t *testing.T) {
+	// Control checks first in each round: the condition begins at quad9's
+	// control check in round 2; google and cloudflare answer a.example
+	// right after.
+	opened := resolverOutageOpened(t, []string{"control.example", "a.example", "b.example", "c.example"}, 1, 4)
+	if opened.IsZero() {
+		t.Fatal("the resolver outage never opened")
+	}
+	if limit := t0.Add(60*time.Second + 2*time.Second); opened.After(limit) {
+		t.Errorf("opened at t0+%v, want within round 2 (before t0+%v): the other resolvers' answers vouch for the vantage",
+			opened.Sub(t0), limit.Sub(t0))
+	}
+}
+
+// The answer that vouches opens the waiting verdict at once, not at the
+// next Tick.
+func TestResolverOutageOpensAtTheVouchingAnswer(t *testing.T) {
+	// Two good rounds make every pair decided; quad9 fails from round 2,
+	// so the condition begins at the round's last observation (c.example
+	// at quad9, t0+91.1s, round 3). The next answer is round 4's first
+	// (t0+120s); the Tick after that round is at t0+150s.
+	opened := resolverOutageOpened(t, []string{"control.example", "a.example", "b.example", "c.example"}, 2, 6)
+	if want := t0.Add(120*time.Second + 100*time.Millisecond); !opened.Equal(want) {
+		t.Errorf("opened at t0+%v, want t0+%v (at the first answer after the condition began)", opened.Sub(t0), want.Sub(t0))
+	}
+}

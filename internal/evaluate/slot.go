@@ -200,18 +200,25 @@ func (e *Evaluator) held(v verdict, now time.Time) bool {
 }
 
 // controlVouches reports whether a DNS verdict may open an incident as far
-// as the control checks go: when control zones are configured, one of them
-// must have answered since the condition began, or the "outage" may be this
+// as this vantage's own network goes: when control zones are configured,
+// some check (a control check, another zone, another resolver) must have
+// got its answer after the condition began, or the "outage" may be this
 // vantage losing its network (whose control checks fail a moment later and
-// open vantage_down instead). It delays a real outage by at most one probe
-// interval.
+// open vantage_down instead). A resolver outage is thus vouched for by the
+// other resolvers' answers, a zone's outage by the other zones'. The
+// condition begins no earlier than the last failing probe was sent; with
+// open_rounds >= 2 and a timeout shorter than the interval, the earlier
+// failures could only be this vantage's fault if its network was gone
+// before that probe was sent, so an answer after it proves otherwise.
+// It delays a real outage by at most one probe interval, usually by the
+// gap between two probes.
 func (e *Evaluator) controlVouches(s *slot, v verdict) bool {
 	if len(e.controls) == 0 || v.bgp {
 		return true
 	}
 	switch s.key.g {
 	case groupZone, groupMismatch, groupResolver:
-		return !e.lastCtlOK.Before(s.since)
+		return e.lastOK.After(s.since)
 	}
 	return true
 }
@@ -237,7 +244,12 @@ func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
 		}
 		s.v = v
 		switch {
-		case s.inc == nil && !supp && !hold && now.Sub(s.since) >= e.openAfter(s) && e.controlVouches(s, v):
+		case s.inc == nil && !supp && !hold && now.Sub(s.since) >= e.openAfter(s):
+			if !e.controlVouches(s, v) {
+				e.awaitVouch = true // the next answer anywhere re-judges it
+				e.pending[s] = true
+				break
+			}
 			e.open(s, now)
 		case s.inc != nil && !supp && !hold:
 			e.update(s, now, "")
