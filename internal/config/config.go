@@ -52,8 +52,9 @@ type Log struct {
 type Probe struct {
 	Interval Duration `toml:"interval"`
 	Timeout  Duration `toml:"timeout"`
-	// Jitter is the largest random delay added to each probe's schedule,
-	// spreading probes over time; default a tenth of Interval.
+	// Jitter bounds the random offset of each probe's first round; later
+	// rounds keep that phase, so probes spread over [0, Jitter) of every
+	// interval. Default: the whole Interval (an even spread).
 	Jitter      Duration `toml:"jitter"`
 	Concurrency int      `toml:"concurrency"`
 	// DiscoveryRefresh bounds how often authoritative servers are
@@ -178,7 +179,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, &Errors{File: name, List: []string{decodeMessage(err)}}
 	}
 	if !md.IsDefined("probe", "jitter") {
-		cfg.Probe.Jitter.Duration = cfg.Probe.Interval.Duration / 10
+		cfg.Probe.Jitter.Duration = cfg.Probe.Interval.Duration
 	}
 	errs := &Errors{File: name}
 	for _, k := range md.Undecoded() {

@@ -46,8 +46,8 @@ name = "Example.COM."
 	if cfg.Listen != DefaultListen || cfg.Probe.Interval.Duration != 30*time.Second || cfg.Probe.Timeout.Duration != 5*time.Second {
 		t.Errorf("defaults not applied: listen=%q interval=%v timeout=%v", cfg.Listen, cfg.Probe.Interval, cfg.Probe.Timeout)
 	}
-	if cfg.Probe.Jitter.Duration != 3*time.Second {
-		t.Errorf("jitter default = %v, want a tenth of the interval", cfg.Probe.Jitter)
+	if cfg.Probe.Jitter.Duration != 30*time.Second {
+		t.Errorf("jitter default = %v, want the whole interval", cfg.Probe.Jitter)
 	}
 	if cfg.Resolver[0].Transport != "udp" || !cfg.Resolver[0].IsValidating() {
 		t.Errorf("resolver defaults: transport=%q validating=%v", cfg.Resolver[0].Transport, cfg.Resolver[0].IsValidating())
@@ -79,7 +79,7 @@ format = "xml"
 [probe]
 interval = "10s"
 timeout = "20s"
-jitter = "10s"
+jitter = "11s"
 concurrency = 0
 [[resolver]]
 name = "r1"
@@ -116,7 +116,7 @@ prefix = "banana"
 			`log.level: "loud" is not one of debug, info, warn, error`,
 			`log.format: "xml" is not one of text, json`,
 			`probe.timeout: 20s is longer than probe.interval 10s`,
-			`probe.jitter: 10s must be shorter than probe.interval 10s`,
+			`probe.jitter: 11s must not be longer than probe.interval 10s`,
 			`probe.concurrency: 0 is outside 1..10000`,
 			`resolver[0].address: "dns.google" is not an IP address with an optional port (host names are not resolved: give the address)`,
 			`resolver[1].name: "r1" is already the name of resolver[0]`,

@@ -77,8 +77,8 @@ func (c *Config) validateProbe(e *Errors) {
 	if p.Interval.Duration > 0 && p.Timeout.Duration > p.Interval.Duration {
 		e.add("probe.timeout: %s is longer than probe.interval %s", p.Timeout.Duration, p.Interval.Duration)
 	}
-	if p.Interval.Duration > 0 && p.Jitter.Duration >= p.Interval.Duration {
-		e.add("probe.jitter: %s must be shorter than probe.interval %s", p.Jitter.Duration, p.Interval.Duration)
+	if p.Interval.Duration > 0 && p.Jitter.Duration > p.Interval.Duration {
+		e.add("probe.jitter: %s must not be longer than probe.interval %s", p.Jitter.Duration, p.Interval.Duration)
 	}
 	if p.DiscoveryMax.Duration < p.DiscoveryMin.Duration {
 		e.add("probe.discovery_max: %s is shorter than probe.discovery_min %s", p.DiscoveryMax.Duration, p.DiscoveryMin.Duration)

@@ -30,11 +30,17 @@ type recorder struct {
 	servers   func(n int) []model.AuthServer // discovery result for call n
 	discCalls int
 	dsCalls   int
+	starts    []time.Time // when each probe started (when not nil)
 }
 
 func (r *recorder) Probe(ctx context.Context, q dnsprobe.Query) model.Observation {
 	n := r.inFlight.Add(1)
 	defer r.inFlight.Add(-1)
+	r.mu.Lock()
+	if r.starts != nil {
+		r.starts = append(r.starts, time.Now())
+	}
+	r.mu.Unlock()
 	for {
 		m := r.maxFlight.Load()
 		if n <= m || r.maxFlight.CompareAndSwap(m, n) {
