@@ -219,13 +219,19 @@ func TestFeedSessionDropAndReconnect(t *testing.T) {
 		t.Errorf("peer down = %+v, want 3 routes", p)
 	}
 	// Everything before the PeerDown is all the feed will say about the
-	// drop; no withdrawal may precede it.
+	// drop; no withdrawal may precede it. (On a loaded machine a's initial
+	// announcements were seen arriving after b had synced, just before
+	// the PeerDown: late, not caused by the drop.)
 	for _, e := range tf.ev.all()[n:i] {
 		switch x := e.(type) {
 		case model.RouteEvent:
-			t.Errorf("session drop produced %+v", x)
+			if x.Kind == model.RouteWithdraw || !x.Initial {
+				t.Errorf("session drop produced %+v", x)
+			}
 		case model.CoverEvent:
-			t.Errorf("session drop produced %+v", x)
+			if x.Kind == model.CoverWithdrawn {
+				t.Errorf("session drop produced %+v", x)
+			}
 		}
 	}
 	if got := tf.gauge(t, "reachmon_bgp_peer_up", "peer", a.addr); got != 0 {

@@ -246,11 +246,13 @@ func (s *state) peerDown(p *peerState, t time.Time, reason string) {
 	p.routes = map[netip.Prefix]route{}
 	p.up, p.synced, p.since, p.reason = false, false, t, reason
 	s.m.peerUp(p.name, false)
-	s.emit(model.PeerEvent{Time: t, Kind: model.PeerDown, Peer: p.name, PeerASN: p.cfg.PeerASN,
-		Description: p.cfg.Description, Reason: reason, Routes: n})
+	// The prefixes' metrics first, so that whoever sees the event sees
+	// them too.
 	for pfx := range p.lost {
 		s.prefixChanged(pfx)
 	}
+	s.emit(model.PeerEvent{Time: t, Kind: model.PeerDown, Peer: p.name, PeerASN: p.cfg.PeerASN,
+		Description: p.cfg.Description, Reason: reason, Routes: n})
 	for a := range s.addrs {
 		s.recomputeAddr(a, causePeerDown)
 	}
