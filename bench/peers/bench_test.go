@@ -105,8 +105,9 @@ func BenchmarkPeers(b *testing.B) {
 		m.print("cost")
 		m.report(b)
 	})
-	// For information: the same average rate with reachmon's default
-	// jitter (every check in the first tenth of its interval: bursts of
+	// For information: the same average rate with jitter a tenth of the
+	// interval (reachmon's former default; every check in the first
+	// tenth of its interval: bursts of
 	// ten times the rate), for both tools.
 	b.Run("cost/reachmon-bursts", func(b *testing.B) {
 		m := runReachmon(b, bl, costRate, costWarm, costWindow, true)

@@ -50,8 +50,8 @@ const timeoutOffset = 500 * time.Millisecond
 // runBlackbox runs prometheus-blackbox-exporter and a scraper that asks it
 // for every check of the set at rate checks/s, as Prometheus would with
 // one scrape target per check; it waits warm, measures window and stops
-// both. With bursts set, the scraper's offsets are those of reachmon's
-// default jitter (probeSettings.bursts): every check in the first tenth of
+// both. With bursts set, the scraper's offsets are those of a jitter of
+// a tenth of the interval (probeSettings.bursts): every check in the first tenth of
 // the interval.
 func runBlackbox(b *testing.B, bl *benchLab, rate float64, warm, window time.Duration, bursts bool) measurement {
 	b.Helper()

@@ -137,16 +137,15 @@ const maxTimeout = 2 * time.Second
 // jitter of 99% of the interval, which spreads reachmon's probes evenly
 // over it: the first round of each probe starts at a random point of the
 // interval and the later rounds keep that phase, as the scraper's
-// per-check offsets (and Prometheus's per-target offsets) do. reachmon's
-// default jitter, a tenth of the interval, starts every check in the
-// first tenth of each interval (see bursts).
+// per-check offsets (and Prometheus's per-target offsets) do, and as
+// reachmon's default jitter (the whole interval) does.
 func (s *checkSet) settingsFor(rate float64) probeSettings {
 	iv := time.Duration(float64(len(s.checks)) / rate * float64(time.Second)).Round(time.Millisecond)
 	return probeSettings{interval: iv, timeout: min(iv, maxTimeout), jitter: iv - iv/100, concurrency: concurrency}
 }
 
-// bursts returns p with reachmon's default jitter, a tenth of the
-// interval: each interval's checks all start in its first tenth, bursts
+// bursts returns p with jitter a tenth of the interval (reachmon's
+// default until 2026-11-23): each interval's checks all start in its first tenth, bursts
 // of ten times the average rate.
 func (p probeSettings) bursts() probeSettings {
 	p.jitter = p.interval / 10

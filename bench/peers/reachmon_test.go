@@ -72,8 +72,8 @@ func perfRecord(b *testing.B, p *proc, name string) func() {
 // memory, reachmon's own /metrics for the checks, errors, skipped rounds
 // and schedule lag) and stops it.
 //
-// With bursts set, reachmon runs with its default jitter
-// (probeSettings.bursts) instead of the even spread.
+// With bursts set, reachmon runs with jitter a tenth of the interval
+// (probeSettings.bursts, its former default) instead of the even spread.
 func runReachmon(b *testing.B, bl *benchLab, rate float64, warm, window time.Duration, bursts bool) measurement {
 	b.Helper()
 	dir := benchDir(b)

@@ -143,8 +143,7 @@ Method (\`bench/peers\`, run by \`scripts/bench.sh dnspeers\`, as root):
   answer, updates its metrics and feeds the evaluator (incidents, status). \`TestCheckSetMatchesSchedule\`
   checks that its schedule is exactly the check set. Schedule: \`interval\` = checks / rate,
   \`jitter\` = 99% of the interval (each check's first round at a random point of the interval,
-  later rounds at the same phase: an even spread; the default, a tenth of the interval, would start
-  every check in the first tenth), \`timeout\` = min(2 s, interval), \`concurrency\` = 2000 (at
+  later rounds at the same phase: an even spread, as reachmon's default, the whole interval, does), \`timeout\` = min(2 s, interval), \`concurrency\` = 2000 (at
   most 10,000 allowed; far above the probes in flight here, so never the limit).
 - **blackbox_exporter** (Debian package): one \`dns\` module per
   question and RD flag (840), UDP, \`preferred_ip_protocol: ip4\`, \`valid_rcodes: [NOERROR]\`, the
@@ -173,8 +172,8 @@ Method (\`bench/peers\`, run by \`scripts/bench.sh dnspeers\`, as root):
   checks (for information: reachmon's DO queries cost the servers more). *lag p99*: reachmon's
   \`reachmon_probe_schedule_lag_seconds\` bucket holding the 99th percentile. Windows are whole
   intervals (4 × 2.64 s), so every check counts equally often. For information, \`…-bursts\` runs
-  both once more at the same average rate with reachmon's *default* \`jitter\`, a tenth of the
-  interval (each interval's checks all start in its first 0.26 s: bursts of ten times the rate;
+  both once more at the same average rate with \`jitter\` a tenth of the interval (reachmon's
+  default before 2026-11-23) (each interval's checks all start in its first 0.26 s: bursts of ten times the rate;
   the scraper's offsets likewise); the goal is judged on the even spread.
 - **Highest sustainable rate** (\`maxrate/…\`): steps of 5 s (after 2 s of warm-up, a fresh process
   each), doubling from 4,000 checks/s (reachmon) or 500 (blackbox_exporter) until a step fails, then
