@@ -608,8 +608,9 @@ Goals (issue 7):
   authoritative outage **$(awk -v x="$dns" 'BEGIN { print (x != "–" && x + 0 <= 3) ? "met" : "NOT met" }')** (${dns} s);
   resolver outage **$(awk -v x="$res" 'BEGIN { print (x != "–" && x + 0 <= 3) ? "met" : "NOT met" }')** (${res} s: a timing-out resolver
   is known only after each probe's 800 ms timeout, and with control zones set a DNS incident
-  also waits for a control check answered since it began, up to one interval, so that a vantage
-  losing its network opens vantage_down instead of zone pages);
+  also waits for some other check, here the other resolvers', to be answered after it began, so
+  that a vantage losing its network opens vantage_down instead of zone pages: 3.98 s before the
+  other resolvers' answers counted for that, on 2026-11-23);
   Slack-style $(lat slack to_page_ns) s (the DS-vs-DNSKEY check pages a warning before resolvers fail).
 - *feed-lost* and *vantage-down* are the monitor's own problems: they open an incident but page
   nobody (no page column), by design.
