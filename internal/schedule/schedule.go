@@ -69,6 +69,9 @@ type zonePlan struct {
 	interval time.Duration
 	explicit []model.AuthServer // from config; nil = discover
 	dnssec   bool
+	// authKeys are the keys of the zone's authoritative probe jobs now
+	// scheduled; only Run's goroutine touches them.
+	authKeys []string
 }
 
 // New builds a scheduler for cfg (which must be validated).
@@ -192,6 +195,17 @@ func (s *Scheduler) AuthServers() map[string][]model.AuthServer {
 	return out
 }
 
+// authServersOf returns one zone's current authoritative servers
+// (explicit or discovered).
+func (s *Scheduler) authServersOf(z *zonePlan) []model.AuthServer {
+	if z.explicit != nil {
+		return z.explicit
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.discovery[z.fqdn].Servers
+}
+
 // Ready returns nil once every zone that needs discovery has had its
 // first discovery attempt (successful or not), else an error naming the
 // zones still waiting.
@@ -274,6 +288,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if z.explicit != nil {
 			for _, j := range s.authJobs(z, z.explicit) {
 				add(j)
+				z.authKeys = append(z.authKeys, j.key)
 			}
 		} else {
 			add(s.discoveryJob(z, authSet))
@@ -315,19 +330,27 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		var next *job
+		// Wait for the end of the head job's slot, or, once it is due,
+		// for a free worker: re-arming the timer at zero while every
+		// worker is busy would spin this loop.
+		var (
+			next *job
+			send chan *job
+			wake <-chan time.Time
+		)
 		if len(h) > 0 {
 			next = h[0]
-			timer.Reset(max(0, s.wakeAt(next.due).Sub(s.now())))
-		}
-		var send chan *job
-		if next != nil && !next.due.After(s.now()) {
-			send = work
+			if now := s.now(); next.due.After(now) {
+				timer.Reset(s.wakeAt(next.due).Sub(now))
+				wake = timer.C
+			} else {
+				send = work
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-timer.C:
+		case <-wake:
 		case send <- next:
 			heap.Pop(&h)
 			s.lag.Observe(s.now().Sub(next.due).Seconds())
@@ -367,22 +390,22 @@ func (s *Scheduler) replaceAuthJobs(u authUpdate, jobs map[string]*job, h *jobHe
 	for _, j := range s.authJobs(u.zone, u.servers) {
 		want[j.key] = j
 	}
-	prefix := "auth " + u.zone.fqdn + " "
-	for k, j := range jobs {
-		if len(k) > len(prefix) && k[:len(prefix)] == prefix {
-			if _, keep := want[k]; !keep {
-				j.removed = true
-				if j.index >= 0 && !j.busy {
-					heap.Remove(h, j.index)
-				}
-				delete(jobs, k)
+	for _, k := range u.zone.authKeys {
+		j, ok := jobs[k]
+		if _, keep := want[k]; ok && !keep {
+			j.removed = true
+			if j.index >= 0 && !j.busy {
+				heap.Remove(h, j.index)
 			}
+			delete(jobs, k)
 		}
 	}
+	u.zone.authKeys = u.zone.authKeys[:0]
 	for k, j := range want {
 		if _, ok := jobs[k]; !ok {
 			add(j)
 		}
+		u.zone.authKeys = append(u.zone.authKeys, k)
 	}
 }
 
@@ -560,7 +583,7 @@ func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
 
 func (s *Scheduler) dsJob(z *zonePlan) *job {
 	return &job{key: "ds " + z.fqdn, zone: z, every: s.probe.DSCheckInterval.Duration, prompt: true, run: func(ctx context.Context) time.Duration {
-		auth := s.AuthServers()[z.fqdn]
+		auth := s.authServersOf(z)
 		if len(auth) == 0 {
 			// Nothing to compare against yet: try again soon.
 			return min(s.probe.DSCheckInterval.Duration, z.interval)
