@@ -3,13 +3,14 @@
 # (make bench).
 #
 #   scripts/bench.sh            every benchmark
-#   scripts/bench.sh dns [...]  only the named ones (dns, bgp, evaluator, latency)
+#   scripts/bench.sh dns [...]  only the named ones (dns, bgp, evaluator, latency,
+#                               and from scripts/bench.d: dnspeers, scale, bgpchurn)
 #
 # Each benchmark is a function bench_NAME that writes the markdown of its
 # own section; update_section puts it between the markers
 # <!-- bench:NAME:start --> and <!-- bench:NAME:end --> of BENCHMARKS.md,
-# leaving every other section as it is. To add one (bgp, evaluator, ...):
-# write bench_NAME and add NAME to BENCHES.
+# leaving every other section as it is. To add one: write bench_NAME in
+# scripts/bench.d/NAME.sh and add NAME to BENCHES there.
 #
 # Environment:
 #   BENCH_ROUNDS   rounds per benchmark (default 5); each round is one
@@ -618,6 +619,20 @@ EOF
 	} >"$md"
 	update_section latency "$md"
 	cat "$md"
+}
+
+# duration_secs DURATION: a Go duration such as 10m, 90s, 1h30m, 250ms in
+# whole seconds.
+duration_secs() {
+	awk -v d="$1" 'BEGIN {
+		s = 0
+		while (match(d, /^[0-9.]+(h|ms|m|s)/)) {
+			v = substr(d, 1, RLENGTH); u = v; sub(/^[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+			s += v * (u == "h" ? 3600 : u == "m" ? 60 : u == "ms" ? 0.001 : 1)
+			d = substr(d, RLENGTH + 1)
+		}
+		printf "%d\n", s
+	}'
 }
 
 # Benchmarks kept in their own files (scripts/bench.d/NAME.sh, each

@@ -14,24 +14,10 @@ if [[ " ${BENCHES[*]} " != *" bgpchurn "* ]]; then
 	BENCHES+=(bgpchurn)
 fi
 
-# bgpchurn_secs DURATION: a Go duration (e.g. 10m, 90s, 1h30m) in seconds.
-bgpchurn_secs() {
-	awk -v d="$1" 'BEGIN {
-		s = 0; n = ""
-		for (i = 1; i <= length(d); i++) {
-			c = substr(d, i, 1)
-			if (c ~ /[0-9.]/) { n = n c; continue }
-			if (c == "h") s += n * 3600; else if (c == "m") s += n * 60; else if (c == "s") s += n
-			n = ""
-		}
-		printf "%d", s
-	}'
-}
-
 bench_bgpchurn() {
 	local out="$RESULTS/bgpchurn" md="$WORK/bgpchurn.md" st="$WORK/bgpchurn.stats"
 	local BENCHTIME=1x dur=${BENCH_BGPCHURN_DURATION:-10m} secs
-	secs=$(bgpchurn_secs "$dur")
+	secs=$(duration_secs "$dur")
 	[ "$secs" -gt 0 ] || { log "bgpchurn: BENCH_BGPCHURN_DURATION=$dur is not a duration"; return 1; }
 	if [ "$REUSE" != 1 ]; then
 		if [ -z "${BENCH_REACHMON_BIN:-}" ]; then

@@ -15,19 +15,6 @@
 
 [[ " ${BENCHES[*]} " == *" scale "* ]] || BENCHES+=(scale)
 
-# _scale_secs DURATION: a Go duration such as 10m, 90s, 1h30m in seconds.
-_scale_secs() {
-	awk -v d="$1" 'BEGIN {
-		s = 0
-		while (match(d, /^[0-9.]+(h|ms|m|s)/)) {
-			v = substr(d, 1, RLENGTH); u = v; sub(/^[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
-			s += v * (u == "h" ? 3600 : u == "m" ? 60 : u == "ms" ? 0.001 : 1)
-			d = substr(d, RLENGTH + 1)
-		}
-		printf "%d\n", s
-	}'
-}
-
 # _scale_fmt VALUE DECIMALS: "–" for nan, else fixed decimals (thousands
 # separators for whole numbers).
 _scale_fmt() {
@@ -63,7 +50,7 @@ _scale_lag() {
 bench_scale() {
 	local out="$RESULTS/scale" md="$WORK/scale.md" st="$WORK/scale.stats"
 	local BENCHTIME=1x dur=${BENCH_SCALE_DURATION:-10m} secs r
-	secs=$(_scale_secs "$dur")
+	secs=$(duration_secs "$dur")
 	if [ "$REUSE" != 1 ]; then
 		[ "$(id -u)" = 0 ] || log "scale: not root: the benchmark will skip (CI=true: fail)"
 		log "scale: building reachmon"
@@ -117,8 +104,8 @@ bench_scale() {
 	local zones ns ttl interval base
 	zones=$(num "$(sed -n 's/.*zones=\([0-9]*\).*/\1/p' <<<"$shape")")
 	ns=$(sed -n 's/.* ns=\([0-9]*\).*/\1/p' <<<"$shape")
-	ttl=$(_scale_secs "$(sed -n 's/.* ttl=\([^ ]*\).*/\1/p' <<<"$shape")")
-	interval=$(_scale_secs "$(sed -n 's/.* interval=\([^ ]*\).*/\1/p' <<<"$shape")")
+	ttl=$(duration_secs "$(sed -n 's/.* ttl=\([^ ]*\).*/\1/p' <<<"$shape")")
+	interval=$(duration_secs "$(sed -n 's/.* interval=\([^ ]*\).*/\1/p' <<<"$shape")")
 	base=$(sed -n 's/.* base=\([^ ]*\).*/\1/p' <<<"$shape")
 	# The [probe] settings reachmon ran with (defaults filled in), when the
 	# round printed them; "jitter=…" in the shape line is what was set.
