@@ -366,6 +366,11 @@ func (s *state) applyRoute(p *peerState, it item) {
 		p.routes[it.prefix] = r
 	}
 	s.changed[it.prefix] = it.t
+	if it.withdraw && s.visible(it.prefix) == 0 && !s.unknown(it.prefix) {
+		// No peer carries it any more: forget it, or every prefix ever
+		// seen stays here (routeViews reads changed only for carried ones).
+		delete(s.changed, it.prefix)
+	}
 	s.m.update(p.name, kind)
 	s.prefixChanged(it.prefix)
 	var prev route

@@ -174,7 +174,45 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 				r.prefix, ev.Origin, len(r.peers), total, ev.Peer)
 		}
 	}
+	e.markOrphan(r, ev.Time)
 	e.evalRoute(r, now)
+}
+
+// markOrphan notes when a route lost its last peer (or that it has one).
+func (e *Evaluator) markOrphan(r *route, t time.Time) {
+	if len(r.peers) > 0 {
+		delete(e.orphans, r.prefix)
+	} else if _, ok := e.orphans[r.prefix]; !ok {
+		e.orphans[r.prefix] = t
+	}
+}
+
+// pruneRoutes forgets routes that no peer has carried for fade_off and
+// that nothing refers to any more: not a watched prefix, covering no
+// watched address, no condition or incident on it. Without it every
+// prefix ever seen (a more-specific that came and went) stays forever.
+func (e *Evaluator) pruneRoutes(now time.Time) {
+	if now.Sub(e.pruned) < time.Minute {
+		return
+	}
+	e.pruned = now
+	for p, since := range e.orphans {
+		r := e.routes[p]
+		if r == nil || len(r.peers) > 0 {
+			delete(e.orphans, p)
+			continue
+		}
+		if _, exact := e.watched[p]; exact || len(r.covers) > 0 {
+			delete(e.orphans, p) // kept for good (bounded by the configuration)
+			continue
+		}
+		if now.Sub(since) < e.cfg.FadeOff.Duration || e.interesting[p] ||
+			e.slots[slotKey{groupHijack, p.String()}] != nil || e.slots[slotKey{groupWithdrawn, p.String()}] != nil {
+			continue
+		}
+		delete(e.routes, p)
+		delete(e.orphans, p)
+	}
 }
 
 // evalRoute evaluates the withdrawn and hijack slots of a route.
@@ -546,6 +584,9 @@ func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
 		} else {
 			delete(e.degraded, a.addr)
 		}
+	}
+	for _, r := range e.routes {
+		e.markOrphan(r, now)
 	}
 	for _, p := range sortedPrefixes(func() map[netip.Prefix]bool {
 		m := map[netip.Prefix]bool{}

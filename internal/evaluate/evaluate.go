@@ -151,6 +151,10 @@ type Evaluator struct {
 	// interesting are routes with a withdrawal or an unexpected origin:
 	// re-evaluated when BGP becomes usable.
 	interesting map[netip.Prefix]bool
+	// orphans are routes no peer carries, since when: forgotten after
+	// fade_off unless something still refers to them (pruneRoutes).
+	orphans map[netip.Prefix]time.Time
+	pruned  time.Time // last pruneRoutes sweep
 	// degraded are addresses whose healthy route is withdrawn.
 	degraded map[netip.Addr]bool
 
@@ -180,6 +184,7 @@ func New(cfg config.Evaluate, t Targets) *Evaluator {
 		watched:     map[netip.Prefix]model.WatchedPrefix{},
 		controls:    map[string]bool{},
 		interesting: map[netip.Prefix]bool{},
+		orphans:     map[netip.Prefix]time.Time{},
 		degraded:    map[netip.Addr]bool{},
 		slots:       map[slotKey]*slot{},
 		pending:     map[*slot]bool{},
@@ -311,6 +316,7 @@ func (e *Evaluator) Tick(now time.Time) []model.IncidentChange {
 		e.evalSlot(s, now)
 	}
 	e.pruneRecent(now)
+	e.pruneRoutes(now)
 	out := e.out
 	e.out = nil
 	return out
