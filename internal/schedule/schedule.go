@@ -69,9 +69,6 @@ type zonePlan struct {
 	interval time.Duration
 	explicit []model.AuthServer // from config; nil = discover
 	dnssec   bool
-	// authKeys are the keys of the zone's authoritative probe jobs now
-	// scheduled; only Run's goroutine touches them.
-	authKeys []string
 }
 
 // New builds a scheduler for cfg (which must be validated).
@@ -262,12 +259,15 @@ type done struct {
 // finished. It does not close out.
 func (s *Scheduler) Run(ctx context.Context) error {
 	var (
-		h       jobHeap
-		jobs    = map[string]*job{}
-		work    = make(chan *job)
-		results = make(chan done, s.probe.Concurrency)
-		authSet = make(chan authUpdate, len(s.zones)+1)
-		wg      sync.WaitGroup
+		h    jobHeap
+		jobs = map[string]*job{}
+		// authKeys are the keys of each zone's authoritative probe jobs
+		// now scheduled (Run's goroutine only).
+		authKeys = map[*zonePlan][]string{}
+		work     = make(chan *job)
+		results  = make(chan done, s.probe.Concurrency)
+		authSet  = make(chan authUpdate, len(s.zones)+1)
+		wg       sync.WaitGroup
 	)
 	add := func(j *job) {
 		if old, ok := jobs[j.key]; ok {
@@ -288,7 +288,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if z.explicit != nil {
 			for _, j := range s.authJobs(z, z.explicit) {
 				add(j)
-				z.authKeys = append(z.authKeys, j.key)
+				authKeys[z] = append(authKeys[z], j.key)
 			}
 		} else {
 			add(s.discoveryJob(z, authSet))
@@ -374,7 +374,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			heap.Push(&h, d.j)
 		case u := <-authSet:
-			s.replaceAuthJobs(u, jobs, &h, add)
+			s.replaceAuthJobs(u, jobs, authKeys, &h, add)
 		}
 	}
 }
@@ -385,12 +385,12 @@ type authUpdate struct {
 }
 
 // replaceAuthJobs swaps a zone's authoritative probe jobs for the new set.
-func (s *Scheduler) replaceAuthJobs(u authUpdate, jobs map[string]*job, h *jobHeap, add func(*job)) {
+func (s *Scheduler) replaceAuthJobs(u authUpdate, jobs map[string]*job, authKeys map[*zonePlan][]string, h *jobHeap, add func(*job)) {
 	want := map[string]*job{}
 	for _, j := range s.authJobs(u.zone, u.servers) {
 		want[j.key] = j
 	}
-	for _, k := range u.zone.authKeys {
+	for _, k := range authKeys[u.zone] {
 		j, ok := jobs[k]
 		if _, keep := want[k]; ok && !keep {
 			j.removed = true
@@ -400,13 +400,14 @@ func (s *Scheduler) replaceAuthJobs(u authUpdate, jobs map[string]*job, h *jobHe
 			delete(jobs, k)
 		}
 	}
-	u.zone.authKeys = u.zone.authKeys[:0]
+	keys := authKeys[u.zone][:0]
 	for k, j := range want {
 		if _, ok := jobs[k]; !ok {
 			add(j)
 		}
-		u.zone.authKeys = append(u.zone.authKeys, k)
+		keys = append(keys, k)
 	}
+	authKeys[u.zone] = keys
 }
 
 // firstOffset is when a job first runs, after it is added: probes at a
