@@ -101,6 +101,11 @@ func waitResolved(t *testing.T, l *outagelab.Lab, page fakeslack.Call, timeout t
 		}
 		return false, l.SlackLog()
 	})
+	// The thread reply follows the update at Slack's per-channel pace
+	// (about one message a second).
+	l.WaitFor("the resolve reply in the page's thread", 5*time.Second, func() (bool, string) {
+		return len(threadWith(l, page, "Resolved")) > 0, l.SlackLog()
+	})
 	return upd
 }
 

@@ -244,7 +244,15 @@ connect_retry = "1s"
 		}
 		_, soa := live["reachmon_dns_soa_serial"]
 		_, ds := live["reachmon_dns_ds_check_status"]
-		if soa && ds {
+		// Probes are spread over the interval: wait for every metric
+		// documented as always exposed too (the deadline bounds it).
+		all := true
+		for name, doc := range metricLabels {
+			if _, ok := live[name]; !ok && doc.absent == "" {
+				all = false
+			}
+		}
+		if soa && ds && all {
 			break
 		}
 		if time.Now().After(deadline) {
