@@ -73,6 +73,9 @@ dnssec = false
 		`reachmon_dns_responses_total{kind="resolver",rcode="NOERROR",server="local",transport="udp",vantage="test-vantage",zone="lab.example"}`,
 		`reachmon_build_info{`,
 		`go_goroutines `,
+		// NOERROR without data (the apex has no A record) is still a
+		// success (checked below, once it has been probed).
+		`reachmon_dns_probe_success{kind="resolver",name="lab.example.",qtype="A",server="local",transport="udp",vantage="test-vantage",zone="lab.example"}`,
 	}
 	var body string
 	deadline := time.Now().Add(10 * time.Second)
