@@ -187,15 +187,28 @@ func (e *Evaluator) markOrphan(r *route, t time.Time) {
 	}
 }
 
-// pruneRoutes forgets routes that no peer has carried for fade_off and
+// orphanKeep is how long a route that no peer carries and that nothing
+// refers to is kept (at most fade_off): long enough that a more-specific
+// which flaps keeps one history, short enough that churn of never-seen
+// more-specifics does not grow memory. A hijack or withdrawal condition
+// on the route keeps it for as long as the condition's slot lives.
+const orphanKeep = time.Minute
+
+// pruneRoutes forgets routes that no peer has carried for orphanKeep and
 // that nothing refers to any more: not a watched prefix, covering no
-// watched address, no condition or incident on it. Without it every
+// watched address, not the route a watched address had while healthy or
+// has now (a root cause names its origin and shows its evidence), no
+// condition or incident on it. Without it every
 // prefix ever seen (a more-specific that came and went) stays forever.
+// It sweeps at most once per orphanKeep, so a route goes between one and
+// two orphanKeep after its last peer.
 func (e *Evaluator) pruneRoutes(now time.Time) {
-	if now.Sub(e.pruned) < time.Minute {
+	keep := min(orphanKeep, e.cfg.FadeOff.Duration)
+	if now.Sub(e.pruned) < keep {
 		return
 	}
 	e.pruned = now
+	var named map[netip.Prefix]bool // routes an address refers to
 	for p, since := range e.orphans {
 		r := e.routes[p]
 		if r == nil || len(r.peers) > 0 {
@@ -206,8 +219,17 @@ func (e *Evaluator) pruneRoutes(now time.Time) {
 			delete(e.orphans, p) // kept for good (bounded by the configuration)
 			continue
 		}
-		if now.Sub(since) < e.cfg.FadeOff.Duration || e.interesting[p] ||
+		if now.Sub(since) < keep || e.interesting[p] ||
 			e.slots[slotKey{groupHijack, p.String()}] != nil || e.slots[slotKey{groupWithdrawn, p.String()}] != nil {
+			continue
+		}
+		if named == nil {
+			named = map[netip.Prefix]bool{}
+			for _, a := range e.addrs {
+				named[a.healthy], named[a.current] = true, true
+			}
+		}
+		if named[p] {
 			continue
 		}
 		delete(e.routes, p)

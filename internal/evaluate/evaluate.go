@@ -152,7 +152,7 @@ type Evaluator struct {
 	// re-evaluated when BGP becomes usable.
 	interesting map[netip.Prefix]bool
 	// orphans are routes no peer carries, since when: forgotten after
-	// fade_off unless something still refers to them (pruneRoutes).
+	// orphanKeep unless something still refers to them (pruneRoutes).
 	orphans map[netip.Prefix]time.Time
 	pruned  time.Time // last pruneRoutes sweep
 	// degraded are addresses whose healthy route is withdrawn.

@@ -345,23 +345,43 @@ func (e *Evaluator) fill(s *slot, v verdict, now time.Time) {
 	}
 }
 
+// addEvidence adds the items the incident's timeline does not have yet
+// and reports whether any was added. s.seen remembers what was added so
+// that the same item offered again (it stays in its source's ring) is not
+// news; once the timeline is trimmed, an item older than the first one
+// after the head would be trimmed again, so it is not taken and s.seen
+// need not remember it: s.seen stays as bounded as the timeline even
+// while a flapping incident lives for days.
 func (e *Evaluator) addEvidence(s *slot, items []model.EvidenceItem) bool {
+	floor := s.inc.Opened.Add(-e.cfg.FadeOff.Duration)
+	if ev := s.inc.Evidence; len(ev) >= maxEvidence && ev[headEvidence].Time.After(floor) {
+		floor = ev[headEvidence].Time
+	}
 	added := false
 	for _, it := range items {
-		if it.Time.Before(s.inc.Opened.Add(-e.cfg.FadeOff.Duration)) || s.seen[it] {
+		if it.Time.Before(floor) || s.seen[it] {
 			continue
 		}
 		s.seen[it] = true
 		s.inc.Evidence = append(s.inc.Evidence, it)
 		added = true
 	}
-	if added {
-		slices.SortStableFunc(s.inc.Evidence, func(a, b model.EvidenceItem) int { return a.Time.Compare(b.Time) })
-		if n := len(s.inc.Evidence); n > maxEvidence {
-			s.inc.Evidence = append(s.inc.Evidence[:headEvidence:headEvidence], s.inc.Evidence[n-(maxEvidence-headEvidence):]...)
+	if !added {
+		return false
+	}
+	slices.SortStableFunc(s.inc.Evidence, func(a, b model.EvidenceItem) int { return a.Time.Compare(b.Time) })
+	n := len(s.inc.Evidence)
+	if n <= maxEvidence {
+		return true
+	}
+	s.inc.Evidence = append(s.inc.Evidence[:headEvidence:headEvidence], s.inc.Evidence[n-(maxEvidence-headEvidence):]...)
+	cut := s.inc.Evidence[headEvidence].Time
+	for it := range s.seen {
+		if it.Time.Before(cut) && !slices.Contains(s.inc.Evidence[:headEvidence], it) {
+			delete(s.seen, it)
 		}
 	}
-	return added
+	return true
 }
 
 func (e *Evaluator) update(s *slot, now time.Time, reason string) {
