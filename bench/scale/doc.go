@@ -31,8 +31,8 @@
 // (default 10000), BENCH_SCALE_NS (nameserver addresses of the DNS host,
 // default 2), BENCH_SCALE_TTL (TTL of every record, default 300s),
 // BENCH_SCALE_INTERVAL (probe interval, default 60s; for development
-// only), BENCH_SCALE_JITTER ([probe] jitter; default reachmon's, a tenth
-// of the interval; for experiments), BENCH_SCALE_WORKDIR (where the lab's files and the results go;
+// only), BENCH_SCALE_JITTER ([probe] jitter; default reachmon's, the whole
+// interval; for experiments), BENCH_SCALE_WORKDIR (where the lab's files and the results go;
 // scripts/bench.sh sets it; default a temporary directory, removed
 // afterwards unless BENCH_SCALE_KEEP=1).
 //

@@ -117,8 +117,9 @@ type scrape struct {
 	cpu   float64 // reachmon's CPU seconds during the scrape
 	pre   sample  // processes just before the scrape
 
-	// series: probes done so far per reachmon_dns_probe_duration_seconds
-	// series, keyed "zone server kind": one per check, answered or not.
+	// series: probes done so far per (zone, server) from
+	// reachmon_dns_responses_total + reachmon_dns_probe_errors_total,
+	// keyed "zone server kind": one per check, answered or not.
 	series                    map[string]uint64
 	checks, res, auth         float64
 	noerror, noerrRes, noAuth float64
@@ -134,14 +135,13 @@ type scrape struct {
 
 func readScrape(m benchutil.Metrics, nsPerZone int) scrape {
 	s := scrape{series: map[string]uint64{}, errors: map[string]float64{}}
-	if fam, ok := m["reachmon_dns_probe_duration_seconds"]; ok {
-		for _, x := range fam.GetMetric() {
-			h := x.GetHistogram()
-			if h == nil {
-				continue
+	// Every check ends as one response (by rcode) or one error (by class).
+	for _, name := range []string{"reachmon_dns_responses_total", "reachmon_dns_probe_errors_total"} {
+		if fam, ok := m[name]; ok {
+			for _, x := range fam.GetMetric() {
+				k := label(x, "zone") + " " + label(x, "server") + " " + label(x, "kind")
+				s.series[k] += uint64(x.GetCounter().GetValue())
 			}
-			k := label(x, "zone") + " " + label(x, "server") + " " + label(x, "kind")
-			s.series[k] += h.GetSampleCount()
 		}
 	}
 	s.checks, _ = m.Sum("reachmon_dns_probe_duration_seconds")

@@ -84,7 +84,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 		log:     log,
 		reg:     reg,
 		wrapped: wrapped,
-		dns:     metrics.NewDNS(wrapped),
+		dns:     metrics.NewDNS(wrapped, cfg.Metrics.ZoneLatency),
 		events:  make(chan model.Event, 1024),
 		nsAddrs: make(chan model.Discovery, 64),
 	}
@@ -144,6 +144,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("reachmon starting", "version", version.Get(), "vantage", d.cfg.Vantage,
 		"zones", len(d.cfg.Zone), "resolvers", len(d.cfg.Resolver), "bgp_neighbors", len(d.cfg.BGP.Neighbor))
+	if n := len(d.cfg.Zone); n > config.ZoneLatencyWarnZones && d.cfg.Metrics.ZoneLatency {
+		d.log.Warn("per-zone latency histograms are on for many zones: they will be most of reachmon's memory and of every /metrics scrape; set [metrics] zone_latency = false",
+			"zones", n, "histograms_per_zone", "one per server")
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.srv.Serve(ctx, ln) })
 	g.Go(func() error { return d.sched.Run(ctx) })

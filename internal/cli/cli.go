@@ -70,7 +70,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check-config", "check-config [--config FILE]", stderr)
 	path := fs.String("config", DefaultConfig, "configuration file")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args, stderr); err != nil {
 		if isHelp(err) {
 			return ExitOK
 		}
@@ -95,7 +95,7 @@ func runCmd(args []string, stderr io.Writer) int {
 	listen := fs.String("listen", "", "HTTP listen address, overrides the config's listen (default "+config.DefaultListen+")")
 	level := fs.String("log-level", "", "log level: debug, info, warn, error (overrides [log] level)")
 	format := fs.String("log-format", "", "log format: text, json (overrides [log] format)")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args, stderr); err != nil {
 		if isHelp(err) {
 			return ExitOK
 		}

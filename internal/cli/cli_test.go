@@ -42,6 +42,9 @@ func TestCheckConfig(t *testing.T) {
 		{"missing", []string{"check-config", "--config", filepath.Join(dir, "nope.toml")}, 1, "", []string{"nope.toml: no such file"}},
 		{"shipped", []string{"check-config", "--config", "../../config/reachmon.toml"}, 0, "ok", nil},
 		{"bad flag", []string{"check-config", "--bogus"}, 2, "", []string{"flag provided but not defined: -bogus"}},
+		// A file given without --config is refused, not ignored in favour of the default file.
+		{"file without --config", []string{"check-config", bad}, 2, "", []string{`check-config: unexpected argument "` + bad + `" (a configuration file is given with --config FILE)`}},
+		{"run with a stray argument", []string{"run", "--config", good, "extra"}, 2, "", []string{`run: unexpected argument "extra"`}},
 		{"unknown command", []string{"frobnicate"}, 2, "", []string{`unknown command "frobnicate"`}},
 		{"no command", nil, 2, "", []string{"usage:"}},
 		{"version", []string{"version"}, 0, "reachmon ", nil},

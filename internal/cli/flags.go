@@ -46,6 +46,25 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseFlagsOnly parses a command line that takes flags only: a stray
+// argument (say, a config file without --config) is a usage error, not
+// silently ignored.
+func parseFlagsOnly(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		hint := ""
+		if fs.Lookup("config") != nil {
+			hint = " (a configuration file is given with --config FILE)"
+		}
+		fmt.Fprintf(stderr, "reachmon %s: unexpected argument %q%s\n", fs.Name(), pos[0], hint)
+		return usageError{msg: "unexpected argument " + pos[0]}
+	}
+	return nil
+}
+
 // newFlagSet returns a FlagSet that reports errors instead of exiting.
 func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

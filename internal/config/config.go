@@ -40,7 +40,21 @@ type Config struct {
 	Slack    SlackConfig `toml:"slack"`
 	BGP      BGP         `toml:"bgp"`
 	Evaluate Evaluate    `toml:"evaluate"`
+	Metrics  Metrics     `toml:"metrics"`
 }
+
+// Metrics configures what /metrics exposes.
+type Metrics struct {
+	// ZoneLatency keeps the zone label on the probe duration histogram.
+	// Off, latency is one histogram per server: with thousands of zones
+	// the per-zone histograms are most of reachmon's memory and of every
+	// scrape (10,000 zones x 5 servers = 50,000 histograms).
+	ZoneLatency bool `toml:"zone_latency"`
+}
+
+// ZoneLatencyWarnZones is the zone count above which reachmon warns at
+// start-up that per-zone latency histograms are on.
+const ZoneLatencyWarnZones = 1000
 
 // Log configures log/slog output.
 type Log struct {
@@ -205,6 +219,7 @@ func Default() *Config {
 		StateDir: "var",
 		Log:      Log{Level: "info", Format: "text"},
 		Evaluate: DefaultEvaluate(),
+		Metrics:  Metrics{ZoneLatency: true},
 		Probe: Probe{
 			Interval:        Duration{30 * time.Second},
 			Timeout:         Duration{5 * time.Second},

@@ -58,6 +58,16 @@ name = "Example.COM."
 	if !cfg.Zone[0].CheckDNSSEC() {
 		t.Error("dnssec check should default to on")
 	}
+	if !cfg.Metrics.ZoneLatency {
+		t.Error("[metrics] zone_latency should default to true")
+	}
+	off, err := Parse("t.toml", []byte("[metrics]\nzone_latency = false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Metrics.ZoneLatency {
+		t.Error("[metrics] zone_latency = false was not applied")
+	}
 }
 
 func TestErrors(t *testing.T) {
@@ -69,6 +79,7 @@ func TestErrors(t *testing.T) {
 		{"type", "[probe]\nconcurrency = \"many\"\n", []string{"line 2: probe.concurrency: expected integer, got string"}},
 		{"duration", "[probe]\ninterval = \"30\"\n", []string{`line 2: probe.interval: invalid duration "30" (use a number with a unit, such as "30s" or "5m")`}},
 		{"unknown keys", "vantag = \"x\"\n[probe]\nintervall = \"3s\"\n", []string{"vantag: unknown key", "probe.intervall: unknown key"}},
+		{"metrics", "[metrics]\nzone_latency = \"no\"\nzone_labels = true\n", []string{"line 2: metrics.zone_latency: expected boolean, got string"}},
 		{"inline secret", "[slack]\ntoken = \"xoxb-1\"\n", []string{"slack.token: secrets are not accepted in the config file; use slack.token_env (an environment variable) or slack.token_file (a file)"}},
 		{"everything at once", `
 vantage = "a b"

@@ -15,23 +15,31 @@ import (
 
 // DNS holds the DNS probe metrics.
 type DNS struct {
-	success   *prometheus.GaugeVec
-	duration  *prometheus.HistogramVec
-	responses *prometheus.CounterVec
-	errors    *prometheus.CounterVec
-	ede       *prometheus.CounterVec
-	cdRetry   *prometheus.CounterVec
-	soaSerial *prometheus.GaugeVec
-	dsStatus  *prometheus.GaugeVec
-	authCount *prometheus.GaugeVec
+	// zoneLatency: the duration histogram has a zone label.
+	zoneLatency bool
+	success     *prometheus.GaugeVec
+	duration    *prometheus.HistogramVec
+	responses   *prometheus.CounterVec
+	errors      *prometheus.CounterVec
+	ede         *prometheus.CounterVec
+	cdRetry     *prometheus.CounterVec
+	soaSerial   *prometheus.GaugeVec
+	dsStatus    *prometheus.GaugeVec
+	authCount   *prometheus.GaugeVec
 }
 
-// NewDNS registers the DNS metrics with reg.
-func NewDNS(reg prometheus.Registerer) *DNS {
+// NewDNS registers the DNS metrics with reg. Without zoneLatency the
+// probe duration histogram has no zone label: one histogram per server.
+func NewDNS(reg prometheus.Registerer, zoneLatency bool) *DNS {
 	f := promauto.With(reg)
 	probe := []string{"zone", "name", "qtype", "server", "kind", "transport"}
 	server := []string{"zone", "server", "kind", "transport"}
+	latency := server
+	if !zoneLatency {
+		latency = server[1:]
+	}
 	return &DNS{
+		zoneLatency: zoneLatency,
 		success: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "reachmon_dns_probe_success",
 			Help: "1 if the last probe got a NOERROR answer, else 0.",
@@ -40,7 +48,7 @@ func NewDNS(reg prometheus.Registerer) *DNS {
 			Name:    "reachmon_dns_probe_duration_seconds",
 			Help:    "Time from sending a query to its answer (or to giving up), including a TCP retry.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, server),
+		}, latency),
 		responses: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "reachmon_dns_responses_total",
 			Help: "DNS responses received, by response code.",
@@ -84,7 +92,11 @@ func (m *DNS) Observe(o model.Observation) {
 		ok = 1
 	}
 	m.success.WithLabelValues(zone, o.Name, o.Type, srv, kind, tr).Set(ok)
-	m.duration.WithLabelValues(zone, srv, kind, tr).Observe(o.Latency.Seconds())
+	if m.zoneLatency {
+		m.duration.WithLabelValues(zone, srv, kind, tr).Observe(o.Latency.Seconds())
+	} else {
+		m.duration.WithLabelValues(srv, kind, tr).Observe(o.Latency.Seconds())
+	}
 	if o.Error != model.ErrNone {
 		m.errors.WithLabelValues(zone, srv, kind, tr, string(o.Error)).Inc()
 	} else if o.Rcode != "" {
@@ -131,9 +143,15 @@ func (m *DNS) ObserveDiscovery(zone string, d model.Discovery) {
 // is no longer in the zone's set, so stale series do not linger.
 func (m *DNS) ForgetServer(zone, server string) {
 	match := prometheus.Labels{"zone": zone, "server": server}
-	for _, v := range []interface {
+	vecs := []interface {
 		DeletePartialMatch(prometheus.Labels) int
-	}{m.success, m.duration, m.responses, m.errors, m.ede, m.soaSerial} {
+	}{m.success, m.responses, m.errors, m.ede, m.soaSerial}
+	if m.zoneLatency {
+		// Without the zone label the server's histogram is shared by
+		// every zone it serves and stays.
+		vecs = append(vecs, m.duration)
+	}
+	for _, v := range vecs {
 		v.DeletePartialMatch(match)
 	}
 	m.cdRetry.DeletePartialMatch(match)

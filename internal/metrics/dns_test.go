@@ -13,7 +13,7 @@ import (
 
 func TestObserve(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewDNS(reg)
+	m := NewDNS(reg, true)
 	srv := model.Server{Name: "ns1.example.", Kind: model.KindAuthoritative, Transport: model.TransportUDP}
 	serial := uint32(2026112301)
 	m.Observe(model.Observation{Target: "example.com", Server: srv, Name: "example.com.", Type: "SOA", Rcode: "NOERROR", SOASerial: &serial, Latency: 3 * time.Millisecond})
@@ -53,5 +53,70 @@ reachmon_dns_soa_serial{server="ns1.example.",zone="example.com"} 2.026112301e+0
 	m.ForgetServer("example.com", "ns1.example.")
 	if n := testutil.CollectAndCount(reg, "reachmon_dns_soa_serial"); n != 0 {
 		t.Errorf("ForgetServer left %d soa_serial series", n)
+	}
+}
+
+// The probe duration histogram has a zone label by default ([metrics]
+// zone_latency = true) and one histogram per server without it; the other
+// per-zone series keep their zone either way, and forgetting one zone's
+// server keeps the server's shared histogram.
+func TestZoneLatency(t *testing.T) {
+	res := model.Server{Name: "cloudflare", Kind: model.KindResolver, Transport: model.TransportUDP, Validating: true}
+	observe := func(m *DNS) {
+		for _, zone := range []string{"a.example", "b.example", "c.example"} {
+			m.Observe(model.Observation{Target: zone, Server: res, Name: zone + ".", Type: "SOA", Rcode: "NOERROR", Latency: 20 * time.Millisecond})
+		}
+	}
+	for _, tc := range []struct {
+		zoneLatency bool
+		histograms  int
+		labels      string
+	}{
+		{true, 3, `kind="resolver",server="cloudflare",transport="udp",vantage="v",zone="a.example"`},
+		{false, 1, `kind="resolver",server="cloudflare",transport="udp",vantage="v"`},
+	} {
+		reg := prometheus.NewRegistry()
+		m := NewDNS(prometheus.WrapRegistererWith(prometheus.Labels{"vantage": "v"}, reg), tc.zoneLatency)
+		observe(m)
+		// Each histogram is 12 buckets, +Inf, _sum and _count.
+		if n := testutil.CollectAndCount(reg, "reachmon_dns_probe_duration_seconds"); n != tc.histograms {
+			t.Errorf("zone_latency=%v: %d duration histograms, want %d", tc.zoneLatency, n, tc.histograms)
+		}
+		var out strings.Builder
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() != "reachmon_dns_probe_duration_seconds" {
+				continue
+			}
+			for _, x := range f.GetMetric() {
+				var kv []string
+				for _, l := range x.GetLabel() {
+					kv = append(kv, l.GetName()+"=\""+l.GetValue()+"\"")
+				}
+				out.WriteString(strings.Join(kv, ",") + "\n")
+				if tc.zoneLatency {
+					continue
+				}
+				if got := x.GetHistogram().GetSampleCount(); got != 3 {
+					t.Errorf("zone_latency=false: the server's histogram counted %d probes, want 3 (one per zone)", got)
+				}
+			}
+		}
+		if !strings.Contains(out.String(), tc.labels+"\n") {
+			t.Errorf("zone_latency=%v: no histogram labelled %s in\n%s", tc.zoneLatency, tc.labels, out.String())
+		}
+		if n := testutil.CollectAndCount(reg, "reachmon_dns_probe_success"); n != 3 {
+			t.Errorf("zone_latency=%v: %d success series, want one per zone (3)", tc.zoneLatency, n)
+		}
+		m.ForgetServer("a.example", "cloudflare")
+		if n := testutil.CollectAndCount(reg, "reachmon_dns_probe_duration_seconds"); n != max(tc.histograms-1, 1) {
+			t.Errorf("zone_latency=%v: %d duration histograms after forgetting a.example's server, want %d", tc.zoneLatency, n, max(tc.histograms-1, 1))
+		}
+		if n := testutil.CollectAndCount(reg, "reachmon_dns_probe_success"); n != 2 {
+			t.Errorf("zone_latency=%v: %d success series after forgetting a.example's server, want 2", tc.zoneLatency, n)
+		}
 	}
 }

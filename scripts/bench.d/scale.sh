@@ -158,8 +158,9 @@ Method (\`bench/scale\`, run by \`scripts/bench.sh scale\`, as root):
 - reachmon: this tree's \`reachmon run\` with a generated configuration: ${zones} \`[[zone]]\` entries
   giving only the name (the defaults: apex SOA asked of every resolver and of every
   authoritative server, DS-vs-DNSKEY check every 5 min), 3 \`[[resolver]]\`s,
-  \`[probe] interval = "${interval}s"\`, every other key at its default (${defaults});
-  no \`[bgp]\`, no \`[slack]\`.
+  \`[probe] interval = "${interval}s"\`, \`[metrics] zone_latency = false\` (one latency
+  histogram per server, as the README advises above 1,000 zones), every other key at its
+  default (${defaults}); no \`[bgp]\`, no \`[slack]\`.
   The authoritative servers are **discovered** (NS from the resolvers, delegation
   and glue from \`test.\`'s server), as a user's configuration would have it.
   Planned checks per interval: ${zones} × (3 resolvers + ${ns} servers) = $(num "$planned").
@@ -167,8 +168,8 @@ Method (\`bench/scale\`, run by \`scripts/bench.sh scale\`, as root):
   for reachmon, every 10 s for all); reachmon's \`/metrics\` read in full once per interval (as a
   Prometheus with the default 1 m \`scrape_interval\`), at a fixed offset chosen after start-up,
   20 s past \`/readyz\` (the first discovery of every zone), between half an interval and
-  11/12 of one. *Checks*: the sample count of \`reachmon_dns_probe_duration_seconds\` (one per
-  probe, answered or not), per (zone, server) series. *Lag*: \`reachmon_probe_schedule_lag_seconds\`
+  11/12 of one. *Checks*: \`reachmon_dns_responses_total\` + \`reachmon_dns_probe_errors_total\`
+  (one per probe, answered or not), per (zone, server) series. *Lag*: \`reachmon_probe_schedule_lag_seconds\`
   (due → handed to a worker; every job: probes, discoveries, DS checks); its buckets are
   .001 … 1, 5, 10, 30 s, so quantiles are given as the bucket bound they fall under.
   *First interval*: from the start to the first scrape; *steady*: from the end of a two-interval
