@@ -26,7 +26,7 @@ const maxNS = 13
 func (p *Prober) Discover(ctx context.Context, zone string, resolvers []model.Server) model.Discovery {
 	zone = canonical(zone)
 	d := model.Discovery{Time: p.now(), Zone: zone}
-	l := p.newLookup(resolvers)
+	l := p.newLookup(zone, resolvers)
 	set := authSet{}
 	var ttl ttlMin
 
@@ -151,7 +151,7 @@ func (l *lookup) delegation(ctx context.Context, zone string, ttl *ttlMin) ([]st
 // when they fail, following referrals from the closest ancestor that
 // resolves. It is meant for ad-hoc probes of a single name.
 func (p *Prober) FindZone(ctx context.Context, name string, resolvers []model.Server) (string, error) {
-	l := p.newLookup(resolvers)
+	l := p.newLookup(name, resolvers)
 	z, err := l.findZone(ctx, canonical(name))
 	if err != nil {
 		return "", errors.New("dnsprobe: find zone of " + canonical(name) + ": " + err.Error())

@@ -59,6 +59,21 @@ func TestDiscover(t *testing.T) {
 			wantTTL: 120 * time.Second,
 		},
 		{
+			// A resolver that never answers costs one query timeout, not
+			// the whole discovery deadline.
+			name: "second resolver answers when the first is silent", zone: "example.test.",
+			resolvers: []model.Server{resolverAt(rawUDPServer(t, func([]byte) [][]byte { return nil }), model.TransportUDP), resolverAt(w.resolver, model.TransportUDP)},
+			wantNS:    []string{"ns1.example.test.", "ns2.example.test.", "ns3.example.test."},
+			want: []model.AuthServer{
+				{Host: "ns1.example.test.", Addr: ap("127.0.0.11"), Sources: both},
+				{Host: "ns2.example.test.", Addr: ap("127.0.0.12"), Sources: par},
+				{Host: "ns2.example.test.", Addr: ap("127.0.0.22"), Sources: rsv},
+				{Host: "ns3.example.test.", Addr: ap("127.0.0.13"), Sources: rsv},
+				{Host: "ns3.example.test.", Addr: ap("2001:db8::13"), Sources: rsv},
+			},
+			wantTTL: 120 * time.Second,
+		},
+		{
 			// Parent servers unreachable: the resolver view still counts.
 			name: "parent down", zone: "example.test.", resolvers: res(w.resolver), authPort: closedUDPPort(t),
 			wantNS: []string{"ns1.example.test.", "ns3.example.test."},
@@ -198,4 +213,37 @@ func TestFindZone(t *testing.T) {
 // the other 127/8 addresses the tests use).
 func closedUDPPort(t *testing.T) uint16 {
 	return netip.MustParseAddrPort(closedPort(t)).Port()
+}
+
+// Lookups about different zones start at different resolvers (spreading
+// thousands of discoveries over all of them); one zone always starts at the
+// same one, and every resolver stays in the list.
+func TestLookupSpreadsResolvers(t *testing.T) {
+	p := New(Options{})
+	rs := []model.Server{resolverAt("127.0.0.1:1", model.TransportUDP), resolverAt("127.0.0.2:1", model.TransportUDP), resolverAt("127.0.0.3:1", model.TransportUDP)}
+	first := map[string]int{}
+	for i := range 300 {
+		zone := fmt.Sprintf("z%05d.test.", i)
+		l := p.newLookup(zone, rs)
+		if len(l.resolvers) != len(rs) {
+			t.Fatalf("%s: %d resolvers, want %d", zone, len(l.resolvers), len(rs))
+		}
+		for _, r := range rs {
+			if !slices.Contains(l.resolvers, r) {
+				t.Fatalf("%s: resolver %s missing from %v", zone, r.Addr, l.resolvers)
+			}
+		}
+		if again := p.newLookup(strings.ToUpper(zone), rs); again.resolvers[0] != l.resolvers[0] {
+			t.Errorf("%s: starts at %s, then at %s", zone, l.resolvers[0].Addr, again.resolvers[0].Addr)
+		}
+		first[l.resolvers[0].Addr]++
+	}
+	for _, r := range rs {
+		if n := first[r.Addr]; n < 60 {
+			t.Errorf("resolver %s asked first for %d of 300 zones, want about 100 (at least 60): %v", r.Addr, n, first)
+		}
+	}
+	if rs[0].Addr != "127.0.0.1:1" {
+		t.Errorf("the caller's slice was reordered: %v", rs)
+	}
 }

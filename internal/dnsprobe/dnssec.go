@@ -29,7 +29,7 @@ func (p *Prober) CheckDS(ctx context.Context, zone string, resolvers []model.Ser
 	zone = canonical(zone)
 	c := model.DSCheck{Time: p.now(), Zone: zone}
 	defer p.logDSCheck(ctx, &c)
-	l := p.newLookup(resolvers)
+	l := p.newLookup(zone, resolvers)
 
 	dsSet, err := l.dsSet(ctx, zone)
 	if err != nil {

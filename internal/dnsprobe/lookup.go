@@ -3,7 +3,9 @@ package dnsprobe
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -29,7 +31,17 @@ type lookup struct {
 	left      int
 }
 
-func (p *Prober) newLookup(resolvers []model.Server) *lookup {
+// newLookup starts a lookup about zone. The resolvers are asked in turn
+// starting at one picked by a hash of the zone, so that thousands of
+// zones' discoveries spread over the resolvers instead of all landing on
+// the first (the same zone always starts at the same one).
+func (p *Prober) newLookup(zone string, resolvers []model.Server) *lookup {
+	if n := len(resolvers); n > 1 {
+		h := fnv.New32a()
+		h.Write([]byte(strings.ToLower(zone)))
+		k := int(h.Sum32() % uint32(n))
+		resolvers = append(slices.Clone(resolvers[k:]), resolvers[:k]...)
+	}
 	return &lookup{p: p, resolvers: resolvers, dead: make([]bool, len(resolvers)), left: maxLookupQueries}
 }
 

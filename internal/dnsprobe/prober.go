@@ -15,13 +15,14 @@ import (
 	"github.com/reachmon/reachmon/internal/model"
 )
 
-// DefaultTimeout is the per-query timeout used when the context has no
-// deadline and Options.Timeout is zero.
+// DefaultTimeout is the per-query timeout used when Options.Timeout is
+// zero.
 const DefaultTimeout = 5 * time.Second
 
 // Options configure a Prober. The zero value is usable.
 type Options struct {
-	// Timeout is the per-query timeout when ctx has no deadline (default 5s).
+	// Timeout bounds every query (default 5s); a context deadline that
+	// comes sooner shortens it.
 	Timeout time.Duration
 	// Logger receives per-probe detail at Debug; nil discards.
 	Logger *slog.Logger
@@ -172,11 +173,16 @@ func upperASCII(s string) string {
 
 // deadline returns the deadline every I/O of one exchange must respect.
 // start comes from the real clock (time.Now), never from Options.Now.
+// Every query gets at most the prober's timeout, whatever is left of the
+// context: a lookup that asks several servers in turn under one longer
+// deadline (discovery, the DS check) must not give its first, silent
+// server all of it.
 func (p *Prober) deadline(ctx context.Context, start time.Time) time.Time {
-	if d, ok := ctx.Deadline(); ok {
-		return d
+	d := start.Add(p.timeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		return cd
 	}
-	return start.Add(p.timeout)
+	return d
 }
 
 // dialer returns a net.Dialer bounded by deadline.
