@@ -162,8 +162,12 @@ func probeSettings(set settings) string {
 		return "unknown (" + err.Error() + ")"
 	}
 	p := cfg.Probe
-	return fmt.Sprintf("interval=%s timeout=%s jitter=%s concurrency=%d discovery_min=%s discovery_max=%s ds_check_interval=%s",
-		p.Interval.Duration, p.Timeout.Duration, p.Jitter.Duration, p.Concurrency, p.DiscoveryMin.Duration, p.DiscoveryMax.Duration, p.DSCheckInterval.Duration)
+	conc := fmt.Sprint(p.Concurrency)
+	if p.Concurrency == 0 {
+		conc = "automatic"
+	}
+	return fmt.Sprintf("interval=%s timeout=%s jitter=%s concurrency=%s discovery_min=%s discovery_max=%s ds_check_interval=%s",
+		p.Interval.Duration, p.Timeout.Duration, p.Jitter.Duration, conc, p.DiscoveryMin.Duration, p.DiscoveryMax.Duration, p.DSCheckInterval.Duration)
 }
 
 func jitterText(j time.Duration) string {

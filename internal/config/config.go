@@ -223,7 +223,7 @@ func Default() *Config {
 		Probe: Probe{
 			Interval:        Duration{30 * time.Second},
 			Timeout:         Duration{5 * time.Second},
-			Concurrency:     64,
+			Concurrency:     0, // automatic (internal/schedule)
 			DiscoveryMin:    Duration{time.Minute},
 			DiscoveryMax:    Duration{time.Hour},
 			DSCheckInterval: Duration{5 * time.Minute},

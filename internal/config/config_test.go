@@ -91,7 +91,7 @@ format = "xml"
 interval = "10s"
 timeout = "20s"
 jitter = "11s"
-concurrency = 0
+concurrency = -1
 [[resolver]]
 name = "r1"
 address = "dns.google"
@@ -128,7 +128,7 @@ prefix = "banana"
 			`log.format: "xml" is not one of text, json`,
 			`probe.timeout: 20s is longer than probe.interval 10s`,
 			`probe.jitter: 11s must not be longer than probe.interval 10s`,
-			`probe.concurrency: 0 is outside 1..10000`,
+			`probe.concurrency: -1 is outside 0..10000 (0: automatic)`,
 			`resolver[0].address: "dns.google" is not an IP address with an optional port (host names are not resolved: give the address)`,
 			`resolver[1].name: "r1" is already the name of resolver[0]`,
 			`resolver[1].transport: "quic" is not one of udp, tcp, dot, doh`,

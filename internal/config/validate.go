@@ -83,8 +83,8 @@ func (c *Config) validateProbe(e *Errors) {
 	if p.DiscoveryMax.Duration < p.DiscoveryMin.Duration {
 		e.add("probe.discovery_max: %s is shorter than probe.discovery_min %s", p.DiscoveryMax.Duration, p.DiscoveryMin.Duration)
 	}
-	if p.Concurrency < 1 || p.Concurrency > 10000 {
-		e.add("probe.concurrency: %d is outside 1..10000", p.Concurrency)
+	if p.Concurrency < 0 || p.Concurrency > 10000 {
+		e.add("probe.concurrency: %d is outside 0..10000 (0: automatic)", p.Concurrency)
 	}
 }
 

@@ -90,7 +90,8 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_probe_schedule_lag_seconds": {nil, "one", func(dims) int { return 1 }, ""},
 	"reachmon_probe_skipped_total": {[]string{"zone"}, "zones", func(d dims) int { return d.zones },
 		"created on the first skipped round"},
-	"reachmon_probe_in_flight": {nil, "one", func(dims) int { return 1 }, ""},
+	"reachmon_probe_in_flight":         {nil, "one", func(dims) int { return 1 }, ""},
+	"reachmon_probe_concurrency_limit": {nil, "one", func(dims) int { return 1 }, ""},
 
 	"reachmon_incidents_open": {[]string{"kind", "severity"}, "incident kinds × severities (all pre-created)",
 		func(dims) int { return kinds * severities }, ""},

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -55,6 +56,10 @@ type Scheduler struct {
 	lag     prometheus.Histogram
 	skipped *prometheus.CounterVec
 	running prometheus.Gauge
+	limitG  prometheus.Gauge
+	// fds is the process's open-file limit (0: unknown): every running
+	// query holds a socket, so the automatic limit stays under it.
+	fds int
 
 	mu        sync.Mutex
 	discovery map[string]model.Discovery // zone FQDN -> latest successful discovery
@@ -120,7 +125,44 @@ func New(cfg *config.Config, prober Prober, out chan<- model.Event, o Options) (
 		Name: "reachmon_probe_in_flight",
 		Help: "Probes running now.",
 	})
+	s.limitG = f.NewGauge(prometheus.GaugeOpts{
+		Name: "reachmon_probe_concurrency_limit",
+		Help: "Probes that may run at once: [probe] concurrency, or with 0 (auto) enough for every scheduled probe to time out at once.",
+	})
+	s.fds = openFileLimit()
 	return s, nil
+}
+
+// lookupHold is how many query timeouts a discovery or DS check, which
+// asks several servers in turn, may take in all.
+const lookupHold = 4
+
+// Bounds of the automatic concurrency limit.
+const (
+	minAutoConcurrency = 64
+	maxAutoConcurrency = 10000
+)
+
+// limit is how many jobs may run at once: [probe] concurrency, or with 0
+// autoLimit of the schedule's demand.
+func (s *Scheduler) limit(demand float64) int {
+	if s.probe.Concurrency > 0 {
+		return s.probe.Concurrency
+	}
+	return autoLimit(demand, s.fds)
+}
+
+// autoLimit is enough room for every job to run for its whole deadline at
+// once (demand, Σ hold/every over the jobs), with a quarter more and 16 for
+// the unevenness of random phases; at least minAutoConcurrency, at most
+// maxAutoConcurrency and half the open-file limit fds (when known).
+func autoLimit(demand float64, fds int) int {
+	n := int(math.Ceil(demand*1.25)) + 16
+	n = min(max(n, minAutoConcurrency), maxAutoConcurrency)
+	if fds > 0 {
+		n = min(n, max(fds/2, minAutoConcurrency))
+	}
+	return n
 }
 
 // Resolvers converts configured resolvers to servers.
@@ -232,7 +274,19 @@ type job struct {
 	removed bool
 	// prompt jobs (discovery, DS checks) start early: probes wait for them.
 	prompt bool
-	index  int
+	// hold is the longest one run can take (its deadline): with every, what
+	// the job adds to the concurrency it may need (see demand).
+	hold  time.Duration
+	index int
+}
+
+// demand is the share of one worker the job needs if every run takes its
+// whole deadline (every query times out).
+func (j *job) demand() float64 {
+	if j.every <= 0 {
+		return 0
+	}
+	return min(1, float64(j.hold)/float64(j.every))
 }
 
 type jobHeap []*job
@@ -255,8 +309,15 @@ type done struct {
 	next time.Duration
 }
 
-// Run probes until ctx is cancelled; it returns once every worker has
+// Run probes until ctx is cancelled; it returns once every running job has
 // finished. It does not close out.
+//
+// Each due job runs in its own goroutine, at most limit at once. With
+// [probe] concurrency = 0 (the default) the limit follows the schedule:
+// enough that every job could take its whole deadline at the same time
+// (autoLimit), so that a server that stops answering, whose probes each
+// hold a worker for the whole timeout, does not delay the probes of every
+// other server.
 func (s *Scheduler) Run(ctx context.Context) error {
 	var (
 		h    jobHeap
@@ -264,21 +325,43 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		// authKeys are the keys of each zone's authoritative probe jobs
 		// now scheduled (Run's goroutine only).
 		authKeys = map[*zonePlan][]string{}
-		work     = make(chan *job)
-		results  = make(chan done, s.probe.Concurrency)
+		results  = make(chan done, 64)
 		authSet  = make(chan authUpdate, len(s.zones)+1)
 		wg       sync.WaitGroup
+		inFlight int
+		// demand is Σ job.demand() over the jobs scheduled.
+		demand float64
+		limit  int
 	)
+	setLimit := func() {
+		if l := s.limit(demand); l != limit {
+			if limit > 0 {
+				s.log.Debug("probe concurrency limit", "from", limit, "to", l, "jobs", len(jobs))
+			}
+			limit = l
+			s.limitG.Set(float64(l))
+		}
+	}
 	add := func(j *job) {
 		if old, ok := jobs[j.key]; ok {
 			old.removed = true
+			demand -= old.demand()
 			if old.index >= 0 {
 				heap.Remove(&h, old.index)
 			}
 		}
 		jobs[j.key] = j
+		demand += j.demand()
 		j.due = s.now().Add(s.firstOffset(j))
 		heap.Push(&h, j)
+	}
+	remove := func(j *job) {
+		j.removed = true
+		demand -= j.demand()
+		if j.index >= 0 && !j.busy {
+			heap.Remove(&h, j.index)
+		}
+		delete(jobs, j.key)
 	}
 	for i := range s.zones {
 		z := &s.zones[i]
@@ -297,6 +380,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			add(s.dsJob(z))
 		}
 	}
+	setLimit()
+	s.log.Info("probe schedule", "jobs", len(jobs), "concurrency", limit, "automatic", s.probe.Concurrency == 0)
 
 	// Configured authoritative servers are reported once, as a discovery
 	// would report them, so that every consumer (the BGP watch list, the
@@ -306,56 +391,53 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.emit(ctx, model.Discovery{Time: s.now(), Zone: z.fqdn, Servers: z.explicit})
 		}
 	}
-	for range s.probe.Concurrency {
-		wg.Go(func() {
-			for j := range work {
-				s.running.Inc()
-				next := j.run(ctx)
-				s.running.Dec()
-				results <- done{j, next}
-			}
-		})
-	}
 	defer func() {
-		close(work)
-		// Drain results so workers blocked on them can finish.
+		// Drain results so that running jobs can finish.
+		stop := make(chan struct{})
 		go func() {
-			for range results {
+			for {
+				select {
+				case <-results:
+				case <-stop:
+					return
+				}
 			}
 		}()
 		wg.Wait()
-		close(results)
+		close(stop)
 	}()
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		// Wait for the end of the head job's slot, or, once it is due,
-		// for a free worker: re-arming the timer at zero while every
-		// worker is busy would spin this loop.
-		var (
-			next *job
-			send chan *job
-			wake <-chan time.Time
-		)
-		if len(h) > 0 {
-			next = h[0]
-			if now := s.now(); next.due.After(now) {
-				timer.Reset(s.wakeAt(next.due).Sub(now))
-				wake = timer.C
-			} else {
-				send = work
-			}
+		// Start every job that is due, while under the limit.
+		now := s.now()
+		for len(h) > 0 && inFlight < limit && !h[0].due.After(now) {
+			j := heap.Pop(&h).(*job)
+			s.lag.Observe(now.Sub(j.due).Seconds())
+			j.busy = true
+			inFlight++
+			s.running.Inc()
+			wg.Go(func() {
+				next := j.run(ctx)
+				s.running.Dec()
+				results <- done{j, next}
+			})
+		}
+		// Then wait for the end of the head job's slot, unless it is due
+		// already and waits for a running job to finish: re-arming the
+		// timer at zero then would spin this loop.
+		var wake <-chan time.Time
+		if len(h) > 0 && h[0].due.After(now) {
+			timer.Reset(s.wakeAt(h[0].due).Sub(now))
+			wake = timer.C
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-		case send <- next:
-			heap.Pop(&h)
-			s.lag.Observe(s.now().Sub(next.due).Seconds())
-			next.busy = true
 		case d := <-results:
+			inFlight--
 			d.j.busy = false
 			if d.j.removed {
 				continue
@@ -374,7 +456,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			heap.Push(&h, d.j)
 		case u := <-authSet:
-			s.replaceAuthJobs(u, jobs, authKeys, &h, add)
+			s.replaceAuthJobs(u, jobs, authKeys, add, remove)
+			setLimit()
 		}
 	}
 }
@@ -385,7 +468,7 @@ type authUpdate struct {
 }
 
 // replaceAuthJobs swaps a zone's authoritative probe jobs for the new set.
-func (s *Scheduler) replaceAuthJobs(u authUpdate, jobs map[string]*job, authKeys map[*zonePlan][]string, h *jobHeap, add func(*job)) {
+func (s *Scheduler) replaceAuthJobs(u authUpdate, jobs map[string]*job, authKeys map[*zonePlan][]string, add, remove func(*job)) {
 	want := map[string]*job{}
 	for _, j := range s.authJobs(u.zone, u.servers) {
 		want[j.key] = j
@@ -393,11 +476,7 @@ func (s *Scheduler) replaceAuthJobs(u authUpdate, jobs map[string]*job, authKeys
 	for _, k := range authKeys[u.zone] {
 		j, ok := jobs[k]
 		if _, keep := want[k]; ok && !keep {
-			j.removed = true
-			if j.index >= 0 && !j.busy {
-				heap.Remove(h, j.index)
-			}
-			delete(jobs, k)
+			remove(j)
 		}
 	}
 	keys := authKeys[u.zone][:0]
@@ -460,7 +539,7 @@ func (s *Scheduler) emit(ctx context.Context, ev model.Event) {
 }
 
 func (s *Scheduler) probeJob(z *zonePlan, key string, q dnsprobe.Query) *job {
-	return &job{key: key, zone: z, every: z.interval, run: func(ctx context.Context) time.Duration {
+	return &job{key: key, zone: z, every: z.interval, hold: s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
 		qctx, cancel := context.WithTimeout(ctx, s.probe.Timeout.Duration)
 		obs := s.prober.Probe(qctx, q)
 		cancel()
@@ -540,9 +619,9 @@ func AuthModelServers(servers []model.AuthServer) []model.Server {
 }
 
 func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
-	return &job{key: "disc " + z.fqdn, zone: z, every: s.probe.DiscoveryMin.Duration, prompt: true, run: func(ctx context.Context) time.Duration {
+	return &job{key: "disc " + z.fqdn, zone: z, every: s.probe.DiscoveryMin.Duration, prompt: true, hold: lookupHold * s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
 		// Discovery takes several queries: give it a few timeouts' worth.
-		dctx, cancel := context.WithTimeout(ctx, 4*s.probe.Timeout.Duration)
+		dctx, cancel := context.WithTimeout(ctx, lookupHold*s.probe.Timeout.Duration)
 		d := s.prober.Discover(dctx, z.fqdn, s.resolvers)
 		cancel()
 		if ctx.Err() != nil {
@@ -583,13 +662,13 @@ func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
 }
 
 func (s *Scheduler) dsJob(z *zonePlan) *job {
-	return &job{key: "ds " + z.fqdn, zone: z, every: s.probe.DSCheckInterval.Duration, prompt: true, run: func(ctx context.Context) time.Duration {
+	return &job{key: "ds " + z.fqdn, zone: z, every: s.probe.DSCheckInterval.Duration, prompt: true, hold: lookupHold * s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
 		auth := s.authServersOf(z)
 		if len(auth) == 0 {
 			// Nothing to compare against yet: try again soon.
 			return min(s.probe.DSCheckInterval.Duration, z.interval)
 		}
-		dctx, cancel := context.WithTimeout(ctx, 4*s.probe.Timeout.Duration)
+		dctx, cancel := context.WithTimeout(ctx, lookupHold*s.probe.Timeout.Duration)
 		c := s.prober.CheckDS(dctx, z.fqdn, s.resolvers, auth)
 		cancel()
 		if ctx.Err() == nil {
