@@ -267,8 +267,18 @@ func (d *Daemon) handle(ev model.Event) {
 			}
 		}
 	case model.RouteEvent:
-		d.log.Info("bgp route", "kind", string(e.Kind), "peer", e.Peer, "prefix", e.Prefix.String(),
-			"origin", e.Origin, "visible_peers", e.VisiblePeers, "initial", e.Initial)
+		// What can page (a withdrawal, another origin, a new
+		// more-specific) is logged at info; announcements, path changes
+		// and the initial tables, at debug: thousands of lines a second
+		// under churn would drown the log (and journald's rate limit).
+		level := slog.LevelInfo
+		if e.Initial || e.Kind == model.RouteAnnounce || e.Kind == model.RoutePathChange {
+			level = slog.LevelDebug
+		}
+		if d.log.Enabled(context.Background(), level) {
+			d.log.Log(context.Background(), level, "bgp route", "kind", string(e.Kind), "peer", e.Peer, "prefix", e.Prefix.String(),
+				"origin", e.Origin, "visible_peers", e.VisiblePeers, "initial", e.Initial)
+		}
 	case model.CoverEvent:
 		d.log.Warn("bgp cover", "kind", string(e.Kind), "address", e.Addr.String(), "roles", e.Roles)
 	case model.PeerEvent:
