@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -38,6 +39,10 @@ var required = []string{"nsd", "nsd-control", "unbound", "unbound-control", "ldn
 // namespace.
 func Inside() bool { return os.Getenv(envNS) != "" }
 
+// interrupted is the signal that stopped a scenario (nil: none): the
+// scenarios after it do not start.
+var interrupted atomic.Pointer[os.Signal]
+
 // Enter runs the calling test inside a new network namespace and reports
 // whether the caller is that inner run:
 //
@@ -60,6 +65,9 @@ func Enter(t *testing.T) bool {
 	}
 	if strings.Contains(t.Name(), "/") {
 		t.Fatal("outagelab.Enter: only top-level tests can run inside a namespace")
+	}
+	if sig := interrupted.Load(); sig != nil {
+		t.Fatalf("not run: an earlier scenario was stopped by %v", *sig)
 	}
 	lab.RequireRoot(t)
 	lab.Require(t, required...)
@@ -92,12 +100,35 @@ func Enter(t *testing.T) bool {
 		w = io.MultiWriter(&out, os.Stdout)
 	}
 	cmd.Stdout, cmd.Stderr = w, w
-	// SIGINT/SIGTERM reach the inner run too (same process group): wait
-	// for it to clean up instead of dying first.
+	// On SIGINT/SIGTERM (Ctrl-C reaches the inner run too, through the
+	// process group; a signal to this process alone, say from a script,
+	// does not) the inner run is told to stop and cleans up; this run
+	// waits for it, fails the test, removes the namespace and runs no
+	// further scenario.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var got os.Signal
+	for done := false; !done; {
+		select {
+		case err = <-waited:
+			done = true
+		case s := <-sig:
+			if got == nil {
+				got = s
+				interrupted.Store(&got)
+			}
+			_ = cmd.Process.Signal(s)
+		}
+	}
+	if got != nil {
+		t.Fatalf("stopped by %v (the inner run: %v)", got, err)
+	}
 	text := out.String()
 	if os.Getenv("REACHMON_OUTAGELAB_STREAM") == "" {
 		t.Logf("inside namespace %s:\n%s", ns, text)
