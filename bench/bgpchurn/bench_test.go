@@ -487,8 +487,9 @@ func eventsLine(m map[string]int) string {
 }
 
 // gapReport sums up the silences in reachmon's log during the churn. At
-// info level reachmon logs every route event from its event loop (the
-// goroutine that owns the evaluator), about 800 lines a second here, so a
+// info level reachmon logs the route events that can page (withdrawals,
+// origin changes, more-specifics) from its event loop (the goroutine that
+// owns the evaluator), about 300 lines a second here, so a
 // silence of a second or more is that loop standing still (or its log
 // writes blocking); the feed drops events meanwhile once the loop's
 // 1,024-event queue is full.

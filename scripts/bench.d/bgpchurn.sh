@@ -115,8 +115,9 @@ $(sed -n 's/^# bgpchurn-class: //p' "$r1" | awk '{ n = $1; sh = $2; $1 = ""; $2 
   path_change, more_specific, as reachmon classifies them). *CPU per 1,000 UPDATEs*: reachmon's
   CPU over the steady window per 1,000 UPDATEs sent (watched or not); *net*: without the
   benchmark's own /metrics scrapes, whose cost is measured after the churn (20 scrapes back to
-  back, reachmon idle otherwise). *Silences*: reachmon logs every route event at info level
-  from the goroutine that owns the evaluator (~800 lines/s here), so a gap of 1 s or more
+  back, reachmon idle otherwise). *Silences*: reachmon logs the route events that can page
+  (withdrawals, origin changes, more-specifics; announcements and path changes only at debug)
+  at info level from the goroutine that owns the evaluator (~300 lines/s here), so a gap of 1 s or more
   between log lines is that loop standing still; its queue holds 1,024 events, so such a stall
   is when *events dropped* grows (the feed then sends the evaluator a snapshot).
 - ${nr} round(s) (\`-benchtime 1x\`), medians with min–max over the rounds. Raw output:
