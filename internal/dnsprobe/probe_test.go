@@ -141,6 +141,11 @@ func TestProbe(t *testing.T) {
 	// A spoofed garbage datagram first, then the real answer: the real
 	// answer must win (RFC 5452).
 	spoofThenGood := raw(func(q []byte) [][]byte { return [][]byte{[]byte{1, 2, 3}, goodReply(q)} })
+	// A datagram larger than reachmon reads (4 KiB; the query advertises
+	// 1,232 bytes): a valid answer with 5,000 bytes of padding after it.
+	padded := func(q []byte) []byte { return append(goodReply(q), make([]byte, 5000)...) }
+	oversize := raw(func(q []byte) [][]byte { return [][]byte{padded(q)} })
+	oversizeThenGood := raw(func(q []byte) [][]byte { return [][]byte{padded(q), goodReply(q)} })
 
 	a := func(addr string, tr model.Transport) Query {
 		return Query{Target: "example.test.", Server: resolverAt(addr, tr), Name: "www.example.test.", Type: "A"}
@@ -327,6 +332,15 @@ func TestProbe(t *testing.T) {
 			if len(o.Answers) != 2 {
 				t.Errorf("answers %q", o.Answers)
 			}
+		}},
+		{name: "UDP answer larger than the read buffer", q: a(oversize, model.TransportUDP), timeout: 300 * time.Millisecond, check: func(t *testing.T, o model.Observation) {
+			wantErr(t, o, model.ErrMalformed)
+			if !strings.Contains(o.ErrorDetail, "larger than 4096 bytes") {
+				t.Errorf("detail %q does not name the size", o.ErrorDetail)
+			}
+		}},
+		{name: "oversized datagram then real answer", q: a(oversizeThenGood, model.TransportUDP), timeout: 2 * time.Second, check: func(t *testing.T, o model.Observation) {
+			wantOK(t, o, "NOERROR")
 		}},
 		{name: "unknown type", q: Query{Server: resolverAt(plain.Addr, model.TransportUDP), Name: "www.example.test.", Type: "BOGUS"},
 			check: func(t *testing.T, o model.Observation) { wantErr(t, o, model.ErrMalformed) }},

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -26,7 +27,8 @@ import (
 
 const (
 	ednsBufSize  = 1232  // EDNS0 UDP payload size we advertise (DNS flag day 2020)
-	maxMsgSize   = 65535 // largest DNS message
+	udpBufSize   = 4096  // largest UDP answer read (a server must not exceed ednsBufSize)
+	maxMsgSize   = 65535 // largest DNS message (TCP, DoT, DoH)
 	maxDatagrams = 32    // datagrams read per UDP exchange before giving up
 	maxQuerySize = 512   // an EDNS query with a 255-byte name fits easily
 )
@@ -49,14 +51,22 @@ type result struct {
 }
 
 // buffers holds the packed query (with room for the TCP length prefix in
-// front) and the receive buffer of one exchange. Pooled: the hot path
-// allocates neither.
+// front) and the UDP receive buffer of one exchange (one byte more than
+// udpBufSize, to tell a larger datagram). Pooled: the hot path allocates
+// neither. Streams (TCP, DoT, DoH) take a streamBuf besides: kept apart
+// so that thousands of UDP probes in flight (a resolver that stopped
+// answering, with automatic concurrency) hold 4 KiB each, not 64.
 type buffers struct {
 	query [2 + maxQuerySize]byte
-	resp  [maxMsgSize + 1]byte
+	resp  [udpBufSize + 1]byte
 }
 
-var bufPool = sync.Pool{New: func() any { return new(buffers) }}
+type streamBuf [maxMsgSize + 1]byte
+
+var (
+	bufPool    = sync.Pool{New: func() any { return new(buffers) }}
+	streamPool = sync.Pool{New: func() any { return new(streamBuf) }}
+)
 
 // exchange sends rq to srv over srv.Transport and returns the parsed answer.
 func (p *Prober) exchange(ctx context.Context, srv model.Server, rq request) result {
@@ -89,18 +99,25 @@ func (p *Prober) exchangeAt(ctx context.Context, srv model.Server, rq request, s
 	framed := b.query[:2+n]
 
 	switch srv.Transport {
-	case model.TransportTCP:
-		return p.stream(ctx, srv.Addr, "", false, framed, id, rq, b.resp[:], start, deadline)
-	case model.TransportDoT:
-		return p.stream(ctx, srv.Addr, srv.TLSServerName, true, framed, id, rq, b.resp[:], start, deadline)
-	case model.TransportDoH:
-		return p.doh(ctx, srv, framed[2:], id, rq, b.resp[:], start, deadline)
+	case model.TransportTCP, model.TransportDoT, model.TransportDoH:
+		sb := streamPool.Get().(*streamBuf)
+		defer streamPool.Put(sb)
+		switch srv.Transport {
+		case model.TransportTCP:
+			return p.stream(ctx, srv.Addr, "", false, framed, id, rq, sb[:], start, deadline)
+		case model.TransportDoT:
+			return p.stream(ctx, srv.Addr, srv.TLSServerName, true, framed, id, rq, sb[:], start, deadline)
+		default:
+			return p.doh(ctx, srv, framed[2:], id, rq, sb[:], start, deadline)
+		}
 	}
 	res := p.udp(ctx, srv.Addr, framed[2:], id, rq, b.resp[:], start, deadline)
 	if res.class != model.ErrNone || !res.msg.Truncated {
 		return res
 	}
-	tcp := p.stream(ctx, srv.Addr, "", false, framed, id, rq, b.resp[:], start, deadline)
+	sb := streamPool.Get().(*streamBuf)
+	defer streamPool.Put(sb)
+	tcp := p.stream(ctx, srv.Addr, "", false, framed, id, rq, sb[:], start, deadline)
 	tcp.tcpFallback = true
 	if tcp.class == model.ErrNone {
 		return tcp
@@ -203,6 +220,10 @@ func (p *Prober) udp(ctx context.Context, addr string, query []byte, id uint16, 
 				return bad
 			}
 			return errResult(ctx, err, start, deadline)
+		}
+		if n >= len(buf) {
+			bad = result{class: model.ErrMalformed, detail: fmt.Sprintf("a UDP answer larger than %d bytes (the query advertised an EDNS buffer of %d)", len(buf)-1, ednsBufSize)}
+			continue
 		}
 		m, class, detail := decode(buf[:n], id, rq, true)
 		if class == model.ErrNone {
