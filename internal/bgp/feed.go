@@ -39,7 +39,8 @@ type Options struct {
 	// WithdrawSettle is how long a run of withdrawals from one peer waits
 	// for GoBGP to go quiet before it counts: when a session is lost GoBGP
 	// first withdraws every route of the peer, then reports the session
-	// down, and those routes are unknown, not withdrawn. Default 250ms.
+	// down, and those routes are unknown, not withdrawn. (It counts only
+	// if GoBGP then still has the session up.) Default 250ms.
 	WithdrawSettle time.Duration
 	// QueueSize bounds the queue between GoBGP's callback and the feed
 	// (default 65536); overflow is counted and repaired from the RIB.
@@ -91,6 +92,7 @@ type Feed struct {
 type pendingRun struct {
 	peer  string
 	items []item
+	since time.Time // wall clock at its first withdrawal
 }
 
 // New checks the configuration, reads the neighbors' passwords and builds
@@ -148,6 +150,7 @@ func New(cfg config.BGP, w Watch, opts Options) (*Feed, error) {
 	f.watch.Store(ws)
 	f.st = newState(cfg, ws, f.now, f.emit, f.m)
 	f.st.reasonFor = f.takeCut
+	f.st.syncHeld = f.needResync.Load
 	f.st.log = f.log
 	return f, nil
 }
@@ -409,6 +412,9 @@ func (f *Feed) onEvent(r *api.WatchEventResponse) {
 					f.flushLocked()
 					f.pending.peer = it.peer
 				}
+				if len(f.pending.items) == 0 {
+					f.pending.since = time.Now()
+				}
 				f.pending.items = append(f.pending.items, it)
 				continue
 			}
@@ -436,7 +442,10 @@ func (f *Feed) push(it item) {
 }
 
 // flushLoop releases held withdrawals once GoBGP has been quiet for the
-// settle time.
+// settle time and the session that sent them is still up. (Quiet alone
+// is not enough: when GoBGP's goroutines are starved, it can pause for
+// longer than the settle time in the middle of withdrawing a lost
+// session's routes, before it reports the loss.)
 func (f *Feed) flushLoop(ctx context.Context) {
 	t := time.NewTicker(max(f.settle/5, 5*time.Millisecond))
 	defer t.Stop()
@@ -455,12 +464,45 @@ func (f *Feed) flushLoop(ctx context.Context) {
 				continue
 			}
 			f.seqMu.Lock()
+			run := f.pending
+			f.seqMu.Unlock()
+			if len(run.items) == 0 || !f.sessionUp(run.peer, run.since) {
+				continue // a lost session's: its PeerDown event discards them
+			}
+			f.seqMu.Lock()
 			if f.activity.Load() == a && len(f.pending.items) > 0 {
-				f.flushLocked()
+				f.flushLocked() // nothing arrived since the check
 			}
 			f.seqMu.Unlock()
 		}
 	}
+}
+
+// sessionUp reports whether GoBGP has had peer's session established
+// since before t (wall clock). GoBGP answers on its server goroutine,
+// which withdraws all the routes of a lost session and reports the loss
+// in one go: if that has begun, the answer comes after it and is no.
+// When GoBGP cannot tell, the answer is yes (the settle time decides).
+func (f *Feed) sessionUp(peer string, t time.Time) bool {
+	f.watchMu.Lock()
+	s := f.srv
+	f.watchMu.Unlock()
+	if s == nil {
+		return true
+	}
+	found, up := false, false
+	err := s.ListPeer(context.Background(), &api.ListPeerRequest{Address: peer}, func(p *api.Peer) {
+		found = true
+		// Uptime has whole seconds; a session lost after t and back again
+		// took at least the idle hold time (a second or more).
+		up = p.GetState().GetSessionState() == api.PeerState_ESTABLISHED &&
+			p.GetTimers().GetState().GetUptime().AsTime().Unix() <= t.Unix()
+	})
+	if err != nil || !found {
+		f.log.Debug("bgp peer state unknown; releasing held withdrawals", "peer", peer, "err", err)
+		return true
+	}
+	return up
 }
 
 // stateLoop owns the state: it applies queued items, checks sync
@@ -508,6 +550,7 @@ func (f *Feed) onTick() {
 	f.mu.Unlock()
 	if f.needResync.Load() && len(f.in) == 0 {
 		if err := f.resync(); err != nil {
+			f.needResync.Store(true) // retried at the next tick; syncs stay held
 			f.log.Warn("bgp resync failed", "err", err)
 		}
 	}
@@ -549,7 +592,7 @@ func (f *Feed) resync() error {
 	st.setWatch(ws)
 	for _, name := range st.order {
 		p := st.peers[name]
-		up := states[name]
+		up := states[name].up
 		if up != p.up {
 			st.apply(item{kind: itemPeer, t: now, ws: ws, peer: name, up: up})
 		}
@@ -564,6 +607,9 @@ func (f *Feed) resync() error {
 				st.apply(item{kind: itemRoute, t: now, ws: ws, peer: name, prefix: pfx, withdraw: true, resync: true})
 			}
 		}
+		// The peers were listed before the RIB: a table whose End-of-RIB
+		// GoBGP had then is complete in it.
+		st.resynced(p, now, states[name].eor)
 	}
 	f.log.Info("bgp state resynced from the RIB after dropped events")
 	return nil

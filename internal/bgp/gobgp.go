@@ -262,15 +262,37 @@ func listRIB(ctx context.Context, s *server.BgpServer) (map[string]map[netip.Pre
 	return out, nil
 }
 
-// listPeerStates reads which peers have an established session.
-func listPeerStates(ctx context.Context, s *server.BgpServer) (map[string]bool, error) {
-	out := map[string]bool{}
+// peerStatus is a peer's session as GoBGP has it.
+type peerStatus struct {
+	up  bool  // established
+	eor []int // the unicast families (4, 6) End-of-RIB was received for in this session
+}
+
+// listPeerStates reads which peers have an established session, and for
+// which families they have sent End-of-RIB (GoBGP records it whether or
+// not graceful restart was negotiated, and clears it when the session
+// goes down).
+func listPeerStates(ctx context.Context, s *server.BgpServer) (map[string]peerStatus, error) {
+	out := map[string]peerStatus{}
 	err := s.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
 		a, err := netip.ParseAddr(p.GetConf().GetNeighborAddress())
 		if err != nil {
 			return
 		}
-		out[a.Unmap().String()] = p.GetState().GetSessionState() == api.PeerState_ESTABLISHED
+		st := peerStatus{up: p.GetState().GetSessionState() == api.PeerState_ESTABLISHED}
+		for _, as := range p.GetAfiSafis() {
+			fam := as.GetConfig().GetFamily()
+			if !as.GetMpGracefulRestart().GetState().GetEndOfRibReceived() || fam.GetSafi() != api.Family_SAFI_UNICAST {
+				continue
+			}
+			switch fam.GetAfi() {
+			case api.Family_AFI_IP:
+				st.eor = append(st.eor, 4)
+			case api.Family_AFI_IP6:
+				st.eor = append(st.eor, 6)
+			}
+		}
+		out[a.Unmap().String()] = st
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bgp: list peers: %w", err)
@@ -343,8 +365,10 @@ func (l *slogLogger) GetLevel() gobgplog.LogLevel {
 
 // stopServer stops a GoBGP server, deleting its peers first: StopBgp
 // clears the global configuration while sessions' goroutines may still
-// read it (a data race inside GoBGP v3.37.0); sessions closed first have
-// nothing left to read.
+// read it (a data race inside GoBGP v3.37.0). DeletePeer only cancels a
+// session's goroutines, which wind down on their own, and GoBGP offers
+// no way to wait for them; they take milliseconds, so a pause of
+// sessionWindDown after deleting peers leaves them time to end.
 func stopServer(s *server.BgpServer) {
 	ctx := context.Background()
 	var addrs []string
@@ -354,5 +378,10 @@ func stopServer(s *server.BgpServer) {
 	for _, a := range addrs {
 		_ = s.DeletePeer(ctx, &api.DeletePeerRequest{Address: a})
 	}
+	if len(addrs) > 0 {
+		time.Sleep(sessionWindDown)
+	}
 	s.Stop()
 }
+
+const sessionWindDown = 200 * time.Millisecond

@@ -90,7 +90,13 @@ type state struct {
 	m       *metrics
 	// reasonFor says why a session went down, if known.
 	reasonFor func(peer string) string
-	log       *slog.Logger
+	// syncHeld reports that events were lost on their way here (the feed
+	// queue overflowed) and the state has not been rebuilt from the RIB
+	// yet: a table may lack routes its peer did send, so no sync is
+	// declared (it would report every missing route of a reconnected peer
+	// withdrawn); the resync declares it (resynced).
+	syncHeld func() bool
+	log      *slog.Logger
 }
 
 // syncHow says what ended a peer's initial sync.
@@ -203,6 +209,9 @@ func (s *state) apply(it item) {
 				return
 			}
 		}
+		if s.held() {
+			return // the resync from the RIB syncs it
+		}
 		s.sync(p, it.t, syncEOR)
 	case itemRoute:
 		if !s.ws.watched(it.prefix) {
@@ -313,6 +322,9 @@ func (s *state) sync(p *peerState, t time.Time, how syncHow) {
 // from Established. lastSeen is the peer's last UPDATE of any prefix
 // (watched or not); only what arrived after Established counts.
 func (s *state) tick(t time.Time, timeout time.Duration, lastSeen func(peer string) time.Time) {
+	if s.held() {
+		return
+	}
 	for _, name := range s.order {
 		p := s.peers[name]
 		if !p.up || p.synced {
@@ -331,6 +343,27 @@ func (s *state) tick(t time.Time, timeout time.Duration, lastSeen func(peer stri
 			s.sync(p, t, syncSilent)
 		}
 	}
+}
+
+func (s *state) held() bool { return s.syncHeld != nil && s.syncHeld() }
+
+// resynced ends the initial sync of a peer whose table was just rebuilt
+// from the RIB, when End-of-RIB was received for every family (eor: the
+// families GoBGP has it for in the current session; an End-of-RIB event
+// may have been among the lost ones).
+func (s *state) resynced(p *peerState, t time.Time, eor []int) {
+	if !p.up || p.synced {
+		return
+	}
+	for _, f := range eor {
+		p.eor[f] = true
+	}
+	for _, f := range p.families {
+		if !p.eor[f] {
+			return
+		}
+	}
+	s.sync(p, t, syncEOR)
 }
 
 func (s *state) applyRoute(p *peerState, it item) {
