@@ -22,6 +22,25 @@ func TestDiscover(t *testing.T) {
 	both := []model.AuthSource{model.SourceParent, model.SourceResolver}
 	par := []model.AuthSource{model.SourceParent}
 	rsv := []model.AuthSource{model.SourceResolver}
+	// firstFor orders two resolvers so that a lookup about zone asks
+	// first first (lookups start at a resolver picked by the zone's name).
+	firstFor := func(zone string, first, other model.Server) []model.Server {
+		rs := []model.Server{first, other}
+		if New(Options{}).newLookup(zone, rs).resolvers[0] != first {
+			rs = []model.Server{other, first}
+		}
+		return rs
+	}
+	var silentAsked atomic.Int64
+	// example.test. as the resolver and its parent see it together.
+	allNS := []string{"ns1.example.test.", "ns2.example.test.", "ns3.example.test."}
+	allServers := []model.AuthServer{
+		{Host: "ns1.example.test.", Addr: ap("127.0.0.11"), Sources: both},
+		{Host: "ns2.example.test.", Addr: ap("127.0.0.12"), Sources: par},
+		{Host: "ns2.example.test.", Addr: ap("127.0.0.22"), Sources: rsv},
+		{Host: "ns3.example.test.", Addr: ap("127.0.0.13"), Sources: rsv},
+		{Host: "ns3.example.test.", Addr: ap("2001:db8::13"), Sources: rsv},
+	}
 
 	tests := []struct {
 		name      string
@@ -35,43 +54,20 @@ func TestDiscover(t *testing.T) {
 	}{
 		{
 			name: "resolver and parent glue", zone: "Example.TEST", resolvers: res(w.resolver),
-			wantNS: []string{"ns1.example.test.", "ns2.example.test.", "ns3.example.test."},
-			want: []model.AuthServer{
-				{Host: "ns1.example.test.", Addr: ap("127.0.0.11"), Sources: both},
-				{Host: "ns2.example.test.", Addr: ap("127.0.0.12"), Sources: par},
-				{Host: "ns2.example.test.", Addr: ap("127.0.0.22"), Sources: rsv},
-				{Host: "ns3.example.test.", Addr: ap("127.0.0.13"), Sources: rsv},
-				{Host: "ns3.example.test.", Addr: ap("2001:db8::13"), Sources: rsv},
-			},
-			wantTTL: 120 * time.Second,
+			wantNS: allNS, want: allServers, wantTTL: 120 * time.Second,
 		},
 		{
 			name: "second resolver answers when the first is down", zone: "example.test.",
-			resolvers: []model.Server{resolverAt(closedPort(t), model.TransportUDP), resolverAt(w.resolver, model.TransportUDP)},
-			wantNS:    []string{"ns1.example.test.", "ns2.example.test.", "ns3.example.test."},
-			want: []model.AuthServer{
-				{Host: "ns1.example.test.", Addr: ap("127.0.0.11"), Sources: both},
-				{Host: "ns2.example.test.", Addr: ap("127.0.0.12"), Sources: par},
-				{Host: "ns2.example.test.", Addr: ap("127.0.0.22"), Sources: rsv},
-				{Host: "ns3.example.test.", Addr: ap("127.0.0.13"), Sources: rsv},
-				{Host: "ns3.example.test.", Addr: ap("2001:db8::13"), Sources: rsv},
-			},
-			wantTTL: 120 * time.Second,
+			resolvers: firstFor("example.test.", resolverAt(closedPort(t), model.TransportUDP), resolverAt(w.resolver, model.TransportUDP)),
+			wantNS:    allNS, want: allServers, wantTTL: 120 * time.Second,
 		},
 		{
 			// A resolver that never answers costs one query timeout, not
 			// the whole discovery deadline.
 			name: "second resolver answers when the first is silent", zone: "example.test.",
-			resolvers: []model.Server{resolverAt(rawUDPServer(t, func([]byte) [][]byte { return nil }), model.TransportUDP), resolverAt(w.resolver, model.TransportUDP)},
-			wantNS:    []string{"ns1.example.test.", "ns2.example.test.", "ns3.example.test."},
-			want: []model.AuthServer{
-				{Host: "ns1.example.test.", Addr: ap("127.0.0.11"), Sources: both},
-				{Host: "ns2.example.test.", Addr: ap("127.0.0.12"), Sources: par},
-				{Host: "ns2.example.test.", Addr: ap("127.0.0.22"), Sources: rsv},
-				{Host: "ns3.example.test.", Addr: ap("127.0.0.13"), Sources: rsv},
-				{Host: "ns3.example.test.", Addr: ap("2001:db8::13"), Sources: rsv},
-			},
-			wantTTL: 120 * time.Second,
+			resolvers: firstFor("example.test.", resolverAt(rawUDPServer(t, func([]byte) [][]byte { silentAsked.Add(1); return nil }), model.TransportUDP),
+				resolverAt(w.resolver, model.TransportUDP)),
+			wantNS: allNS, want: allServers, wantTTL: 120 * time.Second,
 		},
 		{
 			// Parent servers unreachable: the resolver view still counts.
@@ -96,6 +92,11 @@ func TestDiscover(t *testing.T) {
 		{name: "no resolvers", zone: "example.test.", wantErr: "no resolvers configured"},
 		{name: "zone does not exist", zone: "nope.test.", resolvers: res(w.resolver), wantErr: "no authoritative server address found for nope.test."},
 	}
+	t.Cleanup(func() {
+		if silentAsked.Load() == 0 {
+			t.Error("the silent resolver was never asked")
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := New(Options{Timeout: time.Second, Now: func() time.Time { return time.Unix(1700000000, 0) }})

@@ -12,12 +12,8 @@ import (
 // something still refers to it: otherwise every more-specific that ever
 // came and went stays in memory for good (found by bench/bgpchurn).
 func TestOrphanRoutesPruned(t *testing.T) {
-	tg := Targets{Vantage: "test", Peers: peers3,
-		Prefixes: []model.WatchedPrefix{{Prefix: mustPrefix("192.0.2.0/24"), Origins: []uint32{64500}}}}
 	cfg := testConfig()
-	w := newWorld(t, cfg, tg)
-	w.bgpUp(peers3, map[string]uint32{"192.0.2.0/24": 64500})
-	w.tick(3 * time.Minute)
+	w := watchedWorld(t, cfg, "192.0.2.0/24")
 	const n = 50
 	for i := range n {
 		pfx := fmt.Sprintf("192.0.2.%d/32", i)
@@ -63,12 +59,8 @@ func TestOrphanRoutesPruned(t *testing.T) {
 // route is kept while the condition lives, even when no peer carries it,
 // and forgotten once the condition has faded off.
 func TestOrphanHijackKeptWhileConditionLives(t *testing.T) {
-	tg := Targets{Vantage: "test", Peers: peers3,
-		Prefixes: []model.WatchedPrefix{{Prefix: mustPrefix("192.0.2.0/24"), Origins: []uint32{64500}}}}
 	cfg := testConfig()
-	w := newWorld(t, cfg, tg)
-	w.bgpUp(peers3, map[string]uint32{"192.0.2.0/24": 64500})
-	w.tick(3 * time.Minute)
+	w := watchedWorld(t, cfg, "192.0.2.0/24")
 	bad := mustPrefix("192.0.2.128/25")
 	w.apply(model.RouteEvent{Time: w.now, Kind: model.RouteMoreSpecific, Peer: peers3[0].Name, PeerASN: peers3[0].ASN,
 		Prefix: bad, Origin: 64666, ASPath: []uint32{64501, 64666}, Watched: mustPrefix("192.0.2.0/24"),
@@ -99,21 +91,11 @@ func TestOrphanHijackKeptWhileConditionLives(t *testing.T) {
 // timeline is trimmed, and what it remembers to de-duplicate evidence must
 // stay as bounded as the timeline, with no evidence offered twice.
 func TestFlappingIncidentEvidenceBounded(t *testing.T) {
-	tg := Targets{Vantage: "test", Peers: peers3,
-		Prefixes: []model.WatchedPrefix{{Prefix: mustPrefix("198.51.100.0/24"), Origins: []uint32{64500}}}}
-	w := newWorld(t, testConfig(), tg)
-	w.bgpUp(peers3, map[string]uint32{"198.51.100.0/24": 64500})
-	w.tick(3 * time.Minute)
+	w := watchedWorld(t, testConfig(), "198.51.100.0/24")
 	key := slotKey{groupWithdrawn, "198.51.100.0/24"}
 	maxSeen := 0
 	for i := range 400 {
-		w.withdraw(peers3, "198.51.100.0/24", 64500)
-		for range 4 {
-			w.tick(15 * time.Second)
-		}
-		w.announce(peers3, "198.51.100.0/24", 64500)
-		w.tick(15 * time.Second)
-		w.tick(15 * time.Second)
+		w.flap("198.51.100.0/24")
 		s := w.e.slots[key]
 		if i == 0 && (s == nil || s.inc == nil) {
 			t.Fatalf("the first withdrawal opened no incident")

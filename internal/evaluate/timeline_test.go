@@ -40,6 +40,30 @@ func (w *world) bgpUp(peers []Peer, routes map[string]uint32) {
 	}
 }
 
+// watchedWorld watches prefix (origin 64500) with peers3 up, synced and
+// past the start grace.
+func watchedWorld(t *testing.T, cfg config.Evaluate, prefix string) *world {
+	t.Helper()
+	tg := Targets{Vantage: "test", Peers: peers3,
+		Prefixes: []model.WatchedPrefix{{Prefix: mustPrefix(prefix), Origins: []uint32{64500}}}}
+	w := newWorld(t, cfg, tg)
+	w.bgpUp(peers3, map[string]uint32{prefix: 64500})
+	w.tick(3 * time.Minute)
+	return w
+}
+
+// flap withdraws prefix (origin 64500) at every peer for a minute, then
+// announces it for half a minute.
+func (w *world) flap(prefix string) {
+	w.withdraw(peers3, prefix, 64500)
+	for range 4 {
+		w.tick(15 * time.Second)
+	}
+	w.announce(peers3, prefix, 64500)
+	w.tick(15 * time.Second)
+	w.tick(15 * time.Second)
+}
+
 // withdraw withdraws prefix at every peer, one after the other.
 func (w *world) withdraw(peers []Peer, prefix string, origin uint32) {
 	for i, p := range peers {
@@ -441,17 +465,9 @@ func TestPrefixWithdrawn(t *testing.T) {
 func TestFlappingPrefixNoPageStorm(t *testing.T) {
 	tg := Targets{Vantage: "test", Peers: peers3,
 		Prefixes: []model.WatchedPrefix{{Prefix: mustPrefix("198.51.100.0/24"), Origins: []uint32{64500}}}}
-	w := newWorld(t, testConfig(), tg)
-	w.bgpUp(peers3, map[string]uint32{"198.51.100.0/24": 64500})
-	w.tick(3 * time.Minute)
+	w := watchedWorld(t, testConfig(), "198.51.100.0/24")
 	for range 30 {
-		w.withdraw(peers3, "198.51.100.0/24", 64500)
-		for range 4 {
-			w.tick(15 * time.Second)
-		}
-		w.announce(peers3, "198.51.100.0/24", 64500)
-		w.tick(15 * time.Second)
-		w.tick(15 * time.Second)
+		w.flap("198.51.100.0/24")
 	}
 	if n := len(w.opened()); n != 1 {
 		t.Fatalf("30 flaps opened %d incidents, want 1", n)
