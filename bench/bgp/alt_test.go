@@ -31,6 +31,8 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/reachmon/reachmon/bench/benchutil"
 )
 
 const altEnv = "BENCH_BGP_ALT" // kind:port:dir
@@ -51,7 +53,7 @@ func startAlt(tb testing.TB, dir, kind string, t *table) *altReceiver {
 	if err := os.WriteFile(filepath.Join(dir, "watched.txt"), []byte(b.String()), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	a := &altReceiver{port: freePort(tb), dir: dir}
+	a := &altReceiver{port: benchutil.FreePort(tb), dir: dir}
 	exe, err := os.Executable()
 	if err != nil {
 		tb.Fatal(err)

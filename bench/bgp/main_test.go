@@ -3,7 +3,6 @@ package benchbgp
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -60,16 +59,6 @@ func benchDir(tb testing.TB) string {
 		}
 	})
 	return workDir
-}
-
-// missing skips, or fails when CI=true.
-func missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("CI=true and %s", msg)
-	}
-	tb.Skip(msg)
 }
 
 // proc is a receiver process in its own process group.
@@ -153,15 +142,4 @@ func stopAll() {
 	for _, p := range ps {
 		_ = p.stop()
 	}
-}
-
-// freePort returns a TCP port free on 127.0.0.1 now.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/reachmon/reachmon/bench/benchutil"
 	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/model"
@@ -39,7 +40,7 @@ func TestHeapProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := benchutil.FreePort(t)
 	cfg := config.BGP{
 		ASN: receiverAS, RouterID: "127.0.0.1", ListenPort: port, ListenAddresses: []string{"127.0.0.1"},
 		Neighbor: []config.Neighbor{{Address: senderAddr, PeerASN: senderAS, Passive: true, Description: "bench sender"}},

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reachmon/reachmon/bench/benchutil"
 	"github.com/reachmon/reachmon/integration/bgplab"
+	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // receiver is a BGP speaker under test, listening on 127.0.0.1.
@@ -56,8 +58,8 @@ const gobgpdConf = `[global.config]
 func startGoBGPD(tb testing.TB, dir string) *gobgpd {
 	tb.Helper()
 	d, c := bgplab.GoBGPBinaries(tb)
-	g := &gobgpd{cli: c, port: freePort(tb)}
-	g.api = fmt.Sprintf("127.0.0.1:%d", freePort(tb))
+	g := &gobgpd{cli: c, port: benchutil.FreePort(tb)}
+	g.api = fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort(tb))
 	conf := filepath.Join(dir, "gobgpd.toml")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, gobgpdConf, receiverAS, g.port, senderAddr, senderAS), 0o644); err != nil {
 		tb.Fatal(err)
@@ -140,7 +142,7 @@ func reachmonBinary(tb testing.TB) string {
 		bin, _ = filepath.Abs("../../bin/reachmon")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		missing(tb, "reachmon binary %s not found (go build -o bin/reachmon ./cmd/reachmon)", bin)
+		lab.Missing(tb, "reachmon binary %s not found (go build -o bin/reachmon ./cmd/reachmon)", bin)
 	}
 	return bin
 }
@@ -163,7 +165,7 @@ func reachmonConfig(dir string, port, httpPort int, t *table) string {
 func startReachmon(tb testing.TB, dir string, t *table) *reachmon {
 	tb.Helper()
 	bin := reachmonBinary(tb)
-	r := &reachmon{port: freePort(tb), http: freePort(tb), client: &http.Client{Timeout: 5 * time.Second}}
+	r := &reachmon{port: benchutil.FreePort(tb), http: benchutil.FreePort(tb), client: &http.Client{Timeout: 5 * time.Second}}
 	conf := filepath.Join(dir, "reachmon.toml")
 	if err := os.WriteFile(conf, []byte(reachmonConfig(dir, r.port, r.http, t)), 0o644); err != nil {
 		tb.Fatal(err)
@@ -179,7 +181,7 @@ func startReachmon(tb testing.TB, dir string, t *table) *reachmon {
 			return r
 		} else if err == nil && !v.Enabled {
 			_ = p.stop()
-			missing(tb, "this reachmon does not run a BGP feed ([bgp] not wired into `reachmon run` yet)")
+			lab.Missing(tb, "this reachmon does not run a BGP feed ([bgp] not wired into `reachmon run` yet)")
 		}
 		if err := p.exited(); err != nil || time.Now().After(deadline) {
 			_ = p.stop()

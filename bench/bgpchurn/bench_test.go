@@ -25,12 +25,12 @@ type params struct {
 
 func loadParams(tb testing.TB) params {
 	p := params{
-		duration: envDuration(tb, "BENCH_BGPCHURN_DURATION", 10*time.Minute),
-		every:    envDuration(tb, "BENCH_BGPCHURN_SAMPLE", 5*time.Second),
+		duration: benchutil.EnvDuration(tb, "BENCH_BGPCHURN_DURATION", 10*time.Minute),
+		every:    benchutil.EnvDuration(tb, "BENCH_BGPCHURN_SAMPLE", 5*time.Second),
 		rate:     envFloat(tb, "BENCH_BGPCHURN_RATE", 1000),
 		fresh:    envFloat(tb, "BENCH_BGPCHURN_FRESH", 2),
 	}
-	p.warmup = min(envDuration(tb, "BENCH_BGPCHURN_WARMUP", 2*time.Minute), p.duration/4)
+	p.warmup = min(benchutil.EnvDuration(tb, "BENCH_BGPCHURN_WARMUP", 2*time.Minute), p.duration/4)
 	if p.rate <= 0 || p.fresh > 30 {
 		tb.Fatalf("BENCH_BGPCHURN_RATE must be > 0 and BENCH_BGPCHURN_FRESH at most 30")
 	}

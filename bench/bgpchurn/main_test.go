@@ -3,7 +3,6 @@ package bgpchurn
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -65,16 +64,6 @@ func benchDir(tb testing.TB) string {
 		}
 	})
 	return workDir
-}
-
-// missing skips, or fails when CI=true.
-func missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("CI=true and %s", msg)
-	}
-	tb.Skip(msg)
 }
 
 // proc is a daemon in its own process group.
@@ -177,30 +166,6 @@ func stopAll() {
 			fmt.Fprintln(os.Stderr, "bgpchurn:", err)
 		}
 	}
-}
-
-// freePort returns a TCP port free on 127.0.0.1 now.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// envDuration reads a duration from the environment (def when unset).
-func envDuration(tb testing.TB, k string, def time.Duration) time.Duration {
-	v := os.Getenv(k)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		tb.Fatalf("%s=%q: not a positive duration", k, v)
-	}
-	return d
 }
 
 // envFloat reads a number from the environment (def when unset).

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reachmon/reachmon/bench/benchutil"
 	"github.com/reachmon/reachmon/internal/app"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/evaluate"
@@ -51,7 +52,7 @@ func TestChurnProfile(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bgpPort, httpPort := freePort(t), freePort(t)
+	bgpPort, httpPort := benchutil.FreePort(t), benchutil.FreePort(t)
 	confPath := filepath.Join(dir, "reachmon.toml")
 	if err := os.WriteFile(confPath, []byte(reachmonConfig(dir, bgpPort, httpPort, c)), 0o644); err != nil {
 		t.Fatal(err)

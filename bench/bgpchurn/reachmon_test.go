@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/bench/benchutil"
+	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // reachmonBinary is $BENCH_REACHMON_BIN, else bin/reachmon of the module.
@@ -19,7 +22,7 @@ func reachmonBinary(tb testing.TB) string {
 		bin, _ = filepath.Abs("../../bin/reachmon")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		missing(tb, "reachmon binary %s not found (go build -o bin/reachmon ./cmd/reachmon, or set BENCH_REACHMON_BIN)", bin)
+		lab.Missing(tb, "reachmon binary %s not found (go build -o bin/reachmon ./cmd/reachmon, or set BENCH_REACHMON_BIN)", bin)
 	}
 	return bin
 }
@@ -80,8 +83,8 @@ type daemon struct {
 func startReachmon(tb testing.TB, dir string, c *churner) *daemon {
 	tb.Helper()
 	bin := reachmonBinary(tb)
-	d := &daemon{bgpPort: freePort(tb), dir: dir}
-	httpPort := freePort(tb)
+	d := &daemon{bgpPort: benchutil.FreePort(tb), dir: dir}
+	httpPort := benchutil.FreePort(tb)
 	d.httpAddr = fmt.Sprintf("127.0.0.1:%d", httpPort)
 	conf := filepath.Join(dir, "reachmon.toml")
 	if err := os.WriteFile(conf, []byte(reachmonConfig(dir, d.bgpPort, httpPort, c)), 0o644); err != nil {

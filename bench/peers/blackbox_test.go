@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/bench/benchutil"
+	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // blackboxBinEnv names the blackbox_exporter binary; default
@@ -29,7 +32,7 @@ func blackboxBinary(tb testing.TB) string {
 	}
 	bin, err := exec.LookPath("prometheus-blackbox-exporter")
 	if err != nil {
-		missing(tb, "prometheus-blackbox-exporter is not installed (apt-get install -y prometheus-blackbox-exporter, or scripts/install-bench-deps.sh)")
+		lab.Missing(tb, "prometheus-blackbox-exporter is not installed (apt-get install -y prometheus-blackbox-exporter, or scripts/install-bench-deps.sh)")
 	}
 	return bin
 }
@@ -72,7 +75,7 @@ func runBlackbox(b *testing.B, bl *benchLab, rate float64, warm, window time.Dur
 	if err != nil {
 		b.Fatalf("blackbox_exporter --config.check: %v: %s", err, out)
 	}
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(b))
+	listen := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort(b))
 	p, err := startProc(dir, "blackbox", bin, "--config.file="+conf, "--web.listen-address="+listen)
 	if err != nil {
 		b.Fatal(err)

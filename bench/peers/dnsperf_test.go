@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // dnsperf settings: enough clients (sockets) and queries outstanding that
@@ -27,7 +29,7 @@ func dnsperfBinary(tb testing.TB) string {
 	tb.Helper()
 	bin, err := exec.LookPath("dnsperf")
 	if err != nil {
-		missing(tb, "dnsperf is not installed (apt-get install -y dnsperf, or scripts/install-bench-deps.sh)")
+		lab.Missing(tb, "dnsperf is not installed (apt-get install -y dnsperf, or scripts/install-bench-deps.sh)")
 	}
 	return bin
 }

@@ -74,16 +74,6 @@ func benchDir(tb testing.TB) string {
 	return workDir
 }
 
-// missing skips, or fails when CI=true.
-func missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("CI=true and %s", msg)
-	}
-	tb.Skip(msg)
-}
-
 // proc is a process in its own process group, its output in dir/NAME.log
 // and its process group id in dir/NAME.pgid while it runs.
 type proc struct {

@@ -3,7 +3,6 @@ package benchpeers
 import (
 	"fmt"
 	"math"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -138,17 +137,6 @@ func (m measurement) report(b *testing.B) {
 	if m.lagP99 >= 0 {
 		b.ReportMetric(m.lagP99*1000, "lag-p99-ms")
 	}
-}
-
-// freePort returns a TCP port free on 127.0.0.1 now.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // wholeIntervals rounds window up to a whole number of intervals, so that

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/reachmon/reachmon/bench/benchutil"
 )
 
 // queryShapes captures the query each tool sends for a resolver check
@@ -41,7 +43,7 @@ func queryShapes(b *testing.B, bl *benchLab) {
 		if err := os.WriteFile(conf, []byte(mod), 0o644); err != nil {
 			return nil, err
 		}
-		listen := fmt.Sprintf("127.0.0.1:%d", freePort(b))
+		listen := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort(b))
 		p, err := startProc(dir, "blackbox-capture", blackboxBinary(b), "--config.file="+conf, "--web.listen-address="+listen)
 		if err != nil {
 			return nil, err

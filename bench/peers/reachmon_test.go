@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/bench/benchutil"
+	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // reachmonBinEnv names the reachmon binary to run (scripts/bench.d/
@@ -27,7 +28,7 @@ func reachmonBinary(tb testing.TB) string {
 		bin, _ = filepath.Abs("../../bin/reachmon")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		missing(tb, "reachmon binary %s not found (make build, or set %s)", bin, reachmonBinEnv)
+		lab.Missing(tb, "reachmon binary %s not found (make build, or set %s)", bin, reachmonBinEnv)
 	}
 	return bin
 }
@@ -83,7 +84,7 @@ func runReachmon(b *testing.B, bl *benchLab, rate float64, warm, window time.Dur
 		ps = ps.bursts()
 	}
 	window = wholeIntervals(window, ps.interval)
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(b))
+	listen := fmt.Sprintf("127.0.0.1:%d", benchutil.FreePort(b))
 	conf := filepath.Join(dir, "reachmon.toml")
 	state := filepath.Join(dir, "reachmon-state")
 	_ = os.RemoveAll(state) // a fresh daemon: no incidents restored

@@ -23,20 +23,8 @@ import (
 type settings struct {
 	shape    labShape
 	interval time.Duration
-	jitter   time.Duration // 0: reachmon's default (interval / 10)
+	jitter   time.Duration // 0: reachmon's default (the whole interval)
 	duration time.Duration
-}
-
-func envDuration(tb testing.TB, name string, def time.Duration) time.Duration {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		tb.Fatalf("%s=%q: want a positive duration such as 2m", name, v)
-	}
-	return d
 }
 
 func envInt(tb testing.TB, name string, def, lo, hi int) int {
@@ -57,11 +45,11 @@ func settingsFromEnv(tb testing.TB) settings {
 			Zones:     envInt(tb, "BENCH_SCALE_ZONES", 10000, 1, 99999),
 			NS:        envInt(tb, "BENCH_SCALE_NS", 2, 1, maxNS),
 			Resolvers: 3,
-			TTL:       envDuration(tb, "BENCH_SCALE_TTL", 300*time.Second),
+			TTL:       benchutil.EnvDuration(tb, "BENCH_SCALE_TTL", 300*time.Second),
 		},
-		interval: envDuration(tb, "BENCH_SCALE_INTERVAL", 60*time.Second),
-		jitter:   envDuration(tb, "BENCH_SCALE_JITTER", 0),
-		duration: envDuration(tb, "BENCH_SCALE_DURATION", 10*time.Minute),
+		interval: benchutil.EnvDuration(tb, "BENCH_SCALE_INTERVAL", 60*time.Second),
+		jitter:   benchutil.EnvDuration(tb, "BENCH_SCALE_JITTER", 0),
+		duration: benchutil.EnvDuration(tb, "BENCH_SCALE_DURATION", 10*time.Minute),
 	}
 	if s.jitter >= s.interval {
 		tb.Fatalf("BENCH_SCALE_JITTER %v: must be shorter than the interval %v", s.jitter, s.interval)

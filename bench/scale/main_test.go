@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	ilab "github.com/reachmon/reachmon/integration/lab"
 )
 
 // workDirEnv names a directory for the lab's files and the results chosen
@@ -52,16 +54,6 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-// missing skips, or fails when CI=true.
-func missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("CI=true and %s", msg)
-	}
-	tb.Skip(msg)
-}
-
 // binPath finds a binary in PATH or in the sbin directories a non-root
 // PATH may lack.
 func binPath(name string) (string, error) {
@@ -82,7 +74,7 @@ func binPath(name string) (string, error) {
 func requireLab(tb testing.TB) {
 	tb.Helper()
 	if os.Geteuid() != 0 {
-		missing(tb, "the lab needs root (port 53 on 127.X addresses)")
+		ilab.Missing(tb, "the lab needs root (port 53 on 127.X addresses)")
 	}
 	var gone []string
 	for _, b := range []string{"nsd", "unbound"} {
@@ -91,7 +83,7 @@ func requireLab(tb testing.TB) {
 		}
 	}
 	if len(gone) > 0 {
-		missing(tb, "%s not installed (apt-get install -y nsd unbound)", strings.Join(gone, ", "))
+		ilab.Missing(tb, "%s not installed (apt-get install -y nsd unbound)", strings.Join(gone, ", "))
 	}
 }
 

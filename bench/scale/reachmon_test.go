@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/reachmon/reachmon/bench/benchutil"
+	ilab "github.com/reachmon/reachmon/integration/lab"
 )
 
 // reachmonBinary is $BENCH_REACHMON_BIN (scripts/bench.sh builds it) or
@@ -28,7 +29,7 @@ func reachmonBinary(tb testing.TB) string {
 		bin, _ = filepath.Abs("../../bin/reachmon")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		missing(tb, "reachmon binary %s not found (go build -o bin/reachmon ./cmd/reachmon, or set BENCH_REACHMON_BIN)", bin)
+		ilab.Missing(tb, "reachmon binary %s not found (go build -o bin/reachmon ./cmd/reachmon, or set BENCH_REACHMON_BIN)", bin)
 	}
 	return bin
 }
