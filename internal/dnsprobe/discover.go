@@ -79,6 +79,8 @@ func (p *Prober) Discover(ctx context.Context, zone string, resolvers []model.Se
 		}
 	}
 
+	d.ParentNS = slices.Clone(parentHosts)
+	slices.Sort(d.ParentNS)
 	d.NS = slices.Clone(hosts)
 	slices.Sort(d.NS)
 	d.Servers = set.list()

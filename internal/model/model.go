@@ -215,7 +215,25 @@ type Discovery struct {
 	TTL time.Duration `json:"ttl_ns"`
 	// Error is set when discovery failed; Servers then holds the previous set.
 	Error string `json:"error,omitempty"`
+	// ParentNS is the NS set the parent zone's servers delegate to (sorted;
+	// empty when the parent could not be asked or does not delegate).
+	ParentNS []string `json:"parent_ns,omitempty"`
+	// Delegation is what the parent's servers said of the zone ("" when
+	// they could not be asked: the root, or no parent server answered).
+	Delegation DelegationStatus `json:"delegation,omitempty"`
+	// DelegationDetail names the parent server that answered and what it
+	// said ("a.nic.test. (198.18.0.1): NXDOMAIN").
+	DelegationDetail string `json:"delegation_detail,omitempty"`
 }
+
+// DelegationStatus is the parent's answer about a zone's delegation.
+type DelegationStatus string
+
+const (
+	DelegationOK       DelegationStatus = "ok"       // the parent delegates the zone (NS set in a referral or answer)
+	DelegationNXDomain DelegationStatus = "nxdomain" // the parent says the name does not exist
+	DelegationNoNS     DelegationStatus = "no-ns"    // the name exists at the parent, without NS for the zone
+)
 
 func (d Discovery) EventTime() time.Time { return d.Time }
 func (Discovery) isEvent()               {}
