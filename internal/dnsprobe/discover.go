@@ -84,6 +84,7 @@ func (p *Prober) Discover(ctx context.Context, zone string, resolvers []model.Se
 	d.NS = slices.Clone(hosts)
 	slices.Sort(d.NS)
 	d.Servers = set.list()
+	d.ApexNS = l.apexNS(ctx, zone, d.Servers)
 	if ttl.seen {
 		d.TTL = time.Duration(ttl.v) * time.Second
 	}

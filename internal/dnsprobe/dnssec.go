@@ -38,6 +38,7 @@ func (p *Prober) CheckDS(ctx context.Context, zone string, resolvers []model.Ser
 		return c
 	}
 	ks := p.dnskeys(ctx, zone, auth)
+	c.DNSKEYRRSIG = ks.sig
 	for _, k := range ks.keys {
 		c.DNSKEYs = append(c.DNSKEYs, model.DNSKEYInfo{KeyTag: k.KeyTag(), Algorithm: k.Algorithm, Flags: k.Flags})
 	}
@@ -154,6 +155,9 @@ type keySet struct {
 	keys         []*dns.DNSKEY
 	err          error  // no server answered
 	disagreement string // servers serve different key sets
+	// sig summarises the RRSIGs over the DNSKEY set over every server
+	// that answered.
+	sig *model.SigValidity
 }
 
 // dnskeys asks up to maxDNSKEYServers of auth, in parallel, for zone's
@@ -165,6 +169,7 @@ func (p *Prober) dnskeys(ctx context.Context, zone string, auth []model.AuthServ
 	type answer struct {
 		srv  model.Server
 		keys []*dns.DNSKEY
+		sig  *model.SigValidity
 		err  string
 	}
 	answers := make([]answer, min(len(auth), maxDNSKEYServers))
@@ -187,6 +192,10 @@ func (p *Prober) dnskeys(ctx context.Context, zone string, auth []model.AuthServ
 						answers[i].keys = append(answers[i].keys, k)
 					}
 				}
+				if sig := sigValidity(res.msg.Answer, p.now()); sig != nil {
+					sig.Server = serverLabel(srv)
+					answers[i].sig = sig
+				}
 			}
 		})
 	}
@@ -207,6 +216,7 @@ func (p *Prober) dnskeys(ctx context.Context, zone string, auth []model.AuthServ
 		if first < 0 {
 			first = i
 		}
+		ks.sig = mergeSig(ks.sig, a.sig)
 		tags := tagsOf(a.keys)
 		if _, ok := views[tags]; !ok {
 			order = append(order, tags)

@@ -106,6 +106,9 @@ func fillObservation(o *model.Observation, res result, qtype uint16) {
 	}
 	slices.Sort(answers)
 	o.Answers = answers
+	if o.Server.Kind == model.KindAuthoritative {
+		o.RRSIG = sigValidity(m.Answer, o.Time)
+	}
 }
 
 // normalise renders rr as "owner CLASS TYPE rdata": owner lower-cased, no

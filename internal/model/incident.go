@@ -38,13 +38,19 @@ const (
 	// IncidentVantageDown: everything fails at once from this vantage,
 	// control checks included. The monitor's own problem.
 	IncidentVantageDown IncidentKind = "vantage_down"
+	// IncidentDNSSECExpiry: RRSIGs served by the authoritative servers
+	// expire soon (or start in the future): a forecast of a DNSSEC failure.
+	IncidentDNSSECExpiry IncidentKind = "dnssec_expiry"
+	// IncidentDelegation: the delegation is inconsistent (NS sets differ
+	// between parent and zone, lame servers, SOA serials apart).
+	IncidentDelegation IncidentKind = "delegation_inconsistent"
 )
 
 // IncidentKinds lists every kind, in documentation order.
 var IncidentKinds = []IncidentKind{
 	IncidentBGPOutage, IncidentDNSSEC, IncidentAuthOutage, IncidentResolverOutage,
 	IncidentHijack, IncidentAnswerMismatch, IncidentPrefixWithdrawn, IncidentFeedLost,
-	IncidentVantageDown,
+	IncidentVantageDown, IncidentDNSSECExpiry, IncidentDelegation,
 }
 
 // Title is the kind in plain words ("BGP-caused DNS outage").
@@ -68,6 +74,10 @@ func (k IncidentKind) Title() string {
 		return "BGP feed lost"
 	case IncidentVantageDown:
 		return "vantage down"
+	case IncidentDNSSECExpiry:
+		return "DNSSEC signatures expiring"
+	case IncidentDelegation:
+		return "delegation inconsistent"
 	}
 	return string(k)
 }

@@ -119,6 +119,9 @@ type Observation struct {
 	MinTTL uint32 `json:"min_ttl"`
 	// SOASerial is set when the SOA was asked of an authoritative server.
 	SOASerial *uint32 `json:"soa_serial,omitempty"`
+	// RRSIG summarises the signatures in an authoritative server's answer
+	// (nil for resolvers and for unsigned answers).
+	RRSIG *SigValidity `json:"rrsig,omitempty"`
 
 	Latency time.Duration `json:"latency_ns"`
 	Error   ErrorClass    `json:"error,omitempty"`
@@ -179,6 +182,26 @@ type DSCheck struct {
 	// Detail is one sentence naming the problem, e.g. "DS key tag 296
 	// (algorithm 13) has no matching DNSKEY; the zone serves key tags 4711".
 	Detail string `json:"detail,omitempty"`
+	// DNSKEYRRSIG summarises the signatures over the DNSKEY set over every
+	// authoritative server that answered (Server names the one whose
+	// signature expires first); nil when none was signed.
+	DNSKEYRRSIG *SigValidity `json:"dnskey_rrsig,omitempty"`
+}
+
+// SigValidity summarises the RRSIGs over the data of one answer.
+type SigValidity struct {
+	// Expiration is the earliest RRSIG expiration, Inception the latest
+	// RRSIG inception (UTC, read in RFC 1982 serial arithmetic around the
+	// time of the answer).
+	Expiration time.Time `json:"expiration"`
+	Inception  time.Time `json:"inception"`
+	// TTL is the longest TTL of the signed data: the record TTLs and the
+	// RRSIGs' original TTLs, in seconds. A validating resolver may cache
+	// an answer this long.
+	TTL uint32 `json:"ttl"`
+	// Server is the server that served the earliest expiration, when the
+	// summary spans several servers (DSCheck); empty in an Observation.
+	Server string `json:"server,omitempty"`
 }
 
 func (c DSCheck) EventTime() time.Time { return c.Time }
@@ -218,6 +241,10 @@ type Discovery struct {
 	// ParentNS is the NS set the parent zone's servers delegate to (sorted;
 	// empty when the parent could not be asked or does not delegate).
 	ParentNS []string `json:"parent_ns,omitempty"`
+	// ApexNS is the NS set the zone itself serves at its apex, as the
+	// first of its authoritative servers to answer authoritatively said it
+	// (sorted; empty when none did).
+	ApexNS []string `json:"apex_ns,omitempty"`
 	// Delegation is what the parent's servers said of the zone ("" when
 	// they could not be asked: the root, or no parent server answered).
 	Delegation DelegationStatus `json:"delegation,omitempty"`
