@@ -24,6 +24,8 @@ import (
 //	fade_off = "10m"          # a condition that never reached its threshold is forgotten after this long
 //	keep_resolved = "24h"     # resolved incidents stay in the recent list this long
 //	control_zones = ["example.com"]  # configured zones that must always resolve: when they all fail, the vantage is down
+//	signature_warning = "72h" # warn when an RRSIG served by the authoritative servers expires within this long
+//	serial_spread_after = "1h" # warn when the authoritative servers' SOA serials stay apart this long ("0s": never)
 //
 //	[[evaluate.silence]]      # matching incidents are recorded, not paged
 //	kinds = ["prefix_withdrawn"]     # default: every kind
@@ -32,19 +34,23 @@ import (
 //	end = 2025-07-15T02:00:00Z
 //	reason = "planned renumbering"
 type Evaluate struct {
-	OpenRounds      int       `toml:"open_rounds"`
-	ResolveRounds   int       `toml:"resolve_rounds"`
-	OpenAfter       Duration  `toml:"open_after"`
-	ResolveAfter    Duration  `toml:"resolve_after"`
-	BGPOpenAfter    Duration  `toml:"bgp_open_after"`
-	BGPResolveAfter Duration  `toml:"bgp_resolve_after"`
-	MinPeers        int       `toml:"min_peers"`
-	StartGrace      Duration  `toml:"start_grace"`
-	PeerGrace       Duration  `toml:"peer_grace"`
-	FadeOff         Duration  `toml:"fade_off"`
-	KeepResolved    Duration  `toml:"keep_resolved"`
-	ControlZones    []string  `toml:"control_zones"`
-	Silence         []Silence `toml:"silence"`
+	OpenRounds      int      `toml:"open_rounds"`
+	ResolveRounds   int      `toml:"resolve_rounds"`
+	OpenAfter       Duration `toml:"open_after"`
+	ResolveAfter    Duration `toml:"resolve_after"`
+	BGPOpenAfter    Duration `toml:"bgp_open_after"`
+	BGPResolveAfter Duration `toml:"bgp_resolve_after"`
+	MinPeers        int      `toml:"min_peers"`
+	StartGrace      Duration `toml:"start_grace"`
+	PeerGrace       Duration `toml:"peer_grace"`
+	FadeOff         Duration `toml:"fade_off"`
+	KeepResolved    Duration `toml:"keep_resolved"`
+	ControlZones    []string `toml:"control_zones"`
+	// SignatureWarning is the forecast horizon of dnssec_expiry.
+	SignatureWarning Duration `toml:"signature_warning"`
+	// SerialSpreadAfter is how long SOA serials may differ; 0 disables.
+	SerialSpreadAfter Duration  `toml:"serial_spread_after"`
+	Silence           []Silence `toml:"silence"`
 }
 
 // Silence is a silence or maintenance window: incidents it matches are
@@ -73,6 +79,11 @@ const (
 	DefaultPeerGrace       = 5 * time.Minute
 	DefaultFadeOff         = 10 * time.Minute
 	DefaultKeepResolved    = 24 * time.Hour
+	// DefaultSignatureWarning leaves three days (a weekend) to re-sign.
+	DefaultSignatureWarning = 72 * time.Hour
+	// DefaultSerialSpreadAfter: NOTIFY and IXFR bring secondaries in step
+	// within seconds; an hour apart means transfers are failing.
+	DefaultSerialSpreadAfter = time.Hour
 )
 
 // DefaultEvaluate returns the evaluator settings used for keys a file
@@ -90,6 +101,9 @@ func DefaultEvaluate() Evaluate {
 		PeerGrace:       Duration{DefaultPeerGrace},
 		FadeOff:         Duration{DefaultFadeOff},
 		KeepResolved:    Duration{DefaultKeepResolved},
+
+		SignatureWarning:  Duration{DefaultSignatureWarning},
+		SerialSpreadAfter: Duration{DefaultSerialSpreadAfter},
 	}
 }
 
@@ -158,6 +172,10 @@ func (v *Evaluate) validate(zones []Zone, e *Errors) {
 	if v.KeepResolved.Duration <= 0 {
 		e.add("evaluate.keep_resolved: must be greater than zero (got %q)", v.KeepResolved.Duration.String())
 	}
+	if v.SignatureWarning.Duration <= 0 {
+		e.add("evaluate.signature_warning: must be greater than zero (got %q)", v.SignatureWarning.Duration.String())
+	}
+	nonNegative("serial_spread_after", v.SerialSpreadAfter)
 	if v.MinPeers < 1 {
 		e.add("evaluate.min_peers: %d must be at least 1", v.MinPeers)
 	}

@@ -26,6 +26,7 @@ type zone struct {
 	authAns map[string]map[string][]string
 	ds      *model.DSCheck
 	ev      ring
+	fc      *forecast // signatures, serials and NS sets (forecast.go)
 }
 
 const maxNames = 16
@@ -246,6 +247,7 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 		}
 	}
 	transition := wasDecided != srv.decided || wasDown != srv.down
+	e.forecastObserve(z, srv, o, transition, now)
 	if transition {
 		e.countPair(z, srv, res, wasDecided, wasDown)
 		if srv.down != wasDown {
@@ -337,6 +339,7 @@ func (e *Evaluator) resetServers() {
 
 func (e *Evaluator) dsCheck(c model.DSCheck, now time.Time) {
 	z := e.zone(c.Zone)
+	e.forecastDS(z, c, now)
 	prev := z.ds
 	z.ds = &c
 	if prev == nil || prev.Status != c.Status || prev.Detail != c.Detail {
@@ -372,6 +375,7 @@ func (e *Evaluator) discovery(d model.Discovery, now time.Time) {
 		}
 	}
 	e.evalZone(z, now)
+	e.forecastDiscovery(z, d, now)
 }
 
 // nsFromConfig reports whether a is an explicitly probed server of z
@@ -557,6 +561,9 @@ func (e *Evaluator) facts(z *zone) zoneFacts {
 			f.resOK = append(f.resOK, s)
 		}
 	}
+	// A lame server is a delegation finding while another server answers
+	// (forecast.go), not part of an outage.
+	f.authDown, f.authKnown = e.withoutLame(z, f.authDown, f.authKnown)
 	return f
 }
 

@@ -260,6 +260,10 @@ func withDefaults(c config.Evaluate) config.Evaluate {
 	if c.KeepResolved.Duration <= 0 {
 		c.KeepResolved = d.KeepResolved
 	}
+	if c.SignatureWarning.Duration <= 0 {
+		c.SignatureWarning = d.SignatureWarning
+	}
+	// SerialSpreadAfter keeps its zero: "0s" turns the serial check off.
 	return c
 }
 

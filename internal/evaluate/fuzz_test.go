@@ -82,6 +82,14 @@ func (g *gen) event() (model.Event, bool) {
 		if g.pick(3) == 0 {
 			o.CDRetry = &model.CDRetry{Succeeded: g.pick(2) == 0}
 		}
+		if s.Kind == model.KindAuthoritative && g.pick(2) == 0 {
+			o.Type = "SOA"
+			serial := uint32(g.pick(3))
+			o.SOASerial = &serial
+		}
+		if g.pick(2) == 0 {
+			o.RRSIG, o.Signed = fuzzSig(g), true
+		}
 		return o, true
 	case 3:
 		p := fzPrefixes[g.pick(len(fzPrefixes))]
@@ -103,11 +111,17 @@ func (g *gen) event() (model.Event, bool) {
 		return ev, true
 	case 6:
 		st := []model.DSStatus{model.DSOK, model.DSMismatch, model.DSNoDNSKEY, model.DSUnsigned}
-		return model.DSCheck{Time: g.now, Zone: fzZones[g.pick(3)], Status: st[g.pick(4)], DS: []model.DSRecord{{KeyTag: 296}}}, true
+		c := model.DSCheck{Time: g.now, Zone: fzZones[g.pick(3)], Status: st[g.pick(4)], DS: []model.DSRecord{{KeyTag: 296}}}
+		if g.pick(2) == 0 {
+			c.DNSKEYRRSIG = fuzzSig(g)
+		}
+		return c, true
 	default:
 		if g.pick(4) == 0 {
+			ns := [][]string{nil, {"ns1.example."}, {"ns1.example.", "ns2.example."}}
 			return model.Discovery{Time: g.now, Zone: fzZones[g.pick(3)],
-				Servers: []model.AuthServer{{Host: "ns", Addr: netip.AddrPortFrom(fzAuth[g.pick(3)], 53)}}}, true
+				Servers:  []model.AuthServer{{Host: "ns", Addr: netip.AddrPortFrom(fzAuth[g.pick(3)], 53)}},
+				ParentNS: ns[g.pick(3)], ApexNS: ns[g.pick(3)]}, true
 		}
 		return nil, true // a tick
 	}
@@ -202,4 +216,12 @@ func FuzzEvaluator(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7})
 	f.Add([]byte("withdraw everything and then some more bytes to drive the stream"))
 	f.Fuzz(func(t *testing.T, data []byte) { runStream(t, data) })
+}
+
+// fuzzSig is a signature summary around g.now: expiring from the past to
+// weeks ahead, starting up to a day in the future.
+func fuzzSig(g *gen) *model.SigValidity {
+	exp := g.now.Add(time.Duration(g.pick(256)-16) * 30 * time.Minute)
+	inc := g.now.Add(time.Duration(g.pick(64)-48) * 30 * time.Minute)
+	return &model.SigValidity{Expiration: exp, Inception: inc, TTL: uint32(g.pick(4)) * 1800, Server: "ns"}
 }

@@ -24,6 +24,8 @@ const (
 	groupHijack
 	groupFeed
 	groupVantage
+	groupExpiry     // dnssec_expiry (forecast.go)
+	groupDelegation // delegation_inconsistent (forecast.go)
 )
 
 func groupOf(k model.IncidentKind) group {
@@ -40,6 +42,10 @@ func groupOf(k model.IncidentKind) group {
 		return groupFeed
 	case model.IncidentVantageDown:
 		return groupVantage
+	case model.IncidentDNSSECExpiry:
+		return groupExpiry
+	case model.IncidentDelegation:
+		return groupDelegation
 	}
 	return groupZone
 }
@@ -162,6 +168,16 @@ func (e *Evaluator) evalSlot(s *slot, now time.Time) {
 		e.judge(s, e.feedVerdict(s.key.subject, now), now)
 	case groupVantage:
 		e.judge(s, e.vantageVerdict(), now)
+	case groupExpiry, groupDelegation:
+		z := e.zones[s.key.subject]
+		switch {
+		case z == nil:
+			e.judge(s, verdict{known: true}, now)
+		case s.key.g == groupExpiry:
+			e.judge(s, e.expiryVerdict(z, now), now)
+		default:
+			e.judge(s, e.delegationVerdict(z, now), now)
+		}
 	}
 }
 

@@ -59,7 +59,7 @@ func Judge(snap ProbeSnapshot) ProbeVerdict {
 		e.Apply(o)
 	}
 	now := e.now
-	cands := []verdict{e.zoneVerdict(z, now), e.mismatchVerdict(z)}
+	cands := []verdict{e.zoneVerdict(z, now), e.mismatchVerdict(z), e.expiryVerdict(z, now), e.delegationVerdict(z, now)}
 	for _, name := range e.resOrder {
 		if v := e.resolverVerdict(name); v.kind != "" {
 			v.short = "resolver " + name + " " + e.resolvers[name].class + " while " + strings.Join(otherResolvers(e, name), ", ") + " answer"

@@ -1,0 +1,545 @@
+package evaluate
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// Forecasts: failures that announce themselves before they happen.
+//
+//   - dnssec_expiry (group groupExpiry, subject = zone): RRSIGs served by
+//     the authoritative servers expire within signature_warning (warning),
+//     or closer than the longest TTL of the signed data (critical); or an
+//     RRSIG starts in the future (the signer's clock is ahead).
+//   - delegation_inconsistent (group groupDelegation, subject = zone): the
+//     parent's NS set differs from the zone's own, a listed server answers
+//     but not authoritatively (lame), or the servers' SOA serials stay
+//     apart longer than serial_spread_after. Warnings: resolvers still get
+//     answers from the other servers.
+//
+// Both keep their root cause stable while nothing material changes (the
+// names listed are the union over the condition's life, the time left is
+// told as of the moment the expiry or severity last changed), so that an
+// open incident does not post a thread reply every probe round.
+
+// inceptionSlack is how far an RRSIG inception may lie ahead of this
+// vantage's clock before it counts as in the future: two clocks that are
+// both kept by NTP agree to well within it.
+const inceptionSlack = 10 * time.Second
+
+// forecast is a zone's state for the forecast rules.
+type forecast struct {
+	// sigs are the latest signature summaries by "server rrset" (the
+	// DNSKEY set from the DS check by "dnskey").
+	sigs map[string]*sigEntry
+	// expEv is the evidence item of each distinct earliest expiration
+	// seen, so that a re-sign reaching the servers one by one is one item.
+	expEv map[time.Time]model.EvidenceItem
+	// rrsets and servers are named by the expiry root cause: the union over
+	// the condition's life (a recovering server does not rewrite it).
+	rrsets, servers []string
+	// rcExp, rcSev and rcAt: the earliest expiration and the severity the
+	// root cause tells, and since when (the time left is as of rcAt).
+	rcExp time.Time
+	rcSev model.Severity
+	rcAt  time.Time
+
+	// serials are the SOA serials the servers answered last.
+	serials map[string]serialSeen
+	// spreadSince is when the serials began to differ (zero: they agree).
+	spreadSince time.Time
+	// parentNS and apexNS are the NS sets of the last discovery.
+	parentNS, apexNS []string
+	nsSince          time.Time
+	// findings remembers when each delegation finding began.
+	findings map[string]time.Time
+}
+
+type sigEntry struct {
+	server string     // label: "ns1.example.com. (192.0.2.1)"
+	addr   netip.Addr // invalid for the DNSKEY set (several servers)
+	rrset  string     // "example.com. SOA"
+	v      model.SigValidity
+	since  time.Time // when this expiration was first seen
+}
+
+type serialSeen struct {
+	label  string
+	addr   netip.Addr
+	serial uint32
+}
+
+func (z *zone) forecast() *forecast {
+	if z.fc == nil {
+		z.fc = &forecast{sigs: map[string]*sigEntry{}, expEv: map[time.Time]model.EvidenceItem{},
+			serials: map[string]serialSeen{}, findings: map[string]time.Time{}}
+	}
+	return z.fc
+}
+
+// forecastObserve takes what an authoritative answer says about
+// signatures and serials; transition says the server's verdict changed
+// (a lame server is a delegation finding).
+func (e *Evaluator) forecastObserve(z *zone, srv *server, o model.Observation, transition bool, now time.Time) {
+	if srv.kind != model.KindAuthoritative {
+		return
+	}
+	good := o.Answered() && o.AA && (o.Rcode == "NOERROR" || o.Rcode == "NXDOMAIN")
+	apexSOA := o.Type == "SOA" && zoneKey(o.Name) == z.key
+	if z.fc == nil && o.RRSIG == nil && !apexSOA && !transition {
+		return
+	}
+	fc := z.forecast()
+	key := srv.name + " " + strings.ToLower(o.Name) + " " + o.Type
+	sigChanged := false
+	switch {
+	case good && o.RRSIG != nil:
+		en := fc.sigs[key]
+		if en == nil || !en.v.Expiration.Equal(o.RRSIG.Expiration) || !en.v.Inception.Equal(o.RRSIG.Inception) || en.v.TTL != o.RRSIG.TTL {
+			sigChanged = true
+			en = &sigEntry{server: srv.label(), addr: srv.addr, rrset: strings.ToLower(o.Name) + " " + o.Type, v: *o.RRSIG, since: o.Time}
+			fc.sigs[key] = en
+		}
+	case good:
+		if _, ok := fc.sigs[key]; ok {
+			delete(fc.sigs, key) // served unsigned now
+			sigChanged = true
+		}
+	}
+	serialChanged := false
+	if apexSOA {
+		prev, had := fc.serials[srv.name]
+		if good && o.SOASerial != nil {
+			fc.serials[srv.name] = serialSeen{label: srv.label(), addr: srv.addr, serial: *o.SOASerial}
+			serialChanged = !had || prev.serial != *o.SOASerial
+		} else if had {
+			delete(fc.serials, srv.name)
+			serialChanged = true
+		}
+	}
+	if sigChanged || len(fc.sigs) > 0 || e.slots[slotKey{groupExpiry, z.key}] != nil {
+		e.eval(groupExpiry, z.key, e.expiryVerdict(z, now), now)
+	}
+	if transition || serialChanged || apexSOA || e.slots[slotKey{groupDelegation, z.key}] != nil {
+		e.eval(groupDelegation, z.key, e.delegationVerdict(z, now), now)
+	}
+}
+
+// forecastDS takes the DNSKEY set's signatures from a DS check.
+func (e *Evaluator) forecastDS(z *zone, c model.DSCheck, now time.Time) {
+	if c.DNSKEYRRSIG == nil && z.fc == nil {
+		return
+	}
+	fc := z.forecast()
+	if c.DNSKEYRRSIG == nil {
+		if c.Status == model.DSIncomplete {
+			return // the DNSKEY set may not have been read: keep what is known
+		}
+		delete(fc.sigs, "dnskey")
+	} else {
+		v := *c.DNSKEYRRSIG
+		if en := fc.sigs["dnskey"]; en == nil || !en.v.Expiration.Equal(v.Expiration) || !en.v.Inception.Equal(v.Inception) || en.v.TTL != v.TTL {
+			fc.sigs["dnskey"] = &sigEntry{server: v.Server, rrset: zoneFQDN(z.key) + " DNSKEY", v: v, since: c.Time}
+		}
+	}
+	e.eval(groupExpiry, z.key, e.expiryVerdict(z, now), now)
+}
+
+// forecastDiscovery takes the parent's and the zone's NS sets.
+func (e *Evaluator) forecastDiscovery(z *zone, d model.Discovery, now time.Time) {
+	if len(d.ParentNS) == 0 && len(d.ApexNS) == 0 && z.fc == nil {
+		return
+	}
+	fc := z.forecast()
+	parent, apex := normNames(d.ParentNS), normNames(d.ApexNS)
+	if !slices.Equal(parent, fc.parentNS) || !slices.Equal(apex, fc.apexNS) {
+		fc.parentNS, fc.apexNS, fc.nsSince = parent, apex, d.Time
+	}
+	e.eval(groupDelegation, z.key, e.delegationVerdict(z, now), now)
+}
+
+func normNames(ns []string) []string {
+	out := make([]string, 0, len(ns))
+	for _, n := range ns {
+		n = zoneFQDN(zoneKey(n))
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// zoneFQDN turns a zone key ("example.com", ".") into "example.com.".
+func zoneFQDN(k string) string {
+	if k == "." {
+		return k
+	}
+	return k + "."
+}
+
+// sigProblem is one signature summary that needs attention.
+type sigProblem struct {
+	en       *sigEntry
+	severity model.Severity
+	future   bool // the inception is ahead (else: the expiration is near)
+}
+
+// unboundSkew is the clock skew Unbound (the most lenient common
+// validator) forgives an RRSIG: 10 % of its validity period, at least
+// an hour and at most a day (val-sig-skew-min/max).
+func unboundSkew(v model.SigValidity) time.Duration {
+	return min(max(v.Expiration.Sub(v.Inception)/10, time.Hour), 24*time.Hour)
+}
+
+// sigProblems lists the zone's signature summaries that are within the
+// horizon or start in the future, from servers still serving the zone.
+func (e *Evaluator) sigProblems(z *zone, now time.Time) []sigProblem {
+	if z.fc == nil {
+		return nil
+	}
+	horizon := e.cfg.SignatureWarning.Duration
+	var out []sigProblem
+	for _, en := range z.fc.sigs {
+		if en.addr.IsValid() {
+			if _, ok := z.ns[en.addr]; !ok {
+				continue // no longer a server of the zone
+			}
+		}
+		left := en.v.Expiration.Sub(now)
+		switch {
+		case left < time.Duration(en.v.TTL)*time.Second:
+			out = append(out, sigProblem{en: en, severity: model.SeverityCritical})
+		case left < horizon:
+			out = append(out, sigProblem{en: en, severity: model.SeverityWarning})
+		}
+		if lead := en.v.Inception.Sub(now); lead > inceptionSlack {
+			sev := model.SeverityWarning
+			if lead > unboundSkew(en.v) {
+				sev = model.SeverityCritical
+			}
+			out = append(out, sigProblem{en: en, severity: sev, future: true})
+		}
+	}
+	slices.SortFunc(out, func(a, b sigProblem) int {
+		if c := a.en.v.Expiration.Compare(b.en.v.Expiration); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.en.rrset, b.en.rrset); c != 0 {
+			return c
+		}
+		return strings.Compare(a.en.server, b.en.server)
+	})
+	return out
+}
+
+// expiryVerdict: signatures the authoritative servers serve expire within
+// the horizon, or start in the future.
+func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
+	v := verdict{known: true, subjectKind: model.SubjectZone}
+	probs := e.sigProblems(z, now)
+	fc := z.fc
+	if len(probs) == 0 {
+		if fc != nil {
+			fc.rrsets, fc.servers, fc.rcExp, fc.rcSev = nil, nil, time.Time{}, ""
+			clear(fc.expEv)
+		}
+		return v
+	}
+	v.kind, v.severity = model.IncidentDNSSECExpiry, model.SeverityWarning
+	var expiring, future []sigProblem
+	for _, p := range probs {
+		if p.severity == model.SeverityCritical {
+			v.severity = model.SeverityCritical
+		}
+		if p.future {
+			future = append(future, p)
+		} else {
+			expiring = append(expiring, p)
+		}
+		fc.rrsets = addName(fc.rrsets, p.en.rrset)
+		if p.en.server != "" {
+			fc.servers = addName(fc.servers, p.en.server)
+		}
+	}
+	var parts, short []string
+	if len(expiring) > 0 {
+		first := expiring[0].en
+		if !first.v.Expiration.Equal(fc.rcExp) || v.severity != fc.rcSev {
+			fc.rcExp, fc.rcSev, fc.rcAt = first.v.Expiration, v.severity, now
+		}
+		if _, ok := fc.expEv[first.v.Expiration]; !ok {
+			it := model.EvidenceItem{Time: first.since, Text: fmt.Sprintf("%s serves the RRSIG over %s expiring %s (inception %s, TTL %s)",
+				first.server, first.rrset, utc(first.v.Expiration), utc(first.v.Inception), secs(first.v.TTL))}
+			fc.expEv[first.v.Expiration] = it
+		}
+		var ttl uint32
+		for _, p := range expiring {
+			ttl = max(ttl, p.en.v.TTL)
+		}
+		left := first.v.Expiration.Sub(fc.rcAt)
+		var b strings.Builder
+		fmt.Fprintf(&b, "the RRSIGs over %s served by %s ", nameList(fc.rrsets), nameList(fc.servers))
+		if left <= 0 {
+			fmt.Fprintf(&b, "expired at %s (%s before %s UTC): validating resolvers reject them", utc(first.v.Expiration), span(-left), fc.rcAt.UTC().Format("15:04:05"))
+		} else {
+			fmt.Fprintf(&b, "expire at %s (in %s as of %s UTC)", utc(first.v.Expiration), span(left), fc.rcAt.UTC().Format("15:04:05"))
+			if expiring[0].severity == model.SeverityCritical {
+				fmt.Fprintf(&b, ", closer than the %s TTL of the signed data: validating resolvers will fail before a re-sign reaches them", secs(ttl))
+			} else {
+				fmt.Fprintf(&b, ", within the %s warning horizon: re-sign the zone before then", span(e.cfg.SignatureWarning.Duration))
+			}
+		}
+		parts = append(parts, b.String())
+		short = append(short, fmt.Sprintf("RRSIGs expire at %s (in %s)", utc(first.v.Expiration), span(left)))
+	}
+	if len(future) > 0 {
+		first := future[0].en
+		for _, p := range future[1:] {
+			if p.en.v.Inception.After(first.v.Inception) {
+				first = p.en
+			}
+		}
+		lead := first.v.Inception.Sub(first.since)
+		text := fmt.Sprintf("the RRSIG over %s served by %s is valid only from %s, %s after it was served: the signer's clock is ahead",
+			first.rrset, first.server, utc(first.v.Inception), span(lead))
+		for _, p := range future {
+			if p.en == first && p.severity == model.SeverityCritical {
+				text += fmt.Sprintf(", by more than the %s of skew even Unbound forgives: validating resolvers reject it", span(unboundSkew(first.v)))
+			} else if p.en == first {
+				text += ", and validators without skew allowance reject it until then"
+			}
+		}
+		if _, ok := fc.expEv[first.v.Inception]; !ok {
+			fc.expEv[first.v.Inception] = model.EvidenceItem{Time: first.since, Text: fmt.Sprintf("%s serves the RRSIG over %s with inception %s, in the future",
+				first.server, first.rrset, utc(first.v.Inception))}
+		}
+		parts = append(parts, text)
+		short = append(short, "an RRSIG starts in the future ("+utc(first.v.Inception)+")")
+	}
+	v.rootCause = "DNSSEC signatures of " + z.key + " need attention: " + strings.Join(parts, "; ") + "."
+	v.short = strings.Join(short, "; ")
+	v.servers = serverHosts(fc.servers)
+	v.affected = []string{z.key}
+	for _, it := range fc.expEv {
+		v.evidence = append(v.evidence, it)
+	}
+	slices.SortFunc(v.evidence, func(a, b model.EvidenceItem) int { return a.Time.Compare(b.Time) })
+	return v
+}
+
+// delegationVerdict lists every delegation finding of a zone.
+func (e *Evaluator) delegationVerdict(z *zone, now time.Time) verdict {
+	v := verdict{known: true, subjectKind: model.SubjectZone}
+	if z.fc == nil {
+		return v
+	}
+	fc := z.fc
+	type finding struct {
+		key, text string
+		servers   []string
+	}
+	var fs []finding
+	if len(fc.parentNS) > 0 && len(fc.apexNS) > 0 && !slices.Equal(fc.parentNS, fc.apexNS) {
+		var onlyParent, onlyZone []string
+		for _, n := range fc.parentNS {
+			if !slices.Contains(fc.apexNS, n) {
+				onlyParent = append(onlyParent, n)
+			}
+		}
+		for _, n := range fc.apexNS {
+			if !slices.Contains(fc.parentNS, n) {
+				onlyZone = append(onlyZone, n)
+			}
+		}
+		text := fmt.Sprintf("the parent delegates to %s while the zone's own NS set is %s", strings.Join(fc.parentNS, ", "), strings.Join(fc.apexNS, ", "))
+		var diff []string
+		if len(onlyParent) > 0 {
+			diff = append(diff, "only at the parent: "+strings.Join(onlyParent, ", "))
+		}
+		if len(onlyZone) > 0 {
+			diff = append(diff, "only in the zone: "+strings.Join(onlyZone, ", "))
+		}
+		fs = append(fs, finding{key: "ns", text: text + " (" + strings.Join(diff, "; ") + ")", servers: append(onlyParent, onlyZone...)})
+	}
+	// Lame servers: while the zone is down they are part of its outage.
+	if zs := e.slots[slotKey{groupZone, z.key}]; zs == nil || !zs.cond {
+		for _, s := range e.lameServers(z) {
+			fs = append(fs, finding{key: "lame " + s.name,
+				text:    fmt.Sprintf("%s is listed as a nameserver but does not answer authoritatively for %s (%s %s: %s)", s.label(), z.key, s.qname, s.qtype, s.class),
+				servers: []string{s.name}})
+		}
+	}
+	if spread, labels := e.serialSpread(z, now); spread {
+		fs = append(fs, finding{key: "serial",
+			text: fmt.Sprintf("the SOA serials of the authoritative servers have differed since %s, longer than %s: %s (zone transfers are failing or stalled)",
+				utc(fc.spreadSince), span(e.cfg.SerialSpreadAfter.Duration), strings.Join(labels, ", "))})
+	}
+	for k := range fc.findings {
+		if !slices.ContainsFunc(fs, func(f finding) bool { return f.key == k }) {
+			delete(fc.findings, k)
+		}
+	}
+	if len(fs) == 0 {
+		return v
+	}
+	v.kind, v.severity = model.IncidentDelegation, model.SeverityWarning
+	var texts []string
+	for _, f := range fs {
+		since, ok := fc.findings[f.key]
+		if !ok {
+			since = now
+			if f.key == "ns" && !fc.nsSince.IsZero() {
+				since = fc.nsSince
+			}
+			fc.findings[f.key] = since
+		}
+		texts = append(texts, f.text)
+		v.evidence = append(v.evidence, model.EvidenceItem{Time: since, Text: f.text})
+		for _, s := range f.servers {
+			if !slices.Contains(v.servers, s) {
+				v.servers = append(v.servers, s)
+			}
+		}
+	}
+	v.rootCause = "The delegation of " + z.key + " is inconsistent: " + strings.Join(texts, "; ") + "."
+	v.short = strings.Join(texts, "; ")
+	v.affected = []string{z.key}
+	return v
+}
+
+// lameClass reports whether a failure class is an answer that is not
+// authoritative: REFUSED, SERVFAIL, NOTAUTH, or AA=0.
+func lameClass(class string) bool {
+	switch class {
+	case "REFUSED", "SERVFAIL", "NOTAUTH":
+		return true
+	}
+	return strings.HasPrefix(class, "lame")
+}
+
+// lameServers are the zone's authoritative servers that answer, but not
+// authoritatively, while another server of the zone answers well: a lame
+// delegation, not an outage (resolvers move on to the good servers).
+func (e *Evaluator) lameServers(z *zone) []*server {
+	var lame []*server
+	good := false
+	for _, s := range z.order {
+		if s.kind != model.KindAuthoritative || !s.decided {
+			continue
+		}
+		if _, ok := z.ns[s.addr]; !ok && s.addr.IsValid() {
+			continue
+		}
+		switch {
+		case !s.down:
+			good = true
+		case lameClass(s.class):
+			lame = append(lame, s)
+		}
+	}
+	if !good {
+		return nil
+	}
+	return lame
+}
+
+// withoutLame drops lame servers from the failing authoritative servers
+// of a zone's outage verdict (they are a delegation finding) while some
+// server answers well.
+func (e *Evaluator) withoutLame(z *zone, down []*server, known int) ([]*server, int) {
+	lame := e.lameServers(z)
+	if len(lame) == 0 {
+		return down, known
+	}
+	out := slices.DeleteFunc(slices.Clone(down), func(s *server) bool { return slices.Contains(lame, s) })
+	return out, known - (len(down) - len(out))
+}
+
+// serialSpread reports whether the servers' SOA serials have differed for
+// longer than serial_spread_after, with "server serial" labels.
+func (e *Evaluator) serialSpread(z *zone, now time.Time) (bool, []string) {
+	fc := z.fc
+	var seen []serialSeen
+	for _, s := range fc.serials {
+		if _, ok := z.ns[s.addr]; ok || !s.addr.IsValid() {
+			seen = append(seen, s)
+		}
+	}
+	differ := false
+	for _, s := range seen[min(1, len(seen)):] {
+		if s.serial != seen[0].serial {
+			differ = true
+		}
+	}
+	if !differ {
+		fc.spreadSince = time.Time{}
+		return false, nil
+	}
+	if fc.spreadSince.IsZero() {
+		fc.spreadSince = now
+	}
+	after := e.cfg.SerialSpreadAfter.Duration
+	if after <= 0 || now.Sub(fc.spreadSince) < after {
+		return false, nil
+	}
+	slices.SortFunc(seen, func(a, b serialSeen) int { return strings.Compare(a.label, b.label) })
+	labels := make([]string, 0, len(seen))
+	for _, s := range seen {
+		labels = append(labels, fmt.Sprintf("%s serial %d", s.label, s.serial))
+	}
+	return true, labels
+}
+
+func addName(list []string, n string) []string {
+	if slices.Contains(list, n) {
+		return list
+	}
+	list = append(list, n)
+	slices.Sort(list)
+	return list
+}
+
+// nameList renders up to four names and how many more.
+func nameList(names []string) string {
+	const show = 4
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
+}
+
+// serverHosts turns "host (addr)" labels into host names.
+func serverHosts(labels []string) []string {
+	var out []string
+	for _, l := range labels {
+		h, _, _ := strings.Cut(l, " (")
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+func secs(ttl uint32) string { return span(time.Duration(ttl) * time.Second) }
+
+// span renders a duration for people: "3d 4h", "5h 12m", "12m 30s", "45s".
+func span(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd %dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh %dm", d/time.Hour, d%time.Hour/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm %ds", d/time.Minute, d%time.Minute/time.Second)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
+}
