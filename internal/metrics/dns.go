@@ -26,6 +26,7 @@ type DNS struct {
 	soaSerial   *prometheus.GaugeVec
 	dsStatus    *prometheus.GaugeVec
 	authCount   *prometheus.GaugeVec
+	forecast    *forecast
 }
 
 // NewDNS registers the DNS metrics with reg. Without zoneLatency the
@@ -40,6 +41,7 @@ func NewDNS(reg prometheus.Registerer, zoneLatency bool) *DNS {
 	}
 	return &DNS{
 		zoneLatency: zoneLatency,
+		forecast:    newForecast(f),
 		success: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "reachmon_dns_probe_success",
 			Help: "1 if the last probe got a NOERROR answer, else 0.",
@@ -119,6 +121,7 @@ func (m *DNS) Observe(o model.Observation) {
 	if o.SOASerial != nil && o.Server.Kind == model.KindAuthoritative {
 		m.soaSerial.WithLabelValues(zone, srv).Set(float64(*o.SOASerial))
 	}
+	m.forecast.observe(o)
 }
 
 var dsStatuses = []model.DSStatus{model.DSOK, model.DSMismatch, model.DSNoDNSKEY, model.DSUnsigned, model.DSIncomplete}
@@ -132,6 +135,7 @@ func (m *DNS) ObserveDS(zone string, c model.DSCheck) {
 		}
 		m.dsStatus.WithLabelValues(zone, string(s)).Set(v)
 	}
+	m.forecast.observeDS(zone, c)
 }
 
 // ObserveDiscovery records a zone's authoritative server count.
@@ -155,4 +159,5 @@ func (m *DNS) ForgetServer(zone, server string) {
 		v.DeletePartialMatch(match)
 	}
 	m.cdRetry.DeletePartialMatch(match)
+	m.forecast.forget(zone, server)
 }

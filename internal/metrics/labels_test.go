@@ -86,6 +86,10 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_dns_ds_check_status": {[]string{"status", "zone"},
 		"zones × 5 statuses", func(d dims) int { return d.zones * 5 }, ""},
 	"reachmon_dns_authoritative_servers": {[]string{"zone"}, "zones", func(d dims) int { return d.zones }, ""},
+	"reachmon_dnssec_signature_expiry_seconds": {[]string{"zone"}, "zones", func(d dims) int { return d.zones },
+		"created on the first signed answer of an authoritative server"},
+	"reachmon_dns_lame_servers":      {[]string{"zone"}, "zones", func(d dims) int { return d.zones }, ""},
+	"reachmon_dns_soa_serial_spread": {[]string{"zone"}, "zones", func(d dims) int { return d.zones }, ""},
 
 	"reachmon_probe_schedule_lag_seconds": {nil, "one", func(dims) int { return 1 }, ""},
 	"reachmon_probe_skipped_total": {[]string{"zone"}, "zones", func(d dims) int { return d.zones },
