@@ -141,6 +141,7 @@ func (m *DNS) ObserveDS(zone string, c model.DSCheck) {
 // ObserveDiscovery records a zone's authoritative server count.
 func (m *DNS) ObserveDiscovery(zone string, d model.Discovery) {
 	m.authCount.WithLabelValues(zone).Set(float64(len(d.Servers)))
+	m.forecast.keepServers(zone, d)
 }
 
 // ForgetServer drops the per-server series of an authoritative server that

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,6 +129,37 @@ func (f *forecast) forget(zone, server string) {
 	f.lame.WithLabelValues(zone).Set(float64(countTrue(zf.lame)))
 	f.setSpread(zone, zf)
 	f.setExpiry(zone, zf, zf.at)
+}
+
+// keepServers forgets what servers no longer in a zone's discovered set
+// said (server names are the host, or "host#v6", "host#2" …).
+func (f *forecast) keepServers(zone string, d model.Discovery) {
+	if len(d.Servers) == 0 {
+		return // a failed discovery keeps the previous set
+	}
+	hosts := map[string]bool{}
+	for _, s := range d.Servers {
+		hosts[s.Host] = true
+	}
+	f.mu.Lock()
+	zf := f.zones[zone]
+	var gone []string
+	if zf != nil {
+		for srv := range zf.lame {
+			if h, _, _ := strings.Cut(srv, "#"); !hosts[h] {
+				gone = append(gone, srv)
+			}
+		}
+		for srv := range zf.serials {
+			if h, _, _ := strings.Cut(srv, "#"); !hosts[h] && !slices.Contains(gone, srv) {
+				gone = append(gone, srv)
+			}
+		}
+	}
+	f.mu.Unlock()
+	for _, srv := range gone {
+		f.forget(zone, srv)
+	}
 }
 
 func (f *forecast) setExpiry(zone string, zf *zoneForecast, now int64) {

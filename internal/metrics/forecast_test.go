@@ -66,6 +66,15 @@ reachmon_dns_soa_serial_spread{zone="example.com"} 3
 			t.Errorf("%s = %v, want %v", name, got, v)
 		}
 	}
+	// ns3 leaves the delegation: discovery no longer lists it.
+	m.ObserveDiscovery("example.com", model.Discovery{Servers: []model.AuthServer{{Host: "ns1.example."}, {Host: "ns4.example."}}})
+	if got := testutil.ToFloat64(m.forecast.lame.WithLabelValues("example.com")); got != 1 {
+		t.Errorf("lame servers after ns3 left = %v, want 1 (ns4, AA=0)", got)
+	}
+	m.ObserveDiscovery("example.com", model.Discovery{Servers: []model.AuthServer{{Host: "ns1.example."}}})
+	if got := testutil.ToFloat64(m.forecast.lame.WithLabelValues("example.com")); got != 0 {
+		t.Errorf("lame servers after ns4 left = %v, want 0", got)
+	}
 	// Served unsigned: the expiry series goes away.
 	m.Observe(soa("ns1.example.", 5, 0))
 	m.ObserveDS("example.com", model.DSCheck{Time: now, Status: model.DSUnsigned})
