@@ -134,6 +134,9 @@ type DNS struct {
 	tld       *nsdServer
 	auth      *nsdServer // every child zone, on every child nameserver address
 	resolvers []*unboundServer
+	// tldFile and tldKey are test.'s zone and key (AddLameNS edits them).
+	tldFile *zoneFile
+	tldKey  dnskey
 }
 
 type childZone struct {
@@ -248,6 +251,7 @@ func (d *DNS) build() error {
 	if err := tld.sign(d.zonesDir, zoneFileName("test."), tldKey); err != nil {
 		return err
 	}
+	d.tldFile, d.tldKey = &tld, tldKey
 
 	root := zoneFile{origin: ".", serial: 1, ttl: ttl, soa: "a.root-servers.test."}
 	root.add(".", "NS", "a.root-servers.test.")
@@ -382,7 +386,10 @@ func (d *DNS) serial(zone string) uint32 {
 	if c, ok := d.children[zone]; ok {
 		return c.file.serial
 	}
-	return 1 // root and test. are never re-signed
+	if zone == "test." && d.tldFile != nil {
+		return d.tldFile.serial
+	}
+	return 1 // the root is never re-signed
 }
 
 // waitSerial waits until server answers zone's SOA authoritatively with

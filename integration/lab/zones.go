@@ -51,6 +51,9 @@ type zoneFile struct {
 	ttl    time.Duration
 	soa    string   // primary nameserver, for the SOA MNAME
 	rrs    []string // "<owner> <type> <rdata>", owners absolute
+	// inception and expiration bound the signatures; zero: from an hour
+	// ago for 30 days.
+	inception, expiration time.Time
 }
 
 func (z *zoneFile) add(owner, typ, rdata string) {
@@ -74,16 +77,23 @@ func (z *zoneFile) text() string {
 
 // sign writes the zone to <dir>/<file> and signs it with key into
 // <dir>/<file>.signed, the file NSD serves. Signatures are valid from an hour
-// ago (clock skew) for 30 days.
+// ago (clock skew) for 30 days, unless z.inception/z.expiration say otherwise.
 func (z *zoneFile) sign(dir, file string, key dnskey) error {
 	unsigned := filepath.Join(dir, file)
 	if err := os.WriteFile(unsigned, []byte(z.text()), 0o644); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
+	inc, exp := now.Add(-time.Hour), now.Add(30*24*time.Hour)
+	if !z.inception.IsZero() {
+		inc = z.inception.UTC()
+	}
+	if !z.expiration.IsZero() {
+		exp = z.expiration.UTC()
+	}
 	_, err := run(dir, "ldns-signzone",
-		"-i", now.Add(-time.Hour).Format("20060102150405"),
-		"-e", now.Add(30*24*time.Hour).Format("20060102150405"),
+		"-i", inc.Format("20060102150405"),
+		"-e", exp.Format("20060102150405"),
 		"-o", z.origin, "-f", unsigned+".signed", unsigned, key.base)
 	return err
 }

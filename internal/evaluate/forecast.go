@@ -27,6 +27,12 @@ import (
 // told as of the moment the expiry or severity last changed), so that an
 // open incident does not post a thread reply every probe round.
 
+// forecastSettle is the least time a forecast waits before it opens: it
+// is minutes or days ahead, and after a re-sign or a delegation change the
+// servers' answers arrive over a probe round or two; the page then names
+// them all instead of growing by a thread reply per server.
+const forecastSettle = 10 * time.Second
+
 // inceptionSlack is how far an RRSIG inception may lie ahead of this
 // vantage's clock before it counts as in the future: two clocks that are
 // both kept by NTP agree to well within it.
@@ -144,7 +150,7 @@ func (e *Evaluator) forecastDS(z *zone, c model.DSCheck, now time.Time) {
 	} else {
 		v := *c.DNSKEYRRSIG
 		if en := fc.sigs["dnskey"]; en == nil || !en.v.Expiration.Equal(v.Expiration) || !en.v.Inception.Equal(v.Inception) || en.v.TTL != v.TTL {
-			fc.sigs["dnskey"] = &sigEntry{server: v.Server, rrset: zoneFQDN(z.key) + " DNSKEY", v: v, since: c.Time}
+			fc.sigs["dnskey"] = &sigEntry{server: hostAddrLabel(v.Server), rrset: zoneFQDN(z.key) + " DNSKEY", v: v, since: c.Time}
 		}
 	}
 	e.eval(groupExpiry, z.key, e.expiryVerdict(z, now), now)
@@ -494,6 +500,19 @@ func (e *Evaluator) serialSpread(z *zone, now time.Time) (bool, []string) {
 		labels = append(labels, fmt.Sprintf("%s serial %d", s.label, s.serial))
 	}
 	return true, labels
+}
+
+// hostAddrLabel turns the prober's "host (addr:port)" into the evaluator's
+// "host (addr)" label, so that a server is named one way.
+func hostAddrLabel(s string) string {
+	host, rest, ok := strings.Cut(s, " (")
+	if !ok {
+		return s
+	}
+	if ap, err := netip.ParseAddrPort(strings.TrimSuffix(rest, ")")); err == nil {
+		return host + " (" + ap.Addr().String() + ")"
+	}
+	return s
 }
 
 func addName(list []string, n string) []string {

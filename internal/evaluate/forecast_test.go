@@ -206,7 +206,7 @@ func TestDNSKEYSignatureExpiry(t *testing.T) {
 	sz.signAll(t0.Add(-time.Hour), t0.Add(30*24*time.Hour), 300)
 	w.runFor(time.Minute, 30*time.Second)
 	w.apply(model.DSCheck{Time: w.now, Zone: "example.com.", Status: model.DSOK,
-		DNSKEYRRSIG: &model.SigValidity{Inception: t0.Add(-time.Hour), Expiration: t0.Add(48 * time.Hour), TTL: 3600, Server: "ns2.example.com. (192.0.2.2)"}})
+		DNSKEYRRSIG: &model.SigValidity{Inception: t0.Add(-time.Hour), Expiration: t0.Add(48 * time.Hour), TTL: 3600, Server: "ns2.example.com. (192.0.2.2:53)"}})
 	w.runFor(time.Minute, 30*time.Second)
 	open := w.e.Open()
 	if len(open) != 1 || open[0].Kind != model.IncidentDNSSECExpiry || open[0].Severity != model.SeverityWarning {

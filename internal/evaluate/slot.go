@@ -116,6 +116,8 @@ func (e *Evaluator) openAfter(s *slot) time.Duration {
 		return max(e.cfg.OpenAfter.Duration, withdrawSettle)
 	case groupHijack:
 		return e.cfg.BGPOpenAfter.Duration
+	case groupExpiry, groupDelegation:
+		return max(e.cfg.OpenAfter.Duration, forecastSettle)
 	case groupZone:
 		if s.v.kind == model.IncidentBGPOutage {
 			return e.cfg.BGPOpenAfter.Duration
