@@ -23,6 +23,7 @@ func quietThread(t *testing.T, l *outagelab.Lab, page string) int {
 	if n > maxReplies {
 		t.Errorf("%d thread replies, want at most %d:\n%s", n, maxReplies, l.SlackLog())
 	}
+	t.Logf("%d page, %d thread replies:\n%s", len(l.Pages()), n, l.SlackLog())
 	return n
 }
 
