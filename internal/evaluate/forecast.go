@@ -62,6 +62,10 @@ type forecast struct {
 	// parentNS and apexNS are the NS sets of the last discovery.
 	parentNS, apexNS []string
 	nsSince          time.Time
+	// discovered are the addresses of the last successful discovery (nil:
+	// none, the servers are configured). The evaluator keeps probing
+	// state of a server discovery dropped; its findings must not linger.
+	discovered map[netip.Addr]bool
 	// findings remembers when each delegation finding began.
 	findings map[string]time.Time
 }
@@ -158,10 +162,11 @@ func (e *Evaluator) forecastDS(z *zone, c model.DSCheck, now time.Time) {
 
 // forecastDiscovery takes the parent's and the zone's NS sets.
 func (e *Evaluator) forecastDiscovery(z *zone, d model.Discovery, now time.Time) {
-	if len(d.ParentNS) == 0 && len(d.ApexNS) == 0 && z.fc == nil {
-		return
-	}
 	fc := z.forecast()
+	fc.discovered = map[netip.Addr]bool{}
+	for _, s := range d.Servers {
+		fc.discovered[s.Addr.Addr().Unmap()] = true
+	}
 	parent, apex := normNames(d.ParentNS), normNames(d.ApexNS)
 	if !slices.Equal(parent, fc.parentNS) || !slices.Equal(apex, fc.apexNS) {
 		fc.parentNS, fc.apexNS, fc.nsSince = parent, apex, d.Time
@@ -212,10 +217,8 @@ func (e *Evaluator) sigProblems(z *zone, now time.Time) []sigProblem {
 	horizon := e.cfg.SignatureWarning.Duration
 	var out []sigProblem
 	for _, en := range z.fc.sigs {
-		if en.addr.IsValid() {
-			if _, ok := z.ns[en.addr]; !ok {
-				continue // no longer a server of the zone
-			}
+		if en.addr.IsValid() && !listed(z, en.addr) {
+			continue // no longer a server of the zone
 		}
 		left := en.v.Expiration.Sub(now)
 		switch {
@@ -421,6 +424,16 @@ func (e *Evaluator) delegationVerdict(z *zone, now time.Time) verdict {
 	return v
 }
 
+// listed reports whether a is a current server of z: in its last
+// discovery, or linked when it has none.
+func listed(z *zone, a netip.Addr) bool {
+	if z.fc != nil && z.fc.discovered != nil {
+		return z.fc.discovered[a]
+	}
+	_, ok := z.ns[a]
+	return ok
+}
+
 // lameClass reports whether a failure class is an answer that is not
 // authoritative: REFUSED, SERVFAIL, NOTAUTH, or AA=0.
 func lameClass(class string) bool {
@@ -441,7 +454,7 @@ func (e *Evaluator) lameServers(z *zone) []*server {
 		if s.kind != model.KindAuthoritative || !s.decided {
 			continue
 		}
-		if _, ok := z.ns[s.addr]; !ok && s.addr.IsValid() {
+		if s.addr.IsValid() && !listed(z, s.addr) {
 			continue
 		}
 		switch {
@@ -475,7 +488,7 @@ func (e *Evaluator) serialSpread(z *zone, now time.Time) (bool, []string) {
 	fc := z.fc
 	var seen []serialSeen
 	for _, s := range fc.serials {
-		if _, ok := z.ns[s.addr]; ok || !s.addr.IsValid() {
+		if !s.addr.IsValid() || listed(z, s.addr) {
 			seen = append(seen, s)
 		}
 	}

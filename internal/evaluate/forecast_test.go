@@ -397,3 +397,24 @@ func reasons(ch []model.IncidentChange) []string {
 }
 
 func (w *world) open() []model.IncidentKind { return w.openKinds() }
+
+// TestLameServerLeavesDelegation: the lame server is taken out of the
+// delegation and no longer probed: the next discovery resolves the
+// finding (its last, lame, state must not linger).
+func TestLameServerLeavesDelegation(t *testing.T) {
+	w, sz := forecastWorld(t, testConfig())
+	w.runFor(2*time.Minute, 30*time.Second)
+	sz.rcode["ns2.example.com."] = "REFUSED"
+	w.runFor(3*time.Minute, 30*time.Second)
+	if k := w.openKinds(); len(k) != 1 || k[0] != model.IncidentDelegation {
+		t.Fatalf("open %v, want delegation_inconsistent", k)
+	}
+	w.auth["example.com"] = exAuth[:1] // ns2 is not probed any more
+	w.apply(model.Discovery{Time: w.now, Zone: "example.com.", NS: []string{"ns1.example.com."}, TTL: time.Hour,
+		Servers:  []model.AuthServer{{Host: exAuth[0].host, Addr: netip.AddrPortFrom(exAuth[0].addr, 53)}},
+		ParentNS: []string{"ns1.example.com."}, ApexNS: []string{"ns1.example.com."}})
+	w.runFor(3*time.Minute, 30*time.Second)
+	if len(w.e.Open()) != 0 || len(w.changesOf(model.IncidentDelegation, model.ChangeResolve)) != 1 {
+		t.Errorf("want the delegation incident resolved once ns2 left the delegation, open %v", w.openKinds())
+	}
+}
