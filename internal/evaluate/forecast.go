@@ -250,6 +250,9 @@ func (e *Evaluator) sigProblems(z *zone, now time.Time) []sigProblem {
 // expiryVerdict: signatures the authoritative servers serve expire within
 // the horizon, or start in the future.
 func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
+	if z.fc == nil {
+		return verdict{} // nothing seen yet (a restored incident waits)
+	}
 	v := verdict{known: true, subjectKind: model.SubjectZone}
 	probs := e.sigProblems(z, now)
 	fc := z.fc
@@ -344,10 +347,10 @@ func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
 
 // delegationVerdict lists every delegation finding of a zone.
 func (e *Evaluator) delegationVerdict(z *zone, now time.Time) verdict {
-	v := verdict{known: true, subjectKind: model.SubjectZone}
 	if z.fc == nil {
-		return v
+		return verdict{} // nothing seen yet (a restored incident waits)
 	}
+	v := verdict{known: true, subjectKind: model.SubjectZone}
 	fc := z.fc
 	type finding struct {
 		key, text string

@@ -418,3 +418,36 @@ func TestLameServerLeavesDelegation(t *testing.T) {
 		t.Errorf("want the delegation incident resolved once ns2 left the delegation, open %v", w.openKinds())
 	}
 }
+
+// TestRestartForecast: a restored dnssec_expiry incident waits for the
+// servers' answers instead of resolving on an empty view, keeps its id
+// (no second page), and resolves after the re-sign.
+func TestRestartForecast(t *testing.T) {
+	w, sz := forecastWorld(t, testConfig())
+	sz.signAll(t0.Add(-time.Hour), t0.Add(24*time.Hour), 300)
+	w.runFor(2*time.Minute, 30*time.Second)
+	open := w.e.Open()
+	if len(open) != 1 || open[0].Kind != model.IncidentDNSSECExpiry {
+		t.Fatalf("setup: %v", w.openKinds())
+	}
+	w2, _ := forecastWorld(t, testConfig())
+	w2.probe = w.probe
+	w2.e = New(testConfig(), Targets{Vantage: "test", Zones: []Zone{{Name: "example.com."}},
+		Resolvers: []Resolver{{Name: "cloudflare", Validating: true, Addr: mustAddr("1.1.1.1")}}})
+	w2.now = w.now.Add(10 * time.Second)
+	w2.e.Restore(open)
+	w2.tick(0)
+	w2.tick(5 * time.Minute) // nothing heard yet: the incident waits
+	if got := w2.e.Open(); len(got) != 1 || got[0].ID != open[0].ID {
+		t.Fatalf("restored incident lost before any answer: %v", got)
+	}
+	w2.runFor(3*time.Minute, 30*time.Second)
+	if got := w2.e.Open(); len(got) != 1 || got[0].ID != open[0].ID || len(w2.opened()) != 0 {
+		t.Fatalf("restored incident reopened or lost: open %v, opened %v", got, kinds(w2.opened()))
+	}
+	sz.signAll(w2.now.Add(-time.Hour), w2.now.Add(30*24*time.Hour), 300)
+	w2.runFor(3*time.Minute, 30*time.Second)
+	if res := w2.of(model.ChangeResolve); len(res) != 1 || res[0].Incident.ID != open[0].ID {
+		t.Fatalf("restored incident not resolved after the re-sign: %v", kinds(w2.changes))
+	}
+}
