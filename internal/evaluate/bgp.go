@@ -23,6 +23,7 @@ type addr struct {
 	healthyOrigins []uint32
 	current        netip.Prefix
 	degraded       bool
+	degradedAt     time.Time // when healthy was withdrawn
 	ev             ring
 }
 
@@ -498,6 +499,9 @@ func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
 	}
 	switch ev.Kind {
 	case model.CoverWithdrawn:
+		if !a.degraded {
+			a.degradedAt = ev.Time
+		}
 		a.degraded = true
 		e.degraded[a.addr] = true
 		if a.current.IsValid() {
@@ -580,6 +584,9 @@ func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
 		a.current = netip.Prefix{}
 		if ba.Current != nil {
 			a.current = ba.Current.Prefix
+		}
+		if ba.Degraded && !a.degraded {
+			a.degradedAt = now
 		}
 		a.degraded = ba.Degraded
 		if a.degraded {

@@ -134,6 +134,7 @@ type resolver struct {
 	downZones  map[*zone]bool
 	class      string
 	ev         ring
+	route      routeSignal // what its probes said since its route was withdrawn
 }
 
 func (r *resolver) down() int { return len(r.downZones) }
@@ -244,6 +245,9 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 		if -srv.worstRounds() >= e.cfg.OpenRounds {
 			srv.down, srv.decided = true, true
 		}
+	}
+	if res != nil {
+		e.noteResolverProbe(res, z, o, ok, now)
 	}
 	transition := wasDecided != srv.decided || wasDown != srv.down
 	if transition {
@@ -898,7 +902,8 @@ const resolverOutageShare = 0.8
 func (e *Evaluator) resolverVerdict(name string) verdict {
 	v := verdict{known: true, subjectKind: model.SubjectResolver}
 	r := e.resolvers[name]
-	if r == nil || r.known == 0 || r.down() == 0 || float64(r.down()) < resolverOutageShare*float64(r.known) {
+	routeGone := e.routeWithdrawnAndFailing(r) // its own route withdrawn: no need to wait for open_rounds
+	if !routeGone && (r == nil || r.known == 0 || r.down() == 0 || float64(r.down()) < resolverOutageShare*float64(r.known)) {
 		return v
 	}
 	var fine []string
@@ -914,12 +919,15 @@ func (e *Evaluator) resolverVerdict(name string) verdict {
 	v.kind, v.severity = model.IncidentResolverOutage, model.SeverityWarning
 	v.resolvers = []string{name}
 	v.evidence = slices.Clone(r.ev)
-	scope := "every zone"
-	if r.down() < r.known {
+	scope, class, down := "every zone", r.class, r.downZones
+	switch {
+	case routeGone && (r.known == 0 || float64(r.down()) < resolverOutageShare*float64(r.known)):
+		scope, class, down = "every probe since its route was withdrawn", r.route.failClass, r.routeFailedZones()
+	case r.down() < r.known:
 		scope = fmt.Sprintf("nearly every zone (%d of %d)", r.down(), r.known)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Resolver %s fails for %s (%s) while %s answer", name, scope, r.class, strings.Join(fine, ", "))
+	fmt.Fprintf(&b, "Resolver %s fails for %s (%s) while %s answer", name, scope, class, strings.Join(fine, ", "))
 	if a := e.addrs[r.addr]; r.addr.IsValid() && a != nil && a.degraded && a.healthy.IsValid() {
 		v.prefixes = []netip.Prefix{a.healthy}
 		v.asns = e.lastOrigins(a.healthy, a.healthyOrigins)
@@ -931,9 +939,9 @@ func (e *Evaluator) resolverVerdict(name string) verdict {
 		v.evidence = append(v.evidence, a.ev...)
 	}
 	b.WriteString(": the resolver is broken, not the zones.")
-	v.short = fmt.Sprintf("resolver %s fails (%s) while %s answer", name, r.class, strings.Join(fine, ", "))
+	v.short = fmt.Sprintf("resolver %s fails (%s) while %s answer", name, class, strings.Join(fine, ", "))
 	v.rootCause = b.String()
-	v.affected = e.smallestZones(r.downZones, 20)
+	v.affected = e.smallestZones(down, 20)
 	return v
 }
 
