@@ -76,7 +76,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"what"}),
 		msOverflow: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "reachmon_bgp_more_specifics_overflow_total",
-			Help: "Announcements of new more-specifics of a configured prefix dropped because the feed already tracks the most it keeps per prefix (1024 by default).",
+			Help: "Announcements of new more-specifics of a configured prefix dropped because the feed already tracks the most it keeps per prefix (4096 by default).",
 		}, []string{"prefix"}),
 		origins: map[netip.Prefix][]uint32{},
 		series:  map[netip.Prefix]bool{},

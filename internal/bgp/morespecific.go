@@ -9,7 +9,7 @@ import "net/netip"
 // flood of more-specifics (a hijack of every /24 of a /8, a leak) cannot
 // grow the feed's and the evaluator's memory without limit. Routes
 // covering a watched nameserver or resolver address are always tracked.
-const DefaultMaxMoreSpecifics = 1024
+const DefaultMaxMoreSpecifics = 4096
 
 // admitMoreSpecific reports whether a new route pfx may be tracked: the
 // configured prefixes themselves, routes covering a watched address and

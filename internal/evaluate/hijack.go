@@ -30,7 +30,7 @@ type hijack struct {
 // new ones are dropped and counted, so that a flood of more-specifics
 // cannot grow memory without limit. Routes covering a watched address are
 // always tracked.
-const DefaultMaxMoreSpecifics = 1024
+const DefaultMaxMoreSpecifics = 4096
 
 // maxHijackListed bounds the prefixes an incident lists; the root cause
 // names the first hijackNamed of them.
