@@ -26,11 +26,13 @@ type hijack struct {
 }
 
 // DefaultMaxMoreSpecifics bounds the more-specifics of one watched prefix
-// that the evaluator tracks (the BGP feed has the same bound): beyond it
-// new ones are dropped and counted, so that a flood of more-specifics
-// cannot grow memory without limit. Routes covering a watched address are
-// always tracked.
-const DefaultMaxMoreSpecifics = 4096
+// that the evaluator tracks: beyond it new ones are dropped and counted,
+// so that a flood of more-specifics cannot grow memory without limit.
+// It is twice the BGP feed's bound (bgp.DefaultMaxMoreSpecifics), which
+// counts the routes carried now, since the evaluator keeps a withdrawn
+// route for a minute or two. Routes covering a watched address are always
+// tracked.
+const DefaultMaxMoreSpecifics = 8192
 
 // maxHijackListed bounds the prefixes an incident lists; the root cause
 // names the first hijackNamed of them.
