@@ -82,6 +82,13 @@ type server struct {
 	mismatch, match int
 	mismatched      bool
 	mismatchText    string
+
+	// vseen, vclass (the intercept class of its latest failure, "" if
+	// none) and nxRun (NXDOMAIN answers in a row for a control zone) feed
+	// the intercept rules of vantage.go.
+	vseen  bool
+	vclass string
+	nxRun  int
 }
 
 // impactJitter is how far a new cache-expiry estimate must move before it
@@ -134,7 +141,8 @@ type resolver struct {
 	downZones  map[*zone]bool
 	class      string
 	ev         ring
-	route      routeSignal // what its probes said since its route was withdrawn
+	route      routeSignal     // what its probes said since its route was withdrawn
+	intercept  interceptSignal // its zones failing the way an interceptor makes them
 }
 
 func (r *resolver) down() int { return len(r.downZones) }
@@ -246,15 +254,16 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 			srv.down, srv.decided = true, true
 		}
 	}
-	if res != nil {
-		e.noteResolverProbe(res, z, o, ok, now)
-	}
 	transition := wasDecided != srv.decided || wasDown != srv.down
 	if transition {
 		e.countPair(z, srv, res, wasDecided, wasDown)
 		if srv.down != wasDown {
 			e.serverEvidence(z, srv, res, now)
 		}
+	}
+	if res != nil {
+		e.noteVantageProbe(res, z, srv, o, ok, now)
+		e.noteResolverProbe(res, z, o, ok, now)
 	}
 	if !transition && wasSig == srv.sig && wasMis == srv.mismatched {
 		return
@@ -986,7 +995,7 @@ func (e *Evaluator) vantageVerdict() verdict {
 		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && e.pairsDown*10 >= e.pairsKnown*9
 	}
 	if !cond {
-		return v
+		return e.interceptVerdict(v)
 	}
 	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
 	class := ""
@@ -1014,7 +1023,7 @@ func (e *Evaluator) vantageVerdict() verdict {
 // check (a resolver's own outage fails the control zone there too) is not
 // enough, or a single resolver outage would hold every verdict.
 func (e *Evaluator) vantageSuspect() bool {
-	return len(e.controls) > 0 && e.ctlDown > 0 && e.ctlDown*2 >= e.ctlKnown
+	return (len(e.controls) > 0 && e.ctlDown > 0 && e.ctlDown*2 >= e.ctlKnown) || e.interceptSuspect()
 }
 
 func serverNames(s []*server) []string {
