@@ -931,7 +931,7 @@ func (e *Evaluator) resolverVerdict(name string) verdict {
 	scope, class, down := "every zone", r.class, r.downZones
 	switch {
 	case routeGone && (r.known == 0 || float64(r.down()) < resolverOutageShare*float64(r.known)):
-		scope, class, down = "every probe since its route was withdrawn", r.route.failClass, r.routeFailedZones()
+		scope, class, down = "every zone probed since its route was withdrawn", r.route.failClass, r.routeFailedZones()
 	case r.down() < r.known:
 		scope = fmt.Sprintf("nearly every zone (%d of %d)", r.down(), r.known)
 	}

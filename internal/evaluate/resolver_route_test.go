@@ -56,7 +56,7 @@ func TestResolverRouteWithdrawnOpensAtFirstFailure(t *testing.T) {
 	if len(open) != 1 || open[0].Kind != model.IncidentResolverOutage || open[0].Subject != "cloudflare" {
 		t.Fatalf("after one failing probe of a resolver whose route is withdrawn: open %v, want its resolver outage", w.openKinds())
 	}
-	mustContain(t, "root cause", open[0].RootCause, "Resolver cloudflare fails for every probe since its route was withdrawn (timeout)",
+	mustContain(t, "root cause", open[0].RootCause, "Resolver cloudflare fails for every zone probed since its route was withdrawn (timeout)",
 		"google, quad9 answer", "its own route 1.1.1.0/24 (origin AS13335) was withdrawn from BGP")
 	mustContain(t, "timeline", open[0].Timeline(), "resolver cloudflare: zone3.example. A timeout (its route is withdrawn)",
 		"its most-specific route 1.1.1.0/24 is withdrawn")
