@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/integration/lab"
+	"github.com/reachmon/reachmon/integration/stack"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -39,24 +40,8 @@ const interceptorName = "portal.example"
 // TLS handshake and `reachmon probe` says this vantage's network is
 // intercepted, not that the name is down.
 func TestProbeDoTInterception(t *testing.T) {
-	lab.Require(t, "unbound")
-	bin := filepath.Join(t.TempDir(), "reachmon")
-	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancelBuild()
-	if err := buildReachmon(buildCtx, bin); err != nil {
-		t.Fatal(err)
-	}
-	l := lab.StartDNS(t, lab.DNSOptions{})
+	bin, l, addrs := interceptorLab(t)
 	good := l.Zones["good.test."]
-
-	dir := t.TempDir()
-	caFile := writeInterceptorCerts(t, dir)
-	// Two addresses of the plan no lab server uses (resolvers 6 and 7).
-	addrs := []netip.Addr{l.Plan.Resolver(6), l.Plan.Resolver(7)}
-	startInterceptor(t, dir, addrs, l.ResolverAddrs[0], caFile)
-	// The probe trusts the interceptor's CA (Go reads SSL_CERT_FILE), as a
-	// managed machine trusts its proxy's.
-	t.Setenv("SSL_CERT_FILE", caFile)
 
 	probe := func(tlsName string) (probeReport, int, []byte) {
 		args := []string{"probe", "--json", "--transport", "dot", "--tls-name", tlsName, "--type", "A", "--timeout", "3s"}
@@ -104,6 +89,100 @@ func TestProbeDoTInterception(t *testing.T) {
 			t.Errorf("problems %q, want one per resolver", rep.Problems)
 		}
 	})
+}
+
+// interceptorLab builds reachmon, starts a DNS lab and an interceptor
+// Unbound in front of its resolver on two addresses, and makes reachmon
+// trust the interceptor's CA (Go reads SSL_CERT_FILE), as a managed
+// machine trusts its proxy's.
+func interceptorLab(t *testing.T) (bin string, l *lab.DNS, addrs []netip.Addr) {
+	t.Helper()
+	lab.Require(t, "unbound", "nsd", "ldns-keygen", "ldns-signzone")
+	bin = filepath.Join(t.TempDir(), "reachmon")
+	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancelBuild()
+	if err := buildReachmon(buildCtx, bin); err != nil {
+		t.Fatal(err)
+	}
+	l = lab.StartDNS(t, lab.DNSOptions{})
+	dir := t.TempDir()
+	caFile := writeInterceptorCerts(t, dir)
+	// Two addresses of the plan no lab server uses (resolvers 6 and 7).
+	addrs = []netip.Addr{l.Plan.Resolver(6), l.Plan.Resolver(7)}
+	startInterceptor(t, dir, addrs, l.ResolverAddrs[0], caFile)
+	t.Setenv("SSL_CERT_FILE", caFile)
+	return bin, l, addrs
+}
+
+// TestDaemonDoTInterception: the daemon's two DoT resolvers are behind an
+// interception proxy (a certificate for another name) while the
+// authoritative servers answer over UDP: one vantage_down incident naming
+// the TLS failures and the interceptor, and no zone blamed.
+func TestDaemonDoTInterception(t *testing.T) {
+	bin, l, addrs := interceptorLab(t)
+	good := l.Zones["good.test."]
+	listen := stack.FreeAddr(t, "127.0.0.1")
+	var b strings.Builder
+	fmt.Fprintf(&b, "vantage = \"hotel\"\nlisten = %q\nstate_dir = %q\n", listen, filepath.Join(t.TempDir(), "state"))
+	b.WriteString("[probe]\ninterval = \"1s\"\ntimeout = \"500ms\"\njitter = \"100ms\"\nds_check_interval = \"5s\"\n")
+	for i, a := range addrs {
+		fmt.Fprintf(&b, "[[resolver]]\nname = \"dot%d\"\naddress = %q\ntransport = \"dot\"\ntls_server_name = \"dns.resolver.test\"\n",
+			i, netip.AddrPortFrom(a, 853).String())
+	}
+	var auth []string
+	for _, ns := range good.NS {
+		auth = append(auth, fmt.Sprintf("%q", ns.AddrPort()))
+	}
+	fmt.Fprintf(&b, "[[zone]]\nname = \"good.test\"\nnames = [\"www\"]\ntypes = [\"A\"]\nauthoritative = [%s]\n", strings.Join(auth, ", "))
+	fmt.Fprintf(&b, "[[zone]]\nname = \"test\"\nauthoritative = [%q]\ndnssec = false\n", l.TLDAddr)
+	b.WriteString("[evaluate]\nopen_rounds = 2\nresolve_rounds = 2\nopen_after = \"0s\"\nstart_grace = \"1s\"\ncontrol_zones = [\"test\"]\n")
+	cfg := stack.WriteFile(t, "reachmon.toml", b.String())
+	stack.StartProcess(t, "reachmon", bin, "run", "--config", cfg)
+
+	type entry struct {
+		Kind      model.IncidentKind `json:"kind"`
+		Subject   string             `json:"subject"`
+		RootCause string             `json:"root_cause"`
+	}
+	incidents := func() ([]entry, string) {
+		body, err := httpGet("http://" + listen + "/api/v1/incidents")
+		if err != nil {
+			return nil, err.Error()
+		}
+		var v struct{ Open, Recent []entry }
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			return nil, err.Error()
+		}
+		return append(v.Open, v.Recent...), body
+	}
+	var vd entry
+	waitUntil(t, 30*time.Second, "a vantage_down incident", func() (bool, string) {
+		all, body := incidents()
+		for _, e := range all {
+			if e.Kind == model.IncidentVantageDown {
+				vd = e
+				return true, body
+			}
+		}
+		return false, body
+	})
+	for _, want := range []string{"From vantage hotel every resolver fails the TLS handshake (tls: dot0, dot1)",
+		"TLS interception proxy", "reachmon's own network"} {
+		if !strings.Contains(vd.RootCause, want) {
+			t.Errorf("vantage_down root cause lacks %q: %s", want, vd.RootCause)
+		}
+	}
+	// Room for a wrong verdict to open: the zones fail at every resolver.
+	time.Sleep(5 * time.Second)
+	all, body := incidents()
+	for _, e := range all {
+		if e.Kind != model.IncidentVantageDown {
+			t.Errorf("%s incident %s opened while the vantage is intercepted: %s", e.Kind, e.Subject, e.RootCause)
+		}
+	}
+	if len(all) != 1 {
+		t.Errorf("%d incidents, want the one vantage_down:\n%s", len(all), body)
+	}
 }
 
 // writeInterceptorCerts writes a CA and a certificate for interceptorName
