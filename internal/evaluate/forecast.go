@@ -54,6 +54,7 @@ type forecast struct {
 	rcExp time.Time
 	rcSev model.Severity
 	rcAt  time.Time
+	rcTTL uint32
 
 	// serials are the SOA serials the servers answered last.
 	serials map[string]serialSeen
@@ -280,35 +281,47 @@ func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
 		}
 	}
 	var parts, short []string
+	// While the incident is open its story is the worst point reached: a
+	// re-sign reaching the servers one by one (or a partial one) must not
+	// turn a critical expiry back into a warning about a later one.
+	is := e.slots[slotKey{groupExpiry, z.key}]
+	latched := is != nil && is.inc != nil && !fc.rcExp.IsZero()
+	if latched && is.inc.Severity.Rank() > v.severity.Rank() {
+		v.severity = is.inc.Severity
+	}
 	if len(expiring) > 0 {
 		first := expiring[0].en
-		if !first.v.Expiration.Equal(fc.rcExp) || v.severity != fc.rcSev {
-			fc.rcExp, fc.rcSev, fc.rcAt = first.v.Expiration, v.severity, now
+		var ttl uint32
+		for _, p := range expiring {
+			ttl = max(ttl, p.en.v.TTL)
+		}
+		worse := !latched || first.v.Expiration.Before(fc.rcExp) ||
+			(first.v.Expiration.Equal(fc.rcExp) && expiring[0].severity.Rank() > fc.rcSev.Rank())
+		if worse && (!first.v.Expiration.Equal(fc.rcExp) || expiring[0].severity != fc.rcSev) {
+			fc.rcExp, fc.rcSev, fc.rcAt, fc.rcTTL = first.v.Expiration, expiring[0].severity, now, ttl
 		}
 		if _, ok := fc.expEv[first.v.Expiration]; !ok {
 			it := model.EvidenceItem{Time: first.since, Text: fmt.Sprintf("%s serves the RRSIG over %s expiring %s (inception %s, TTL %s)",
 				first.server, first.rrset, utc(first.v.Expiration), utc(first.v.Inception), secs(first.v.TTL))}
 			fc.expEv[first.v.Expiration] = it
 		}
-		var ttl uint32
-		for _, p := range expiring {
-			ttl = max(ttl, p.en.v.TTL)
-		}
-		left := first.v.Expiration.Sub(fc.rcAt)
+	}
+	if !fc.rcExp.IsZero() && (len(expiring) > 0 || latched) {
+		left := fc.rcExp.Sub(fc.rcAt)
 		var b strings.Builder
 		fmt.Fprintf(&b, "the RRSIGs over %s served by %s ", nameList(fc.rrsets), nameList(fc.servers))
 		if left <= 0 {
-			fmt.Fprintf(&b, "expired at %s (%s before %s UTC): validating resolvers reject them", utc(first.v.Expiration), span(-left), fc.rcAt.UTC().Format("15:04:05"))
+			fmt.Fprintf(&b, "expired at %s (%s before %s UTC): validating resolvers reject them", utc(fc.rcExp), span(-left), fc.rcAt.UTC().Format("15:04:05"))
 		} else {
-			fmt.Fprintf(&b, "expire at %s (in %s as of %s UTC)", utc(first.v.Expiration), span(left), fc.rcAt.UTC().Format("15:04:05"))
-			if expiring[0].severity == model.SeverityCritical {
-				fmt.Fprintf(&b, ", closer than the %s TTL of the signed data: validating resolvers will fail before a re-sign reaches them", secs(ttl))
+			fmt.Fprintf(&b, "expire at %s (in %s as of %s UTC)", utc(fc.rcExp), span(left), fc.rcAt.UTC().Format("15:04:05"))
+			if fc.rcSev == model.SeverityCritical {
+				fmt.Fprintf(&b, ", closer than the %s TTL of the signed data: validating resolvers will fail before a re-sign reaches them", secs(fc.rcTTL))
 			} else {
 				fmt.Fprintf(&b, ", within the %s warning horizon: re-sign the zone before then", span(e.cfg.SignatureWarning.Duration))
 			}
 		}
 		parts = append(parts, b.String())
-		short = append(short, fmt.Sprintf("RRSIGs expire at %s (in %s)", utc(first.v.Expiration), span(left)))
+		short = append(short, fmt.Sprintf("RRSIGs expire at %s (in %s)", utc(fc.rcExp), span(left)))
 	}
 	if len(future) > 0 {
 		first := future[0].en

@@ -451,3 +451,41 @@ func TestRestartForecast(t *testing.T) {
 		t.Fatalf("restored incident not resolved after the re-sign: %v", kinds(w2.changes))
 	}
 }
+
+// TestExpiryStoryKeepsWorstPoint: a re-sign that reaches one server first,
+// or leaves a later (warning-level) expiry, does not rewrite the critical
+// diagnosis into a milder one; the later expiry is told as evidence, and
+// the resolved incident still says what it was at its worst.
+func TestExpiryStoryKeepsWorstPoint(t *testing.T) {
+	w, sz := forecastWorld(t, testConfig())
+	worst := t0.Add(30 * time.Minute)
+	sz.signAll(t0.Add(-time.Hour), worst, 3600)
+	w.runFor(2*time.Minute, 30*time.Second)
+	if o := w.e.Open(); len(o) != 1 || o[0].Severity != model.SeverityCritical {
+		t.Fatalf("setup: want a critical dnssec_expiry, got %v", o)
+	}
+	sz.sig["ns1.example.com."] = &model.SigValidity{Inception: w.now, Expiration: w.now.Add(30 * 24 * time.Hour), TTL: 3600}
+	w.runFor(time.Minute, 30*time.Second)
+	if u := w.changesOf(model.IncidentDNSSECExpiry, model.ChangeUpdate); len(u) != 0 {
+		t.Errorf("ns1 re-signed first: %d updates (%v), want none", len(u), reasons(u))
+	}
+	later := w.now.Add(10 * time.Hour)
+	sz.sig["ns2.example.com."] = &model.SigValidity{Inception: w.now, Expiration: later, TTL: 3600}
+	w.runFor(time.Minute, 30*time.Second)
+	o := w.e.Open()
+	if len(o) != 1 || o[0].Severity != model.SeverityCritical {
+		t.Fatalf("a partial re-sign downgraded the incident: %v", o)
+	}
+	mustContain(t, "root cause", o[0].RootCause, "expire at "+utc(worst), "closer than the 1h 0m TTL")
+	mustContain(t, "timeline", o[0].Timeline(), "expiring "+utc(later))
+	sz.signAll(w.now, w.now.Add(30*24*time.Hour), 3600)
+	w.runFor(3*time.Minute, 30*time.Second)
+	res := w.changesOf(model.IncidentDNSSECExpiry, model.ChangeResolve)
+	if len(res) != 1 {
+		t.Fatalf("not resolved: %v", w.openKinds())
+	}
+	mustContain(t, "resolved root cause", res[0].Incident.RootCause, "expire at "+utc(worst))
+	if res[0].Incident.Severity != model.SeverityCritical {
+		t.Errorf("resolved as %s, want critical (its worst)", res[0].Incident.Severity)
+	}
+}
