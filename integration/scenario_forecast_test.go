@@ -90,7 +90,12 @@ func TestScenarioSignatureExpiry(t *testing.T) {
 	recovery := l.Mark("re-sign sig.test for 30 days")
 	l.DNS.ResignValidity("sig.test.", time.Time{}, time.Time{})
 	upd := waitResolved(t, l, page, 40*time.Second)
-	resolvedAfter(l, model.IncidentDNSSECExpiry, zone, 5*time.Second)
+	res := resolvedAfter(l, model.IncidentDNSSECExpiry, zone, 5*time.Second)
+	// The resolved story is the worst point, not the last server's view.
+	checkRootCause(t, res, "expire at "+critical.UTC().Format("2006-01-02 15:04:05 UTC"), "closer than the 1m 0s TTL of the signed data")
+	if res.Severity != model.SeverityCritical {
+		t.Errorf("resolved as %s, want critical (its worst point)", res.Severity)
+	}
 	noSecondPage(t, l)
 	onlyKinds(t, l, model.IncidentDNSSECExpiry)
 	replies := quietThread(t, l, page.TS)
@@ -150,7 +155,8 @@ func TestScenarioLameDelegation(t *testing.T) {
 	recovery := l.Mark("take ns3.lame.test. out of the delegation again")
 	l.DNS.RemoveLameNS("lame.test.")
 	upd := waitResolved(t, l, page, 60*time.Second)
-	resolvedAfter(l, model.IncidentDelegation, zone, 5*time.Second)
+	res := resolvedAfter(l, model.IncidentDelegation, zone, 5*time.Second)
+	checkRootCause(t, res, lameText, "only at the parent: ns3.lame.test.")
 	noSecondPage(t, l)
 	onlyKinds(t, l, model.IncidentDelegation)
 	replies := quietThread(t, l, page.TS)
