@@ -449,7 +449,11 @@ func (e *Evaluator) update(s *slot, v verdict, now time.Time, reason string) {
 		return
 	}
 	inc.Updated = now
-	e.emit(model.ChangeUpdate, s, before.Kind, before.Severity, strings.Join(append(slices.Clip(material), why...), ", "), strings.Join(material, ", "))
+	all := strings.Join(material, "; ")
+	if len(why) > 0 {
+		all = strings.TrimPrefix(all+"; "+strings.Join(why, ", "), "; ")
+	}
+	e.emit(model.ChangeUpdate, s, before.Kind, before.Severity, all, strings.Join(material, "; "))
 	e.pending[s] = true
 }
 

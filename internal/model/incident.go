@@ -233,10 +233,10 @@ type IncidentChange struct {
 	// warning -> critical", "reclassified from authoritative_outage",
 	// "root cause"), or why it opened or resolved.
 	Reason string `json:"reason,omitempty"`
-	// Material says what makes the change worth a message to people
-	// ("severity warning -> critical", "reclassified from
-	// authoritative_outage", "impact began", "newly affected: resolvers
-	// resolver1", "recovery began: ..."); empty for an update that is
+	// Material says what makes the change worth a message to people,
+	// one item per cause joined by "; " ("severity warning -> critical",
+	// "reclassified from authoritative_outage", "impact began", "newly
+	// affected: resolvers r1, r2", "recovery began: ..."); empty for an update that is
 	// recorded but not worth a message (a re-estimated time to impact,
 	// more evidence of the same kind, a reworded root cause). Always set
 	// for open and resolve.

@@ -41,6 +41,13 @@ type entry struct {
 	// Reminder marks a repeat reminder made by the dispatcher.
 	Reminder  bool      `json:"reminder,omitempty"`
 	Submitted time.Time `json:"submitted"`
+	// HeldUntil is set on an update held by the minimum update interval:
+	// it is not tried before then, and later updates of its incident are
+	// folded into it.
+	HeldUntil time.Time `json:"held_until,omitzero"`
+	// taken marks a held update that a message being delivered for its
+	// incident will replace: nothing is folded into it any more.
+	taken bool
 
 	// Fields below change while the entry is retried (guarded by
 	// Dispatcher.mu once the entry is queued).
@@ -63,6 +70,9 @@ type record struct {
 	Hash string `json:"hash,omitempty"`
 	// LastEvidence is the time of the newest evidence item delivered.
 	LastEvidence time.Time `json:"last_evidence,omitzero"`
+	// LastUpdate is when the last update (thread reply) was delivered:
+	// the next waits for the minimum update interval.
+	LastUpdate time.Time `json:"last_update,omitzero"`
 	// Incident is the incident as last delivered (for reminders).
 	Incident model.Incident `json:"incident"`
 }

@@ -238,7 +238,7 @@ func open(inc model.Incident) model.IncidentChange {
 func update(inc model.Incident, reason string, extra string, at time.Time) model.IncidentChange {
 	inc.Evidence = append(append([]model.EvidenceItem(nil), inc.Evidence...), model.EvidenceItem{Time: at, Text: extra})
 	inc.Updated = at
-	return model.IncidentChange{Type: model.ChangeUpdate, Incident: inc, Reason: reason}
+	return model.IncidentChange{Type: model.ChangeUpdate, Incident: inc, Reason: reason, Material: reason}
 }
 
 func resolve(inc model.Incident, at time.Time) model.IncidentChange {

@@ -1,0 +1,179 @@
+package notify_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/notify"
+	"github.com/reachmon/reachmon/internal/notify/notifytest"
+)
+
+// incidentAt is the incident "s1" as the evaluator reports it at t0+at,
+// with one evidence item per change so far.
+func incidentAt(at time.Duration, sev model.Severity, texts ...string) model.Incident {
+	inc := model.Incident{ID: "s1", Kind: model.IncidentBGPOutage, Severity: sev, State: model.StateOpen,
+		Subject: "fb.test", RootCause: "The routes to every nameserver of fb.test were withdrawn.",
+		Opened: t0, Confirmed: t0, Updated: t0.Add(at)}
+	for i, x := range texts {
+		inc.Evidence = append(inc.Evidence, model.EvidenceItem{Time: t0.Add(time.Duration(i) * time.Second), Text: x})
+	}
+	return inc
+}
+
+func updateOf(inc model.Incident, prev model.Severity, material string) model.IncidentChange {
+	return model.IncidentChange{Type: model.ChangeUpdate, Incident: inc, Reason: strings.TrimPrefix(material+"; evidence", "; "),
+		Material: material, PrevKind: inc.Kind, PrevSeverity: prev}
+}
+
+// held waits until the dispatcher sleeps on a timer with one entry left
+// (a held update) and nothing else to do.
+func held(t *testing.T, d *notify.Dispatcher, clk *notifytest.Clock, n int) {
+	t.Helper()
+	waitFor(t, nil, "the update to be held", func() bool { return d.Pending() == n && clk.Waiters() == 1 })
+}
+
+// TestUpdatesAreSpacedAndFolded: the first update goes out at once; a
+// material update sooner than the minimum interval after it is held, and
+// what follows (a re-estimate, recovery beginning) is folded into it and
+// sent as one message when the interval ends; a severity change is never
+// held; a resolve is never held and replaces a held update.
+func TestUpdatesAreSpacedAndFolded(t *testing.T) {
+	clk := notifytest.NewClock(t0)
+	fn := &fakeNotifier{}
+	d, err := notify.New(routedConfig(), t.TempDir(), fn, notify.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	sent := func(n int) {
+		t.Helper()
+		waitFor(t, nil, "delivery", func() bool { return len(fn.deliveries()) == n && d.Pending() == 0 })
+	}
+	w := model.SeverityWarning
+	texts := []string{"withdrawn"}
+	d.Submit(model.IncidentChange{Type: model.ChangeOpen, Incident: incidentAt(0, w, texts...), Reason: "opened", Material: "opened"})
+	sent(1)
+
+	// 1 s (the channel's rate allows one message a second): impact
+	// began: sent at once (no update before).
+	clk.Advance(time.Second)
+	texts = append(texts, "resolver r0 SERVFAIL")
+	d.Submit(updateOf(incidentAt(time.Second, w, texts...), w, "impact began; newly affected: resolver r0"))
+	sent(2)
+
+	// 6 s: another resolver fails: held until 61 s.
+	clk.Advance(5 * time.Second)
+	texts = append(texts, "resolver r1 SERVFAIL")
+	d.Submit(updateOf(incidentAt(6*time.Second, w, texts...), w, "newly affected: resolver r1"))
+	held(t, d, clk, 1)
+	// 11 s and 21 s: a record-only change and recovery beginning fold in.
+	clk.Advance(5 * time.Second)
+	texts = append(texts, "time to impact moved")
+	d.Submit(updateOf(incidentAt(11*time.Second, w, texts...), w, ""))
+	clk.Advance(10 * time.Second)
+	texts = append(texts, "recovery: 198.18.10.0/24 is seen again")
+	d.Submit(updateOf(incidentAt(21*time.Second, w, texts...), w, "recovery began: routes re-announced 18:00:21"))
+	if d.Pending() != 1 {
+		t.Fatalf("pending %d, want the held update alone (the others folded into it)", d.Pending())
+	}
+	if n := len(fn.deliveries()); n != 2 {
+		t.Fatalf("%d deliveries before the interval ended, want 2", n)
+	}
+	clk.Advance(39 * time.Second)
+	time.Sleep(20 * time.Millisecond)
+	if n := len(fn.deliveries()); n != 2 {
+		t.Fatalf("%d deliveries 59 s after the last update, want 2", n)
+	}
+	clk.Advance(time.Second) // 61 s
+	sent(3)
+	got := fn.deliveries()[2]
+	if got.Kind != notify.KindUpdate || !strings.Contains(got.Reason, "newly affected: resolver r1") ||
+		!strings.Contains(got.Reason, "recovery began: routes re-announced") || strings.Contains(got.Reason, "evidence") {
+		t.Errorf("the folded update: %s %q", got.Kind, got.Reason)
+	}
+	if len(got.Incident.Evidence) != 5 || len(got.NewEvidence) != 3 {
+		t.Errorf("the folded update shows %d evidence items (%d new), want the latest incident: 5 (3 new)",
+			len(got.Incident.Evidence), len(got.NewEvidence))
+	}
+
+	// 66 s: severity rises: never held.
+	clk.Advance(5 * time.Second)
+	c := model.SeverityCritical
+	texts = append(texts, "every resolver fails")
+	d.Submit(updateOf(incidentAt(66*time.Second, c, texts...), w, "severity warning -> critical"))
+	sent(4)
+
+	// 71 s: held until 126 s; 81 s: the resolve goes out at once and
+	// replaces it.
+	clk.Advance(5 * time.Second)
+	texts = append(texts, "recovery: resolver r0 answers again")
+	d.Submit(updateOf(incidentAt(71*time.Second, c, texts...), c, "recovery began: resolver r0 answers again 18:01:11"))
+	held(t, d, clk, 1)
+	clk.Advance(10 * time.Second)
+	res := incidentAt(81*time.Second, c, append(texts, "resolved: condition cleared")...)
+	res.State, res.Resolved = model.StateResolved, t0.Add(81*time.Second)
+	d.Submit(model.IncidentChange{Type: model.ChangeResolve, Incident: res, Reason: "condition cleared", Material: "resolved: condition cleared"})
+	sent(5)
+	clk.Advance(2 * time.Minute)
+	time.Sleep(20 * time.Millisecond)
+	all := fn.deliveries()
+	if len(all) != 5 || all[4].Kind != notify.KindResolve {
+		t.Fatalf("deliveries after the resolve: %d, last %s", len(all), all[len(all)-1].Kind)
+	}
+	if len(all[4].NewEvidence) != 2 {
+		t.Errorf("the resolve shows %d new evidence items, want 2 (the held update's and its own)", len(all[4].NewEvidence))
+	}
+	var kinds []notify.Kind
+	for _, dl := range all {
+		kinds = append(kinds, dl.Kind)
+	}
+	t.Logf("deliveries: %v", kinds)
+}
+
+// TestHeldUpdateSurvivesRestart: a held update is in the outbox with its
+// time; a new process sends it when the interval ends, not before.
+func TestHeldUpdateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	clk := notifytest.NewClock(t0)
+	fn := &fakeNotifier{}
+	d, err := notify.New(routedConfig(), dir, fn, notify.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	w := model.SeverityWarning
+	d.Submit(model.IncidentChange{Type: model.ChangeOpen, Incident: incidentAt(0, w, "a"), Material: "opened"})
+	waitFor(t, nil, "the page", func() bool { return len(fn.deliveries()) == 1 && d.Pending() == 0 })
+	clk.Advance(time.Second)
+	d.Submit(updateOf(incidentAt(time.Second, w, "a", "b"), w, "impact began"))
+	waitFor(t, nil, "page and update", func() bool { return len(fn.deliveries()) == 2 && d.Pending() == 0 })
+	clk.Advance(10 * time.Second)
+	d.Submit(updateOf(incidentAt(10*time.Second, w, "a", "b", "c"), w, "newly affected: resolver r1"))
+	held(t, d, clk, 1)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	clk2 := notifytest.NewClock(t0.Add(30 * time.Second))
+	fn2 := &fakeNotifier{}
+	d2, err := notify.New(routedConfig(), dir, fn2, notify.Options{Clock: clk2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d2)
+	held(t, d2, clk2, 1)
+	if n := len(fn2.deliveries()); n != 0 {
+		t.Fatalf("the held update went out %v after a restart, before its time", clk2.Now().Sub(t0))
+	}
+	clk2.Advance(31 * time.Second)
+	waitFor(t, nil, "the held update", func() bool { return len(fn2.deliveries()) == 1 && d2.Pending() == 0 })
+	if got := fn2.deliveries()[0]; got.Kind != notify.KindUpdate || got.Reason != "newly affected: resolver r1" || got.Now.Before(t0.Add(61*time.Second)) {
+		t.Errorf("after the restart: %s %q at %v", got.Kind, got.Reason, got.Now.Sub(t0))
+	}
+}
