@@ -19,7 +19,7 @@ import (
 //	api_url = "https://slack.com/api/"   # Web API base URL (proxies, Enterprise Grid, tests)
 //	channel = "C0123456789"              # default channel: an ID (best) or "#name"
 //	repeat_interval = "0s"               # remind about incidents still open this often; 0: never (default)
-//	min_update_interval = "1m"           # least time between two thread replies (updates) of one incident
+//	min_update_interval = "1m"           # least time between an incident's update (thread reply) and its previous message
 //	grafana_url = "https://grafana.example/d/reachmon?var-subject={subject}"
 //	runbook_url = "https://wiki.example/runbooks/reachmon#{kind}"
 //	rate = 1.0                           # messages per second per channel (Slack allows about 1)
@@ -53,10 +53,11 @@ type SlackConfig struct {
 	// RepeatInterval re-notifies incidents still open this long after the
 	// last message about them; 0 (default) never does.
 	RepeatInterval Duration `toml:"repeat_interval"`
-	// MinUpdateInterval is the least time between two update messages
-	// (thread replies) about one incident (default 1m): an update due
-	// sooner is held and sent when the interval ends, with whatever
-	// changed meanwhile. Severity changes and the resolve are never held.
+	// MinUpdateInterval is the least time between an update message
+	// (a thread reply) about an incident and the message before it, the
+	// page included (default 1m): an update due sooner is held and sent
+	// when the interval ends, with whatever changed meanwhile. Severity
+	// changes and the resolve are never held.
 	MinUpdateInterval Duration `toml:"min_update_interval"`
 	GrafanaURL        string   `toml:"grafana_url"`
 	RunbookURL        string   `toml:"runbook_url"`

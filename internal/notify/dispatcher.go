@@ -402,8 +402,10 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		d.finish(e, rec)
 		return
 	}
-	if kind == KindUpdate && !e.Reminder && !severityChange(e.Change) && rec != nil && !rec.LastUpdate.IsZero() {
-		if until := rec.LastUpdate.Add(d.minUpdate); until.After(d.clock.Now()) {
+	if kind == KindUpdate && !severityChange(e.Change) && rec != nil && !rec.Notify.LastSent.IsZero() {
+		// At least the minimum update interval after the incident's
+		// last message (the page included).
+		if until := rec.Notify.LastSent.Add(d.minUpdate); until.After(d.clock.Now()) {
 			d.hold(e, rec, until)
 			return
 		}
@@ -529,7 +531,7 @@ func (d *Dispatcher) heldLocked(id string, e *entry) *entry {
 }
 
 // hold keeps update e in the outbox until the minimum update interval
-// since the incident's last update ends. An update of the incident held
+// since the incident's last message ends. An update of the incident held
 // already and e become one: the one submitted later (its seq is above
 // the other's, so a restart never mistakes it for handled) takes the
 // other's causes.
@@ -587,7 +589,6 @@ func (d *Dispatcher) delivered(e *entry, rec *record, dl Delivery, rcpt Receipt,
 		ns.Delivered = model.ChangeOpen
 	case KindUpdate:
 		ns.Delivered = model.ChangeUpdate
-		rec.LastUpdate = end
 	case KindResolve:
 		ns.Delivered = model.ChangeResolve
 	}

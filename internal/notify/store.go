@@ -70,9 +70,6 @@ type record struct {
 	Hash string `json:"hash,omitempty"`
 	// LastEvidence is the time of the newest evidence item delivered.
 	LastEvidence time.Time `json:"last_evidence,omitzero"`
-	// LastUpdate is when the last update (thread reply) was delivered:
-	// the next waits for the minimum update interval.
-	LastUpdate time.Time `json:"last_update,omitzero"`
 	// Incident is the incident as last delivered (for reminders).
 	Incident model.Incident `json:"incident"`
 }
