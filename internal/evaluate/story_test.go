@@ -320,3 +320,48 @@ func TestStoryFlappingRelapse(t *testing.T) {
 		t.Errorf("%d updates say recovery began, want 2 (once per recovery)", began)
 	}
 }
+
+// TestStoryReestimateNotMaterial: while resolvers still answer from
+// cache, a new estimate of the time to impact updates the incident (the
+// store and the API show it) but is not material: no message.
+func TestStoryReestimateNotMaterial(t *testing.T) {
+	w := facebookWorld(t)
+	w.runFor(5*time.Minute, 30*time.Second)
+	ttl := uint32(600)
+	w.probe = func(z string, s model.Server, now time.Time) model.Observation {
+		if s.Kind == model.KindAuthoritative {
+			return failObs(z, s, now, "", model.ErrTimeout)
+		}
+		return okObs(z, s, now, "157.240.1.35", ttl)
+	}
+	for _, p := range []string{"129.134.30.0/24", "129.134.31.0/24", "129.134.30.0/23", "185.89.218.0/24", "185.89.219.0/24", "185.89.218.0/23"} {
+		w.withdraw(peers3, p, 32934)
+	}
+	w.apply(
+		coverWithdrawn(w.now, fbAuth[0], "129.134.30.0/24", "129.134.0.0/17"),
+		coverWithdrawn(w.now, fbAuth[1], "129.134.31.0/24", "129.134.0.0/17"),
+		coverWithdrawn(w.now, fbAuth[2], "185.89.218.0/24", ""),
+		coverWithdrawn(w.now, fbAuth[3], "185.89.219.0/24", ""),
+	)
+	w.runFor(time.Minute, 30*time.Second)
+	before := w.e.Open()[0].ImpactAt
+	ttl = 120 // the cached answers expire 8 minutes sooner than estimated
+	w.runFor(time.Minute, 30*time.Second)
+	after := w.e.Open()[0].ImpactAt
+	if before.IsZero() || !after.Before(before) {
+		t.Fatalf("the lab of this test is wrong: impact at %v, then %v", before, after)
+	}
+	var reestimates int
+	for _, c := range w.of(model.ChangeUpdate) {
+		if strings.Contains(c.Reason, "time to impact") {
+			reestimates++
+			if c.Material != "" {
+				t.Errorf("a re-estimate of the time to impact is material: %q", c.Material)
+			}
+		}
+	}
+	if reestimates == 0 {
+		t.Errorf("no update records the new time to impact: %v", kinds(w.changes))
+	}
+	checkMaterial(t, w.changes)
+}
