@@ -317,7 +317,10 @@ func (st *story) line(e *Evaluator, subject string) string {
 	if !st.details.IsZero() {
 		parts = append(parts, part{st.details, detailsBack(d.kind) + " " + clock(st.details)})
 	}
-	if !st.cleared.IsZero() && len(st.resolvers) == 0 && len(st.servers) == 0 {
+	// The condition cleared: said unless resolvers or servers answering
+	// again (or a withdrawn prefix seen again) already say it.
+	if !st.cleared.IsZero() && len(st.resolvers) == 0 && len(st.servers) == 0 &&
+		(d.kind != model.IncidentPrefixWithdrawn || len(st.routes) == 0) {
 		parts = append(parts, part{st.cleared, clearedText(d.kind, subject) + " " + clock(st.cleared)})
 	}
 	slices.SortStableFunc(parts, func(a, b part) int { return a.t.Compare(b.t) })

@@ -310,6 +310,9 @@ func TestStoryFlappingRelapse(t *testing.T) {
 	res := lastOf(t, w, model.ChangeResolve)
 	mustContain(t, "resolved", res.RootCause, "Watched prefix 198.51.100.0/24 was withdrawn")
 	mustContain(t, "recovery", res.Recovery, "route 198.51.100.0/24 re-announced")
+	if strings.Contains(res.Recovery, "is seen again") {
+		t.Errorf("the recovery line says twice that the prefix is back: %s", res.Recovery)
+	}
 	began := 0
 	for _, c := range checkMaterial(t, w.changes) {
 		if strings.Contains(c.Material, "recovery began") {
