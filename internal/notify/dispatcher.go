@@ -411,7 +411,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		}
 	}
 	// A message that goes out tells what held updates of its incident
-	// would have: they are dropped once it is delivered.
+	// would have: they are dropped once it is delivered. An update shows
+	// the latest incident (a held update may have folded in a later one).
+	inc := e.Change.Incident
 	var held []*entry
 	if kind == KindUpdate || kind == KindResolve {
 		d.mu.Lock()
@@ -420,6 +422,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 			held = append(held, h)
 			if kind == KindUpdate {
 				reason = joinCauses(h.Change.Material, reason)
+				if h.Change.Incident.Updated.After(inc.Updated) {
+					inc = h.Change.Incident
+				}
 			}
 		}
 		d.mu.Unlock()
@@ -450,9 +455,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		Key:            snap.key(),
 		Kind:           kind,
 		Channel:        e.Channel,
-		Incident:       e.Change.Incident,
+		Incident:       inc,
 		Reason:         reason,
-		NewEvidence:    e.Change.Incident.Evidence,
+		NewEvidence:    inc.Evidence,
 		Now:            start,
 		FirstAttempt:   snap.FirstAttempt,
 		MaybeDelivered: snap.MaybeDelivered,

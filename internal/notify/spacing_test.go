@@ -174,3 +174,48 @@ func TestHeldUpdateSurvivesRestart(t *testing.T) {
 		t.Errorf("after the restart: %s %q at %v", got.Kind, got.Reason, got.Now.Sub(t0))
 	}
 }
+
+// TestSeverityUpdateTakesHeldUpdates: a severity change goes out at once
+// and carries the held update of its incident, including what was folded
+// into it while the severity change was being retried: the latest
+// incident and every cause, one message.
+func TestSeverityUpdateTakesHeldUpdates(t *testing.T) {
+	clk := notifytest.NewClock(t0)
+	fail := &notify.Error{Code: "http_503", Retry: true, Msg: "slack chat.postMessage: HTTP 503"}
+	fn := &fakeNotifier{script: map[string][]error{"#a": {nil, fail}}}
+	d, err := notify.New(routedConfig(), t.TempDir(), fn, notify.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	w, c := model.SeverityWarning, model.SeverityCritical
+	d.Submit(model.IncidentChange{Type: model.ChangeOpen, Incident: incidentAt(0, w, "a"), Material: "opened"})
+	waitFor(t, nil, "the page", func() bool { return len(fn.deliveries()) == 1 && d.Pending() == 0 })
+	clk.Advance(2 * time.Second)
+	d.Submit(updateOf(incidentAt(2*time.Second, w, "a", "b"), w, "newly affected: resolver r1"))
+	held(t, d, clk, 1)
+	clk.Advance(time.Second)
+	d.Submit(updateOf(incidentAt(3*time.Second, c, "a", "b", "c"), w, "severity warning -> critical"))
+	// The first attempt fails: the severity change waits for its retry
+	// (the dispatcher sleeps until the sooner of it and the held update).
+	waitFor(t, nil, "the failed attempt", func() bool { return len(fn.deliveries()) == 2 && clk.Waiters() == 1 })
+	d.Submit(updateOf(incidentAt(4*time.Second, c, "a", "b", "c", "d"), c, "newly affected: resolver r2"))
+	if !clk.AdvanceToNext() || clk.Now().Sub(t0) > 5*time.Second {
+		t.Fatalf("the retry is not the next timer (clock at %v)", clk.Now().Sub(t0))
+	}
+	waitFor(t, nil, "the retry", func() bool { return len(fn.deliveries()) == 3 && d.Pending() == 0 })
+	got := fn.deliveries()[2]
+	for _, want := range []string{"severity warning -> critical", "newly affected: resolver r1", "newly affected: resolver r2"} {
+		if !strings.Contains(got.Reason, want) {
+			t.Errorf("the severity change lacks %q: %q", want, got.Reason)
+		}
+	}
+	if got.Kind != notify.KindUpdate || len(got.Incident.Evidence) != 4 || got.Incident.Severity != c {
+		t.Errorf("delivered %s with %d evidence items (%s), want the latest incident: 4, critical", got.Kind, len(got.Incident.Evidence), got.Incident.Severity)
+	}
+	clk.Advance(2 * time.Minute)
+	time.Sleep(20 * time.Millisecond)
+	if n := len(fn.deliveries()); n != 3 {
+		t.Errorf("%d deliveries: the held update went out after all", n)
+	}
+}
