@@ -18,7 +18,10 @@ import (
 // fresh outagelab (its own network namespace with NSD, Unbound, two BIRD
 // peers, fakeslack and the built reachmon), injects a real fault, and
 // checks the incident kind, its root cause, exactly one page, the thread,
-// the resolve message and metrics. Each records its detection latency in
+// the resolve message and metrics, and (checkStory, issue 12) that the
+// resolved incident and its resolve messages still tell the diagnosis of
+// the page and how it recovered, with at most maxThreadReplies thread
+// replies. Each records its detection latency and thread replies in
 // var/detection-latency/<scenario>.json.
 
 // pageOf waits for exactly one page and returns it; it then checks that no
