@@ -95,6 +95,11 @@ func (e *Evaluator) tell(s *slot, v verdict, now time.Time) (shown verdict, reco
 			st.diag.prefixes, st.diag.servers, st.diag.resolvers = old.prefixes, old.servers, old.resolvers
 			st.diag.asns, st.diag.affected = old.asns, old.affected
 		}
+	}
+	if v.kind != "" && v.kind == st.diag.kind {
+		// The lists of a verdict of another kind that did not replace the
+		// diagnosis (a less severe state while recovering) are not the
+		// incident's.
 		st.diag.prefixes = union(st.diag.prefixes, v.prefixes, comparePrefix)
 		st.diag.servers = union(st.diag.servers, v.servers, strings.Compare)
 		st.diag.resolvers = union(st.diag.resolvers, v.resolvers, strings.Compare)
