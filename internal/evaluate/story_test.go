@@ -368,3 +368,46 @@ func TestStoryReestimateNotMaterial(t *testing.T) {
 	}
 	checkMaterial(t, w.changes)
 }
+
+// TestStoryLesserKindWhileRecovering: while a DNSSEC failure recovers, one
+// authoritative server times out for a while (an authoritative outage
+// warning on its own): the incident stays the DNSSEC failure, names no
+// server and says nothing new.
+func TestStoryLesserKindWhileRecovering(t *testing.T) {
+	w := slackWorld(t)
+	w.runFor(5*time.Minute, 30*time.Second)
+	ds := slackDS
+	ds.Time = w.now
+	w.apply(ds)
+	w.probe = dnssecFailing
+	w.runFor(5*time.Minute, 30*time.Second)
+	page := w.e.Open()[0]
+	recovering := len(w.changes)
+	w.apply(model.DSCheck{Time: w.now, Zone: "slack.com.", Status: model.DSOK,
+		DS: []model.DSRecord{{KeyTag: 296, Algorithm: 13, DigestType: 2, Matched: true}}})
+	w.probe = func(z string, s model.Server, now time.Time) model.Observation {
+		if s.Name == "ns-1.awsdns.com" {
+			return failObs(z, s, now, "", model.ErrTimeout)
+		}
+		return okObs(z, s, now, "54.230.1.1", 60)
+	}
+	w.runFor(3*time.Minute, 30*time.Second)
+	if v := w.e.zoneVerdict(w.e.zones["slack.com"], w.now); v.kind != model.IncidentAuthOutage || v.severity != model.SeverityWarning {
+		t.Fatalf("the lab of this test is wrong: the verdict is %s %s", v.kind, v.severity)
+	}
+	open := w.e.Open()
+	if len(open) != 1 || open[0].Kind != model.IncidentDNSSEC || open[0].RootCause != page.RootCause || len(open[0].Servers) != 0 {
+		t.Errorf("the recovering DNSSEC failure became %+v", open)
+	}
+	for _, c := range checkMaterial(t, w.changes[recovering:]) {
+		if strings.Contains(c.Material, "newly affected") || strings.Contains(c.Material, "reclassified") {
+			t.Errorf("material while recovering: %q", c.Material)
+		}
+	}
+	w.probe = healthy("54.230.1.1", 60)
+	w.runFor(5*time.Minute, 30*time.Second)
+	res := lastOf(t, w, model.ChangeResolve)
+	if res.ID != page.ID || res.RootCause != page.RootCause {
+		t.Errorf("resolved %s: %s", res.ID, res.RootCause)
+	}
+}
