@@ -82,6 +82,13 @@ type server struct {
 	mismatch, match int
 	mismatched      bool
 	mismatchText    string
+
+	// vseen, vclass (the intercept class of its latest failure, "" if
+	// none) and nxRun (NXDOMAIN answers in a row for a control zone) feed
+	// the intercept rules of vantage.go.
+	vseen  bool
+	vclass string
+	nxRun  int
 }
 
 // impactJitter is how far a new cache-expiry estimate must move before it
@@ -134,6 +141,8 @@ type resolver struct {
 	downZones  map[*zone]bool
 	class      string
 	ev         ring
+	route      routeSignal     // what its probes said since its route was withdrawn
+	intercept  interceptSignal // its zones failing the way an interceptor makes them
 }
 
 func (r *resolver) down() int { return len(r.downZones) }
@@ -251,6 +260,10 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 		if srv.down != wasDown {
 			e.serverEvidence(z, srv, res, now)
 		}
+	}
+	if res != nil {
+		e.noteVantageProbe(res, z, srv, o, ok, now)
+		e.noteResolverProbe(res, z, o, ok, now)
 	}
 	if !transition && wasSig == srv.sig && wasMis == srv.mismatched {
 		return
@@ -900,7 +913,8 @@ const resolverOutageShare = 0.8
 func (e *Evaluator) resolverVerdict(name string) verdict {
 	v := verdict{known: true, subjectKind: model.SubjectResolver}
 	r := e.resolvers[name]
-	if r == nil || r.known == 0 || r.down() == 0 || float64(r.down()) < resolverOutageShare*float64(r.known) {
+	routeGone := e.routeWithdrawnAndFailing(r) // its own route withdrawn: no need to wait for open_rounds
+	if !routeGone && (r == nil || r.known == 0 || r.down() == 0 || float64(r.down()) < resolverOutageShare*float64(r.known)) {
 		return v
 	}
 	var fine []string
@@ -916,12 +930,15 @@ func (e *Evaluator) resolverVerdict(name string) verdict {
 	v.kind, v.severity = model.IncidentResolverOutage, model.SeverityWarning
 	v.resolvers = []string{name}
 	v.evidence = slices.Clone(r.ev)
-	scope := "every zone"
-	if r.down() < r.known {
+	scope, class, down := "every zone", r.class, r.downZones
+	switch {
+	case routeGone && (r.known == 0 || float64(r.down()) < resolverOutageShare*float64(r.known)):
+		scope, class, down = "every zone probed since its route was withdrawn", r.route.failClass, r.routeFailedZones()
+	case r.down() < r.known:
 		scope = fmt.Sprintf("nearly every zone (%d of %d)", r.down(), r.known)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Resolver %s fails for %s (%s) while %s answer", name, scope, r.class, strings.Join(fine, ", "))
+	fmt.Fprintf(&b, "Resolver %s fails for %s (%s) while %s answer", name, scope, class, strings.Join(fine, ", "))
 	if a := e.addrs[r.addr]; r.addr.IsValid() && a != nil && a.degraded && a.healthy.IsValid() {
 		v.prefixes = []netip.Prefix{a.healthy}
 		v.asns = e.lastOrigins(a.healthy, a.healthyOrigins)
@@ -933,9 +950,9 @@ func (e *Evaluator) resolverVerdict(name string) verdict {
 		v.evidence = append(v.evidence, a.ev...)
 	}
 	b.WriteString(": the resolver is broken, not the zones.")
-	v.short = fmt.Sprintf("resolver %s fails (%s) while %s answer", name, r.class, strings.Join(fine, ", "))
+	v.short = fmt.Sprintf("resolver %s fails (%s) while %s answer", name, class, strings.Join(fine, ", "))
 	v.rootCause = b.String()
-	v.affected = e.smallestZones(r.downZones, 20)
+	v.affected = e.smallestZones(down, 20)
 	return v
 }
 
@@ -980,7 +997,7 @@ func (e *Evaluator) vantageVerdict() verdict {
 		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && e.pairsDown*10 >= e.pairsKnown*9
 	}
 	if !cond {
-		return v
+		return e.interceptVerdict(v)
 	}
 	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
 	class := ""
@@ -1008,7 +1025,7 @@ func (e *Evaluator) vantageVerdict() verdict {
 // check (a resolver's own outage fails the control zone there too) is not
 // enough, or a single resolver outage would hold every verdict.
 func (e *Evaluator) vantageSuspect() bool {
-	return len(e.controls) > 0 && e.ctlDown > 0 && e.ctlDown*2 >= e.ctlKnown
+	return (len(e.controls) > 0 && e.ctlDown > 0 && e.ctlDown*2 >= e.ctlKnown) || e.interceptSuspect()
 }
 
 func serverNames(s []*server) []string {
