@@ -609,7 +609,7 @@ func TestScenarioHijack(t *testing.T) {
 	upd := waitResolved(t, l, page, 40*time.Second)
 	res := resolvedAfter(l, model.IncidentHijack, inc.Subject, 5*time.Second)
 	replies := checkStory(t, l, &page, res, []string{hijackPrefix.String(), fmt.Sprintf("AS%d", hijackOrigin), "198.18.10.0/23"},
-		"no unexpected origin is seen any more")
+		fmt.Sprintf("route %v no longer originated by AS%d", hijackPrefix, hijackOrigin))
 	noSecondPage(t, l)
 	onlyKinds(t, l, model.IncidentHijack)
 	l.Record(outagelab.Latency{Scenario: "hijack", Kind: string(model.IncidentHijack), Fault: fault, Recovery: recovery,

@@ -207,7 +207,8 @@ const orphanKeep = time.Minute
 // that nothing refers to any more: not a watched prefix, covering no
 // watched address, not the route a watched address had while healthy or
 // has now (a root cause names its origin and shows its evidence), not
-// named by an open incident, no condition or incident on it. Without it every
+// named by an open incident about withdrawn routes, no condition or
+// incident on it. Without it every
 // prefix ever seen (a more-specific that came and went) stays forever.
 // It sweeps at most once per orphanKeep, so a route goes between one and
 // two orphanKeep after its last peer.
@@ -244,6 +245,9 @@ func (e *Evaluator) pruneRoutes(now time.Time) {
 				named[a.healthy], named[a.current] = true, true
 			}
 			for _, s := range e.openSlots() {
+				if !withdrawnKind(s.inc.Kind) {
+					continue // a hijack's withdrawn routes free their place (the more-specifics bound)
+				}
 				for _, q := range s.inc.Prefixes { // its recovery is told by them
 					named[q] = true
 				}

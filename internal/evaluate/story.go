@@ -150,6 +150,26 @@ func (e *Evaluator) milestones(s *slot, v verdict, now time.Time) []model.Eviden
 	}
 	// weaker: v explains less than the diagnosis.
 	weaker := cleared || !outranks(v, d, st.cover)
+	if d.kind == model.IncidentHijack {
+		// A hijacked route no longer listed by the verdict is no longer
+		// originated by the unexpected AS.
+		for _, p := range d.prefixes {
+			_, had := st.routes[p]
+			gone := cleared || !slices.Contains(v.prefixes, p)
+			switch {
+			case gone && !had:
+				if st.routes == nil {
+					st.routes = map[netip.Prefix]time.Time{}
+				}
+				st.routes[p] = now
+				if !cleared {
+					add("%s is no longer originated by %s", p, asList(d.asns))
+				}
+			case !gone && had:
+				delete(st.routes, p)
+			}
+		}
+	}
 	if withdrawnKind(d.kind) {
 		for _, p := range d.prefixes {
 			r := e.routes[p]
@@ -292,13 +312,17 @@ func (st *story) line(e *Evaluator, subject string) string {
 				t = x
 			}
 		}
+		done := "re-announced"
+		if d.kind == model.IncidentHijack {
+			done = "no longer originated by " + asList(d.asns)
+		}
 		switch {
 		case n == len(d.prefixes) && n == 1:
-			parts = append(parts, part{t, fmt.Sprintf("route %s re-announced %s", d.prefixes[0], clock(t))})
+			parts = append(parts, part{t, fmt.Sprintf("route %s %s %s", d.prefixes[0], done, clock(t))})
 		case n == len(d.prefixes):
-			parts = append(parts, part{t, "routes re-announced " + clock(t)})
+			parts = append(parts, part{t, fmt.Sprintf("routes %s %s", done, clock(t))})
 		default:
-			parts = append(parts, part{t, fmt.Sprintf("%d of %d routes re-announced (latest %s)", n, len(d.prefixes), clock(t))})
+			parts = append(parts, part{t, fmt.Sprintf("%d of %d routes %s (latest %s)", n, len(d.prefixes), done, clock(t))})
 		}
 	}
 	names := func(m map[string]time.Time, all []string, one, many string) {
@@ -325,7 +349,7 @@ func (st *story) line(e *Evaluator, subject string) string {
 	// The condition cleared: said unless resolvers or servers answering
 	// again (or a withdrawn prefix seen again) already say it.
 	if !st.cleared.IsZero() && len(st.resolvers) == 0 && len(st.servers) == 0 &&
-		(d.kind != model.IncidentPrefixWithdrawn || len(st.routes) == 0) {
+		(d.kind != model.IncidentPrefixWithdrawn || len(st.routes) == 0) && d.kind != model.IncidentHijack {
 		parts = append(parts, part{st.cleared, clearedText(d.kind, subject) + " " + clock(st.cleared)})
 	}
 	slices.SortStableFunc(parts, func(a, b part) int { return a.t.Compare(b.t) })
