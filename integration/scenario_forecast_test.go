@@ -14,18 +14,6 @@ import (
 // The forecast scenarios (issue 12, section 2): failures that announce
 // themselves, paged before anything breaks.
 
-// maxReplies bounds the thread of one incident (issue 12, section 4).
-const maxReplies = 5
-
-func quietThread(t *testing.T, l *outagelab.Lab, page string) int {
-	t.Helper()
-	n := len(l.Replies(page))
-	if n > maxReplies {
-		t.Errorf("%d thread replies, want at most %d:\n%s", n, maxReplies, l.SlackLog())
-	}
-	t.Logf("%d page, %d thread replies:\n%s", len(l.Pages()), n, l.SlackLog())
-	return n
-}
 
 func evidenceWith(e incident.Entry, words ...string) bool {
 	for _, it := range e.Evidence {
@@ -92,13 +80,15 @@ func TestScenarioSignatureExpiry(t *testing.T) {
 	upd := waitResolved(t, l, page, 40*time.Second)
 	res := resolvedAfter(l, model.IncidentDNSSECExpiry, zone, 5*time.Second)
 	// The resolved story is the worst point, not the last server's view.
-	checkRootCause(t, res, "expire at "+critical.UTC().Format("2006-01-02 15:04:05 UTC"), "closer than the 1m 0s TTL of the signed data")
+	replies := checkStory(t, l, &page, res, []string{"expire at " + critical.UTC().Format("2006-01-02 15:04:05 UTC"),
+		"closer than the 1m 0s TTL of the signed data", "sig.test. SOA", "ns1.sig.test.", "ns2.sig.test."},
+		"the signatures of sig.test were renewed past the warning horizon")
 	if res.Severity != model.SeverityCritical {
 		t.Errorf("resolved as %s, want critical (its worst point)", res.Severity)
 	}
 	noSecondPage(t, l)
 	onlyKinds(t, l, model.IncidentDNSSECExpiry)
-	replies := quietThread(t, l, page.TS)
+	t.Logf("thread:\n%s", l.SlackLog())
 	m = l.Metrics()
 	metric(t, m, "reachmon_incident_transitions_total", 1, "kind", "dnssec_expiry", "transition", "open")
 	metric(t, m, "reachmon_incident_transitions_total", 1, "kind", "dnssec_expiry", "transition", "resolve")
@@ -106,8 +96,8 @@ func TestScenarioSignatureExpiry(t *testing.T) {
 		t.Errorf("reachmon_dnssec_signature_expiry_seconds{zone=%q} = %v (present %v) after the re-sign, want about 30 days", zone, v, ok)
 	}
 	l.Record(outagelab.Latency{Scenario: "signature-expiry", Kind: string(model.IncidentDNSSECExpiry), Fault: fault, Recovery: recovery,
-		ToPage: toPage, ToOpen: inc.Confirmed.Sub(fault), ToConfirm: toConfirm, ToResolve: upd.Time.Sub(recovery),
-		Notes: fmt.Sprintf("signature_warning 1h; expiry 10 min ahead (warning), then 50 s ahead with TTL 60 s (critical); forecasts settle 10 s before paging; %d thread replies", replies)})
+		ToPage: toPage, ToOpen: inc.Confirmed.Sub(fault), ToConfirm: toConfirm, ToResolve: upd.Time.Sub(recovery), ThreadReplies: replies,
+		Notes: "signature_warning 1h; expiry 10 min ahead (warning), then 50 s ahead with TTL 60 s (critical); forecasts settle 10 s before paging"})
 }
 
 // TestScenarioLameDelegation: test. adds ns3.lame.test to lame.test's
@@ -156,14 +146,15 @@ func TestScenarioLameDelegation(t *testing.T) {
 	l.DNS.RemoveLameNS("lame.test.")
 	upd := waitResolved(t, l, page, 60*time.Second)
 	res := resolvedAfter(l, model.IncidentDelegation, zone, 5*time.Second)
-	checkRootCause(t, res, lameText, "only at the parent: ns3.lame.test.")
+	replies := checkStory(t, l, &page, res, []string{lameText, "only at the parent: ns3.lame.test."},
+		"the delegation of lame.test is consistent again")
 	noSecondPage(t, l)
 	onlyKinds(t, l, model.IncidentDelegation)
-	replies := quietThread(t, l, page.TS)
+	t.Logf("thread:\n%s", l.SlackLog())
 	m = l.Metrics()
 	metric(t, m, "reachmon_dns_lame_servers", 0, "zone", zone)
 	metric(t, m, "reachmon_incident_transitions_total", 1, "kind", "delegation_inconsistent", "transition", "resolve")
 	l.Record(outagelab.Latency{Scenario: "lame-delegation", Kind: string(model.IncidentDelegation), Fault: fault, Recovery: recovery,
-		ToPage: toPage, ToOpen: inc.Confirmed.Sub(fault), ToResolve: upd.Time.Sub(recovery),
-		Notes: fmt.Sprintf("seen at the next discovery (discovery_max 20 s); forecasts settle 10 s before paging; %d thread replies", replies)})
+		ToPage: toPage, ToOpen: inc.Confirmed.Sub(fault), ToResolve: upd.Time.Sub(recovery), ThreadReplies: replies,
+		Notes: "seen at the next discovery (discovery_max 20 s); forecasts settle 10 s before paging"})
 }

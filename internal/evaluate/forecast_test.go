@@ -292,6 +292,8 @@ func TestLameServer(t *testing.T) {
 			w.runFor(8*time.Minute, 30*time.Second) // 3 good rounds of each query, then resolve_after
 			if len(w.e.Open()) != 0 || len(w.changesOf(model.IncidentDelegation, model.ChangeResolve)) != 1 {
 				t.Errorf("want resolved, open %v", w.open())
+			} else if r := w.changesOf(model.IncidentDelegation, model.ChangeResolve)[0].Incident.Recovery; !strings.HasPrefix(r, "the delegation of example.com is consistent again") {
+				t.Errorf("recovery %q, want the delegation consistent again", r)
 			}
 			if n := len(w.opened()); n != 1 {
 				t.Errorf("%d incidents opened, want 1: %v", n, kinds(w.opened()))
@@ -485,6 +487,7 @@ func TestExpiryStoryKeepsWorstPoint(t *testing.T) {
 		t.Fatalf("not resolved: %v", w.openKinds())
 	}
 	mustContain(t, "resolved root cause", res[0].Incident.RootCause, "expire at "+utc(worst))
+	mustContain(t, "recovery", res[0].Incident.Recovery, "the signatures of example.com were renewed past the warning horizon")
 	if res[0].Incident.Severity != model.SeverityCritical {
 		t.Errorf("resolved as %s, want critical (its worst)", res[0].Incident.Severity)
 	}

@@ -204,9 +204,10 @@ func (e *Evaluator) milestones(s *slot, v verdict, now time.Time) []model.Eviden
 		}
 	}
 	names(&st.resolvers, d.resolvers, "resolver")
-	if d.kind != model.IncidentBGPOutage {
+	if d.kind != model.IncidentBGPOutage && d.kind != model.IncidentDNSSECExpiry && d.kind != model.IncidentDelegation {
 		// A BGP-caused outage names the servers whose routes were
-		// withdrawn: their routes tell its recovery.
+		// withdrawn: their routes tell its recovery. The forecasts'
+		// servers never stopped answering (or left the delegation).
 		names(&st.servers, d.servers, "authoritative server")
 	}
 	if d.details > 0 {
@@ -283,6 +284,10 @@ func clearedText(k model.IncidentKind, subject string) string {
 		return "the checks answer again"
 	case model.IncidentAnswerMismatch:
 		return "the answers are as expected again"
+	case model.IncidentDNSSECExpiry:
+		return "the signatures of " + subject + " were renewed past the warning horizon"
+	case model.IncidentDelegation:
+		return "the delegation of " + subject + " is consistent again"
 	}
 	return "the condition cleared"
 }
