@@ -14,7 +14,6 @@ import (
 // The forecast scenarios (issue 12, section 2): failures that announce
 // themselves, paged before anything breaks.
 
-
 func evidenceWith(e incident.Entry, words ...string) bool {
 	for _, it := range e.Evidence {
 		if len(missing(it.Text, words...)) == 0 {
