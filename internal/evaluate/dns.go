@@ -25,7 +25,9 @@ type zone struct {
 	// "name type", to compare resolvers against.
 	authAns map[string]map[string][]string
 	ds      *model.DSCheck
-	ev      ring
+	// deleg is what the parent's servers last said (nil: never asked).
+	deleg *delegation
+	ev    ring
 }
 
 const maxNames = 16
@@ -150,6 +152,9 @@ func classify(o model.Observation) (bool, string) {
 		if o.Server.Kind == model.KindAuthoritative && !o.AA {
 			return false, "lame (AA=0)"
 		}
+		if neg := negative(o); neg != "" {
+			return false, neg
+		}
 		return true, ""
 	}
 	return false, o.Rcode
@@ -206,6 +211,9 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 	}
 
 	ok, class := classify(o)
+	if !ok && class == classNoData && e.adHoc {
+		ok, class = true, "" // an ad-hoc type nothing configured (reachmon probe)
+	}
 	if end := o.Time.Add(o.Latency); ok && end.After(e.lastOK) {
 		e.lastOK = end
 		if e.awaitVouch {
@@ -358,8 +366,14 @@ func dsBad(c *model.DSCheck) bool {
 func (e *Evaluator) discovery(d model.Discovery, now time.Time) {
 	z := e.zone(d.Zone)
 	if len(d.Servers) == 0 {
-		return // failed discovery keeps the previous set
+		// A failed discovery keeps the previous set, but what the parent
+		// said counts (a removed delegation leaves no servers to find).
+		if e.noteDelegation(z, d) {
+			e.evalZone(z, now)
+		}
+		return
 	}
+	e.noteDelegation(z, d)
 	keep := map[netip.Addr]bool{}
 	for _, s := range d.Servers {
 		a := s.Addr.Addr().Unmap()
@@ -592,6 +606,9 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 		if len(f.authDown) == 0 && len(f.resDown) == 0 {
 			return verdict{}
 		}
+	}
+	if e.negativeVerdict(z, f, &v, now) {
+		return v
 	}
 	switch {
 	case authAll && (resAll || f.resKnown == 0 || len(f.sigDown) == 0):

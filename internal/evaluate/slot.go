@@ -74,6 +74,9 @@ type verdict struct {
 	// supersededBy names an incident that explains this one: an open
 	// incident resolves at once.
 	supersededBy string
+	// holdUntil delays opening or changing an incident while a better
+	// explanation may still arrive (a fresh answer from the parent).
+	holdUntil time.Time
 }
 
 // slot tracks one subject from its first symptom to its incident's end.
@@ -196,7 +199,7 @@ func (e *Evaluator) held(v verdict, now time.Time) bool {
 	if !v.bgp && e.vantageSuspect() {
 		return true
 	}
-	return false
+	return now.Before(v.holdUntil)
 }
 
 // controlVouches reports whether a DNS verdict may open an incident as far

@@ -38,13 +38,25 @@ const (
 	// IncidentVantageDown: everything fails at once from this vantage,
 	// control checks included. The monitor's own problem.
 	IncidentVantageDown IncidentKind = "vantage_down"
+	// IncidentDelegationRemoved: resolvers say NXDOMAIN for a zone while
+	// the parent zone's servers no longer delegate it (a lapsed or
+	// suspended domain, a delegation removed at the registry).
+	IncidentDelegationRemoved IncidentKind = "delegation_removed"
+	// IncidentRecordMissing: the authoritative servers answer NXDOMAIN or
+	// NODATA for a configured name or type (a record deleted by a bad
+	// zone push).
+	IncidentRecordMissing IncidentKind = "record_missing"
+	// IncidentResolverNXDomain: resolvers say NXDOMAIN or NODATA while the
+	// authoritative servers still answer and the parent still delegates
+	// (stale negative cache, filtering, interception).
+	IncidentResolverNXDomain IncidentKind = "resolver_nxdomain"
 )
 
 // IncidentKinds lists every kind, in documentation order.
 var IncidentKinds = []IncidentKind{
 	IncidentBGPOutage, IncidentDNSSEC, IncidentAuthOutage, IncidentResolverOutage,
 	IncidentHijack, IncidentAnswerMismatch, IncidentPrefixWithdrawn, IncidentFeedLost,
-	IncidentVantageDown,
+	IncidentVantageDown, IncidentDelegationRemoved, IncidentRecordMissing, IncidentResolverNXDomain,
 }
 
 // Title is the kind in plain words ("BGP-caused DNS outage").
@@ -68,6 +80,12 @@ func (k IncidentKind) Title() string {
 		return "BGP feed lost"
 	case IncidentVantageDown:
 		return "vantage down"
+	case IncidentDelegationRemoved:
+		return "delegation removed"
+	case IncidentRecordMissing:
+		return "record missing"
+	case IncidentResolverNXDomain:
+		return "resolver NXDOMAIN"
 	}
 	return string(k)
 }
