@@ -84,12 +84,12 @@ type zonePlan struct {
 // New builds a scheduler for cfg (which must be validated).
 func New(cfg *config.Config, prober Prober, out chan<- model.Event, o Options) (*Scheduler, error) {
 	s := &Scheduler{
-		probe:     cfg.Probe,
-		prober:    prober,
-		out:       out,
-		log:       o.Logger,
-		now:       o.Now,
-		rand:      o.Rand,
+		probe:      cfg.Probe,
+		prober:     prober,
+		out:        out,
+		log:        o.Logger,
+		now:        o.Now,
+		rand:       o.Rand,
 		discovery:  map[string]model.Discovery{},
 		attempted:  map[string]bool{},
 		rediscover: make(chan *zonePlan, 64),
@@ -612,7 +612,6 @@ func (s *Scheduler) watchNegative(z *zonePlan) func(model.Observation) {
 		wasNeg = neg
 	}
 }
-
 
 // authJobs probes every authoritative server for the zone apex SOA (the
 // serial) and every configured name and type.
