@@ -84,16 +84,16 @@ type zonePlan struct {
 // New builds a scheduler for cfg (which must be validated).
 func New(cfg *config.Config, prober Prober, out chan<- model.Event, o Options) (*Scheduler, error) {
 	s := &Scheduler{
-		probe:      cfg.Probe,
-		prober:     prober,
-		out:        out,
-		log:        o.Logger,
-		now:        o.Now,
-		rand:       o.Rand,
-		discovery:  map[string]model.Discovery{},
-		attempted:  map[string]bool{},
-		rediscover: make(chan *zonePlan, 64),
+		probe:     cfg.Probe,
+		prober:    prober,
+		out:       out,
+		log:       o.Logger,
+		now:       o.Now,
+		rand:      o.Rand,
+		discovery: map[string]model.Discovery{},
+		attempted: map[string]bool{},
 	}
+	s.rediscover = make(chan *zonePlan, 64)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
