@@ -131,7 +131,7 @@ channel = "#a"
 kinds = ["outage"]
 severities = ["page"]`, []string{
 			"slack.route[0].channel: must not be empty",
-			`slack.route[0].kinds[0]: "outage" is not an incident kind (bgp_dns_outage, dnssec_failure, authoritative_outage, resolver_outage, prefix_hijack, answer_mismatch, prefix_withdrawn, feed_lost, vantage_down)`,
+			`slack.route[0].kinds[0]: "outage" is not an incident kind (bgp_dns_outage, dnssec_failure, authoritative_outage, resolver_outage, prefix_hijack, answer_mismatch, prefix_withdrawn, feed_lost, vantage_down, delegation_removed, record_missing, resolver_nxdomain)`,
 			`slack.route[0].severities[0]: "page" is not one of critical, warning, info`,
 		}},
 		{"webhook with routes and api_url", `webhook_url_env = "B"

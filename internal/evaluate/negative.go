@@ -134,6 +134,12 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		}
 	}
 	d := z.deleg
+	if !d.bad() && len(authNeg) == 0 {
+		if held, ok := e.negativeRecovery(z, f, resNeg); ok {
+			*v = held
+			return true
+		}
+	}
 	switch {
 	case d.bad() && len(f.resDown) > 0:
 		v.kind, v.severity = model.IncidentDelegationRemoved, model.SeverityCritical
@@ -158,9 +164,9 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		if len(authNeg) == f.authKnown {
 			who = "every authoritative server"
 		}
-		v.rootCause = fmt.Sprintf("%s gone at the authoritative servers of %s: %s answers %s%s.",
-			queryList(authNeg), z.key, who, negList(authNeg, true), resolverNegTail(f))
-		v.short = fmt.Sprintf("%s gone: %s answers %s", queryList(authNeg), who, negList(authNeg, true))
+		v.rootCause = fmt.Sprintf("%s gone at %s of %s: %s%s.",
+			queryList(authNeg), who, z.key, negList(authNeg, true), resolverNegTail(f))
+		v.short = fmt.Sprintf("%s gone at %s: %s", queryList(authNeg), who, negList(authNeg, true))
 	case len(resNeg) > 0 && len(resNeg) == f.resKnown && f.authKnown == 0 && (d == nil || d.status == ""):
 		// Every resolver says the name is gone and neither the parent nor
 		// the authoritative servers could be asked to tell where.
@@ -193,10 +199,6 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 			v.holdUntil = since.Add(negativeRecheck)
 		}
 	default:
-		if held, ok := e.negativeRecovery(z, f, authNeg, resNeg); ok {
-			*v = held
-			return true
-		}
 		return false
 	}
 	v.affected = z.names
@@ -210,7 +212,7 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 // incident as it is while the fault is undone but resolvers still answer
 // from their negative cache (the SOA minimum TTL): that is recovery, not a
 // resolver-side problem.
-func (e *Evaluator) negativeRecovery(z *zone, f zoneFacts, authNeg, resNeg []*server) (verdict, bool) {
+func (e *Evaluator) negativeRecovery(z *zone, f zoneFacts, resNeg []*server) (verdict, bool) {
 	zs := e.slots[slotKey{groupZone, z.key}]
 	if zs == nil || zs.inc == nil || len(resNeg) == 0 || len(resNeg) != len(f.resDown) || len(f.authDown) > 0 {
 		return verdict{}, false
