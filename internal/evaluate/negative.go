@@ -134,12 +134,6 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		}
 	}
 	d := z.deleg
-	if !d.bad() && len(authNeg) == 0 {
-		if held, ok := e.negativeRecovery(z, f, resNeg); ok {
-			*v = held
-			return true
-		}
-	}
 	switch {
 	case d.bad() && len(f.resDown) > 0:
 		v.kind, v.severity = model.IncidentDelegationRemoved, model.SeverityCritical
@@ -176,6 +170,10 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 			queryList(resNeg), negList(resNeg, false), z.key)
 		v.short = fmt.Sprintf("%s gone: resolvers %s; authoritative servers not probed", queryList(resNeg), negList(resNeg, false))
 	case len(resNeg) > 0 && len(f.authDown) == 0 && (f.authKnown > 0 || len(f.resOK) > 0):
+		if held, ok := e.negativeRecovery(z, f, resNeg); ok {
+			*v = held
+			return true
+		}
 		v.kind, v.severity = model.IncidentResolverNXDomain, model.SeverityWarning
 		v.resolvers = serverNames(resNeg)
 		var still string
@@ -214,7 +212,7 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 // resolver-side problem.
 func (e *Evaluator) negativeRecovery(z *zone, f zoneFacts, resNeg []*server) (verdict, bool) {
 	zs := e.slots[slotKey{groupZone, z.key}]
-	if zs == nil || zs.inc == nil || len(resNeg) == 0 || len(resNeg) != len(f.resDown) || len(f.authDown) > 0 {
+	if zs == nil || zs.inc == nil || len(resNeg) != len(f.resDown) {
 		return verdict{}, false
 	}
 	inc := zs.inc
@@ -222,7 +220,7 @@ func (e *Evaluator) negativeRecovery(z *zone, f zoneFacts, resNeg []*server) (ve
 		return verdict{}, false
 	}
 	return verdict{known: true, kind: inc.Kind, severity: inc.Severity, subjectKind: inc.SubjectKind,
-		rootCause: inc.RootCause, affected: inc.Affected, prefixes: inc.Prefixes, servers: inc.Servers,
+		rootCause: inc.RootCause, short: zs.v.short, affected: inc.Affected, prefixes: inc.Prefixes, servers: inc.Servers,
 		resolvers: inc.Resolvers, asns: inc.ASNs, evidence: slices.Clone(z.ev)}, true
 }
 
