@@ -148,14 +148,27 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 			z.key, d.detail, authTail(f))
 		v.short = fmt.Sprintf("the parent no longer delegates the zone (%s); resolvers still answer from cache", d.detail)
 	case len(authNeg) > 0 && len(authOther) == 0:
+		// Servers that answer the same but have not crossed open_rounds
+		// yet count too: one zone push reaches them all within seconds,
+		// and the page should not say "1 of 2" for the first probe's luck.
+		for _, s := range z.order {
+			if s.kind == model.KindAuthoritative && s.decided && !s.down && s.worstRounds() < 0 && isNegative(s.class) {
+				authNeg = append(authNeg, s)
+			}
+		}
 		v.kind, v.severity = model.IncidentRecordMissing, model.SeverityWarning
-		if len(authNeg) == f.authKnown {
+		if len(authNeg) >= f.authKnown {
 			v.severity = model.SeverityCritical
+		} else if held, ok := e.negativeRecovery(z, f, nil); ok && held.severity == model.SeverityCritical {
+			// Recovering: the servers take the fixed zone one after the
+			// other; the incident stays what it was until all have.
+			*v = held
+			return true
 		}
 		v.servers = serverNames(authNeg)
 		v.resolvers = serverNames(f.resDown)
 		who := fmt.Sprintf("%d of %d authoritative servers", len(authNeg), f.authKnown)
-		if len(authNeg) == f.authKnown {
+		if len(authNeg) >= f.authKnown {
 			who = "every authoritative server"
 		}
 		v.rootCause = fmt.Sprintf("%s gone at %s of %s: %s%s.",
@@ -209,10 +222,10 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 // negativeRecovery keeps an open delegation_removed or record_missing
 // incident as it is while the fault is undone but resolvers still answer
 // from their negative cache (the SOA minimum TTL): that is recovery, not a
-// resolver-side problem.
+// resolver-side problem. resNeg nil: whatever the resolvers do.
 func (e *Evaluator) negativeRecovery(z *zone, f zoneFacts, resNeg []*server) (verdict, bool) {
 	zs := e.slots[slotKey{groupZone, z.key}]
-	if zs == nil || zs.inc == nil || len(resNeg) != len(f.resDown) {
+	if zs == nil || zs.inc == nil || (resNeg != nil && len(resNeg) != len(f.resDown)) {
 		return verdict{}, false
 	}
 	inc := zs.inc

@@ -413,3 +413,36 @@ func TestEveryResolverNXDomainIsNotOK(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordMissingOneStory: one zone push reaches both servers a probe
+// round apart, and the fix too: the page is critical from the start (the
+// second server has begun to say NXDOMAIN) and stays critical while the
+// fix reaches the servers one after the other.
+func TestRecordMissingOneStory(t *testing.T) {
+	cfg := testConfig()
+	cfg.OpenRounds, cfg.ResolveRounds, cfg.OpenAfter.Duration = 2, 2, 0
+	w := newNegWorld(t, cfg)
+	w.runFor(time.Minute, 10*time.Second)
+	w.authOne = "NXDOMAIN" // ns2 first
+	w.rounds(1, 10*time.Second)
+	w.auth = "NXDOMAIN"
+	w.rounds(3, 10*time.Second)
+	opens := w.opened()
+	if len(opens) != 1 || opens[0].Incident.Severity != model.SeverityCritical {
+		t.Fatalf("opened %+v, want one critical record_missing", opens)
+	}
+	mustContain(t, "root cause at the page", opens[0].Incident.RootCause, "every authoritative server of example.com")
+	w.auth = "NOERROR" // ns1 fixed first, ns2 still NXDOMAIN
+	w.rounds(3, 10*time.Second)
+	for _, c := range w.changes {
+		if c.Incident.Severity != model.SeverityCritical {
+			t.Errorf("%s %s (%s): severity %s while the fix reaches the servers", c.Type, c.Incident.Kind, c.Reason, c.Incident.Severity)
+		}
+	}
+	w.authOne = ""
+	w.runFor(3*time.Minute, 10*time.Second)
+	if !w.resolved() {
+		t.Fatalf("not resolved: open %v", w.openKinds())
+	}
+	w.only(model.IncidentRecordMissing)
+}
