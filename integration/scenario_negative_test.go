@@ -65,8 +65,11 @@ func TestScenarioDelegationRemoved(t *testing.T) {
 		return e.Severity == model.SeverityCritical && len(e.Resolvers) == 3
 	})
 	toConfirm := time.Since(fault)
+	// A validating resolver may answer SERVFAIL (DNSSEC Bogus) for a
+	// while instead: it still holds gone.test's keys when test. proves the
+	// name does not exist.
 	checkRootCause(t, inc, "The parent zone no longer delegates gone.test", parent,
-		"resolver0, resolver1, resolver2 answer NXDOMAIN for www.gone.test. A", "the authoritative servers still serve the zone")
+		"answer NXDOMAIN for www.gone.test. A", "the authoritative servers still serve the zone")
 	if !evidenceWith(inc, "parent of gone.test: "+parent) {
 		t.Errorf("no evidence naming the parent's answer:\n%v", inc.Evidence)
 	}
@@ -80,7 +83,8 @@ func TestScenarioDelegationRemoved(t *testing.T) {
 
 	recovery := l.Mark("restore gone.test.'s delegation in test.; resolvers' negative caches expire on their own")
 	l.DNS.RestoreDelegation(zone)
-	upd := waitResolved(t, l, page, 90*time.Second)
+	// Negative answers live 10 s, bogus ones Unbound's val-bogus-ttl (60 s).
+	upd := waitResolved(t, l, page, 100*time.Second)
 	resolvedAfter(l, model.IncidentDelegationRemoved, zone, 5*time.Second)
 	noSecondPage(t, l)
 	onlyKinds(t, l, model.IncidentDelegationRemoved)

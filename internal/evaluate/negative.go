@@ -159,7 +159,7 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		v.kind, v.severity = model.IncidentRecordMissing, model.SeverityWarning
 		if len(authNeg) >= f.authKnown {
 			v.severity = model.SeverityCritical
-		} else if held, ok := e.negativeRecovery(z, f, nil); ok && held.severity == model.SeverityCritical {
+		} else if held, ok := e.negativeRecovery(z); ok && held.severity == model.SeverityCritical {
 			// Recovering: the servers take the fixed zone one after the
 			// other; the incident stays what it was until all have.
 			*v = held
@@ -183,7 +183,7 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 			queryList(resNeg), negList(resNeg, false), z.key)
 		v.short = fmt.Sprintf("%s gone: resolvers %s; authoritative servers not probed", queryList(resNeg), negList(resNeg, false))
 	case len(resNeg) > 0 && len(f.authDown) == 0 && (f.authKnown > 0 || len(f.resOK) > 0):
-		if held, ok := e.negativeRecovery(z, f, resNeg); ok {
+		if held, ok := e.negativeRecovery(z); ok {
 			*v = held
 			return true
 		}
@@ -222,10 +222,12 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 // negativeRecovery keeps an open delegation_removed or record_missing
 // incident as it is while the fault is undone but resolvers still answer
 // from their negative cache (the SOA minimum TTL): that is recovery, not a
-// resolver-side problem. resNeg nil: whatever the resolvers do.
-func (e *Evaluator) negativeRecovery(z *zone, f zoneFacts, resNeg []*server) (verdict, bool) {
+// resolver-side problem (whatever else the resolvers fail with meanwhile:
+// a validating resolver may serve the removed zone's bogus answers from
+// its cache for a while).
+func (e *Evaluator) negativeRecovery(z *zone) (verdict, bool) {
 	zs := e.slots[slotKey{groupZone, z.key}]
-	if zs == nil || zs.inc == nil || (resNeg != nil && len(resNeg) != len(f.resDown)) {
+	if zs == nil || zs.inc == nil {
 		return verdict{}, false
 	}
 	inc := zs.inc

@@ -197,8 +197,11 @@ func TestDelegationRemoved(t *testing.T) {
 			}
 			mustContain(t, "timeline", inc.Timeline(), "parent of example.com: com. server a.gtld-servers.net.")
 
-			// Restored at the registry; negative caches live 5 more minutes.
+			// Restored at the registry; negative caches live 5 more
+			// minutes, and a validating resolver serves the bogus answers
+			// it cached meanwhile.
 			w.discover(model.DelegationOK, true)
+			w.res["google"] = "SERVFAIL"
 			w.runFor(5*time.Minute, 30*time.Second)
 			inc = w.only(model.IncidentDelegationRemoved)
 			if inc.State != model.StateOpen || inc.Severity != model.SeverityCritical {
