@@ -106,8 +106,12 @@ func (g *gen) event() (model.Event, bool) {
 		return model.DSCheck{Time: g.now, Zone: fzZones[g.pick(3)], Status: st[g.pick(4)], DS: []model.DSRecord{{KeyTag: 296}}}, true
 	default:
 		if g.pick(4) == 0 {
-			return model.Discovery{Time: g.now, Zone: fzZones[g.pick(3)],
-				Servers: []model.AuthServer{{Host: "ns", Addr: netip.AddrPortFrom(fzAuth[g.pick(3)], 53)}}}, true
+			deleg := []model.DelegationStatus{"", model.DelegationOK, model.DelegationNXDomain, model.DelegationNoNS}
+			d := model.Discovery{Time: g.now, Zone: fzZones[g.pick(3)], Delegation: deleg[g.pick(4)], DelegationDetail: "parent"}
+			if g.pick(3) != 0 { // a removed delegation leaves no servers to find
+				d.Servers = []model.AuthServer{{Host: "ns", Addr: netip.AddrPortFrom(fzAuth[g.pick(3)], 53)}}
+			}
+			return d, true
 		}
 		return nil, true // a tick
 	}
