@@ -502,6 +502,14 @@ func TestScenarioHijack(t *testing.T) {
 	toPage := page.Time.Sub(fault)
 	inc := l.WaitIncident(model.IncidentHijack, "", 5*time.Second, nil)
 	checkRootCause(t, inc, hijackPrefix.String(), fmt.Sprintf("AS%d", hijackOrigin), "198.18.10.0/23")
+	// One incident per watched prefix and unexpected origin, the hijacked
+	// routes as its prefixes.
+	if want := fmt.Sprintf("198.18.10.0/23 AS%d", hijackOrigin); inc.Subject != want {
+		t.Errorf("subject %q, want %q", inc.Subject, want)
+	}
+	if !slices.Equal(inc.Prefixes, []netip.Prefix{hijackPrefix}) || !slices.Equal(inc.ASNs, []uint32{hijackOrigin}) {
+		t.Errorf("prefixes %v asns %v, want [%v] [%d]", inc.Prefixes, inc.ASNs, hijackPrefix, hijackOrigin)
+	}
 	if inc.Severity != model.SeverityCritical {
 		t.Errorf("severity %s, want critical", inc.Severity)
 	}

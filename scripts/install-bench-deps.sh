@@ -3,7 +3,7 @@
 # tools reachmon is measured against, prometheus-blackbox-exporter and
 # dnsperf (Debian packages). Needs root for apt; without it, says what to
 # run. The benchmarks start their own instances: the packaged service is
-# stopped.
+# not started (scripts/apt-install.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-test-deps.sh
@@ -23,11 +23,5 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "install-bench-deps: run 'sudo apt-get install -y ${missing[*]}' (or run make bench as root)." >&2
 	exit 1
 fi
-echo "install-bench-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null || true
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-systemctl stop prometheus-blackbox-exporter >/dev/null 2>&1 ||
-	service prometheus-blackbox-exporter stop >/dev/null 2>&1 || true
-pkill -f '^/usr/bin/prometheus-blackbox-exporter' >/dev/null 2>&1 || true
-exit 0
+echo "install-bench-deps: installing ${missing[*]} (their packaged services are not started)" >&2
+exec ./scripts/apt-install.sh "${missing[@]}"

@@ -31,16 +31,5 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "install-test-deps: without them the integration tests skip (and fail when CI=true)." >&2
 	exit 0
 fi
-echo "install-test-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null || true
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the packaged services; the tests run their own instances.
-for svc in nsd unbound bird prometheus; do
-	systemctl stop "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
-done
-pkill -x nsd >/dev/null 2>&1 || true
-pkill -x unbound >/dev/null 2>&1 || true
-pkill -x bird >/dev/null 2>&1 || true
-pkill -x prometheus >/dev/null 2>&1 || true
-exit 0
+echo "install-test-deps: installing ${missing[*]} (their packaged services are not started)" >&2
+exec "$(dirname "$0")/apt-install.sh" "${missing[@]}"

@@ -48,6 +48,10 @@ type Options struct {
 	// TickInterval is how often sync timeouts, resyncs and snapshots are
 	// checked (default 1s, and at most a quarter of the sync timeout).
 	TickInterval time.Duration
+	// MaxMoreSpecifics bounds the distinct more-specifics tracked per
+	// configured prefix (default DefaultMaxMoreSpecifics); the overflow is
+	// dropped and counted.
+	MaxMoreSpecifics int
 }
 
 // Feed is the BGP feed. Create it with New, start it with Run.
@@ -152,6 +156,9 @@ func New(cfg config.BGP, w Watch, opts Options) (*Feed, error) {
 	f.st.reasonFor = f.takeCut
 	f.st.syncHeld = f.needResync.Load
 	f.st.log = f.log
+	if opts.MaxMoreSpecifics > 0 {
+		f.st.maxMS = opts.MaxMoreSpecifics
+	}
 	return f, nil
 }
 

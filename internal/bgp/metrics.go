@@ -23,6 +23,7 @@ type metrics struct {
 	resyncs      prometheus.Counter
 	degraded     *prometheus.GaugeVec
 	watchedG     *prometheus.GaugeVec
+	msOverflow   *prometheus.CounterVec
 
 	// origins remembers the origin label values set per prefix, to delete
 	// those that no longer apply.
@@ -73,6 +74,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "reachmon_bgp_watched",
 			Help: "Size of the watched set, by what: prefixes (configured) or addresses (resolvers and nameservers).",
 		}, []string{"what"}),
+		msOverflow: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "reachmon_bgp_more_specifics_overflow_total",
+			Help: "Announcements of new more-specifics of a configured prefix dropped because the feed already tracks the most it keeps per prefix (4096 by default).",
+		}, []string{"prefix"}),
 		origins: map[netip.Prefix][]uint32{},
 		series:  map[netip.Prefix]bool{},
 	}
@@ -99,6 +104,10 @@ func (m *metrics) peerSynced(peer string, synced bool) {
 
 func (m *metrics) update(peer string, kind model.RouteEventKind) {
 	m.updates.WithLabelValues(peer, string(kind)).Inc()
+}
+
+func (m *metrics) moreSpecificOverflow(pfx netip.Prefix) {
+	m.msOverflow.WithLabelValues(pfx.String()).Inc()
 }
 
 func (m *metrics) drop(queue string) { m.dropped.WithLabelValues(queue).Inc() }
@@ -168,6 +177,7 @@ func (m *metrics) resetPrefixes(s *state, _ *watchSet) {
 	}
 	for pfx := range s.ws.prefixes {
 		m.prefix(s, pfx)
+		m.msOverflow.WithLabelValues(pfx.String())
 	}
 	m.watchedG.WithLabelValues("prefixes").Set(float64(len(s.ws.prefixes)))
 	m.watchedG.WithLabelValues("addresses").Set(float64(len(s.ws.addrs)))

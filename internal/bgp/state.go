@@ -97,6 +97,12 @@ type state struct {
 	// withdrawn); the resync declares it (resynced).
 	syncHeld func() bool
 	log      *slog.Logger
+	// ms holds the distinct more-specifics tracked per configured prefix,
+	// at most maxMS each (admitMoreSpecific); msWarned the prefixes whose
+	// overflow was logged.
+	ms       map[netip.Prefix]map[netip.Prefix]bool
+	maxMS    int
+	msWarned map[netip.Prefix]bool
 }
 
 // syncHow says what ended a peer's initial sync.
@@ -126,6 +132,10 @@ func newState(cfg config.BGP, ws *watchSet, now func() time.Time, emit func(mode
 		peers:   make(map[string]*peerState),
 		addrs:   make(map[netip.Addr]*addrState),
 		changed: make(map[netip.Prefix]time.Time),
+		ms:      make(map[netip.Prefix]map[netip.Prefix]bool),
+		maxMS:   DefaultMaxMoreSpecifics,
+
+		msWarned: make(map[netip.Prefix]bool),
 	}
 	for _, n := range cfg.Neighbor {
 		p := &peerState{cfg: n, name: n.Name(), routes: map[netip.Prefix]route{}, eor: map[int]bool{}}
@@ -175,6 +185,7 @@ func (s *state) setWatch(ws *watchSet) {
 			s.recomputeAddr(a, causeInitial)
 		}
 	}
+	s.pruneMoreSpecifics()
 	s.m.resetPrefixes(s, old)
 	s.m.addresses(s)
 }
@@ -381,6 +392,9 @@ func (s *state) applyRoute(p *peerState, it item) {
 		r.since = it.t
 		switch {
 		case !had:
+			if !s.admitMoreSpecific(it.prefix) {
+				return
+			}
 			kind = model.RouteAnnounce
 			if s.visible(it.prefix) == 0 {
 				if w, ok := s.ws.container(it.prefix); ok && w.Prefix != it.prefix {

@@ -23,6 +23,7 @@ type addr struct {
 	healthyOrigins []uint32
 	current        netip.Prefix
 	degraded       bool
+	degradedAt     time.Time // when healthy was withdrawn
 	ev             ring
 }
 
@@ -77,6 +78,11 @@ type route struct {
 	lastOrigin uint32
 	covers     []netip.Addr
 	ev         ring
+	// hijackOrigins are the unexpected origins it was last filed under
+	// (trackHijack); countedIn the watched prefix whose more-specific
+	// count holds it (admitRoute).
+	hijackOrigins []uint32
+	countedIn     netip.Prefix
 }
 
 func (e *Evaluator) route(p netip.Prefix) *route {
@@ -131,7 +137,10 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 			p.synced = true
 		}
 	}
-	r := e.route(ev.Prefix.Masked())
+	r := e.admitRoute(ev.Prefix.Masked(), ev.Watched, len(ev.Covers) > 0, now)
+	if r == nil {
+		return // a more-specific beyond the bound: counted, not tracked
+	}
 	if !r.inside && ev.Watched.IsValid() {
 		w, ok := e.watched[ev.Watched]
 		if !ok {
@@ -209,6 +218,7 @@ func (e *Evaluator) pruneRoutes(now time.Time) {
 	}
 	e.pruned = now
 	var named map[netip.Prefix]bool // routes an address refers to
+	var hijacked map[netip.Prefix]bool
 	for p, since := range e.orphans {
 		r := e.routes[p]
 		if r == nil || len(r.peers) > 0 {
@@ -219,8 +229,13 @@ func (e *Evaluator) pruneRoutes(now time.Time) {
 			delete(e.orphans, p) // kept for good (bounded by the configuration)
 			continue
 		}
-		if now.Sub(since) < keep || e.interesting[p] ||
-			e.slots[slotKey{groupHijack, p.String()}] != nil || e.slots[slotKey{groupWithdrawn, p.String()}] != nil {
+		if now.Sub(since) < keep || e.interesting[p] || e.slots[slotKey{groupWithdrawn, p.String()}] != nil {
+			continue
+		}
+		if hijacked == nil {
+			hijacked = e.hijackHeld()
+		}
+		if hijacked[p] {
 			continue
 		}
 		if named == nil {
@@ -232,8 +247,7 @@ func (e *Evaluator) pruneRoutes(now time.Time) {
 		if named[p] {
 			continue
 		}
-		delete(e.routes, p)
-		delete(e.orphans, p)
+		e.forgetRoute(p)
 	}
 }
 
@@ -243,8 +257,8 @@ func (e *Evaluator) evalRoute(r *route, now time.Time) {
 		return
 	}
 	wv := e.withdrawnVerdict(r)
-	hv := e.hijackVerdict(r)
-	if wv.kind != "" || hv.kind != "" {
+	origins, _ := r.unexpected()
+	if wv.kind != "" || len(origins) > 0 {
 		e.interesting[r.prefix] = true
 	} else {
 		delete(e.interesting, r.prefix)
@@ -253,7 +267,7 @@ func (e *Evaluator) evalRoute(r *route, now time.Time) {
 		e.eval(groupWithdrawn, r.prefix.String(), wv, now)
 	}
 	if r.inside {
-		e.eval(groupHijack, r.prefix.String(), hv, now)
+		e.trackHijack(r, origins, now)
 	}
 }
 
@@ -381,41 +395,6 @@ func (e *Evaluator) coveredNames(r *route) []string {
 	return out
 }
 
-// hijackVerdict: the prefix (watched or inside a watched one) is
-// originated by an AS the watched prefix does not expect.
-func (e *Evaluator) hijackVerdict(r *route) verdict {
-	v := verdict{known: true, bgp: true, subjectKind: model.SubjectPrefix}
-	origins, n := r.unexpected()
-	if n == 0 {
-		return v
-	}
-	v.kind, v.severity = model.IncidentHijack, model.SeverityCritical
-	v.prefixes = []netip.Prefix{r.prefix}
-	v.asns = origins
-	what := r.prefix.String()
-	if r.prefix != r.watched.Prefix {
-		what += ", a more-specific of watched " + r.watched.Prefix.String() + ","
-	} else {
-		what = "Watched prefix " + what
-	}
-	v.rootCause = fmt.Sprintf("%s is originated by %s instead of %s (seen by %d of %d peers)",
-		capitalize(what), asList(origins), asList(r.watched.Origins), n, e.upPeers())
-	v.affected = e.coveredNames(r)
-	if len(v.affected) > 0 {
-		v.rootCause += "; it covers " + strings.Join(v.affected, ", ")
-	}
-	v.rootCause += "."
-	v.evidence = slices.Clone(r.ev)
-	return v
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
 func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {
 	p := e.peer(ev.Peer, ev.PeerASN)
 	p.seen = true
@@ -520,6 +499,9 @@ func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
 	}
 	switch ev.Kind {
 	case model.CoverWithdrawn:
+		if !a.degraded {
+			a.degradedAt = ev.Time
+		}
 		a.degraded = true
 		e.degraded[a.addr] = true
 		if a.current.IsValid() {
@@ -572,7 +554,10 @@ func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
 		clear(r.peers)
 	}
 	for _, br := range s.Routes {
-		r := e.route(br.Prefix.Masked())
+		r := e.admitRoute(br.Prefix.Masked(), br.Watched, len(br.Covers) > 0, now)
+		if r == nil {
+			continue
+		}
 		if len(br.Covers) > 0 {
 			r.covers = br.Covers
 		}
@@ -599,6 +584,9 @@ func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
 		a.current = netip.Prefix{}
 		if ba.Current != nil {
 			a.current = ba.Current.Prefix
+		}
+		if ba.Degraded && !a.degraded {
+			a.degradedAt = now
 		}
 		a.degraded = ba.Degraded
 		if a.degraded {

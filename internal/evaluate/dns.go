@@ -84,6 +84,13 @@ type server struct {
 	mismatch, match int
 	mismatched      bool
 	mismatchText    string
+
+	// vseen, vclass (the intercept class of its latest failure, "" if
+	// none) and nxRun (NXDOMAIN answers in a row for a control zone) feed
+	// the intercept rules of vantage.go.
+	vseen  bool
+	vclass string
+	nxRun  int
 }
 
 // impactJitter is how far a new cache-expiry estimate must move before it
@@ -136,6 +143,8 @@ type resolver struct {
 	downZones  map[*zone]bool
 	class      string
 	ev         ring
+	route      routeSignal     // what its probes said since its route was withdrawn
+	intercept  interceptSignal // its zones failing the way an interceptor makes them
 }
 
 func (r *resolver) down() int { return len(r.downZones) }
@@ -259,6 +268,10 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 		if srv.down != wasDown {
 			e.serverEvidence(z, srv, res, now)
 		}
+	}
+	if res != nil {
+		e.noteVantageProbe(res, z, srv, o, ok, now)
+		e.noteResolverProbe(res, z, o, ok, now)
 	}
 	if !transition && wasSig == srv.sig && wasMis == srv.mismatched {
 		return
@@ -915,7 +928,8 @@ const resolverOutageShare = 0.8
 func (e *Evaluator) resolverVerdict(name string) verdict {
 	v := verdict{known: true, subjectKind: model.SubjectResolver}
 	r := e.resolvers[name]
-	if r == nil || r.known == 0 || r.down() == 0 || float64(r.down()) < resolverOutageShare*float64(r.known) {
+	routeGone := e.routeWithdrawnAndFailing(r) // its own route withdrawn: no need to wait for open_rounds
+	if !routeGone && (r == nil || r.known == 0 || r.down() == 0 || float64(r.down()) < resolverOutageShare*float64(r.known)) {
 		return v
 	}
 	var fine []string
@@ -931,12 +945,15 @@ func (e *Evaluator) resolverVerdict(name string) verdict {
 	v.kind, v.severity = model.IncidentResolverOutage, model.SeverityWarning
 	v.resolvers = []string{name}
 	v.evidence = slices.Clone(r.ev)
-	scope := "every zone"
-	if r.down() < r.known {
+	scope, class, down := "every zone", r.class, r.downZones
+	switch {
+	case routeGone && (r.known == 0 || float64(r.down()) < resolverOutageShare*float64(r.known)):
+		scope, class, down = "every zone probed since its route was withdrawn", r.route.failClass, r.routeFailedZones()
+	case r.down() < r.known:
 		scope = fmt.Sprintf("nearly every zone (%d of %d)", r.down(), r.known)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Resolver %s fails for %s (%s) while %s answer", name, scope, r.class, strings.Join(fine, ", "))
+	fmt.Fprintf(&b, "Resolver %s fails for %s (%s) while %s answer", name, scope, class, strings.Join(fine, ", "))
 	if a := e.addrs[r.addr]; r.addr.IsValid() && a != nil && a.degraded && a.healthy.IsValid() {
 		v.prefixes = []netip.Prefix{a.healthy}
 		v.asns = e.lastOrigins(a.healthy, a.healthyOrigins)
@@ -948,9 +965,9 @@ func (e *Evaluator) resolverVerdict(name string) verdict {
 		v.evidence = append(v.evidence, a.ev...)
 	}
 	b.WriteString(": the resolver is broken, not the zones.")
-	v.short = fmt.Sprintf("resolver %s fails (%s) while %s answer", name, r.class, strings.Join(fine, ", "))
+	v.short = fmt.Sprintf("resolver %s fails (%s) while %s answer", name, class, strings.Join(fine, ", "))
 	v.rootCause = b.String()
-	v.affected = e.smallestZones(r.downZones, 20)
+	v.affected = e.smallestZones(down, 20)
 	return v
 }
 
@@ -989,13 +1006,13 @@ func (e *Evaluator) vantageVerdict() verdict {
 	var cond bool
 	what := "every check"
 	if len(e.controls) > 0 {
-		cond = e.ctlKnown > 0 && e.ctlDown == e.ctlKnown
+		cond = e.ctlKnown > 0 && e.ctlDown == e.ctlKnown && e.controlsJudged()
 		what = "every control check (" + strings.Join(sortedKeys(e.controls), ", ") + ")"
 	} else {
 		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && e.pairsDown*10 >= e.pairsKnown*9
 	}
 	if !cond {
-		return v
+		return e.interceptVerdict(v)
 	}
 	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
 	class := ""
@@ -1016,6 +1033,27 @@ func (e *Evaluator) vantageVerdict() verdict {
 	return v
 }
 
+// controlsJudged reports whether every resolver has a verdict for every
+// control zone: after the vantage recovers every verdict starts afresh, and
+// the first resolver to cross open_rounds must not make "every control
+// check fails" true on its own while the others are still being judged
+// (resolvers that answer NXDOMAIN for a control zone, a failure, would
+// otherwise keep vantage_down open for ever).
+func (e *Evaluator) controlsJudged() bool {
+	for c := range e.controls {
+		z := e.zones[c]
+		if z == nil {
+			return false
+		}
+		for _, s := range z.servers {
+			if s.kind == model.KindResolver && !s.decided {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // vantageSuspect holds DNS verdicts while a control check fails: the
 // vantage may be going down.
 // vantageSuspect holds DNS verdicts while at least half of the control
@@ -1023,7 +1061,7 @@ func (e *Evaluator) vantageVerdict() verdict {
 // check (a resolver's own outage fails the control zone there too) is not
 // enough, or a single resolver outage would hold every verdict.
 func (e *Evaluator) vantageSuspect() bool {
-	return len(e.controls) > 0 && e.ctlDown > 0 && e.ctlDown*2 >= e.ctlKnown
+	return (len(e.controls) > 0 && e.ctlDown > 0 && e.ctlDown*2 >= e.ctlKnown) || e.interceptSuspect()
 }
 
 func serverNames(s []*server) []string {

@@ -157,6 +157,14 @@ type Evaluator struct {
 	pruned  time.Time // last pruneRoutes sweep
 	// degraded are addresses whose healthy route is withdrawn.
 	degraded map[netip.Addr]bool
+	// hijacks groups the routes with an unexpected origin by hijack
+	// subject (watched prefix and origin); msCount counts the tracked
+	// more-specifics per watched prefix, up to maxMoreSpecifics, and
+	// msOverflow those dropped beyond it.
+	hijacks          map[string]*hijack
+	msCount          map[netip.Prefix]int
+	msOverflow       map[netip.Prefix]int
+	maxMoreSpecifics int
 
 	// counts of decided (zone, server) pairs, for vantage down.
 	pairsKnown, pairsDown int
@@ -190,10 +198,14 @@ func New(cfg config.Evaluate, t Targets) *Evaluator {
 		interesting: map[netip.Prefix]bool{},
 		orphans:     map[netip.Prefix]time.Time{},
 		degraded:    map[netip.Addr]bool{},
+		hijacks:     map[string]*hijack{},
+		msCount:     map[netip.Prefix]int{},
+		msOverflow:  map[netip.Prefix]int{},
 		slots:       map[slotKey]*slot{},
 		pending:     map[*slot]bool{},
 		ids:         map[string]bool{},
 	}
+	e.maxMoreSpecifics = DefaultMaxMoreSpecifics
 	if e.vantage == "" {
 		e.vantage = "this vantage"
 	}

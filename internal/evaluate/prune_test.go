@@ -62,13 +62,14 @@ func TestOrphanHijackKeptWhileConditionLives(t *testing.T) {
 	cfg := testConfig()
 	w := watchedWorld(t, cfg, "192.0.2.0/24")
 	bad := mustPrefix("192.0.2.128/25")
+	key := slotKey{groupHijack, "192.0.2.0/24 AS64666"}
 	w.apply(model.RouteEvent{Time: w.now, Kind: model.RouteMoreSpecific, Peer: peers3[0].Name, PeerASN: peers3[0].ASN,
 		Prefix: bad, Origin: 64666, ASPath: []uint32{64501, 64666}, Watched: mustPrefix("192.0.2.0/24"),
 		MoreSpecific: true, ExpectedOrigins: []uint32{64500}, VisiblePeers: 1})
 	w.tick(5 * time.Second)
 	w.apply(model.RouteEvent{Time: w.now, Kind: model.RouteWithdraw, Peer: peers3[0].Name, PeerASN: peers3[0].ASN,
 		Prefix: bad, PrevOrigin: 64666})
-	if w.e.slots[slotKey{groupHijack, bad.String()}] == nil {
+	if w.e.slots[key] == nil {
 		t.Fatalf("no hijack slot for %s", bad)
 	}
 	for range 3 {
@@ -79,7 +80,7 @@ func TestOrphanHijackKeptWhileConditionLives(t *testing.T) {
 	}
 	w.tick(cfg.FadeOff.Duration)
 	w.tick(2 * orphanKeep)
-	if s := w.e.slots[slotKey{groupHijack, bad.String()}]; s != nil {
+	if s := w.e.slots[key]; s != nil {
 		t.Fatalf("hijack slot still there after fade_off: %+v", s)
 	}
 	if w.e.routes[bad] != nil {

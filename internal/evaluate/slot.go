@@ -149,18 +149,16 @@ func (e *Evaluator) evalSlot(s *slot, now time.Time) {
 		}
 	case groupResolver:
 		e.judge(s, e.resolverVerdict(s.key.subject), now)
-	case groupWithdrawn, groupHijack:
+	case groupWithdrawn:
 		p, err := netip.ParsePrefix(s.key.subject)
 		r := e.routes[p]
 		if err != nil || r == nil {
 			e.judge(s, verdict{known: true, bgp: true}, now)
 			return
 		}
-		if s.key.g == groupWithdrawn {
-			e.judge(s, e.withdrawnVerdict(r), now)
-		} else {
-			e.judge(s, e.hijackVerdict(r), now)
-		}
+		e.judge(s, e.withdrawnVerdict(r), now)
+	case groupHijack:
+		e.judge(s, e.hijackVerdict(s.key.subject), now)
 	case groupFeed:
 		e.judge(s, e.feedVerdict(s.key.subject, now), now)
 	case groupVantage:

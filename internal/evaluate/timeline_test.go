@@ -400,7 +400,7 @@ func TestHijackMoreSpecific(t *testing.T) {
 		t.Fatalf("want a hijack opened at once, got %v", kinds(ch))
 	}
 	inc := ch[0].Incident
-	if inc.Subject != "1.1.1.1/32" || inc.Severity != model.SeverityCritical {
+	if inc.Subject != "1.1.1.0/24 AS267613" || inc.Severity != model.SeverityCritical {
 		t.Errorf("subject %s severity %s", inc.Subject, inc.Severity)
 	}
 	mustContain(t, "root cause", inc.RootCause, "1.1.1.1/32", "more-specific of watched 1.1.1.0/24", "AS267613", "instead of AS13335",

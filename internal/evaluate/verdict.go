@@ -40,7 +40,7 @@ func Judge(snap ProbeSnapshot) ProbeVerdict {
 	if zoneName == "" && len(snap.Observations) > 0 {
 		zoneName = snap.Observations[0].Name
 	}
-	e := New(cfg, Targets{Vantage: "probe", Zones: []Zone{{Name: zoneName}}})
+	e := New(cfg, Targets{Vantage: probeVantage, Zones: []Zone{{Name: zoneName}}})
 	e.adHoc = true
 	z := e.zone(zoneName)
 	if snap.Discovery != nil {
@@ -60,6 +60,11 @@ func Judge(snap ProbeSnapshot) ProbeVerdict {
 		e.Apply(o)
 	}
 	now := e.now
+	// Every resolver failing the way an interceptor makes them fail is
+	// this vantage's network, whatever the zone's verdict would be.
+	if v := e.interceptVerdict(verdict{known: true, subjectKind: model.SubjectVantage}); v.kind != "" {
+		return ProbeVerdict{Kind: v.kind, Severity: v.severity, Line: v.kind.Title() + ": " + v.short, RootCause: v.rootCause}
+	}
 	cands := []verdict{e.zoneVerdict(z, now), e.mismatchVerdict(z)}
 	for _, name := range e.resOrder {
 		if v := e.resolverVerdict(name); v.kind != "" {

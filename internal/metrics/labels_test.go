@@ -114,6 +114,8 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_bgp_addresses_degraded": {[]string{"name", "role"}, "resolvers + zones (role nameserver, name a zone)",
 		func(d dims) int { return d.resolvers + d.zones }, ""},
 	"reachmon_bgp_watched": {[]string{"what"}, "2 (prefixes, addresses)", func(dims) int { return 2 }, ""},
+	"reachmon_bgp_more_specifics_overflow_total": {[]string{"prefix"}, "configured prefixes (pre-created)",
+		func(d dims) int { return d.prefixes }, ""},
 
 	"reachmon_notifications_total": {[]string{"channel", "result"}, "configured Slack channels × 5 results",
 		func(d dims) int { return d.channels * 5 }, ""},

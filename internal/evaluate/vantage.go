@@ -1,0 +1,215 @@
+package evaluate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// Some failures point at this vantage's own network rather than at what
+// is monitored, even while packets flow: when every resolver fails the
+// TLS handshake (a certificate for another name: an interception proxy),
+// or answers with bytes that are not DNS (a captive portal or middlebox
+// on TCP/53), or answers NXDOMAIN for every control zone (an intercepting
+// resolver or captive portal rewriting DNS), the resolvers cannot all be
+// broken the same way at once. That is vantage_down, with the signal
+// named, and the other DNS verdicts are suspended as for a vantage whose
+// network is gone. One resolver cannot tell: the rules need two at least.
+
+// interceptClass: the failure classes that point at an interceptor on
+// the path from this vantage.
+func interceptClass(c model.ErrorClass) bool {
+	return c == model.ErrTLS || c == model.ErrMalformed
+}
+
+// interceptMinResolvers is the fewest resolvers the rules judge: with one,
+// its own broken certificate looks the same.
+const interceptMinResolvers = 2
+
+// interceptSignal counts a resolver's zones by their latest observation.
+type interceptSignal struct {
+	probed  int    // zones probed at the resolver
+	failing int    // zones whose latest probe failed with an intercept class
+	class   string // the latest intercept class seen
+}
+
+// noteVantageProbe keeps the counts of the intercept rules for one
+// resolver observation and re-evaluates vantage_down when the rules'
+// answer changes.
+func (e *Evaluator) noteVantageProbe(res *resolver, z *zone, srv *server, o model.Observation, ok bool, now time.Time) {
+	before := e.interceptCond() != ""
+	sig := &res.intercept
+	if !srv.vseen {
+		srv.vseen = true
+		sig.probed++
+	}
+	cls := ""
+	if !ok && interceptClass(o.Error) {
+		cls = string(o.Error)
+		sig.class = cls
+	}
+	if (cls != "") != (srv.vclass != "") {
+		if cls != "" {
+			sig.failing++
+		} else {
+			sig.failing--
+		}
+	}
+	srv.vclass = cls
+	if z.control {
+		// The rcode itself, whether or not NXDOMAIN counts as a failure.
+		if o.Error == model.ErrNone && o.Rcode == "NXDOMAIN" {
+			srv.nxRun++
+			if srv.nxRun == e.cfg.OpenRounds {
+				res.ev.add(o.Time, "resolver %s: %s %s NXDOMAIN for control zone %s (%d rounds)", res.name, o.Name, o.Type, z.key, srv.nxRun)
+			}
+		} else {
+			srv.nxRun = 0
+		}
+	}
+	if (e.interceptCond() != "") != before {
+		e.evalVantage(now)
+	}
+}
+
+// resolversJudged lists the resolvers the intercept rules look at: all of
+// them, once each has been probed; nil when fewer than two.
+func (e *Evaluator) resolversJudged() []*resolver {
+	if len(e.resOrder) < interceptMinResolvers {
+		return nil
+	}
+	out := make([]*resolver, 0, len(e.resOrder))
+	for _, name := range e.resOrder {
+		r := e.resolvers[name]
+		if r.intercept.probed == 0 {
+			return nil
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// interceptCond says which intercept rule holds now: "tls", "malformed",
+// "mixed" (every resolver fails with one of the two), "nxdomain" (every
+// resolver answers NXDOMAIN for every control zone, open_rounds times in
+// a row), or "".
+func (e *Evaluator) interceptCond() string {
+	rs := e.resolversJudged()
+	if rs == nil {
+		return ""
+	}
+	if e.controlNXDOMAIN(rs, e.cfg.OpenRounds) {
+		return "nxdomain"
+	}
+	classes := map[string]bool{}
+	for _, r := range rs {
+		sig := r.intercept
+		if sig.failing < sig.probed || r.down() == 0 {
+			return ""
+		}
+		classes[sig.class] = true
+	}
+	if len(classes) == 1 {
+		for c := range classes {
+			return c
+		}
+	}
+	return "mixed"
+}
+
+// controlNXDOMAIN: every resolver answered NXDOMAIN for every control
+// zone at least rounds times in a row.
+func (e *Evaluator) controlNXDOMAIN(rs []*resolver, rounds int) bool {
+	if len(e.controls) == 0 {
+		return false
+	}
+	for c := range e.controls {
+		z := e.zones[c]
+		if z == nil {
+			return false
+		}
+		for _, r := range rs {
+			s := z.servers[r.name]
+			if s == nil || s.nxRun < rounds {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// interceptSuspect holds the DNS verdicts while every resolver's latest
+// probe of some zone failed the interceptor's way (or answered NXDOMAIN
+// for a control zone): zones would otherwise page before the resolvers
+// reach open_rounds everywhere.
+func (e *Evaluator) interceptSuspect() bool {
+	rs := e.resolversJudged()
+	if rs == nil {
+		return false
+	}
+	if e.controlNXDOMAIN(rs, 1) {
+		return true
+	}
+	for _, r := range rs {
+		if r.intercept.failing == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// probeVantage is the vantage name of `reachmon probe`'s evaluator
+// (Judge): its root causes say "this vantage".
+const probeVantage = "probe"
+
+func (e *Evaluator) vantageName() string {
+	if e.vantage == probeVantage {
+		return "this vantage"
+	}
+	return "vantage " + e.vantage
+}
+
+// interceptVerdict fills v (a vantage verdict) when an intercept rule
+// holds.
+func (e *Evaluator) interceptVerdict(v verdict) verdict {
+	cond := e.interceptCond()
+	if cond == "" {
+		return v
+	}
+	rs := e.resolversJudged()
+	names := make([]string, 0, len(rs))
+	for _, r := range rs {
+		names = append(names, r.name)
+		v.evidence = append(v.evidence, r.ev...)
+	}
+	slices.SortStableFunc(v.evidence, func(a, b model.EvidenceItem) int { return a.Time.Compare(b.Time) })
+	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
+	v.resolvers = names
+	var what, why string
+	switch cond {
+	case "tls":
+		what = "every resolver fails the TLS handshake (tls: " + strings.Join(names, ", ") + ")"
+		why = "certificates that do not match the resolvers' names on every resolver point at a TLS interception proxy"
+	case "malformed":
+		what = "every resolver answers with bytes that are not DNS (malformed: " + strings.Join(names, ", ") + ")"
+		why = "non-DNS answers from every resolver point at a captive portal or middlebox intercepting DNS"
+	case "mixed":
+		parts := make([]string, 0, len(rs))
+		for _, r := range rs {
+			parts = append(parts, r.name+" "+r.intercept.class)
+		}
+		what = "every resolver fails at the transport level the way an interceptor does (" + strings.Join(parts, ", ") + ")"
+		why = "TLS certificates that do not match and non-DNS answers point at an interception proxy or captive portal"
+	case "nxdomain":
+		what = fmt.Sprintf("every resolver (%s) answers NXDOMAIN for every control zone (%s)",
+			strings.Join(names, ", "), strings.Join(sortedKeys(e.controls), ", "))
+		why = "names that must always exist missing at every resolver point at an intercepting resolver or captive portal"
+	}
+	v.rootCause = fmt.Sprintf("From %s %s: %s on reachmon's own network is the likely cause, not the monitored services; other verdicts are suspended until it recovers.",
+		e.vantageName(), what, why)
+	v.short = what + ": this vantage's network (an interception proxy or captive portal), not the monitored services"
+	return v
+}
