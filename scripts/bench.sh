@@ -598,7 +598,7 @@ Lab settings: \`${settings}\`.
 |---|---:|---:|---:|---:|
 EOF
 		local s
-		for s in facebook slack authoritative resolver hijack feed-lost vantage-down flapping; do
+		for s in facebook slack authoritative resolver hijack feed-lost vantage-down flapping delegation-removed record-deleted; do
 			printf '| %s | %s | %s | %s | %s |\n' "$s" "$(lat "$s" to_page_ns)" "$(lat "$s" to_open_ns)" "$(lat "$s" to_confirm_ns)" "$(lat "$s" to_resolve_ns)"
 		done
 		local fb dns res
