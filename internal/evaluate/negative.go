@@ -139,9 +139,9 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		v.kind, v.severity = model.IncidentDelegationRemoved, model.SeverityCritical
 		v.resolvers = serverNames(f.resDown)
 		v.servers = serverNames(f.authDown)
-		v.rootCause = fmt.Sprintf("The parent zone no longer delegates %s: %s; resolvers %s%s.",
-			z.key, d.detail, negList(f.resDown, false), authTail(f))
-		v.short = fmt.Sprintf("the parent no longer delegates the zone (%s); resolvers %s", d.detail, negList(f.resDown, false))
+		v.rootCause = fmt.Sprintf("The parent zone no longer delegates %s: %s; %s %s%s.",
+			z.key, d.detail, resolversWord(f.resDown), negList(f.resDown, false), authTail(f))
+		v.short = fmt.Sprintf("the parent no longer delegates the zone (%s); %s %s", d.detail, resolversWord(f.resDown), negList(f.resDown, false))
 	case d.bad() && d.wasOK && len(f.resDown) == 0:
 		v.kind, v.severity = model.IncidentDelegationRemoved, model.SeverityWarning
 		v.rootCause = fmt.Sprintf("The parent zone no longer delegates %s: %s; resolvers still answer from cache and fail once their cached delegation expires%s.",
@@ -181,7 +181,7 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		v.resolvers = serverNames(resNeg)
 		v.rootCause = fmt.Sprintf("%s gone: every resolver says so (%s) and neither the parent nor the authoritative servers of %s could be asked to tell whether the record or the delegation went.",
 			queryList(resNeg), negList(resNeg, false), z.key)
-		v.short = fmt.Sprintf("%s gone: resolvers %s; authoritative servers not probed", queryList(resNeg), negList(resNeg, false))
+		v.short = fmt.Sprintf("%s gone: %s %s; authoritative servers not probed", queryList(resNeg), resolversWord(resNeg), negList(resNeg, false))
 	case len(resNeg) > 0 && len(f.authDown) == 0 && (f.authKnown > 0 || len(f.resOK) > 0):
 		if held, ok := e.negativeRecovery(z); ok {
 			*v = held
@@ -200,9 +200,9 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		if d != nil && d.status == model.DelegationOK {
 			parent = " and the parent delegates " + z.key
 		}
-		v.rootCause = fmt.Sprintf("Resolvers %s while %s%s: a problem on the resolver side (stale negative cache, filtering or interception), not of the zone.",
-			negList(resNeg, false), still, parent)
-		v.short = fmt.Sprintf("resolvers %s while %s", negList(resNeg, false), still)
+		v.rootCause = fmt.Sprintf("%s %s while %s%s: a problem on the resolver side (stale negative cache, filtering or interception), not of the zone.",
+			strings.ToUpper(resolversWord(resNeg)[:1])+resolversWord(resNeg)[1:], negList(resNeg, false), still, parent)
+		v.short = fmt.Sprintf("%s %s while %s", resolversWord(resNeg), negList(resNeg, false), still)
 		if since := negSince(resNeg); d != nil && d.at.Before(since) && now.Sub(since) < negativeRecheck {
 			// The parent was last asked before the resolvers began: a
 			// new discovery is on its way and may show the delegation
@@ -237,6 +237,14 @@ func (e *Evaluator) negativeRecovery(z *zone) (verdict, bool) {
 	return verdict{known: true, kind: inc.Kind, severity: inc.Severity, subjectKind: inc.SubjectKind,
 		rootCause: inc.RootCause, short: zs.v.short, affected: inc.Affected, prefixes: inc.Prefixes, servers: inc.Servers,
 		resolvers: inc.Resolvers, asns: inc.ASNs, evidence: slices.Clone(z.ev)}, true
+}
+
+// resolversWord is "resolver" or "resolvers", for a list of s.
+func resolversWord(s []*server) string {
+	if len(s) == 1 {
+		return "resolver"
+	}
+	return "resolvers"
 }
 
 // negSince is when the earliest of the servers began failing.
@@ -318,9 +326,9 @@ func authTail(f zoneFacts) string {
 func resolverNegTail(f zoneFacts) string {
 	switch {
 	case len(f.resDown) > 0 && len(f.resOK) == 0:
-		return "; resolvers " + negList(f.resDown, false) + " too"
+		return "; " + resolversWord(f.resDown) + " " + negList(f.resDown, false) + " too"
 	case len(f.resDown) > 0:
-		return "; resolvers " + negList(f.resDown, false) + ", " + strings.Join(serverNames(f.resOK), ", ") + " still answer from cache"
+		return "; " + resolversWord(f.resDown) + " " + negList(f.resDown, false) + "; " + strings.Join(serverNames(f.resOK), ", ") + " still answer from cache"
 	case len(f.resOK) > 0:
 		return "; resolvers still answer from cache"
 	}

@@ -311,7 +311,7 @@ func TestResolverNXDomain(t *testing.T) {
 	if inc.Severity != model.SeverityWarning || !slices.Equal(inc.Resolvers, []string{"quad9"}) {
 		t.Errorf("severity %s resolvers %v, want warning and quad9", inc.Severity, inc.Resolvers)
 	}
-	mustContain(t, "root cause", inc.RootCause, "Resolvers quad9 answers NXDOMAIN for www.example.com. A",
+	mustContain(t, "root cause", inc.RootCause, "Resolver quad9 answers NXDOMAIN for www.example.com. A",
 		"the authoritative servers answer www.example.com. A 192.0.2.80", "the parent delegates example.com", "resolver side")
 	w.res["quad9"] = "NOERROR"
 	w.runFor(5*time.Minute, 30*time.Second)
