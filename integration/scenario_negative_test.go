@@ -69,7 +69,7 @@ func TestScenarioDelegationRemoved(t *testing.T) {
 	// while instead: it still holds gone.test's keys when test. proves the
 	// name does not exist.
 	checkRootCause(t, inc, "The parent zone no longer delegates gone.test", parent,
-		"answer NXDOMAIN for www.gone.test. A", "the authoritative servers still serve the zone")
+		"NXDOMAIN for www.gone.test. A", "the authoritative servers still serve the zone")
 	if !evidenceWith(inc, "parent of gone.test: "+parent) {
 		t.Errorf("no evidence naming the parent's answer:\n%v", inc.Evidence)
 	}
