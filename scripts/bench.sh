@@ -576,6 +576,18 @@ bench_latency() {
 		[ ${#vals[@]} -gt 0 ] || { echo "–"; return; }
 		printf '%s\n' "${vals[@]}" | sort -n | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.2f", m / 1e9 }'
 	}
+	# scenario -> the most thread replies to its page over the rounds ("–"
+	# when no round recorded the count).
+	replies() {
+		local f v m=""
+		for f in "$out"/round-*/"$1".json; do
+			[ -f "$f" ] || continue
+			v=$(sed -n 's/^ *"thread_replies": *\([0-9]*\),*$/\1/p' "$f")
+			[ -n "$v" ] || continue
+			if [ -z "$m" ] || [ "$v" -gt "$m" ]; then m=$v; fi
+		done
+		echo "${m:-–}"
+	}
 	local settings
 	settings=$(sed -n 's/^ *"settings": *"\(.*\)",*$/\1/p' "$(ls "$out"/round-1/*.json | head -1)" | sed 's/\\"/"/g')
 	{
@@ -590,16 +602,20 @@ on 198.18.0.0/16, with the reachmon binary as a user runs it. Faults are real: B
 routes, nftables drops packets, NSD stops, the zone is re-signed. *page*: fault → the Slack
 \`chat.postMessage\` of the incident; *open*: fault → the incident opened; *confirm*: (Facebook)
 fault → resolvers failing once caches expired; *resolve*: recovery → the \`chat.update\` marking
-it resolved (includes \`resolve_after\` / \`bgp_resolve_after\`). ${rounds} round(s), medians.
+it resolved (includes \`resolve_after\` / \`bgp_resolve_after\`); *replies*: replies in the page's
+Slack thread at the end of the scenario (material updates and the resolve), the most over the
+rounds. ${rounds} round(s), medians.
 Lab settings: \`${settings}\`.
 - Run at $(meta "$out" date); load average $(meta "$out" load_start) at the start, $(meta "$out" load_end) at the end.
 
-| scenario | page s | open s | confirm s | resolve s |
-|---|---:|---:|---:|---:|
+| scenario | page s | open s | confirm s | resolve s | replies |
+|---|---:|---:|---:|---:|---:|
 EOF
-		local s
+		local s r most=""
 		for s in facebook slack authoritative resolver hijack feed-lost vantage-down flapping delegation-removed record-deleted; do
-			printf '| %s | %s | %s | %s | %s |\n' "$s" "$(lat "$s" to_page_ns)" "$(lat "$s" to_open_ns)" "$(lat "$s" to_confirm_ns)" "$(lat "$s" to_resolve_ns)"
+			r=$(replies "$s")
+			printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$(lat "$s" to_page_ns)" "$(lat "$s" to_open_ns)" "$(lat "$s" to_confirm_ns)" "$(lat "$s" to_resolve_ns)" "$r"
+			if [ "$r" != "–" ] && { [ -z "$most" ] || [ "$r" -gt "$most" ]; }; then most=$r; fi
 		done
 		local fb dns res
 		fb=$(lat facebook to_page_ns)
@@ -621,6 +637,9 @@ Goals (issue 7):
   Slack-style $(lat slack to_page_ns) s (the DS-vs-DNSKEY check pages a warning before resolvers fail).
 - *feed-lost* and *vantage-down* are the monitor's own problems: they open an incident but page
   nobody (no page column), by design.
+
+Goal (issue 12): at most 5 thread replies per incident in every scenario:
+**$(awk -v x="${most:-–}" 'BEGIN { print (x != "–" && x + 0 <= 5) ? "met" : "NOT met" }')** (most: ${most:-–}).
 EOF
 	} >"$md"
 	update_section latency "$md"

@@ -32,6 +32,9 @@ type Latency struct {
 	ToOpen    time.Duration `json:"to_open_ns,omitempty"`
 	ToConfirm time.Duration `json:"to_confirm_ns,omitempty"`
 	ToResolve time.Duration `json:"to_resolve_ns,omitempty"`
+	// ThreadReplies counts the replies in the page's Slack thread when
+	// the scenario ended (updates and the resolve; 0 without a page).
+	ThreadReplies int `json:"thread_replies"`
 	// Settings are the lab's intervals and thresholds, for the record.
 	Settings string `json:"settings"`
 	Notes    string `json:"notes,omitempty"`
@@ -45,9 +48,9 @@ func (l *Lab) Record(r Latency) {
 	if r.Settings == "" {
 		r.Settings = strings.Join(strings.Fields(l.opts.Probe+" "+l.opts.Evaluate), " ")
 	}
-	l.t.Logf("detection latency %s: page %v, open %v, confirm %v, resolve %v",
+	l.t.Logf("detection latency %s: page %v, open %v, confirm %v, resolve %v; %d thread replies",
 		r.Scenario, r.ToPage.Round(time.Millisecond), r.ToOpen.Round(time.Millisecond),
-		r.ToConfirm.Round(time.Millisecond), r.ToResolve.Round(time.Millisecond))
+		r.ToConfirm.Round(time.Millisecond), r.ToResolve.Round(time.Millisecond), r.ThreadReplies)
 	dir := os.Getenv(envResults)
 	if dir == "" {
 		return

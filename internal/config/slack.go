@@ -19,6 +19,7 @@ import (
 //	api_url = "https://slack.com/api/"   # Web API base URL (proxies, Enterprise Grid, tests)
 //	channel = "C0123456789"              # default channel: an ID (best) or "#name"
 //	repeat_interval = "0s"               # remind about incidents still open this often; 0: never (default)
+//	min_update_interval = "1m"           # least time between an incident's update (thread reply) and its previous message
 //	grafana_url = "https://grafana.example/d/reachmon?var-subject={subject}"
 //	runbook_url = "https://wiki.example/runbooks/reachmon#{kind}"
 //	rate = 1.0                           # messages per second per channel (Slack allows about 1)
@@ -52,8 +53,14 @@ type SlackConfig struct {
 	// RepeatInterval re-notifies incidents still open this long after the
 	// last message about them; 0 (default) never does.
 	RepeatInterval Duration `toml:"repeat_interval"`
-	GrafanaURL     string   `toml:"grafana_url"`
-	RunbookURL     string   `toml:"runbook_url"`
+	// MinUpdateInterval is the least time between an update message
+	// (a thread reply) about an incident and the message before it, the
+	// page included (default 1m): an update due sooner is held and sent
+	// when the interval ends, with whatever changed meanwhile. Severity
+	// changes and the resolve are never held.
+	MinUpdateInterval Duration `toml:"min_update_interval"`
+	GrafanaURL        string   `toml:"grafana_url"`
+	RunbookURL        string   `toml:"runbook_url"`
 	// Rate is the most messages per second sent to one channel (default 1).
 	Rate float64 `toml:"rate"`
 	// Timeout bounds one Slack API request (default 10s).
@@ -81,6 +88,10 @@ const (
 	DefaultSlackMaxBackoff = 5 * time.Minute
 	// MinSlackRepeatInterval is the shortest repeat interval accepted.
 	MinSlackRepeatInterval = time.Minute
+	// DefaultSlackMinUpdateInterval spaces the updates of one incident;
+	// MaxSlackMinUpdateInterval is the longest spacing accepted.
+	DefaultSlackMinUpdateInterval = time.Minute
+	MaxSlackMinUpdateInterval     = time.Hour
 	// SlackWebhookChannel labels the webhook's channel when none is set.
 	SlackWebhookChannel = "webhook"
 )
@@ -130,6 +141,15 @@ func (s SlackConfig) RequestTimeout() time.Duration {
 		return DefaultSlackTimeout
 	}
 	return s.Timeout.Duration
+}
+
+// UpdateInterval is the least time between two updates of one incident,
+// default applied.
+func (s SlackConfig) UpdateInterval() time.Duration {
+	if s.MinUpdateInterval.Duration <= 0 {
+		return DefaultSlackMinUpdateInterval
+	}
+	return s.MinUpdateInterval.Duration
 }
 
 // MaxRetryBackoff is the longest wait between retries, default applied.
@@ -244,6 +264,11 @@ func (s *SlackConfig) validate(e *Errors) {
 		e.add("slack.repeat_interval: must not be negative")
 	} else if s.RepeatInterval.Duration > 0 && s.RepeatInterval.Duration < MinSlackRepeatInterval {
 		e.add("slack.repeat_interval: %s is shorter than %s (0 turns reminders off)", s.RepeatInterval.Duration, MinSlackRepeatInterval)
+	}
+	if s.MinUpdateInterval.Duration < 0 {
+		e.add("slack.min_update_interval: must not be negative")
+	} else if s.MinUpdateInterval.Duration > MaxSlackMinUpdateInterval {
+		e.add("slack.min_update_interval: %s is longer than %s (updates would wait too long)", s.MinUpdateInterval.Duration, MaxSlackMinUpdateInterval)
 	}
 	if s.Rate < 0 || s.Rate > 10 {
 		e.add("slack.rate: %g is outside 0..10 messages per second (0: default %g)", s.Rate, DefaultSlackRate)

@@ -37,6 +37,7 @@ runbook_url = "https://wiki.example/{kind}"
 rate = 0.5
 timeout = "5s"
 max_backoff = "2m"
+min_update_interval = "30s"
 
 [[slack.route]]
 monitor_health = true
@@ -53,7 +54,7 @@ channel = "#dns-pages"
 		t.Fatalf("errors: %v", e.List)
 	}
 	if !s.BotMode() || s.WebhookMode() || s.RatePerSecond() != 0.5 || s.RequestTimeout() != 5*time.Second ||
-		s.MaxRetryBackoff() != 2*time.Minute || s.RepeatInterval.Duration != 4*time.Hour {
+		s.MaxRetryBackoff() != 2*time.Minute || s.RepeatInterval.Duration != 4*time.Hour || s.UpdateInterval() != 30*time.Second {
 		t.Errorf("decoded: %+v", s)
 	}
 	for _, tc := range []struct {
@@ -82,7 +83,8 @@ channel = "#dns-pages"
 
 func TestSlackConfigDefaults(t *testing.T) {
 	var s SlackConfig
-	if s.Enabled() || s.RatePerSecond() != 1 || s.RequestTimeout() != 10*time.Second || s.MaxRetryBackoff() != 5*time.Minute || s.RepeatInterval.Duration != 0 {
+	if s.Enabled() || s.RatePerSecond() != 1 || s.RequestTimeout() != 10*time.Second || s.MaxRetryBackoff() != 5*time.Minute || s.RepeatInterval.Duration != 0 ||
+		s.UpdateInterval() != time.Minute {
 		t.Errorf("defaults: %+v", s)
 	}
 	e := &Errors{}
@@ -118,13 +120,18 @@ api_url = "ftp://x"
 grafana_url = "grafana"
 repeat_interval = "30s"
 rate = 20.0
-timeout = "-1s"`, []string{
+timeout = "-1s"
+min_update_interval = "2h"`, []string{
 			`slack.api_url: "ftp://x" is not an http(s) URL`,
 			`slack.grafana_url: "grafana" is not an http(s) URL`,
 			"slack.repeat_interval: 30s is shorter than 1m0s (0 turns reminders off)",
+			"slack.min_update_interval: 2h0m0s is longer than 1h0m0s (updates would wait too long)",
 			"slack.rate: 20 is outside 0..10 messages per second (0: default 1)",
 			"slack.timeout: must not be negative",
 		}},
+		{"negative update interval", `token_env = "A"
+channel = "#a"
+min_update_interval = "-1s"`, []string{"slack.min_update_interval: must not be negative"}},
 		{"bad route", `token_env = "A"
 channel = "#a"
 [[slack.route]]

@@ -206,8 +206,9 @@ const orphanKeep = time.Minute
 // pruneRoutes forgets routes that no peer has carried for orphanKeep and
 // that nothing refers to any more: not a watched prefix, covering no
 // watched address, not the route a watched address had while healthy or
-// has now (a root cause names its origin and shows its evidence), no
-// condition or incident on it. Without it every
+// has now (a root cause names its origin and shows its evidence), not
+// named by an open incident about withdrawn routes, no condition or
+// incident on it. Without it every
 // prefix ever seen (a more-specific that came and went) stays forever.
 // It sweeps at most once per orphanKeep, so a route goes between one and
 // two orphanKeep after its last peer.
@@ -242,6 +243,14 @@ func (e *Evaluator) pruneRoutes(now time.Time) {
 			named = map[netip.Prefix]bool{}
 			for _, a := range e.addrs {
 				named[a.healthy], named[a.current] = true, true
+			}
+			for _, s := range e.openSlots() {
+				if !withdrawnKind(s.inc.Kind) {
+					continue // a hijack's withdrawn routes free their place (the more-specifics bound)
+				}
+				for _, q := range s.inc.Prefixes { // its recovery is told by them
+					named[q] = true
+				}
 			}
 		}
 		if named[p] {

@@ -650,6 +650,7 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 		if why := dsWhy(z.ds); why != "" {
 			v.rootCause += "; " + why
 			v.short += ", " + why
+			v.details = 1
 		}
 		v.rootCause += "."
 	case len(f.authDown) > 0:
@@ -673,6 +674,7 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 		v.rootCause = fmt.Sprintf("The DS record of %s at the parent matches no DNSKEY the zone serves (%s): validating resolvers will fail once their cached keys expire.",
 			z.key, firstNonEmpty(dsWhy(z.ds), z.ds.Detail))
 		v.short = "resolvers still answer, but " + firstNonEmpty(dsWhy(z.ds), z.ds.Detail)
+		v.details = 1
 	default:
 		return verdict{known: true}
 	}

@@ -77,7 +77,9 @@ func TestHijackManyMoreSpecificsOneIncident(t *testing.T) {
 	mustContain(t, "root cause", w.opened()[1].Incident.RootCause,
 		"198.51.100.128/25, a more-specific of watched 198.51.100.0/24, is originated by AS64512 instead of AS64500 (seen by 1 of 3 peers)")
 
-	// AS64511 withdraws all but one: the incident stays, listing one.
+	// AS64511 withdraws all but one: the incident stays; it keeps its
+	// diagnosis (the 16, issue 12: the story stays right to the resolve)
+	// and tells the withdrawals as recovery.
 	for _, pfx := range sixteen()[1:] {
 		w.withdrawAt(peers3[0], pfx, 64511)
 		w.withdrawAt(peers3[1], pfx, 64511)
@@ -86,9 +88,14 @@ func TestHijackManyMoreSpecificsOneIncident(t *testing.T) {
 		t.Fatal("resolved while a more-specific is still hijacked")
 	}
 	for _, i := range w.e.Open() {
-		if i.Subject == "198.51.100.0/24 AS64511" && !slices.Equal(i.Prefixes, []netip.Prefix{mustPrefix("198.51.100.0/28")}) {
-			t.Errorf("prefixes after the withdrawals: %v", i.Prefixes)
+		if i.Subject != "198.51.100.0/24 AS64511" {
+			continue
 		}
+		if !slices.Equal(i.Prefixes, want) || i.RootCause != inc.RootCause {
+			t.Errorf("the diagnosis changed after the withdrawals: %v: %s", i.Prefixes, i.RootCause)
+		}
+		mustContain(t, "recovery", i.Recovery, "15 of 16 routes no longer originated by AS64511")
+		mustContain(t, "timeline", i.Timeline(), "recovery: 198.51.100.240/28 is no longer originated by AS64511")
 	}
 	w.withdrawAt(peers3[0], "198.51.100.0/28", 64511)
 	w.withdrawAt(peers3[1], "198.51.100.0/28", 64511)
@@ -97,6 +104,8 @@ func TestHijackManyMoreSpecificsOneIncident(t *testing.T) {
 	if len(res) != 1 || res[0].Incident.Subject != "198.51.100.0/24 AS64511" {
 		t.Fatalf("want only AS64511's hijack resolved, got %v", kinds(res))
 	}
+	mustContain(t, "resolved", res[0].Incident.RootCause, "16 more-specifics of watched 198.51.100.0/24")
+	mustContain(t, "resolved", res[0].Incident.Recovery, "routes no longer originated by AS64511")
 	if got := w.e.Open(); len(got) != 1 || got[0].Subject != "198.51.100.0/24 AS64512" {
 		t.Fatalf("open after AS64511 left: %v", got)
 	}

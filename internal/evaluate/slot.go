@@ -77,6 +77,10 @@ type verdict struct {
 	// holdUntil delays opening or changing an incident while a better
 	// explanation may still arrive (a fresh answer from the parent).
 	holdUntil time.Time
+	// details counts what the root cause names beyond the lists above
+	// (the DS key tag that matches no DNSKEY): a diagnosis with more
+	// details is not replaced by one with fewer (story.go).
+	details int
 }
 
 // slot tracks one subject from its first symptom to its incident's end.
@@ -88,6 +92,8 @@ type slot struct {
 	v     verdict
 	inc   *model.Incident
 	seen  map[model.EvidenceItem]bool
+	// story is the incident's diagnosis and recovery (story.go).
+	story story
 }
 
 // slotFor returns the slot for (g, subject), creating it if create.
@@ -253,7 +259,7 @@ func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
 			}
 			e.open(s, now)
 		case s.inc != nil && !supp && !hold:
-			e.update(s, now, "")
+			e.update(s, v, now, "")
 		default:
 			e.pending[s] = true
 		}
@@ -279,9 +285,16 @@ func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
 		return
 	}
 	if now.Sub(s.off) >= e.resolveAfter(s) {
+		// The milestones the cleared condition completes, if no update
+		// told them yet (resolve_after 0): the resolve tells them.
+		_, rev := e.fill(s, verdict{known: true}, now)
+		e.addEvidence(s, rev)
 		e.resolve(s, now, "condition cleared")
 		return
 	}
+	// The condition cleared: the recovery milestones it completes are
+	// told now (the resolve follows after resolve_after).
+	e.update(s, verdict{known: true}, now, "")
 	e.pending[s] = true
 }
 
@@ -319,16 +332,21 @@ func (e *Evaluator) open(s *slot, now time.Time) {
 	}
 	s.inc = inc
 	s.seen = map[model.EvidenceItem]bool{}
+	s.story = newStory(v)
 	e.fill(s, v, now)
 	e.addEvidence(s, ev)
-	e.emit(model.ChangeOpen, s, "", "", "opened")
+	e.emit(model.ChangeOpen, s, "", "", "opened", "opened")
 	delete(e.pending, s)
 	e.pending[s] = true // the verdict may change with time (impact, resolve)
 }
 
-// fill copies a verdict's view into the slot's incident.
-func (e *Evaluator) fill(s *slot, v verdict, now time.Time) {
+// fill folds a verdict into the slot's story and copies what the
+// incident shows (the diagnosis, the current time to impact, the
+// recovery) into it; it returns what is material about the change and
+// the recovery evidence.
+func (e *Evaluator) fill(s *slot, v verdict, now time.Time) (material []string, ev []model.EvidenceItem) {
 	inc := s.inc
+	v, inc.Recovery, material, ev = e.tell(s, v, now)
 	inc.Kind, inc.Severity, inc.SubjectKind = v.kind, v.severity, v.subjectKind
 	inc.RootCause = v.rootCause
 	inc.Affected, inc.Prefixes, inc.Servers = v.affected, v.prefixes, v.servers
@@ -344,6 +362,7 @@ func (e *Evaluator) fill(s *slot, v verdict, now time.Time) {
 			break
 		}
 	}
+	return material, ev
 }
 
 // addEvidence adds the items the incident's timeline does not have yet
@@ -385,16 +404,25 @@ func (e *Evaluator) addEvidence(s *slot, items []model.EvidenceItem) bool {
 	return true
 }
 
-func (e *Evaluator) update(s *slot, now time.Time, reason string) {
+// update folds verdict v (no kind: the condition cleared) into the
+// incident and emits an update when anything changed. The update is
+// material (worth a message) for a reclassification, a worse severity,
+// impact beginning, a newly affected resolver, server or prefix, and
+// recovery beginning; the rest (time to impact, root cause wording,
+// names, evidence, recovery progress) is recorded only.
+func (e *Evaluator) update(s *slot, v verdict, now time.Time, reason string) {
 	inc := s.inc
 	before := *inc
-	e.fill(s, s.v, now)
+	material, rev := e.fill(s, v, now)
 	var why []string
 	if before.Kind != inc.Kind {
-		why = append(why, "reclassified from "+string(before.Kind))
+		material = append([]string{"reclassified from " + string(before.Kind)}, material...)
 	}
 	if before.Severity != inc.Severity {
-		why = append(why, fmt.Sprintf("severity %s -> %s", before.Severity, inc.Severity))
+		material = append([]string{fmt.Sprintf("severity %s -> %s", before.Severity, inc.Severity)}, material...)
+	}
+	if n := newlyAffected(&before, inc); n != "" {
+		material = append(material, "newly affected: "+n)
 	}
 	if before.RootCause != inc.RootCause {
 		why = append(why, "root cause")
@@ -405,21 +433,28 @@ func (e *Evaluator) update(s *slot, now time.Time, reason string) {
 	if !before.ImpactAt.Equal(inc.ImpactAt) {
 		why = append(why, "time to impact")
 	}
+	if before.Recovery != inc.Recovery {
+		why = append(why, "recovery")
+	}
 	if before.Silenced != inc.Silenced {
 		why = append(why, "silence")
 	}
-	if e.addEvidence(s, s.v.evidence) {
+	if e.addEvidence(s, append(slices.Clip(v.evidence), rev...)) {
 		why = append(why, "evidence")
 	}
 	if reason != "" {
 		why = append(why, reason)
 	}
-	if len(why) == 0 {
+	if len(why) == 0 && len(material) == 0 {
 		e.pending[s] = true
 		return
 	}
 	inc.Updated = now
-	e.emit(model.ChangeUpdate, s, before.Kind, before.Severity, strings.Join(why, ", "))
+	all := strings.Join(material, "; ")
+	if len(why) > 0 {
+		all = strings.TrimPrefix(all+"; "+strings.Join(why, ", "), "; ")
+	}
+	e.emit(model.ChangeUpdate, s, before.Kind, before.Severity, all, strings.Join(material, "; "))
 	e.pending[s] = true
 }
 
@@ -430,7 +465,7 @@ func (e *Evaluator) resolve(s *slot, now time.Time, reason string) {
 	inc.ImpactAt = time.Time{}
 	s.seen[model.EvidenceItem{Time: now, Text: "resolved: " + reason}] = true
 	inc.Evidence = append(inc.Evidence, model.EvidenceItem{Time: now, Text: "resolved: " + reason})
-	e.emit(model.ChangeResolve, s, "", "", reason)
+	e.emit(model.ChangeResolve, s, "", "", reason, "resolved: "+reason)
 	e.recent = append(e.recent, cloneIncident(*inc))
 	s.inc, s.seen = nil, nil
 	if !s.cond {
@@ -441,9 +476,9 @@ func (e *Evaluator) resolve(s *slot, now time.Time, reason string) {
 	}
 }
 
-func (e *Evaluator) emit(t model.ChangeType, s *slot, prevKind model.IncidentKind, prevSev model.Severity, reason string) {
+func (e *Evaluator) emit(t model.ChangeType, s *slot, prevKind model.IncidentKind, prevSev model.Severity, reason, material string) {
 	e.out = append(e.out, model.IncidentChange{
-		Type: t, Incident: cloneIncident(*s.inc), Reason: reason,
+		Type: t, Incident: cloneIncident(*s.inc), Reason: reason, Material: material,
 		PrevKind: prevKind, PrevSeverity: prevSev,
 	})
 }
@@ -516,6 +551,7 @@ func (e *Evaluator) Restore(incs []model.Incident) {
 		s.v = verdict{known: true, kind: c.Kind, severity: c.Severity, subjectKind: c.SubjectKind,
 			rootCause: c.RootCause, affected: c.Affected, prefixes: c.Prefixes, servers: c.Servers,
 			resolvers: c.Resolvers, asns: c.ASNs, impactAt: c.ImpactAt}
+		s.story = newStory(s.v)
 		e.slots[k] = s
 		e.pending[s] = true
 	}

@@ -97,7 +97,9 @@ func Fetch(ctx context.Context, hc *http.Client, baseURL string, openOnly bool) 
 }
 
 // WriteTable renders a View for `reachmon incidents`: one row per
-// incident, then (verbose) each open incident's root cause and timeline.
+// incident, then (verbose) each incident's story: the root cause (its
+// diagnosis), how it recovers or recovered, and, for open ones, the
+// timeline.
 func WriteTable(w io.Writer, v *View, verbose bool) {
 	if len(v.Open) == 0 {
 		fmt.Fprintln(w, "no open incidents")
@@ -117,8 +119,17 @@ func WriteTable(w io.Writer, v *View, verbose bool) {
 		if !e.ImpactAt.IsZero() {
 			fmt.Fprintf(w, "  impact expected at %s\n", e.ImpactAt.UTC().Format(time.RFC3339))
 		}
+		if e.Recovery != "" {
+			fmt.Fprintf(w, "  recovering: %s\n", e.Recovery)
+		}
 		for _, it := range e.Evidence {
 			fmt.Fprintf(w, "  %s\n", it)
+		}
+	}
+	for _, e := range v.Recent {
+		fmt.Fprintf(w, "\n%s  %s (resolved after %s)\n  %s\n", e.ID, e.Headline(), e.Resolved.Sub(e.Opened).Round(time.Second), e.RootCause)
+		if e.Recovery != "" {
+			fmt.Fprintf(w, "  recovered: %s\n", e.Recovery)
 		}
 	}
 }

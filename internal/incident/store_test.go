@@ -235,7 +235,8 @@ func TestHandlerFetchTable(t *testing.T) {
 		State: model.StateOpen, SubjectKind: model.SubjectZone, Subject: "slack.com", Opened: t0, Confirmed: t0, Updated: t0,
 		RootCause: "DNSSEC validation of slack.com fails.", Evidence: []model.EvidenceItem{{Time: t0, Text: "resolver google: SERVFAIL"}}}
 	done := model.Incident{ID: "20210930T140000Z-123456", Kind: model.IncidentFeedLost, Severity: model.SeverityInfo,
-		State: model.StateResolved, Subject: "192.0.2.1", Opened: t0.Add(-time.Hour), Resolved: t0.Add(-30 * time.Minute), RootCause: "BGP session down."}
+		State: model.StateResolved, Subject: "192.0.2.1", Opened: t0.Add(-time.Hour), Resolved: t0.Add(-30 * time.Minute), RootCause: "BGP session down.",
+		Recovery: "the session is back 14:30:00"}
 	if err := st.Apply([]model.IncidentChange{{Type: model.ChangeOpen, Incident: open}, {Type: model.ChangeResolve, Incident: done}}); err != nil {
 		t.Fatal(err)
 	}
@@ -253,10 +254,14 @@ func TestHandlerFetchTable(t *testing.T) {
 	if len(v.Open) != 1 || !v.Open[0].Paged || len(v.Recent) != 1 || v.Open[0].ID != open.ID {
 		t.Fatalf("view %+v", v)
 	}
+	if v.Recent[0].Recovery != done.Recovery {
+		t.Errorf("recovery over the API: %q, want %q", v.Recent[0].Recovery, done.Recovery)
+	}
 	var b bytes.Buffer
 	WriteTable(&b, v, true)
 	for _, want := range []string{"open incidents (1)", "slack.com", "dnssec_failure", "yes", "recently resolved (1)", "info",
-		"15:00:00 resolver google: SERVFAIL", "10m0s"} {
+		"15:00:00 resolver google: SERVFAIL", "10m0s",
+		"BGP feed lost: 192.0.2.1 (resolved after 30m0s)\n  BGP session down.\n  recovered: the session is back 14:30:00"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

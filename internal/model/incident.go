@@ -178,12 +178,21 @@ type Incident struct {
 	Resolved  time.Time `json:"resolved,omitzero"`
 
 	// RootCause is one sentence in plain words naming the prefixes,
-	// servers, ASNs and resolvers involved.
+	// servers, ASNs and resolvers involved: the diagnosis at the
+	// incident's worst point. It is replaced by a reclassification or a
+	// worse severity, never by a partial explanation while the incident
+	// recovers.
 	RootCause string `json:"root_cause"`
+	// Recovery tells how the incident recovers, milestone by milestone
+	// ("routes re-announced 15:52:10, resolvers answer again 15:53:40");
+	// empty until recovery begins.
+	Recovery string `json:"recovery,omitempty"`
 	// Evidence is the timeline, oldest first (bounded: the first entries
 	// and the latest are kept).
 	Evidence []EvidenceItem `json:"evidence"`
-	// Affected lists the names (zones and query names) affected.
+	// Affected lists the names (zones and query names) affected. Like
+	// the prefixes, servers, resolvers and ASNs, it is the union over the
+	// incident's life.
 	Affected  []string       `json:"affected,omitempty"`
 	Prefixes  []netip.Prefix `json:"prefixes,omitempty"`
 	Servers   []string       `json:"servers,omitempty"`
@@ -242,6 +251,14 @@ type IncidentChange struct {
 	// warning -> critical", "reclassified from authoritative_outage",
 	// "root cause"), or why it opened or resolved.
 	Reason string `json:"reason,omitempty"`
+	// Material says what makes the change worth a message to people,
+	// one item per cause joined by "; " ("severity warning -> critical",
+	// "reclassified from authoritative_outage", "impact began", "newly
+	// affected: resolvers r1, r2", "recovery began: ..."); empty for an update that is
+	// recorded but not worth a message (a re-estimated time to impact,
+	// more evidence of the same kind, a reworded root cause). Always set
+	// for open and resolve.
+	Material string `json:"material,omitempty"`
 	// Prev are the kind and severity before an update (metrics move an
 	// incident between label sets with them).
 	PrevKind     IncidentKind `json:"prev_kind,omitempty"`

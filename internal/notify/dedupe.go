@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/model"
@@ -22,6 +24,9 @@ const (
 	ReasonResolved        = "resolved"
 	ReasonRepeat          = "repeat interval"
 	ReasonNotOpen         = "no longer open"
+	ReasonNotMaterial     = "not material"
+	ReasonCoalesced       = "folded into a held update"
+	ReasonSuperseded      = "superseded by a later message"
 )
 
 // decide says whether and how to deliver e given what was delivered for
@@ -62,10 +67,14 @@ func decide(rec *record, e *entry) (kind Kind, send bool, reason string) {
 			return "", false, ReasonAlreadyNotified
 		case inc.Silenced:
 			return "", false, ReasonSilenced
+		case e.Change.Material == "":
+			// Recorded in the incident store, not worth a message: it
+			// reaches people with the next material update.
+			return "", false, ReasonNotMaterial
 		case contentHash(inc) == rec.Hash:
 			return "", false, ReasonUnchanged
 		}
-		return KindUpdate, true, e.Change.Reason
+		return KindUpdate, true, e.Change.Material
 	case model.ChangeResolve:
 		switch {
 		case resolved:
@@ -76,6 +85,40 @@ func decide(rec *record, e *entry) (kind Kind, send bool, reason string) {
 		return KindResolve, true, ReasonResolved
 	}
 	return "", false, "unknown change type " + string(e.Change.Type)
+}
+
+// severityChange reports whether an update changes the severity: never
+// held by the minimum update interval.
+func severityChange(c model.IncidentChange) bool {
+	return c.Type == model.ChangeUpdate && c.PrevSeverity != "" && c.PrevSeverity != c.Incident.Severity
+}
+
+// fold merges update later into the held update c: the later incident
+// and reason, every material cause once, the earlier previous kind and
+// severity.
+func fold(c, later model.IncidentChange) model.IncidentChange {
+	out := later
+	out.PrevKind, out.PrevSeverity = c.PrevKind, c.PrevSeverity
+	out.Material = joinCauses(c.Material, later.Material)
+	return out
+}
+
+// joinCauses joins "; "-separated causes, each once; a later "recovery
+// began: ..." replaces an earlier one.
+func joinCauses(a, b string) string {
+	var out []string
+	for _, s := range []string{a, b} {
+		for c := range strings.SplitSeq(s, "; ") {
+			if c == "" || slices.Contains(out, c) {
+				continue
+			}
+			if k, _, ok := strings.Cut(c, ": "); ok && k == "recovery began" {
+				out = slices.DeleteFunc(out, func(x string) bool { return strings.HasPrefix(x, k+": ") })
+			}
+			out = append(out, c)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // contentHash fingerprints what a message shows of an incident.

@@ -23,8 +23,9 @@ func TestDecide(t *testing.T) {
 	opened := &record{Notify: model.NotifyState{Delivered: model.ChangeOpen}, Hash: contentHash(inc), Incident: inc}
 	done := &record{Notify: model.NotifyState{Delivered: model.ChangeResolve}, Hash: contentHash(resolved), Incident: resolved}
 	ch := func(typ model.ChangeType, i model.Incident) *entry {
-		return &entry{Change: model.IncidentChange{Type: typ, Incident: i, Reason: "why"}}
+		return &entry{Change: model.IncidentChange{Type: typ, Incident: i, Reason: "why, evidence", Material: "why"}}
 	}
+	recordOnly := &entry{Change: model.IncidentChange{Type: model.ChangeUpdate, Incident: changed, Reason: "time to impact, evidence"}}
 	reminder := &entry{Change: model.IncidentChange{Type: model.ChangeUpdate, Incident: inc}, Reminder: true}
 
 	for _, tc := range []struct {
@@ -42,6 +43,7 @@ func TestDecide(t *testing.T) {
 		{"duplicate open", opened, ch(model.ChangeOpen, inc), "", false, ReasonAlreadyNotified},
 		{"update with news", opened, ch(model.ChangeUpdate, changed), KindUpdate, true, "why"},
 		{"update without news", opened, ch(model.ChangeUpdate, inc), "", false, ReasonUnchanged},
+		{"update not material", opened, recordOnly, "", false, ReasonNotMaterial},
 		{"update silenced after paging", opened, ch(model.ChangeUpdate, silenced), "", false, ReasonSilenced},
 		{"resolve of a page", opened, ch(model.ChangeResolve, resolved), KindResolve, true, ReasonResolved},
 		{"resolve never paged", nil, ch(model.ChangeResolve, resolved), "", false, ReasonNeverNotified},

@@ -58,6 +58,7 @@ type Dispatcher struct {
 	m           *metrics
 	interval    time.Duration
 	repeat      time.Duration
+	minUpdate   time.Duration
 	baseBackoff time.Duration
 	maxBackoff  time.Duration
 	maxPending  int
@@ -104,6 +105,7 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		clock:       opts.Clock,
 		interval:    time.Duration(float64(time.Second) / cfg.RatePerSecond()),
 		repeat:      cfg.RepeatInterval.Duration,
+		minUpdate:   cfg.UpdateInterval(),
 		baseBackoff: opts.BaseBackoff,
 		maxBackoff:  cfg.MaxRetryBackoff(),
 		maxPending:  opts.MaxPending,
@@ -179,7 +181,9 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 
 // Submit queues an incident change: it is routed, written to the outbox
 // and Run is woken. It never waits for the network; it returns once the
-// entry is on disk.
+// entry is on disk. An update of an incident whose update is held (the
+// minimum update interval) is folded into the held one, unless it
+// changes the severity.
 func (d *Dispatcher) Submit(c model.IncidentChange) {
 	id := c.Incident.ID
 	if id == "" {
@@ -187,6 +191,19 @@ func (d *Dispatcher) Submit(c model.IncidentChange) {
 		return
 	}
 	d.mu.Lock()
+	if c.Type == model.ChangeUpdate && !severityChange(c) {
+		if h := d.heldLocked(id, nil); h != nil {
+			h.Change = fold(h.Change, c)
+			snap := *h
+			d.mu.Unlock()
+			if err := d.store.writeEntry(&snap); err != nil {
+				d.log.Error("notification not persisted; kept in memory only", "incident", id, "error", err)
+			}
+			d.m.total.WithLabelValues(snap.Channel, ResultSkipped).Inc()
+			d.log.Debug("notification folded into a held update", "incident", id, "held_until", snap.HeldUntil)
+			return
+		}
+	}
 	ch, ok := d.routes[id]
 	if !ok {
 		ch = d.cfg.ChannelFor(c.Incident.Kind, c.Incident.Severity)
@@ -349,6 +366,14 @@ func (d *Dispatcher) next(now time.Time) (*entry, time.Duration) {
 	var wait time.Duration
 	seen := map[string]bool{}
 	for _, e := range d.pending {
+		if e.HeldUntil.After(now) {
+			// Held by the minimum update interval; it does not block
+			// its channel.
+			if w := e.HeldUntil.Sub(now); wait == 0 || w < wait {
+				wait = w
+			}
+			continue
+		}
 		if seen[e.Channel] {
 			continue
 		}
@@ -367,6 +392,9 @@ func (d *Dispatcher) next(now time.Time) (*entry, time.Duration) {
 func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 	id := e.Change.Incident.ID
 	rec := d.state.Incidents[id]
+	d.mu.Lock()
+	d.inFlight = e // nothing is folded into e from now on
+	d.mu.Unlock()
 	kind, send, reason := decide(rec, e)
 	if !send {
 		d.log.Debug("notification skipped", "incident", id, "change", string(e.Change.Type), "reminder", e.Reminder, "reason", reason)
@@ -374,6 +402,41 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		d.finish(e, rec)
 		return
 	}
+	if kind == KindUpdate && !severityChange(e.Change) && rec != nil && !rec.Notify.LastSent.IsZero() {
+		// At least the minimum update interval after the incident's
+		// last message (the page included).
+		if until := rec.Notify.LastSent.Add(d.minUpdate); until.After(d.clock.Now()) {
+			d.hold(e, rec, until)
+			return
+		}
+	}
+	// A message that goes out tells what held updates of its incident
+	// would have: they are dropped once it is delivered. An update shows
+	// the latest incident (a held update may have folded in a later one).
+	inc := e.Change.Incident
+	var held []*entry
+	if kind == KindUpdate || kind == KindResolve {
+		d.mu.Lock()
+		for h := d.heldLocked(id, e); h != nil; h = d.heldLocked(id, e) {
+			h.taken = true
+			held = append(held, h)
+			if kind == KindUpdate {
+				reason = joinCauses(h.Change.Material, reason)
+				if h.Change.Incident.Updated.After(inc.Updated) {
+					inc = h.Change.Incident
+				}
+			}
+		}
+		d.mu.Unlock()
+	}
+	defer func() {
+		// Not delivered: the held updates stay held.
+		d.mu.Lock()
+		for _, h := range held {
+			h.taken = false
+		}
+		d.mu.Unlock()
+	}()
 	start := d.clock.Now()
 	d.mu.Lock()
 	e.Attempts++
@@ -392,9 +455,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		Key:            snap.key(),
 		Kind:           kind,
 		Channel:        e.Channel,
-		Incident:       e.Change.Incident,
+		Incident:       inc,
 		Reason:         reason,
-		NewEvidence:    e.Change.Incident.Evidence,
+		NewEvidence:    inc.Evidence,
 		Now:            start,
 		FirstAttempt:   snap.FirstAttempt,
 		MaybeDelivered: snap.MaybeDelivered,
@@ -409,6 +472,12 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 	d.notBefore[e.Channel] = start.Add(d.interval)
 	if err == nil {
 		d.delivered(e, rec, dl, rcpt, end)
+		for _, h := range held {
+			d.log.Debug("notification skipped", "incident", id, "change", string(h.Change.Type), "reason", ReasonSuperseded)
+			d.m.total.WithLabelValues(h.Channel, ResultSkipped).Inc()
+			d.finish(h, d.state.Incidents[id])
+		}
+		held = nil
 		return
 	}
 	var ne *Error
@@ -452,6 +521,48 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		d.logFailure(e.Channel, ne, slog.LevelWarn, "notification failed; retrying", "incident", id, "kind", string(kind),
 			"attempt", snap.Attempts, "retry_in", wait)
 		d.settle(e, ne.MaybeDelivered, ne.Error())
+	}
+}
+
+// heldLocked returns a held update of incident id other than e, neither
+// in flight nor taken, or nil.
+func (d *Dispatcher) heldLocked(id string, e *entry) *entry {
+	for _, p := range d.pending {
+		if p != e && p != d.inFlight && !p.taken && !p.HeldUntil.IsZero() && p.Change.Incident.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// hold keeps update e in the outbox until the minimum update interval
+// since the incident's last message ends. An update of the incident held
+// already and e become one: the one submitted later (its seq is above
+// the other's, so a restart never mistakes it for handled) takes the
+// other's causes.
+func (d *Dispatcher) hold(e *entry, rec *record, until time.Time) {
+	id := e.Change.Incident.ID
+	d.mu.Lock()
+	keep, drop := e, d.heldLocked(id, e)
+	if drop != nil {
+		if drop.Seq > e.Seq {
+			keep, drop = drop, e
+		}
+		keep.Change = fold(drop.Change, keep.Change)
+	}
+	keep.HeldUntil = until
+	if d.inFlight == e {
+		d.inFlight = nil
+	}
+	snap := *keep
+	d.mu.Unlock()
+	if err := d.store.writeEntry(&snap); err != nil {
+		d.log.Error("outbox write failed", "incident", id, "error", err)
+	}
+	d.log.Debug("notification held", "incident", id, "until", until, "reason", snap.Change.Material)
+	if drop != nil {
+		d.m.total.WithLabelValues(drop.Channel, ResultSkipped).Inc()
+		d.finish(drop, rec)
 	}
 }
 

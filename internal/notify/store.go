@@ -41,6 +41,13 @@ type entry struct {
 	// Reminder marks a repeat reminder made by the dispatcher.
 	Reminder  bool      `json:"reminder,omitempty"`
 	Submitted time.Time `json:"submitted"`
+	// HeldUntil is set on an update held by the minimum update interval:
+	// it is not tried before then, and later updates of its incident are
+	// folded into it.
+	HeldUntil time.Time `json:"held_until,omitzero"`
+	// taken marks a held update that a message being delivered for its
+	// incident will replace: nothing is folded into it any more.
+	taken bool
 
 	// Fields below change while the entry is retried (guarded by
 	// Dispatcher.mu once the entry is queued).

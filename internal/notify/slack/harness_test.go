@@ -71,6 +71,9 @@ func botConfig(t *testing.T, srv *fakeslack.Server, token, channel string) confi
 		Route:      []config.SlackRoute{{MonitorHealth: &yes, Channel: "#monitor"}},
 		GrafanaURL: "https://grafana.example/d/reachmon?var-subject={subject}",
 		RunbookURL: "https://wiki.example/runbooks/{kind}",
+		// These tests follow each message through Slack; the spacing of
+		// updates is tested in internal/notify (spacing_test.go).
+		MinUpdateInterval: noSpacing,
 	}
 }
 
@@ -80,8 +83,12 @@ func webhookConfig(t *testing.T, url string) config.SlackConfig {
 	if err := os.WriteFile(path, []byte(url), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return config.SlackConfig{WebhookURLFile: path, Channel: "#alerts"}
+	return config.SlackConfig{WebhookURLFile: path, Channel: "#alerts", MinUpdateInterval: noSpacing}
 }
+
+// noSpacing is the shortest minimum update interval: updates go out as
+// they come.
+var noSpacing = config.Duration{Duration: time.Nanosecond}
 
 func newHarness(t *testing.T, srv *fakeslack.Server, cfg config.SlackConfig, stateDir string) *harness {
 	t.Helper()
@@ -238,7 +245,7 @@ func open(inc model.Incident) model.IncidentChange {
 func update(inc model.Incident, reason string, extra string, at time.Time) model.IncidentChange {
 	inc.Evidence = append(append([]model.EvidenceItem(nil), inc.Evidence...), model.EvidenceItem{Time: at, Text: extra})
 	inc.Updated = at
-	return model.IncidentChange{Type: model.ChangeUpdate, Incident: inc, Reason: reason}
+	return model.IncidentChange{Type: model.ChangeUpdate, Incident: inc, Reason: reason, Material: reason}
 }
 
 func resolve(inc model.Incident, at time.Time) model.IncidentChange {

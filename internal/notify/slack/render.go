@@ -64,6 +64,9 @@ func (r renderer) incident(inc model.Incident, status string) message {
 		if d := duration(inc); d != "" {
 			fallback += " after " + d
 		}
+		if inc.Recovery != "" {
+			fallback += " (" + inc.Recovery + ")"
+		}
 	}
 	if status != "" {
 		fallback = status + ": " + fallback
@@ -78,6 +81,9 @@ func (r renderer) incident(inc model.Incident, status string) message {
 	}
 	if inc.RootCause != "" {
 		blocks = append(blocks, section(escape(inc.RootCause)))
+	}
+	if r := recoveryText(inc); r != "" {
+		blocks = append(blocks, section(r))
 	}
 	fields := []*slack.TextBlockObject{
 		mrkdwn("*Kind*\n" + escape(inc.Kind.Title())),
@@ -121,6 +127,12 @@ func (r renderer) threadReply(d notify.Delivery) message {
 			head += " after " + dur
 		}
 		fallback = "Resolved: " + inc.Headline()
+		if dur := duration(inc); dur != "" {
+			fallback += " after " + dur
+		}
+		if inc.Recovery != "" {
+			fallback += " (" + inc.Recovery + ")"
+		}
 	case notify.KindReminder:
 		head = fmt.Sprintf(":rotating_light: *Still open* after %s (since %s)", fmtDuration(d.Now.Sub(inc.Opened)), utc(inc.Opened))
 		fallback = "Still open: " + inc.Headline()
@@ -129,8 +141,16 @@ func (r renderer) threadReply(d notify.Delivery) message {
 		fallback = "Update: " + inc.Headline() + ": " + d.Reason
 	}
 	blocks := []slack.Block{section(head)}
-	if d.Kind != notify.KindResolve && inc.RootCause != "" {
+	switch {
+	case d.Kind == notify.KindResolve && inc.RootCause != "":
+		// The whole story: what happened (the diagnosis of the page),
+		// how long (the head), how it recovered.
+		blocks = append(blocks, section("*What happened:* "+escape(inc.RootCause)))
+	case inc.RootCause != "":
 		blocks = append(blocks, section(escape(inc.RootCause)))
+	}
+	if r := recoveryText(inc); r != "" {
+		blocks = append(blocks, section(r))
 	}
 	if ev := evidence(d.NewEvidence, "New evidence"); ev != "" {
 		blocks = append(blocks, section(ev))
@@ -148,6 +168,17 @@ func (r renderer) webhook(d notify.Delivery) message {
 		return r.incident(d.Incident, fmt.Sprintf("Still open after %s", fmtDuration(d.Now.Sub(d.Incident.Opened))))
 	}
 	return r.incident(d.Incident, "")
+}
+
+// recoveryText is the incident's recovery line as a mrkdwn paragraph.
+func recoveryText(inc model.Incident) string {
+	switch {
+	case inc.Recovery == "":
+		return ""
+	case inc.IsOpen():
+		return "*Recovering:* " + escape(inc.Recovery)
+	}
+	return "*How it recovered:* " + escape(inc.Recovery)
 }
 
 func (r renderer) test(now time.Time) message {

@@ -28,7 +28,9 @@ func TestThreadLifecycle(t *testing.T) {
 	upd := update(inc, "severity warning -> critical", "all 4 resolvers SERVFAIL for facebook.com", t0.Add(5*time.Minute))
 	upd.Incident.Severity = model.SeverityCritical
 	h.d.Submit(upd)
-	h.d.Submit(resolve(upd.Incident, t0.Add(65*time.Minute)))
+	res := resolve(upd.Incident, t0.Add(65*time.Minute))
+	res.Incident.Recovery = "routes re-announced 16:44:10, resolvers answer again 16:45:00"
+	h.d.Submit(res)
 	h.drive("resolve", func() bool { st, _ := h.state(inc.ID); return st.Delivered == model.ChangeResolve })
 
 	calls := srv.Calls()
@@ -87,6 +89,23 @@ func TestThreadLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(calls[3].Blocks, "Resolved") || !strings.Contains(calls[3].Blocks, "16:45:02 UTC") {
 		t.Errorf("resolve reply: %s", calls[3].Blocks)
+	}
+	// The resolve tells the whole story: what happened (the diagnosis),
+	// how long, how it recovered; in the edited page and in the reply.
+	for _, c := range []string{msgs[0].Blocks, calls[3].Blocks} {
+		for _, s := range []string{"129.134.0.0/17 still covers them", "1h 05m", "How it recovered:* routes re-announced 16:44:10, resolvers answer again 16:45:00"} {
+			if !strings.Contains(c, s) {
+				t.Errorf("resolve message lacks %q:\n%s", s, c)
+			}
+		}
+	}
+	if !strings.Contains(calls[3].Blocks, "What happened:* The routes covering all 4 nameservers") {
+		t.Errorf("resolve reply lacks the diagnosis: %s", calls[3].Blocks)
+	}
+	for _, c := range []fakeslack.Call{calls[2], calls[3]} {
+		if !strings.Contains(c.Text, "after 1h 05m (routes re-announced 16:44:10, resolvers answer again 16:45:00)") {
+			t.Errorf("resolve fallback text lacks the duration and recovery: %q", c.Text)
+		}
 	}
 	st, _ := h.state(inc.ID)
 	if st.Ref != "C0ALERTS1/"+parent {
