@@ -14,7 +14,8 @@ import (
 // The forecast scenarios (issue 12, section 2): failures that announce
 // themselves, paged before anything breaks.
 
-func evidenceWith(e incident.Entry, words ...string) bool {
+// evidenceHas reports whether one evidence item has every word.
+func evidenceHas(e incident.Entry, words ...string) bool {
 	for _, it := range e.Evidence {
 		if len(missing(it.Text, words...)) == 0 {
 			return true
@@ -51,7 +52,7 @@ func TestScenarioSignatureExpiry(t *testing.T) {
 	checkRootCause(t, inc, "DNSSEC signatures of sig.test", "sig.test. SOA", "www.sig.test. A",
 		fmt.Sprintf("ns1.sig.test. (%s)", info.NS[0].Addr), fmt.Sprintf("ns2.sig.test. (%s)", info.NS[1].Addr),
 		"expire at "+when, "within the 1h 0m warning horizon")
-	if !evidenceWith(inc, "serves the RRSIG over", "expiring "+when) {
+	if !evidenceHas(inc, "serves the RRSIG over", "expiring "+when) {
 		t.Errorf("no evidence names the expiry %s: %v", when, inc.Evidence)
 	}
 	m := l.Metrics()
@@ -126,7 +127,7 @@ func TestScenarioLameDelegation(t *testing.T) {
 		t.Errorf("severity %s, want warning", inc.Severity)
 	}
 	for _, w := range [][]string{{lameText, "REFUSED"}, {"only at the parent: ns3.lame.test."}} {
-		if !evidenceWith(inc, w...) {
+		if !evidenceHas(inc, w...) {
 			t.Errorf("no evidence item names %q: %v", w, inc.Evidence)
 		}
 	}

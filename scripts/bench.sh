@@ -612,7 +612,7 @@ Lab settings: \`${settings}\`.
 |---|---:|---:|---:|---:|---:|
 EOF
 		local s r most=""
-		for s in facebook slack authoritative resolver hijack feed-lost vantage-down flapping; do
+		for s in facebook slack authoritative resolver hijack feed-lost vantage-down flapping delegation-removed record-deleted; do
 			r=$(replies "$s")
 			printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$(lat "$s" to_page_ns)" "$(lat "$s" to_open_ns)" "$(lat "$s" to_confirm_ns)" "$(lat "$s" to_resolve_ns)" "$r"
 			if [ "$r" != "–" ] && { [ -z "$most" ] || [ "$r" -gt "$most" ]; }; then most=$r; fi

@@ -216,10 +216,11 @@ func RunProbe(ctx context.Context, p Prober, req ProbeRequest) ProbeReport {
 	}
 	wg.Wait()
 	for i, nr := range rep.Names {
-		rep.Names[i].Verdict = evaluate.Judge(evaluate.ProbeSnapshot{
+		v := evaluate.Judge(evaluate.ProbeSnapshot{
 			Zone: firstNonEmpty(nr.Zone, nr.Name), Observations: nr.Observations, DSCheck: nr.DSCheck, Discovery: nr.Discovery,
 		})
 		probs, notes := judge(nr, req.Auth)
+		rep.Names[i].Verdict, probs = agree(nr.Name, v, probs)
 		rep.Problems = append(rep.Problems, probs...)
 		rep.Notes = append(rep.Notes, notes...)
 	}
@@ -296,6 +297,25 @@ func runQueries(ctx context.Context, p Prober, qs []dnsprobe.Query, timeout time
 	return out
 }
 
+// agree makes one name's verdict and problems tell the same story, so that
+// the VERDICT line, the JSON verdict, the problems and the exit status never
+// contradict each other: a problem the rules classify as nothing makes the
+// verdict non-ok, and a non-ok verdict with no problem listed is one.
+func agree(name string, v evaluate.ProbeVerdict, probs []string) (evaluate.ProbeVerdict, []string) {
+	switch {
+	case !v.OK && len(probs) == 0:
+		probs = append(probs, name+": "+v.Line)
+	case v.OK && len(probs) > 0:
+		line := "problem: " + probs[0]
+		if n := len(probs) - 1; n > 0 {
+			line += fmt.Sprintf(" (and %d more)", n)
+		}
+		v = evaluate.ProbeVerdict{Severity: model.SeverityWarning, Line: line,
+			RootCause: "The correlation rules classify no incident, but the results show a problem: " + strings.Join(probs, "; ") + "."}
+	}
+	return v, probs
+}
+
 // judge lists the problems and notes in one name's results.
 func judge(nr NameReport, auth bool) (problems, notes []string) {
 	serials := map[uint32][]string{}
@@ -318,6 +338,9 @@ func judge(nr NameReport, auth bool) (problems, notes []string) {
 		}
 		if o.Server.Kind == model.KindAuthoritative && o.Rcode == "NOERROR" && !o.AA {
 			problems = append(problems, fmt.Sprintf("%s: answer is not authoritative (AA=0): lame delegation", where))
+		} else if evaluate.Negative(o) == "NODATA" {
+			// Nothing configured this type: the name exists without it.
+			notes = append(notes, fmt.Sprintf("%s: NODATA (the name exists, without a %s record)", where, o.Type))
 		}
 		if o.SOASerial != nil {
 			serials[*o.SOASerial] = append(serials[*o.SOASerial], o.Server.Name)

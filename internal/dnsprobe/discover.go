@@ -48,7 +48,8 @@ func (p *Prober) Discover(ctx context.Context, zone string, resolvers []model.Se
 	}
 
 	// (b) The parent's delegation and glue.
-	parentHosts, glue, err := l.delegation(ctx, zone, &ttl)
+	parentHosts, glue, pv, err := l.delegation(ctx, zone, &ttl)
+	d.Delegation, d.DelegationDetail = pv.status, pv.detail
 	if err != nil {
 		problems = append(problems, "parent: "+err.Error())
 	}
@@ -99,19 +100,37 @@ func (p *Prober) Discover(ctx context.Context, zone string, resolvers []model.Se
 	return d
 }
 
+// parentView is what the parent's servers said of a zone's delegation:
+// the status ("" when no parent server made a statement) and which server
+// said what.
+type parentView struct {
+	status model.DelegationStatus
+	detail string
+}
+
 // delegation asks the parent zone's servers (RD=0) for zone's NS set and
-// returns the delegated nameserver names and their glue.
-func (l *lookup) delegation(ctx context.Context, zone string, ttl *ttlMin) ([]string, map[string][]netip.Addr, error) {
+// returns the delegated nameserver names and their glue, and what the
+// parent said: the delegation as soon as one server gives it; otherwise the
+// first authoritative denial (NXDOMAIN, or NOERROR without NS for the zone)
+// from a parent server. Failures and non-authoritative empty answers say
+// nothing about the delegation.
+func (l *lookup) delegation(ctx context.Context, zone string, ttl *ttlMin) ([]string, map[string][]netip.Addr, parentView, error) {
+	var pv parentView
 	if zone == "." {
-		return nil, nil, nil // the root has no parent
+		return nil, nil, pv, nil // the root has no parent
 	}
 	parent, err := l.findZone(ctx, parentOf(zone))
 	if err != nil {
-		return nil, nil, errors.New("cannot find the parent zone of " + zone + ": " + err.Error())
+		return nil, nil, pv, errors.New("cannot find the parent zone of " + zone + ": " + err.Error())
 	}
 	servers, err := l.zoneServers(ctx, parent)
 	if err != nil {
-		return nil, nil, errors.New("cannot find the servers of parent zone " + parent + ": " + err.Error())
+		return nil, nil, pv, errors.New("cannot find the servers of parent zone " + parent + ": " + err.Error())
+	}
+	deny := func(s model.Server, st model.DelegationStatus, what string) {
+		if pv.status == "" {
+			pv = parentView{status: st, detail: parent + " server " + serverLabel(s) + " answers " + what}
+		}
 	}
 	var errs []string
 	for _, s := range servers {
@@ -122,6 +141,9 @@ func (l *lookup) delegation(ctx context.Context, zone string, ttl *ttlMin) ([]st
 				break
 			}
 			continue
+		}
+		if m.Rcode == dns.RcodeNameError && m.Authoritative {
+			deny(s, model.DelegationNXDomain, "NXDOMAIN for "+zone)
 		}
 		if m.Rcode != dns.RcodeSuccess {
 			errs = append(errs, serverLabel(s)+": "+rcodeName(m.Rcode))
@@ -136,6 +158,9 @@ func (l *lookup) delegation(ctx context.Context, zone string, ttl *ttlMin) ([]st
 			hosts = nsNames(m.Answer, zone)
 		}
 		if len(hosts) == 0 {
+			if m.Authoritative {
+				deny(s, model.DelegationNoNS, "NOERROR without NS records for "+zone)
+			}
 			errs = append(errs, serverLabel(s)+": no delegation for "+zone)
 			continue
 		}
@@ -144,9 +169,10 @@ func (l *lookup) delegation(ctx context.Context, zone string, ttl *ttlMin) ([]st
 				ttl.add(ns.Hdr.Ttl)
 			}
 		}
-		return hosts, glueOf(m, hosts, ttl), nil
+		pv = parentView{status: model.DelegationOK, detail: parent + " server " + serverLabel(s) + " delegates " + zone + " to " + strings.Join(hosts, ", ")}
+		return hosts, glueOf(m, hosts, ttl), pv, nil
 	}
-	return nil, nil, errors.New("no server of parent zone " + parent + " gave the delegation: " + strings.Join(errs, "; "))
+	return nil, nil, pv, errors.New("no server of parent zone " + parent + " gave the delegation: " + strings.Join(errs, "; "))
 }
 
 // FindZone returns the zone cut enclosing name (the SOA owner, from the
@@ -168,7 +194,7 @@ func (p *Prober) logDiscovery(ctx context.Context, d *model.Discovery, problems 
 	}
 	p.log.DebugContext(ctx, "dns discovery",
 		"zone", d.Zone, "ns", d.NS, "servers", len(d.Servers), "ttl", d.TTL,
-		"problems", problems, "error", d.Error)
+		"problems", problems, "error", d.Error, "delegation", d.Delegation, "delegation_detail", d.DelegationDetail)
 }
 
 // authSet merges authoritative server addresses learnt several ways.

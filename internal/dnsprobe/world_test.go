@@ -95,7 +95,8 @@ func authHandler(apex string, data zone) dns.HandlerFunc {
 // world is a small DNS tree on loopback:
 //
 //	resolver      127.0.0.1:R  (flat view of everything; SERVFAIL under dead.test.)
-//	test.         127.0.0.1:P  (parent; delegates example.test. and dead.test.)
+//	test.         127.0.0.1:P  (parent; delegates example.test. and dead.test.;
+//	                            holds nons.test. without NS)
 //	example.test. 127.0.0.11:P (child)
 //
 // All nameservers share port P, which becomes the prober's authPort.
@@ -118,6 +119,8 @@ func startWorld(t *testing.T) *world {
 		"ns2.example.test. 172800 IN A 127.0.0.12",
 		"dead.test. 172800 IN NS ns.dead.test.",
 		"ns.dead.test. 172800 IN A 127.0.0.66",
+		// A name the parent holds without delegating it (no-ns).
+		"nons.test. 300 IN TXT \"not delegated\"",
 	)
 	childData := mustRRs(t,
 		"example.test. 3600 IN SOA ns1.example.test. h.example.test. 7 7200 3600 1209600 300",

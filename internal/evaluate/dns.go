@@ -25,8 +25,10 @@ type zone struct {
 	// "name type", to compare resolvers against.
 	authAns map[string]map[string][]string
 	ds      *model.DSCheck
-	ev      ring
-	fc      *forecast // signatures, serials and NS sets (forecast.go)
+	// deleg is what the parent's servers last said (nil: never asked).
+	deleg *delegation
+	ev    ring
+	fc    *forecast // signatures, serials and NS sets (forecast.go)
 }
 
 const maxNames = 16
@@ -160,6 +162,9 @@ func classify(o model.Observation) (bool, string) {
 		if o.Server.Kind == model.KindAuthoritative && !o.AA {
 			return false, "lame (AA=0)"
 		}
+		if neg := negative(o); neg != "" {
+			return false, neg
+		}
 		return true, ""
 	}
 	return false, o.Rcode
@@ -216,6 +221,9 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 	}
 
 	ok, class := classify(o)
+	if !ok && class == classNoData && e.adHoc {
+		ok, class = true, "" // an ad-hoc type nothing configured (reachmon probe)
+	}
 	if end := o.Time.Add(o.Latency); ok && end.After(e.lastOK) {
 		e.lastOK = end
 		if e.awaitVouch {
@@ -374,8 +382,14 @@ func dsBad(c *model.DSCheck) bool {
 func (e *Evaluator) discovery(d model.Discovery, now time.Time) {
 	z := e.zone(d.Zone)
 	if len(d.Servers) == 0 {
-		return // failed discovery keeps the previous set
+		// A failed discovery keeps the previous set, but what the parent
+		// said counts (a removed delegation leaves no servers to find).
+		if e.noteDelegation(z, d) {
+			e.evalZone(z, now)
+		}
+		return
 	}
+	e.noteDelegation(z, d)
 	keep := map[netip.Addr]bool{}
 	for _, s := range d.Servers {
 		a := s.Addr.Addr().Unmap()
@@ -612,6 +626,9 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 		if len(f.authDown) == 0 && len(f.resDown) == 0 {
 			return verdict{}
 		}
+	}
+	if e.negativeVerdict(z, f, &v, now) {
+		return v
 	}
 	switch {
 	case authAll && (resAll || f.resKnown == 0 || len(f.sigDown) == 0):
@@ -998,7 +1015,7 @@ func (e *Evaluator) vantageVerdict() verdict {
 	var cond bool
 	what := "every check"
 	if len(e.controls) > 0 {
-		cond = e.ctlKnown > 0 && e.ctlDown == e.ctlKnown
+		cond = e.ctlKnown > 0 && e.ctlDown == e.ctlKnown && e.controlsJudged()
 		what = "every control check (" + strings.Join(sortedKeys(e.controls), ", ") + ")"
 	} else {
 		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && e.pairsDown*10 >= e.pairsKnown*9
@@ -1023,6 +1040,27 @@ func (e *Evaluator) vantageVerdict() verdict {
 		v.evidence = append(v.evidence, e.resolvers[name].ev...)
 	}
 	return v
+}
+
+// controlsJudged reports whether every resolver has a verdict for every
+// control zone: after the vantage recovers every verdict starts afresh, and
+// the first resolver to cross open_rounds must not make "every control
+// check fails" true on its own while the others are still being judged
+// (resolvers that answer NXDOMAIN for a control zone, a failure, would
+// otherwise keep vantage_down open for ever).
+func (e *Evaluator) controlsJudged() bool {
+	for c := range e.controls {
+		z := e.zones[c]
+		if z == nil {
+			return false
+		}
+		for _, s := range z.servers {
+			if s.kind == model.KindResolver && !s.decided {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // vantageSuspect holds DNS verdicts while a control check fails: the

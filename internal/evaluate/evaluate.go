@@ -176,6 +176,10 @@ type Evaluator struct {
 	ids     map[string]bool
 
 	out []model.IncidentChange
+
+	// adHoc is set by Judge: NODATA of a type nothing configured is not
+	// a failure.
+	adHoc bool
 }
 
 // New builds an evaluator. Zero values in cfg take their defaults.

@@ -118,10 +118,14 @@ func (g *gen) event() (model.Event, bool) {
 		return c, true
 	default:
 		if g.pick(4) == 0 {
+			deleg := []model.DelegationStatus{"", model.DelegationOK, model.DelegationNXDomain, model.DelegationNoNS}
 			ns := [][]string{nil, {"ns1.example."}, {"ns1.example.", "ns2.example."}}
-			return model.Discovery{Time: g.now, Zone: fzZones[g.pick(3)],
-				Servers:  []model.AuthServer{{Host: "ns", Addr: netip.AddrPortFrom(fzAuth[g.pick(3)], 53)}},
-				ParentNS: ns[g.pick(3)], ApexNS: ns[g.pick(3)]}, true
+			d := model.Discovery{Time: g.now, Zone: fzZones[g.pick(3)], Delegation: deleg[g.pick(4)], DelegationDetail: "parent",
+				ParentNS: ns[g.pick(3)], ApexNS: ns[g.pick(3)]}
+			if g.pick(3) != 0 { // a removed delegation leaves no servers to find
+				d.Servers = []model.AuthServer{{Host: "ns", Addr: netip.AddrPortFrom(fzAuth[g.pick(3)], 53)}}
+			}
+			return d, true
 		}
 		return nil, true // a tick
 	}

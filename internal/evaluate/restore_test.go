@@ -38,7 +38,7 @@ func TestRestoredIncidentWaitsForEveryServer(t *testing.T) {
 	apply(model.Discovery{Time: now, Zone: "lab.example.", Servers: []model.AuthServer{
 		{Host: auth.Name, Addr: netip.MustParseAddrPort(auth.Addr), Sources: []model.AuthSource{model.SourceConfig}}}})
 	for range 4 {
-		apply(okObs("lab.example", res, now, "", 300))
+		apply(okObs("lab.example", res, now, "192.0.2.80", 300))
 	}
 	for _, c := range changes {
 		t.Errorf("change before the nameserver was probed again: %s %s (%s)", c.Type, c.Incident.ID, c.Reason)
@@ -53,7 +53,7 @@ func TestRestoredIncidentWaitsForEveryServer(t *testing.T) {
 	}
 	changes = nil
 	for range 3 {
-		apply(okObs("lab.example", auth, now, "", 300))
+		apply(okObs("lab.example", auth, now, "192.0.2.80", 300))
 	}
 	e.Tick(now)
 	var resolved bool

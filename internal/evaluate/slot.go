@@ -80,6 +80,9 @@ type verdict struct {
 	// supersededBy names an incident that explains this one: an open
 	// incident resolves at once.
 	supersededBy string
+	// holdUntil delays opening or changing an incident while a better
+	// explanation may still arrive (a fresh answer from the parent).
+	holdUntil time.Time
 	// details counts what the root cause names beyond the lists above
 	// (the DS key tag that matches no DNSKEY): a diagnosis with more
 	// details is not replaced by one with fewer (story.go).
@@ -218,7 +221,7 @@ func (e *Evaluator) held(v verdict, now time.Time) bool {
 	if !v.bgp && e.vantageSuspect() {
 		return true
 	}
-	return false
+	return now.Before(v.holdUntil)
 }
 
 // controlVouches reports whether a DNS verdict may open an incident as far

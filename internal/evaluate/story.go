@@ -288,6 +288,10 @@ func clearedText(k model.IncidentKind, subject string) string {
 		return "the signatures of " + subject + " were renewed past the warning horizon"
 	case model.IncidentDelegation:
 		return "the delegation of " + subject + " is consistent again"
+	case model.IncidentDelegationRemoved:
+		return subject + " is delegated and resolves again"
+	case model.IncidentRecordMissing, model.IncidentResolverNXDomain:
+		return "the names of " + subject + " resolve again"
 	}
 	return "the condition cleared"
 }

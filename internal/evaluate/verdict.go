@@ -41,6 +41,7 @@ func Judge(snap ProbeSnapshot) ProbeVerdict {
 		zoneName = snap.Observations[0].Name
 	}
 	e := New(cfg, Targets{Vantage: probeVantage, Zones: []Zone{{Name: zoneName}}})
+	e.adHoc = true
 	z := e.zone(zoneName)
 	if snap.Discovery != nil {
 		d := *snap.Discovery

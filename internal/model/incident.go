@@ -38,6 +38,18 @@ const (
 	// IncidentVantageDown: everything fails at once from this vantage,
 	// control checks included. The monitor's own problem.
 	IncidentVantageDown IncidentKind = "vantage_down"
+	// IncidentDelegationRemoved: resolvers say NXDOMAIN for a zone while
+	// the parent zone's servers no longer delegate it (a lapsed or
+	// suspended domain, a delegation removed at the registry).
+	IncidentDelegationRemoved IncidentKind = "delegation_removed"
+	// IncidentRecordMissing: the authoritative servers answer NXDOMAIN or
+	// NODATA for a configured name or type (a record deleted by a bad
+	// zone push).
+	IncidentRecordMissing IncidentKind = "record_missing"
+	// IncidentResolverNXDomain: resolvers say NXDOMAIN or NODATA while the
+	// authoritative servers still answer and the parent still delegates
+	// (stale negative cache, filtering, interception).
+	IncidentResolverNXDomain IncidentKind = "resolver_nxdomain"
 	// IncidentDNSSECExpiry: RRSIGs served by the authoritative servers
 	// expire soon (or start in the future): a forecast of a DNSSEC failure.
 	IncidentDNSSECExpiry IncidentKind = "dnssec_expiry"
@@ -50,7 +62,8 @@ const (
 var IncidentKinds = []IncidentKind{
 	IncidentBGPOutage, IncidentDNSSEC, IncidentAuthOutage, IncidentResolverOutage,
 	IncidentHijack, IncidentAnswerMismatch, IncidentPrefixWithdrawn, IncidentFeedLost,
-	IncidentVantageDown, IncidentDNSSECExpiry, IncidentDelegation,
+	IncidentVantageDown, IncidentDelegationRemoved, IncidentRecordMissing, IncidentResolverNXDomain,
+	IncidentDNSSECExpiry, IncidentDelegation,
 }
 
 // Title is the kind in plain words ("BGP-caused DNS outage").
@@ -74,6 +87,12 @@ func (k IncidentKind) Title() string {
 		return "BGP feed lost"
 	case IncidentVantageDown:
 		return "vantage down"
+	case IncidentDelegationRemoved:
+		return "delegation removed"
+	case IncidentRecordMissing:
+		return "record missing"
+	case IncidentResolverNXDomain:
+		return "resolver NXDOMAIN"
 	case IncidentDNSSECExpiry:
 		return "DNSSEC signatures expiring"
 	case IncidentDelegation:

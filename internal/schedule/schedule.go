@@ -64,6 +64,11 @@ type Scheduler struct {
 	mu        sync.Mutex
 	discovery map[string]model.Discovery // zone FQDN -> latest successful discovery
 	attempted map[string]bool            // zone FQDN -> discovery tried at least once
+
+	// rediscover asks Run to discover a zone again now: a resolver began
+	// to say one of its names does not exist, and the parent's answer
+	// tells a removed delegation from a resolver-side problem.
+	rediscover chan *zonePlan
 }
 
 type zonePlan struct {
@@ -88,6 +93,7 @@ func New(cfg *config.Config, prober Prober, out chan<- model.Event, o Options) (
 		discovery: map[string]model.Discovery{},
 		attempted: map[string]bool{},
 	}
+	s.rediscover = make(chan *zonePlan, 64)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -278,6 +284,8 @@ type job struct {
 	// the job adds to the concurrency it may need (see demand).
 	hold  time.Duration
 	index int
+	// started is when the job last started.
+	started time.Time
 }
 
 // demand is the share of one worker the job needs if every run takes its
@@ -415,7 +423,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		for len(h) > 0 && inFlight < limit && !h[0].due.After(now) {
 			j := heap.Pop(&h).(*job)
 			s.lag.Observe(now.Sub(j.due).Seconds())
-			j.busy = true
+			j.busy, j.started = true, now
 			inFlight++
 			s.running.Inc()
 			wg.Go(func() {
@@ -458,6 +466,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case u := <-authSet:
 			s.replaceAuthJobs(u, jobs, authKeys, add, remove)
 			setLimit()
+		case z := <-s.rediscover:
+			// Run the zone's discovery now unless it runs or ran moments
+			// ago.
+			if j := jobs["disc "+z.fqdn]; j != nil && !j.busy && j.index >= 0 && s.now().Sub(j.started) >= min(rediscoverSpacing, s.probe.DiscoveryMin.Duration) {
+				j.due = s.now()
+				heap.Fix(&h, j.index)
+			}
 		}
 	}
 }
@@ -539,12 +554,20 @@ func (s *Scheduler) emit(ctx context.Context, ev model.Event) {
 }
 
 func (s *Scheduler) probeJob(z *zonePlan, key string, q dnsprobe.Query) *job {
+	return s.probeJobThen(z, key, q, nil)
+}
+
+// probeJobThen is probeJob with then called with every observation.
+func (s *Scheduler) probeJobThen(z *zonePlan, key string, q dnsprobe.Query, then func(model.Observation)) *job {
 	return &job{key: key, zone: z, every: z.interval, hold: s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
 		qctx, cancel := context.WithTimeout(ctx, s.probe.Timeout.Duration)
 		obs := s.prober.Probe(qctx, q)
 		cancel()
 		if ctx.Err() == nil {
 			s.emit(ctx, obs)
+			if then != nil {
+				then(obs)
+			}
 		}
 		return 0
 	}}
@@ -556,11 +579,38 @@ func (s *Scheduler) resolverJobs(z *zonePlan) []*job {
 		for _, n := range z.names {
 			for _, t := range z.types {
 				key := fmt.Sprintf("res %s %s %s %s", z.fqdn, r.Name, n, t)
-				out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.label, Server: r, Name: n, Type: t}))
+				var then func(model.Observation)
+				if z.explicit == nil {
+					then = s.watchNegative(z)
+				}
+				out = append(out, s.probeJobThen(z, key, dnsprobe.Query{Target: z.label, Server: r, Name: n, Type: t}, then))
 			}
 		}
 	}
 	return out
+}
+
+// rediscoverSpacing is the least time between a zone's discovery and one
+// asked for by a negative answer (discovery_min when shorter).
+const rediscoverSpacing = 10 * time.Second
+
+// watchNegative returns the observer of one resolver probe job of a
+// discovered zone: when its answers turn negative (NXDOMAIN, or NOERROR
+// without answers), the zone's discovery runs again at once, so that what
+// the parent says of the delegation is fresh when the verdict is made. Once
+// per onset: a name that stays missing does not rediscover every round.
+func (s *Scheduler) watchNegative(z *zonePlan) func(model.Observation) {
+	var wasNeg bool // a job never runs twice at once
+	return func(o model.Observation) {
+		neg := o.Error == model.ErrNone && (o.Rcode == "NXDOMAIN" || o.Rcode == "NOERROR" && len(o.Answers) == 0)
+		if neg && !wasNeg {
+			select {
+			case s.rediscover <- z:
+			default: // requests are pending already
+			}
+		}
+		wasNeg = neg
+	}
 }
 
 // authJobs probes every authoritative server for the zone apex SOA (the
