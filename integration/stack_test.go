@@ -632,13 +632,13 @@ address = "%s:53"
 
 [[zone]]
 name = "good.test"
-names = ["@", "www"]
-types = ["SOA", "A"]
+names = ["www"]
+types = ["A"]
 
 [[zone]]
 name = "broken.test"
-names = ["@", "www"]
-types = ["SOA", "A"]
+names = ["www"]
+types = ["A"]
 
 [[prefix]]
 prefix = "198.18.30.0/24"

@@ -338,7 +338,7 @@ func judge(nr NameReport, auth bool) (problems, notes []string) {
 		}
 		if o.Server.Kind == model.KindAuthoritative && o.Rcode == "NOERROR" && !o.AA {
 			problems = append(problems, fmt.Sprintf("%s: answer is not authoritative (AA=0): lame delegation", where))
-		} else if evaluate.Negative(o) == "NODATA" {
+		} else if o.Negative() == "NODATA" {
 			// Nothing configured this type: the name exists without it.
 			notes = append(notes, fmt.Sprintf("%s: NODATA (the name exists, without a %s record)", where, o.Type))
 		}

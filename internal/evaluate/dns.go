@@ -84,7 +84,11 @@ type server struct {
 
 	mismatch, match int
 	mismatched      bool
-	mismatchText    string
+	// negDown: down, and the latest failure is a negative answer
+	// (NXDOMAIN, NODATA): an answer, so not a sign that this vantage's
+	// network is gone (counted in Evaluator.pairsNeg).
+	negDown      bool
+	mismatchText string
 
 	// vseen, vclass (the intercept class of its latest failure, "" if
 	// none) and nxRun (NXDOMAIN answers in a row for a control zone) feed
@@ -271,6 +275,17 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 			e.serverEvidence(z, srv, res, now)
 		}
 	}
+	if neg := srv.down && isNegative(srv.class); neg != srv.negDown {
+		srv.negDown = neg
+		if neg {
+			e.pairsNeg++
+		} else {
+			e.pairsNeg--
+		}
+		if !transition {
+			e.evalVantage(now)
+		}
+	}
 	if res != nil {
 		e.noteVantageProbe(res, z, srv, o, ok, now)
 		e.noteResolverProbe(res, z, o, ok, now)
@@ -345,14 +360,14 @@ func (e *Evaluator) countPair(z *zone, srv *server, res *resolver, wasDecided, w
 // resetServers forgets every server's verdict (after the vantage was
 // down, nothing seen meanwhile counts).
 func (e *Evaluator) resetServers() {
-	e.pairsKnown, e.pairsDown, e.ctlKnown, e.ctlDown = 0, 0, 0, 0
+	e.pairsKnown, e.pairsDown, e.pairsNeg, e.ctlKnown, e.ctlDown = 0, 0, 0, 0, 0
 	for _, r := range e.resolvers {
 		r.known, r.downZones = 0, nil
 	}
 	for _, z := range e.zones {
 		z.undecided = len(z.servers)
 		for _, s := range z.servers {
-			s.decided, s.down, s.rounds = false, false, nil
+			s.decided, s.down, s.rounds, s.negDown = false, false, nil, false
 			s.mismatch, s.match, s.mismatched = 0, 0, false
 		}
 	}
@@ -630,6 +645,12 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 	if e.negativeVerdict(z, f, &v, now) {
 		return v
 	}
+	if dnssecFails(f) {
+		// Servers that answer a configured name with NXDOMAIN or NODATA
+		// answer: while validation fails, they are not an outage.
+		f.authDown = slices.DeleteFunc(f.authDown, func(s *server) bool { return isNegative(s.class) })
+		authAll = f.authKnown > 0 && len(f.authDown) == f.authKnown
+	}
 	switch {
 	case authAll && (resAll || f.resKnown == 0 || len(f.sigDown) == 0):
 		v.kind, v.severity = model.IncidentAuthOutage, model.SeverityCritical
@@ -642,7 +663,7 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 			v.rootCause = fmt.Sprintf("Every authoritative server of %s fails (%s)%s", z.key, serverList(f.authDown, true), resolverTail(f))
 		}
 		v.rootCause += "."
-	case len(f.sigDown) > 0 && len(f.sigDown)*2 >= f.validKnown:
+	case dnssecFails(f):
 		v.kind, v.severity = model.IncidentDNSSEC, model.SeverityCritical
 		v.resolvers = serverNames(f.sigDown)
 		auth := "the authoritative servers answer"
@@ -1018,7 +1039,8 @@ func (e *Evaluator) vantageVerdict() verdict {
 		cond = e.ctlKnown > 0 && e.ctlDown == e.ctlKnown && e.controlsJudged()
 		what = "every control check (" + strings.Join(sortedKeys(e.controls), ", ") + ")"
 	} else {
-		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && e.pairsDown*10 >= e.pairsKnown*9
+		// Negative answers are answers: they prove the network works.
+		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && (e.pairsDown-e.pairsNeg)*10 >= e.pairsKnown*9
 	}
 	if !cond {
 		return e.interceptVerdict(v)

@@ -166,9 +166,10 @@ type Evaluator struct {
 	msOverflow       map[netip.Prefix]int
 	maxMoreSpecifics int
 
-	// counts of decided (zone, server) pairs, for vantage down.
-	pairsKnown, pairsDown int
-	ctlKnown, ctlDown     int
+	// counts of decided (zone, server) pairs, for vantage down; pairsNeg
+	// are the down pairs whose latest failure is a negative answer.
+	pairsKnown, pairsDown, pairsNeg int
+	ctlKnown, ctlDown               int
 
 	slots   map[slotKey]*slot
 	pending map[*slot]bool

@@ -18,8 +18,8 @@ import (
 
 // Failure classes of negative answers.
 const (
-	classNXDomain = "NXDOMAIN"
-	classNoData   = "NODATA"
+	classNXDomain = model.NegativeNXDomain
+	classNoData   = model.NegativeNoData
 )
 
 // negativeRecheck bounds how long a resolver-side verdict waits for a
@@ -28,51 +28,12 @@ const (
 // and a removed delegation must not page first as a resolver problem.
 const negativeRecheck = 30 * time.Second
 
-// Negative returns "NXDOMAIN" or "NODATA" when an answered observation
-// says its name or type does not exist, "" otherwise (see negative).
-func Negative(o model.Observation) string {
-	if !o.Answered() {
-		return ""
-	}
-	return negative(o)
-}
-
 // isNegative reports whether a failure class is a negative answer.
 func isNegative(class string) bool { return class == classNXDomain || class == classNoData }
 
 // negative returns the negative class of an answered observation ("" when
-// the answer is a positive one). NODATA is not a failure for types that
-// exist only at a zone apex (SOA, NS, DNSKEY, DS) asked of another name,
-// nor for the DS of the apex asked of the zone's own servers (the DS lives
-// at the parent): there NOERROR says the name exists, which is what such a
-// probe can tell.
-func negative(o model.Observation) string {
-	switch o.Rcode {
-	case "NXDOMAIN":
-		return classNXDomain
-	case "NOERROR":
-	default:
-		return ""
-	}
-	for _, a := range o.Answers {
-		f := strings.SplitN(a, " ", 4)
-		if len(f) >= 3 && (strings.EqualFold(f[2], o.Type) || f[2] == "CNAME" || f[2] == "DNAME") {
-			return ""
-		}
-	}
-	apex := o.Target != "" && zoneKey(o.Target) == zoneKey(o.Name)
-	switch strings.ToUpper(o.Type) {
-	case "SOA", "NS", "DNSKEY":
-		if !apex {
-			return ""
-		}
-	case "DS":
-		if !apex || o.Server.Kind == model.KindAuthoritative {
-			return ""
-		}
-	}
-	return classNoData
-}
+// the answer is a positive one): model.Observation.Negative.
+func negative(o model.Observation) string { return o.Negative() }
 
 // delegation is what the parent's servers last said of a zone.
 type delegation struct {
@@ -147,7 +108,9 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		v.rootCause = fmt.Sprintf("The parent zone no longer delegates %s: %s; resolvers still answer from cache and fail once their cached delegation expires%s.",
 			z.key, d.detail, authTail(f))
 		v.short = fmt.Sprintf("the parent no longer delegates the zone (%s); resolvers still answer from cache", d.detail)
-	case len(authNeg) > 0 && len(authOther) == 0:
+	case len(authNeg) > 0 && len(authOther) == 0 && !dnssecFails(f):
+		// (When validating resolvers fail with the DNSSEC signature, the
+		// whole zone is broken: the DNSSEC rule names that first.)
 		// Servers that answer the same but have not crossed open_rounds
 		// yet count too: one zone push reaches them all within seconds,
 		// and the page should not say "1 of 2" for the first probe's luck.
@@ -217,6 +180,12 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		v.affected = []string{z.key}
 	}
 	return true
+}
+
+// dnssecFails reports whether the zone's DNSSEC rule holds: at least half
+// of the validating resolvers fail with the DNSSEC signature.
+func dnssecFails(f zoneFacts) bool {
+	return len(f.sigDown) > 0 && len(f.sigDown)*2 >= f.validKnown
 }
 
 // negativeRecovery keeps an open delegation_removed or record_missing

@@ -44,7 +44,7 @@ func NewDNS(reg prometheus.Registerer, zoneLatency bool) *DNS {
 		forecast:    newForecast(f),
 		success: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "reachmon_dns_probe_success",
-			Help: "1 if the last probe got a NOERROR answer, else 0.",
+			Help: "1 if the last probe got a NOERROR answer holding the asked type (or a CNAME to follow), else 0 (errors, NXDOMAIN, NODATA).",
 		}, probe),
 		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "reachmon_dns_probe_duration_seconds",
@@ -90,7 +90,7 @@ const maxEDECode = 49
 func (m *DNS) Observe(o model.Observation) {
 	zone, srv, kind, tr := o.Target, o.Server.Name, string(o.Server.Kind), string(o.Server.Transport)
 	ok := 0.0
-	if o.Answered() && o.Rcode == "NOERROR" {
+	if o.Answered() && o.Rcode == "NOERROR" && o.Negative() == "" {
 		ok = 1
 	}
 	m.success.WithLabelValues(zone, o.Name, o.Type, srv, kind, tr).Set(ok)

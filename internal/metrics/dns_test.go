@@ -16,7 +16,11 @@ func TestObserve(t *testing.T) {
 	m := NewDNS(reg, true)
 	srv := model.Server{Name: "ns1.example.", Kind: model.KindAuthoritative, Transport: model.TransportUDP}
 	serial := uint32(2026112301)
-	m.Observe(model.Observation{Target: "example.com", Server: srv, Name: "example.com.", Type: "SOA", Rcode: "NOERROR", SOASerial: &serial, Latency: 3 * time.Millisecond})
+	m.Observe(model.Observation{Target: "example.com", Server: srv, Name: "example.com.", Type: "SOA", Rcode: "NOERROR", SOASerial: &serial, Latency: 3 * time.Millisecond,
+		Answers: []string{"example.com. IN SOA ns1.example. hostmaster.example. 2026112301 7200 3600 1209600 300"}})
+	// NODATA: the configured www AAAA is gone (NOERROR without the type).
+	m.Observe(model.Observation{Target: "example.com", Server: srv, Name: "www.example.com.", Type: "AAAA", Rcode: "NOERROR", AA: true,
+		Answers: []string{"www.example.com. IN A 192.0.2.80"}})
 	res := model.Server{Name: "cloudflare", Kind: model.KindResolver, Transport: model.TransportUDP, Validating: true}
 	m.Observe(model.Observation{Target: "example.com", Server: res, Name: "example.com.", Type: "A", Rcode: "SERVFAIL",
 		EDE: []model.EDE{{Code: 9}, {Code: 65000}}, CDRetry: &model.CDRetry{Rcode: "NOERROR", Succeeded: true}})
@@ -24,9 +28,10 @@ func TestObserve(t *testing.T) {
 	m.ObserveDS("example.com", model.DSCheck{Status: model.DSMismatch})
 
 	want := `
-# HELP reachmon_dns_probe_success 1 if the last probe got a NOERROR answer, else 0.
+# HELP reachmon_dns_probe_success 1 if the last probe got a NOERROR answer holding the asked type (or a CNAME to follow), else 0 (errors, NXDOMAIN, NODATA).
 # TYPE reachmon_dns_probe_success gauge
 reachmon_dns_probe_success{kind="authoritative",name="example.com.",qtype="SOA",server="ns1.example.",transport="udp",zone="example.com"} 1
+reachmon_dns_probe_success{kind="authoritative",name="www.example.com.",qtype="AAAA",server="ns1.example.",transport="udp",zone="example.com"} 0
 reachmon_dns_probe_success{kind="resolver",name="example.com.",qtype="A",server="cloudflare",transport="udp",zone="example.com"} 0
 reachmon_dns_probe_success{kind="resolver",name="www.example.com.",qtype="A",server="cloudflare",transport="udp",zone="example.com"} 0
 # HELP reachmon_dns_ede_total Extended DNS Errors (RFC 8914) received, by info code.

@@ -5,6 +5,7 @@ package model
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -138,6 +139,51 @@ func (Observation) isEvent()               {}
 
 // Answered reports whether a DNS response was received and parsed.
 func (o Observation) Answered() bool { return o.Error == ErrNone && o.Rcode != "" }
+
+// Negative answers: the name does not exist (NXDOMAIN), or it has no
+// record of the asked type and no CNAME or DNAME to follow (NODATA).
+const (
+	NegativeNXDomain = "NXDOMAIN"
+	NegativeNoData   = "NODATA"
+)
+
+// Negative returns NegativeNXDomain or NegativeNoData when the observation
+// is an answer saying its name or type does not exist, "" otherwise. NODATA
+// does not count for types that exist only at a zone apex (SOA, NS,
+// DNSKEY, DS) asked of another name than the Target zone, nor for the DS
+// of the apex asked of the zone's own servers (the DS lives at the
+// parent): there NOERROR says the name exists, which is all such a probe
+// can tell.
+func (o Observation) Negative() string {
+	if !o.Answered() {
+		return ""
+	}
+	switch o.Rcode {
+	case "NXDOMAIN":
+		return NegativeNXDomain
+	case "NOERROR":
+	default:
+		return ""
+	}
+	for _, a := range o.Answers {
+		f := strings.SplitN(a, " ", 4)
+		if len(f) >= 3 && (strings.EqualFold(f[2], o.Type) || f[2] == "CNAME" || f[2] == "DNAME") {
+			return ""
+		}
+	}
+	apex := o.Target != "" && strings.EqualFold(strings.TrimSuffix(o.Target, "."), strings.TrimSuffix(o.Name, "."))
+	switch strings.ToUpper(o.Type) {
+	case "SOA", "NS", "DNSKEY":
+		if !apex {
+			return ""
+		}
+	case "DS":
+		if !apex || o.Server.Kind == KindAuthoritative {
+			return ""
+		}
+	}
+	return NegativeNoData
+}
 
 // DSRecord is one DS record at the parent and what it matched.
 type DSRecord struct {
