@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -18,15 +17,6 @@ import (
 // negativeTTL is the TTL of every record of these labs, negative answers
 // included.
 const negativeTTL = 10 * time.Second
-
-func evidenceWith(e incident.Entry, want string) bool {
-	for _, ev := range e.Evidence {
-		if strings.Contains(ev.Text, want) {
-			return true
-		}
-	}
-	return false
-}
 
 // TestScenarioDelegationRemoved: gone.test's NS, DS and glue are removed
 // from test. (a lapsed domain, a delegation removed at the registry) while
@@ -55,7 +45,7 @@ func TestScenarioDelegationRemoved(t *testing.T) {
 	// name does not exist.
 	checkRootCause(t, inc, "The parent zone no longer delegates gone.test", parent,
 		"NXDOMAIN for www.gone.test. A", "the authoritative servers still serve the zone")
-	if !evidenceWith(inc, "parent of gone.test: "+parent) {
+	if !evidenceHas(inc, "parent of gone.test: "+parent) {
 		t.Errorf("no evidence naming the parent's answer:\n%v", inc.Evidence)
 	}
 	for _, e := range l.All() {
