@@ -73,8 +73,9 @@ dnssec = false
 		`reachmon_dns_responses_total{kind="resolver",rcode="NOERROR",server="local",transport="udp",vantage="test-vantage",zone="lab.example"}`,
 		`reachmon_build_info{`,
 		`go_goroutines `,
-		// NOERROR without data (the apex has no A record) is still a
-		// success (checked below, once it has been probed).
+		// NOERROR without data (the apex has no A record) is NODATA,
+		// a failure of a configured name (checked below, once it has
+		// been probed).
 		`reachmon_dns_probe_success{kind="resolver",name="lab.example.",qtype="A",server="local",transport="udp",vantage="test-vantage",zone="lab.example"}`,
 	}
 	var body string
@@ -97,9 +98,10 @@ dnssec = false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// NOERROR without data (the apex has no A record) is still a success.
-	if !strings.Contains(body, `reachmon_dns_probe_success{kind="resolver",name="lab.example.",qtype="A",server="local",transport="udp",vantage="test-vantage",zone="lab.example"} 1`) {
-		t.Errorf("apex A (NOERROR, no data) should be a success; got:\n%s", grep(body, "probe_success"))
+	// NOERROR without data (the apex has no A record) is NODATA: the
+	// configured lab.example. A does not exist, which is a failure.
+	if !strings.Contains(body, `reachmon_dns_probe_success{kind="resolver",name="lab.example.",qtype="A",server="local",transport="udp",vantage="test-vantage",zone="lab.example"} 0`) {
+		t.Errorf("apex A (NOERROR, no data) should be a failure (NODATA); got:\n%s", grep(body, "probe_success"))
 	}
 	if code, b := get(t, base+"/healthz"); code != 200 || strings.TrimSpace(b) != "ok" {
 		t.Errorf("/healthz = %d %q", code, b)
