@@ -546,7 +546,7 @@ bench_latency() {
 		log "latency: building ./integration/"
 		"$GO" test -c -o "$bin" ./integration/
 		for ((r = 1; r <= rounds; r++)); do
-			log "latency: round $r/$rounds (about 5 minutes)"
+			log "latency: round $r/$rounds (about 12 minutes)"
 			rm -rf "$ROOT/var/detection-latency"
 			# The test binary itself (not go test, which would leave it
 			# running on SIGTERM), in the package directory as go test does.
@@ -565,6 +565,8 @@ bench_latency() {
 		done
 		echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.txt"
 	fi
+	# The rounds the table rests on (BENCH_REUSE: those kept).
+	rounds=$(find "$out" -mindepth 1 -maxdepth 1 -type d -name 'round-*' | wc -l)
 	# scenario field -> seconds, median over the rounds ("–" when absent).
 	lat() {
 		local f v vals=()
@@ -600,8 +602,10 @@ Unbound resolvers, two BIRD peers announcing the prefixes that cover the nameser
 resolvers (and a covering /17), a local Slack Web API stand-in — all inside a network namespace
 on 198.18.0.0/16, with the reachmon binary as a user runs it. Faults are real: BIRD withdraws
 routes, nftables drops packets, NSD stops, the zone is re-signed. *page*: fault → the Slack
-\`chat.postMessage\` of the incident; *open*: fault → the incident opened; *confirm*: (Facebook)
-fault → resolvers failing once caches expired; *resolve*: recovery → the \`chat.update\` marking
+\`chat.postMessage\` of the incident; *open*: fault → the incident opened; *confirm*: fault →
+(facebook) resolvers failing once caches expired, (delegation-removed, record-deleted) every
+resolver failing too, (signature-expiry) critical after the second re-sign inside the TTL;
+*resolve*: recovery → the \`chat.update\` marking
 it resolved (includes \`resolve_after\` / \`bgp_resolve_after\`); *replies*: replies in the page's
 Slack thread at the end of the scenario (material updates and the resolve), the most over the
 rounds. ${rounds} round(s), medians.
