@@ -26,9 +26,8 @@ import (
 // story is a slot's diagnosis and recovery.
 type story struct {
 	// diag is the worst verdict seen, its lists replaced by their unions
-	// over the incident's life; cover is that verdict's own coverage.
-	diag  verdict
-	cover int
+	// over the incident's life.
+	diag verdict
 	// impactBegan: the early warning's forecast came true, or there was
 	// none; no new time to impact is shown after it.
 	impactBegan bool
@@ -47,7 +46,7 @@ const maxUnion = 64
 
 // newStory starts the story of an incident opened with verdict v.
 func newStory(v verdict) story {
-	st := story{cover: coverage(v), impactBegan: v.impactAt.IsZero()}
+	st := story{impactBegan: v.impactAt.IsZero()}
 	st.diag = v
 	st.diag.prefixes = slices.Clone(v.prefixes)
 	st.diag.servers = slices.Clone(v.servers)
@@ -57,23 +56,32 @@ func newStory(v verdict) story {
 	return st
 }
 
-// coverage is how much a verdict explains: the prefixes, servers,
-// resolvers, ASNs and names it names, and its details (a DS key tag).
-func coverage(v verdict) int {
-	return len(v.prefixes) + len(v.servers) + len(v.resolvers) + len(v.asns) + len(v.affected) + v.details
-}
-
-// outranks reports whether v replaces the diagnosis d (of coverage
-// cover): a worse severity, a reclassification at the same severity, or
-// the same kind explaining at least as much (the newer wording wins).
-func outranks(v, d verdict, cover int) bool {
+// outranks reports whether v replaces the diagnosis d: a worse severity,
+// a reclassification at the same severity, or the same kind explaining
+// everything d does — every prefix, server, resolver, ASN and name of its
+// lists (the unions over the incident's life) and its details (a DS key
+// tag) — when the newer wording wins. A verdict that names less (the
+// covering /23 re-announced before the /24s, a resolver answering again)
+// is a half-recovered state, not a better explanation.
+func outranks(v, d verdict) bool {
 	if r, rd := v.severity.Rank(), d.severity.Rank(); r != rd {
 		return r > rd
 	}
 	if v.kind != d.kind {
 		return true
 	}
-	return coverage(v) >= cover
+	return v.details >= d.details && superset(v.prefixes, d.prefixes) && superset(v.servers, d.servers) &&
+		superset(v.resolvers, d.resolvers) && superset(v.asns, d.asns) && superset(v.affected, d.affected)
+}
+
+// superset reports whether a holds every element of b.
+func superset[T comparable](a, b []T) bool {
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // recovering reports whether some recovery milestone was reached.
@@ -89,9 +97,9 @@ func (e *Evaluator) tell(s *slot, v verdict, now time.Time) (shown verdict, reco
 	st := &s.story
 	was := st.recovering()
 	if v.kind != "" {
-		if outranks(v, st.diag, st.cover) {
+		if outranks(v, st.diag) {
 			old := st.diag
-			st.diag, st.cover = v, coverage(v)
+			st.diag = v
 			st.diag.prefixes, st.diag.servers, st.diag.resolvers = old.prefixes, old.servers, old.resolvers
 			st.diag.asns, st.diag.affected = old.asns, old.affected
 		}
@@ -149,7 +157,7 @@ func (e *Evaluator) milestones(s *slot, v verdict, now time.Time) []model.Eviden
 		st.cleared = time.Time{}
 	}
 	// weaker: v explains less than the diagnosis.
-	weaker := cleared || !outranks(v, d, st.cover)
+	weaker := cleared || !outranks(v, d)
 	if d.kind == model.IncidentHijack {
 		// A hijacked route no longer listed by the verdict is no longer
 		// originated by the unexpected AS.

@@ -411,3 +411,66 @@ func TestStoryLesserKindWhileRecovering(t *testing.T) {
 		t.Errorf("resolved %s: %s", res.ID, res.RootCause)
 	}
 }
+
+// TestStoryFacebookCoverBackFirst: the covering /23s come back before the
+// /24s that held the nameservers (as BIRD re-announces them in the outage
+// lab), and the resolvers' caches expire only then. The verdict now says
+// "only the less-specific 129.134.30.0/23 still covers them": it names
+// the failing resolvers but fewer withdrawn prefixes, a half-recovered
+// state. The incident keeps the diagnosis of the page, where the /23s
+// were withdrawn too; the failing resolvers join its lists.
+func TestStoryFacebookCoverBackFirst(t *testing.T) {
+	w := facebookWorld(t)
+	w.runFor(10*time.Minute, 30*time.Second)
+	w.now = w.now.Add(2 * time.Second)
+	all := []string{"129.134.30.0/24", "129.134.31.0/24", "129.134.30.0/23", "185.89.218.0/24", "185.89.219.0/24", "185.89.218.0/23"}
+	for _, p := range all {
+		w.withdraw(peers3, p, 32934)
+	}
+	w.apply(
+		coverWithdrawn(w.now, fbAuth[0], "129.134.30.0/24", "129.134.0.0/17"),
+		coverWithdrawn(w.now, fbAuth[1], "129.134.31.0/24", "129.134.0.0/17"),
+		coverWithdrawn(w.now, fbAuth[2], "185.89.218.0/24", ""),
+		coverWithdrawn(w.now, fbAuth[3], "185.89.219.0/24", ""),
+	)
+	page := w.e.Open()[0]
+	mustContain(t, "page", page.RootCause, "every nameserver of facebook.com", "129.134.30.0/23", "185.89.218.0/23")
+
+	// The /23s are back; the /24s are not.
+	w.announce(peers3, "129.134.30.0/23", 32934)
+	w.announce(peers3, "185.89.218.0/23", 32934)
+	w.apply(
+		coverWithdrawn(w.now, fbAuth[0], "129.134.30.0/24", "129.134.30.0/23"),
+		coverWithdrawn(w.now, fbAuth[1], "129.134.31.0/24", "129.134.30.0/23"),
+		coverWithdrawn(w.now, fbAuth[2], "185.89.218.0/24", "185.89.218.0/23"),
+		coverWithdrawn(w.now, fbAuth[3], "185.89.219.0/24", "185.89.218.0/23"),
+	)
+	// Then the caches expire: every check fails.
+	w.probe = func(z string, s model.Server, now time.Time) model.Observation {
+		return failObs(z, s, now, "", model.ErrTimeout)
+	}
+	w.runFor(5*time.Minute, 30*time.Second)
+	v := w.e.zoneVerdict(w.e.zones["facebook.com"], w.now)
+	if !strings.Contains(v.rootCause, "only the less-specific 129.134.30.0/23") || len(v.resolvers) != 3 {
+		t.Fatalf("the lab of this test is wrong: the verdict should name the /23 as covering and three resolvers: %s", v.rootCause)
+	}
+	open := w.e.Open()[0]
+	if open.RootCause != page.RootCause {
+		t.Errorf("the diagnosis was replaced by a half-recovered state:\n%s\nthe page said:\n%s", open.RootCause, page.RootCause)
+	}
+	if len(open.Resolvers) != 3 || len(open.Prefixes) != 6 {
+		t.Errorf("the incident's lists are not the union: resolvers %v, prefixes %v", open.Resolvers, open.Prefixes)
+	}
+
+	w.announceCover(fbAuth[0], "129.134.30.0/24")
+	w.announceCover(fbAuth[1], "129.134.31.0/24")
+	w.announceCover(fbAuth[2], "185.89.218.0/24")
+	w.announceCover(fbAuth[3], "185.89.219.0/24")
+	w.probe = healthy("157.240.1.35", 300)
+	w.runFor(10*time.Minute, 30*time.Second)
+	res := lastOf(t, w, model.ChangeResolve)
+	if res.RootCause != page.RootCause {
+		t.Errorf("resolved with another story:\n%s\nthe page said:\n%s", res.RootCause, page.RootCause)
+	}
+	mustContain(t, "recovery line", res.Recovery, "routes re-announced", "resolvers answer again")
+}
