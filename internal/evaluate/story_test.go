@@ -62,14 +62,9 @@ func (w *world) announceCover(a authSrv, prefixes ...string) {
 		Current: &model.Cover{Prefix: netip.PrefixFrom(a.addr, 24).Masked(), Peers: 3}})
 }
 
-// TestStoryFacebookPartialRecovery: the routes come back one nameserver
-// at a time while the nameservers still time out. The verdict passes
-// through "the routes to 1 of 4 nameservers"; the incident keeps "every
-// nameserver" and the six prefixes, tells the recovery as milestones,
-// and resolves with the diagnosis of the page.
-func TestStoryFacebookPartialRecovery(t *testing.T) {
-	w := facebookWorld(t)
-	w.runFor(10*time.Minute, 30*time.Second)
+// withdrawFacebook withdraws, two seconds on, the /24s and /23s that
+// cover facebook.com's four nameservers (the /17 stays) and returns them.
+func (w *world) withdrawFacebook() []string {
 	w.now = w.now.Add(2 * time.Second)
 	all := []string{"129.134.30.0/24", "129.134.31.0/24", "129.134.30.0/23", "185.89.218.0/24", "185.89.219.0/24", "185.89.218.0/23"}
 	for _, p := range all {
@@ -81,6 +76,18 @@ func TestStoryFacebookPartialRecovery(t *testing.T) {
 		coverWithdrawn(w.now, fbAuth[2], "185.89.218.0/24", ""),
 		coverWithdrawn(w.now, fbAuth[3], "185.89.219.0/24", ""),
 	)
+	return all
+}
+
+// TestStoryFacebookPartialRecovery: the routes come back one nameserver
+// at a time while the nameservers still time out. The verdict passes
+// through "the routes to 1 of 4 nameservers"; the incident keeps "every
+// nameserver" and the six prefixes, tells the recovery as milestones,
+// and resolves with the diagnosis of the page.
+func TestStoryFacebookPartialRecovery(t *testing.T) {
+	w := facebookWorld(t)
+	w.runFor(10*time.Minute, 30*time.Second)
+	all := w.withdrawFacebook()
 	page := lastOf(t, w, model.ChangeOpen)
 	expiry := t0.Add(15 * time.Minute)
 	w.probe = func(z string, s model.Server, now time.Time) model.Observation {
@@ -422,17 +429,7 @@ func TestStoryLesserKindWhileRecovering(t *testing.T) {
 func TestStoryFacebookCoverBackFirst(t *testing.T) {
 	w := facebookWorld(t)
 	w.runFor(10*time.Minute, 30*time.Second)
-	w.now = w.now.Add(2 * time.Second)
-	all := []string{"129.134.30.0/24", "129.134.31.0/24", "129.134.30.0/23", "185.89.218.0/24", "185.89.219.0/24", "185.89.218.0/23"}
-	for _, p := range all {
-		w.withdraw(peers3, p, 32934)
-	}
-	w.apply(
-		coverWithdrawn(w.now, fbAuth[0], "129.134.30.0/24", "129.134.0.0/17"),
-		coverWithdrawn(w.now, fbAuth[1], "129.134.31.0/24", "129.134.0.0/17"),
-		coverWithdrawn(w.now, fbAuth[2], "185.89.218.0/24", ""),
-		coverWithdrawn(w.now, fbAuth[3], "185.89.219.0/24", ""),
-	)
+	w.withdrawFacebook()
 	page := w.e.Open()[0]
 	mustContain(t, "page", page.RootCause, "every nameserver of facebook.com", "129.134.30.0/23", "185.89.218.0/23")
 
