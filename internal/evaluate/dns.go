@@ -629,10 +629,9 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 		// The routes are back and DNS is recovering: the open BGP-caused
 		// incident stays what it is until DNS has recovered too.
 		if zs := e.slots[slotKey{groupZone, z.key}]; zs != nil && zs.inc != nil && zs.inc.Kind == model.IncidentBGPOutage {
-			inc := zs.inc
-			return verdict{known: true, kind: inc.Kind, severity: inc.Severity, subjectKind: inc.SubjectKind,
-				rootCause: inc.RootCause, affected: inc.Affected, prefixes: inc.Prefixes, servers: inc.Servers,
-				resolvers: inc.Resolvers, asns: inc.ASNs, evidence: v.evidence}
+			held := incidentVerdict(zs.inc)
+			held.evidence, held.impactAt = v.evidence, time.Time{}
+			return held
 		}
 	case z.undecided > 0 || z.unseenNS():
 		// Some server has no verdict yet (start, restart with a restored

@@ -203,9 +203,9 @@ func (e *Evaluator) negativeRecovery(z *zone) (verdict, bool) {
 	if inc.Kind != model.IncidentDelegationRemoved && inc.Kind != model.IncidentRecordMissing {
 		return verdict{}, false
 	}
-	return verdict{known: true, kind: inc.Kind, severity: inc.Severity, subjectKind: inc.SubjectKind,
-		rootCause: inc.RootCause, short: zs.v.short, affected: inc.Affected, prefixes: inc.Prefixes, servers: inc.Servers,
-		resolvers: inc.Resolvers, asns: inc.ASNs, evidence: slices.Clone(z.ev)}, true
+	held := incidentVerdict(inc)
+	held.short, held.evidence, held.impactAt = zs.v.short, slices.Clone(z.ev), time.Time{}
+	return held, true
 }
 
 // resolversWord is "resolver" or "resolvers", for a list of s.

@@ -566,14 +566,20 @@ func (e *Evaluator) Restore(incs []model.Incident) {
 		for _, it := range c.Evidence {
 			s.seen[it] = true
 		}
-		s.v = verdict{known: true, kind: c.Kind, severity: c.Severity, subjectKind: c.SubjectKind,
-			rootCause: c.RootCause, affected: c.Affected, prefixes: c.Prefixes, servers: c.Servers,
-			resolvers: c.Resolvers, asns: c.ASNs, impactAt: c.ImpactAt}
+		s.v = incidentVerdict(&c)
 		s.story = newStory(s.v)
 		e.slots[k] = s
 		e.pending[s] = true
 	}
 	slices.SortFunc(e.recent, func(a, b model.Incident) int { return a.Resolved.Compare(b.Resolved) })
+}
+
+// incidentVerdict is the verdict an open incident tells: what a rule
+// returns to keep an incident as it is, and a restored incident's verdict.
+func incidentVerdict(inc *model.Incident) verdict {
+	return verdict{known: true, kind: inc.Kind, severity: inc.Severity, subjectKind: inc.SubjectKind,
+		rootCause: inc.RootCause, affected: inc.Affected, prefixes: inc.Prefixes, servers: inc.Servers,
+		resolvers: inc.Resolvers, asns: inc.ASNs, impactAt: inc.ImpactAt}
 }
 
 // openSlots returns the slots with an open incident, in a stable order.
