@@ -120,9 +120,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := os.MkdirAll(d.cfg.StateDir, 0o750); err != nil {
 		return fmt.Errorf("app: state directory: %w", err)
 	}
-	store, err := incident.Open(filepath.Join(d.cfg.StateDir, "incidents"), incident.Options{Logger: d.log})
+	if d.cfg.Slack.Enabled() {
+		if err := d.startNotifier(); err != nil {
+			return err
+		}
+	}
+	store, err := openIncidents(d.cfg.StateDir, d.deliveryState(), d.log)
 	if err != nil {
-		return fmt.Errorf("app: %w", err)
+		return err
 	}
 	d.store = store
 	restored := store.Incidents()
@@ -130,11 +135,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.im.Restore(restored)
 	d.pub.Publish(d.ev.Snapshot(time.Now()))
 	d.srv.Handle("GET /api/v1/incidents", store.Handler())
-	if d.cfg.Slack.Enabled() {
-		if err := d.startNotifier(store); err != nil {
-			return err
-		}
-	}
 	if n := len(d.ev.Open()); n > 0 {
 		d.log.Info("incidents restored", "open", n)
 	}
@@ -190,25 +190,43 @@ func (d *Daemon) consume(ctx context.Context) {
 }
 
 // startNotifier builds the Slack notifier and its delivery queue, which
-// records what it delivered in the incident store.
-func (d *Daemon) startNotifier(store *incident.Store) error {
+// keeps what was delivered about each incident.
+func (d *Daemon) startNotifier() error {
 	sn, err := notifyslack.New(d.cfg.Slack, notifyslack.Options{Logger: d.log, Vantage: d.cfg.Vantage})
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
-	d.notifier, err = notify.New(d.cfg.Slack, d.cfg.StateDir, sn, notify.Options{
-		Logger: d.log, Registerer: d.wrapped,
-		OnDelivered: func(id string, st model.NotifyState) {
-			if err := store.SetNotify(id, st); err != nil {
-				d.log.Debug("notify state not stored", "id", id, "error", err)
-			}
-		},
-	})
+	d.notifier, err = notify.New(d.cfg.Slack, d.cfg.StateDir, sn, notify.Options{Logger: d.log, Registerer: d.wrapped})
 	if err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
 	d.addCheck("notify", d.notifier.Ready)
 	return nil
+}
+
+// deliveryState is what the incident store shows as delivered: the
+// dispatcher's own state while notifications are on, else what it saved
+// while they were (incidents paged then still say so).
+func (d *Daemon) deliveryState() incident.DeliveryState {
+	if d.notifier != nil {
+		return d.notifier
+	}
+	saved, err := notify.ReadDelivered(d.cfg.StateDir)
+	if err != nil {
+		d.log.Warn("saved notification state unreadable; incidents are shown as not paged", "error", err)
+		return nil
+	}
+	return saved
+}
+
+// openIncidents opens the incident store of stateDir, showing delivery
+// (nil: nothing was delivered) with each incident.
+func openIncidents(stateDir string, delivery incident.DeliveryState, log *slog.Logger) (*incident.Store, error) {
+	store, err := incident.Open(filepath.Join(stateDir, "incidents"), incident.Options{Logger: log, Delivery: delivery})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	return store, nil
 }
 
 // addCheck adds a readiness check to /readyz and to reachmon_ready.

@@ -1,12 +1,16 @@
-// Package incident persists incidents and their notification state in
-// the state directory, so that a restart in the middle of an incident
-// neither pages again nor forgets to resolve it. It also serves them on
-// /api/v1/incidents and renders them for `reachmon incidents`.
+// Package incident persists incidents in the state directory, so that a
+// restart in the middle of an incident neither pages again nor forgets to
+// resolve it. It also serves them on /api/v1/incidents and renders them
+// for `reachmon incidents`.
 //
-// The store is one JSON file rewritten atomically (temporary file, fsync,
-// rename, fsync of the directory): a crash leaves either the old or the
-// new file, never a torn one. A file that cannot be read is reported and
-// moved aside (incidents.json.corrupt-<time>), never silently dropped.
+// The store is one JSON file written with statefile.WriteAtomic: a crash
+// leaves either the old or the new file, never a torn one. A file that
+// cannot be read is reported and set aside
+// (incidents.json.corrupt-<time>), never silently dropped.
+//
+// What was delivered about an incident is not kept here: the notification
+// dispatcher (internal/notify) owns it, and the store shows it through
+// Options.Delivery.
 package incident
 
 import (
@@ -23,6 +27,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/statefile"
 )
 
 // Schema names the version of the store file and of the API document.
@@ -43,10 +48,23 @@ type Record struct {
 	Notify   model.NotifyState `json:"notify"`
 }
 
+// storedRecord is a record in the file: the incident only. Files written
+// before the dispatcher owned delivery state also hold a "notify" copy,
+// which is ignored (internal/notify keeps the same state).
+type storedRecord struct {
+	Incident model.Incident `json:"incident"`
+}
+
 type fileDoc struct {
-	Schema  string    `json:"schema"`
-	Saved   time.Time `json:"saved"`
-	Records []Record  `json:"records"`
+	Schema  string         `json:"schema"`
+	Saved   time.Time      `json:"saved"`
+	Records []storedRecord `json:"records"`
+}
+
+// DeliveryState tells what was delivered about an incident; the
+// notification dispatcher is the one that knows.
+type DeliveryState interface {
+	Delivered(incidentID string) (model.NotifyState, bool)
 }
 
 // Options are the store's collaborators and limits.
@@ -57,21 +75,24 @@ type Options struct {
 	// MaxResolved caps how many (default 1000).
 	KeepResolved time.Duration
 	MaxResolved  int
+	// Delivery fills Record.Notify; nil when no notifier is configured
+	// (nothing is delivered).
+	Delivery DeliveryState
 }
 
 // Store holds incidents on disk. It is safe for concurrent use (the
-// evaluator loop writes changes, notifiers write delivery state, the
-// HTTP API reads).
+// evaluator loop writes changes, the HTTP API reads).
 type Store struct {
-	dir  string
-	path string
-	log  *slog.Logger
-	now  func() time.Time
-	keep time.Duration
-	max  int
+	dir      string
+	path     string
+	log      *slog.Logger
+	now      func() time.Time
+	keep     time.Duration
+	max      int
+	delivery DeliveryState
 
 	mu       sync.Mutex
-	recs     map[string]*Record
+	recs     map[string]model.Incident
 	setAside []string
 }
 
@@ -81,7 +102,7 @@ type Store struct {
 // for I/O failures that leave no usable store.
 func Open(dir string, o Options) (*Store, error) {
 	s := &Store{dir: dir, path: filepath.Join(dir, FileName), log: o.Logger, now: o.Now,
-		keep: o.KeepResolved, max: o.MaxResolved, recs: map[string]*Record{}}
+		keep: o.KeepResolved, max: o.MaxResolved, delivery: o.Delivery, recs: map[string]model.Incident{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -99,11 +120,12 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	// Temporary files are what a crash in the middle of a write leaves;
 	// the store file itself is intact.
-	if tmps, err := filepath.Glob(filepath.Join(dir, FileName+".tmp-*")); err == nil {
-		for _, t := range tmps {
-			s.log.Warn("incident store: removing a temporary file left by an interrupted write", "path", t)
-			_ = os.Remove(t)
-		}
+	removed, err := statefile.RemoveTemps(dir)
+	for _, t := range removed {
+		s.log.Warn("incident store: removed a temporary file left by an interrupted write", "path", t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("incident: %w", err)
 	}
 	data, err := os.ReadFile(s.path)
 	switch {
@@ -118,21 +140,20 @@ func Open(dir string, o Options) (*Store, error) {
 		if err != nil {
 			why = err.Error()
 		}
-		aside := fmt.Sprintf("%s.corrupt-%s", s.path, s.now().UTC().Format("20060102T150405.000000000Z"))
-		if rerr := os.Rename(s.path, aside); rerr != nil {
-			return nil, fmt.Errorf("incident: %s is unreadable (%s) and could not be moved aside: %w", s.path, why, rerr)
+		aside, rerr := statefile.SetAside(s.path, s.now())
+		if rerr != nil {
+			return nil, fmt.Errorf("incident: %s is unreadable (%s): %w", s.path, why, rerr)
 		}
 		msg := fmt.Sprintf("%s was unreadable (%s); moved to %s, starting with an empty incident store", s.path, why, aside)
 		s.log.Error("incident store: corrupt file set aside", "path", s.path, "moved_to", aside, "reason", why)
 		s.setAside = append(s.setAside, msg)
 		return s, nil
 	}
-	for i := range doc.Records {
-		r := doc.Records[i]
+	for _, r := range doc.Records {
 		if r.Incident.ID == "" {
 			continue
 		}
-		s.recs[r.Incident.ID] = &r
+		s.recs[r.Incident.ID] = r.Incident
 	}
 	return s, nil
 }
@@ -152,12 +173,7 @@ func (s *Store) Apply(changes []model.IncidentChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range changes {
-		r := s.recs[c.Incident.ID]
-		if r == nil {
-			r = &Record{}
-			s.recs[c.Incident.ID] = r
-		}
-		r.Incident = c.Incident
+		s.recs[c.Incident.ID] = c.Incident
 	}
 	s.pruneLocked()
 	return s.saveLocked()
@@ -168,55 +184,36 @@ func (s *Store) Apply(changes []model.IncidentChange) error {
 func (s *Store) Incidents() []model.Incident {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]model.Incident, 0, len(s.recs))
-	for _, r := range s.sortedLocked() {
-		out = append(out, r.Incident)
-	}
-	return out
+	return s.sortedLocked()
 }
 
-// Records returns copies of the stored records, newest first.
+// Records returns the stored incidents, newest first, each with what was
+// delivered about it (from Options.Delivery).
 func (s *Store) Records() []Record {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	recs := s.sortedLocked()
-	slices.Reverse(recs)
+	incs := s.sortedLocked()
+	s.mu.Unlock()
+	recs := make([]Record, len(incs))
+	for i, inc := range incs {
+		r := Record{Incident: inc}
+		if s.delivery != nil {
+			r.Notify, _ = s.delivery.Delivered(inc.ID)
+		}
+		recs[len(incs)-1-i] = r
+	}
 	return recs
 }
 
-// Notify returns the delivery state of an incident.
-func (s *Store) Notify(id string) (model.NotifyState, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.recs[id]
-	if r == nil {
-		return model.NotifyState{}, false
+func (s *Store) sortedLocked() []model.Incident {
+	out := make([]model.Incident, 0, len(s.recs))
+	for _, inc := range s.recs {
+		out = append(out, inc)
 	}
-	return r.Notify, true
-}
-
-// SetNotify records what was delivered about an incident and saves.
-func (s *Store) SetNotify(id string, n model.NotifyState) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.recs[id]
-	if r == nil {
-		return fmt.Errorf("incident: no incident %s", id)
-	}
-	r.Notify = n
-	return s.saveLocked()
-}
-
-func (s *Store) sortedLocked() []Record {
-	out := make([]Record, 0, len(s.recs))
-	for _, r := range s.recs {
-		out = append(out, *r)
-	}
-	slices.SortFunc(out, func(a, b Record) int {
-		if c := a.Incident.Opened.Compare(b.Incident.Opened); c != 0 {
+	slices.SortFunc(out, func(a, b model.Incident) int {
+		if c := a.Opened.Compare(b.Opened); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Incident.ID, b.Incident.ID)
+		return strings.Compare(a.ID, b.ID)
 	})
 	return out
 }
@@ -225,76 +222,39 @@ func (s *Store) sortedLocked() []Record {
 // beyond max.
 func (s *Store) pruneLocked() {
 	now := s.now()
-	var resolved []*Record
-	for id, r := range s.recs {
-		if r.Incident.IsOpen() {
+	var resolved []model.Incident
+	for id, inc := range s.recs {
+		if inc.IsOpen() {
 			continue
 		}
-		if now.Sub(r.Incident.Resolved) > s.keep {
+		if now.Sub(inc.Resolved) > s.keep {
 			delete(s.recs, id)
 			continue
 		}
-		resolved = append(resolved, r)
+		resolved = append(resolved, inc)
 	}
 	if len(resolved) <= s.max {
 		return
 	}
-	slices.SortFunc(resolved, func(a, b *Record) int { return a.Incident.Resolved.Compare(b.Incident.Resolved) })
-	for _, r := range resolved[:len(resolved)-s.max] {
-		delete(s.recs, r.Incident.ID)
+	slices.SortFunc(resolved, func(a, b model.Incident) int { return a.Resolved.Compare(b.Resolved) })
+	for _, inc := range resolved[:len(resolved)-s.max] {
+		delete(s.recs, inc.ID)
 	}
 }
 
 // saveLocked writes the store atomically.
 func (s *Store) saveLocked() error {
-	doc := fileDoc{Schema: Schema, Saved: s.now().UTC(), Records: s.sortedLocked()}
+	incs := s.sortedLocked()
+	doc := fileDoc{Schema: Schema, Saved: s.now().UTC(), Records: make([]storedRecord, len(incs))}
+	for i, inc := range incs {
+		doc.Records[i] = storedRecord{Incident: inc}
+	}
 	data, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("incident: encoding the store: %w", err)
 	}
-	if err := WriteFileAtomic(s.path, append(data, '\n'), 0o640); err != nil {
+	if err := statefile.WriteAtomic(s.path, append(data, '\n'), 0o640); err != nil {
 		return fmt.Errorf("incident: saving the store: %w", err)
 	}
 	return nil
-}
-
-// WriteFileAtomic writes data to path so that a crash leaves either the
-// old or the new content: a temporary file in the same directory, fsync,
-// rename over path, fsync of the directory.
-func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -46,11 +46,21 @@ func targets() evaluate.Targets {
 		Resolvers: []evaluate.Resolver{{Name: "cloudflare", Validating: true}, {Name: "google", Validating: true}, {Name: "quad9", Validating: true}}}
 }
 
+// deliveries is a DeliveryState the test fills in: what the notification
+// dispatcher would report.
+type deliveries map[string]model.NotifyState
+
+func (d deliveries) Delivered(id string) (model.NotifyState, bool) {
+	n, ok := d[id]
+	return n, ok
+}
+
 func TestRestartMidIncident(t *testing.T) {
 	dir := t.TempDir()
 	now := t0
 	clock := func() time.Time { return now }
-	st, err := Open(dir, Options{Now: clock})
+	delivered := deliveries{}
+	st, err := Open(dir, Options{Now: clock, Delivery: delivered})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +81,14 @@ func TestRestartMidIncident(t *testing.T) {
 	if opened.ID == "" {
 		t.Fatal("setup: no incident opened")
 	}
-	// The notifier paged it.
-	if err := st.SetNotify(opened.ID, model.NotifyState{Ref: "C1/1633000000.0001", Delivered: model.ChangeOpen, FirstSent: now, LastSent: now}); err != nil {
-		t.Fatal(err)
+	// The notifier paged it: the dispatcher keeps that, not the store.
+	delivered[opened.ID] = model.NotifyState{Ref: "C1/1633000000.0001", Delivered: model.ChangeOpen, FirstSent: now, LastSent: now}
+	if b, err := os.ReadFile(filepath.Join(dir, FileName)); err != nil || bytes.Contains(b, []byte(`"notify"`)) {
+		t.Fatalf("the store file mirrors delivery state (%v):\n%s", err, b)
 	}
 
 	// Restart: a new store and evaluator from the same directory.
-	st2, err := Open(dir, Options{Now: clock})
+	st2, err := Open(dir, Options{Now: clock, Delivery: delivered})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +100,8 @@ func TestRestartMidIncident(t *testing.T) {
 	if open := e2.Open(); len(open) != 1 || open[0].ID != opened.ID {
 		t.Fatalf("restored %+v", open)
 	}
-	if n, ok := st2.Notify(opened.ID); !ok || n.Delivered != model.ChangeOpen || n.Ref == "" {
-		t.Fatalf("notification state lost: %+v", n)
+	if recs := st2.Records(); len(recs) != 1 || recs[0].Notify.Delivered != model.ChangeOpen || recs[0].Notify.Ref == "" {
+		t.Fatalf("delivery state not shown with the incident: %+v", recs)
 	}
 	var changes []model.IncidentChange
 	for range 10 {
@@ -227,7 +238,8 @@ func TestPrune(t *testing.T) {
 
 func TestHandlerFetchTable(t *testing.T) {
 	now := t0.Add(10 * time.Minute)
-	st, err := Open(t.TempDir(), Options{Now: func() time.Time { return now }})
+	delivered := deliveries{}
+	st, err := Open(t.TempDir(), Options{Now: func() time.Time { return now }, Delivery: delivered})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,9 +252,7 @@ func TestHandlerFetchTable(t *testing.T) {
 	if err := st.Apply([]model.IncidentChange{{Type: model.ChangeOpen, Incident: open}, {Type: model.ChangeResolve, Incident: done}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetNotify(open.ID, model.NotifyState{Delivered: model.ChangeOpen}); err != nil {
-		t.Fatal(err)
-	}
+	delivered[open.ID] = model.NotifyState{Delivered: model.ChangeOpen}
 	srv := httptest.NewServer(st.Handler())
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -41,10 +41,6 @@ type Options struct {
 	// StaleAfter makes Ready fail once a notification has been failing
 	// for this long.
 	StaleAfter time.Duration
-	// OnDelivered, when set, is called from Run after every delivery with
-	// the incident's notification state (for the incident store). It must
-	// not block.
-	OnDelivered func(incidentID string, st model.NotifyState)
 }
 
 // Dispatcher owns the outbox. Submit may be called from any goroutine;
@@ -63,7 +59,6 @@ type Dispatcher struct {
 	maxBackoff  time.Duration
 	maxPending  int
 	staleAfter  time.Duration
-	onDelivered func(string, model.NotifyState)
 	wake        chan struct{}
 
 	mu       sync.Mutex
@@ -75,9 +70,14 @@ type Dispatcher struct {
 	degraded map[string]error // channel -> definite error
 	running  bool
 
+	// state is what was delivered per incident (the one copy: the
+	// incident store asks Delivered). Only the Run goroutine changes it,
+	// holding stateMu; it reads it without the lock, Delivered with it.
+	stateMu sync.RWMutex
+	state   *stateFile
+
 	// Owned by the Run goroutine.
 	rnd       *rand.Rand
-	state     *stateFile
 	notBefore map[string]time.Time // channel -> earliest next attempt
 	lastCode  map[string]string    // channel -> last failure code logged
 }
@@ -93,7 +93,11 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 	if err != nil {
 		return nil, err
 	}
-	state, entries, bad, err := st.load()
+	clock := opts.Clock
+	if clock == nil {
+		clock = realClock{}
+	}
+	state, entries, bad, err := st.load(clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +106,7 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		n:           n,
 		store:       st,
 		log:         opts.Logger,
-		clock:       opts.Clock,
+		clock:       clock,
 		interval:    time.Duration(float64(time.Second) / cfg.RatePerSecond()),
 		repeat:      cfg.RepeatInterval.Duration,
 		minUpdate:   cfg.UpdateInterval(),
@@ -110,7 +114,6 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		maxBackoff:  cfg.MaxRetryBackoff(),
 		maxPending:  opts.MaxPending,
 		staleAfter:  opts.StaleAfter,
-		onDelivered: opts.OnDelivered,
 		wake:        make(chan struct{}, 1),
 		routes:      map[string]string{},
 		degraded:    map[string]error{},
@@ -123,9 +126,6 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	d.log = d.log.With("component", "notify")
-	if d.clock == nil {
-		d.clock = realClock{}
-	}
 	if d.rnd == nil {
 		d.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -142,8 +142,8 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		d.staleAfter = DefaultStaleAfter
 	}
 	d.m = newMetrics(opts.Registerer, cfg.Channels())
-	for _, p := range bad {
-		d.log.Warn("unreadable notification file set aside", "path", p+".corrupt")
+	for _, b := range bad {
+		d.log.Warn("unreadable notification file set aside", "path", b.path, "moved_to", b.movedTo, "reason", b.reason)
 	}
 	d.nextSeq = state.MaxSeq + 1
 	for id, rec := range state.Incidents {
@@ -298,6 +298,20 @@ func (d *Dispatcher) Ready() error {
 		}
 	}
 	return nil
+}
+
+// Delivered returns what was delivered about an incident: the message
+// reference, the last change delivered, attempts. It is the one record
+// of delivery state (the incident store shows it with the incident); it
+// may be called from any goroutine.
+func (d *Dispatcher) Delivered(incidentID string) (model.NotifyState, bool) {
+	d.stateMu.RLock()
+	defer d.stateMu.RUnlock()
+	rec := d.state.Incidents[incidentID]
+	if rec == nil {
+		return model.NotifyState{}, false
+	}
+	return rec.Notify, true
 }
 
 // Pending is the number of notifications in the outbox.
@@ -506,7 +520,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		d.degraded[e.Channel] = fmt.Errorf("notify: channel %s: %s", e.Channel, ne.Error())
 		d.mu.Unlock()
 		if rec != nil {
+			d.stateMu.Lock()
 			rec.Notify.LastError = ne.Error()
+			d.stateMu.Unlock()
 		}
 		d.finish(e, rec)
 	default:
@@ -582,6 +598,7 @@ func (d *Dispatcher) settle(e *entry, maybeDelivered bool, lastErr string) {
 
 func (d *Dispatcher) delivered(e *entry, rec *record, dl Delivery, rcpt Receipt, end time.Time) {
 	id := e.Change.Incident.ID
+	d.stateMu.Lock()
 	if rec == nil {
 		rec = &record{Channel: e.Channel}
 		d.state.Incidents[id] = rec
@@ -610,6 +627,7 @@ func (d *Dispatcher) delivered(e *entry, rec *record, dl Delivery, rcpt Receipt,
 	if t := lastEvidence(dl.Incident); t.After(rec.LastEvidence) {
 		rec.LastEvidence = t
 	}
+	d.stateMu.Unlock()
 	d.m.total.WithLabelValues(e.Channel, ResultSent).Inc()
 	if d.lastCode[e.Channel] != "" {
 		d.log.Info("notifications flowing again", "channel", e.Channel, "after", d.lastCode[e.Channel])
@@ -621,19 +639,18 @@ func (d *Dispatcher) delivered(e *entry, rec *record, dl Delivery, rcpt Receipt,
 	d.log.Info("notification sent", "incident", id, "kind", string(dl.Kind), "channel", e.Channel,
 		"reason", dl.Reason, "attempts", e.Attempts, "recovered", rcpt.Recovered)
 	d.finish(e, rec)
-	if d.onDelivered != nil {
-		d.onDelivered(id, *ns)
-	}
 }
 
 // finish saves the state and then removes e from the outbox.
 func (d *Dispatcher) finish(e *entry, rec *record) {
 	id := e.Change.Incident.ID
+	d.stateMu.Lock()
 	if rec != nil {
 		rec.LastSeq = max(rec.LastSeq, e.Seq)
 	}
 	d.state.MaxSeq = max(d.state.MaxSeq, e.Seq)
 	d.prune(d.clock.Now())
+	d.stateMu.Unlock()
 	if err := d.store.saveState(d.state); err != nil {
 		d.log.Error("notification state not saved", "error", err)
 	}
@@ -657,6 +674,8 @@ func (d *Dispatcher) finish(e *entry, rec *record) {
 	d.m.depth.Set(float64(len(d.pending)))
 }
 
+// prune forgets resolved incidents after stateRetention; the caller
+// holds stateMu.
 func (d *Dispatcher) prune(now time.Time) {
 	for id, rec := range d.state.Incidents {
 		if rec.Notify.Delivered == model.ChangeResolve && now.Sub(rec.Notify.LastSent) > stateRetention {

@@ -3,6 +3,12 @@
 // exponential backoff and jitter (honouring Retry-After), a per-channel
 // rate limit, repeat reminders and a readiness check. The pager itself
 // (Slack, in internal/notify/slack) sits behind the Notifier interface.
+//
+// The dispatcher is the one owner of delivery state (which message or
+// thread each incident was paged in, what was delivered): the incident
+// store asks Dispatcher.Delivered and keeps no copy. The order in which
+// the outbox and the state file are written so that a crash neither
+// loses nor repeats a message is described in store.go.
 package notify
 
 import (

@@ -13,20 +13,39 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/statefile"
 )
 
 // On disk, under <state dir>/notify:
 //
-//	outbox/<seq, 20 digits>.json   one pending delivery each, written atomically
-//	state.json                     what was delivered per incident, written atomically
+//	outbox/<seq, 20 digits>.json   one pending delivery each
+//	state.json                     what was delivered per incident
 //
-// Ordering of writes: a delivery's outcome is saved in state.json before
-// its outbox file is removed; a crash between the two is detected at load
-// (the entry's seq is not above the incident's LastSeq) and not sent again.
-// Before each attempt the entry is rewritten with InFlight set, so a crash
-// during a request makes the next attempt look before sending again.
+// Both are written with statefile.WriteAtomic (each file is the old or the
+// new one after a crash). state.json is the one record of delivery state
+// (message references, what was delivered, attempts): the incident store
+// shows it through Dispatcher.Delivered and keeps no copy.
+//
+// Crash-safety order across the files:
+//
+//  1. Submit returns once the change's outbox entry is written;
+//  2. before each attempt the entry is rewritten with InFlight set, so a
+//     crash during a request makes the next attempt look before sending
+//     again (MaybeDelivered);
+//  3. a delivery's outcome is saved in state.json (with the entry's seq as
+//     the incident's LastSeq) before the entry's file is removed; a crash
+//     between the two is detected at load (the entry's seq is not above
+//     LastSeq) and the entry is not sent again.
+//
+// Unreadable files are set aside with statefile.SetAside
+// (<file>.corrupt-<time>); the dispatcher starts without them.
 
 const (
+	// dirName is the store's directory in the state directory, and
+	// stateFileName its delivery state file.
+	dirName       = "notify"
+	stateFileName = "state.json"
+
 	stateVersion = 1
 	// stateRetention keeps resolved incidents this long, so that a late
 	// duplicate change is recognised.
@@ -89,9 +108,9 @@ func newStore(stateDir string) (*store, error) {
 	if stateDir == "" {
 		return nil, errors.New("notify: empty state directory")
 	}
-	s := &store{dir: filepath.Join(stateDir, "notify")}
+	s := &store{dir: filepath.Join(stateDir, dirName)}
 	s.outbox = filepath.Join(s.dir, "outbox")
-	s.statePath = filepath.Join(s.dir, "state.json")
+	s.statePath = filepath.Join(s.dir, stateFileName)
 	if err := os.MkdirAll(s.outbox, 0o750); err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
@@ -107,7 +126,7 @@ func (s *store) writeEntry(e *entry) error {
 	if err != nil {
 		return fmt.Errorf("notify: outbox entry %d: %w", e.Seq, err)
 	}
-	return writeFileAtomic(s.entryPath(e.Seq), b)
+	return writeFile(s.entryPath(e.Seq), b)
 }
 
 func (s *store) removeEntry(seq uint64) error {
@@ -123,96 +142,147 @@ func (s *store) saveState(st *stateFile) error {
 	if err != nil {
 		return fmt.Errorf("notify: state: %w", err)
 	}
-	return writeFileAtomic(s.statePath, b)
+	return writeFile(s.statePath, b)
 }
 
-// load reads the state and the outbox. Unreadable files are renamed aside
-// (*.corrupt) and reported in bad, never fatal: the daemon must start.
-func (s *store) load() (st *stateFile, entries []*entry, bad []string, err error) {
-	st = &stateFile{Version: stateVersion, Incidents: map[string]*record{}}
-	b, err := os.ReadFile(s.statePath)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, nil, nil, fmt.Errorf("notify: %w", err)
-	default:
-		var f stateFile
-		if jerr := json.Unmarshal(b, &f); jerr != nil || f.Version != stateVersion {
-			bad = append(bad, s.statePath)
-			_ = os.Rename(s.statePath, s.statePath+".corrupt")
-		} else {
-			st = &f
-			if st.Incidents == nil {
-				st.Incidents = map[string]*record{}
-			}
+// writeFile writes one of the store's files, readable by the daemon's
+// user only (message references and incident details).
+func writeFile(path string, data []byte) error {
+	if err := statefile.WriteAtomic(path, data, 0o600); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// setAside is an unreadable file moved out of the way at load.
+type setAside struct {
+	path, movedTo, reason string
+}
+
+// load reads the state and the outbox. Unreadable files are set aside
+// and reported in bad, never fatal: the daemon must start. The error is
+// for I/O failures, a file that cannot be set aside included.
+func (s *store) load(now time.Time) (st *stateFile, entries []*entry, bad []setAside, err error) {
+	for _, dir := range []string{s.dir, s.outbox} {
+		// What a crash during a write left; the files it was meant to
+		// replace are intact.
+		if _, err := statefile.RemoveTemps(dir); err != nil {
+			return nil, nil, nil, fmt.Errorf("notify: %w", err)
 		}
 	}
-	if tmps, _ := filepath.Glob(filepath.Join(s.dir, ".tmp-*")); len(tmps) > 0 {
-		for _, t := range tmps {
-			_ = os.Remove(t) // an interrupted atomic write of state.json
+	st, err = readState(s.statePath)
+	var unreadable *contentError
+	switch {
+	case errors.As(err, &unreadable):
+		moved, err := statefile.SetAside(s.statePath, now)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("notify: %s is unreadable (%v): %w", s.statePath, unreadable.why, err)
 		}
+		bad = append(bad, setAside{path: s.statePath, movedTo: moved, reason: unreadable.why.Error()})
+		st = emptyState()
+	case err != nil:
+		return nil, nil, nil, err
 	}
 	des, err := os.ReadDir(s.outbox)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("notify: %w", err)
 	}
 	for _, de := range des {
-		name := de.Name()
-		path := filepath.Join(s.outbox, name)
-		if strings.HasPrefix(name, ".tmp-") {
-			_ = os.Remove(path) // an interrupted atomic write
+		if !strings.HasSuffix(de.Name(), ".json") {
 			continue
 		}
-		if !strings.HasSuffix(name, ".json") {
+		e, why := s.readEntry(de.Name())
+		if why == "" {
+			entries = append(entries, e)
 			continue
 		}
-		seq, perr := strconv.ParseUint(strings.TrimSuffix(name, ".json"), 10, 64)
-		b, rerr := os.ReadFile(path)
-		var e entry
-		if perr != nil || rerr != nil || json.Unmarshal(b, &e) != nil || e.Seq != seq || e.Change.Incident.ID == "" {
-			bad = append(bad, path)
-			_ = os.Rename(path, path+".corrupt")
-			continue
+		path := filepath.Join(s.outbox, de.Name())
+		moved, err := statefile.SetAside(path, now)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("notify: %s is unreadable (%s): %w", path, why, err)
 		}
-		entries = append(entries, &e)
+		bad = append(bad, setAside{path: path, movedTo: moved, reason: why})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Seq < entries[j].Seq })
 	return st, entries, bad, nil
 }
 
-// writeFileAtomic writes data to path through a synced temporary file in
-// the same directory and a rename, then syncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
+// contentError is a state file that was read but cannot be used.
+type contentError struct{ why error }
+
+func (e *contentError) Error() string { return "notify: unreadable state: " + e.why.Error() }
+
+func emptyState() *stateFile {
+	return &stateFile{Version: stateVersion, Incidents: map[string]*record{}}
+}
+
+// readState reads state.json; a missing file is an empty state. A file
+// that cannot be used is a *contentError.
+func readState(path string) (*stateFile, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return emptyState(), nil
+	case err != nil:
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	var st stateFile
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, &contentError{why: err}
+	}
+	if st.Version != stateVersion {
+		return nil, &contentError{why: fmt.Errorf("unknown version %d", st.Version)}
+	}
+	if st.Incidents == nil {
+		st.Incidents = map[string]*record{}
+	}
+	return &st, nil
+}
+
+// DeliveredLog is what was delivered per incident, read from a state
+// directory by a daemon that runs with notifications off: incidents paged
+// while they were on still show it. The dispatcher is the owner of this
+// state; the log is a read-only snapshot of what it saved.
+type DeliveredLog map[string]model.NotifyState
+
+// ReadDelivered reads the delivery state saved in stateDir without
+// changing any file (a missing state is empty).
+func ReadDelivered(stateDir string) (DeliveredLog, error) {
+	st, err := readState(filepath.Join(stateDir, dirName, stateFileName))
 	if err != nil {
-		return fmt.Errorf("notify: %w", err)
+		return nil, err
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("notify: %w", err)
+	log := make(DeliveredLog, len(st.Incidents))
+	for id, rec := range st.Incidents {
+		log[id] = rec.Notify
 	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("notify: %w", err)
+	return log, nil
+}
+
+// Delivered returns what was delivered about an incident.
+func (l DeliveredLog) Delivered(incidentID string) (model.NotifyState, bool) {
+	n, ok := l[incidentID]
+	return n, ok
+}
+
+// readEntry reads the outbox file name; why says what is wrong with it.
+func (s *store) readEntry(name string) (e *entry, why string) {
+	seq, err := strconv.ParseUint(strings.TrimSuffix(name, ".json"), 10, 64)
+	if err != nil {
+		return nil, "the name is not a sequence number"
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("notify: %w", err)
+	b, err := os.ReadFile(filepath.Join(s.outbox, name))
+	if err != nil {
+		return nil, err.Error()
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("notify: %w", err)
+	e = &entry{}
+	switch err := json.Unmarshal(b, e); {
+	case err != nil:
+		return nil, err.Error()
+	case e.Seq != seq:
+		return nil, fmt.Sprintf("holds seq %d", e.Seq)
+	case e.Change.Incident.ID == "":
+		return nil, "no incident ID"
 	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+	return e, ""
 }

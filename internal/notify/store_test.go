@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,8 +64,8 @@ func TestLoadDropsHandledAndSetsAsideCorrupt(t *testing.T) {
 	if d.nextSeq != 7 {
 		t.Errorf("nextSeq = %d, want 7", d.nextSeq)
 	}
-	if _, err := os.Stat(s.entryPath(7) + ".corrupt"); err != nil {
-		t.Errorf("corrupt entry not set aside: %v", err)
+	if aside, _ := filepath.Glob(s.entryPath(7) + ".corrupt-*"); len(aside) != 1 {
+		t.Errorf("corrupt entry not set aside: %v", aside)
 	}
 	if got := outboxFiles(t, dir); len(got) != 1 || filepath.Base(got[0]) != "00000000000000000006.json" {
 		t.Errorf("outbox files = %v", got)
@@ -117,3 +118,66 @@ func joinSpace(s []string) string {
 	}
 	return out
 }
+
+func TestCorruptStateSetAsideEachTime(t *testing.T) {
+	dir := t.TempDir()
+	statePath := filepath.Join(dir, "notify", "state.json")
+	for range 2 {
+		if err := os.MkdirAll(filepath.Dir(statePath), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(statePath, []byte(`{"version":1,"incidents":`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// A fixed clock: both files are set aside at the same instant.
+		if _, err := New(config.SlackConfig{Channel: "#a"}, dir, nopNotifier{}, Options{Clock: fixedClock{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aside, _ := filepath.Glob(statePath + ".corrupt-*")
+	if len(aside) != 2 {
+		t.Fatalf("set aside %v, want both corrupt files kept", aside)
+	}
+	if _, err := ReadDelivered(dir); err != nil {
+		t.Fatalf("ReadDelivered after the set-aside: %v", err)
+	}
+}
+
+func TestReadDelivered(t *testing.T) {
+	dir := t.TempDir()
+	if log, err := ReadDelivered(dir); err != nil || len(log) != 0 {
+		t.Fatalf("no state directory: %v %v", log, err)
+	}
+	s, err := newStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paged := model.NotifyState{Delivered: model.ChangeOpen, Ref: "C1/1.1"}
+	if err := s.saveState(&stateFile{Version: stateVersion, Incidents: map[string]*record{"x": {Channel: "#a", Notify: paged}}}); err != nil {
+		t.Fatal(err)
+	}
+	log, err := ReadDelivered(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := log.Delivered("x"); !ok || n != paged {
+		t.Errorf("Delivered(x) = %+v %v, want %+v", n, ok, paged)
+	}
+	if _, ok := log.Delivered("y"); ok {
+		t.Error("Delivered(y) found an incident never delivered")
+	}
+	if err := os.WriteFile(s.statePath, []byte(`{"version":9}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadDelivered(dir); err == nil || !strings.Contains(err.Error(), "unknown version 9") {
+		t.Errorf("a state of another version gave %v", err)
+	}
+	if _, err := os.Stat(s.statePath); err != nil {
+		t.Errorf("ReadDelivered moved the file it could not read: %v", err)
+	}
+}
+
+// fixedClock is the real clock stopped at one instant.
+type fixedClock struct{ realClock }
+
+func (fixedClock) Now() time.Time { return time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC) }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,9 +39,6 @@ type harness struct {
 	logs     *syncbuf.Buffer
 	reg      *prometheus.Registry
 	d        *notify.Dispatcher
-
-	mu        sync.Mutex
-	delivered map[string]model.NotifyState
 
 	cancel context.CancelFunc
 	done   chan error
@@ -94,9 +90,8 @@ func newHarness(t *testing.T, srv *fakeslack.Server, cfg config.SlackConfig, sta
 	t.Helper()
 	h := &harness{
 		t: t, srv: srv, cfg: cfg, stateDir: stateDir,
-		clk:       notifytest.NewClock(t0),
-		logs:      &syncbuf.Buffer{},
-		delivered: map[string]model.NotifyState{},
+		clk:  notifytest.NewClock(t0),
+		logs: &syncbuf.Buffer{},
 	}
 	if srv != nil {
 		srv.Now = h.clk.Now
@@ -117,11 +112,6 @@ func (h *harness) build() {
 	h.reg = prometheus.NewRegistry()
 	h.d, err = notify.New(h.cfg, h.stateDir, n, notify.Options{
 		Logger: log, Registerer: h.reg, Clock: h.clk,
-		OnDelivered: func(id string, st model.NotifyState) {
-			h.mu.Lock()
-			h.delivered[id] = st
-			h.mu.Unlock()
-		},
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -178,11 +168,9 @@ func (h *harness) drive(what string, cond func() bool) {
 	}
 }
 
+// state is what the dispatcher recorded as delivered for incident id.
 func (h *harness) state(id string) (model.NotifyState, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	st, ok := h.delivered[id]
-	return st, ok
+	return h.d.Delivered(id)
 }
 
 func (h *harness) counter(channel, result string) float64 {
