@@ -301,10 +301,7 @@ Results:
   (least squares over the RSS just before each scrape, one reading per interval at the same
   offset, over $(_scale_fmt "$(_scale_g steady-intervals)" 0) intervals: a sign of growth, not a rate to extrapolate).
 EOF
-		if [ -f "$ROOT/bench/scale/FINDINGS.md" ]; then
-			echo
-			cat "$ROOT/bench/scale/FINDINGS.md"
-		fi
+		findings_link scale
 	} >"$md"
 	update_section scale "$md"
 	cat "$md"
