@@ -25,7 +25,7 @@ func reachmonBinary(tb testing.TB) string { return benchutil.ReachmonBinary(tb, 
 // name only (apex SOA of every resolver and of every discovered
 // authoritative server, the DS-vs-DNSKEY check on: the defaults), the
 // resolvers, [probe] interval (and jitter if not 0), [metrics]
-// zone_latency = false (what the README tells a user with this many zones;
+// zone_latency = false (what docs/configuration.md tells a user with this many zones;
 // reachmon warns at start-up otherwise); everything else at its default.
 // No [bgp], no [slack].
 func reachmonConfig(l *lab, stateDir string, interval, jitter time.Duration) string {
