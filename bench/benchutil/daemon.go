@@ -7,10 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // Daemons is the set of processes a benchmark package started and has not
@@ -65,21 +66,6 @@ type Daemon struct {
 	stopTook time.Duration
 }
 
-// BinPath finds a binary in PATH or in the sbin directories a non-root
-// PATH may lack.
-func BinPath(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/sbin"} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s: not found in PATH or the sbin directories", name)
-}
-
 // Start starts argv in dir as NAME.
 func (ps *Daemons) Start(dir, name string, opts DaemonOptions, argv ...string) (*Daemon, error) {
 	if len(argv) == 0 {
@@ -93,7 +79,7 @@ func (ps *Daemons) Start(dir, name string, opts DaemonOptions, argv ...string) (
 	if ps.stopping {
 		return nil, errors.New("stopping, not starting " + name)
 	}
-	bin, err := BinPath(argv[0])
+	bin, err := lab.BinPath(argv[0])
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +133,7 @@ func (p *Daemon) Exited() error {
 		if err == nil {
 			err = errors.New("exited")
 		}
-		return fmt.Errorf("%s: %w (log %s, last lines:\n%s)", p.Name, err, p.LogPath, Tail(p.LogPath, 20))
+		return fmt.Errorf("%s: %w (log %s, last lines:\n%s)", p.Name, err, p.LogPath, lab.Tail(p.LogPath, 20))
 	default:
 		return nil
 	}
@@ -248,17 +234,4 @@ func (ps *Daemons) StopAll() error {
 	ps.stopping = false
 	ps.mu.Unlock()
 	return errors.Join(errs...)
-}
-
-// Tail returns the last n lines of a file, for failure messages.
-func Tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(%v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

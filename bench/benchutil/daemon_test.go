@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/integration/lab"
 )
 
 func TestDaemonStartStop(t *testing.T) {
@@ -50,7 +52,7 @@ func TestDaemonIgnoringSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The trap must be set before the signal: wait for the shell's line.
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(Tail(d.LogPath, 1), "ready"); {
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(lab.Tail(d.LogPath, 1), "ready"); {
 		if time.Now().After(deadline) {
 			t.Fatal("the shell never started")
 		}

@@ -1,6 +1,7 @@
 package benchutil
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -89,4 +90,18 @@ func (w *WorkDir) Remove() error {
 	}
 	w.own = false
 	return os.RemoveAll(w.dir)
+}
+
+// StopAndRemove is the cleanup most benchmarks give RunTests: stop every
+// daemon still running and, at a normal end, remove the temporary work
+// directory. After a signal the directory stays: the daemons' process
+// group files there are what scripts/bench.sh cleans up from.
+func StopAndRemove(ds *Daemons, w *WorkDir) func(signalled bool) error {
+	return func(signalled bool) error {
+		err := ds.StopAll()
+		if signalled {
+			return err
+		}
+		return errors.Join(err, w.Remove())
+	}
 }

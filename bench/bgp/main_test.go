@@ -1,7 +1,6 @@
 package benchbgp
 
 import (
-	"errors"
 	"os"
 	"testing"
 
@@ -20,13 +19,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(benchutil.RunTests(m, "benchbgp", func(signalled bool) error {
-		err := daemons.StopAll()
-		if signalled {
-			return err
-		}
-		return errors.Join(err, workDir.Remove())
-	}))
+	os.Exit(benchutil.RunTests(m, "benchbgp", benchutil.StopAndRemove(&daemons, workDir)))
 }
 
 // startProc starts a receiver in dir with env added to its environment.

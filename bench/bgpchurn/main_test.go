@@ -1,7 +1,6 @@
 package bgpchurn
 
 import (
-	"errors"
 	"os"
 	"strconv"
 	"testing"
@@ -22,13 +21,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(benchutil.RunTests(m, "bgpchurn", func(signalled bool) error {
-		err := daemons.StopAll()
-		if signalled {
-			return err
-		}
-		return errors.Join(err, workDir.Remove())
-	}))
+	os.Exit(benchutil.RunTests(m, "bgpchurn", benchutil.StopAndRemove(&daemons, workDir)))
 }
 
 // startProc starts a daemon in dir. reachmon shuts down within 15 s, so

@@ -1,7 +1,6 @@
 package benchpeers
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,13 +32,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	cleanup := benchutil.StopAndRemove(&daemons, workDir)
 	os.Exit(benchutil.RunTests(m, "benchpeers", func(signalled bool) error {
-		err := daemons.StopAll()
+		err := cleanup(signalled)
 		if signalled {
 			killLab()
-			return err
 		}
-		return errors.Join(err, workDir.Remove())
+		return err
 	}))
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/bench/benchutil"
+	ilab "github.com/reachmon/reachmon/integration/lab"
 	"github.com/reachmon/reachmon/internal/config"
 )
 
@@ -167,7 +168,7 @@ func jitterText(j time.Duration) string {
 
 // version returns the first line of a binary's version output.
 func version(bin string, arg string) string {
-	p, err := benchutil.BinPath(bin)
+	p, err := ilab.BinPath(bin)
 	if err != nil {
 		p = bin
 	}

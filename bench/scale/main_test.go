@@ -46,7 +46,7 @@ func requireLab(tb testing.TB) {
 	}
 	var gone []string
 	for _, b := range []string{"nsd", "unbound"} {
-		if _, err := benchutil.BinPath(b); err != nil {
+		if _, err := ilab.BinPath(b); err != nil {
 			gone = append(gone, b)
 		}
 	}
