@@ -32,7 +32,7 @@ type daemon struct {
 	err  error         // Wait's result, valid after done
 }
 
-// startDaemon starts argv[0] (looked up with binPath) with stdout and stderr
+// startDaemon starts argv[0] (looked up with BinPath) with stdout and stderr
 // appended to logPath; kill says how stop ends it. It does not wait for the
 // daemon to be ready.
 func startDaemon(name, logPath string, kill bool, argv ...string) (*daemon, error) {
