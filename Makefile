@@ -1,6 +1,8 @@
 # reachmon — see README.md. The two commands a new user needs:
 #   make run    build and run the monitor on config/reachmon.toml
 #   make test   install what the tests need, then run them all
+# and, while editing, the fast loop:
+#   make check  lint and the unit tests with -short (no root, no daemons)
 
 GO        ?= go
 BIN       := bin/reachmon
@@ -8,7 +10,7 @@ CONFIG    ?= config/reachmon.toml
 FUZZTIME  ?= 20000x
 TESTFLAGS ?=
 
-.PHONY: all build run test test-deps fuzz lint bench clean demo
+.PHONY: all build run test test-deps check fuzz lint bench clean demo
 
 all: build
 
@@ -24,6 +26,14 @@ test-deps:
 test: test-deps lint
 	$(GO) test -race -timeout 25m -count=1 $(TESTFLAGS) ./...
 	$(MAKE) fuzz
+
+# The edit loop: lint, then the unit tests with -short and without -race,
+# leaving out integration/ (real daemons, root) and bench/ (benchmark
+# harnesses). -short skips the slow BGP reconnect and timer tests. Go's test
+# cache keeps unchanged packages free; `make check TESTFLAGS=-count=1`
+# reruns everything. `make test` stays the full run (and what CI runs).
+check: lint
+	$(GO) test -short $(TESTFLAGS) $$($(GO) list ./... | grep -v -e '/integration' -e '/bench')
 
 # Every fuzz target, 20000 inputs each (see scripts/fuzz.sh); `make fuzz FUZZTIME=5m` for a longer run.
 fuzz:

@@ -258,6 +258,16 @@ EOF
 	log "updated the $name section of $MD"
 }
 
+# findings_link DIR: the line that points a section at the analysis kept
+# beside its benchmark (bench/DIR/FINDINGS.md, written by hand from the
+# measurements and profiles). The findings live there only: the section
+# links them instead of repeating them.
+findings_link() {
+	local f="bench/$1/FINDINGS.md"
+	[ -f "$ROOT/$f" ] || return 0
+	printf '\nFindings, written by hand from these measurements and profiles: [%s](%s).\n' "$f" "$f"
+}
+
 # --- dns -------------------------------------------------------------------
 
 # bench_dns: the probe engine against a bare miekg/dns exchange loop, both
@@ -470,12 +480,7 @@ Targets:
 - reachmon ingests at least 90% as fast as gobgpd alone: **${ok_rate}** (${rr%% *}×).
 - reachmon's peak RSS under 150 MB: **${ok_rss}** (median peak $(num "$peak") MiB).
 EOF
-		# The analysis (profiles, what would reach the targets) is kept
-		# beside the benchmark, written by hand from TestHeapProfile.
-		if [ -f "$ROOT/bench/bgp/FINDINGS.md" ]; then
-			echo
-			cat "$ROOT/bench/bgp/FINDINGS.md"
-		fi
+		findings_link bgp
 	} >"$md"
 	update_section bgp "$md"
 	cat "$md"

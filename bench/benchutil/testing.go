@@ -3,8 +3,11 @@ package benchutil
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // FreePort returns a TCP port free on 127.0.0.1 now.
@@ -31,4 +34,19 @@ func EnvDuration(tb testing.TB, name string, def time.Duration) time.Duration {
 		tb.Fatalf("%s=%q: want a positive duration such as 2m", name, v)
 	}
 	return d
+}
+
+// ReachmonBinary is the reachmon binary a benchmark runs: the path in the
+// environment variable env (scripts/bench.sh builds one there), else the
+// module's bin/reachmon. Without either it skips, or fails with CI=true.
+func ReachmonBinary(tb testing.TB, env string) string {
+	tb.Helper()
+	bin := os.Getenv(env)
+	if bin == "" {
+		bin, _ = filepath.Abs("../../bin/reachmon")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		lab.Missing(tb, "reachmon binary %s not found (make build, or set %s)", bin, env)
+	}
+	return bin
 }

@@ -39,7 +39,7 @@ const altEnv = "BENCH_BGP_ALT" // kind:port:dir
 
 // altReceiver runs this test binary as the receiver process.
 type altReceiver struct {
-	p    *proc
+	p    *benchutil.Daemon
 	port int
 	dir  string
 }
@@ -69,16 +69,16 @@ func startAlt(tb testing.TB, dir, kind string, t *table) *altReceiver {
 		if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
 			return a
 		}
-		if err := p.exited(); err != nil || time.Now().After(deadline) {
-			_ = p.stop()
-			tb.Fatalf("%s not ready (%v); log %s", kind, err, p.log.Name())
+		if err := p.Exited(); err != nil || time.Now().After(deadline) {
+			_ = p.Stop()
+			tb.Fatalf("%s not ready (%v); log %s", kind, err, p.LogPath)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func (a *altReceiver) proc() *proc     { return a.p }
-func (a *altReceiver) bgpAddr() string { return fmt.Sprintf("127.0.0.1:%d", a.port) }
+func (a *altReceiver) proc() *benchutil.Daemon { return a.p }
+func (a *altReceiver) bgpAddr() string         { return fmt.Sprintf("127.0.0.1:%d", a.port) }
 func (a *altReceiver) synced() (yes, ok bool) {
 	_, err := os.Stat(filepath.Join(a.dir, "eor"))
 	return err == nil, true
@@ -93,7 +93,7 @@ func (a *altReceiver) verify(t *table) (string, error) {
 	if _, err := fmt.Sscan(string(b), &rcv, &kept); err != nil {
 		return "", fmt.Errorf("eor file: %v", err)
 	}
-	msg := fmt.Sprintf("%s: received %d, kept %d watched (expected %d of %d)", a.p.name, rcv, kept, t.imported, t.routes())
+	msg := fmt.Sprintf("%s: received %d, kept %d watched (expected %d of %d)", a.p.Name, rcv, kept, t.imported, t.routes())
 	if rcv != t.routes() || kept != t.imported {
 		return msg, fmt.Errorf("%s", msg)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/bench/benchutil"
 )
 
 // Ingest end: the receiver's CPU goes quiet. Every sampleEvery the
@@ -149,28 +151,28 @@ type result struct {
 func ingest(tb testing.TB, t *table, r receiver) result {
 	tb.Helper()
 	p := r.proc()
-	smp := startSampler(p.pid())
+	smp := startSampler(p.Pid())
 	defer smp.close()
 	time.Sleep(500 * time.Millisecond) // baseline samples
 	var res result
 	res.startKiB = smp.last().rss
 	s, err := dialSession(r.bgpAddr(), time.Now().Add(60*time.Second))
 	if err != nil {
-		tb.Fatalf("%s: %v (log %s)", p.name, err, p.log.Name())
+		tb.Fatalf("%s: %v (log %s)", p.Name, err, p.LogPath)
 	}
 	defer s.close()
 	if err := s.send(t.updates); err != nil {
-		tb.Fatalf("%s: sending: %v (log %s)", p.name, err, p.log.Name())
+		tb.Fatalf("%s: sending: %v (log %s)", p.Name, err, p.LogPath)
 	}
 	res.send = s.sent.Sub(s.established)
 	deadline := s.established.Add(maxIngest)
 	var eorAt time.Time
 	for {
-		if err := p.exited(); err != nil {
+		if err := p.Exited(); err != nil {
 			tb.Fatal(err)
 		}
 		if err := s.failed(); err != nil {
-			tb.Fatalf("%s: session: %v (log %s)", p.name, err, p.log.Name())
+			tb.Fatalf("%s: session: %v (log %s)", p.Name, err, p.LogPath)
 		}
 		if eorAt.IsZero() {
 			if yes, ok := r.synced(); ok && yes {
@@ -185,7 +187,7 @@ func ingest(tb testing.TB, t *table, r receiver) result {
 			}
 		}
 		if now.After(deadline) {
-			tb.Fatalf("%s: ingest not finished after %s (log %s)", p.name, maxIngest, p.log.Name())
+			tb.Fatalf("%s: ingest not finished after %s (log %s)", p.Name, maxIngest, p.LogPath)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -195,14 +197,14 @@ func ingest(tb testing.TB, t *table, r receiver) result {
 	if !eorAt.IsZero() {
 		res.eor = eorAt.Sub(s.established)
 	}
-	rss, hwm, err := procStatus(p.pid())
+	rss, hwm, err := procStatus(p.Pid())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	res.peakKiB, res.steadyKiB = max(hwm, smp.maxRSS()), rss
 	msg, err := r.verify(t)
 	if err != nil {
-		tb.Fatalf("%s: %v", p.name, err)
+		tb.Fatalf("%s: %v", p.Name, err)
 	}
 	res.note = msg
 	return res
@@ -221,7 +223,7 @@ func report(b *testing.B, t *table, res result) {
 	}
 	b.ReportMetric(float64(t.routes()), "routes")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("%s; load %s", res.note, loadavg())
+	b.Logf("%s; load %s", res.note, benchutil.LoadAvg())
 }
 
 var feedOnce sync.Once
@@ -232,15 +234,6 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // BenchmarkIngest sends the same generated full table to gobgpd alone, to
@@ -260,7 +253,7 @@ func BenchmarkIngest(b *testing.B) {
 			thousands(len(t.v4)), thousands(len(t.v6)), thousands(t.nUpdates), float64(len(t.updates))/1e6,
 			thousands(len(t.watched)), thousands(t.inFeed), thousands(t.imported))
 	})
-	root := benchDir(b)
+	root := workDir.Path(b)
 	type variant struct {
 		name  string
 		start func(testing.TB, string) receiver
@@ -290,7 +283,7 @@ func BenchmarkIngest(b *testing.B) {
 				}
 				r := v.start(b, dir)
 				res = ingest(b, t, r)
-				if err := r.proc().stop(); err != nil {
+				if err := r.proc().Stop(); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -19,7 +19,7 @@ import (
 
 // receiver is a BGP speaker under test, listening on 127.0.0.1.
 type receiver interface {
-	proc() *proc
+	proc() *benchutil.Daemon
 	bgpAddr() string
 	// synced reports whether the receiver says it has the whole table
 	// (End-of-RIB seen); ok is false when it cannot tell cheaply.
@@ -31,7 +31,7 @@ type receiver interface {
 // --- gobgpd alone -----------------------------------------------------------
 
 type gobgpd struct {
-	p        *proc
+	p        *benchutil.Daemon
 	cli, api string
 	port     int
 }
@@ -74,9 +74,9 @@ func startGoBGPD(tb testing.TB, dir string) *gobgpd {
 		if _, err := g.run("global"); err == nil {
 			return g
 		}
-		if err := p.exited(); err != nil || time.Now().After(deadline) {
-			_ = p.stop()
-			tb.Fatalf("gobgpd API not up (%v); log %s", err, p.log.Name())
+		if err := p.Exited(); err != nil || time.Now().After(deadline) {
+			_ = p.Stop()
+			tb.Fatalf("gobgpd API not up (%v); log %s", err, p.LogPath)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -90,9 +90,9 @@ func (g *gobgpd) run(args ...string) (string, error) {
 	return string(out), err
 }
 
-func (g *gobgpd) proc() *proc            { return g.p }
-func (g *gobgpd) bgpAddr() string        { return fmt.Sprintf("127.0.0.1:%d", g.port) }
-func (g *gobgpd) synced() (yes, ok bool) { return false, false }
+func (g *gobgpd) proc() *benchutil.Daemon { return g.p }
+func (g *gobgpd) bgpAddr() string         { return fmt.Sprintf("127.0.0.1:%d", g.port) }
+func (g *gobgpd) synced() (yes, ok bool)  { return false, false }
 
 // verify asks gobgpd (once, after the ingest: ListPeer counts by walking
 // the Adj-RIB-In inside GoBGP's loop) how many routes it received.
@@ -130,22 +130,12 @@ func (g *gobgpd) verify(t *table) (string, error) {
 // --- reachmon run -------------------------------------------------------------
 
 type reachmon struct {
-	p          *proc
+	p          *benchutil.Daemon
 	port, http int
 	client     *http.Client
 }
 
-func reachmonBinary(tb testing.TB) string {
-	tb.Helper()
-	bin := os.Getenv("BENCH_BGP_REACHMON")
-	if bin == "" {
-		bin, _ = filepath.Abs("../../bin/reachmon")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		lab.Missing(tb, "reachmon binary %s not found (go build -o bin/reachmon ./cmd/reachmon)", bin)
-	}
-	return bin
-}
+func reachmonBinary(tb testing.TB) string { return benchutil.ReachmonBinary(tb, "BENCH_BGP_REACHMON") }
 
 // reachmonConfig is the configuration `reachmon run` gets: the BGP
 // speaker with one passive neighbor (the sender) and the watched
@@ -180,12 +170,12 @@ func startReachmon(tb testing.TB, dir string, t *table) *reachmon {
 		if v, err := r.peers(); err == nil && v.Enabled {
 			return r
 		} else if err == nil && !v.Enabled {
-			_ = p.stop()
+			_ = p.Stop()
 			lab.Missing(tb, "this reachmon does not run a BGP feed ([bgp] not wired into `reachmon run` yet)")
 		}
-		if err := p.exited(); err != nil || time.Now().After(deadline) {
-			_ = p.stop()
-			tb.Fatalf("reachmon API not up (%v); log %s", err, p.log.Name())
+		if err := p.Exited(); err != nil || time.Now().After(deadline) {
+			_ = p.Stop()
+			tb.Fatalf("reachmon API not up (%v); log %s", err, p.LogPath)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -216,8 +206,8 @@ func (r *reachmon) peers() (peersView, error) {
 	return v, json.NewDecoder(resp.Body).Decode(&v)
 }
 
-func (r *reachmon) proc() *proc     { return r.p }
-func (r *reachmon) bgpAddr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
+func (r *reachmon) proc() *benchutil.Daemon { return r.p }
+func (r *reachmon) bgpAddr() string         { return fmt.Sprintf("127.0.0.1:%d", r.port) }
 
 func (r *reachmon) synced() (yes, ok bool) {
 	v, err := r.peers()

@@ -366,15 +366,6 @@ func keepSeries(tb testing.TB, dir string, ss []sample) string {
 	return path
 }
 
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 // BenchmarkChurn runs `reachmon run` under the churn once per iteration
 // (run it with -benchtime 1x) and reports its memory trend, CPU and what
 // it processed. Lines starting with "# bgpchurn" on stdout describe the
@@ -382,7 +373,7 @@ func loadavg() string {
 func BenchmarkChurn(b *testing.B) {
 	pr := loadParams(b)
 	reachmonBinary(b) // skip early without it
-	root := benchDir(b)
+	root := workDir.Path(b)
 	var r runResult
 	var s summary
 	var gapsN int
@@ -397,15 +388,15 @@ func BenchmarkChurn(b *testing.B) {
 		}
 		c := newChurner(pr.fresh)
 		d := startReachmon(b, dir, c)
-		loadStart := loadavg()
-		r = runChurn(b, d.target(), d.p.exited, fmt.Sprintf("127.0.0.1:%d", d.bgpPort), c, pr, hooks{})
-		loadEnd := loadavg()
-		if err := d.p.stop(); err != nil {
+		loadStart := benchutil.LoadAvg()
+		r = runChurn(b, d.target(), d.p.Exited, fmt.Sprintf("127.0.0.1:%d", d.bgpPort), c, pr, hooks{})
+		loadEnd := benchutil.LoadAvg()
+		if err := d.p.Stop(); err != nil {
 			b.Fatal(err)
 		}
 		s = summarize(r, pr)
 		path := keepSeries(b, dir, r.samples)
-		gaps, err := logGaps(d.p.log.Name(), r.t0, r.t0.Add(r.churn), time.Second)
+		gaps, err := logGaps(d.p.LogPath, r.t0, r.t0.Add(r.churn), time.Second)
 		if err != nil {
 			b.Fatal(err)
 		}

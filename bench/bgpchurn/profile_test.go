@@ -48,7 +48,7 @@ func TestChurnProfile(t *testing.T) {
 	}
 	pr := loadParams(t)
 	c := newChurner(pr.fresh)
-	dir := filepath.Join(benchDir(t), "profile")
+	dir := filepath.Join(workDir.Path(t), "profile")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

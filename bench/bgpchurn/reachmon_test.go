@@ -11,21 +11,10 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/bench/benchutil"
-	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // reachmonBinary is $BENCH_REACHMON_BIN, else bin/reachmon of the module.
-func reachmonBinary(tb testing.TB) string {
-	tb.Helper()
-	bin := os.Getenv("BENCH_REACHMON_BIN")
-	if bin == "" {
-		bin, _ = filepath.Abs("../../bin/reachmon")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		lab.Missing(tb, "reachmon binary %s not found (go build -o bin/reachmon ./cmd/reachmon, or set BENCH_REACHMON_BIN)", bin)
-	}
-	return bin
-}
+func reachmonBinary(tb testing.TB) string { return benchutil.ReachmonBinary(tb, "BENCH_REACHMON_BIN") }
 
 // reachmonConfig is the configuration `reachmon run` gets: the BGP speaker
 // with the two senders as passive neighbors, the 10,000 watched prefixes
@@ -74,7 +63,7 @@ func peers(httpAddr string) (peersView, error) {
 
 // daemon is a started `reachmon run`.
 type daemon struct {
-	p        *proc
+	p        *benchutil.Daemon
 	bgpPort  int
 	httpAddr string
 	dir      string
@@ -100,12 +89,12 @@ func startReachmon(tb testing.TB, dir string, c *churner) *daemon {
 		if v, err := peers(d.httpAddr); err == nil && v.Enabled {
 			return d
 		} else if err == nil && !v.Enabled {
-			_ = p.stop()
-			tb.Fatalf("reachmon does not run its BGP feed; log %s", p.log.Name())
+			_ = p.Stop()
+			tb.Fatalf("reachmon does not run its BGP feed; log %s", p.LogPath)
 		}
-		if err := p.exited(); err != nil || time.Now().After(deadline) {
-			_ = p.stop()
-			tb.Fatalf("reachmon API not up (%v); log %s", err, p.log.Name())
+		if err := p.Exited(); err != nil || time.Now().After(deadline) {
+			_ = p.Stop()
+			tb.Fatalf("reachmon API not up (%v); log %s", err, p.LogPath)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -113,8 +102,8 @@ func startReachmon(tb testing.TB, dir string, c *churner) *daemon {
 
 func (d *daemon) target() target {
 	return target{
-		pid: d.p.pid(), http: d.httpAddr,
+		pid: d.p.Pid(), http: d.httpAddr,
 		storeDoc: filepath.Join(d.dir, "state", "incidents", "incidents.json"),
-		logPath:  d.p.log.Name(),
+		logPath:  d.p.LogPath,
 	}
 }

@@ -6,9 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/reachmon/reachmon/bench/benchutil"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
 	"github.com/reachmon/reachmon/internal/model"
 )
@@ -242,7 +240,7 @@ func measure(b *testing.B, srv *nsdServer, loop func(fail func(error))) {
 		once.Do(func() { firstErr = err })
 	}
 	b.ReportAllocs()
-	busy0 := machineBusy()
+	busy0 := benchutil.ReadMachineCPU().Busy()
 	nsd0 := srv.cpu()
 	cpu0 := processCPU(b)
 	b.ResetTimer()
@@ -250,7 +248,7 @@ func measure(b *testing.B, srv *nsdServer, loop func(fail func(error))) {
 	b.StopTimer()
 	cpu := processCPU(b) - cpu0
 	nsd := srv.cpu() - nsd0
-	busy := machineBusy() - busy0
+	busy := benchutil.ReadMachineCPU().Busy() - busy0
 
 	n := float64(b.N)
 	b.ReportMetric(n/b.Elapsed().Seconds(), "probes/s")
@@ -262,32 +260,6 @@ func measure(b *testing.B, srv *nsdServer, loop func(fail func(error))) {
 	if f := failed.Load(); f > 0 {
 		b.Errorf("%d of %d operations failed; first: %v", f, b.N, firstErr)
 	}
-}
-
-// machineBusy is the CPU time all CPUs have spent running something (user,
-// nice, system, irq and softirq: loopback packets are processed in softirq
-// and the kernel may charge that to the sending process; not idle, iowait
-// or steal) since boot, from /proc/stat at clock-tick resolution; 0 when it
-// cannot be read.
-func machineBusy() time.Duration {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		t, err := strconv.ParseInt(f[i], 10, 64)
-		if err != nil {
-			return 0
-		}
-		busy += t
-	}
-	return time.Duration(busy) * time.Second / clockTicks
 }
 
 // processCPU is the user+system CPU time of this process so far.

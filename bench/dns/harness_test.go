@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/reachmon/reachmon/bench/benchutil"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
 	"github.com/reachmon/reachmon/internal/model"
 )
@@ -80,7 +81,7 @@ func TestNSDAnswers(t *testing.T) {
 	if cpu := srv.cpu(); cpu < 0 {
 		t.Errorf("NSD CPU time %v", cpu)
 	}
-	if ps := groupPIDs(srv.cmd.Process.Pid); len(ps) < 2 {
+	if ps := benchutil.GroupMembers(srv.cmd.Process.Pid); len(ps) < 2 {
 		t.Errorf("NSD process group has %d live processes, want the main one and its children", len(ps))
 	}
 }

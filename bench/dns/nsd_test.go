@@ -1,7 +1,6 @@
 package benchdns
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/reachmon/reachmon/bench/benchutil"
 )
 
 const (
@@ -236,7 +237,7 @@ func (n *nsdServer) stop() error {
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	deadline := time.Now().Add(nsdStopWait)
 	for {
-		gone := len(groupPIDs(pgid)) == 0
+		gone := len(benchutil.GroupMembers(pgid)) == 0
 		select {
 		case <-n.done:
 			if gone {
@@ -255,51 +256,6 @@ func (n *nsdServer) stop() error {
 // cpu returns the CPU time (user+system) used so far by NSD's live
 // processes, at the kernel's clock-tick resolution (10 ms).
 func (n *nsdServer) cpu() time.Duration {
-	var ticks int64
-	for _, f := range groupPIDs(n.cmd.Process.Pid) {
-		ticks += f.utime + f.stime
-	}
-	return time.Duration(ticks) * time.Second / clockTicks
-}
-
-// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times; 100 on every
-// Linux architecture Go supports.
-const clockTicks = 100
-
-type procStat struct {
-	pid          int
-	utime, stime int64
-}
-
-// groupPIDs lists the live (not zombie) processes of process group pgid
-// with their CPU times, from /proc.
-func groupPIDs(pgid int) []procStat {
-	if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
-		return nil
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var ps []procStat
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// "pid (comm) state ppid pgrp … utime stime …": comm may hold
-		// spaces and parentheses, so split after the last ')'.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) < 13 || f[2] != strconv.Itoa(pgid) || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		ps = append(ps, procStat{pid: pid, utime: ut, stime: st})
-	}
-	return ps
+	secs := benchutil.GroupCPU(n.cmd.Process.Pid)[n.cmd.Process.Pid]
+	return time.Duration(secs * float64(time.Second))
 }

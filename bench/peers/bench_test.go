@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/bench/benchutil"
 )
 
 // The cost comparison: both tools run the whole check set at costRate,
@@ -165,9 +167,9 @@ func reportPerf(b *testing.B, name string, r perfResult) {
 	// for late answers at the end) but worked for dnsperfSeconds.
 	run := float64(dnsperfSeconds)
 	tool, servers := r.cpu.Seconds()/run, r.servers.Seconds()/run
-	irq, other := r.machine.irq.Seconds()/run, max(0, (r.machine.procs-r.cpu-r.servers).Seconds()/run)
+	irq, other := r.machine.IRQ.Seconds()/run, max(0, (r.machine.Procs-r.cpu-r.servers).Seconds()/run)
 	fmt.Printf("# dnsperf %s: %.0f queries/s, %.0f completed, %.0f lost, %.0f NOERROR; dnsperf %.2f cores, servers %.2f cores, irq %.2f cores, other processes %.2f cores (over %d s; the processes ran %v); load %s\n",
-		name, r.qps, r.completed, r.lost, r.noerror, tool, servers, irq, other, dnsperfSeconds, r.wall.Round(10*time.Millisecond), loadavg())
+		name, r.qps, r.completed, r.lost, r.noerror, tool, servers, irq, other, dnsperfSeconds, r.wall.Round(10*time.Millisecond), benchutil.LoadAvg())
 	if r.lost > 0.01*r.completed || r.noerror < 0.99*r.completed {
 		b.Errorf("dnsperf %s: %.0f lost, %.0f NOERROR of %.0f completed", name, r.lost, r.noerror, r.completed)
 	}

@@ -58,7 +58,7 @@ const timeoutOffset = 500 * time.Millisecond
 // the interval.
 func runBlackbox(b *testing.B, bl *benchLab, rate float64, warm, window time.Duration, bursts bool) measurement {
 	b.Helper()
-	dir := benchDir(b)
+	dir := workDir.Path(b)
 	bin := blackboxBinary(b)
 	ps := bl.set.settingsFor(rate)
 	if bursts {
@@ -81,7 +81,7 @@ func runBlackbox(b *testing.B, bl *benchLab, rate float64, warm, window time.Dur
 		b.Fatal(err)
 	}
 	defer func() {
-		if err := p.stop(); err != nil {
+		if err := p.Stop(); err != nil {
 			b.Error(err)
 		}
 	}()
@@ -104,19 +104,19 @@ func runBlackbox(b *testing.B, bl *benchLab, rate float64, warm, window time.Dur
 
 	m := measurement{tool: "blackbox", offered: float64(len(bl.set.checks)) / ps.interval.Seconds(), lateFrac: -1, lagP99: -1}
 	c0 := readProc(b, p)
-	s0, k0, self0 := bl.serversCPU(), machineCPU(), selfCPU()
+	s0, k0, self0 := bl.serversCPU(), benchutil.ReadMachineCPU(), benchutil.SelfCPU()
 	t0 := time.Now()
 	ok0, fail0, skip0 := s.counts()
 	stopPerf := perfRecord(b, p, fmt.Sprintf("blackbox-%.0f%s", rate, map[bool]string{true: "-bursts"}[bursts]))
 	sleepWatching(b, p, time.Until(t0.Add(window)))
 	stopPerf()
 	c1 := readProc(b, p)
-	s1, k1, self1 := bl.serversCPU(), machineCPU(), selfCPU()
+	s1, k1, self1 := bl.serversCPU(), benchutil.ReadMachineCPU(), benchutil.SelfCPU()
 	t1 := time.Now()
 	ok1, fail1, skip1 := s.counts()
 	m.window = t1.Sub(t0)
 	m.toolCPU = time.Duration((c1.CPUSeconds - c0.CPUSeconds) * float64(time.Second))
-	m.servers, m.machine, m.scraper = s1-s0, k1.sub(k0), self1-self0
+	m.servers, m.machine, m.scraper = s1-s0, k1.Sub(k0), self1-self0
 	m.rss, m.hwm = c1.RSS, c1.HWM
 	m.checks = float64(ok1 - ok0 + fail1 - fail0)
 	m.errors = float64(fail1 - fail0)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reachmon/reachmon/bench/benchutil"
 	"github.com/reachmon/reachmon/integration/lab"
 )
 
@@ -49,7 +50,7 @@ type perfResult struct {
 	cpu               time.Duration // dnsperf's own
 	servers           time.Duration // the lab's daemons'
 	wall              time.Duration
-	machine           cpuTimes
+	machine           benchutil.MachineCPU
 	noerror, answered float64
 }
 
@@ -65,16 +66,16 @@ var (
 // dnsperfSeconds, and returns their summed results.
 func runDNSPerf(b *testing.B, bl *benchLab, name string, servers []string, queries []string, threads int) perfResult {
 	b.Helper()
-	dir := benchDir(b)
+	dir := workDir.Path(b)
 	bin := dnsperfBinary(b)
 	input := filepath.Join(dir, name+".queries")
 	if err := os.WriteFile(input, []byte(strings.Join(queries, "\n")+"\n"), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	var res perfResult
-	s0, k0 := bl.serversCPU(), machineCPU()
+	s0, k0 := bl.serversCPU(), benchutil.ReadMachineCPU()
 	t0 := time.Now()
-	var ps []*proc
+	var ps []*benchutil.Daemon
 	for i, srv := range servers {
 		host, port, err := net.SplitHostPort(srv)
 		if err != nil {
@@ -89,28 +90,28 @@ func runDNSPerf(b *testing.B, bl *benchLab, name string, servers []string, queri
 		ps = append(ps, p)
 	}
 	for _, p := range ps {
-		if !p.wait((dnsperfSeconds + 30) * time.Second) {
-			_ = p.stop()
-			b.Fatalf("%s did not finish within %d s (log %s)", p.name, dnsperfSeconds+30, p.log.Name())
+		if !p.Wait((dnsperfSeconds + 30) * time.Second) {
+			_ = p.Stop()
+			b.Fatalf("%s did not finish within %d s (log %s)", p.Name, dnsperfSeconds+30, p.LogPath)
 		}
 	}
 	res.wall = time.Since(t0)
-	res.servers, res.machine = bl.serversCPU()-s0, machineCPU().sub(k0)
+	res.servers, res.machine = bl.serversCPU()-s0, benchutil.ReadMachineCPU().Sub(k0)
 	for _, p := range ps {
-		if err := p.exited(); err != nil && p.cmd.ProcessState.ExitCode() != 0 {
+		if err := p.Exited(); err != nil && p.Cmd.ProcessState.ExitCode() != 0 {
 			b.Fatal(err)
 		}
-		st := p.cmd.ProcessState
+		st := p.Cmd.ProcessState
 		res.cpu += st.UserTime() + st.SystemTime()
-		_ = p.stop()
-		out, err := os.ReadFile(p.log.Name())
+		_ = p.Stop()
+		out, err := os.ReadFile(p.LogPath)
 		if err != nil {
 			b.Fatal(err)
 		}
 		get := func(re *regexp.Regexp) float64 {
 			m := re.FindSubmatch(out)
 			if m == nil {
-				b.Fatalf("%s: no %s in its output:\n%s", p.name, re, out)
+				b.Fatalf("%s: no %s in its output:\n%s", p.Name, re, out)
 			}
 			v, _ := strconv.ParseFloat(string(m[1]), 64)
 			return v

@@ -35,16 +35,16 @@ const labTTL = time.Hour
 // once: each must answer NOERROR, and the resolvers' caches are then warm.
 func startLab(b *testing.B) *benchLab {
 	b.Helper()
-	dir := benchDir(b)
+	dir := workDir.Path(b)
 	bl := &benchLab{}
 	// Registered before StartDNS so that it runs after the lab's own
 	// cleanup (cleanups run last-in first-out): the .pgid files go once
 	// the daemons are gone.
 	b.Cleanup(func() {
-		runningMu.Lock()
+		labMu.Lock()
 		labGroups = nil
 		labDirs = nil
-		runningMu.Unlock()
+		labMu.Unlock()
 		for _, pg := range bl.groups {
 			_ = os.Remove(filepath.Join(dir, fmt.Sprintf("lab-%d.pgid", pg)))
 		}
@@ -57,10 +57,10 @@ func startLab(b *testing.B) *benchLab {
 	l := lab.StartDNS(b, lab.DNSOptions{Zones: zones, Resolvers: numResolvers, TTL: labTTL, StartTimeout: 2 * time.Minute})
 	bl.dns = l
 	bl.groups = groupsOf(l.Dir)
-	runningMu.Lock()
+	labMu.Lock()
 	labGroups = append(labGroups, bl.groups...)
 	labDirs = append(labDirs, l.Dir)
-	runningMu.Unlock()
+	labMu.Unlock()
 	for _, pg := range bl.groups {
 		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("lab-%d.pgid", pg)), []byte(strconv.Itoa(pg)+"\n"), 0o644)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/bench/benchutil"
 )
 
 // measurement is one run of a tool at one offered rate: what happened in
@@ -26,12 +28,12 @@ type measurement struct {
 	// lagP99 the histogram bucket holding the 99th percentile (seconds).
 	// Both -1 for blackbox_exporter, which has no such measure.
 	lateFrac, lagP99 float64
-	toolCPU          time.Duration // the tool's CPU time (all threads) in the window
-	scraper          time.Duration // this process's CPU time in the window (the scraper)
-	servers          time.Duration // the lab's daemons' CPU time in the window
-	machine          cpuTimes      // every CPU's time in the window
-	rss, hwm         int64         // the tool's, at the end of the window
-	series           int           // reachmon: reachmon_dns_probe_success series
+	toolCPU          time.Duration        // the tool's CPU time (all threads) in the window
+	scraper          time.Duration        // this process's CPU time in the window (the scraper)
+	servers          time.Duration        // the lab's daemons' CPU time in the window
+	machine          benchutil.MachineCPU // every CPU's time in the window
+	rss, hwm         int64                // the tool's, at the end of the window
+	series           int                  // reachmon: reachmon_dns_probe_success series
 	note             string
 }
 
@@ -61,7 +63,7 @@ func (m measurement) cores(d time.Duration) float64 { return d.Seconds() / m.win
 // other is the CPU used meanwhile by every other process on the machine,
 // in cores (clamped at 0: the accounting differs slightly).
 func (m measurement) other() float64 {
-	return max(0, m.cores(m.machine.procs-m.toolCPU-m.scraper-m.servers))
+	return max(0, m.cores(m.machine.Procs-m.toolCPU-m.scraper-m.servers))
 }
 
 func (m measurement) errFrac() float64 {
@@ -106,8 +108,8 @@ func (m measurement) line(phase string) string {
 	}
 	return fmt.Sprintf("# step %s %s offered=%.0f achieved=%.0f errors=%.3f%% skipped=%.3f%% lag_p99_ms=%s cpu_us_per_check=%.1f tool_cores=%.2f servers_cores=%.2f scraper_cores=%.2f irq_cores=%.2f other_cores=%.2f rss_mib=%.1f load=%q %s",
 		phase, m.tool, m.offered, m.achieved(), 100*m.errFrac(), 100*m.skipFrac(), lag,
-		m.per10k(m.toolCPU)*100, m.cores(m.toolCPU), m.cores(m.servers), m.cores(m.scraper), m.cores(m.machine.irq), m.other(),
-		float64(m.rss)/(1<<20), loadavg(), verdict)
+		m.per10k(m.toolCPU)*100, m.cores(m.toolCPU), m.cores(m.servers), m.cores(m.scraper), m.cores(m.machine.IRQ), m.other(),
+		float64(m.rss)/(1<<20), benchutil.LoadAvg(), verdict)
 }
 
 // print writes the summary line, and a note line if there is a note.
@@ -133,7 +135,7 @@ func (m measurement) report(b *testing.B) {
 	b.ReportMetric(float64(m.hwm)/mib, "hwm-MiB")
 	b.ReportMetric(100*m.errFrac(), "error-%")
 	b.ReportMetric(m.other(), "other-cores")
-	b.ReportMetric(m.cores(m.machine.irq), "irq-cores")
+	b.ReportMetric(m.cores(m.machine.IRQ), "irq-cores")
 	if m.lagP99 >= 0 {
 		b.ReportMetric(m.lagP99*1000, "lag-p99-ms")
 	}
@@ -158,12 +160,12 @@ func toQuietPhase(origin time.Time, interval time.Duration) time.Duration {
 }
 
 // sleepWatching sleeps d, failing early if p exits.
-func sleepWatching(tb testing.TB, p *proc, d time.Duration) {
+func sleepWatching(tb testing.TB, p *benchutil.Daemon, d time.Duration) {
 	tb.Helper()
-	if p.wait(d) {
-		if err := p.exited(); err != nil {
+	if p.Wait(d) {
+		if err := p.Exited(); err != nil {
 			tb.Fatal(err)
 		}
-		tb.Fatalf("%s exited (log %s)", p.name, p.log.Name())
+		tb.Fatalf("%s exited (log %s)", p.Name, p.LogPath)
 	}
 }

@@ -26,13 +26,13 @@ import (
 // two tools do not ask the same question on the wire.
 func queryShapes(b *testing.B, bl *benchLab) {
 	b.Helper()
-	dir := benchDir(b)
+	dir := workDir.Path(b)
 	rm, err := captureQuery(func(addr string) (func(), error) {
 		p, err := startProc(dir, "reachmon-probe", reachmonBinary(b), "probe", "www.z00.test.", "--resolver", addr, "--type", "A", "--timeout", "2s")
 		if err != nil {
 			return nil, err
 		}
-		return func() { _ = p.stop() }, nil
+		return func() { _ = p.Stop() }, nil
 	})
 	if err != nil {
 		b.Fatalf("capturing reachmon's query: %v", err)
@@ -55,7 +55,7 @@ func queryShapes(b *testing.B, bl *benchLab) {
 				resp.Body.Close()
 			}
 		}()
-		return func() { _ = p.stop() }, nil
+		return func() { _ = p.Stop() }, nil
 	})
 	if err != nil {
 		b.Fatalf("capturing blackbox_exporter's query: %v", err)

@@ -14,24 +14,13 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/bench/benchutil"
-	"github.com/reachmon/reachmon/integration/lab"
 )
 
 // reachmonBinEnv names the reachmon binary to run (scripts/bench.d/
 // dnspeers.sh builds one); default bin/reachmon.
 const reachmonBinEnv = "BENCH_REACHMON_BIN"
 
-func reachmonBinary(tb testing.TB) string {
-	tb.Helper()
-	bin := os.Getenv(reachmonBinEnv)
-	if bin == "" {
-		bin, _ = filepath.Abs("../../bin/reachmon")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		lab.Missing(tb, "reachmon binary %s not found (make build, or set %s)", bin, reachmonBinEnv)
-	}
-	return bin
-}
+func reachmonBinary(tb testing.TB) string { return benchutil.ReachmonBinary(tb, reachmonBinEnv) }
 
 // reachmonVersion is `reachmon version`'s output.
 func reachmonVersion(bin string) string {
@@ -49,22 +38,22 @@ const perfEnv = "BENCH_DNSPEERS_PERF"
 
 // perfRecord starts perf record on p if perfEnv is set; the returned
 // function stops it and waits for it to write its file.
-func perfRecord(b *testing.B, p *proc, name string) func() {
+func perfRecord(b *testing.B, p *benchutil.Daemon, name string) func() {
 	dir := os.Getenv(perfEnv)
 	if dir == "" {
 		return func() {}
 	}
 	out := filepath.Join(dir, name+".perf.data")
-	pp, err := startProc(benchDir(b), "perf-"+name, "perf", "record", "-F", "499", "-g", "-p", fmt.Sprint(p.pid()), "-o", out)
+	pp, err := startProc(workDir.Path(b), "perf-"+name, "perf", "record", "-F", "499", "-g", "-p", fmt.Sprint(p.Pid()), "-o", out)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return func() {
-		_ = syscall.Kill(pp.pid(), syscall.SIGINT)
-		if !pp.wait(30 * time.Second) {
-			b.Errorf("perf record did not stop (log %s)", pp.log.Name())
+		_ = syscall.Kill(pp.Pid(), syscall.SIGINT)
+		if !pp.Wait(30 * time.Second) {
+			b.Errorf("perf record did not stop (log %s)", pp.LogPath)
 		}
-		_ = pp.stop()
+		_ = pp.Stop()
 	}
 }
 
@@ -77,7 +66,7 @@ func perfRecord(b *testing.B, p *proc, name string) func() {
 // (probeSettings.bursts, its former default) instead of the even spread.
 func runReachmon(b *testing.B, bl *benchLab, rate float64, warm, window time.Duration, bursts bool) measurement {
 	b.Helper()
-	dir := benchDir(b)
+	dir := workDir.Path(b)
 	bin := reachmonBinary(b)
 	ps := bl.set.settingsFor(rate)
 	if bursts {
@@ -97,7 +86,7 @@ func runReachmon(b *testing.B, bl *benchLab, rate float64, warm, window time.Dur
 		b.Fatal(err)
 	}
 	defer func() {
-		if err := p.stop(); err != nil {
+		if err := p.Stop(); err != nil {
 			b.Error(err)
 		}
 	}()
@@ -114,19 +103,19 @@ func runReachmon(b *testing.B, bl *benchLab, rate float64, warm, window time.Dur
 	// /proc and the lab's CPU are read just before each request. Parsing
 	// the answer (~0.1 s) falls outside the window.
 	c0 := readProc(b, p)
-	s0, k0 := bl.serversCPU(), machineCPU()
+	s0, k0 := bl.serversCPU(), benchutil.ReadMachineCPU()
 	t0 := time.Now()
 	m0 := scrape(b, p, base+"/metrics")
 	stopPerf := perfRecord(b, p, fmt.Sprintf("reachmon-%.0f%s", rate, map[bool]string{true: "-bursts"}[bursts]))
 	sleepWatching(b, p, time.Until(t0.Add(window)))
 	stopPerf()
 	c1 := readProc(b, p)
-	s1, k1 := bl.serversCPU(), machineCPU()
+	s1, k1 := bl.serversCPU(), benchutil.ReadMachineCPU()
 	t1 := time.Now()
 	m1 := scrape(b, p, base+"/metrics")
 	m.window = t1.Sub(t0)
 	m.toolCPU = time.Duration((c1.CPUSeconds - c0.CPUSeconds) * float64(time.Second))
-	m.servers, m.machine = s1-s0, k1.sub(k0)
+	m.servers, m.machine = s1-s0, k1.Sub(k0)
 	m.rss, m.hwm = c1.RSS, c1.HWM
 
 	// Counter vectors appear with their first series: a missing family
@@ -193,20 +182,20 @@ func lag(b *testing.B, m0, m1 benchutil.Metrics) (late, p99 float64) {
 	return late, p99
 }
 
-func readProc(b *testing.B, p *proc) benchutil.Proc {
+func readProc(b *testing.B, p *benchutil.Daemon) benchutil.Proc {
 	b.Helper()
-	r, err := benchutil.ReadProc(p.pid())
+	r, err := benchutil.ReadProc(p.Pid())
 	if err != nil {
-		b.Fatalf("%s: %v", p.name, err)
+		b.Fatalf("%s: %v", p.Name, err)
 	}
 	return r
 }
 
-func scrape(b *testing.B, p *proc, url string) benchutil.Metrics {
+func scrape(b *testing.B, p *benchutil.Daemon, url string) benchutil.Metrics {
 	b.Helper()
 	m, err := benchutil.Scrape(url, scrapeTimeout)
 	if err != nil {
-		if e := p.exited(); e != nil {
+		if e := p.Exited(); e != nil {
 			b.Fatal(e)
 		}
 		b.Fatal(err)
@@ -215,13 +204,13 @@ func scrape(b *testing.B, p *proc, url string) benchutil.Metrics {
 }
 
 // waitHTTP waits (at most 30 s) until url answers 200.
-func waitHTTP(b *testing.B, p *proc, url string) {
+func waitHTTP(b *testing.B, p *benchutil.Daemon, url string) {
 	b.Helper()
 	c := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
-		if err := p.exited(); err != nil {
+		if err := p.Exited(); err != nil {
 			b.Fatal(err)
 		}
 		resp, err := c.Get(url)
@@ -236,5 +225,5 @@ func waitHTTP(b *testing.B, p *proc, url string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	b.Fatalf("%s: %s not ready within 30 s: %s (log %s)", p.name, url, last, p.log.Name())
+	b.Fatalf("%s: %s not ready within 30 s: %s (log %s)", p.Name, url, last, p.LogPath)
 }

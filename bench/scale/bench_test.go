@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/bench/benchutil"
+	ilab "github.com/reachmon/reachmon/integration/lab"
 	"github.com/reachmon/reachmon/internal/config"
 )
 
@@ -167,7 +168,7 @@ func jitterText(j time.Duration) string {
 
 // version returns the first line of a binary's version output.
 func version(bin string, arg string) string {
-	p, err := binPath(bin)
+	p, err := ilab.BinPath(bin)
 	if err != nil {
 		p = bin
 	}
@@ -233,15 +234,15 @@ func runReachmon(l *lab, bin, dir, results string, set settings) (*run, error) {
 	stopped := false
 	defer func() {
 		if !stopped {
-			_, _ = rm.stop()
+			_ = rm.Stop()
 		}
 	}()
 	var nsdPG, unbPG []int
-	for _, p := range []*proc{l.root, l.tld, l.auth} {
-		nsdPG = append(nsdPG, p.pid())
+	for _, p := range []*benchutil.Daemon{l.root, l.tld, l.auth} {
+		nsdPG = append(nsdPG, p.Pid())
 	}
 	for _, p := range l.unbounds {
-		unbPG = append(unbPG, p.pid())
+		unbPG = append(unbPG, p.Pid())
 	}
 	smp := &sampler{t0: t0, rm: rm, nsdPG: nsdPG, unbPG: unbPG,
 		every1: bufio.NewWriter(files["cpu-1s.tsv"]), every10: bufio.NewWriter(files["samples.tsv"]),
@@ -256,7 +257,7 @@ func runReachmon(l *lab, bin, dir, results string, set settings) (*run, error) {
 		smp.every10.(*bufio.Writer).Flush()
 	}()
 	alive := func() error {
-		if err := rm.exited(); err != nil {
+		if err := rm.Exited(); err != nil {
 			return err
 		}
 		return l.firstExited()
@@ -330,18 +331,19 @@ func runReachmon(l *lab, bin, dir, results string, set settings) (*run, error) {
 	if len(r.scrapes) < 3 {
 		return nil, fmt.Errorf("only %d scrapes in %v (phase %v): make BENCH_SCALE_DURATION longer", len(r.scrapes), set.duration, r.phase)
 	}
-	if last, err := benchutil.ReadProc(rm.pid()); err == nil {
+	if last, err := benchutil.ReadProc(rm.Pid()); err == nil {
 		r.hwm = last.HWM
 	}
 	smp.close()
 	samplerOpen = false
-	r.shutdown, err = rm.stop()
+	err = rm.Stop()
+	r.shutdown = rm.StopTook()
 	stopped = true
-	if err == nil && rm.err != nil {
-		err = fmt.Errorf("reachmon exited with %v after SIGTERM", rm.err)
+	if err == nil && rm.ExitErr() != nil {
+		err = fmt.Errorf("reachmon exited with %v after SIGTERM", rm.ExitErr())
 	}
 	r.exitErr = err
-	r.levels(rm.log)
+	r.levels(rm.LogPath)
 
 	for i := 1; i < len(r.scrapes); i++ {
 		iv := between(r.scrapes[i-1], r.scrapes[i])

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/reachmon/reachmon/bench/benchutil"
 )
 
 // labShape is what the lab serves.
@@ -71,8 +73,8 @@ type lab struct {
 	resolvers []netip.Addr
 	nsAddrs   []netip.Addr
 
-	root, tld, auth *proc
-	unbounds        []*proc
+	root, tld, auth *benchutil.Daemon
+	unbounds        []*benchutil.Daemon
 
 	// Build figures, for the report.
 	signTime time.Duration
@@ -397,7 +399,7 @@ func (l *lab) start() error {
 		name  string
 		addrs []netip.Addr
 		zones []string
-		ptr   **proc
+		ptr   **benchutil.Daemon
 	}
 	for _, n := range []nsdSpec{
 		{"root", []netip.Addr{l.plan.root()}, []string{"."}, &l.root},
@@ -412,13 +414,13 @@ func (l *lab) start() error {
 		if err != nil {
 			return err
 		}
-		p.name = "nsd " + n.name
+		p.Name = "nsd " + n.name
 		*n.ptr = p
 	}
 	// Every server answers for its zones (the last child zone is the last
 	// NSD loads).
 	type soaCheck struct {
-		p    *proc
+		p    *benchutil.Daemon
 		addr netip.Addr
 		zone string
 	}
@@ -428,7 +430,7 @@ func (l *lab) start() error {
 	}
 	for _, c := range checks {
 		err := poll(ctx, func(ctx context.Context) error {
-			if err := c.p.exited(); err != nil {
+			if err := c.p.Exited(); err != nil {
 				return permanent{err}
 			}
 			r, err := query(ctx, hostPort(c.addr), c.zone, dns.TypeSOA, false)
@@ -441,7 +443,7 @@ func (l *lab) start() error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("%s: SOA %s @%s: %w", c.p.name, c.zone, c.addr, err)
+			return fmt.Errorf("%s: SOA %s @%s: %w", c.p.Name, c.zone, c.addr, err)
 		}
 	}
 	for j := range l.resolvers {
@@ -453,14 +455,14 @@ func (l *lab) start() error {
 		if err != nil {
 			return err
 		}
-		p.name = fmt.Sprintf("unbound%d", j)
+		p.Name = fmt.Sprintf("unbound%d", j)
 		l.unbounds = append(l.unbounds, p)
 	}
 	// Each resolver validates the first child zone: root, test. and the
 	// DNS host's chain work. The other zones stay out of its cache.
 	for j, u := range l.unbounds {
 		err := poll(ctx, func(ctx context.Context) error {
-			if err := u.exited(); err != nil {
+			if err := u.Exited(); err != nil {
 				return permanent{err}
 			}
 			r, err := query(ctx, hostPort(l.resolvers[j]), l.zones[0], dns.TypeSOA, true)
@@ -473,16 +475,16 @@ func (l *lab) start() error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("%s validating %s SOA: %w", u.name, l.zones[0], err)
+			return fmt.Errorf("%s validating %s SOA: %w", u.Name, l.zones[0], err)
 		}
 	}
 	return nil
 }
 
 // procs returns the lab's daemons: the NSDs, then the resolvers.
-func (l *lab) procs() []*proc {
-	var out []*proc
-	for _, p := range []*proc{l.root, l.tld, l.auth} {
+func (l *lab) procs() []*benchutil.Daemon {
+	var out []*benchutil.Daemon
+	for _, p := range []*benchutil.Daemon{l.root, l.tld, l.auth} {
 		if p != nil {
 			out = append(out, p)
 		}
@@ -494,7 +496,7 @@ func (l *lab) procs() []*proc {
 func (l *lab) stop() error {
 	var errs []error
 	for _, p := range l.procs() {
-		if _, err := p.stop(); err != nil {
+		if err := p.Stop(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -508,7 +510,7 @@ func (l *lab) stop() error {
 // firstExited returns an error if any daemon of the lab has exited.
 func (l *lab) firstExited() error {
 	for _, p := range l.procs() {
-		if err := p.exited(); err != nil {
+		if err := p.Exited(); err != nil {
 			return err
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -276,7 +275,7 @@ type sample struct {
 // tenth second; it writes both series as it goes.
 type sampler struct {
 	t0      time.Time
-	rm      *proc
+	rm      *benchutil.Daemon
 	nsdPG   []int
 	unbPG   []int
 	every1  io.Writer // cpu-1s.tsv
@@ -292,16 +291,16 @@ type sampler struct {
 func (s *sampler) take() sample {
 	at := time.Since(s.t0)
 	sm := sample{at: at}
-	sm.reachmon, _ = benchutil.ReadProc(s.rm.pid())
-	cpu := groupCPU(append(slices.Clone(s.nsdPG), s.unbPG...)...)
+	sm.reachmon, _ = benchutil.ReadProc(s.rm.Pid())
+	cpu := benchutil.GroupCPU(append(slices.Clone(s.nsdPG), s.unbPG...)...)
 	for _, g := range s.nsdPG {
 		sm.nsd += cpu[g]
 	}
 	for _, g := range s.unbPG {
 		sm.unbound += cpu[g]
 	}
-	sm.machine = machineBusy()
-	sm.self = selfCPU()
+	sm.machine = benchutil.ReadMachineCPU().Busy().Seconds()
+	sm.self = benchutil.SelfCPU().Seconds()
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		f := strings.Fields(string(b))
 		if len(f) >= 3 {
@@ -326,7 +325,7 @@ func (s *sampler) run() {
 				sm.nsd, sm.unbound, sm.machine, sm.self, sm.load)
 		} else {
 			sm = sample{at: time.Since(s.t0)}
-			sm.reachmon, _ = benchutil.ReadProc(s.rm.pid())
+			sm.reachmon, _ = benchutil.ReadProc(s.rm.Pid())
 		}
 		fmt.Fprintf(s.every1, "%.1f\t%.2f\t%.1f\n", sm.at.Seconds(), sm.reachmon.CPUSeconds, mib(sm.reachmon.RSS))
 		s.mu.Lock()
@@ -410,36 +409,3 @@ func slopePerHour(ss []sample) float64 {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-// machineBusy is the CPU time all CPUs have spent running something
-// (user, nice, system, irq, softirq; not idle, iowait or steal) since
-// boot, from /proc/stat, in seconds; 0 when unreadable.
-func machineBusy() float64 {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		var t int64
-		if _, err := fmt.Sscan(f[i], &t); err != nil {
-			return 0
-		}
-		busy += t
-	}
-	return float64(busy) / clockTicks
-}
-
-// selfCPU is this process's user+system CPU seconds so far.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}

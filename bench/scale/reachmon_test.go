@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,28 +15,17 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/reachmon/reachmon/bench/benchutil"
-	ilab "github.com/reachmon/reachmon/integration/lab"
 )
 
 // reachmonBinary is $BENCH_REACHMON_BIN (scripts/bench.sh builds it) or
 // bin/reachmon.
-func reachmonBinary(tb testing.TB) string {
-	tb.Helper()
-	bin := os.Getenv("BENCH_REACHMON_BIN")
-	if bin == "" {
-		bin, _ = filepath.Abs("../../bin/reachmon")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		ilab.Missing(tb, "reachmon binary %s not found (go build -o bin/reachmon ./cmd/reachmon, or set BENCH_REACHMON_BIN)", bin)
-	}
-	return bin
-}
+func reachmonBinary(tb testing.TB) string { return benchutil.ReachmonBinary(tb, "BENCH_REACHMON_BIN") }
 
 // reachmonConfig is the configuration `reachmon run` gets: every zone by
 // name only (apex SOA of every resolver and of every discovered
 // authoritative server, the DS-vs-DNSKEY check on: the defaults), the
 // resolvers, [probe] interval (and jitter if not 0), [metrics]
-// zone_latency = false (what the README tells a user with this many zones;
+// zone_latency = false (what docs/configuration.md tells a user with this many zones;
 // reachmon warns at start-up otherwise); everything else at its default.
 // No [bgp], no [slack].
 func reachmonConfig(l *lab, stateDir string, interval, jitter time.Duration) string {

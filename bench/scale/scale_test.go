@@ -12,6 +12,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/reachmon/reachmon/bench/benchutil"
 	"github.com/reachmon/reachmon/internal/config"
 )
 
@@ -288,8 +289,8 @@ func TestLabSmall(t *testing.T) {
 			t.Errorf("%s: SOA %s aa=%t answer %v", a, last, r.Authoritative, r.Answer)
 		}
 	}
-	cpu := groupCPU(l.auth.pid())
-	if _, ok := cpu[l.auth.pid()]; !ok {
-		t.Errorf("no live process in NSD's process group %d", l.auth.pid())
+	cpu := benchutil.GroupCPU(l.auth.Pid())
+	if _, ok := cpu[l.auth.Pid()]; !ok {
+		t.Errorf("no live process in NSD's process group %d", l.auth.Pid())
 	}
 }

@@ -96,5 +96,5 @@ func (n *nsdServer) reload(zone string) error {
 
 func (n *nsdServer) logTail(lines int) string {
 	return fmt.Sprintf("--- nsd %s (%s) ---\n%s\n%s", n.name, n.dir,
-		tail(filepath.Join(n.dir, "nsd.log"), lines), tail(filepath.Join(n.dir, "nsd.out"), lines))
+		Tail(filepath.Join(n.dir, "nsd.log"), lines), Tail(filepath.Join(n.dir, "nsd.out"), lines))
 }

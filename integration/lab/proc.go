@@ -32,11 +32,11 @@ type daemon struct {
 	err  error         // Wait's result, valid after done
 }
 
-// startDaemon starts argv[0] (looked up with binPath) with stdout and stderr
+// startDaemon starts argv[0] (looked up with BinPath) with stdout and stderr
 // appended to logPath; kill says how stop ends it. It does not wait for the
 // daemon to be ready.
 func startDaemon(name, logPath string, kill bool, argv ...string) (*daemon, error) {
-	bin, err := binPath(argv[0])
+	bin, err := BinPath(argv[0])
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func startDaemon(name, logPath string, kill bool, argv ...string) (*daemon, erro
 func (d *daemon) exited() error {
 	select {
 	case <-d.done:
-		return fmt.Errorf("%s exited (%v); log tail:\n%s", d.name, d.err, tail(d.log, 20))
+		return fmt.Errorf("%s exited (%v); log tail:\n%s", d.name, d.err, Tail(d.log, 20))
 	default:
 		return nil
 	}
@@ -144,7 +144,7 @@ func isClosed(c chan struct{}) bool {
 // run runs a short helper command in dir with a bounded time and returns its
 // stdout; the error carries stderr.
 func run(dir string, argv ...string) (string, error) {
-	bin, err := binPath(argv[0])
+	bin, err := BinPath(argv[0])
 	if err != nil {
 		return "", err
 	}
@@ -161,8 +161,8 @@ func run(dir string, argv ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// tail returns the last n lines of a file, for failure messages.
-func tail(path string, n int) string {
+// Tail returns the last n lines of a file, for failure messages.
+func Tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(%v)", err)

@@ -31,7 +31,7 @@ func Require(t testing.TB, bins ...string) {
 	t.Helper()
 	var missing, pkgs []string
 	for _, b := range bins {
-		if _, err := binPath(b); err != nil {
+		if _, err := BinPath(b); err != nil {
 			missing = append(missing, b)
 			if p, ok := debianPackage[b]; ok && !slices.Contains(pkgs, p) {
 				pkgs = append(pkgs, p)
@@ -72,9 +72,9 @@ func skipOrFail(t testing.TB, msg string) {
 	t.Skip(msg)
 }
 
-// binPath finds a binary in PATH, then in the sbin directories, which a
+// BinPath finds a binary in PATH, then in the sbin directories, which a
 // non-root PATH often lacks but where Debian puts nsd and unbound.
-func binPath(name string) (string, error) {
+func BinPath(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}

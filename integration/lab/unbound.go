@@ -86,5 +86,5 @@ func (u *unboundServer) control(args ...string) (string, error) {
 
 func (u *unboundServer) logTail(lines int) string {
 	return fmt.Sprintf("--- unbound %s (%s) ---\n%s\n%s", u.name, u.dir,
-		tail(filepath.Join(u.dir, "unbound.log"), lines), tail(filepath.Join(u.dir, "unbound.out"), lines))
+		Tail(filepath.Join(u.dir, "unbound.log"), lines), Tail(filepath.Join(u.dir, "unbound.out"), lines))
 }

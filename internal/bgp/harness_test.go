@@ -355,3 +355,13 @@ func startRun(t *testing.T, f *Feed) (context.Context, context.CancelFunc) {
 func testutilCounter(f *Feed, queue string) float64 {
 	return testutil.ToFloat64(f.m.dropped.WithLabelValues(queue))
 }
+
+// skipSlowInShort skips a test that waits out real BGP timers and
+// reconnects (10–90 s each) under -short, so that `make check` stays a
+// fast edit loop; `make test` runs it.
+func skipSlowInShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("waits out BGP reconnects and timers; run without -short (make test)")
+	}
+}

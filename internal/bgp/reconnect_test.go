@@ -752,6 +752,7 @@ var (
 // announces are withdrawn, after the sync. Reachmon connects to the
 // router, or the router to reachmon.
 func TestFeedReconnectStress(t *testing.T) {
+	skipSlowInShort(t)
 	for _, tc := range []struct {
 		name    string
 		addr    string
@@ -796,6 +797,7 @@ func TestFeedReconnectStress(t *testing.T) {
 // itself is lost (sent right after the table, into the full queue), the
 // sync still happens by End-of-RIB, as GoBGP recorded it.
 func TestFeedReconnectQueueOverflow(t *testing.T) {
+	skipSlowInShort(t)
 	started := time.Now()
 	// End-of-RIB comes when the queue is empty again, and (mostly) before
 	// the next tick repairs the state from the RIB.
@@ -825,6 +827,7 @@ func TestFeedReconnectQueueOverflow(t *testing.T) {
 // withdrawals. The stall is simulated in the feed's clock, which the
 // watch callback reads for every event.
 func TestFeedSessionLossStalledDelivery(t *testing.T) {
+	skipSlowInShort(t)
 	const after = 300                  // withdrawals into the lost session's ~3,700
 	var countdown atomic.Int64         // calls to Now until the one that stalls
 	countdown.Store(math.MinInt64 / 2) // none until armed

@@ -152,6 +152,7 @@ func TestStateSyncWaitsForFirstUpdate(t *testing.T) {
 // Established). The routes it re-announces are never reported withdrawn;
 // the one it no longer carries is, once it has really synced.
 func TestFeedReconnectSlowDump(t *testing.T) {
+	skipSlowInShort(t)
 	const timeout = time.Second
 	a := newSpeaker(t, "127.0.0.2", 65001)
 	for _, p := range []string{"129.134.0.0/17", "129.134.30.0/24", "129.134.31.0/24"} {
@@ -222,6 +223,7 @@ func TestFeedReconnectSlowDump(t *testing.T) {
 // the long bound (silentSyncFactor timeouts), with the reason in the
 // event; the routes it carried before the drop are withdrawn then.
 func TestFeedReconnectSilentPeer(t *testing.T) {
+	skipSlowInShort(t)
 	const timeout = 500 * time.Millisecond
 	a := newSpeaker(t, "127.0.0.2", 65001)
 	a.announce("129.134.0.0/17", 32934)

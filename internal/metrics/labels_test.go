@@ -61,7 +61,7 @@ var (
 )
 
 // metricLabels documents every reachmon metric, its labels and their bound.
-// The test below keeps it true against a live daemon and README.md.
+// The test below keeps it true against a live daemon and docs/metrics.md.
 var metricLabels = map[string]labelDoc{
 	"reachmon_build_info": {[]string{"goversion", "version"}, "one per process", func(dims) int { return 1 }, ""},
 
@@ -147,8 +147,8 @@ www.lab.example. 60 IN A 192.0.2.10
 // metrics and checks each reachmon metric against metricLabels: it is
 // documented, carries vantage plus exactly the documented labels, and has
 // no more series than its bound for this configuration. Every documented
-// metric is exposed unless the table says why not, and README.md's
-// metrics table agrees with the labels documented here.
+// metric is exposed unless the table says why not, and docs/metrics.md's
+// table agrees with the labels documented here.
 func TestMetricLabels(t *testing.T) {
 	srv := testdns.Start(t, labZone, true)
 	const token = "xoxb-reachmon-labels"
@@ -289,22 +289,22 @@ connect_retry = "1s"
 		}
 	}
 
-	// README.md's metrics table: every row is documented here with the
+	// docs/metrics.md's table: every row is documented here with the
 	// same labels.
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rows := regexp.MustCompile("(?m)^\\| `(reachmon_[a-z0-9_]+)` \\| [a-z]+ \\| ([^|]*) \\|$").FindAllStringSubmatch(string(readme), -1)
 	if len(rows) < 20 {
-		t.Fatalf("README.md: %d metric rows found", len(rows))
+		t.Fatalf("docs/metrics.md: %d metric rows found", len(rows))
 	}
-	inREADME := map[string]bool{}
+	inDoc := map[string]bool{}
 	for _, r := range rows {
-		inREADME[r[1]] = true
+		inDoc[r[1]] = true
 		doc, ok := metricLabels[r[1]]
 		if !ok {
-			t.Errorf("README.md lists %s, which metricLabels does not document", r[1])
+			t.Errorf("docs/metrics.md lists %s, which metricLabels does not document", r[1])
 			continue
 		}
 		var labels []string
@@ -315,18 +315,18 @@ connect_retry = "1s"
 		}
 		sort.Strings(labels)
 		if !slices.Equal(labels, doc.labels) {
-			t.Errorf("README.md: %s has labels %v, metricLabels %v", r[1], labels, doc.labels)
+			t.Errorf("docs/metrics.md: %s has labels %v, metricLabels %v", r[1], labels, doc.labels)
 		}
 	}
 	var missing []string
 	for name := range metricLabels {
-		if !inREADME[name] {
+		if !inDoc[name] {
 			missing = append(missing, name)
 		}
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
-		t.Logf("not yet in README.md's metrics table: %v", missing)
+		t.Logf("not yet in docs/metrics.md's table: %v", missing)
 	}
 }
 

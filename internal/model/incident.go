@@ -7,7 +7,7 @@ import (
 )
 
 // IncidentKind is what an incident is about: one row of the table in
-// DESIGN.md ("What correlate means").
+// docs/incidents.md (groups of kinds: docs/architecture.md).
 type IncidentKind string
 
 const (

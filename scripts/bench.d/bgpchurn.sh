@@ -162,12 +162,7 @@ their own). Per round:
 
 ${verdicts}
 EOF
-		# Analysis written by hand from the profile runs (TestChurnProfile),
-		# kept beside the benchmark; appended as it is.
-		if [ -f "$ROOT/bench/bgpchurn/FINDINGS.md" ]; then
-			echo
-			cat "$ROOT/bench/bgpchurn/FINDINGS.md"
-		fi
+		findings_link bgpchurn
 	} >"$md"
 	update_section bgpchurn "$md"
 	cat "$md"

@@ -277,12 +277,7 @@ Goals (issue 8):
 - reachmon within 2× of dnsperf's rate (highest sustainable rate ≥ 0.5 × dnsperf's on the same
   check set and servers): **${ok_rate}** (${r_mix%% *}×).
 EOF
-		# The analysis (profiles, what would reach the goals) is kept
-		# beside the benchmark, written by hand from the measurements.
-		if [ -f "$ROOT/bench/peers/FINDINGS.md" ]; then
-			echo
-			cat "$ROOT/bench/peers/FINDINGS.md"
-		fi
+		findings_link peers
 	} >"$md"
 	update_section dnspeers "$md"
 	cat "$md"

@@ -118,7 +118,7 @@ bench_scale() {
 				v["timeout"], v["jitter"], v["concurrency"], v["discovery_min"], v["discovery_max"], v["ds_check_interval"]
 		}' <<<"$probe")
 	else
-		defaults="see \`[probe]\` in the README for this tree's defaults"
+		defaults="see \`[probe]\` in docs/configuration.md for this tree's defaults"
 	fi
 	case "$shape" in
 	*" jitter=default "* | "") ;;
@@ -159,7 +159,7 @@ Method (\`bench/scale\`, run by \`scripts/bench.sh scale\`, as root):
   giving only the name (the defaults: apex SOA asked of every resolver and of every
   authoritative server, DS-vs-DNSKEY check every 5 min), 3 \`[[resolver]]\`s,
   \`[probe] interval = "${interval}s"\`, \`[metrics] zone_latency = false\` (one latency
-  histogram per server, as the README advises above 1,000 zones), every other key at its
+  histogram per server, as docs/configuration.md advises above 1,000 zones), every other key at its
   default (${defaults}); no \`[bgp]\`, no \`[slack]\`.
   The authoritative servers are **discovered** (NS from the resolvers, delegation
   and glue from \`test.\`'s server), as a user's configuration would have it.
@@ -301,10 +301,7 @@ Results:
   (least squares over the RSS just before each scrape, one reading per interval at the same
   offset, over $(_scale_fmt "$(_scale_g steady-intervals)" 0) intervals: a sign of growth, not a rate to extrapolate).
 EOF
-		if [ -f "$ROOT/bench/scale/FINDINGS.md" ]; then
-			echo
-			cat "$ROOT/bench/scale/FINDINGS.md"
-		fi
+		findings_link scale
 	} >"$md"
 	update_section scale "$md"
 	cat "$md"
