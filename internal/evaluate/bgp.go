@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/model"
@@ -324,32 +323,20 @@ func (e *Evaluator) withdrawnVerdict(r *route) verdict {
 	if r.lastOrigin != 0 {
 		v.asns = []uint32{r.lastOrigin}
 	}
-	total := e.upPeers()
-	desc := ""
-	if r.watched.Description != "" {
-		desc = " (" + r.watched.Description + ")"
-	}
-	v.rootCause = fmt.Sprintf("Watched prefix %s%s was withdrawn: seen by %s of %d peers",
-		r.prefix, desc, countWord(len(r.peers)), total)
-	if r.lastOrigin != 0 {
-		v.rootCause += fmt.Sprintf(", last origin AS%d", r.lastOrigin)
-	}
 	v.affected = e.coveredNames(r)
-	if len(v.affected) > 0 {
-		v.rootCause += "; it covers " + strings.Join(v.affected, ", ") + ", which still resolve"
-	} else {
-		v.rootCause += "; no DNS impact observed"
-	}
-	v.rootCause += "."
+	v.explain(prefixWithdrawn{watched: r.watched, prefix: r.prefix, seenBy: len(r.peers), peers: e.upPeers(),
+		lastOrigin: r.lastOrigin, covers: v.affected})
 	v.evidence = slices.Clone(r.ev)
 	return v
 }
 
-func countWord(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	return fmt.Sprint(n)
+// prefixWithdrawn is the finding of withdrawnVerdict.
+type prefixWithdrawn struct {
+	watched       model.WatchedPrefix
+	prefix        netip.Prefix
+	seenBy, peers int    // peers carrying it now, of the peers up
+	lastOrigin    uint32 // 0: unknown
+	covers        []string
 }
 
 // coveredResolvers lists the resolvers whose addresses lie in r's prefix
@@ -463,21 +450,17 @@ func (e *Evaluator) feedVerdict(name string, now time.Time) verdict {
 	}
 	v.kind, v.severity = model.IncidentFeedLost, model.SeverityInfo
 	v.evidence = slices.Clone(p.ev)
-	if p.downSince.IsZero() {
-		v.rootCause = fmt.Sprintf("The BGP session with %s has not come up since reachmon started", p.label())
-	} else {
-		v.rootCause = fmt.Sprintf("The BGP session with %s is down", p.label())
-		if p.reason != "" {
-			v.rootCause += " (" + p.reason + ")"
-		}
-	}
-	v.rootCause += ": its routes are unknown, not withdrawn"
-	if ok, _ := e.bgpUsable(now); ok {
-		v.rootCause += "; the other sessions still carry the BGP verdicts."
-	} else {
-		v.rootCause += "; BGP verdicts are suspended until a session is back."
-	}
+	usable, _ := e.bgpUsable(now)
+	v.explain(feedLost{peer: p.label(), neverUp: p.downSince.IsZero(), reason: p.reason, othersCarry: usable})
 	return v
+}
+
+// feedLost is the finding of feedVerdict.
+type feedLost struct {
+	peer        string // its label: "192.0.2.1 (AS64500, upstream)"
+	neverUp     bool   // not up since reachmon started
+	reason      string // why it went down, when it did
+	othersCarry bool   // the other sessions still carry the BGP verdicts
 }
 
 func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {

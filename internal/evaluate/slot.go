@@ -64,7 +64,11 @@ type verdict struct {
 	kind        model.IncidentKind
 	severity    model.Severity
 	subjectKind model.SubjectKind
-	rootCause   string
+	// finding is what the rule found, as facts (nil for a verdict that
+	// keeps an incident as it is); rootCause and short are its words
+	// (words.go), set by explain.
+	finding   finding
+	rootCause string
 	// short is the verdict line of `reachmon probe` without the kind.
 	short     string
 	affected  []string
@@ -87,6 +91,29 @@ type verdict struct {
 	// (the DS key tag that matches no DNSKEY): a diagnosis with more
 	// details is not replaced by one with fewer (story.go).
 	details int
+}
+
+// finding is the facts behind a verdict: which servers, prefixes,
+// resolvers and ASNs, what failed how. The rules decide on facts; only
+// words.go turns them into sentences, so that the wording of a root cause
+// can change without touching a rule.
+type finding interface {
+	rootCause() string
+}
+
+// summarized is a finding that also has the one-line summary of
+// `reachmon probe` (the rules it can run: DNS, not BGP).
+type summarized interface {
+	finding
+	summary() string
+}
+
+// explain records what a rule found and its words.
+func (v *verdict) explain(f finding) {
+	v.finding, v.rootCause = f, f.rootCause()
+	if s, ok := f.(summarized); ok {
+		v.short = s.summary()
+	}
 }
 
 // slot tracks one subject from its first symptom to its incident's end.
