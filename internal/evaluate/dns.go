@@ -87,8 +87,9 @@ type server struct {
 	// negDown: down, and the latest failure is a negative answer
 	// (NXDOMAIN, NODATA): an answer, so not a sign that this vantage's
 	// network is gone (counted in Evaluator.pairsNeg).
-	negDown      bool
-	mismatchText string
+	negDown bool
+	// wrong is the latest answer outside what was expected.
+	wrong answerMismatch
 
 	// vseen, vclass (the intercept class of its latest failure, "" if
 	// none) and nxRun (NXDOMAIN answers in a row for a control zone) feed
@@ -489,17 +490,12 @@ func (e *Evaluator) checkAnswers(z *zone, srv *server, o model.Observation) {
 		}
 		m[srv.name] = rd
 	}
-	bad := ""
+	var bad *answerMismatch
 	switch {
 	case len(rd) == 0:
 	case len(z.expect) > 0:
-		if expectApplies(z.expect, o.Type) {
-			for _, r := range rd {
-				if !z.expect[r] {
-					bad = fmt.Sprintf("%s %s answers %s, outside the expected %s", o.Name, o.Type, strings.Join(rd, ", "), strings.Join(sortedKeys(z.expect), ", "))
-					break
-				}
-			}
+		if expectApplies(z.expect, o.Type) && slices.ContainsFunc(rd, func(r string) bool { return !z.expect[r] }) {
+			bad = &answerMismatch{qname: o.Name, qtype: o.Type, got: rd, want: sortedKeys(z.expect), wantConfigured: true}
 		}
 	case srv.kind == model.KindResolver && o.Type != "SOA":
 		var union []string
@@ -512,20 +508,16 @@ func (e *Evaluator) checkAnswers(z *zone, srv *server, o model.Observation) {
 		}
 		if len(union) > 0 && !slices.ContainsFunc(rd, func(r string) bool { return slices.Contains(union, r) }) {
 			slices.Sort(union)
-			bad = fmt.Sprintf("%s %s answers %s while the authoritative servers answer %s", o.Name, o.Type, strings.Join(rd, ", "), strings.Join(union, ", "))
+			bad = &answerMismatch{qname: o.Name, qtype: o.Type, got: rd, want: union}
 		}
 	}
-	if bad != "" {
+	if bad != nil {
 		srv.mismatch++
 		srv.match = 0
-		srv.mismatchText = bad
+		srv.wrong = *bad
 		if srv.mismatch >= e.cfg.OpenRounds && !srv.mismatched {
 			srv.mismatched = true
-			who := "resolver " + srv.name
-			if srv.kind == model.KindAuthoritative {
-				who = "authoritative server " + srv.label()
-			}
-			z.ev.add(o.Time, "%s: %s", who, bad)
+			z.ev.add(o.Time, "%s", mismatchEvidence(srv))
 		}
 		return
 	}
@@ -535,6 +527,14 @@ func (e *Evaluator) checkAnswers(z *zone, srv *server, o model.Observation) {
 		srv.mismatched = false
 		z.ev.add(o.Time, "%s answers as expected again", srv.name)
 	}
+}
+
+// answerMismatch is an answer outside what was expected: the configured
+// answers, or the authoritative servers' answers.
+type answerMismatch struct {
+	qname, qtype   string
+	got, want      []string
+	wantConfigured bool // want is the configured expect list
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -650,36 +650,20 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 		f.authDown = slices.DeleteFunc(f.authDown, func(s *server) bool { return isNegative(s.class) })
 		authAll = f.authKnown > 0 && len(f.authDown) == f.authKnown
 	}
+	servers := zoneServersOf(z, f)
 	switch {
 	case authAll && (resAll || f.resKnown == 0 || len(f.sigDown) == 0):
 		v.kind, v.severity = model.IncidentAuthOutage, model.SeverityCritical
-		v.rootCause = fmt.Sprintf("Every authoritative server of %s fails (%s) while its routes are visible%s",
-			z.key, serverList(f.authDown, true), resolverTail(f))
 		v.servers = serverNames(f.authDown)
 		v.resolvers = serverNames(f.resDown)
-		v.short = "every authoritative server fails: " + serverList(f.authDown, true)
-		if len(f.degraded) > 0 {
-			v.rootCause = fmt.Sprintf("Every authoritative server of %s fails (%s)%s", z.key, serverList(f.authDown, true), resolverTail(f))
-		}
-		v.rootCause += "."
+		v.explain(zoneOutage{problem: everyAuthFails, zoneServers: servers, routesWithdrawn: len(f.degraded) > 0})
 	case dnssecFails(f):
 		v.kind, v.severity = model.IncidentDNSSEC, model.SeverityCritical
 		v.resolvers = serverNames(f.sigDown)
-		auth := "the authoritative servers answer"
-		if f.authKnown == 0 {
-			auth = "the authoritative servers were not probed"
-		} else if len(f.authDown) > 0 {
-			auth = fmt.Sprintf("%d of %d authoritative servers answer", f.authKnown-len(f.authDown), f.authKnown)
-		}
-		v.rootCause = fmt.Sprintf("DNSSEC validation of %s fails: validating resolvers %s return %s%s while the same query with CD=1 succeeds and %s",
-			z.key, strings.Join(v.resolvers, ", "), f.sigDown[0].class, edeText(f.sigDown[0].ede), auth)
-		v.short = "validating resolvers " + f.sigDown[0].class + ", CD=1 succeeds"
-		if why := dsWhy(z.ds); why != "" {
-			v.rootCause += "; " + why
-			v.short += ", " + why
+		v.explain(zoneOutage{problem: validationFails, zoneServers: servers, sigDown: failures(f.sigDown, false), ds: z.ds})
+		if dsNamesWhy(z.ds) {
 			v.details = 1
 		}
-		v.rootCause += "."
 	case len(f.authDown) > 0:
 		v.kind, v.severity = model.IncidentAuthOutage, model.SeverityWarning
 		if authAll || resAll {
@@ -687,20 +671,14 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 		}
 		v.servers = serverNames(f.authDown)
 		v.resolvers = serverNames(f.resDown)
-		v.rootCause = fmt.Sprintf("%d of %d authoritative servers of %s fail (%s) while their routes are visible%s.",
-			len(f.authDown), f.authKnown, z.key, serverList(f.authDown, true), resolverTail(f))
-		v.short = fmt.Sprintf("%d of %d authoritative servers fail: %s", len(f.authDown), f.authKnown, serverList(f.authDown, true))
+		v.explain(zoneOutage{problem: someAuthFail, zoneServers: servers})
 	case resAll && f.resKnown >= 1:
 		v.kind, v.severity = model.IncidentAuthOutage, model.SeverityCritical
 		v.resolvers = serverNames(f.resDown)
-		v.rootCause = fmt.Sprintf("Every resolver fails for %s (%s) and no authoritative server answer was seen to tell why.",
-			z.key, serverList(f.resDown, false))
-		v.short = "every resolver fails (" + serverList(f.resDown, false) + "), authoritative servers not probed"
+		v.explain(zoneOutage{problem: everyResolverFails, zoneServers: servers})
 	case dsBad(z.ds):
 		v.kind, v.severity = model.IncidentDNSSEC, model.SeverityWarning
-		v.rootCause = fmt.Sprintf("The DS record of %s at the parent matches no DNSKEY the zone serves (%s): validating resolvers will fail once their cached keys expire.",
-			z.key, firstNonEmpty(dsWhy(z.ds), z.ds.Detail))
-		v.short = "resolvers still answer, but " + firstNonEmpty(dsWhy(z.ds), z.ds.Detail)
+		v.explain(zoneOutage{problem: dsMatchesNoKey, zoneServers: servers, ds: z.ds})
 		v.details = 1
 	default:
 		return verdict{known: true}
@@ -712,103 +690,154 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 	return v
 }
 
+// zoneProblem is what a zone outage finding says failed.
+type zoneProblem uint8
+
+const (
+	everyAuthFails     zoneProblem = iota // every authoritative server fails
+	someAuthFail                          // some authoritative servers fail
+	everyResolverFails                    // and no authoritative answer was seen
+	validationFails                       // DNSSEC: validating resolvers fail, CD=1 succeeds
+	dsMatchesNoKey                        // the parent's DS matches no DNSKEY, resolvers still answer
+)
+
+// zoneServers is how a zone's servers fare, for its findings.
+type zoneServers struct {
+	zone      string
+	authKnown int
+	authDown  []failure
+	resDown   []failure
+	resOK     []string
+}
+
+func zoneServersOf(z *zone, f zoneFacts) zoneServers {
+	return zoneServers{zone: z.key, authKnown: f.authKnown, authDown: failures(f.authDown, true),
+		resDown: failures(f.resDown, false), resOK: serverNames(f.resOK)}
+}
+
+// zoneOutage is the finding of zoneVerdict (when neither BGP nor a
+// negative answer explains the zone).
+type zoneOutage struct {
+	problem zoneProblem
+	zoneServers
+	// routesWithdrawn: some nameserver's route is withdrawn, though not
+	// enough of them to blame BGP.
+	routesWithdrawn bool
+	sigDown         []failure      // validationFails: the validating resolvers failing
+	ds              *model.DSCheck // the DS check (named when it failed)
+}
+
+// failure is how one server failed, as a finding names it.
+type failure struct {
+	name string
+	// label is what the words call it: "a.ns (192.0.2.1)" for an
+	// authoritative server (when asked for), the name otherwise.
+	label        string
+	class        string // "timeout", "SERVFAIL", "NXDOMAIN"
+	ede          []model.EDE
+	qname, qtype string // the query that failed
+}
+
+// failures snapshots failing servers; withAddr labels authoritative
+// servers with their address.
+func failures(s []*server, withAddr bool) []failure {
+	out := make([]failure, 0, len(s))
+	for _, x := range s {
+		label := x.name
+		if withAddr {
+			label = x.label()
+		}
+		out = append(out, failure{name: x.name, label: label, class: x.class, ede: x.ede, qname: x.qname, qtype: x.qtype})
+	}
+	return out
+}
+
+// dsNamesWhy reports whether a failed DS check says why it failed (an
+// unmatched DS key tag or a detail): a diagnosis naming it outranks one
+// that does not.
+func dsNamesWhy(c *model.DSCheck) bool {
+	if !dsBad(c) {
+		return false
+	}
+	return c.Status == model.DSNoDNSKEY || c.Detail != "" || slices.ContainsFunc(c.DS, func(d model.DSRecord) bool { return !d.Matched })
+}
+
 func (e *Evaluator) bgpZoneVerdict(z *zone, f zoneFacts, v *verdict, now time.Time) {
 	v.kind, v.severity, v.bgp = model.IncidentBGPOutage, model.SeverityCritical, true
-	var gone, still []string
-	var asns []uint32
+	out := bgpOutage{zoneServers: zoneServersOf(z, f), withdrawn: len(f.degraded), nameservers: f.nsTotal}
 	for _, a := range f.degraded {
 		v.evidence = append(v.evidence, a.ev...)
 		for _, p := range e.withdrawnCovers(a) {
 			if !slices.Contains(v.prefixes, p) {
 				v.prefixes = append(v.prefixes, p)
-				gone = append(gone, p.String())
 			}
 			if r := e.routes[p]; r != nil {
 				v.evidence = append(v.evidence, r.ev...)
 			}
 			for _, o := range e.lastOrigins(p, a.healthyOrigins) {
-				if !slices.Contains(asns, o) {
-					asns = append(asns, o)
+				if !slices.Contains(v.asns, o) {
+					v.asns = append(v.asns, o)
 				}
 			}
 		}
-		if a.current.IsValid() && !slices.Contains(still, a.current.String()) {
-			still = append(still, a.current.String())
+		if a.current.IsValid() && !slices.Contains(out.covering, a.current) {
+			out.covering = append(out.covering, a.current)
 		}
 		if a.host != "" && !slices.Contains(v.servers, a.host) {
 			v.servers = append(v.servers, a.host)
 		}
 	}
 	slices.SortFunc(v.prefixes, comparePrefix)
-	gone = gone[:0]
-	for _, p := range v.prefixes {
-		gone = append(gone, p.String())
-	}
-	slices.Sort(still)
-	slices.Sort(asns)
+	slices.SortFunc(out.covering, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
+	slices.Sort(v.asns)
 	slices.Sort(v.servers)
-	v.asns = asns
-	var b strings.Builder
-	fmt.Fprintf(&b, "The routes to ")
-	if len(f.degraded) == f.nsTotal {
-		fmt.Fprintf(&b, "every nameserver of %s", z.key)
-	} else {
-		fmt.Fprintf(&b, "%d of %d nameservers of %s", len(f.degraded), f.nsTotal, z.key)
-	}
-	if len(v.servers) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(v.servers, ", "))
-	}
-	fmt.Fprintf(&b, " were withdrawn from BGP: %s", strings.Join(gone, ", "))
-	if len(asns) > 0 {
-		fmt.Fprintf(&b, " (origin %s)", asList(asns))
-	}
-	if len(gone) == 1 {
-		b.WriteString(" is")
-	} else {
-		b.WriteString(" are")
-	}
-	b.WriteString(" seen by no peer")
-	if len(still) > 0 {
-		fmt.Fprintf(&b, ", only the less-specific %s still covers them", strings.Join(still, ", "))
-	}
+	out.hosts, out.prefixes, out.origins = v.servers, v.prefixes, v.asns
 	switch {
 	case len(f.resOK) > 0 && len(f.resDown) == 0:
-		var first, last time.Time
-		for _, s := range f.resOK {
-			if s.okAt.IsZero() {
-				continue
-			}
-			exp := s.okAt.Add(time.Duration(s.okTTL) * time.Second)
-			if first.IsZero() || exp.Before(first) {
-				first = exp
-			}
-			if exp.After(last) {
-				last = exp
-			}
-		}
-		b.WriteString("; resolvers still answer from cache")
-		if !first.IsZero() {
-			v.impactAt = first
-			if first.Equal(last) {
-				fmt.Fprintf(&b, ": cached answers expire at %s UTC, then resolution fails", first.UTC().Format("15:04:05"))
-			} else {
-				fmt.Fprintf(&b, ": cached answers expire from %s to %s UTC, then resolution fails",
-					first.UTC().Format("15:04:05"), last.UTC().Format("15:04:05"))
-			}
-		}
+		out.fromCache = true
+		out.expireFirst, out.expireLast = cacheExpiry(f.resOK)
+		v.impactAt = out.expireFirst
 	case len(f.resDown) > 0:
 		v.resolvers = serverNames(f.resDown)
-		fmt.Fprintf(&b, "; resolvers %s fail (%s)", strings.Join(v.resolvers, ", "), f.resDown[0].class)
 	}
-	if len(f.authDown) > 0 {
-		fmt.Fprintf(&b, "; authoritative servers %s", serverList(f.authDown, true))
-	}
-	b.WriteString(".")
-	v.rootCause = b.String()
+	v.explain(out)
 	v.affected = z.names
 	if len(v.affected) == 0 {
 		v.affected = []string{z.key}
 	}
+}
+
+// cacheExpiry is when the first and the last of the resolvers' cached
+// answers expire (zero when none is known).
+func cacheExpiry(ok []*server) (first, last time.Time) {
+	for _, s := range ok {
+		if s.okAt.IsZero() {
+			continue
+		}
+		exp := s.okAt.Add(time.Duration(s.okTTL) * time.Second)
+		if first.IsZero() || exp.Before(first) {
+			first = exp
+		}
+		if exp.After(last) {
+			last = exp
+		}
+	}
+	return first, last
+}
+
+// bgpOutage is the finding of bgpZoneVerdict.
+type bgpOutage struct {
+	zoneServers
+	// withdrawn of nameservers have their most-specific route withdrawn.
+	withdrawn, nameservers int
+	hosts                  []string
+	prefixes               []netip.Prefix // the withdrawn routes
+	origins                []uint32       // their last origins
+	covering               []netip.Prefix // less-specifics still covering them
+	// fromCache: the resolvers still answer from cache, whose answers
+	// expire from expireFirst to expireLast (zero: unknown).
+	fromCache               bool
+	expireFirst, expireLast time.Time
 }
 
 // withdrawnCovers lists the healthy route of a degraded address and every
@@ -843,48 +872,6 @@ func (e *Evaluator) lastOrigins(p netip.Prefix, fromCover []uint32) []uint32 {
 	return nil
 }
 
-func resolverTail(f zoneFacts) string {
-	switch {
-	case len(f.resDown) > 0 && len(f.resOK) == 0:
-		return fmt.Sprintf("; resolvers %s fail too", serverList(f.resDown, false))
-	case len(f.resDown) > 0:
-		return fmt.Sprintf("; resolvers %s fail, %s still answer", strings.Join(serverNames(f.resDown), ", "), strings.Join(serverNames(f.resOK), ", "))
-	case len(f.resOK) > 0:
-		return "; resolvers still answer"
-	}
-	return ""
-}
-
-// dsWhy says why the DS check failed: "DS key tag 296 has no matching
-// DNSKEY".
-func dsWhy(c *model.DSCheck) string {
-	if !dsBad(c) {
-		return ""
-	}
-	if c.Status == model.DSNoDNSKEY {
-		tags := make([]string, 0, len(c.DS))
-		for _, d := range c.DS {
-			tags = append(tags, fmt.Sprint(d.KeyTag))
-		}
-		return fmt.Sprintf("the parent holds DS key tag %s but the zone serves no DNSKEY", strings.Join(tags, ", "))
-	}
-	var parts []string
-	for _, d := range c.DS {
-		if d.Matched {
-			continue
-		}
-		if d.Problem == "" || strings.HasPrefix(d.Problem, "no DNSKEY with key tag") {
-			parts = append(parts, fmt.Sprintf("DS key tag %d has no matching DNSKEY", d.KeyTag))
-		} else {
-			parts = append(parts, fmt.Sprintf("DS key tag %d: %s", d.KeyTag, d.Problem))
-		}
-	}
-	if len(parts) == 0 {
-		return c.Detail
-	}
-	return strings.Join(parts, ", ")
-}
-
 // mismatchVerdict: answers outside the expected, or resolvers disagreeing
 // with the authoritative servers; suppressed while the zone is down.
 func (e *Evaluator) mismatchVerdict(z *zone) verdict {
@@ -902,21 +889,38 @@ func (e *Evaluator) mismatchVerdict(z *zone) verdict {
 		return v
 	}
 	v.kind, v.severity = model.IncidentAnswerMismatch, model.SeverityWarning
-	var who []string
+	found := mismatchFound{zone: z.key, first: bad[0].wrong}
 	for _, s := range bad {
 		if s.kind == model.KindResolver {
 			v.resolvers = append(v.resolvers, s.name)
-			who = append(who, "resolver "+s.name)
 		} else {
 			v.servers = append(v.servers, s.name)
-			who = append(who, "authoritative server "+s.label())
 		}
+		found.who = append(found.who, serverRefOf(s))
 	}
-	v.rootCause = fmt.Sprintf("Unexpected answers for %s: %s: %s.", z.key, strings.Join(who, ", "), bad[0].mismatchText)
-	v.short = strings.Join(who, ", ") + ": " + bad[0].mismatchText
+	v.explain(found)
 	v.affected = z.names
 	v.evidence = slices.Clone(z.ev)
 	return v
+}
+
+// mismatchFound is the finding of mismatchVerdict.
+type mismatchFound struct {
+	zone  string
+	who   []serverRef    // the servers answering unexpectedly
+	first answerMismatch // the first one's latest unexpected answer
+}
+
+// serverRef names a server of a zone: a resolver, or an authoritative
+// server with its address.
+type serverRef struct {
+	resolver bool
+	name     string
+	label    string
+}
+
+func serverRefOf(s *server) serverRef {
+	return serverRef{resolver: s.kind == model.KindResolver, name: s.name, label: s.label()}
 }
 
 // evalResolvers evaluates every resolver's outage slot; a change of one
@@ -974,30 +978,45 @@ func (e *Evaluator) resolverVerdict(name string) verdict {
 	v.kind, v.severity = model.IncidentResolverOutage, model.SeverityWarning
 	v.resolvers = []string{name}
 	v.evidence = slices.Clone(r.ev)
-	scope, class, down := "every zone", r.class, r.downZones
+	found := resolverOutage{resolver: name, scope: everyZone, down: r.down(), known: r.known, class: r.class, answering: fine}
+	down := r.downZones
 	switch {
 	case routeGone && (r.known == 0 || float64(r.down()) < resolverOutageShare*float64(r.known)):
-		scope, class, down = "every zone probed since its route was withdrawn", r.route.failClass, r.routeFailedZones()
+		found.scope, found.class, down = sinceRouteWithdrawn, r.route.failClass, r.routeFailedZones()
 	case r.down() < r.known:
-		scope = fmt.Sprintf("nearly every zone (%d of %d)", r.down(), r.known)
+		found.scope = nearlyEveryZone
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Resolver %s fails for %s (%s) while %s answer", name, scope, class, strings.Join(fine, ", "))
 	if a := e.addrs[r.addr]; r.addr.IsValid() && a != nil && a.degraded && a.healthy.IsValid() {
 		v.prefixes = []netip.Prefix{a.healthy}
 		v.asns = e.lastOrigins(a.healthy, a.healthyOrigins)
-		fmt.Fprintf(&b, "; its own route %s", a.healthy)
-		if len(v.asns) > 0 {
-			fmt.Fprintf(&b, " (origin %s)", asList(v.asns))
-		}
-		b.WriteString(" was withdrawn from BGP")
+		found.ownRoute, found.origins = a.healthy, v.asns
 		v.evidence = append(v.evidence, a.ev...)
 	}
-	b.WriteString(": the resolver is broken, not the zones.")
-	v.short = fmt.Sprintf("resolver %s fails (%s) while %s answer", name, class, strings.Join(fine, ", "))
-	v.rootCause = b.String()
+	v.explain(found)
 	v.affected = e.smallestZones(down, 20)
 	return v
+}
+
+// resolverScope is which zones a resolver outage finding says fail.
+type resolverScope uint8
+
+const (
+	everyZone           resolverScope = iota
+	nearlyEveryZone                   // at least resolverOutageShare of them
+	sinceRouteWithdrawn               // every zone probed since its own route was withdrawn
+)
+
+// resolverOutage is the finding of resolverVerdict.
+type resolverOutage struct {
+	resolver    string
+	scope       resolverScope
+	down, known int    // zones it fails for, of those it was judged for
+	class       string // how it fails
+	answering   []string
+	// ownRoute is its own route when withdrawn from BGP, with its last
+	// origins.
+	ownRoute netip.Prefix
+	origins  []uint32
 }
 
 // smallestZones returns up to n zone names of m, sorted (without sorting
@@ -1033,10 +1052,8 @@ func (e *Evaluator) evalVantage(now time.Time) {
 func (e *Evaluator) vantageVerdict() verdict {
 	v := verdict{known: true, subjectKind: model.SubjectVantage}
 	var cond bool
-	what := "every check"
 	if len(e.controls) > 0 {
 		cond = e.ctlKnown > 0 && e.ctlDown == e.ctlKnown && e.controlsJudged()
-		what = "every control check (" + strings.Join(sortedKeys(e.controls), ", ") + ")"
 	} else {
 		// Negative answers are answers: they prove the network works.
 		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && (e.pairsDown-e.pairsNeg)*10 >= e.pairsKnown*9
@@ -1045,22 +1062,27 @@ func (e *Evaluator) vantageVerdict() verdict {
 		return e.interceptVerdict(v)
 	}
 	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
-	class := ""
+	found := vantageDown{vantage: e.vantage, controls: sortedKeys(e.controls)}
 	for _, name := range e.resOrder {
 		if c := e.resolvers[name].class; c != "" {
-			class = c
+			found.class = c
 			break
 		}
 	}
-	v.rootCause = fmt.Sprintf("From vantage %s %s fails", e.vantage, what)
-	if class != "" {
-		v.rootCause += " (" + class + ")"
-	}
-	v.rootCause += ": reachmon's own network or host is down, not the monitored services; other verdicts are suspended until it recovers."
+	v.explain(found)
 	for _, name := range e.resOrder {
 		v.evidence = append(v.evidence, e.resolvers[name].ev...)
 	}
 	return v
+}
+
+// vantageDown is the finding of vantageVerdict.
+type vantageDown struct {
+	vantage string
+	// controls are the control zones whose checks all fail (none: every
+	// check fails).
+	controls []string
+	class    string // how the first failing resolver fails
 }
 
 // controlsJudged reports whether every resolver has a verdict for every

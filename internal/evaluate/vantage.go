@@ -1,9 +1,7 @@
 package evaluate
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/model"
@@ -165,13 +163,6 @@ func (e *Evaluator) interceptSuspect() bool {
 // (Judge): its root causes say "this vantage".
 const probeVantage = "probe"
 
-func (e *Evaluator) vantageName() string {
-	if e.vantage == probeVantage {
-		return "this vantage"
-	}
-	return "vantage " + e.vantage
-}
-
 // interceptVerdict fills v (a vantage verdict) when an intercept rule
 // holds.
 func (e *Evaluator) interceptVerdict(v verdict) verdict {
@@ -180,36 +171,25 @@ func (e *Evaluator) interceptVerdict(v verdict) verdict {
 		return v
 	}
 	rs := e.resolversJudged()
-	names := make([]string, 0, len(rs))
+	found := interception{vantage: e.vantage, signal: cond, controls: sortedKeys(e.controls)}
 	for _, r := range rs {
-		names = append(names, r.name)
+		found.resolvers = append(found.resolvers, r.name)
+		found.classes = append(found.classes, r.intercept.class)
 		v.evidence = append(v.evidence, r.ev...)
 	}
 	slices.SortStableFunc(v.evidence, func(a, b model.EvidenceItem) int { return a.Time.Compare(b.Time) })
 	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
-	v.resolvers = names
-	var what, why string
-	switch cond {
-	case "tls":
-		what = "every resolver fails the TLS handshake (tls: " + strings.Join(names, ", ") + ")"
-		why = "certificates that do not match the resolvers' names on every resolver point at a TLS interception proxy"
-	case "malformed":
-		what = "every resolver answers with bytes that are not DNS (malformed: " + strings.Join(names, ", ") + ")"
-		why = "non-DNS answers from every resolver point at a captive portal or middlebox intercepting DNS"
-	case "mixed":
-		parts := make([]string, 0, len(rs))
-		for _, r := range rs {
-			parts = append(parts, r.name+" "+r.intercept.class)
-		}
-		what = "every resolver fails at the transport level the way an interceptor does (" + strings.Join(parts, ", ") + ")"
-		why = "TLS certificates that do not match and non-DNS answers point at an interception proxy or captive portal"
-	case "nxdomain":
-		what = fmt.Sprintf("every resolver (%s) answers NXDOMAIN for every control zone (%s)",
-			strings.Join(names, ", "), strings.Join(sortedKeys(e.controls), ", "))
-		why = "names that must always exist missing at every resolver point at an intercepting resolver or captive portal"
-	}
-	v.rootCause = fmt.Sprintf("From %s %s: %s on reachmon's own network is the likely cause, not the monitored services; other verdicts are suspended until it recovers.",
-		e.vantageName(), what, why)
-	v.short = what + ": this vantage's network (an interception proxy or captive portal), not the monitored services"
+	v.resolvers = found.resolvers
+	v.explain(found)
 	return v
+}
+
+// interception is the finding of interceptVerdict.
+type interception struct {
+	vantage string
+	// signal is the intercept rule that holds (interceptCond).
+	signal    string
+	resolvers []string
+	classes   []string // each resolver's latest intercept class
+	controls  []string
 }

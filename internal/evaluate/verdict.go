@@ -2,7 +2,6 @@ package evaluate
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/model"
@@ -63,12 +62,12 @@ func Judge(snap ProbeSnapshot) ProbeVerdict {
 	// Every resolver failing the way an interceptor makes them fail is
 	// this vantage's network, whatever the zone's verdict would be.
 	if v := e.interceptVerdict(verdict{known: true, subjectKind: model.SubjectVantage}); v.kind != "" {
-		return ProbeVerdict{Kind: v.kind, Severity: v.severity, Line: v.kind.Title() + ": " + v.short, RootCause: v.rootCause}
+		return probeVerdictOf(v)
 	}
 	cands := []verdict{e.zoneVerdict(z, now), e.mismatchVerdict(z), e.expiryVerdict(z, now), e.delegationVerdict(z, now)}
 	for _, name := range e.resOrder {
 		if v := e.resolverVerdict(name); v.kind != "" {
-			v.short = "resolver " + name + " " + e.resolvers[name].class + " while " + strings.Join(otherResolvers(e, name), ", ") + " answer"
+			v.short = probeResolverSummary(name, e.resolvers[name].class, otherResolvers(e, name))
 			cands = append(cands, v)
 		}
 	}
@@ -77,9 +76,7 @@ func Judge(snap ProbeSnapshot) ProbeVerdict {
 	f := e.facts(z)
 	if len(f.resDown) > 0 && len(f.resOK) > 0 {
 		v := verdict{known: true, kind: model.IncidentResolverOutage, severity: model.SeverityWarning}
-		v.short = "resolver " + serverList(f.resDown, false) + " while " + strings.Join(serverNames(f.resOK), ", ") + " answer"
-		v.rootCause = "Resolvers " + strings.Join(serverNames(f.resDown), ", ") + " fail for " + z.key +
-			" while " + strings.Join(serverNames(f.resOK), ", ") + " answer: a problem of those resolvers, or of the path to them."
+		v.explain(resolversFailForZone{zone: z.key, down: failures(f.resDown, false), answering: serverNames(f.resOK)})
 		cands = append(cands, v)
 	}
 	best := verdict{}
@@ -88,10 +85,15 @@ func Judge(snap ProbeSnapshot) ProbeVerdict {
 			best = v
 		}
 	}
-	if best.kind == "" {
-		return ProbeVerdict{OK: true, Line: "ok: every query answered and the rules found nothing wrong"}
-	}
-	return ProbeVerdict{Kind: best.kind, Severity: best.severity, Line: best.kind.Title() + ": " + best.short, RootCause: best.rootCause}
+	return probeVerdictOf(best)
+}
+
+// resolversFailForZone is what `reachmon probe` finds when some resolvers
+// fail for its one zone while others answer.
+type resolversFailForZone struct {
+	zone      string
+	down      []failure
+	answering []string
 }
 
 func otherResolvers(e *Evaluator, name string) []string {

@@ -2,7 +2,11 @@ package evaluate
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
+
+	"github.com/reachmon/reachmon/internal/model"
 )
 
 // The words of the evaluator: every root cause and probe summary is
@@ -91,4 +95,450 @@ func described(desc string) string {
 		return ""
 	}
 	return " (" + desc + ")"
+}
+
+func (f zoneOutage) rootCause() string {
+	switch f.problem {
+	case everyAuthFails:
+		visible := " while its routes are visible"
+		if f.routesWithdrawn {
+			visible = ""
+		}
+		return fmt.Sprintf("Every authoritative server of %s fails (%s)%s%s.", f.zone, failureList(f.authDown), visible, resolverTail(f.zoneServers))
+	case validationFails:
+		auth := "the authoritative servers answer"
+		if f.authKnown == 0 {
+			auth = "the authoritative servers were not probed"
+		} else if len(f.authDown) > 0 {
+			auth = fmt.Sprintf("%d of %d authoritative servers answer", f.authKnown-len(f.authDown), f.authKnown)
+		}
+		first := f.sigDown[0]
+		text := fmt.Sprintf("DNSSEC validation of %s fails: validating resolvers %s return %s%s while the same query with CD=1 succeeds and %s",
+			f.zone, strings.Join(failureNames(f.sigDown), ", "), first.class, edeText(first.ede), auth)
+		if why := dsWhy(f.ds); why != "" {
+			text += "; " + why
+		}
+		return text + "."
+	case someAuthFail:
+		return fmt.Sprintf("%d of %d authoritative servers of %s fail (%s) while their routes are visible%s.",
+			len(f.authDown), f.authKnown, f.zone, failureList(f.authDown), resolverTail(f.zoneServers))
+	case everyResolverFails:
+		return fmt.Sprintf("Every resolver fails for %s (%s) and no authoritative server answer was seen to tell why.",
+			f.zone, failureList(f.resDown))
+	}
+	return fmt.Sprintf("The DS record of %s at the parent matches no DNSKEY the zone serves (%s): validating resolvers will fail once their cached keys expire.",
+		f.zone, firstNonEmpty(dsWhy(f.ds), f.ds.Detail))
+}
+
+func (f zoneOutage) summary() string {
+	switch f.problem {
+	case everyAuthFails:
+		return "every authoritative server fails: " + failureList(f.authDown)
+	case validationFails:
+		text := "validating resolvers " + f.sigDown[0].class + ", CD=1 succeeds"
+		if why := dsWhy(f.ds); why != "" {
+			text += ", " + why
+		}
+		return text
+	case someAuthFail:
+		return fmt.Sprintf("%d of %d authoritative servers fail: %s", len(f.authDown), f.authKnown, failureList(f.authDown))
+	case everyResolverFails:
+		return "every resolver fails (" + failureList(f.resDown) + "), authoritative servers not probed"
+	}
+	return "resolvers still answer, but " + firstNonEmpty(dsWhy(f.ds), f.ds.Detail)
+}
+
+// resolverTail says what the resolvers do while authoritative servers
+// fail.
+func resolverTail(f zoneServers) string {
+	switch {
+	case len(f.resDown) > 0 && len(f.resOK) == 0:
+		return fmt.Sprintf("; resolvers %s fail too", failureList(f.resDown))
+	case len(f.resDown) > 0:
+		return fmt.Sprintf("; resolvers %s fail, %s still answer", strings.Join(failureNames(f.resDown), ", "), strings.Join(f.resOK, ", "))
+	case len(f.resOK) > 0:
+		return "; resolvers still answer"
+	}
+	return ""
+}
+
+// dsWhy says why the DS check failed: "DS key tag 296 has no matching
+// DNSKEY" ("" when it did not).
+func dsWhy(c *model.DSCheck) string {
+	if !dsBad(c) {
+		return ""
+	}
+	if c.Status == model.DSNoDNSKEY {
+		tags := make([]string, 0, len(c.DS))
+		for _, d := range c.DS {
+			tags = append(tags, fmt.Sprint(d.KeyTag))
+		}
+		return fmt.Sprintf("the parent holds DS key tag %s but the zone serves no DNSKEY", strings.Join(tags, ", "))
+	}
+	var parts []string
+	for _, d := range c.DS {
+		if d.Matched {
+			continue
+		}
+		if d.Problem == "" || strings.HasPrefix(d.Problem, "no DNSKEY with key tag") {
+			parts = append(parts, fmt.Sprintf("DS key tag %d has no matching DNSKEY", d.KeyTag))
+		} else {
+			parts = append(parts, fmt.Sprintf("DS key tag %d: %s", d.KeyTag, d.Problem))
+		}
+	}
+	if len(parts) == 0 {
+		return c.Detail
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (f bgpOutage) rootCause() string {
+	var b strings.Builder
+	b.WriteString("The routes to ")
+	if f.withdrawn == f.nameservers {
+		fmt.Fprintf(&b, "every nameserver of %s", f.zone)
+	} else {
+		fmt.Fprintf(&b, "%d of %d nameservers of %s", f.withdrawn, f.nameservers, f.zone)
+	}
+	if len(f.hosts) > 0 {
+		fmt.Fprintf(&b, " (%s)", strings.Join(f.hosts, ", "))
+	}
+	fmt.Fprintf(&b, " were withdrawn from BGP: %s", prefixList(f.prefixes))
+	if len(f.origins) > 0 {
+		fmt.Fprintf(&b, " (origin %s)", asList(f.origins))
+	}
+	if len(f.prefixes) == 1 {
+		b.WriteString(" is")
+	} else {
+		b.WriteString(" are")
+	}
+	b.WriteString(" seen by no peer")
+	if len(f.covering) > 0 {
+		fmt.Fprintf(&b, ", only the less-specific %s still covers them", prefixList(f.covering))
+	}
+	switch {
+	case f.fromCache:
+		b.WriteString("; resolvers still answer from cache")
+		switch {
+		case f.expireFirst.IsZero():
+		case f.expireFirst.Equal(f.expireLast):
+			fmt.Fprintf(&b, ": cached answers expire at %s UTC, then resolution fails", clock(f.expireFirst))
+		default:
+			fmt.Fprintf(&b, ": cached answers expire from %s to %s UTC, then resolution fails", clock(f.expireFirst), clock(f.expireLast))
+		}
+	case len(f.resDown) > 0:
+		fmt.Fprintf(&b, "; resolvers %s fail (%s)", strings.Join(failureNames(f.resDown), ", "), f.resDown[0].class)
+	}
+	if len(f.authDown) > 0 {
+		fmt.Fprintf(&b, "; authoritative servers %s", failureList(f.authDown))
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+// failureList renders "a.ns (192.0.2.1) timeout, b.ns SERVFAIL".
+func failureList(s []failure) string {
+	parts := make([]string, 0, len(s))
+	for _, x := range s {
+		parts = append(parts, x.label+" "+x.class+edeText(x.ede))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func failureNames(s []failure) []string {
+	out := make([]string, 0, len(s))
+	for _, x := range s {
+		out = append(out, x.name)
+	}
+	return out
+}
+
+func prefixList(ps []netip.Prefix) string {
+	parts := make([]string, 0, len(ps))
+	for _, p := range ps {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (f negativeFound) rootCause() string {
+	switch f.problem {
+	case delegationGone:
+		return fmt.Sprintf("The parent zone no longer delegates %s: %s; %s %s%s.",
+			f.zone, f.parentSays, resolversWord(f.gone), negList(f.gone), authTail(f.zoneServers))
+	case delegationGoneCached:
+		return fmt.Sprintf("The parent zone no longer delegates %s: %s; resolvers still answer from cache and fail once their cached delegation expires%s.",
+			f.zone, f.parentSays, authTail(f.zoneServers))
+	case recordGone:
+		return fmt.Sprintf("%s gone at %s of %s: %s%s.",
+			queryList(f.gone), f.goneAt(), f.zone, negList(f.gone), resolverNegTail(f.zoneServers))
+	case recordGoneUnasked:
+		return fmt.Sprintf("%s gone: every resolver says so (%s) and neither the parent nor the authoritative servers of %s could be asked to tell whether the record or the delegation went.",
+			queryList(f.gone), negList(f.gone), f.zone)
+	}
+	parent := ""
+	if f.parentDelegates {
+		parent = " and the parent delegates " + f.zone
+	}
+	who := resolversWord(f.gone)
+	return fmt.Sprintf("%s %s while %s%s: a problem on the resolver side (stale negative cache, filtering or interception), not of the zone.",
+		strings.ToUpper(who[:1])+who[1:], negList(f.gone), f.stillAnswer(), parent)
+}
+
+func (f negativeFound) summary() string {
+	switch f.problem {
+	case delegationGone:
+		return fmt.Sprintf("the parent no longer delegates the zone (%s); %s %s", f.parentSays, resolversWord(f.gone), negList(f.gone))
+	case delegationGoneCached:
+		return fmt.Sprintf("the parent no longer delegates the zone (%s); resolvers still answer from cache", f.parentSays)
+	case recordGone:
+		return fmt.Sprintf("%s gone at %s: %s", queryList(f.gone), f.goneAt(), negList(f.gone))
+	case recordGoneUnasked:
+		return fmt.Sprintf("%s gone: %s %s; authoritative servers not probed", queryList(f.gone), resolversWord(f.gone), negList(f.gone))
+	}
+	return fmt.Sprintf("%s %s while %s", resolversWord(f.gone), negList(f.gone), f.stillAnswer())
+}
+
+// goneAt names the authoritative servers a record is gone at.
+func (f negativeFound) goneAt() string {
+	if len(f.gone) >= f.authKnown {
+		return "every authoritative server"
+	}
+	return fmt.Sprintf("%d of %d authoritative servers", len(f.gone), f.authKnown)
+}
+
+// stillAnswer says who still answers the name the resolvers say is gone.
+func (f negativeFound) stillAnswer() string {
+	if f.authKnown == 0 {
+		return "resolvers " + strings.Join(f.resOK, ", ") + " answer it"
+	}
+	if len(f.authAnswer) == 0 {
+		return "the authoritative servers answer it"
+	}
+	q := f.gone[0]
+	return "the authoritative servers answer " + q.qname + " " + q.qtype + " " + strings.Join(f.authAnswer, ", ")
+}
+
+// resolversWord is "resolver" or "resolvers", for a list of s.
+func resolversWord(s []failure) string {
+	if len(s) == 1 {
+		return "resolver"
+	}
+	return "resolvers"
+}
+
+// negList renders "resolver0, resolver1 answer NXDOMAIN for www.example.
+// A", grouping the servers by what they answered.
+func negList(s []failure) string {
+	type group struct {
+		what  string
+		names []string
+	}
+	var groups []*group
+	for _, x := range s {
+		what := x.class + edeText(x.ede)
+		if x.qname != "" {
+			what += " for " + x.qname + " " + x.qtype
+		}
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.what == what })
+		if i < 0 {
+			groups = append(groups, &group{what: what})
+			i = len(groups) - 1
+		}
+		groups[i].names = append(groups[i].names, x.label)
+	}
+	parts := make([]string, 0, len(groups))
+	for _, g := range groups {
+		verb := " answer "
+		if len(g.names) == 1 {
+			verb = " answers "
+		}
+		parts = append(parts, strings.Join(g.names, ", ")+verb+g.what)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// queryList names the missing name/type pairs: "www.example. A".
+func queryList(s []failure) string {
+	var qs []string
+	for _, x := range s {
+		q := strings.TrimSpace(x.qname + " " + x.qtype)
+		if q != "" && !slices.Contains(qs, q) {
+			qs = append(qs, q)
+		}
+	}
+	slices.Sort(qs)
+	if len(qs) == 0 {
+		return "A configured name"
+	}
+	return strings.Join(qs, ", ") + " is"
+}
+
+// authTail says what the authoritative servers do meanwhile.
+func authTail(f zoneServers) string {
+	switch {
+	case f.authKnown == 0:
+		return ""
+	case len(f.authDown) == 0:
+		return "; the authoritative servers still serve the zone"
+	case len(f.authDown) == f.authKnown:
+		return "; the authoritative servers fail too (" + failureList(f.authDown) + ")"
+	}
+	return fmt.Sprintf("; %d of %d authoritative servers fail (%s)", len(f.authDown), f.authKnown, failureList(f.authDown))
+}
+
+// resolverNegTail says what the resolvers do while the record is gone.
+func resolverNegTail(f zoneServers) string {
+	switch {
+	case len(f.resDown) > 0 && len(f.resOK) == 0:
+		return "; " + resolversWord(f.resDown) + " " + negList(f.resDown) + " too"
+	case len(f.resDown) > 0:
+		return "; " + resolversWord(f.resDown) + " " + negList(f.resDown) + "; " + strings.Join(f.resOK, ", ") + " still answer from cache"
+	case len(f.resOK) > 0:
+		return "; resolvers still answer from cache"
+	}
+	return ""
+}
+
+func (f mismatchFound) rootCause() string {
+	return fmt.Sprintf("Unexpected answers for %s: %s: %s.", f.zone, serverRefList(f.who), f.first.text())
+}
+
+func (f mismatchFound) summary() string {
+	return serverRefList(f.who) + ": " + f.first.text()
+}
+
+// text renders "www.example. A answers 192.0.2.9, outside the expected
+// 192.0.2.1".
+func (m answerMismatch) text() string {
+	if m.wantConfigured {
+		return fmt.Sprintf("%s %s answers %s, outside the expected %s", m.qname, m.qtype, strings.Join(m.got, ", "), strings.Join(m.want, ", "))
+	}
+	return fmt.Sprintf("%s %s answers %s while the authoritative servers answer %s", m.qname, m.qtype, strings.Join(m.got, ", "), strings.Join(m.want, ", "))
+}
+
+// mismatchEvidence is the evidence line of a server found answering
+// unexpectedly.
+func mismatchEvidence(s *server) string {
+	return serverRefOf(s).String() + ": " + s.wrong.text()
+}
+
+// String is "resolver r1" or "authoritative server a.ns (192.0.2.1)".
+func (r serverRef) String() string {
+	if r.resolver {
+		return "resolver " + r.name
+	}
+	return "authoritative server " + r.label
+}
+
+func serverRefList(refs []serverRef) string {
+	parts := make([]string, 0, len(refs))
+	for _, r := range refs {
+		parts = append(parts, r.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (f resolverOutage) rootCause() string {
+	scope := "every zone"
+	switch f.scope {
+	case sinceRouteWithdrawn:
+		scope = "every zone probed since its route was withdrawn"
+	case nearlyEveryZone:
+		scope = fmt.Sprintf("nearly every zone (%d of %d)", f.down, f.known)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Resolver %s fails for %s (%s) while %s answer", f.resolver, scope, f.class, strings.Join(f.answering, ", "))
+	if f.ownRoute.IsValid() {
+		fmt.Fprintf(&b, "; its own route %s", f.ownRoute)
+		if len(f.origins) > 0 {
+			fmt.Fprintf(&b, " (origin %s)", asList(f.origins))
+		}
+		b.WriteString(" was withdrawn from BGP")
+	}
+	b.WriteString(": the resolver is broken, not the zones.")
+	return b.String()
+}
+
+func (f resolverOutage) summary() string {
+	return fmt.Sprintf("resolver %s fails (%s) while %s answer", f.resolver, f.class, strings.Join(f.answering, ", "))
+}
+
+func (f vantageDown) rootCause() string {
+	what := "every check"
+	if len(f.controls) > 0 {
+		what = "every control check (" + strings.Join(f.controls, ", ") + ")"
+	}
+	text := fmt.Sprintf("From vantage %s %s fails", f.vantage, what)
+	if f.class != "" {
+		text += " (" + f.class + ")"
+	}
+	return text + ": reachmon's own network or host is down, not the monitored services; other verdicts are suspended until it recovers."
+}
+
+func (f interception) rootCause() string {
+	what, why := f.what()
+	return fmt.Sprintf("From %s %s: %s on reachmon's own network is the likely cause, not the monitored services; other verdicts are suspended until it recovers.",
+		vantagePhrase(f.vantage), what, why)
+}
+
+func (f interception) summary() string {
+	what, _ := f.what()
+	return what + ": this vantage's network (an interception proxy or captive portal), not the monitored services"
+}
+
+// what says what every resolver does, and why that points at an
+// interceptor.
+func (f interception) what() (what, why string) {
+	names := strings.Join(f.resolvers, ", ")
+	switch f.signal {
+	case "tls":
+		return "every resolver fails the TLS handshake (tls: " + names + ")",
+			"certificates that do not match the resolvers' names on every resolver point at a TLS interception proxy"
+	case "malformed":
+		return "every resolver answers with bytes that are not DNS (malformed: " + names + ")",
+			"non-DNS answers from every resolver point at a captive portal or middlebox intercepting DNS"
+	case "mixed":
+		parts := make([]string, 0, len(f.resolvers))
+		for i, r := range f.resolvers {
+			parts = append(parts, r+" "+f.classes[i])
+		}
+		return "every resolver fails at the transport level the way an interceptor does (" + strings.Join(parts, ", ") + ")",
+			"TLS certificates that do not match and non-DNS answers point at an interception proxy or captive portal"
+	}
+	return fmt.Sprintf("every resolver (%s) answers NXDOMAIN for every control zone (%s)", names, strings.Join(f.controls, ", ")),
+		"names that must always exist missing at every resolver point at an intercepting resolver or captive portal"
+}
+
+// vantagePhrase names a vantage in a root cause: `reachmon probe`'s is
+// "this vantage".
+func vantagePhrase(vantage string) string {
+	if vantage == probeVantage {
+		return "this vantage"
+	}
+	return "vantage " + vantage
+}
+
+// probeVerdictOf words the verdict `reachmon probe` shows (no kind: all
+// is well).
+func probeVerdictOf(v verdict) ProbeVerdict {
+	if v.kind == "" {
+		return ProbeVerdict{OK: true, Line: "ok: every query answered and the rules found nothing wrong"}
+	}
+	return ProbeVerdict{Kind: v.kind, Severity: v.severity, Line: v.kind.Title() + ": " + v.short, RootCause: v.rootCause}
+}
+
+// probeResolverSummary is `reachmon probe`'s line for a resolver
+// failing while others answer.
+func probeResolverSummary(name, class string, answering []string) string {
+	return "resolver " + name + " " + class + " while " + strings.Join(answering, ", ") + " answer"
+}
+
+func (f resolversFailForZone) rootCause() string {
+	return "Resolvers " + strings.Join(failureNames(f.down), ", ") + " fail for " + f.zone +
+		" while " + strings.Join(f.answering, ", ") + " answer: a problem of those resolvers, or of the path to them."
+}
+
+func (f resolversFailForZone) summary() string {
+	return "resolver " + failureList(f.down) + " while " + strings.Join(f.answering, ", ") + " answer"
 }
