@@ -158,8 +158,7 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 			r.lastOrigin = ev.PrevOrigin
 		}
 		if !ev.Initial {
-			r.ev.add(ev.Time, "%s withdrawn, seen by %d of %d peers, last origin AS%d (peer %s)",
-				r.prefix, len(r.peers), total, r.lastOrigin, ev.Peer)
+			r.ev.add(ev.Time, routeEvidence(ev, r, total))
 		}
 	default:
 		r.peers[ev.Peer] = ev.Origin
@@ -170,17 +169,7 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 		if ev.Initial {
 			break
 		}
-		switch ev.Kind {
-		case model.RouteOriginChange:
-			r.ev.add(ev.Time, "%s origin changed from AS%d to AS%d at peer %s, seen by %d of %d peers",
-				r.prefix, ev.PrevOrigin, ev.Origin, ev.Peer, len(r.peers), total)
-		case model.RouteMoreSpecific:
-			r.ev.add(ev.Time, "%s, a more-specific of %s, appeared with origin AS%d, seen by %d of %d peers",
-				r.prefix, r.watched.Prefix, ev.Origin, len(r.peers), total)
-		case model.RouteAnnounce:
-			r.ev.add(ev.Time, "%s announced, origin AS%d, seen by %d of %d peers (peer %s)",
-				r.prefix, ev.Origin, len(r.peers), total, ev.Peer)
-		}
+		r.ev.add(ev.Time, routeEvidence(ev, r, total))
 	}
 	e.markOrphan(r, ev.Time)
 	e.evalRoute(r, now)
@@ -400,25 +389,17 @@ func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {
 	switch ev.Kind {
 	case model.PeerUp:
 		p.up, p.synced, p.upSince, p.reason = true, false, ev.Time, ""
-		p.ev.add(ev.Time, "BGP session with %s established", p.label())
+		p.ev.add(ev.Time, sessionEvidence(ev, p))
 	case model.PeerSynced:
 		if !p.up {
 			p.up, p.upSince = true, ev.Time
 		}
 		p.synced, p.routes = true, ev.Routes
-		how := "End-of-RIB"
-		if !ev.ByEndOfRIB {
-			how = "initial-sync timeout"
-		}
-		p.ev.add(ev.Time, "BGP session with %s synced (%s), %d watched routes", p.label(), how, ev.Routes)
+		p.ev.add(ev.Time, sessionEvidence(ev, p))
 	case model.PeerDown:
 		wasUp := p.up
 		p.up, p.synced, p.downSince, p.reason, p.routes = false, false, ev.Time, ev.Reason, ev.Routes
-		reason := ""
-		if ev.Reason != "" {
-			reason = " (" + ev.Reason + ")"
-		}
-		p.ev.add(ev.Time, "BGP session with %s lost%s: its %d watched routes are now unknown", p.label(), reason, ev.Routes)
+		p.ev.add(ev.Time, sessionEvidence(ev, p))
 		if wasUp {
 			// Its routes are unknown, not withdrawn.
 			for _, r := range e.routes {
@@ -496,27 +477,14 @@ func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
 		}
 		a.degraded = true
 		e.degraded[a.addr] = true
-		if a.current.IsValid() {
-			a.ev.add(ev.Time, "%s: its most-specific route %s is withdrawn; only the less-specific %s still covers it",
-				a.name(), a.healthy, a.current)
-		} else {
-			a.ev.add(ev.Time, "%s: its route %s is withdrawn; no route covers it", a.name(), a.healthy)
-		}
+		a.ev.add(ev.Time, coverEvidence(ev, a))
 	case model.CoverRestored:
 		a.degraded = false
 		delete(e.degraded, a.addr)
-		peers := 0
-		if ev.Current != nil {
-			peers = ev.Current.Peers
-		}
-		a.ev.add(ev.Time, "%s: route %s is visible again (%d peers)", a.name(), a.healthy, peers)
+		a.ev.add(ev.Time, coverEvidence(ev, a))
 	case model.CoverMoreSpecific:
 		if ev.Current != nil {
-			text := fmt.Sprintf("%s: now covered by the more-specific %s, origin %s", a.name(), ev.Current.Prefix, asList(ev.Current.Origins))
-			if ev.UnexpectedOrigin {
-				text += " (unexpected origin)"
-			}
-			a.ev.add(ev.Time, "%s", text)
+			a.ev.add(ev.Time, coverEvidence(ev, a))
 		}
 	}
 	for _, z := range a.zones {

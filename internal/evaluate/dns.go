@@ -305,23 +305,15 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 }
 
 func (e *Evaluator) serverEvidence(z *zone, srv *server, res *resolver, now time.Time) {
-	what := "authoritative server " + srv.label()
-	if srv.kind == model.KindResolver {
-		what = "resolver " + srv.name
-	}
 	if srv.down {
-		msg := fmt.Sprintf("%s: %s %s %s%s", what, srv.qname, srv.qtype, srv.class, edeText(srv.ede))
-		if srv.sig {
-			msg += ", with CD=1 it succeeds"
-		}
-		z.ev.add(srv.failSince, "%s (%d rounds)", msg, e.cfg.OpenRounds)
+		z.ev.add(srv.failSince, serverFailedEvidence(srv, e.cfg.OpenRounds))
 		if res != nil {
 			res.class = srv.class
-			res.ev.add(srv.failSince, "resolver %s: %s %s %s%s", srv.name, srv.qname, srv.qtype, srv.class, edeText(srv.ede))
+			res.ev.add(srv.failSince, resolverFailedEvidence(srv))
 		}
 		return
 	}
-	z.ev.add(now, "%s answers %s again", what, z.key)
+	z.ev.add(now, serverBackEvidence(srv, z.key))
 }
 
 // countPair keeps the decided/down counts of (zone, server) pairs.
@@ -381,11 +373,7 @@ func (e *Evaluator) dsCheck(c model.DSCheck, now time.Time) {
 	z.ds = &c
 	if prev == nil || prev.Status != c.Status || prev.Detail != c.Detail {
 		if c.Status == model.DSMismatch || c.Status == model.DSNoDNSKEY || (prev != nil && dsBad(prev)) {
-			text := "DS vs DNSKEY: " + string(c.Status)
-			if c.Detail != "" {
-				text += ": " + c.Detail
-			}
-			z.ev.add(c.Time, "%s", text)
+			z.ev.add(c.Time, dsEvidence(c))
 		}
 		e.evalZone(z, now)
 	}
@@ -517,7 +505,7 @@ func (e *Evaluator) checkAnswers(z *zone, srv *server, o model.Observation) {
 		srv.wrong = *bad
 		if srv.mismatch >= e.cfg.OpenRounds && !srv.mismatched {
 			srv.mismatched = true
-			z.ev.add(o.Time, "%s", mismatchEvidence(srv))
+			z.ev.add(o.Time, mismatchEvidence(srv))
 		}
 		return
 	}
@@ -525,7 +513,7 @@ func (e *Evaluator) checkAnswers(z *zone, srv *server, o model.Observation) {
 	srv.match++
 	if srv.mismatched && srv.match >= e.cfg.ResolveRounds {
 		srv.mismatched = false
-		z.ev.add(o.Time, "%s answers as expected again", srv.name)
+		z.ev.add(o.Time, srv.name+" answers as expected again")
 	}
 }
 

@@ -44,7 +44,12 @@ type delegation struct {
 }
 
 func (d *delegation) bad() bool {
-	return d != nil && (d.status == model.DelegationNXDomain || d.status == model.DelegationNoNS)
+	return d != nil && undelegated(d.status)
+}
+
+// undelegated: the parent says the zone is not delegated (any more).
+func undelegated(s model.DelegationStatus) bool {
+	return s == model.DelegationNXDomain || s == model.DelegationNoNS
 }
 
 // noteDelegation records the parent's answer of a discovery and reports
@@ -64,9 +69,9 @@ func (e *Evaluator) noteDelegation(z *zone, d model.Discovery) bool {
 		p.status, p.since = d.Delegation, d.Time
 		switch {
 		case p.bad():
-			z.ev.add(d.Time, "parent of %s: %s", z.key, firstNonEmpty(d.DelegationDetail, string(d.Delegation)))
+			z.ev.add(d.Time, delegationEvidence(z.key, d))
 		case wasBad:
-			z.ev.add(d.Time, "the parent delegates %s again", z.key)
+			z.ev.add(d.Time, delegationEvidence(z.key, d))
 		}
 	}
 	p.detail, p.at = d.DelegationDetail, d.Time

@@ -661,8 +661,8 @@ type ring []model.EvidenceItem
 
 const ringSize = 8
 
-func (r *ring) add(t time.Time, format string, args ...any) {
-	it := model.EvidenceItem{Time: t, Text: fmt.Sprintf(format, args...)}
+func (r *ring) add(t time.Time, text string) {
+	it := model.EvidenceItem{Time: t, Text: text}
 	if n := len(*r); n > 0 && (*r)[n-1] == it {
 		return
 	}

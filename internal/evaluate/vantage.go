@@ -62,7 +62,7 @@ func (e *Evaluator) noteVantageProbe(res *resolver, z *zone, srv *server, o mode
 		if o.Error == model.ErrNone && o.Rcode == "NXDOMAIN" {
 			srv.nxRun++
 			if srv.nxRun == e.cfg.OpenRounds {
-				res.ev.add(o.Time, "resolver %s: %s %s NXDOMAIN for control zone %s (%d rounds)", res.name, o.Name, o.Type, z.key, srv.nxRun)
+				res.ev.add(o.Time, controlNXDomainEvidence(res.name, o, z.key, srv.nxRun))
 			}
 		} else {
 			srv.nxRun = 0

@@ -542,3 +542,118 @@ func (f resolversFailForZone) rootCause() string {
 func (f resolversFailForZone) summary() string {
 	return "resolver " + failureList(f.down) + " while " + strings.Join(f.answering, ", ") + " answer"
 }
+
+// Evidence lines: what each source saw, as the incident's timeline
+// tells it.
+
+// routeEvidence tells a route event; r is the route after it, seen by
+// some of total peers.
+func routeEvidence(ev model.RouteEvent, r *route, total int) string {
+	switch ev.Kind {
+	case model.RouteWithdraw:
+		return fmt.Sprintf("%s withdrawn, seen by %d of %d peers, last origin AS%d (peer %s)",
+			r.prefix, len(r.peers), total, r.lastOrigin, ev.Peer)
+	case model.RouteOriginChange:
+		return fmt.Sprintf("%s origin changed from AS%d to AS%d at peer %s, seen by %d of %d peers",
+			r.prefix, ev.PrevOrigin, ev.Origin, ev.Peer, len(r.peers), total)
+	case model.RouteMoreSpecific:
+		return fmt.Sprintf("%s, a more-specific of %s, appeared with origin AS%d, seen by %d of %d peers",
+			r.prefix, r.watched.Prefix, ev.Origin, len(r.peers), total)
+	}
+	return fmt.Sprintf("%s announced, origin AS%d, seen by %d of %d peers (peer %s)",
+		r.prefix, ev.Origin, len(r.peers), total, ev.Peer)
+}
+
+// sessionEvidence tells a BGP session event of peer p.
+func sessionEvidence(ev model.PeerEvent, p *peer) string {
+	switch ev.Kind {
+	case model.PeerUp:
+		return fmt.Sprintf("BGP session with %s established", p.label())
+	case model.PeerSynced:
+		how := "End-of-RIB"
+		if !ev.ByEndOfRIB {
+			how = "initial-sync timeout"
+		}
+		return fmt.Sprintf("BGP session with %s synced (%s), %d watched routes", p.label(), how, ev.Routes)
+	}
+	reason := ""
+	if ev.Reason != "" {
+		reason = " (" + ev.Reason + ")"
+	}
+	return fmt.Sprintf("BGP session with %s lost%s: its %d watched routes are now unknown", p.label(), reason, ev.Routes)
+}
+
+// coverEvidence tells a change of the routes covering address a (after
+// the change).
+func coverEvidence(ev model.CoverEvent, a *addr) string {
+	switch ev.Kind {
+	case model.CoverWithdrawn:
+		if a.current.IsValid() {
+			return fmt.Sprintf("%s: its most-specific route %s is withdrawn; only the less-specific %s still covers it",
+				a.name(), a.healthy, a.current)
+		}
+		return fmt.Sprintf("%s: its route %s is withdrawn; no route covers it", a.name(), a.healthy)
+	case model.CoverRestored:
+		peers := 0
+		if ev.Current != nil {
+			peers = ev.Current.Peers
+		}
+		return fmt.Sprintf("%s: route %s is visible again (%d peers)", a.name(), a.healthy, peers)
+	}
+	text := fmt.Sprintf("%s: now covered by the more-specific %s, origin %s", a.name(), ev.Current.Prefix, asList(ev.Current.Origins))
+	if ev.UnexpectedOrigin {
+		text += " (unexpected origin)"
+	}
+	return text
+}
+
+// serverFailedEvidence tells that a server of a zone was found down
+// after rounds failing rounds.
+func serverFailedEvidence(s *server, rounds int) string {
+	text := fmt.Sprintf("%s: %s %s %s%s", serverRefOf(s), s.qname, s.qtype, s.class, edeText(s.ede))
+	if s.sig {
+		text += ", with CD=1 it succeeds"
+	}
+	return fmt.Sprintf("%s (%d rounds)", text, rounds)
+}
+
+// resolverFailedEvidence is the resolver's own timeline line of a zone
+// it was found failing for.
+func resolverFailedEvidence(s *server) string {
+	return fmt.Sprintf("resolver %s: %s %s %s%s", s.name, s.qname, s.qtype, s.class, edeText(s.ede))
+}
+
+// serverBackEvidence tells that a server answers for zone again.
+func serverBackEvidence(s *server, zone string) string {
+	return fmt.Sprintf("%s answers %s again", serverRefOf(s), zone)
+}
+
+// dsEvidence tells a DS check's new status.
+func dsEvidence(c model.DSCheck) string {
+	text := "DS vs DNSKEY: " + string(c.Status)
+	if c.Detail != "" {
+		text += ": " + c.Detail
+	}
+	return text
+}
+
+// delegationEvidence tells what the parent now says of zone: that it no
+// longer delegates it, or does again.
+func delegationEvidence(zone string, d model.Discovery) string {
+	if undelegated(d.Delegation) {
+		return fmt.Sprintf("parent of %s: %s", zone, firstNonEmpty(d.DelegationDetail, string(d.Delegation)))
+	}
+	return fmt.Sprintf("the parent delegates %s again", zone)
+}
+
+// resolverRouteGoneEvidence tells a resolver's transport failure after
+// its route was withdrawn.
+func resolverRouteGoneEvidence(resolver string, o model.Observation) string {
+	return fmt.Sprintf("resolver %s: %s %s %s (its route is withdrawn)", resolver, o.Name, o.Type, o.Error)
+}
+
+// controlNXDomainEvidence tells a resolver answering NXDOMAIN for a
+// control zone rounds times in a row.
+func controlNXDomainEvidence(resolver string, o model.Observation, zone string, rounds int) string {
+	return fmt.Sprintf("resolver %s: %s %s NXDOMAIN for control zone %s (%d rounds)", resolver, o.Name, o.Type, zone, rounds)
+}
