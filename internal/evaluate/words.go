@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/reachmon/reachmon/internal/model"
 )
@@ -656,4 +657,171 @@ func resolverRouteGoneEvidence(resolver string, o model.Observation) string {
 // control zone rounds times in a row.
 func controlNXDomainEvidence(resolver string, o model.Observation, zone string, rounds int) string {
 	return fmt.Sprintf("resolver %s: %s %s NXDOMAIN for control zone %s (%d rounds)", resolver, o.Name, o.Type, zone, rounds)
+}
+
+// The story of an incident: its recovery milestones and what is material
+// about a change (story.go).
+
+const (
+	impactBegan         = "impact began"
+	recoveryInterrupted = "recovery interrupted: the condition is back"
+)
+
+func recoveryBegan(recovery string) string { return "recovery began: " + recovery }
+
+// recoveryEvidence is the evidence line of a recovery milestone.
+func recoveryEvidence(milestone string) string { return "recovery: " + milestone }
+
+func notOriginatedText(p netip.Prefix, asns []uint32) string {
+	return p.String() + " is no longer originated by " + asList(asns)
+}
+
+func routeBackText(p netip.Prefix, peers int) string {
+	return fmt.Sprintf("%s is seen again (%d peers)", p, peers)
+}
+
+// againVerb says that a resolver or server is fine again.
+func againVerb(k model.IncidentKind) string {
+	if k == model.IncidentAnswerMismatch {
+		return "answers as expected again"
+	}
+	return "answers again"
+}
+
+// detailsBack says that a diagnosis's detail went away.
+func detailsBack(k model.IncidentKind) string {
+	if k == model.IncidentDNSSEC {
+		return "the DS record matches a DNSKEY of the zone again"
+	}
+	return "the detail of the diagnosis is gone"
+}
+
+// clearedText says that the condition of an incident of kind k about
+// subject cleared.
+func clearedText(k model.IncidentKind, subject string) string {
+	switch k {
+	case model.IncidentBGPOutage, model.IncidentAuthOutage:
+		return subject + " resolves again"
+	case model.IncidentDNSSEC:
+		return subject + " validates again"
+	case model.IncidentResolverOutage:
+		return "resolver " + subject + " answers again"
+	case model.IncidentHijack:
+		return "no unexpected origin is seen any more"
+	case model.IncidentPrefixWithdrawn:
+		return subject + " is seen again"
+	case model.IncidentFeedLost:
+		return "the session is back"
+	case model.IncidentVantageDown:
+		return "the checks answer again"
+	case model.IncidentAnswerMismatch:
+		return "the answers are as expected again"
+	case model.IncidentDNSSECExpiry:
+		return "the signatures of " + subject + " were renewed past the warning horizon"
+	case model.IncidentDelegation:
+		return "the delegation of " + subject + " is consistent again"
+	case model.IncidentDelegationRemoved:
+		return subject + " is delegated and resolves again"
+	case model.IncidentRecordMissing, model.IncidentResolverNXDomain:
+		return "the names of " + subject + " resolve again"
+	}
+	return "the condition cleared"
+}
+
+// line renders the recovery milestones in time order: "routes
+// re-announced 15:52:10, resolvers answer again 15:53:40".
+func (st *story) line(subject string) string {
+	type part struct {
+		t    time.Time
+		text string
+	}
+	var parts []part
+	d := st.diag
+	latest := func(m map[string]time.Time) time.Time {
+		var t time.Time
+		for _, x := range m {
+			if x.After(t) {
+				t = x
+			}
+		}
+		return t
+	}
+	if n := len(st.routes); n > 0 {
+		var t time.Time
+		for _, x := range st.routes {
+			if x.After(t) {
+				t = x
+			}
+		}
+		done := "re-announced"
+		if d.kind == model.IncidentHijack {
+			done = "no longer originated by " + asList(d.asns)
+		}
+		switch {
+		case n == len(d.prefixes) && n == 1:
+			parts = append(parts, part{t, fmt.Sprintf("route %s %s %s", d.prefixes[0], done, clock(t))})
+		case n == len(d.prefixes):
+			parts = append(parts, part{t, fmt.Sprintf("routes %s %s", done, clock(t))})
+		default:
+			parts = append(parts, part{t, fmt.Sprintf("%d of %d routes %s (latest %s)", n, len(d.prefixes), done, clock(t))})
+		}
+	}
+	names := func(m map[string]time.Time, all []string, one, many string) {
+		n := len(m)
+		if n == 0 {
+			return
+		}
+		t := latest(m)
+		verb := againVerb(d.kind)
+		switch {
+		case n == len(all) && n == 1:
+			parts = append(parts, part{t, fmt.Sprintf("%s %s %s %s", one, all[0], verb, clock(t))})
+		case n == len(all):
+			parts = append(parts, part{t, fmt.Sprintf("%s %s %s", many, strings.Replace(verb, "answers", "answer", 1), clock(t))})
+		default:
+			parts = append(parts, part{t, fmt.Sprintf("%d of %d %s %s (latest %s)", n, len(all), many, strings.Replace(verb, "answers", "answer", 1), clock(t))})
+		}
+	}
+	names(st.resolvers, d.resolvers, "resolver", "resolvers")
+	names(st.servers, d.servers, "authoritative server", "authoritative servers")
+	if !st.details.IsZero() {
+		parts = append(parts, part{st.details, detailsBack(d.kind) + " " + clock(st.details)})
+	}
+	// The condition cleared: said unless resolvers or servers answering
+	// again (or a withdrawn prefix seen again) already say it.
+	if !st.cleared.IsZero() && len(st.resolvers) == 0 && len(st.servers) == 0 &&
+		(d.kind != model.IncidentPrefixWithdrawn || len(st.routes) == 0) && d.kind != model.IncidentHijack {
+		parts = append(parts, part{st.cleared, clearedText(d.kind, subject) + " " + clock(st.cleared)})
+	}
+	slices.SortStableFunc(parts, func(a, b part) int { return a.t.Compare(b.t) })
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = p.text
+	}
+	return strings.Join(out, ", ")
+}
+
+func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
+
+// newlyAffected says which servers, resolvers and prefixes an update adds
+// to the incident ("resolvers resolver1, resolver2; prefix 192.0.2.0/24").
+func newlyAffected(before, after *model.Incident) string {
+	var parts []string
+	list := func(one, many string, xs []string) {
+		switch len(xs) {
+		case 0:
+		case 1:
+			parts = append(parts, one+" "+xs[0])
+		default:
+			parts = append(parts, many+" "+strings.Join(xs, ", "))
+		}
+	}
+	list("resolver", "resolvers", newly(before.Resolvers, after.Resolvers))
+	list("server", "servers", newly(before.Servers, after.Servers))
+	var ps []string
+	for _, p := range newly(before.Prefixes, after.Prefixes) {
+		ps = append(ps, p.String())
+	}
+	list("prefix", "prefixes", ps)
+	return strings.Join(parts, "; ")
 }
