@@ -1,7 +1,6 @@
 package evaluate
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -1110,45 +1109,4 @@ func serverNames(s []*server) []string {
 		out = append(out, x.name)
 	}
 	return out
-}
-
-// serverList renders "a.ns (192.0.2.1) timeout, b.ns SERVFAIL".
-func serverList(s []*server, addrs bool) string {
-	parts := make([]string, 0, len(s))
-	for _, x := range s {
-		n := x.name
-		if addrs {
-			n = x.label()
-		}
-		parts = append(parts, n+" "+x.class+edeText(x.ede))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func edeText(e []model.EDE) string {
-	if len(e) == 0 {
-		return ""
-	}
-	parts := make([]string, 0, len(e))
-	for _, x := range e {
-		parts = append(parts, fmt.Sprintf("EDE %d %s", x.Code, x.Name))
-	}
-	return " (" + strings.Join(parts, "; ") + ")"
-}
-
-func asList(asns []uint32) string {
-	parts := make([]string, 0, len(asns))
-	for _, a := range asns {
-		parts = append(parts, fmt.Sprintf("AS%d", a))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

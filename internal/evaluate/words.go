@@ -825,3 +825,151 @@ func newlyAffected(before, after *model.Incident) string {
 	list("prefix", "prefixes", ps)
 	return strings.Join(parts, "; ")
 }
+
+// Forecasts (forecast.go).
+
+func (f expiryFound) rootCause() string {
+	var parts []string
+	if x := f.expiring; x != nil {
+		left := x.at.Sub(x.asOf)
+		var b strings.Builder
+		fmt.Fprintf(&b, "the RRSIGs over %s served by %s ", nameList(x.rrsets), nameList(x.servers))
+		if left <= 0 {
+			fmt.Fprintf(&b, "expired at %s (%s before %s UTC): validating resolvers reject them", utc(x.at), span(-left), clock(x.asOf))
+		} else {
+			fmt.Fprintf(&b, "expire at %s (in %s as of %s UTC)", utc(x.at), span(left), clock(x.asOf))
+			if x.critical {
+				fmt.Fprintf(&b, ", closer than the %s TTL of the signed data: validating resolvers will fail before a re-sign reaches them", secs(x.ttl))
+			} else {
+				fmt.Fprintf(&b, ", within the %s warning horizon: re-sign the zone before then", span(x.horizon))
+			}
+		}
+		parts = append(parts, b.String())
+	}
+	if x := f.future; x != nil {
+		text := fmt.Sprintf("the RRSIG over %s served by %s is valid only from %s, %s after it was served: the signer's clock is ahead",
+			x.rrset, x.server, utc(x.inception), span(x.inception.Sub(x.since)))
+		if x.critical {
+			text += fmt.Sprintf(", by more than the %s of skew even Unbound forgives: validating resolvers reject it", span(x.skew))
+		} else {
+			text += ", and validators without skew allowance reject it until then"
+		}
+		parts = append(parts, text)
+	}
+	return "DNSSEC signatures of " + f.zone + " need attention: " + strings.Join(parts, "; ") + "."
+}
+
+func (f expiryFound) summary() string {
+	var parts []string
+	if x := f.expiring; x != nil {
+		parts = append(parts, fmt.Sprintf("RRSIGs expire at %s (in %s)", utc(x.at), span(x.at.Sub(x.asOf))))
+	}
+	if x := f.future; x != nil {
+		parts = append(parts, "an RRSIG starts in the future ("+utc(x.inception)+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// expiringSigEvidence tells the earliest expiring signature a server
+// serves.
+func expiringSigEvidence(en *sigEntry) string {
+	return fmt.Sprintf("%s serves the RRSIG over %s expiring %s (inception %s, TTL %s)",
+		en.server, en.rrset, utc(en.v.Expiration), utc(en.v.Inception), secs(en.v.TTL))
+}
+
+// futureSigEvidence tells a signature valid only from the future.
+func futureSigEvidence(x *futureSig) string {
+	return fmt.Sprintf("%s serves the RRSIG over %s with inception %s, in the future", x.server, x.rrset, utc(x.inception))
+}
+
+func (f delegationFound) rootCause() string {
+	return "The delegation of " + f.zone + " is inconsistent: " + f.summary() + "."
+}
+
+func (f delegationFound) summary() string {
+	texts := make([]string, 0, len(f.issues))
+	for _, x := range f.issues {
+		texts = append(texts, x.text())
+	}
+	return strings.Join(texts, "; ")
+}
+
+// text says one delegation issue (also its evidence line).
+func (x delegationIssue) text() string {
+	switch x.problem {
+	case nsSetsDiffer:
+		var diff []string
+		if len(x.onlyParent) > 0 {
+			diff = append(diff, "only at the parent: "+strings.Join(x.onlyParent, ", "))
+		}
+		if len(x.onlyZone) > 0 {
+			diff = append(diff, "only in the zone: "+strings.Join(x.onlyZone, ", "))
+		}
+		return fmt.Sprintf("the parent delegates to %s while the zone's own NS set is %s (%s)",
+			strings.Join(x.parentNS, ", "), strings.Join(x.apexNS, ", "), strings.Join(diff, "; "))
+	case lameServer:
+		return fmt.Sprintf("%s is listed as a nameserver but does not answer authoritatively for %s (%s)", x.lame.label, x.zone, x.lame.class)
+	}
+	return fmt.Sprintf("the SOA serials of the authoritative servers have differed since %s, longer than %s: %s (zone transfers are failing or stalled)",
+		utc(x.since), span(x.after), strings.Join(x.serials, ", "))
+}
+
+// serialLabel is "ns1.example.com. (192.0.2.1) serial 2024010101".
+func serialLabel(s serialSeen) string { return fmt.Sprintf("%s serial %d", s.label, s.serial) }
+
+// Lists, names and times as the words write them.
+
+func edeText(e []model.EDE) string {
+	if len(e) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(e))
+	for _, x := range e {
+		parts = append(parts, fmt.Sprintf("EDE %d %s", x.Code, x.Name))
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+func asList(asns []uint32) string {
+	parts := make([]string, 0, len(asns))
+	for _, a := range asns {
+		parts = append(parts, fmt.Sprintf("AS%d", a))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// nameList renders up to four names and how many more.
+func nameList(names []string) string {
+	const show = 4
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
+}
+
+func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+func secs(ttl uint32) string { return span(time.Duration(ttl) * time.Second) }
+
+// span renders a duration for people: "3d 4h", "5h 12m", "12m 30s", "45s".
+func span(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd %dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh %dm", d/time.Hour, d%time.Hour/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm %ds", d/time.Minute, d%time.Minute/time.Second)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
+}
