@@ -195,77 +195,19 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 	}
 	z := e.zone(target)
 	z.addName(o.Name)
-	srv := z.servers[o.Server.Name]
-	if srv == nil {
-		srv = &server{name: o.Server.Name, kind: o.Server.Kind}
-		z.servers[srv.name] = srv
-		z.order = append(z.order, srv)
-		slices.SortFunc(z.order, func(a, b *server) int {
-			if a.kind != b.kind {
-				return strings.Compare(string(b.kind), string(a.kind)) // resolvers first
-			}
-			return strings.Compare(a.name, b.name)
-		})
-		z.undecided++
-	}
-	var res *resolver
-	if srv.kind == model.KindResolver {
-		res = e.resolver(srv.name)
-		if o.Server.Validating {
-			res.validating = true
-		}
-		srv.validating = res.validating
-	} else if ap, err := netip.ParseAddrPort(o.Server.Addr); err == nil {
-		srv.addr = ap.Addr().Unmap()
-		host, _, _ := strings.Cut(o.Server.Name, "#")
-		srv.host = host
-		if _, ok := z.ns[srv.addr]; !ok {
-			e.linkNS(z, srv.addr, host)
-		}
-	}
-
+	srv, res := e.serverOf(z, o)
 	ok, class := classify(o)
 	if !ok && class == classNoData && e.adHoc {
 		ok, class = true, "" // an ad-hoc type nothing configured (reachmon probe)
 	}
 	if end := o.Time.Add(o.Latency); ok && end.After(e.lastOK) {
-		e.lastOK = end
-		if e.awaitVouch {
-			// A verdict waited for proof that this vantage's network
-			// works: judge it now rather than at the next Tick.
-			e.awaitVouch = false
-			for _, s := range e.pendingSlots() {
-				if s.inc == nil && s.cond && (s.key.g == groupZone || s.key.g == groupMismatch || s.key.g == groupResolver) {
-					e.evalSlot(s, now)
-				}
-			}
-		}
+		e.answeredAt(end, now)
 	}
 	wasDecided, wasDown, wasSig, wasMis := srv.decided, srv.down, srv.sig, srv.mismatched
-	run := srv.run(o.Name, o.Type)
 	if ok {
-		*run = max(*run, 0) + 1
-		// Keep the cache expiry the early warning counts from unless it
-		// moves by more than a couple of seconds: answers from a cache
-		// count their TTL down, and the estimate must not jitter.
-		exp, prev := o.Time.Add(time.Duration(o.MinTTL)*time.Second), srv.okAt.Add(time.Duration(srv.okTTL)*time.Second)
-		if srv.okAt.IsZero() || exp.Sub(prev) > impactJitter || prev.Sub(exp) > impactJitter {
-			srv.okAt, srv.okTTL = o.Time, o.MinTTL
-		}
-		if srv.worstRounds() >= e.cfg.ResolveRounds {
-			srv.down, srv.decided = false, true
-		}
-		e.checkAnswers(z, srv, o)
+		e.countGood(z, srv, o)
 	} else {
-		if srv.worstRounds() >= 0 { // no failing run yet: this one starts it
-			srv.failSince = o.Time
-		}
-		*run = min(*run, 0) - 1
-		srv.class, srv.sig, srv.ede = class, srv.validating && dnssecSignature(o), o.EDE
-		srv.qname, srv.qtype = o.Name, o.Type
-		if -srv.worstRounds() >= e.cfg.OpenRounds {
-			srv.down, srv.decided = true, true
-		}
+		e.countFailure(srv, o, class)
 	}
 	transition := wasDecided != srv.decided || wasDown != srv.down
 	e.forecastObserve(z, srv, o, transition, now)
@@ -300,6 +242,91 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 	}
 	if transition {
 		e.evalVantage(now)
+	}
+}
+
+// serverOf returns the zone's server that answered o, creating it, and
+// its resolver (nil for an authoritative server).
+func (e *Evaluator) serverOf(z *zone, o model.Observation) (*server, *resolver) {
+	srv := z.servers[o.Server.Name]
+	if srv == nil {
+		srv = &server{name: o.Server.Name, kind: o.Server.Kind}
+		z.servers[srv.name] = srv
+		z.order = append(z.order, srv)
+		slices.SortFunc(z.order, func(a, b *server) int {
+			if a.kind != b.kind {
+				return strings.Compare(string(b.kind), string(a.kind)) // resolvers first
+			}
+			return strings.Compare(a.name, b.name)
+		})
+		z.undecided++
+	}
+	if srv.kind == model.KindResolver {
+		res := e.resolver(srv.name)
+		if o.Server.Validating {
+			res.validating = true
+		}
+		srv.validating = res.validating
+		return srv, res
+	}
+	if ap, err := netip.ParseAddrPort(o.Server.Addr); err == nil {
+		srv.addr = ap.Addr().Unmap()
+		host, _, _ := strings.Cut(o.Server.Name, "#")
+		srv.host = host
+		if _, ok := z.ns[srv.addr]; !ok {
+			e.linkNS(z, srv.addr, host)
+		}
+	}
+	return srv, nil
+}
+
+// answeredAt notes the latest good answer (at end), proof that this
+// vantage's network works.
+func (e *Evaluator) answeredAt(end, now time.Time) {
+	e.lastOK = end
+	if !e.awaitVouch {
+		return
+	}
+	// A verdict waited for that proof: judge it now rather than at the
+	// next Tick.
+	e.awaitVouch = false
+	for _, s := range e.pendingSlots() {
+		if s.inc == nil && s.cond && (s.key.g == groupZone || s.key.g == groupMismatch || s.key.g == groupResolver) {
+			e.evalSlot(s, now)
+		}
+	}
+}
+
+// countGood counts a good answer of srv: its run, its cache expiry and
+// whether it is decided up.
+func (e *Evaluator) countGood(z *zone, srv *server, o model.Observation) {
+	run := srv.run(o.Name, o.Type)
+	*run = max(*run, 0) + 1
+	// Keep the cache expiry the early warning counts from unless it
+	// moves by more than a couple of seconds: answers from a cache
+	// count their TTL down, and the estimate must not jitter.
+	exp, prev := o.Time.Add(time.Duration(o.MinTTL)*time.Second), srv.okAt.Add(time.Duration(srv.okTTL)*time.Second)
+	if srv.okAt.IsZero() || exp.Sub(prev) > impactJitter || prev.Sub(exp) > impactJitter {
+		srv.okAt, srv.okTTL = o.Time, o.MinTTL
+	}
+	if srv.worstRounds() >= e.cfg.ResolveRounds {
+		srv.down, srv.decided = false, true
+	}
+	e.checkAnswers(z, srv, o)
+}
+
+// countFailure counts a failing answer of srv (why: class): its run, how
+// it failed and whether it is decided down.
+func (e *Evaluator) countFailure(srv *server, o model.Observation, class string) {
+	run := srv.run(o.Name, o.Type)
+	if srv.worstRounds() >= 0 { // no failing run yet: this one starts it
+		srv.failSince = o.Time
+	}
+	*run = min(*run, 0) - 1
+	srv.class, srv.sig, srv.ede = class, srv.validating && dnssecSignature(o), o.EDE
+	srv.qname, srv.qtype = o.Name, o.Type
+	if -srv.worstRounds() >= e.cfg.OpenRounds {
+		srv.down, srv.decided = true, true
 	}
 }
 
