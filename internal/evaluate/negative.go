@@ -114,14 +114,7 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 	case len(authNeg) > 0 && len(authOther) == 0 && !dnssecFails(f):
 		// (When validating resolvers fail with the DNSSEC signature, the
 		// whole zone is broken: the DNSSEC rule names that first.)
-		// Servers that answer the same but have not crossed open_rounds
-		// yet count too: one zone push reaches them all within seconds,
-		// and the page should not say "1 of 2" for the first probe's luck.
-		for _, s := range z.order {
-			if s.kind == model.KindAuthoritative && s.decided && !s.down && s.worstRounds() < 0 && isNegative(s.class) {
-				authNeg = append(authNeg, s)
-			}
-		}
+		authNeg = append(authNeg, negativeNotYetDown(z)...)
 		v.kind, v.severity = model.IncidentRecordMissing, model.SeverityWarning
 		if len(authNeg) >= f.authKnown {
 			v.severity = model.SeverityCritical
@@ -165,6 +158,21 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		v.affected = []string{z.key}
 	}
 	return true
+}
+
+// negativeNotYetDown lists the authoritative servers that answer
+// negatively but have not crossed open_rounds yet: they count with the
+// servers decided down, since one zone push reaches them all within
+// seconds and the page should not say "1 of 2" for the first probe's
+// luck.
+func negativeNotYetDown(z *zone) []*server {
+	var out []*server
+	for _, s := range z.order {
+		if s.kind == model.KindAuthoritative && s.decided && !s.down && s.worstRounds() < 0 && isNegative(s.class) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // negativeProblem is where a negative-answer finding says the name went.

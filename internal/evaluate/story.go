@@ -157,43 +157,7 @@ func (e *Evaluator) milestones(s *slot, v verdict, now time.Time) []model.Eviden
 	}
 	// weaker: v explains less than the diagnosis.
 	weaker := cleared || !outranks(v, d)
-	if d.kind == model.IncidentHijack {
-		// A hijacked route no longer listed by the verdict is no longer
-		// originated by the unexpected AS.
-		for _, p := range d.prefixes {
-			_, had := st.routes[p]
-			gone := cleared || !slices.Contains(v.prefixes, p)
-			switch {
-			case gone && !had:
-				if st.routes == nil {
-					st.routes = map[netip.Prefix]time.Time{}
-				}
-				st.routes[p] = now
-				if !cleared {
-					add(notOriginatedText(p, d.asns))
-				}
-			case !gone && had:
-				delete(st.routes, p)
-			}
-		}
-	}
-	if withdrawnKind(d.kind) {
-		for _, p := range d.prefixes {
-			r := e.routes[p]
-			back := r != nil && len(r.peers) > 0
-			_, had := st.routes[p]
-			switch {
-			case back && !had:
-				if st.routes == nil {
-					st.routes = map[netip.Prefix]time.Time{}
-				}
-				st.routes[p] = now
-				add(routeBackText(p, len(r.peers)))
-			case !back && had:
-				delete(st.routes, p)
-			}
-		}
-	}
+	e.routeMilestones(st, v, now, add)
 	names := func(m *map[string]time.Time, diag []string, what string) {
 		for _, n := range diag {
 			_, had := (*m)[n]
@@ -232,6 +196,45 @@ func (e *Evaluator) milestones(s *slot, v verdict, now time.Time) []model.Eviden
 		add(clearedText(d.kind, s.key.subject))
 	}
 	return ev
+}
+
+// routeMilestones records the routes of the diagnosis that recovered:
+// a hijacked route the unexpected AS no longer originates, a withdrawn
+// route seen again.
+func (e *Evaluator) routeMilestones(st *story, v verdict, now time.Time, add func(string)) {
+	d := st.diag
+	cleared := v.kind == ""
+	reached := func(p netip.Prefix, ok bool) bool {
+		_, had := st.routes[p]
+		switch {
+		case ok && !had:
+			if st.routes == nil {
+				st.routes = map[netip.Prefix]time.Time{}
+			}
+			st.routes[p] = now
+			return true
+		case !ok && had:
+			delete(st.routes, p)
+		}
+		return false
+	}
+	if d.kind == model.IncidentHijack {
+		// A hijacked route no longer listed by the verdict is no longer
+		// originated by the unexpected AS.
+		for _, p := range d.prefixes {
+			if reached(p, cleared || !slices.Contains(v.prefixes, p)) && !cleared {
+				add(notOriginatedText(p, d.asns))
+			}
+		}
+	}
+	if withdrawnKind(d.kind) {
+		for _, p := range d.prefixes {
+			r := e.routes[p]
+			if reached(p, r != nil && len(r.peers) > 0) {
+				add(routeBackText(p, len(r.peers)))
+			}
+		}
+	}
 }
 
 // answering reports whether the resolver or server name that incident
