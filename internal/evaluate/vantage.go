@@ -193,3 +193,83 @@ type interception struct {
 	classes   []string // each resolver's latest intercept class
 	controls  []string
 }
+
+// evalVantage evaluates vantage down; when it ends, every server's
+// verdict is forgotten (nothing seen while the vantage was down counts).
+func (e *Evaluator) evalVantage(now time.Time) {
+	s := e.slots[slotKey{groupVantage, e.vantage}]
+	before := s != nil && s.cond
+	e.eval(groupVantage, e.vantage, e.vantageVerdict(), now)
+	s = e.slots[slotKey{groupVantage, e.vantage}]
+	after := s != nil && s.cond
+	if before && !after {
+		e.resetServers()
+	}
+}
+
+func (e *Evaluator) vantageVerdict() verdict {
+	v := verdict{known: true, subjectKind: model.SubjectVantage}
+	var cond bool
+	if len(e.controls) > 0 {
+		cond = e.ctlKnown > 0 && e.ctlDown == e.ctlKnown && e.controlsJudged()
+	} else {
+		// Negative answers are answers: they prove the network works.
+		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && (e.pairsDown-e.pairsNeg)*10 >= e.pairsKnown*9
+	}
+	if !cond {
+		return e.interceptVerdict(v)
+	}
+	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
+	found := vantageDown{vantage: e.vantage, controls: sortedKeys(e.controls)}
+	for _, name := range e.resOrder {
+		if c := e.resolvers[name].class; c != "" {
+			found.class = c
+			break
+		}
+	}
+	v.explain(found)
+	for _, name := range e.resOrder {
+		v.evidence = append(v.evidence, e.resolvers[name].ev...)
+	}
+	return v
+}
+
+// vantageDown is the finding of vantageVerdict.
+type vantageDown struct {
+	vantage string
+	// controls are the control zones whose checks all fail (none: every
+	// check fails).
+	controls []string
+	class    string // how the first failing resolver fails
+}
+
+// controlsJudged reports whether every resolver has a verdict for every
+// control zone: after the vantage recovers every verdict starts afresh, and
+// the first resolver to cross open_rounds must not make "every control
+// check fails" true on its own while the others are still being judged
+// (resolvers that answer NXDOMAIN for a control zone, a failure, would
+// otherwise keep vantage_down open for ever).
+func (e *Evaluator) controlsJudged() bool {
+	for c := range e.controls {
+		z := e.zones[c]
+		if z == nil {
+			return false
+		}
+		for _, s := range z.servers {
+			if s.kind == model.KindResolver && !s.decided {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// vantageSuspect holds DNS verdicts while a control check fails: the
+// vantage may be going down.
+// vantageSuspect holds DNS verdicts while at least half of the control
+// checks fail: the vantage itself may be going down. One failing control
+// check (a resolver's own outage fails the control zone there too) is not
+// enough, or a single resolver outage would hold every verdict.
+func (e *Evaluator) vantageSuspect() bool {
+	return (len(e.controls) > 0 && e.ctlDown > 0 && e.ctlDown*2 >= e.ctlKnown) || e.interceptSuspect()
+}

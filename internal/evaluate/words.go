@@ -10,93 +10,15 @@ import (
 	"github.com/reachmon/reachmon/internal/model"
 )
 
-// The words of the evaluator: every root cause and probe summary is
-// written here from a verdict's finding, the way Alertmanager keeps its
-// text in templates. The rules (zone.go, resolver.go, ...) decide on
-// facts and never compose sentences.
+// The words of the evaluator: every root cause, probe summary, evidence
+// line and recovery milestone is written here from facts (a verdict's
+// finding, an event, a story), the way Alertmanager keeps its text in
+// templates. The rules (zone.go, resolver.go, ...) decide on facts and
+// never compose sentences, so the wording can change without touching a
+// rule, and a rule can change without rewording. Sections follow the
+// incident groups.
 
-func (f prefixWithdrawn) rootCause() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Watched prefix %s%s was withdrawn: seen by %d of %d peers",
-		f.prefix, described(f.watched.Description), f.seenBy, f.peers)
-	if f.lastOrigin != 0 {
-		fmt.Fprintf(&b, ", last origin AS%d", f.lastOrigin)
-	}
-	if len(f.covers) > 0 {
-		b.WriteString("; it covers " + strings.Join(f.covers, ", ") + ", which still resolve")
-	} else {
-		b.WriteString("; no DNS impact observed")
-	}
-	b.WriteString(".")
-	return b.String()
-}
-
-func (f feedLost) rootCause() string {
-	var b strings.Builder
-	if f.neverUp {
-		fmt.Fprintf(&b, "The BGP session with %s has not come up since reachmon started", f.peer)
-	} else {
-		fmt.Fprintf(&b, "The BGP session with %s is down", f.peer)
-		if f.reason != "" {
-			b.WriteString(" (" + f.reason + ")")
-		}
-	}
-	b.WriteString(": its routes are unknown, not withdrawn")
-	if f.othersCarry {
-		b.WriteString("; the other sessions still carry the BGP verdicts.")
-	} else {
-		b.WriteString("; BGP verdicts are suspended until a session is back.")
-	}
-	return b.String()
-}
-
-func (f hijackFound) rootCause() string {
-	w := f.watched
-	desc := described(w.Description)
-	exact, more := f.exact()
-	var what string
-	switch {
-	case exact && more == 0:
-		what = fmt.Sprintf("Watched prefix %s%s is", w.Prefix, desc)
-	case more == 1 && !exact:
-		what = fmt.Sprintf("%s, a more-specific of watched %s%s, is", f.routes[0], w.Prefix, desc)
-	case exact:
-		what = fmt.Sprintf("Watched prefix %s%s and %d more-specifics inside it are", w.Prefix, desc, more)
-	default:
-		what = fmt.Sprintf("%d more-specifics of watched %s%s are", more, w.Prefix, desc)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s originated by %s instead of %s (seen by %d of %d peers)",
-		what, asList([]uint32{f.origin}), asList(w.Origins), f.seenBy, f.peers)
-	if more > 1 || (exact && more > 0) {
-		var names []string
-		for _, p := range f.routes {
-			if p != w.Prefix && len(names) < hijackNamed {
-				names = append(names, p.String())
-			}
-		}
-		b.WriteString(": " + strings.Join(names, ", "))
-		if more > len(names) {
-			fmt.Fprintf(&b, " and %d more", more-len(names))
-		}
-	}
-	if len(f.covers) > 0 {
-		b.WriteString("; it covers " + strings.Join(f.covers, ", "))
-	}
-	if f.tracked > 0 {
-		fmt.Fprintf(&b, "; more-specifics of %s beyond the first %d are not tracked", w.Prefix, f.tracked)
-	}
-	b.WriteString(".")
-	return b.String()
-}
-
-// described is " (description)" for a watched prefix that has one.
-func described(desc string) string {
-	if desc == "" {
-		return ""
-	}
-	return " (" + desc + ")"
-}
+// Zone outages (zone.go, negative.go).
 
 func (f zoneOutage) rootCause() string {
 	switch f.problem {
@@ -235,31 +157,6 @@ func (f bgpOutage) rootCause() string {
 	}
 	b.WriteString(".")
 	return b.String()
-}
-
-// failureList renders "a.ns (192.0.2.1) timeout, b.ns SERVFAIL".
-func failureList(s []failure) string {
-	parts := make([]string, 0, len(s))
-	for _, x := range s {
-		parts = append(parts, x.label+" "+x.class+edeText(x.ede))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func failureNames(s []failure) []string {
-	out := make([]string, 0, len(s))
-	for _, x := range s {
-		out = append(out, x.name)
-	}
-	return out
-}
-
-func prefixList(ps []netip.Prefix) string {
-	parts := make([]string, 0, len(ps))
-	for _, p := range ps {
-		parts = append(parts, p.String())
-	}
-	return strings.Join(parts, ", ")
 }
 
 func (f negativeFound) rootCause() string {
@@ -401,6 +298,8 @@ func resolverNegTail(f zoneServers) string {
 	return ""
 }
 
+// Answer mismatches (mismatch.go).
+
 func (f mismatchFound) rootCause() string {
 	return fmt.Sprintf("Unexpected answers for %s: %s: %s.", f.zone, serverRefList(f.who), f.first.text())
 }
@@ -440,6 +339,8 @@ func serverRefList(refs []serverRef) string {
 	return strings.Join(parts, ", ")
 }
 
+// Resolver outages (resolver.go).
+
 func (f resolverOutage) rootCause() string {
 	scope := "every zone"
 	switch f.scope {
@@ -464,6 +365,8 @@ func (f resolverOutage) rootCause() string {
 func (f resolverOutage) summary() string {
 	return fmt.Sprintf("resolver %s fails (%s) while %s answer", f.resolver, f.class, strings.Join(f.answering, ", "))
 }
+
+// Vantage down (vantage.go).
 
 func (f vantageDown) rootCause() string {
 	what := "every check"
@@ -520,6 +423,184 @@ func vantagePhrase(vantage string) string {
 	return "vantage " + vantage
 }
 
+// Withdrawn prefixes, lost feeds and hijacks (withdrawn.go, feed.go, hijack.go).
+
+func (f prefixWithdrawn) rootCause() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Watched prefix %s%s was withdrawn: seen by %d of %d peers",
+		f.prefix, described(f.watched.Description), f.seenBy, f.peers)
+	if f.lastOrigin != 0 {
+		fmt.Fprintf(&b, ", last origin AS%d", f.lastOrigin)
+	}
+	if len(f.covers) > 0 {
+		b.WriteString("; it covers " + strings.Join(f.covers, ", ") + ", which still resolve")
+	} else {
+		b.WriteString("; no DNS impact observed")
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+func (f feedLost) rootCause() string {
+	var b strings.Builder
+	if f.neverUp {
+		fmt.Fprintf(&b, "The BGP session with %s has not come up since reachmon started", f.peer)
+	} else {
+		fmt.Fprintf(&b, "The BGP session with %s is down", f.peer)
+		if f.reason != "" {
+			b.WriteString(" (" + f.reason + ")")
+		}
+	}
+	b.WriteString(": its routes are unknown, not withdrawn")
+	if f.othersCarry {
+		b.WriteString("; the other sessions still carry the BGP verdicts.")
+	} else {
+		b.WriteString("; BGP verdicts are suspended until a session is back.")
+	}
+	return b.String()
+}
+
+func (f hijackFound) rootCause() string {
+	w := f.watched
+	desc := described(w.Description)
+	exact, more := f.exact()
+	var what string
+	switch {
+	case exact && more == 0:
+		what = fmt.Sprintf("Watched prefix %s%s is", w.Prefix, desc)
+	case more == 1 && !exact:
+		what = fmt.Sprintf("%s, a more-specific of watched %s%s, is", f.routes[0], w.Prefix, desc)
+	case exact:
+		what = fmt.Sprintf("Watched prefix %s%s and %d more-specifics inside it are", w.Prefix, desc, more)
+	default:
+		what = fmt.Sprintf("%d more-specifics of watched %s%s are", more, w.Prefix, desc)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s originated by %s instead of %s (seen by %d of %d peers)",
+		what, asList([]uint32{f.origin}), asList(w.Origins), f.seenBy, f.peers)
+	if more > 1 || (exact && more > 0) {
+		var names []string
+		for _, p := range f.routes {
+			if p != w.Prefix && len(names) < hijackNamed {
+				names = append(names, p.String())
+			}
+		}
+		b.WriteString(": " + strings.Join(names, ", "))
+		if more > len(names) {
+			fmt.Fprintf(&b, " and %d more", more-len(names))
+		}
+	}
+	if len(f.covers) > 0 {
+		b.WriteString("; it covers " + strings.Join(f.covers, ", "))
+	}
+	if f.tracked > 0 {
+		fmt.Fprintf(&b, "; more-specifics of %s beyond the first %d are not tracked", w.Prefix, f.tracked)
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+// described is " (description)" for a watched prefix that has one.
+func described(desc string) string {
+	if desc == "" {
+		return ""
+	}
+	return " (" + desc + ")"
+}
+
+// Forecasts (forecast.go).
+
+func (f expiryFound) rootCause() string {
+	var parts []string
+	if x := f.expiring; x != nil {
+		left := x.at.Sub(x.asOf)
+		var b strings.Builder
+		fmt.Fprintf(&b, "the RRSIGs over %s served by %s ", nameList(x.rrsets), nameList(x.servers))
+		if left <= 0 {
+			fmt.Fprintf(&b, "expired at %s (%s before %s UTC): validating resolvers reject them", utc(x.at), span(-left), clock(x.asOf))
+		} else {
+			fmt.Fprintf(&b, "expire at %s (in %s as of %s UTC)", utc(x.at), span(left), clock(x.asOf))
+			if x.critical {
+				fmt.Fprintf(&b, ", closer than the %s TTL of the signed data: validating resolvers will fail before a re-sign reaches them", secs(x.ttl))
+			} else {
+				fmt.Fprintf(&b, ", within the %s warning horizon: re-sign the zone before then", span(x.horizon))
+			}
+		}
+		parts = append(parts, b.String())
+	}
+	if x := f.future; x != nil {
+		text := fmt.Sprintf("the RRSIG over %s served by %s is valid only from %s, %s after it was served: the signer's clock is ahead",
+			x.rrset, x.server, utc(x.inception), span(x.inception.Sub(x.since)))
+		if x.critical {
+			text += fmt.Sprintf(", by more than the %s of skew even Unbound forgives: validating resolvers reject it", span(x.skew))
+		} else {
+			text += ", and validators without skew allowance reject it until then"
+		}
+		parts = append(parts, text)
+	}
+	return "DNSSEC signatures of " + f.zone + " need attention: " + strings.Join(parts, "; ") + "."
+}
+
+func (f expiryFound) summary() string {
+	var parts []string
+	if x := f.expiring; x != nil {
+		parts = append(parts, fmt.Sprintf("RRSIGs expire at %s (in %s)", utc(x.at), span(x.at.Sub(x.asOf))))
+	}
+	if x := f.future; x != nil {
+		parts = append(parts, "an RRSIG starts in the future ("+utc(x.inception)+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// expiringSigEvidence tells the earliest expiring signature a server
+// serves.
+func expiringSigEvidence(en *sigEntry) string {
+	return fmt.Sprintf("%s serves the RRSIG over %s expiring %s (inception %s, TTL %s)",
+		en.server, en.rrset, utc(en.v.Expiration), utc(en.v.Inception), secs(en.v.TTL))
+}
+
+// futureSigEvidence tells a signature valid only from the future.
+func futureSigEvidence(x *futureSig) string {
+	return fmt.Sprintf("%s serves the RRSIG over %s with inception %s, in the future", x.server, x.rrset, utc(x.inception))
+}
+
+func (f delegationFound) rootCause() string {
+	return "The delegation of " + f.zone + " is inconsistent: " + f.summary() + "."
+}
+
+func (f delegationFound) summary() string {
+	texts := make([]string, 0, len(f.issues))
+	for _, x := range f.issues {
+		texts = append(texts, x.text())
+	}
+	return strings.Join(texts, "; ")
+}
+
+// text says one delegation issue (also its evidence line).
+func (x delegationIssue) text() string {
+	switch x.problem {
+	case nsSetsDiffer:
+		var diff []string
+		if len(x.onlyParent) > 0 {
+			diff = append(diff, "only at the parent: "+strings.Join(x.onlyParent, ", "))
+		}
+		if len(x.onlyZone) > 0 {
+			diff = append(diff, "only in the zone: "+strings.Join(x.onlyZone, ", "))
+		}
+		return fmt.Sprintf("the parent delegates to %s while the zone's own NS set is %s (%s)",
+			strings.Join(x.parentNS, ", "), strings.Join(x.apexNS, ", "), strings.Join(diff, "; "))
+	case lameServer:
+		return fmt.Sprintf("%s is listed as a nameserver but does not answer authoritatively for %s (%s)", x.lame.label, x.zone, x.lame.class)
+	}
+	return fmt.Sprintf("the SOA serials of the authoritative servers have differed since %s, longer than %s: %s (zone transfers are failing or stalled)",
+		utc(x.since), span(x.after), strings.Join(x.serials, ", "))
+}
+
+// serialLabel is "ns1.example.com. (192.0.2.1) serial 2024010101".
+func serialLabel(s serialSeen) string { return fmt.Sprintf("%s serial %d", s.label, s.serial) }
+
+// reachmon probe (probe.go).
+
 // probeVerdictOf words the verdict `reachmon probe` shows (no kind: all
 // is well).
 func probeVerdictOf(v verdict) ProbeVerdict {
@@ -544,8 +625,7 @@ func (f resolversFailForZone) summary() string {
 	return "resolver " + failureList(f.down) + " while " + strings.Join(f.answering, ", ") + " answer"
 }
 
-// Evidence lines: what each source saw, as the incident's timeline
-// tells it.
+// Evidence lines: what each source saw, as an incident's timeline tells it.
 
 // routeEvidence tells a route event; r is the route after it, seen by
 // some of total peers.
@@ -659,8 +739,7 @@ func controlNXDomainEvidence(resolver string, o model.Observation, zone string, 
 	return fmt.Sprintf("resolver %s: %s %s NXDOMAIN for control zone %s (%d rounds)", resolver, o.Name, o.Type, zone, rounds)
 }
 
-// The story of an incident: its recovery milestones and what is material
-// about a change (story.go).
+// The story of an incident: its recovery milestones and what is material about a change (story.go).
 
 const (
 	impactBegan         = "impact began"
@@ -801,8 +880,6 @@ func (st *story) line(subject string) string {
 	return strings.Join(out, ", ")
 }
 
-func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
-
 // newlyAffected says which servers, resolvers and prefixes an update adds
 // to the incident ("resolvers resolver1, resolver2; prefix 192.0.2.0/24").
 func newlyAffected(before, after *model.Incident) string {
@@ -826,98 +903,34 @@ func newlyAffected(before, after *model.Incident) string {
 	return strings.Join(parts, "; ")
 }
 
-// Forecasts (forecast.go).
-
-func (f expiryFound) rootCause() string {
-	var parts []string
-	if x := f.expiring; x != nil {
-		left := x.at.Sub(x.asOf)
-		var b strings.Builder
-		fmt.Fprintf(&b, "the RRSIGs over %s served by %s ", nameList(x.rrsets), nameList(x.servers))
-		if left <= 0 {
-			fmt.Fprintf(&b, "expired at %s (%s before %s UTC): validating resolvers reject them", utc(x.at), span(-left), clock(x.asOf))
-		} else {
-			fmt.Fprintf(&b, "expire at %s (in %s as of %s UTC)", utc(x.at), span(left), clock(x.asOf))
-			if x.critical {
-				fmt.Fprintf(&b, ", closer than the %s TTL of the signed data: validating resolvers will fail before a re-sign reaches them", secs(x.ttl))
-			} else {
-				fmt.Fprintf(&b, ", within the %s warning horizon: re-sign the zone before then", span(x.horizon))
-			}
-		}
-		parts = append(parts, b.String())
-	}
-	if x := f.future; x != nil {
-		text := fmt.Sprintf("the RRSIG over %s served by %s is valid only from %s, %s after it was served: the signer's clock is ahead",
-			x.rrset, x.server, utc(x.inception), span(x.inception.Sub(x.since)))
-		if x.critical {
-			text += fmt.Sprintf(", by more than the %s of skew even Unbound forgives: validating resolvers reject it", span(x.skew))
-		} else {
-			text += ", and validators without skew allowance reject it until then"
-		}
-		parts = append(parts, text)
-	}
-	return "DNSSEC signatures of " + f.zone + " need attention: " + strings.Join(parts, "; ") + "."
-}
-
-func (f expiryFound) summary() string {
-	var parts []string
-	if x := f.expiring; x != nil {
-		parts = append(parts, fmt.Sprintf("RRSIGs expire at %s (in %s)", utc(x.at), span(x.at.Sub(x.asOf))))
-	}
-	if x := f.future; x != nil {
-		parts = append(parts, "an RRSIG starts in the future ("+utc(x.inception)+")")
-	}
-	return strings.Join(parts, "; ")
-}
-
-// expiringSigEvidence tells the earliest expiring signature a server
-// serves.
-func expiringSigEvidence(en *sigEntry) string {
-	return fmt.Sprintf("%s serves the RRSIG over %s expiring %s (inception %s, TTL %s)",
-		en.server, en.rrset, utc(en.v.Expiration), utc(en.v.Inception), secs(en.v.TTL))
-}
-
-// futureSigEvidence tells a signature valid only from the future.
-func futureSigEvidence(x *futureSig) string {
-	return fmt.Sprintf("%s serves the RRSIG over %s with inception %s, in the future", x.server, x.rrset, utc(x.inception))
-}
-
-func (f delegationFound) rootCause() string {
-	return "The delegation of " + f.zone + " is inconsistent: " + f.summary() + "."
-}
-
-func (f delegationFound) summary() string {
-	texts := make([]string, 0, len(f.issues))
-	for _, x := range f.issues {
-		texts = append(texts, x.text())
-	}
-	return strings.Join(texts, "; ")
-}
-
-// text says one delegation issue (also its evidence line).
-func (x delegationIssue) text() string {
-	switch x.problem {
-	case nsSetsDiffer:
-		var diff []string
-		if len(x.onlyParent) > 0 {
-			diff = append(diff, "only at the parent: "+strings.Join(x.onlyParent, ", "))
-		}
-		if len(x.onlyZone) > 0 {
-			diff = append(diff, "only in the zone: "+strings.Join(x.onlyZone, ", "))
-		}
-		return fmt.Sprintf("the parent delegates to %s while the zone's own NS set is %s (%s)",
-			strings.Join(x.parentNS, ", "), strings.Join(x.apexNS, ", "), strings.Join(diff, "; "))
-	case lameServer:
-		return fmt.Sprintf("%s is listed as a nameserver but does not answer authoritatively for %s (%s)", x.lame.label, x.zone, x.lame.class)
-	}
-	return fmt.Sprintf("the SOA serials of the authoritative servers have differed since %s, longer than %s: %s (zone transfers are failing or stalled)",
-		utc(x.since), span(x.after), strings.Join(x.serials, ", "))
-}
-
-// serialLabel is "ns1.example.com. (192.0.2.1) serial 2024010101".
-func serialLabel(s serialSeen) string { return fmt.Sprintf("%s serial %d", s.label, s.serial) }
-
 // Lists, names and times as the words write them.
+
+// failureList renders "a.ns (192.0.2.1) timeout, b.ns SERVFAIL".
+func failureList(s []failure) string {
+	parts := make([]string, 0, len(s))
+	for _, x := range s {
+		parts = append(parts, x.label+" "+x.class+edeText(x.ede))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func failureNames(s []failure) []string {
+	out := make([]string, 0, len(s))
+	for _, x := range s {
+		out = append(out, x.name)
+	}
+	return out
+}
+
+func prefixList(ps []netip.Prefix) string {
+	parts := make([]string, 0, len(ps))
+	for _, p := range ps {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
 
 func edeText(e []model.EDE) string {
 	if len(e) == 0 {
