@@ -261,7 +261,7 @@ func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
 		return
 	}
 	if v.supersededBy != "" && !supp {
-		e.resolve(s, now, "explained by incident "+v.supersededBy)
+		e.resolve(s, now, explainedBy(v.supersededBy))
 		return
 	}
 	if supp || hold {
@@ -273,7 +273,7 @@ func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
 		// told them yet (resolve_after 0): the resolve tells them.
 		_, rev := e.fill(s, verdict{known: true}, now)
 		e.addEvidence(s, rev)
-		e.resolve(s, now, "condition cleared")
+		e.resolve(s, now, conditionCleared)
 		return
 	}
 	// The condition cleared: the recovery milestones it completes are
@@ -341,7 +341,7 @@ func (e *Evaluator) fill(s *slot, v verdict, now time.Time) (material []string, 
 			inc.Silenced = true
 			inc.Silence = sl.Reason
 			if inc.Silence == "" {
-				inc.Silence = "silenced by configuration"
+				inc.Silence = silencedByConfiguration
 			}
 			break
 		}
@@ -400,13 +400,13 @@ func (e *Evaluator) update(s *slot, v verdict, now time.Time, reason string) {
 	material, rev := e.fill(s, v, now)
 	var why []string
 	if before.Kind != inc.Kind {
-		material = append([]string{"reclassified from " + string(before.Kind)}, material...)
+		material = append([]string{reclassifiedFrom(before.Kind)}, material...)
 	}
 	if before.Severity != inc.Severity {
-		material = append([]string{fmt.Sprintf("severity %s -> %s", before.Severity, inc.Severity)}, material...)
+		material = append([]string{severityChanged(before.Severity, inc.Severity)}, material...)
 	}
 	if n := newlyAffected(&before, inc); n != "" {
-		material = append(material, "newly affected: "+n)
+		material = append(material, newlyAffectedText(n))
 	}
 	if before.RootCause != inc.RootCause {
 		why = append(why, "root cause")
@@ -447,9 +447,10 @@ func (e *Evaluator) resolve(s *slot, now time.Time, reason string) {
 	inc.State = model.StateResolved
 	inc.Resolved, inc.Updated = now, now
 	inc.ImpactAt = time.Time{}
-	s.seen[model.EvidenceItem{Time: now, Text: "resolved: " + reason}] = true
-	inc.Evidence = append(inc.Evidence, model.EvidenceItem{Time: now, Text: "resolved: " + reason})
-	e.emit(model.ChangeResolve, s, "", "", reason, "resolved: "+reason)
+	resolved := resolvedText(reason)
+	s.seen[model.EvidenceItem{Time: now, Text: resolved}] = true
+	inc.Evidence = append(inc.Evidence, model.EvidenceItem{Time: now, Text: resolved})
+	e.emit(model.ChangeResolve, s, "", "", reason, resolved)
 	e.recent = append(e.recent, cloneIncident(*inc))
 	s.inc, s.seen = nil, nil
 	if !s.cond {

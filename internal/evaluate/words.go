@@ -742,9 +742,25 @@ func controlNXDomainEvidence(resolver string, o model.Observation, zone string, 
 // The story of an incident: its recovery milestones and what is material about a change (story.go).
 
 const (
-	impactBegan         = "impact began"
-	recoveryInterrupted = "recovery interrupted: the condition is back"
+	impactBegan             = "impact began"
+	recoveryInterrupted     = "recovery interrupted: the condition is back"
+	conditionCleared        = "condition cleared"
+	silencedByConfiguration = "silenced by configuration"
 )
+
+func reclassifiedFrom(k model.IncidentKind) string { return "reclassified from " + string(k) }
+
+func severityChanged(from, to model.Severity) string {
+	return fmt.Sprintf("severity %s -> %s", from, to)
+}
+
+func newlyAffectedText(what string) string { return "newly affected: " + what }
+
+// explainedBy is why an incident resolves when another explains it.
+func explainedBy(id string) string { return "explained by incident " + id }
+
+// resolvedText is the resolve's evidence line and material.
+func resolvedText(reason string) string { return "resolved: " + reason }
 
 func recoveryBegan(recovery string) string { return "recovery began: " + recovery }
 
