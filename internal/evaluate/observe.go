@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -450,14 +451,7 @@ func (e *Evaluator) nsFromConfig(z *zone, a netip.Addr) bool {
 	return false
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
+func sortedKeys(m map[string]bool) []string { return slices.Sorted(maps.Keys(m)) }
 
 func serverNames(s []*server) []string {
 	out := make([]string, 0, len(s))
