@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/model"
 )
+
+// BGP ingest: sessions, routes over every peer, and the routes covering
+// the watched addresses; each change re-evaluates the groups it can
+// affect.
 
 // addr is a watched nameserver or resolver address and its routes.
 type addr struct {
@@ -159,8 +162,7 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 			r.lastOrigin = ev.PrevOrigin
 		}
 		if !ev.Initial {
-			r.ev.add(ev.Time, "%s withdrawn, seen by %d of %d peers, last origin AS%d (peer %s)",
-				r.prefix, len(r.peers), total, r.lastOrigin, ev.Peer)
+			r.ev.add(ev.Time, routeEvidence(ev, r, total))
 		}
 	default:
 		r.peers[ev.Peer] = ev.Origin
@@ -171,17 +173,7 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 		if ev.Initial {
 			break
 		}
-		switch ev.Kind {
-		case model.RouteOriginChange:
-			r.ev.add(ev.Time, "%s origin changed from AS%d to AS%d at peer %s, seen by %d of %d peers",
-				r.prefix, ev.PrevOrigin, ev.Origin, ev.Peer, len(r.peers), total)
-		case model.RouteMoreSpecific:
-			r.ev.add(ev.Time, "%s, a more-specific of %s, appeared with origin AS%d, seen by %d of %d peers",
-				r.prefix, r.watched.Prefix, ev.Origin, len(r.peers), total)
-		case model.RouteAnnounce:
-			r.ev.add(ev.Time, "%s announced, origin AS%d, seen by %d of %d peers (peer %s)",
-				r.prefix, ev.Origin, len(r.peers), total, ev.Peer)
-		}
+		r.ev.add(ev.Time, routeEvidence(ev, r, total))
 	}
 	e.markOrphan(r, ev.Time)
 	e.evalRoute(r, now)
@@ -280,130 +272,6 @@ func (e *Evaluator) evalRoute(r *route, now time.Time) {
 	}
 }
 
-// withdrawnVerdict: a watched prefix withdrawn by MinPeers peers, or by
-// every peer that had it.
-func (e *Evaluator) withdrawnVerdict(r *route) verdict {
-	v := verdict{known: true, bgp: true, subjectKind: model.SubjectPrefix}
-	if _, exact := e.watched[r.prefix]; !exact {
-		return v
-	}
-	by := e.withdrawnBy(r)
-	if by == 0 || (by < e.cfg.MinPeers && len(r.peers) > 0) {
-		return v
-	}
-	// Root cause over symptoms: a zone outage that names the prefix (or a
-	// prefix inside it) explains it.
-	for _, s := range e.openSlots() {
-		if s.key.g != groupZone || s.inc.Kind != model.IncidentBGPOutage {
-			continue
-		}
-		for _, p := range s.inc.Prefixes {
-			if r.prefix.Overlaps(p) {
-				v.supersededBy = s.inc.ID
-				v.kind = model.IncidentPrefixWithdrawn
-				return v
-			}
-		}
-	}
-	// A resolver the prefix covers is out: its resolver outage (which
-	// names the withdrawal) is the root cause. While the resolver is
-	// failing but its outage is not decided yet, wait rather than page the
-	// withdrawal on its own first.
-	for _, name := range e.coveredResolvers(r) {
-		if rs := e.slots[slotKey{groupResolver, name}]; rs != nil && rs.inc != nil {
-			v.supersededBy = rs.inc.ID
-			v.kind = model.IncidentPrefixWithdrawn
-			return v
-		}
-		if e.resolverFailing(name) {
-			return verdict{}
-		}
-	}
-	v.kind, v.severity = model.IncidentPrefixWithdrawn, model.SeverityWarning
-	v.prefixes = []netip.Prefix{r.prefix}
-	if r.lastOrigin != 0 {
-		v.asns = []uint32{r.lastOrigin}
-	}
-	total := e.upPeers()
-	desc := ""
-	if r.watched.Description != "" {
-		desc = " (" + r.watched.Description + ")"
-	}
-	v.rootCause = fmt.Sprintf("Watched prefix %s%s was withdrawn: seen by %s of %d peers",
-		r.prefix, desc, countWord(len(r.peers)), total)
-	if r.lastOrigin != 0 {
-		v.rootCause += fmt.Sprintf(", last origin AS%d", r.lastOrigin)
-	}
-	v.affected = e.coveredNames(r)
-	if len(v.affected) > 0 {
-		v.rootCause += "; it covers " + strings.Join(v.affected, ", ") + ", which still resolve"
-	} else {
-		v.rootCause += "; no DNS impact observed"
-	}
-	v.rootCause += "."
-	v.evidence = slices.Clone(r.ev)
-	return v
-}
-
-func countWord(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	return fmt.Sprint(n)
-}
-
-// coveredResolvers lists the resolvers whose addresses lie in r's prefix
-// (whether or not the feed named them in the route's Covers).
-func (e *Evaluator) coveredResolvers(r *route) []string {
-	var out []string
-	for _, x := range e.resAddrs {
-		if !r.prefix.Contains(x.addr) {
-			continue
-		}
-		for _, n := range x.resolvers {
-			if !slices.Contains(out, n) {
-				out = append(out, n)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// resolverFailing reports whether the resolver's latest answers failed
-// for some zone (before any threshold is crossed).
-func (e *Evaluator) resolverFailing(name string) bool {
-	for _, z := range e.zones {
-		if s := z.servers[name]; s != nil && s.kind == model.KindResolver && s.worstRounds() < 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// coveredNames lists the zones and resolvers whose addresses r covers.
-func (e *Evaluator) coveredNames(r *route) []string {
-	var out []string
-	for _, a := range r.covers {
-		x := e.addrs[a]
-		if x == nil {
-			continue
-		}
-		for _, z := range x.zones {
-			if !slices.Contains(out, z.key) {
-				out = append(out, z.key)
-			}
-		}
-		for _, n := range x.resolvers {
-			if s := "resolver " + n; !slices.Contains(out, s) {
-				out = append(out, s)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {
 	p := e.peer(ev.Peer, ev.PeerASN)
 	p.seen = true
@@ -413,25 +281,17 @@ func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {
 	switch ev.Kind {
 	case model.PeerUp:
 		p.up, p.synced, p.upSince, p.reason = true, false, ev.Time, ""
-		p.ev.add(ev.Time, "BGP session with %s established", p.label())
+		p.ev.add(ev.Time, sessionEvidence(ev, p))
 	case model.PeerSynced:
 		if !p.up {
 			p.up, p.upSince = true, ev.Time
 		}
 		p.synced, p.routes = true, ev.Routes
-		how := "End-of-RIB"
-		if !ev.ByEndOfRIB {
-			how = "initial-sync timeout"
-		}
-		p.ev.add(ev.Time, "BGP session with %s synced (%s), %d watched routes", p.label(), how, ev.Routes)
+		p.ev.add(ev.Time, sessionEvidence(ev, p))
 	case model.PeerDown:
 		wasUp := p.up
 		p.up, p.synced, p.downSince, p.reason, p.routes = false, false, ev.Time, ev.Reason, ev.Routes
-		reason := ""
-		if ev.Reason != "" {
-			reason = " (" + ev.Reason + ")"
-		}
-		p.ev.add(ev.Time, "BGP session with %s lost%s: its %d watched routes are now unknown", p.label(), reason, ev.Routes)
+		p.ev.add(ev.Time, sessionEvidence(ev, p))
 		if wasUp {
 			// Its routes are unknown, not withdrawn.
 			for _, r := range e.routes {
@@ -445,39 +305,6 @@ func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {
 	for _, pfx := range sortedPrefixes(e.interesting) {
 		e.evalRoute(e.routes[pfx], now)
 	}
-}
-
-// feedVerdict: a BGP session is down (or never came up after the start
-// grace): monitor health, not an outage.
-func (e *Evaluator) feedVerdict(name string, now time.Time) verdict {
-	v := verdict{known: true, subjectKind: model.SubjectPeer}
-	p := e.peers[name]
-	if p == nil || p.up {
-		return v
-	}
-	switch {
-	case !p.downSince.IsZero():
-	case p.configured && now.Sub(e.start) >= e.cfg.StartGrace.Duration:
-	default:
-		return v
-	}
-	v.kind, v.severity = model.IncidentFeedLost, model.SeverityInfo
-	v.evidence = slices.Clone(p.ev)
-	if p.downSince.IsZero() {
-		v.rootCause = fmt.Sprintf("The BGP session with %s has not come up since reachmon started", p.label())
-	} else {
-		v.rootCause = fmt.Sprintf("The BGP session with %s is down", p.label())
-		if p.reason != "" {
-			v.rootCause += " (" + p.reason + ")"
-		}
-	}
-	v.rootCause += ": its routes are unknown, not withdrawn"
-	if ok, _ := e.bgpUsable(now); ok {
-		v.rootCause += "; the other sessions still carry the BGP verdicts."
-	} else {
-		v.rootCause += "; BGP verdicts are suspended until a session is back."
-	}
-	return v
 }
 
 func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
@@ -513,27 +340,14 @@ func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
 		}
 		a.degraded = true
 		e.degraded[a.addr] = true
-		if a.current.IsValid() {
-			a.ev.add(ev.Time, "%s: its most-specific route %s is withdrawn; only the less-specific %s still covers it",
-				a.name(), a.healthy, a.current)
-		} else {
-			a.ev.add(ev.Time, "%s: its route %s is withdrawn; no route covers it", a.name(), a.healthy)
-		}
+		a.ev.add(ev.Time, coverEvidence(ev, a))
 	case model.CoverRestored:
 		a.degraded = false
 		delete(e.degraded, a.addr)
-		peers := 0
-		if ev.Current != nil {
-			peers = ev.Current.Peers
-		}
-		a.ev.add(ev.Time, "%s: route %s is visible again (%d peers)", a.name(), a.healthy, peers)
+		a.ev.add(ev.Time, coverEvidence(ev, a))
 	case model.CoverMoreSpecific:
 		if ev.Current != nil {
-			text := fmt.Sprintf("%s: now covered by the more-specific %s, origin %s", a.name(), ev.Current.Prefix, asList(ev.Current.Origins))
-			if ev.UnexpectedOrigin {
-				text += " (unexpected origin)"
-			}
-			a.ev.add(ev.Time, "%s", text)
+			a.ev.add(ev.Time, coverEvidence(ev, a))
 		}
 	}
 	for _, z := range a.zones {

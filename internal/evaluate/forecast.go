@@ -1,7 +1,6 @@
 package evaluate
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -280,7 +279,6 @@ func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
 			fc.servers = addName(fc.servers, p.en.server)
 		}
 	}
-	var parts, short []string
 	// While the incident is open its story is the worst point reached: a
 	// re-sign reaching the servers one by one (or a partial one) must not
 	// turn a critical expiry back into a warning about a later one.
@@ -289,66 +287,22 @@ func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
 	if latched && is.inc.Severity.Rank() > v.severity.Rank() {
 		v.severity = is.inc.Severity
 	}
+	found := expiryFound{zone: z.key}
 	if len(expiring) > 0 {
-		first := expiring[0].en
-		var ttl uint32
-		for _, p := range expiring {
-			ttl = max(ttl, p.en.v.TTL)
-		}
-		worse := !latched || first.v.Expiration.Before(fc.rcExp) ||
-			(first.v.Expiration.Equal(fc.rcExp) && expiring[0].severity.Rank() > fc.rcSev.Rank())
-		if worse && (!first.v.Expiration.Equal(fc.rcExp) || expiring[0].severity != fc.rcSev) {
-			fc.rcExp, fc.rcSev, fc.rcAt, fc.rcTTL = first.v.Expiration, expiring[0].severity, now, ttl
-		}
-		if _, ok := fc.expEv[first.v.Expiration]; !ok {
-			it := model.EvidenceItem{Time: first.since, Text: fmt.Sprintf("%s serves the RRSIG over %s expiring %s (inception %s, TTL %s)",
-				first.server, first.rrset, utc(first.v.Expiration), utc(first.v.Inception), secs(first.v.TTL))}
-			fc.expEv[first.v.Expiration] = it
-		}
+		latchExpiry(fc, expiring, latched, now)
 	}
 	if !fc.rcExp.IsZero() && (len(expiring) > 0 || latched) {
-		left := fc.rcExp.Sub(fc.rcAt)
-		var b strings.Builder
-		fmt.Fprintf(&b, "the RRSIGs over %s served by %s ", nameList(fc.rrsets), nameList(fc.servers))
-		if left <= 0 {
-			fmt.Fprintf(&b, "expired at %s (%s before %s UTC): validating resolvers reject them", utc(fc.rcExp), span(-left), fc.rcAt.UTC().Format("15:04:05"))
-		} else {
-			fmt.Fprintf(&b, "expire at %s (in %s as of %s UTC)", utc(fc.rcExp), span(left), fc.rcAt.UTC().Format("15:04:05"))
-			if fc.rcSev == model.SeverityCritical {
-				fmt.Fprintf(&b, ", closer than the %s TTL of the signed data: validating resolvers will fail before a re-sign reaches them", secs(fc.rcTTL))
-			} else {
-				fmt.Fprintf(&b, ", within the %s warning horizon: re-sign the zone before then", span(e.cfg.SignatureWarning.Duration))
-			}
-		}
-		parts = append(parts, b.String())
-		short = append(short, fmt.Sprintf("RRSIGs expire at %s (in %s)", utc(fc.rcExp), span(left)))
+		found.expiring = &expiringSigs{rrsets: slices.Clone(fc.rrsets), servers: slices.Clone(fc.servers),
+			at: fc.rcExp, asOf: fc.rcAt, critical: fc.rcSev == model.SeverityCritical, ttl: fc.rcTTL,
+			horizon: e.cfg.SignatureWarning.Duration}
 	}
 	if len(future) > 0 {
-		first := future[0].en
-		for _, p := range future[1:] {
-			if p.en.v.Inception.After(first.v.Inception) {
-				first = p.en
-			}
+		found.future = latestFuture(future)
+		if _, ok := fc.expEv[found.future.inception]; !ok {
+			fc.expEv[found.future.inception] = model.EvidenceItem{Time: found.future.since, Text: futureSigEvidence(found.future)}
 		}
-		lead := first.v.Inception.Sub(first.since)
-		text := fmt.Sprintf("the RRSIG over %s served by %s is valid only from %s, %s after it was served: the signer's clock is ahead",
-			first.rrset, first.server, utc(first.v.Inception), span(lead))
-		for _, p := range future {
-			if p.en == first && p.severity == model.SeverityCritical {
-				text += fmt.Sprintf(", by more than the %s of skew even Unbound forgives: validating resolvers reject it", span(unboundSkew(first.v)))
-			} else if p.en == first {
-				text += ", and validators without skew allowance reject it until then"
-			}
-		}
-		if _, ok := fc.expEv[first.v.Inception]; !ok {
-			fc.expEv[first.v.Inception] = model.EvidenceItem{Time: first.since, Text: fmt.Sprintf("%s serves the RRSIG over %s with inception %s, in the future",
-				first.server, first.rrset, utc(first.v.Inception))}
-		}
-		parts = append(parts, text)
-		short = append(short, "an RRSIG starts in the future ("+utc(first.v.Inception)+")")
 	}
-	v.rootCause = "DNSSEC signatures of " + z.key + " need attention: " + strings.Join(parts, "; ") + "."
-	v.short = strings.Join(short, "; ")
+	v.explain(found)
 	v.servers = serverHosts(fc.servers)
 	v.affected = []string{z.key}
 	for _, it := range fc.expEv {
@@ -358,6 +312,65 @@ func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
 	return v
 }
 
+// latchExpiry moves the expiration the root cause tells to the earliest
+// one expiring when it is sooner (or worse) than the one told, and keeps
+// an evidence item per earliest expiration.
+func latchExpiry(fc *forecast, expiring []sigProblem, latched bool, now time.Time) {
+	first := expiring[0].en
+	var ttl uint32
+	for _, p := range expiring {
+		ttl = max(ttl, p.en.v.TTL)
+	}
+	worse := !latched || first.v.Expiration.Before(fc.rcExp) ||
+		(first.v.Expiration.Equal(fc.rcExp) && expiring[0].severity.Rank() > fc.rcSev.Rank())
+	if worse && (!first.v.Expiration.Equal(fc.rcExp) || expiring[0].severity != fc.rcSev) {
+		fc.rcExp, fc.rcSev, fc.rcAt, fc.rcTTL = first.v.Expiration, expiring[0].severity, now, ttl
+	}
+	if _, ok := fc.expEv[first.v.Expiration]; !ok {
+		fc.expEv[first.v.Expiration] = model.EvidenceItem{Time: first.since, Text: expiringSigEvidence(first)}
+	}
+}
+
+// latestFuture is the signature whose inception lies furthest ahead.
+func latestFuture(future []sigProblem) *futureSig {
+	first := future[0]
+	for _, p := range future[1:] {
+		if p.en.v.Inception.After(first.en.v.Inception) {
+			first = p
+		}
+	}
+	en := first.en
+	return &futureSig{rrset: en.rrset, server: en.server, inception: en.v.Inception, since: en.since,
+		critical: first.severity == model.SeverityCritical, skew: unboundSkew(en.v)}
+}
+
+// expiryFound is the finding of expiryVerdict.
+type expiryFound struct {
+	zone     string
+	expiring *expiringSigs // nil: none expires within the horizon
+	future   *futureSig    // nil: none starts in the future
+}
+
+// expiringSigs is the earliest expiration the root cause tells.
+type expiringSigs struct {
+	rrsets, servers []string // every one named while the condition lasted
+	at, asOf        time.Time
+	// critical: closer than ttl, the longest TTL of the signed data;
+	// else within horizon, signature_warning.
+	critical bool
+	ttl      uint32
+	horizon  time.Duration
+}
+
+// futureSig is a signature whose validity starts in the future.
+type futureSig struct {
+	rrset, server    string
+	inception, since time.Time // since: when it was first served
+	// critical: further ahead than skew, what Unbound forgives.
+	critical bool
+	skew     time.Duration
+}
+
 // delegationVerdict lists every delegation finding of a zone.
 func (e *Evaluator) delegationVerdict(z *zone, now time.Time) verdict {
 	if z.fc == nil {
@@ -365,11 +378,7 @@ func (e *Evaluator) delegationVerdict(z *zone, now time.Time) verdict {
 	}
 	v := verdict{known: true, subjectKind: model.SubjectZone}
 	fc := z.fc
-	type finding struct {
-		key, text string
-		servers   []string
-	}
-	var fs []finding
+	var fs []delegationIssue
 	if len(fc.parentNS) > 0 && len(fc.apexNS) > 0 && !slices.Equal(fc.parentNS, fc.apexNS) {
 		var onlyParent, onlyZone []string
 		for _, n := range fc.parentNS {
@@ -382,33 +391,22 @@ func (e *Evaluator) delegationVerdict(z *zone, now time.Time) verdict {
 				onlyZone = append(onlyZone, n)
 			}
 		}
-		text := fmt.Sprintf("the parent delegates to %s while the zone's own NS set is %s", strings.Join(fc.parentNS, ", "), strings.Join(fc.apexNS, ", "))
-		var diff []string
-		if len(onlyParent) > 0 {
-			diff = append(diff, "only at the parent: "+strings.Join(onlyParent, ", "))
-		}
-		if len(onlyZone) > 0 {
-			diff = append(diff, "only in the zone: "+strings.Join(onlyZone, ", "))
-		}
-		fs = append(fs, finding{key: "ns", text: text + " (" + strings.Join(diff, "; ") + ")", servers: append(onlyParent, onlyZone...)})
+		fs = append(fs, delegationIssue{key: "ns", problem: nsSetsDiffer, parentNS: fc.parentNS, apexNS: fc.apexNS,
+			onlyParent: onlyParent, onlyZone: onlyZone, servers: append(onlyParent, onlyZone...)})
 	}
 	// Lame servers: while the zone is down they are part of its outage.
 	if zs := e.slots[slotKey{groupZone, z.key}]; zs == nil || !zs.cond {
 		for _, s := range e.lameServers(z) {
-			fs = append(fs, finding{key: "lame " + s.name,
-				// Not the query (it alternates between the server's
-				// queries): the text must not change every round.
-				text:    fmt.Sprintf("%s is listed as a nameserver but does not answer authoritatively for %s (%s)", s.label(), z.key, s.class),
-				servers: []string{s.name}})
+			fs = append(fs, delegationIssue{key: "lame " + s.name, problem: lameServer, zone: z.key,
+				lame: failure{name: s.name, label: s.label(), class: s.class}, servers: []string{s.name}})
 		}
 	}
 	if spread, labels := e.serialSpread(z, now); spread {
-		fs = append(fs, finding{key: "serial",
-			text: fmt.Sprintf("the SOA serials of the authoritative servers have differed since %s, longer than %s: %s (zone transfers are failing or stalled)",
-				utc(fc.spreadSince), span(e.cfg.SerialSpreadAfter.Duration), strings.Join(labels, ", "))})
+		fs = append(fs, delegationIssue{key: "serial", problem: serialsApart, since: fc.spreadSince,
+			after: e.cfg.SerialSpreadAfter.Duration, serials: labels})
 	}
 	for k := range fc.findings {
-		if !slices.ContainsFunc(fs, func(f finding) bool { return f.key == k }) {
+		if !slices.ContainsFunc(fs, func(f delegationIssue) bool { return f.key == k }) {
 			delete(fc.findings, k)
 		}
 	}
@@ -416,7 +414,6 @@ func (e *Evaluator) delegationVerdict(z *zone, now time.Time) verdict {
 		return v
 	}
 	v.kind, v.severity = model.IncidentDelegation, model.SeverityWarning
-	var texts []string
 	for _, f := range fs {
 		since, ok := fc.findings[f.key]
 		if !ok {
@@ -426,18 +423,50 @@ func (e *Evaluator) delegationVerdict(z *zone, now time.Time) verdict {
 			}
 			fc.findings[f.key] = since
 		}
-		texts = append(texts, f.text)
-		v.evidence = append(v.evidence, model.EvidenceItem{Time: since, Text: f.text})
+		v.evidence = append(v.evidence, model.EvidenceItem{Time: since, Text: f.text()})
 		for _, s := range f.servers {
 			if !slices.Contains(v.servers, s) {
 				v.servers = append(v.servers, s)
 			}
 		}
 	}
-	v.rootCause = "The delegation of " + z.key + " is inconsistent: " + strings.Join(texts, "; ") + "."
-	v.short = strings.Join(texts, "; ")
+	v.explain(delegationFound{zone: z.key, issues: fs})
 	v.affected = []string{z.key}
 	return v
+}
+
+// delegationProblem is what a delegation issue is.
+type delegationProblem uint8
+
+const (
+	nsSetsDiffer delegationProblem = iota // the parent's NS set is not the zone's own
+	lameServer                            // a listed server does not answer authoritatively
+	serialsApart                          // the servers' SOA serials differ for too long
+)
+
+// delegationIssue is one finding of delegationVerdict; key identifies it
+// over time (its evidence item keeps the time it began).
+type delegationIssue struct {
+	key     string
+	problem delegationProblem
+	servers []string // the servers it names
+	// nsSetsDiffer
+	parentNS, apexNS, onlyParent, onlyZone []string
+	// lameServer: the server and how it answers (not the query: it
+	// alternates between the server's queries, and the text must not
+	// change every round)
+	zone string
+	lame failure
+	// serialsApart: since when, longer than after, "server serial N"
+	since   time.Time
+	after   time.Duration
+	serials []string
+}
+
+// delegationFound is the finding of delegationVerdict.
+type delegationFound struct {
+	zone   string
+	issues []delegationIssue
 }
 
 // listed reports whether a is a current server of z: in its last
@@ -528,7 +557,7 @@ func (e *Evaluator) serialSpread(z *zone, now time.Time) (bool, []string) {
 	slices.SortFunc(seen, func(a, b serialSeen) int { return strings.Compare(a.label, b.label) })
 	labels := make([]string, 0, len(seen))
 	for _, s := range seen {
-		labels = append(labels, fmt.Sprintf("%s serial %d", s.label, s.serial))
+		labels = append(labels, serialLabel(s))
 	}
 	return true, labels
 }
@@ -555,15 +584,6 @@ func addName(list []string, n string) []string {
 	return list
 }
 
-// nameList renders up to four names and how many more.
-func nameList(names []string) string {
-	const show = 4
-	if len(names) <= show {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
-}
-
 // serverHosts turns "host (addr)" labels into host names.
 func serverHosts(labels []string) []string {
 	var out []string
@@ -574,22 +594,4 @@ func serverHosts(labels []string) []string {
 		}
 	}
 	return out
-}
-
-func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
-
-func secs(ttl uint32) string { return span(time.Duration(ttl) * time.Second) }
-
-// span renders a duration for people: "3d 4h", "5h 12m", "12m 30s", "45s".
-func span(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d >= 24*time.Hour:
-		return fmt.Sprintf("%dd %dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh %dm", d/time.Hour, d%time.Hour/time.Minute)
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm %ds", d/time.Minute, d%time.Minute/time.Second)
-	}
-	return fmt.Sprintf("%ds", d/time.Second)
 }

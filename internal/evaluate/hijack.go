@@ -1,7 +1,6 @@
 package evaluate
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -125,7 +124,6 @@ func (e *Evaluator) hijackVerdict(subject string) verdict {
 		return v
 	}
 	slices.SortFunc(pfxs, comparePrefix)
-	w := h.watched
 	v.kind, v.severity = model.IncidentHijack, model.SeverityCritical
 	v.asns = []uint32{h.origin}
 	v.prefixes = pfxs[:min(len(pfxs), maxHijackListed)]
@@ -140,51 +138,37 @@ func (e *Evaluator) hijackVerdict(subject string) verdict {
 	}
 	slices.Sort(v.affected)
 	slices.SortStableFunc(v.evidence, func(a, b model.EvidenceItem) int { return a.Time.Compare(b.Time) })
-
-	desc := ""
-	if w.Description != "" {
-		desc = " (" + w.Description + ")"
+	f := hijackFound{watched: h.watched, origin: h.origin, routes: pfxs, seenBy: len(peers), peers: e.upPeers(), covers: v.affected}
+	if e.msOverflow[h.watched.Prefix] > 0 {
+		f.tracked = e.maxMoreSpecifics
 	}
-	exact := pfxs[0] == w.Prefix
-	more := len(pfxs)
+	v.explain(f)
+	return v
+}
+
+// hijackFound is the finding of hijackVerdict.
+type hijackFound struct {
+	watched model.WatchedPrefix
+	origin  uint32
+	// routes are every route the origin announces inside watched, sorted
+	// (the watched prefix itself first when it is one of them).
+	routes        []netip.Prefix
+	seenBy, peers int // peers seeing the origin, of the peers up
+	covers        []string
+	// tracked is the bound of more-specifics tracked when more were
+	// dropped (0: none was).
+	tracked int
+}
+
+// exact reports whether the watched prefix itself is hijacked, and how
+// many more-specifics are.
+func (f hijackFound) exact() (bool, int) {
+	exact := f.routes[0] == f.watched.Prefix
+	more := len(f.routes)
 	if exact {
 		more--
 	}
-	var what string
-	switch {
-	case exact && more == 0:
-		what = fmt.Sprintf("Watched prefix %s%s is", w.Prefix, desc)
-	case more == 1 && !exact:
-		what = fmt.Sprintf("%s, a more-specific of watched %s%s, is", pfxs[0], w.Prefix, desc)
-	case exact:
-		what = fmt.Sprintf("Watched prefix %s%s and %d more-specifics inside it are", w.Prefix, desc, more)
-	default:
-		what = fmt.Sprintf("%d more-specifics of watched %s%s are", more, w.Prefix, desc)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s originated by %s instead of %s (seen by %d of %d peers)",
-		what, asList(v.asns), asList(w.Origins), len(peers), e.upPeers())
-	if more > 1 || (exact && more > 0) {
-		var names []string
-		for _, p := range pfxs {
-			if p != w.Prefix && len(names) < hijackNamed {
-				names = append(names, p.String())
-			}
-		}
-		b.WriteString(": " + strings.Join(names, ", "))
-		if more > len(names) {
-			fmt.Fprintf(&b, " and %d more", more-len(names))
-		}
-	}
-	if len(v.affected) > 0 {
-		b.WriteString("; it covers " + strings.Join(v.affected, ", "))
-	}
-	if e.msOverflow[w.Prefix] > 0 {
-		fmt.Fprintf(&b, "; more-specifics of %s beyond the first %d are not tracked", w.Prefix, e.maxMoreSpecifics)
-	}
-	b.WriteString(".")
-	v.rootCause = b.String()
-	return v
+	return exact, more
 }
 
 // hijackHeld lists the routes a hijack slot still names (kept from

@@ -1,9 +1,7 @@
 package evaluate
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/model"
@@ -46,7 +44,12 @@ type delegation struct {
 }
 
 func (d *delegation) bad() bool {
-	return d != nil && (d.status == model.DelegationNXDomain || d.status == model.DelegationNoNS)
+	return d != nil && undelegated(d.status)
+}
+
+// undelegated: the parent says the zone is not delegated (any more).
+func undelegated(s model.DelegationStatus) bool {
+	return s == model.DelegationNXDomain || s == model.DelegationNoNS
 }
 
 // noteDelegation records the parent's answer of a discovery and reports
@@ -66,9 +69,9 @@ func (e *Evaluator) noteDelegation(z *zone, d model.Discovery) bool {
 		p.status, p.since = d.Delegation, d.Time
 		switch {
 		case p.bad():
-			z.ev.add(d.Time, "parent of %s: %s", z.key, firstNonEmpty(d.DelegationDetail, string(d.Delegation)))
+			z.ev.add(d.Time, delegationEvidence(z.key, d))
 		case wasBad:
-			z.ev.add(d.Time, "the parent delegates %s again", z.key)
+			z.ev.add(d.Time, delegationEvidence(z.key, d))
 		}
 	}
 	p.detail, p.at = d.DelegationDetail, d.Time
@@ -95,30 +98,23 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		}
 	}
 	d := z.deleg
+	found := negativeFound{zoneServers: zoneServersOf(z, f)}
+	if d != nil {
+		found.parentSays = d.detail
+	}
 	switch {
 	case d.bad() && len(f.resDown) > 0:
 		v.kind, v.severity = model.IncidentDelegationRemoved, model.SeverityCritical
 		v.resolvers = serverNames(f.resDown)
 		v.servers = serverNames(f.authDown)
-		v.rootCause = fmt.Sprintf("The parent zone no longer delegates %s: %s; %s %s%s.",
-			z.key, d.detail, resolversWord(f.resDown), negList(f.resDown, false), authTail(f))
-		v.short = fmt.Sprintf("the parent no longer delegates the zone (%s); %s %s", d.detail, resolversWord(f.resDown), negList(f.resDown, false))
+		found.problem, found.gone = delegationGone, found.resDown
 	case d.bad() && d.wasOK && len(f.resDown) == 0:
 		v.kind, v.severity = model.IncidentDelegationRemoved, model.SeverityWarning
-		v.rootCause = fmt.Sprintf("The parent zone no longer delegates %s: %s; resolvers still answer from cache and fail once their cached delegation expires%s.",
-			z.key, d.detail, authTail(f))
-		v.short = fmt.Sprintf("the parent no longer delegates the zone (%s); resolvers still answer from cache", d.detail)
+		found.problem = delegationGoneCached
 	case len(authNeg) > 0 && len(authOther) == 0 && !dnssecFails(f):
 		// (When validating resolvers fail with the DNSSEC signature, the
 		// whole zone is broken: the DNSSEC rule names that first.)
-		// Servers that answer the same but have not crossed open_rounds
-		// yet count too: one zone push reaches them all within seconds,
-		// and the page should not say "1 of 2" for the first probe's luck.
-		for _, s := range z.order {
-			if s.kind == model.KindAuthoritative && s.decided && !s.down && s.worstRounds() < 0 && isNegative(s.class) {
-				authNeg = append(authNeg, s)
-			}
-		}
+		authNeg = append(authNeg, negativeNotYetDown(z)...)
 		v.kind, v.severity = model.IncidentRecordMissing, model.SeverityWarning
 		if len(authNeg) >= f.authKnown {
 			v.severity = model.SeverityCritical
@@ -130,21 +126,13 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		}
 		v.servers = serverNames(authNeg)
 		v.resolvers = serverNames(f.resDown)
-		who := fmt.Sprintf("%d of %d authoritative servers", len(authNeg), f.authKnown)
-		if len(authNeg) >= f.authKnown {
-			who = "every authoritative server"
-		}
-		v.rootCause = fmt.Sprintf("%s gone at %s of %s: %s%s.",
-			queryList(authNeg), who, z.key, negList(authNeg, true), resolverNegTail(f))
-		v.short = fmt.Sprintf("%s gone at %s: %s", queryList(authNeg), who, negList(authNeg, true))
+		found.problem, found.gone = recordGone, failures(authNeg, true)
 	case len(resNeg) > 0 && len(resNeg) == f.resKnown && f.authKnown == 0 && (d == nil || d.status == ""):
 		// Every resolver says the name is gone and neither the parent nor
 		// the authoritative servers could be asked to tell where.
 		v.kind, v.severity = model.IncidentRecordMissing, model.SeverityCritical
 		v.resolvers = serverNames(resNeg)
-		v.rootCause = fmt.Sprintf("%s gone: every resolver says so (%s) and neither the parent nor the authoritative servers of %s could be asked to tell whether the record or the delegation went.",
-			queryList(resNeg), negList(resNeg, false), z.key)
-		v.short = fmt.Sprintf("%s gone: %s %s; authoritative servers not probed", queryList(resNeg), resolversWord(resNeg), negList(resNeg, false))
+		found.problem, found.gone = recordGoneUnasked, failures(resNeg, false)
 	case len(resNeg) > 0 && len(f.authDown) == 0 && (f.authKnown > 0 || len(f.resOK) > 0):
 		if held, ok := e.negativeRecovery(z); ok {
 			*v = held
@@ -152,20 +140,9 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 		}
 		v.kind, v.severity = model.IncidentResolverNXDomain, model.SeverityWarning
 		v.resolvers = serverNames(resNeg)
-		var still string
-		switch {
-		case f.authKnown > 0:
-			still = "the authoritative servers answer " + e.authAnswer(z, resNeg[0])
-		default:
-			still = "resolvers " + strings.Join(serverNames(f.resOK), ", ") + " answer it"
-		}
-		parent := ""
-		if d != nil && d.status == model.DelegationOK {
-			parent = " and the parent delegates " + z.key
-		}
-		v.rootCause = fmt.Sprintf("%s %s while %s%s: a problem on the resolver side (stale negative cache, filtering or interception), not of the zone.",
-			strings.ToUpper(resolversWord(resNeg)[:1])+resolversWord(resNeg)[1:], negList(resNeg, false), still, parent)
-		v.short = fmt.Sprintf("%s %s while %s", resolversWord(resNeg), negList(resNeg, false), still)
+		found.problem, found.gone = resolversOnlyNegative, failures(resNeg, false)
+		found.authAnswer = authAnswer(z, resNeg[0])
+		found.parentDelegates = d != nil && d.status == model.DelegationOK
 		if since := negSince(resNeg); d != nil && d.at.Before(since) && now.Sub(since) < negativeRecheck {
 			// The parent was last asked before the resolvers began: a
 			// new discovery is on its way and may show the delegation
@@ -175,11 +152,51 @@ func (e *Evaluator) negativeVerdict(z *zone, f zoneFacts, v *verdict, now time.T
 	default:
 		return false
 	}
+	v.explain(found)
 	v.affected = z.names
 	if len(v.affected) == 0 {
 		v.affected = []string{z.key}
 	}
 	return true
+}
+
+// negativeNotYetDown lists the authoritative servers that answer
+// negatively but have not crossed open_rounds yet: they count with the
+// servers decided down, since one zone push reaches them all within
+// seconds and the page should not say "1 of 2" for the first probe's
+// luck.
+func negativeNotYetDown(z *zone) []*server {
+	var out []*server
+	for _, s := range z.order {
+		if s.kind == model.KindAuthoritative && s.decided && !s.down && s.worstRounds() < 0 && isNegative(s.class) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// negativeProblem is where a negative-answer finding says the name went.
+type negativeProblem uint8
+
+const (
+	delegationGone        negativeProblem = iota // the parent no longer delegates the zone; resolvers fail
+	delegationGoneCached                         // ... and resolvers still answer from cache
+	recordGone                                   // authoritative servers answer NXDOMAIN or NODATA
+	recordGoneUnasked                            // every resolver says so; nobody else could be asked
+	resolversOnlyNegative                        // resolvers say so while the zone answers
+)
+
+// negativeFound is the finding of negativeVerdict.
+type negativeFound struct {
+	problem negativeProblem
+	zoneServers
+	parentSays string    // what the parent's servers said of the zone
+	gone       []failure // the servers answering negatively
+	// authAnswer is the authoritative servers' last answer to the query
+	// the first resolver fails (nil: not kept or empty);
+	// parentDelegates: the parent was seen delegating the zone.
+	authAnswer      []string
+	parentDelegates bool
 }
 
 // dnssecFails reports whether the zone's DNSSEC rule holds: at least half
@@ -208,14 +225,6 @@ func (e *Evaluator) negativeRecovery(z *zone) (verdict, bool) {
 	return held, true
 }
 
-// resolversWord is "resolver" or "resolvers", for a list of s.
-func resolversWord(s []*server) string {
-	if len(s) == 1 {
-		return "resolver"
-	}
-	return "resolvers"
-}
-
 // negSince is when the earliest of the servers began failing.
 func negSince(s []*server) time.Time {
 	var t time.Time
@@ -227,87 +236,10 @@ func negSince(s []*server) time.Time {
 	return t
 }
 
-// negList renders "resolver0, resolver1 answer NXDOMAIN for www.example.
-// A", grouping the servers by what they answered.
-func negList(s []*server, addrs bool) string {
-	type group struct {
-		what  string
-		names []string
-	}
-	var groups []*group
-	for _, x := range s {
-		what := x.class + edeText(x.ede)
-		if x.qname != "" {
-			what += " for " + x.qname + " " + x.qtype
-		}
-		n := x.name
-		if addrs {
-			n = x.label()
-		}
-		i := slices.IndexFunc(groups, func(g *group) bool { return g.what == what })
-		if i < 0 {
-			groups = append(groups, &group{what: what})
-			i = len(groups) - 1
-		}
-		groups[i].names = append(groups[i].names, n)
-	}
-	parts := make([]string, 0, len(groups))
-	for _, g := range groups {
-		verb := " answer "
-		if len(g.names) == 1 {
-			verb = " answers "
-		}
-		parts = append(parts, strings.Join(g.names, ", ")+verb+g.what)
-	}
-	return strings.Join(parts, "; ")
-}
-
-// queryList names the missing name/type pairs: "www.example. A".
-func queryList(s []*server) string {
-	var qs []string
-	for _, x := range s {
-		q := strings.TrimSpace(x.qname + " " + x.qtype)
-		if q != "" && !slices.Contains(qs, q) {
-			qs = append(qs, q)
-		}
-	}
-	slices.Sort(qs)
-	if len(qs) == 0 {
-		return "A configured name"
-	}
-	return strings.Join(qs, ", ") + " is"
-}
-
-// authTail says what the authoritative servers do meanwhile.
-func authTail(f zoneFacts) string {
-	switch {
-	case f.authKnown == 0:
-		return ""
-	case len(f.authDown) == 0:
-		return "; the authoritative servers still serve the zone"
-	case len(f.authDown) == f.authKnown:
-		return "; the authoritative servers fail too (" + serverList(f.authDown, true) + ")"
-	}
-	return fmt.Sprintf("; %d of %d authoritative servers fail (%s)", len(f.authDown), f.authKnown, serverList(f.authDown, true))
-}
-
-// resolverNegTail says what the resolvers do while the record is gone.
-func resolverNegTail(f zoneFacts) string {
-	switch {
-	case len(f.resDown) > 0 && len(f.resOK) == 0:
-		return "; " + resolversWord(f.resDown) + " " + negList(f.resDown, false) + " too"
-	case len(f.resDown) > 0:
-		return "; " + resolversWord(f.resDown) + " " + negList(f.resDown, false) + "; " + strings.Join(serverNames(f.resOK), ", ") + " still answer from cache"
-	case len(f.resOK) > 0:
-		return "; resolvers still answer from cache"
-	}
-	return ""
-}
-
 // authAnswer is what the authoritative servers last answered for the
-// query a resolver fails: "198.51.100.7", or "it" when the answer is not
-// kept (SOA) or was empty.
-func (e *Evaluator) authAnswer(z *zone, s *server) string {
+// query a resolver fails (nil when the answer is not kept, as for SOA,
+// or was empty).
+func authAnswer(z *zone, s *server) []string {
 	var union []string
 	for _, rd := range z.authAns[s.qname+" "+s.qtype] {
 		for _, r := range rd {
@@ -316,9 +248,6 @@ func (e *Evaluator) authAnswer(z *zone, s *server) string {
 			}
 		}
 	}
-	if len(union) == 0 {
-		return "it"
-	}
 	slices.Sort(union)
-	return s.qname + " " + s.qtype + " " + strings.Join(union, ", ")
+	return union
 }

@@ -56,7 +56,7 @@ func (e *Evaluator) noteResolverProbe(res *resolver, z *zone, o model.Observatio
 			}
 			if !sig.zones[z] {
 				sig.zones[z] = true
-				res.ev.add(o.Time, "resolver %s: %s %s %s (its route is withdrawn)", res.name, o.Name, o.Type, o.Error)
+				res.ev.add(o.Time, resolverRouteGoneEvidence(res.name, o))
 			}
 		}
 	}

@@ -55,40 +55,6 @@ type slotKey struct {
 	subject string
 }
 
-// verdict is what a rule concludes about one subject now.
-type verdict struct {
-	// known is false when the rule cannot tell yet (servers undecided):
-	// nothing changes.
-	known bool
-	// kind is empty when the condition does not hold.
-	kind        model.IncidentKind
-	severity    model.Severity
-	subjectKind model.SubjectKind
-	rootCause   string
-	// short is the verdict line of `reachmon probe` without the kind.
-	short     string
-	affected  []string
-	prefixes  []netip.Prefix
-	servers   []string
-	resolvers []string
-	asns      []uint32
-	impactAt  time.Time
-	evidence  []model.EvidenceItem
-	// bgp is true when the verdict rests on BGP state: held while BGP
-	// verdicts are suspended.
-	bgp bool
-	// supersededBy names an incident that explains this one: an open
-	// incident resolves at once.
-	supersededBy string
-	// holdUntil delays opening or changing an incident while a better
-	// explanation may still arrive (a fresh answer from the parent).
-	holdUntil time.Time
-	// details counts what the root cause names beyond the lists above
-	// (the DS key tag that matches no DNSKEY): a diagnosis with more
-	// details is not replaced by one with fewer (story.go).
-	details int
-}
-
 // slot tracks one subject from its first symptom to its incident's end.
 type slot struct {
 	key   slotKey
@@ -295,7 +261,7 @@ func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
 		return
 	}
 	if v.supersededBy != "" && !supp {
-		e.resolve(s, now, "explained by incident "+v.supersededBy)
+		e.resolve(s, now, explainedBy(v.supersededBy))
 		return
 	}
 	if supp || hold {
@@ -307,7 +273,7 @@ func (e *Evaluator) judge(s *slot, v verdict, now time.Time) {
 		// told them yet (resolve_after 0): the resolve tells them.
 		_, rev := e.fill(s, verdict{known: true}, now)
 		e.addEvidence(s, rev)
-		e.resolve(s, now, "condition cleared")
+		e.resolve(s, now, conditionCleared)
 		return
 	}
 	// The condition cleared: the recovery milestones it completes are
@@ -375,7 +341,7 @@ func (e *Evaluator) fill(s *slot, v verdict, now time.Time) (material []string, 
 			inc.Silenced = true
 			inc.Silence = sl.Reason
 			if inc.Silence == "" {
-				inc.Silence = "silenced by configuration"
+				inc.Silence = silencedByConfiguration
 			}
 			break
 		}
@@ -434,13 +400,13 @@ func (e *Evaluator) update(s *slot, v verdict, now time.Time, reason string) {
 	material, rev := e.fill(s, v, now)
 	var why []string
 	if before.Kind != inc.Kind {
-		material = append([]string{"reclassified from " + string(before.Kind)}, material...)
+		material = append([]string{reclassifiedFrom(before.Kind)}, material...)
 	}
 	if before.Severity != inc.Severity {
-		material = append([]string{fmt.Sprintf("severity %s -> %s", before.Severity, inc.Severity)}, material...)
+		material = append([]string{severityChanged(before.Severity, inc.Severity)}, material...)
 	}
 	if n := newlyAffected(&before, inc); n != "" {
-		material = append(material, "newly affected: "+n)
+		material = append(material, newlyAffectedText(n))
 	}
 	if before.RootCause != inc.RootCause {
 		why = append(why, "root cause")
@@ -481,9 +447,10 @@ func (e *Evaluator) resolve(s *slot, now time.Time, reason string) {
 	inc.State = model.StateResolved
 	inc.Resolved, inc.Updated = now, now
 	inc.ImpactAt = time.Time{}
-	s.seen[model.EvidenceItem{Time: now, Text: "resolved: " + reason}] = true
-	inc.Evidence = append(inc.Evidence, model.EvidenceItem{Time: now, Text: "resolved: " + reason})
-	e.emit(model.ChangeResolve, s, "", "", reason, "resolved: "+reason)
+	resolved := resolvedText(reason)
+	s.seen[model.EvidenceItem{Time: now, Text: resolved}] = true
+	inc.Evidence = append(inc.Evidence, model.EvidenceItem{Time: now, Text: resolved})
+	e.emit(model.ChangeResolve, s, "", "", reason, resolved)
 	e.recent = append(e.recent, cloneIncident(*inc))
 	s.inc, s.seen = nil, nil
 	if !s.cond {
@@ -634,8 +601,8 @@ type ring []model.EvidenceItem
 
 const ringSize = 8
 
-func (r *ring) add(t time.Time, format string, args ...any) {
-	it := model.EvidenceItem{Time: t, Text: fmt.Sprintf(format, args...)}
+func (r *ring) add(t time.Time, text string) {
+	it := model.EvidenceItem{Time: t, Text: text}
 	if n := len(*r); n > 0 && (*r)[n-1] == it {
 		return
 	}

@@ -2,7 +2,6 @@ package evaluate
 
 import (
 	"cmp"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -118,14 +117,14 @@ func (e *Evaluator) tell(s *slot, v verdict, now time.Time) (shown verdict, reco
 	is := st.recovering()
 	if !st.impactBegan && v.kind != "" && !is && v.impactAt.IsZero() {
 		st.impactBegan = true
-		material = append(material, "impact began")
+		material = append(material, impactBegan)
 	}
-	recovery = st.line(e, s.key.subject)
+	recovery = st.line(s.key.subject)
 	switch {
 	case is && !was:
-		material = append(material, "recovery began: "+recovery)
+		material = append(material, recoveryBegan(recovery))
 	case was && !is:
-		ev = append(ev, model.EvidenceItem{Time: now, Text: "recovery interrupted: the condition is back"})
+		ev = append(ev, model.EvidenceItem{Time: now, Text: recoveryInterrupted})
 	}
 	shown = st.diag
 	shown.impactAt = time.Time{}
@@ -149,8 +148,8 @@ func (e *Evaluator) milestones(s *slot, v verdict, now time.Time) []model.Eviden
 	st := &s.story
 	d := st.diag
 	var ev []model.EvidenceItem
-	add := func(format string, args ...any) {
-		ev = append(ev, model.EvidenceItem{Time: now, Text: "recovery: " + fmt.Sprintf(format, args...)})
+	add := func(milestone string) {
+		ev = append(ev, model.EvidenceItem{Time: now, Text: recoveryEvidence(milestone)})
 	}
 	cleared := v.kind == ""
 	if !cleared {
@@ -158,43 +157,7 @@ func (e *Evaluator) milestones(s *slot, v verdict, now time.Time) []model.Eviden
 	}
 	// weaker: v explains less than the diagnosis.
 	weaker := cleared || !outranks(v, d)
-	if d.kind == model.IncidentHijack {
-		// A hijacked route no longer listed by the verdict is no longer
-		// originated by the unexpected AS.
-		for _, p := range d.prefixes {
-			_, had := st.routes[p]
-			gone := cleared || !slices.Contains(v.prefixes, p)
-			switch {
-			case gone && !had:
-				if st.routes == nil {
-					st.routes = map[netip.Prefix]time.Time{}
-				}
-				st.routes[p] = now
-				if !cleared {
-					add("%s is no longer originated by %s", p, asList(d.asns))
-				}
-			case !gone && had:
-				delete(st.routes, p)
-			}
-		}
-	}
-	if withdrawnKind(d.kind) {
-		for _, p := range d.prefixes {
-			r := e.routes[p]
-			back := r != nil && len(r.peers) > 0
-			_, had := st.routes[p]
-			switch {
-			case back && !had:
-				if st.routes == nil {
-					st.routes = map[netip.Prefix]time.Time{}
-				}
-				st.routes[p] = now
-				add("%s is seen again (%d peers)", p, len(r.peers))
-			case !back && had:
-				delete(st.routes, p)
-			}
-		}
-	}
+	e.routeMilestones(st, v, now, add)
 	names := func(m *map[string]time.Time, diag []string, what string) {
 		for _, n := range diag {
 			_, had := (*m)[n]
@@ -205,7 +168,7 @@ func (e *Evaluator) milestones(s *slot, v verdict, now time.Time) []model.Eviden
 					*m = map[string]time.Time{}
 				}
 				(*m)[n] = now
-				add("%s %s %s", what, n, againVerb(d.kind))
+				add(what + " " + n + " " + againVerb(d.kind))
 			case had && !ok:
 				delete(*m, n)
 			}
@@ -223,16 +186,55 @@ func (e *Evaluator) milestones(s *slot, v verdict, now time.Time) []model.Eviden
 		switch {
 		case back && st.details.IsZero():
 			st.details = now
-			add("%s", detailsBack(d.kind))
+			add(detailsBack(d.kind))
 		case !back:
 			st.details = time.Time{}
 		}
 	}
 	if cleared && st.cleared.IsZero() {
 		st.cleared = now
-		add("%s", clearedText(d.kind, s.key.subject))
+		add(clearedText(d.kind, s.key.subject))
 	}
 	return ev
+}
+
+// routeMilestones records the routes of the diagnosis that recovered:
+// a hijacked route the unexpected AS no longer originates, a withdrawn
+// route seen again.
+func (e *Evaluator) routeMilestones(st *story, v verdict, now time.Time, add func(string)) {
+	d := st.diag
+	cleared := v.kind == ""
+	reached := func(p netip.Prefix, ok bool) bool {
+		_, had := st.routes[p]
+		switch {
+		case ok && !had:
+			if st.routes == nil {
+				st.routes = map[netip.Prefix]time.Time{}
+			}
+			st.routes[p] = now
+			return true
+		case !ok && had:
+			delete(st.routes, p)
+		}
+		return false
+	}
+	if d.kind == model.IncidentHijack {
+		// A hijacked route no longer listed by the verdict is no longer
+		// originated by the unexpected AS.
+		for _, p := range d.prefixes {
+			if reached(p, cleared || !slices.Contains(v.prefixes, p)) && !cleared {
+				add(notOriginatedText(p, d.asns))
+			}
+		}
+	}
+	if withdrawnKind(d.kind) {
+		for _, p := range d.prefixes {
+			r := e.routes[p]
+			if reached(p, r != nil && len(r.peers) > 0) {
+				add(routeBackText(p, len(r.peers)))
+			}
+		}
+	}
 }
 
 // answering reports whether the resolver or server name that incident
@@ -255,129 +257,6 @@ func (e *Evaluator) answering(s *slot, name string) bool {
 	}
 	return false
 }
-
-// againVerb says that a resolver or server is fine again.
-func againVerb(k model.IncidentKind) string {
-	if k == model.IncidentAnswerMismatch {
-		return "answers as expected again"
-	}
-	return "answers again"
-}
-
-// detailsBack says that a diagnosis's detail went away.
-func detailsBack(k model.IncidentKind) string {
-	if k == model.IncidentDNSSEC {
-		return "the DS record matches a DNSKEY of the zone again"
-	}
-	return "the detail of the diagnosis is gone"
-}
-
-// clearedText says that the condition of an incident of kind k about
-// subject cleared.
-func clearedText(k model.IncidentKind, subject string) string {
-	switch k {
-	case model.IncidentBGPOutage, model.IncidentAuthOutage:
-		return subject + " resolves again"
-	case model.IncidentDNSSEC:
-		return subject + " validates again"
-	case model.IncidentResolverOutage:
-		return "resolver " + subject + " answers again"
-	case model.IncidentHijack:
-		return "no unexpected origin is seen any more"
-	case model.IncidentPrefixWithdrawn:
-		return subject + " is seen again"
-	case model.IncidentFeedLost:
-		return "the session is back"
-	case model.IncidentVantageDown:
-		return "the checks answer again"
-	case model.IncidentAnswerMismatch:
-		return "the answers are as expected again"
-	case model.IncidentDNSSECExpiry:
-		return "the signatures of " + subject + " were renewed past the warning horizon"
-	case model.IncidentDelegation:
-		return "the delegation of " + subject + " is consistent again"
-	case model.IncidentDelegationRemoved:
-		return subject + " is delegated and resolves again"
-	case model.IncidentRecordMissing, model.IncidentResolverNXDomain:
-		return "the names of " + subject + " resolve again"
-	}
-	return "the condition cleared"
-}
-
-// line renders the recovery milestones in time order: "routes
-// re-announced 15:52:10, resolvers answer again 15:53:40".
-func (st *story) line(e *Evaluator, subject string) string {
-	type part struct {
-		t    time.Time
-		text string
-	}
-	var parts []part
-	d := st.diag
-	latest := func(m map[string]time.Time) time.Time {
-		var t time.Time
-		for _, x := range m {
-			if x.After(t) {
-				t = x
-			}
-		}
-		return t
-	}
-	if n := len(st.routes); n > 0 {
-		var t time.Time
-		for _, x := range st.routes {
-			if x.After(t) {
-				t = x
-			}
-		}
-		done := "re-announced"
-		if d.kind == model.IncidentHijack {
-			done = "no longer originated by " + asList(d.asns)
-		}
-		switch {
-		case n == len(d.prefixes) && n == 1:
-			parts = append(parts, part{t, fmt.Sprintf("route %s %s %s", d.prefixes[0], done, clock(t))})
-		case n == len(d.prefixes):
-			parts = append(parts, part{t, fmt.Sprintf("routes %s %s", done, clock(t))})
-		default:
-			parts = append(parts, part{t, fmt.Sprintf("%d of %d routes %s (latest %s)", n, len(d.prefixes), done, clock(t))})
-		}
-	}
-	names := func(m map[string]time.Time, all []string, one, many string) {
-		n := len(m)
-		if n == 0 {
-			return
-		}
-		t := latest(m)
-		verb := againVerb(d.kind)
-		switch {
-		case n == len(all) && n == 1:
-			parts = append(parts, part{t, fmt.Sprintf("%s %s %s %s", one, all[0], verb, clock(t))})
-		case n == len(all):
-			parts = append(parts, part{t, fmt.Sprintf("%s %s %s", many, strings.Replace(verb, "answers", "answer", 1), clock(t))})
-		default:
-			parts = append(parts, part{t, fmt.Sprintf("%d of %d %s %s (latest %s)", n, len(all), many, strings.Replace(verb, "answers", "answer", 1), clock(t))})
-		}
-	}
-	names(st.resolvers, d.resolvers, "resolver", "resolvers")
-	names(st.servers, d.servers, "authoritative server", "authoritative servers")
-	if !st.details.IsZero() {
-		parts = append(parts, part{st.details, detailsBack(d.kind) + " " + clock(st.details)})
-	}
-	// The condition cleared: said unless resolvers or servers answering
-	// again (or a withdrawn prefix seen again) already say it.
-	if !st.cleared.IsZero() && len(st.resolvers) == 0 && len(st.servers) == 0 &&
-		(d.kind != model.IncidentPrefixWithdrawn || len(st.routes) == 0) && d.kind != model.IncidentHijack {
-		parts = append(parts, part{st.cleared, clearedText(d.kind, subject) + " " + clock(st.cleared)})
-	}
-	slices.SortStableFunc(parts, func(a, b part) int { return a.t.Compare(b.t) })
-	out := make([]string, len(parts))
-	for i, p := range parts {
-		out[i] = p.text
-	}
-	return strings.Join(out, ", ")
-}
-
-func clock(t time.Time) string { return t.UTC().Format("15:04:05") }
 
 // union returns a with the elements of b it lacks, sorted when any was
 // added; it stops growing at maxUnion. a itself is never modified.
@@ -409,27 +288,4 @@ func newly[T comparable](before, after []T) []T {
 		}
 	}
 	return out
-}
-
-// newlyAffected says which servers, resolvers and prefixes an update adds
-// to the incident ("resolvers resolver1, resolver2; prefix 192.0.2.0/24").
-func newlyAffected(before, after *model.Incident) string {
-	var parts []string
-	list := func(one, many string, xs []string) {
-		switch len(xs) {
-		case 0:
-		case 1:
-			parts = append(parts, one+" "+xs[0])
-		default:
-			parts = append(parts, many+" "+strings.Join(xs, ", "))
-		}
-	}
-	list("resolver", "resolvers", newly(before.Resolvers, after.Resolvers))
-	list("server", "servers", newly(before.Servers, after.Servers))
-	var ps []string
-	for _, p := range newly(before.Prefixes, after.Prefixes) {
-		ps = append(ps, p.String())
-	}
-	list("prefix", "prefixes", ps)
-	return strings.Join(parts, "; ")
 }

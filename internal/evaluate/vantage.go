@@ -1,9 +1,7 @@
 package evaluate
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/model"
@@ -64,7 +62,7 @@ func (e *Evaluator) noteVantageProbe(res *resolver, z *zone, srv *server, o mode
 		if o.Error == model.ErrNone && o.Rcode == "NXDOMAIN" {
 			srv.nxRun++
 			if srv.nxRun == e.cfg.OpenRounds {
-				res.ev.add(o.Time, "resolver %s: %s %s NXDOMAIN for control zone %s (%d rounds)", res.name, o.Name, o.Type, z.key, srv.nxRun)
+				res.ev.add(o.Time, controlNXDomainEvidence(res.name, o, z.key, srv.nxRun))
 			}
 		} else {
 			srv.nxRun = 0
@@ -165,13 +163,6 @@ func (e *Evaluator) interceptSuspect() bool {
 // (Judge): its root causes say "this vantage".
 const probeVantage = "probe"
 
-func (e *Evaluator) vantageName() string {
-	if e.vantage == probeVantage {
-		return "this vantage"
-	}
-	return "vantage " + e.vantage
-}
-
 // interceptVerdict fills v (a vantage verdict) when an intercept rule
 // holds.
 func (e *Evaluator) interceptVerdict(v verdict) verdict {
@@ -180,36 +171,105 @@ func (e *Evaluator) interceptVerdict(v verdict) verdict {
 		return v
 	}
 	rs := e.resolversJudged()
-	names := make([]string, 0, len(rs))
+	found := interception{vantage: e.vantage, signal: cond, controls: sortedKeys(e.controls)}
 	for _, r := range rs {
-		names = append(names, r.name)
+		found.resolvers = append(found.resolvers, r.name)
+		found.classes = append(found.classes, r.intercept.class)
 		v.evidence = append(v.evidence, r.ev...)
 	}
 	slices.SortStableFunc(v.evidence, func(a, b model.EvidenceItem) int { return a.Time.Compare(b.Time) })
 	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
-	v.resolvers = names
-	var what, why string
-	switch cond {
-	case "tls":
-		what = "every resolver fails the TLS handshake (tls: " + strings.Join(names, ", ") + ")"
-		why = "certificates that do not match the resolvers' names on every resolver point at a TLS interception proxy"
-	case "malformed":
-		what = "every resolver answers with bytes that are not DNS (malformed: " + strings.Join(names, ", ") + ")"
-		why = "non-DNS answers from every resolver point at a captive portal or middlebox intercepting DNS"
-	case "mixed":
-		parts := make([]string, 0, len(rs))
-		for _, r := range rs {
-			parts = append(parts, r.name+" "+r.intercept.class)
-		}
-		what = "every resolver fails at the transport level the way an interceptor does (" + strings.Join(parts, ", ") + ")"
-		why = "TLS certificates that do not match and non-DNS answers point at an interception proxy or captive portal"
-	case "nxdomain":
-		what = fmt.Sprintf("every resolver (%s) answers NXDOMAIN for every control zone (%s)",
-			strings.Join(names, ", "), strings.Join(sortedKeys(e.controls), ", "))
-		why = "names that must always exist missing at every resolver point at an intercepting resolver or captive portal"
-	}
-	v.rootCause = fmt.Sprintf("From %s %s: %s on reachmon's own network is the likely cause, not the monitored services; other verdicts are suspended until it recovers.",
-		e.vantageName(), what, why)
-	v.short = what + ": this vantage's network (an interception proxy or captive portal), not the monitored services"
+	v.resolvers = found.resolvers
+	v.explain(found)
 	return v
+}
+
+// interception is the finding of interceptVerdict.
+type interception struct {
+	vantage string
+	// signal is the intercept rule that holds (interceptCond).
+	signal    string
+	resolvers []string
+	classes   []string // each resolver's latest intercept class
+	controls  []string
+}
+
+// evalVantage evaluates vantage down; when it ends, every server's
+// verdict is forgotten (nothing seen while the vantage was down counts).
+func (e *Evaluator) evalVantage(now time.Time) {
+	s := e.slots[slotKey{groupVantage, e.vantage}]
+	before := s != nil && s.cond
+	e.eval(groupVantage, e.vantage, e.vantageVerdict(), now)
+	s = e.slots[slotKey{groupVantage, e.vantage}]
+	after := s != nil && s.cond
+	if before && !after {
+		e.resetServers()
+	}
+}
+
+func (e *Evaluator) vantageVerdict() verdict {
+	v := verdict{known: true, subjectKind: model.SubjectVantage}
+	var cond bool
+	if len(e.controls) > 0 {
+		cond = e.ctlKnown > 0 && e.ctlDown == e.ctlKnown && e.controlsJudged()
+	} else {
+		// Negative answers are answers: they prove the network works.
+		cond = len(e.zones) >= 2 && e.pairsKnown >= 3 && (e.pairsDown-e.pairsNeg)*10 >= e.pairsKnown*9
+	}
+	if !cond {
+		return e.interceptVerdict(v)
+	}
+	v.kind, v.severity = model.IncidentVantageDown, model.SeverityInfo
+	found := vantageDown{vantage: e.vantage, controls: sortedKeys(e.controls)}
+	for _, name := range e.resOrder {
+		if c := e.resolvers[name].class; c != "" {
+			found.class = c
+			break
+		}
+	}
+	v.explain(found)
+	for _, name := range e.resOrder {
+		v.evidence = append(v.evidence, e.resolvers[name].ev...)
+	}
+	return v
+}
+
+// vantageDown is the finding of vantageVerdict.
+type vantageDown struct {
+	vantage string
+	// controls are the control zones whose checks all fail (none: every
+	// check fails).
+	controls []string
+	class    string // how the first failing resolver fails
+}
+
+// controlsJudged reports whether every resolver has a verdict for every
+// control zone: after the vantage recovers every verdict starts afresh, and
+// the first resolver to cross open_rounds must not make "every control
+// check fails" true on its own while the others are still being judged
+// (resolvers that answer NXDOMAIN for a control zone, a failure, would
+// otherwise keep vantage_down open for ever).
+func (e *Evaluator) controlsJudged() bool {
+	for c := range e.controls {
+		z := e.zones[c]
+		if z == nil {
+			return false
+		}
+		for _, s := range z.servers {
+			if s.kind == model.KindResolver && !s.decided {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// vantageSuspect holds DNS verdicts while a control check fails: the
+// vantage may be going down.
+// vantageSuspect holds DNS verdicts while at least half of the control
+// checks fail: the vantage itself may be going down. One failing control
+// check (a resolver's own outage fails the control zone there too) is not
+// enough, or a single resolver outage would hold every verdict.
+func (e *Evaluator) vantageSuspect() bool {
+	return (len(e.controls) > 0 && e.ctlDown > 0 && e.ctlDown*2 >= e.ctlKnown) || e.interceptSuspect()
 }

@@ -1,105 +1,69 @@
 package evaluate
 
 import (
-	"slices"
-	"strings"
+	"net/netip"
+	"time"
 
-	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
-// ProbeSnapshot is what one `reachmon probe` of one name learnt.
-type ProbeSnapshot struct {
-	// Zone is the zone the observations belong to (the name when unknown).
-	Zone         string
-	Observations []model.Observation
-	DSCheck      *model.DSCheck
-	Discovery    *model.Discovery
+// verdict is what a rule concludes about one subject now.
+type verdict struct {
+	// known is false when the rule cannot tell yet (servers undecided):
+	// nothing changes.
+	known bool
+	// kind is empty when the condition does not hold.
+	kind        model.IncidentKind
+	severity    model.Severity
+	subjectKind model.SubjectKind
+	// finding is what the rule found, as facts (nil for a verdict that
+	// keeps an incident as it is); rootCause and short are its words
+	// (words.go), set by explain.
+	finding   finding
+	rootCause string
+	// short is the verdict line of `reachmon probe` without the kind.
+	short     string
+	affected  []string
+	prefixes  []netip.Prefix
+	servers   []string
+	resolvers []string
+	asns      []uint32
+	impactAt  time.Time
+	evidence  []model.EvidenceItem
+	// bgp is true when the verdict rests on BGP state: held while BGP
+	// verdicts are suspended.
+	bgp bool
+	// supersededBy names an incident that explains this one: an open
+	// incident resolves at once.
+	supersededBy string
+	// holdUntil delays opening or changing an incident while a better
+	// explanation may still arrive (a fresh answer from the parent).
+	holdUntil time.Time
+	// details counts what the root cause names beyond the lists above
+	// (the DS key tag that matches no DNSKEY): a diagnosis with more
+	// details is not replaced by one with fewer (story.go).
+	details int
 }
 
-// ProbeVerdict is the evaluator's judgement of one snapshot.
-type ProbeVerdict struct {
-	OK       bool               `json:"ok"`
-	Kind     model.IncidentKind `json:"kind,omitempty"`
-	Severity model.Severity     `json:"severity,omitempty"`
-	// Line is one line for a human: "DNSSEC failure: validating resolvers
-	// SERVFAIL, CD=1 succeeds, DS key tag 296 has no matching DNSKEY".
-	Line      string `json:"line"`
-	RootCause string `json:"root_cause,omitempty"`
+// finding is the facts behind a verdict: which servers, prefixes,
+// resolvers and ASNs, what failed how. The rules decide on facts; only
+// words.go turns them into sentences, so that the wording of a root cause
+// can change without touching a rule.
+type finding interface {
+	rootCause() string
 }
 
-// Judge runs the daemon's rules over a one-shot snapshot: every
-// observation counts as a full round (thresholds of one), there is no BGP
-// feed, and a single resolver failing while others answer is reported as
-// such.
-func Judge(snap ProbeSnapshot) ProbeVerdict {
-	cfg := config.DefaultEvaluate()
-	cfg.OpenRounds, cfg.ResolveRounds = 1, 1
-	cfg.OpenAfter.Duration, cfg.StartGrace.Duration = 0, 0
-	zoneName := snap.Zone
-	if zoneName == "" && len(snap.Observations) > 0 {
-		zoneName = snap.Observations[0].Name
-	}
-	e := New(cfg, Targets{Vantage: probeVantage, Zones: []Zone{{Name: zoneName}}})
-	e.adHoc = true
-	z := e.zone(zoneName)
-	if snap.Discovery != nil {
-		d := *snap.Discovery
-		d.Zone = zoneName
-		e.Apply(d)
-	}
-	if snap.DSCheck != nil {
-		c := *snap.DSCheck
-		c.Zone = zoneName
-		e.Apply(c)
-	}
-	obs := slices.Clone(snap.Observations)
-	slices.SortStableFunc(obs, func(a, b model.Observation) int { return a.Time.Compare(b.Time) })
-	for _, o := range obs {
-		o.Target = zoneName
-		e.Apply(o)
-	}
-	now := e.now
-	// Every resolver failing the way an interceptor makes them fail is
-	// this vantage's network, whatever the zone's verdict would be.
-	if v := e.interceptVerdict(verdict{known: true, subjectKind: model.SubjectVantage}); v.kind != "" {
-		return ProbeVerdict{Kind: v.kind, Severity: v.severity, Line: v.kind.Title() + ": " + v.short, RootCause: v.rootCause}
-	}
-	cands := []verdict{e.zoneVerdict(z, now), e.mismatchVerdict(z), e.expiryVerdict(z, now), e.delegationVerdict(z, now)}
-	for _, name := range e.resOrder {
-		if v := e.resolverVerdict(name); v.kind != "" {
-			v.short = "resolver " + name + " " + e.resolvers[name].class + " while " + strings.Join(otherResolvers(e, name), ", ") + " answer"
-			cands = append(cands, v)
-		}
-	}
-	// One zone cannot tell a resolver outage from a zone problem at that
-	// resolver: say what was seen.
-	f := e.facts(z)
-	if len(f.resDown) > 0 && len(f.resOK) > 0 {
-		v := verdict{known: true, kind: model.IncidentResolverOutage, severity: model.SeverityWarning}
-		v.short = "resolver " + serverList(f.resDown, false) + " while " + strings.Join(serverNames(f.resOK), ", ") + " answer"
-		v.rootCause = "Resolvers " + strings.Join(serverNames(f.resDown), ", ") + " fail for " + z.key +
-			" while " + strings.Join(serverNames(f.resOK), ", ") + " answer: a problem of those resolvers, or of the path to them."
-		cands = append(cands, v)
-	}
-	best := verdict{}
-	for _, v := range cands {
-		if v.kind != "" && (best.kind == "" || v.severity.Rank() > best.severity.Rank()) {
-			best = v
-		}
-	}
-	if best.kind == "" {
-		return ProbeVerdict{OK: true, Line: "ok: every query answered and the rules found nothing wrong"}
-	}
-	return ProbeVerdict{Kind: best.kind, Severity: best.severity, Line: best.kind.Title() + ": " + best.short, RootCause: best.rootCause}
+// summarized is a finding that also has the one-line summary of
+// `reachmon probe` (the rules it can run: DNS, not BGP).
+type summarized interface {
+	finding
+	summary() string
 }
 
-func otherResolvers(e *Evaluator, name string) []string {
-	var out []string
-	for _, o := range e.resOrder {
-		if x := e.resolvers[o]; o != name && x.down() == 0 {
-			out = append(out, o)
-		}
+// explain records what a rule found and its words.
+func (v *verdict) explain(f finding) {
+	v.finding, v.rootCause = f, f.rootCause()
+	if s, ok := f.(summarized); ok {
+		v.short = s.summary()
 	}
-	return out
 }

@@ -1,0 +1,462 @@
+package evaluate
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// DNS ingest: what the probes, DS checks and discoveries say, kept per
+// zone, server and resolver with the hysteresis of open_rounds and
+// resolve_rounds; each change re-evaluates the groups it can affect.
+
+// zone is the evaluator's state of one zone.
+type zone struct {
+	key     string
+	names   []string
+	expect  map[string]bool
+	control bool
+	servers map[string]*server
+	order   []*server // servers sorted by kind then name
+	// ns maps each nameserver address to its host name ("" if unknown).
+	ns        map[netip.Addr]string
+	undecided int
+	// authAns holds each authoritative server's last answer rdata per
+	// "name type", to compare resolvers against.
+	authAns map[string]map[string][]string
+	ds      *model.DSCheck
+	// deleg is what the parent's servers last said (nil: never asked).
+	deleg *delegation
+	ev    ring
+	fc    *forecast // signatures, serials and NS sets (forecast.go)
+}
+
+const maxNames = 16
+
+// unseenNS reports whether some nameserver address of the zone has not
+// been probed yet: until it has, the zone's verdict is not complete (after
+// a restart the resolvers often answer before every authoritative server
+// has, and a restored incident must not resolve on half the evidence).
+func (z *zone) unseenNS() bool {
+	seen := map[netip.Addr]bool{}
+	for _, s := range z.order {
+		if _, ns := z.ns[s.addr]; ns && s.kind == model.KindAuthoritative {
+			seen[s.addr] = true
+		}
+	}
+	return len(seen) < len(z.ns)
+}
+
+func (z *zone) addName(n string) {
+	n = strings.TrimSuffix(strings.ToLower(n), ".")
+	if n == "" || len(z.names) >= maxNames || slices.Contains(z.names, n) {
+		return
+	}
+	z.names = append(z.names, n)
+	slices.Sort(z.names)
+}
+
+// server is one DNS server as seen for one zone: probe rounds and their
+// hysteresis.
+type server struct {
+	name       string
+	kind       model.ServerKind
+	validating bool
+	addr       netip.Addr
+	host       string
+
+	// rounds counts consecutive failing (negative) or good (positive)
+	// answers per query ("name type"): each query is asked once per probe
+	// round, so these are rounds, however many queries a round holds. A
+	// server has a handful of queries: a slice is smaller than a map.
+	rounds []queryRun
+	// decided is false until the server has either failed OpenRounds or
+	// answered ResolveRounds times in a row; down is the hysteresis state.
+	decided, down bool
+	failSince     time.Time
+	okAt          time.Time
+	okTTL         uint32
+
+	class        string // why the last failing probe failed ("timeout", "SERVFAIL")
+	sig          bool   // the last failure carries the DNSSEC signature (CD=1 ok, EDE 6-12)
+	ede          []model.EDE
+	qname, qtype string
+
+	mismatch, match int
+	mismatched      bool
+	// negDown: down, and the latest failure is a negative answer
+	// (NXDOMAIN, NODATA): an answer, so not a sign that this vantage's
+	// network is gone (counted in Evaluator.pairsNeg).
+	negDown bool
+	// wrong is the latest answer outside what was expected.
+	wrong answerMismatch
+
+	// vseen, vclass (the intercept class of its latest failure, "" if
+	// none) and nxRun (NXDOMAIN answers in a row for a control zone) feed
+	// the intercept rules of vantage.go.
+	vseen  bool
+	vclass string
+	nxRun  int
+}
+
+// impactJitter is how far a new cache-expiry estimate must move before it
+// replaces the old one.
+const impactJitter = 2 * time.Second
+
+// worstRounds is the run of the server's worst query: negative, the most
+// consecutive failures of any query; positive, the fewest consecutive good
+// answers over all its queries (all of them good).
+func (s *server) worstRounds() int {
+	worst, first := 0, true
+	for _, q := range s.rounds {
+		if first || q.n < worst {
+			worst, first = q.n, false
+		}
+	}
+	return worst
+}
+
+// queryRun is the current run of one query of a server.
+type queryRun struct {
+	name, qtype string
+	n           int
+}
+
+// run returns the run counter of the query (name, qtype), adding it.
+func (s *server) run(name, qtype string) *int {
+	for i := range s.rounds {
+		if s.rounds[i].name == name && s.rounds[i].qtype == qtype {
+			return &s.rounds[i].n
+		}
+	}
+	s.rounds = append(s.rounds, queryRun{name: name, qtype: qtype})
+	return &s.rounds[len(s.rounds)-1].n
+}
+
+func (s *server) label() string {
+	if s.kind == model.KindAuthoritative && s.addr.IsValid() && !strings.Contains(s.name, s.addr.String()) {
+		return s.name + " (" + s.addr.String() + ")"
+	}
+	return s.name
+}
+
+// resolver aggregates one resolver over every zone.
+type resolver struct {
+	name       string
+	validating bool
+	addr       netip.Addr
+	known      int // zones where the resolver is decided
+	downZones  map[*zone]bool
+	class      string
+	ev         ring
+	route      routeSignal     // what its probes said since its route was withdrawn
+	intercept  interceptSignal // its zones failing the way an interceptor makes them
+}
+
+func (r *resolver) down() int { return len(r.downZones) }
+
+// classify says whether an observation is a good answer, and why not.
+func classify(o model.Observation) (bool, string) {
+	if o.Error != model.ErrNone {
+		return false, string(o.Error)
+	}
+	switch o.Rcode {
+	case "":
+		return false, "no response"
+	case "NOERROR", "NXDOMAIN":
+		if o.Server.Kind == model.KindAuthoritative && !o.AA {
+			return false, "lame (AA=0)"
+		}
+		if neg := negative(o); neg != "" {
+			return false, neg
+		}
+		return true, ""
+	}
+	return false, o.Rcode
+}
+
+// dnssecSignature: the failure of a validating resolver that the CD=1
+// retry or an EDE 6-12 (DNSSEC Bogus … NSEC Missing) blames on DNSSEC.
+func dnssecSignature(o model.Observation) bool {
+	if o.CDRetry != nil && o.CDRetry.Succeeded {
+		return true
+	}
+	for _, x := range o.EDE {
+		if x.Code >= 6 && x.Code <= 12 {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Evaluator) observe(o model.Observation, now time.Time) {
+	target := o.Target
+	if target == "" {
+		target = o.Name
+	}
+	z := e.zone(target)
+	z.addName(o.Name)
+	srv, res := e.serverOf(z, o)
+	ok, class := classify(o)
+	if !ok && class == classNoData && e.adHoc {
+		ok, class = true, "" // an ad-hoc type nothing configured (reachmon probe)
+	}
+	if end := o.Time.Add(o.Latency); ok && end.After(e.lastOK) {
+		e.answeredAt(end, now)
+	}
+	wasDecided, wasDown, wasSig, wasMis := srv.decided, srv.down, srv.sig, srv.mismatched
+	if ok {
+		e.countGood(z, srv, o)
+	} else {
+		e.countFailure(srv, o, class)
+	}
+	transition := wasDecided != srv.decided || wasDown != srv.down
+	e.forecastObserve(z, srv, o, transition, now)
+	if transition {
+		e.countPair(z, srv, res, wasDecided, wasDown)
+		if srv.down != wasDown {
+			e.serverEvidence(z, srv, res, now)
+		}
+	}
+	if neg := srv.down && isNegative(srv.class); neg != srv.negDown {
+		srv.negDown = neg
+		if neg {
+			e.pairsNeg++
+		} else {
+			e.pairsNeg--
+		}
+		if !transition {
+			e.evalVantage(now)
+		}
+	}
+	if res != nil {
+		e.noteVantageProbe(res, z, srv, o, ok, now)
+		e.noteResolverProbe(res, z, o, ok, now)
+	}
+	if !transition && wasSig == srv.sig && wasMis == srv.mismatched {
+		return
+	}
+	e.evalZone(z, now)
+	e.eval(groupMismatch, z.key, e.mismatchVerdict(z), now)
+	if res != nil && transition {
+		e.evalResolvers(now)
+	}
+	if transition {
+		e.evalVantage(now)
+	}
+}
+
+// serverOf returns the zone's server that answered o, creating it, and
+// its resolver (nil for an authoritative server).
+func (e *Evaluator) serverOf(z *zone, o model.Observation) (*server, *resolver) {
+	srv := z.servers[o.Server.Name]
+	if srv == nil {
+		srv = &server{name: o.Server.Name, kind: o.Server.Kind}
+		z.servers[srv.name] = srv
+		z.order = append(z.order, srv)
+		slices.SortFunc(z.order, func(a, b *server) int {
+			if a.kind != b.kind {
+				return strings.Compare(string(b.kind), string(a.kind)) // resolvers first
+			}
+			return strings.Compare(a.name, b.name)
+		})
+		z.undecided++
+	}
+	if srv.kind == model.KindResolver {
+		res := e.resolver(srv.name)
+		if o.Server.Validating {
+			res.validating = true
+		}
+		srv.validating = res.validating
+		return srv, res
+	}
+	if ap, err := netip.ParseAddrPort(o.Server.Addr); err == nil {
+		srv.addr = ap.Addr().Unmap()
+		host, _, _ := strings.Cut(o.Server.Name, "#")
+		srv.host = host
+		if _, ok := z.ns[srv.addr]; !ok {
+			e.linkNS(z, srv.addr, host)
+		}
+	}
+	return srv, nil
+}
+
+// answeredAt notes the latest good answer (at end), proof that this
+// vantage's network works.
+func (e *Evaluator) answeredAt(end, now time.Time) {
+	e.lastOK = end
+	if !e.awaitVouch {
+		return
+	}
+	// A verdict waited for that proof: judge it now rather than at the
+	// next Tick.
+	e.awaitVouch = false
+	for _, s := range e.pendingSlots() {
+		if s.inc == nil && s.cond && (s.key.g == groupZone || s.key.g == groupMismatch || s.key.g == groupResolver) {
+			e.evalSlot(s, now)
+		}
+	}
+}
+
+// countGood counts a good answer of srv: its run, its cache expiry and
+// whether it is decided up.
+func (e *Evaluator) countGood(z *zone, srv *server, o model.Observation) {
+	run := srv.run(o.Name, o.Type)
+	*run = max(*run, 0) + 1
+	// Keep the cache expiry the early warning counts from unless it
+	// moves by more than a couple of seconds: answers from a cache
+	// count their TTL down, and the estimate must not jitter.
+	exp, prev := o.Time.Add(time.Duration(o.MinTTL)*time.Second), srv.okAt.Add(time.Duration(srv.okTTL)*time.Second)
+	if srv.okAt.IsZero() || exp.Sub(prev) > impactJitter || prev.Sub(exp) > impactJitter {
+		srv.okAt, srv.okTTL = o.Time, o.MinTTL
+	}
+	if srv.worstRounds() >= e.cfg.ResolveRounds {
+		srv.down, srv.decided = false, true
+	}
+	e.checkAnswers(z, srv, o)
+}
+
+// countFailure counts a failing answer of srv (why: class): its run, how
+// it failed and whether it is decided down.
+func (e *Evaluator) countFailure(srv *server, o model.Observation, class string) {
+	run := srv.run(o.Name, o.Type)
+	if srv.worstRounds() >= 0 { // no failing run yet: this one starts it
+		srv.failSince = o.Time
+	}
+	*run = min(*run, 0) - 1
+	srv.class, srv.sig, srv.ede = class, srv.validating && dnssecSignature(o), o.EDE
+	srv.qname, srv.qtype = o.Name, o.Type
+	if -srv.worstRounds() >= e.cfg.OpenRounds {
+		srv.down, srv.decided = true, true
+	}
+}
+
+func (e *Evaluator) serverEvidence(z *zone, srv *server, res *resolver, now time.Time) {
+	if srv.down {
+		z.ev.add(srv.failSince, serverFailedEvidence(srv, e.cfg.OpenRounds))
+		if res != nil {
+			res.class = srv.class
+			res.ev.add(srv.failSince, resolverFailedEvidence(srv))
+		}
+		return
+	}
+	z.ev.add(now, serverBackEvidence(srv, z.key))
+}
+
+// countPair keeps the decided/down counts of (zone, server) pairs.
+func (e *Evaluator) countPair(z *zone, srv *server, res *resolver, wasDecided, wasDown bool) {
+	if srv.decided && !wasDecided {
+		z.undecided--
+		e.pairsKnown++
+		if z.control {
+			e.ctlKnown++
+		}
+		if res != nil {
+			res.known++
+		}
+	}
+	if srv.down != wasDown {
+		d := 1
+		if !srv.down {
+			d = -1
+		}
+		e.pairsDown += d
+		if z.control {
+			e.ctlDown += d
+		}
+		if res != nil {
+			if res.downZones == nil {
+				res.downZones = map[*zone]bool{}
+			}
+			if srv.down {
+				res.downZones[z] = true
+			} else {
+				delete(res.downZones, z)
+			}
+		}
+	}
+}
+
+// resetServers forgets every server's verdict (after the vantage was
+// down, nothing seen meanwhile counts).
+func (e *Evaluator) resetServers() {
+	e.pairsKnown, e.pairsDown, e.pairsNeg, e.ctlKnown, e.ctlDown = 0, 0, 0, 0, 0
+	for _, r := range e.resolvers {
+		r.known, r.downZones = 0, nil
+	}
+	for _, z := range e.zones {
+		z.undecided = len(z.servers)
+		for _, s := range z.servers {
+			s.decided, s.down, s.rounds, s.negDown = false, false, nil, false
+			s.mismatch, s.match, s.mismatched = 0, 0, false
+		}
+	}
+}
+
+func (e *Evaluator) dsCheck(c model.DSCheck, now time.Time) {
+	z := e.zone(c.Zone)
+	e.forecastDS(z, c, now)
+	prev := z.ds
+	z.ds = &c
+	if prev == nil || prev.Status != c.Status || prev.Detail != c.Detail {
+		if c.Status == model.DSMismatch || c.Status == model.DSNoDNSKEY || (prev != nil && dsBad(prev)) {
+			z.ev.add(c.Time, dsEvidence(c))
+		}
+		e.evalZone(z, now)
+	}
+}
+
+func dsBad(c *model.DSCheck) bool {
+	return c != nil && (c.Status == model.DSMismatch || c.Status == model.DSNoDNSKEY)
+}
+
+func (e *Evaluator) discovery(d model.Discovery, now time.Time) {
+	z := e.zone(d.Zone)
+	if len(d.Servers) == 0 {
+		// A failed discovery keeps the previous set, but what the parent
+		// said counts (a removed delegation leaves no servers to find).
+		if e.noteDelegation(z, d) {
+			e.evalZone(z, now)
+		}
+		return
+	}
+	e.noteDelegation(z, d)
+	keep := map[netip.Addr]bool{}
+	for _, s := range d.Servers {
+		a := s.Addr.Addr().Unmap()
+		keep[a] = true
+		e.linkNS(z, a, s.Host)
+	}
+	for a := range z.ns {
+		if !keep[a] && !e.nsFromConfig(z, a) {
+			e.unlinkNS(z, a)
+		}
+	}
+	e.evalZone(z, now)
+	e.forecastDiscovery(z, d, now)
+}
+
+// nsFromConfig reports whether a is an explicitly probed server of z
+// (kept when discovery does not list it).
+func (e *Evaluator) nsFromConfig(z *zone, a netip.Addr) bool {
+	for _, s := range z.servers {
+		if s.kind == model.KindAuthoritative && s.addr == a {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]bool) []string { return slices.Sorted(maps.Keys(m)) }
+
+func serverNames(s []*server) []string {
+	out := make([]string, 0, len(s))
+	for _, x := range s {
+		out = append(out, x.name)
+	}
+	return out
+}
