@@ -135,6 +135,18 @@ func TestClientReadsErrorShape(t *testing.T) {
 	if _, err := FetchPeers(ctx, wrong.Client(), wrong.URL); err == nil || !strings.Contains(err.Error(), `answered schema "reachmon.other/v9", want "reachmon.peers/v1"`) {
 		t.Errorf("FetchPeers of another schema: %v", err)
 	}
+	// A daemon from before the peers and routes documents had a schema
+	// sends none; status and incidents always had one.
+	old := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"enabled": true})
+	}))
+	defer old.Close()
+	if v, err := FetchRoutes(ctx, old.Client(), old.URL, ""); err != nil || !v.Enabled {
+		t.Errorf("FetchRoutes of a document without schema = %+v, %v", v, err)
+	}
+	if _, err := FetchStatus(ctx, old.Client(), old.URL); err == nil || !strings.Contains(err.Error(), `answered schema "", want "reachmon.status/v1"`) {
+		t.Errorf("FetchStatus of a document without schema: %v", err)
+	}
 }
 
 // TestNameserversView checks the document app used to build: zones in

@@ -80,10 +80,7 @@ func GetJSON(ctx context.Context, hc *http.Client, baseURL, path string, q url.V
 // ("http://127.0.0.1:9798"). ctx should carry a deadline.
 func FetchStatus(ctx context.Context, hc *http.Client, baseURL string) (*evaluate.Status, error) {
 	var st evaluate.Status
-	if err := fetch(ctx, hc, baseURL, PathStatus, nil, &st); err != nil {
-		return nil, err
-	}
-	if err := checkSchema(PathStatus, st.Schema, evaluate.StatusSchema); err != nil {
+	if err := fetch(ctx, hc, baseURL, PathStatus, nil, &st, &st.Schema, evaluate.StatusSchema); err != nil {
 		return nil, err
 	}
 	return &st, nil
@@ -96,10 +93,7 @@ func FetchIncidents(ctx context.Context, hc *http.Client, baseURL string, openOn
 		q = url.Values{"state": {"open"}}
 	}
 	var v incident.View
-	if err := fetch(ctx, hc, baseURL, PathIncidents, q, &v); err != nil {
-		return nil, err
-	}
-	if err := checkSchema(PathIncidents, v.Schema, incident.Schema); err != nil {
+	if err := fetch(ctx, hc, baseURL, PathIncidents, q, &v, &v.Schema, incident.Schema); err != nil {
 		return nil, err
 	}
 	return &v, nil
@@ -108,10 +102,8 @@ func FetchIncidents(ctx context.Context, hc *http.Client, baseURL string, openOn
 // FetchPeers gets /api/v1/peers.
 func FetchPeers(ctx context.Context, hc *http.Client, baseURL string) (bgp.PeersView, error) {
 	var v bgp.PeersView
-	if err := fetch(ctx, hc, baseURL, PathPeers, nil, &v); err != nil {
-		return v, err
-	}
-	return v, checkAddedSchema(PathPeers, v.Schema, bgp.PeersSchema)
+	err := fetch(ctx, hc, baseURL, PathPeers, nil, &v, &v.Schema, bgp.PeersSchema)
+	return v, err
 }
 
 // FetchRoutes gets /api/v1/routes, optionally for a prefix or address.
@@ -121,34 +113,24 @@ func FetchRoutes(ctx context.Context, hc *http.Client, baseURL, query string) (b
 		q = url.Values{"q": {query}}
 	}
 	var v bgp.RoutesView
-	if err := fetch(ctx, hc, baseURL, PathRoutes, q, &v); err != nil {
-		return v, err
-	}
-	return v, checkAddedSchema(PathRoutes, v.Schema, bgp.RoutesSchema)
+	err := fetch(ctx, hc, baseURL, PathRoutes, q, &v, &v.Schema, bgp.RoutesSchema)
+	return v, err
 }
 
-func fetch(ctx context.Context, hc *http.Client, baseURL, path string, q url.Values, v any) error {
-	if err := GetJSON(ctx, hc, baseURL, path, q, v); err != nil {
+// schemaAdded are the documents whose schema member came after the
+// document: a daemon from before sends none, and its document is this
+// version. Every other document must name its schema.
+var schemaAdded = map[string]bool{bgp.PeersSchema: true, bgp.RoutesSchema: true}
+
+// fetch gets path into doc, then refuses it unless *schema (doc's schema
+// member, filled by the decoding) is want: another version, or another
+// document than the one asked for.
+func fetch(ctx context.Context, hc *http.Client, baseURL, path string, q url.Values, doc any, schema *string, want string) error {
+	if err := GetJSON(ctx, hc, baseURL, path, q, doc); err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	return nil
-}
-
-// checkSchema refuses a document of another schema (another version, or
-// not the document asked for).
-func checkSchema(path, got, want string) error {
-	if got != want {
-		return fmt.Errorf("api: %s answered schema %q, want %q", path, got, want)
+	if *schema != want && !(*schema == "" && schemaAdded[want]) {
+		return fmt.Errorf("api: %s answered schema %q, want %q", path, *schema, want)
 	}
 	return nil
-}
-
-// checkAddedSchema is checkSchema for documents that got their schema
-// member late: a daemon from before then sends none, and its document is
-// the same version.
-func checkAddedSchema(path, got, want string) error {
-	if got == "" {
-		return nil
-	}
-	return checkSchema(path, got, want)
 }

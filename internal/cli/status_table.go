@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,85 +24,35 @@ func WriteStatusTable(w io.Writer, st *evaluate.Status, all bool) {
 		bgp = "BGP verdicts suspended: " + st.BGP.Reason
 	}
 	fmt.Fprintf(w, "%s\n", bgp)
+	// One tabwriter for every section: the title lines (no tabs) end one
+	// block of aligned columns and start the next.
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	section := func(title string, n, bad int) {
-		fmt.Fprintf(tw, "\n%s: %d, %d not ok\n", title, n, bad)
-	}
-	bad := 0
-	for _, p := range st.BGP.Peers {
-		if p.State != "up" || !p.Synced {
-			bad++
-		}
-	}
-	section("BGP sessions", len(st.BGP.Peers), bad)
-	for _, p := range st.BGP.Peers {
-		if all || p.State != "up" || !p.Synced {
-			fmt.Fprintf(tw, "  %s\tAS%d\t%s\tsynced=%v\n", p.Peer, p.ASN, p.State, p.Synced)
-		}
-	}
-	bad = 0
-	for _, z := range st.Zones {
-		if z.Health != evaluate.HealthOK {
-			bad++
-		}
-	}
-	section("zones", len(st.Zones), bad)
-	for _, z := range st.Zones {
-		if all || z.Health != evaluate.HealthOK {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", z.Zone, z.Health, z.Kind, z.Incident, strings.Join(z.Failing, ", "))
-		}
-	}
-	bad = 0
-	for _, r := range st.Resolvers {
-		if r.Health != evaluate.HealthOK {
-			bad++
-		}
-	}
-	section("resolvers", len(st.Resolvers), bad)
-	for _, r := range st.Resolvers {
-		if all || r.Health != evaluate.HealthOK {
-			route := ""
-			if r.Route.IsValid() {
-				route = r.Route.String()
-				if r.RouteWithdrawn {
-					route += " WITHDRAWN"
-				}
-			}
-			fmt.Fprintf(tw, "  %s\t%s\tfailing for %d of %d zones\t%s\n", r.Name, r.Health, r.Failing, r.Zones, route)
-		}
-	}
-	bad = 0
-	for _, s := range st.Authoritative {
-		if s.Health != evaluate.HealthOK || s.RouteWithdrawn {
-			bad++
-		}
-	}
-	section("authoritative servers", len(st.Authoritative), bad)
-	for _, s := range st.Authoritative {
-		if all || s.Health != evaluate.HealthOK || s.RouteWithdrawn {
-			route := ""
-			if s.Route.IsValid() {
-				route = s.Route.String()
-				if s.RouteWithdrawn {
-					route += " WITHDRAWN"
-				}
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.Zone, s.Name, s.Addr, s.Health, route)
-		}
-	}
-	bad = 0
-	for _, p := range st.Prefixes {
-		if p.Health != evaluate.HealthOK {
-			bad++
-		}
-	}
-	section("watched prefixes", len(st.Prefixes), bad)
-	for _, p := range st.Prefixes {
-		if all || p.Health != evaluate.HealthOK {
-			fmt.Fprintf(tw, "  %s\t%s\tseen by %d of %d peers\torigins %s\texpected %s\n", p.Prefix, p.Health, p.Peers, p.Of,
+	writeSection(tw, "BGP sessions", st.BGP.Peers, all,
+		func(p evaluate.PeerStatus) bool { return p.State != "up" || !p.Synced },
+		func(p evaluate.PeerStatus) string {
+			return fmt.Sprintf("%s\tAS%d\t%s\tsynced=%v", p.Peer, p.ASN, p.State, p.Synced)
+		})
+	writeSection(tw, "zones", st.Zones, all,
+		func(z evaluate.ZoneStatus) bool { return z.Health != evaluate.HealthOK },
+		func(z evaluate.ZoneStatus) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", z.Zone, z.Health, z.Kind, z.Incident, strings.Join(z.Failing, ", "))
+		})
+	writeSection(tw, "resolvers", st.Resolvers, all,
+		func(r evaluate.ResolverStatus) bool { return r.Health != evaluate.HealthOK },
+		func(r evaluate.ResolverStatus) string {
+			return fmt.Sprintf("%s\t%s\tfailing for %d of %d zones\t%s", r.Name, r.Health, r.Failing, r.Zones, routeCell(r.Route, r.RouteWithdrawn))
+		})
+	writeSection(tw, "authoritative servers", st.Authoritative, all,
+		func(s evaluate.ServerStatus) bool { return s.Health != evaluate.HealthOK || s.RouteWithdrawn },
+		func(s evaluate.ServerStatus) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", s.Zone, s.Name, s.Addr, s.Health, routeCell(s.Route, s.RouteWithdrawn))
+		})
+	writeSection(tw, "watched prefixes", st.Prefixes, all,
+		func(p evaluate.PrefixStatus) bool { return p.Health != evaluate.HealthOK },
+		func(p evaluate.PrefixStatus) string {
+			return fmt.Sprintf("%s\t%s\tseen by %d of %d peers\torigins %s\texpected %s", p.Prefix, p.Health, p.Peers, p.Of,
 				asList(p.Origins), asList(p.Expected))
-		}
-	}
+		})
 	_ = tw.Flush()
 	if len(st.Open) > 0 {
 		fmt.Fprintf(w, "\nopen incidents (%d):\n", len(st.Open))
@@ -109,6 +60,35 @@ func WriteStatusTable(w io.Writer, st *evaluate.Status, all bool) {
 			fmt.Fprintf(w, "  %s  %s  %s\n", i.ID, i.Severity, i.Headline())
 		}
 	}
+}
+
+// writeSection writes a section's title with its counts, then its rows
+// that are not ok (every row if all), indented.
+func writeSection[T any](w io.Writer, title string, rows []T, all bool, notOK func(T) bool, row func(T) string) {
+	bad := 0
+	for _, r := range rows {
+		if notOK(r) {
+			bad++
+		}
+	}
+	fmt.Fprintf(w, "\n%s: %d, %d not ok\n", title, len(rows), bad)
+	for _, r := range rows {
+		if all || notOK(r) {
+			fmt.Fprintf(w, "  %s\n", row(r))
+		}
+	}
+}
+
+// routeCell is the route covering an address, marked while withdrawn;
+// empty when none is known.
+func routeCell(p netip.Prefix, withdrawn bool) string {
+	if !p.IsValid() {
+		return ""
+	}
+	if withdrawn {
+		return p.String() + " WITHDRAWN"
+	}
+	return p.String()
 }
 
 // asList writes AS numbers the way the evaluator's root causes do
