@@ -7,19 +7,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/reachmon/reachmon/internal/api"
 	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
@@ -107,10 +106,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d.health = metrics.NewHealth(wrapped, cfgJSON, time.Now())
 	d.addCheck("dns_discovery", d.sched.Ready)
-	d.srv.Handle("GET /api/v1/nameservers", http.HandlerFunc(d.nameservers))
-	d.srv.Handle("GET "+bgp.PathPeers, http.HandlerFunc(d.feed.ServePeers))
-	d.srv.Handle("GET "+bgp.PathRoutes, http.HandlerFunc(d.feed.ServeRoutes))
-	d.srv.Handle("GET /api/v1/status", d.pub.Handler())
 	return d, nil
 }
 
@@ -134,7 +129,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.ev.Restore(restored)
 	d.im.Restore(restored)
 	d.pub.Publish(d.ev.Snapshot(time.Now()))
-	d.srv.Handle("GET /api/v1/incidents", store.Handler())
+	// The API is mounted once the store it serves exists; nothing is
+	// served before Listen below.
+	d.srv.Handle(api.Prefix, api.Handler(api.Sources{
+		Status:      d.pub.Load,
+		Incidents:   store.View,
+		Peers:       d.feed.PeersView,
+		Routes:      d.feed.RoutesView,
+		Nameservers: d.sched.AuthServers,
+	}))
 	if n := len(d.ev.Open()); n > 0 {
 		d.log.Info("incidents restored", "open", n)
 	}
@@ -326,25 +329,6 @@ func (d *Daemon) watchNameservers(ctx context.Context) {
 			last[disc.Zone] = key
 		}
 	}
-}
-
-// nameservers serves the authoritative server addresses of every zone,
-// discovered or configured: the addresses the BGP feed watches.
-func (d *Daemon) nameservers(w http.ResponseWriter, _ *http.Request) {
-	type zone struct {
-		Zone    string             `json:"zone"`
-		Servers []model.AuthServer `json:"servers"`
-	}
-	all := d.sched.AuthServers()
-	out := struct {
-		Zones []zone `json:"zones"`
-	}{Zones: make([]zone, 0, len(all))}
-	for z, s := range all {
-		out.Zones = append(out.Zones, zone{z, s})
-	}
-	slices.SortFunc(out.Zones, func(a, b zone) int { return strings.Compare(a.Zone, b.Zone) })
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
 }
 
 // Registry returns the metrics registry (for tests).

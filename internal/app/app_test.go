@@ -110,7 +110,7 @@ dnssec = false
 		t.Errorf("/readyz = %d %q", code, b)
 	}
 	code, b := get(t, base+"/api/v1/nameservers")
-	if code != 200 || !strings.Contains(b, `{"zones":[{"zone":"lab.example.","servers":[{"host":"`+auth.Addr+`","address":"`+auth.Addr+`","sources":["config"]}]}]}`) {
+	if code != 200 || !strings.Contains(b, `{"schema":"reachmon.nameservers/v1","zones":[{"zone":"lab.example.","servers":[{"host":"`+auth.Addr+`","address":"`+auth.Addr+`","sources":["config"]}]}]}`) {
 		t.Errorf("/api/v1/nameservers = %d %s", code, b)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/reachmon/reachmon/internal/api"
 	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/evaluate"
@@ -101,9 +102,9 @@ func bgpCmd(args []string, stdout, stderr io.Writer) int {
 				case len(pos) == 1 && pos[0] == "peers":
 					return daemonQuery{
 						fetch: func(ctx context.Context, c *http.Client, base string) (any, error) {
-							return bgp.FetchPeers(ctx, c, base)
+							return api.FetchPeers(ctx, c, base)
 						},
-						table: func(w io.Writer, doc any) error { return bgp.WritePeers(w, doc.(bgp.PeersView), time.Now()) },
+						table: func(w io.Writer, doc any) error { return WritePeers(w, doc.(bgp.PeersView), time.Now()) },
 					}, nil
 				case len(pos) >= 1 && len(pos) <= 2 && pos[0] == "routes":
 					q := ""
@@ -112,9 +113,9 @@ func bgpCmd(args []string, stdout, stderr io.Writer) int {
 					}
 					return daemonQuery{
 						fetch: func(ctx context.Context, c *http.Client, base string) (any, error) {
-							return bgp.FetchRoutes(ctx, c, base, q)
+							return api.FetchRoutes(ctx, c, base, q)
 						},
-						table: func(w io.Writer, doc any) error { return bgp.WriteRoutes(w, doc.(bgp.RoutesView), time.Now()) },
+						table: func(w io.Writer, doc any) error { return WriteRoutes(w, doc.(bgp.RoutesView), time.Now()) },
 					}, nil
 				}
 				return daemonQuery{}, fmt.Errorf("name what to show: peers, or routes [PREFIX|ADDRESS] (got %q)", pos)
@@ -133,9 +134,9 @@ func incidentsCmd(args []string, stdout, stderr io.Writer) int {
 				}
 				return daemonQuery{
 					fetch: func(ctx context.Context, c *http.Client, base string) (any, error) {
-						return incident.Fetch(ctx, c, base, *open)
+						return api.FetchIncidents(ctx, c, base, *open)
 					},
-					table: func(w io.Writer, doc any) error { incident.WriteTable(w, doc.(*incident.View), *verbose); return nil },
+					table: func(w io.Writer, doc any) error { WriteIncidentsTable(w, doc.(*incident.View), *verbose); return nil },
 				}, nil
 			}
 		})
@@ -151,10 +152,10 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 				}
 				return daemonQuery{
 					fetch: func(ctx context.Context, c *http.Client, base string) (any, error) {
-						return evaluate.FetchStatus(ctx, c, base)
+						return api.FetchStatus(ctx, c, base)
 					},
 					table: func(w io.Writer, doc any) error {
-						evaluate.WriteStatusTable(w, doc.(*evaluate.Status), *all)
+						WriteStatusTable(w, doc.(*evaluate.Status), *all)
 						return nil
 					},
 				}, nil

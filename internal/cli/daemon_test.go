@@ -1,12 +1,12 @@
 package cli
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/reachmon/reachmon/internal/api"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/evaluate"
 	"github.com/reachmon/reachmon/internal/incident"
@@ -34,10 +34,7 @@ func TestIncidentsAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub.Publish(evaluate.New(cfg.Evaluate, evaluate.TargetsFromConfig(cfg)).Snapshot(now))
-	mux := http.NewServeMux()
-	mux.Handle("GET /api/v1/incidents", store.Handler())
-	mux.Handle("GET /api/v1/status", pub.Handler())
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(api.Handler(api.Sources{Incidents: store.View, Status: pub.Load}))
 	defer srv.Close()
 
 	code, out, errOut := runMain("incidents", "--url", srv.URL, "-v")

@@ -1,19 +1,11 @@
 package evaluate
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
-	"github.com/reachmon/reachmon/internal/apiclient"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -219,9 +211,9 @@ func serverHealth(s *server) string {
 	return HealthOK
 }
 
-// Publisher hands the evaluator's latest status to HTTP readers: the
+// Publisher hands the evaluator's latest status to readers (the API): the
 // evaluator's owner calls Publish (after Tick, or after an Apply that
-// changed something), handlers call Load. No lock is shared with the
+// changed something), readers call Load. No lock is shared with the
 // evaluator.
 type Publisher struct{ p atomic.Pointer[Status] }
 
@@ -230,133 +222,6 @@ func (p *Publisher) Publish(st *Status) { p.p.Store(st) }
 
 // Load returns the current status (nil before the first Publish).
 func (p *Publisher) Load() *Status { return p.p.Load() }
-
-// Handler serves GET /api/v1/status.
-func (p *Publisher) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		st := p.Load()
-		if st == nil {
-			http.Error(w, "status not ready: the evaluator has not run yet", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(st)
-	})
-}
-
-// FetchStatus gets /api/v1/status from a running daemon at baseURL.
-// ctx should carry a deadline.
-func FetchStatus(ctx context.Context, hc *http.Client, baseURL string) (*Status, error) {
-	var st Status
-	if err := apiclient.GetJSON(ctx, hc, baseURL, "/api/v1/status", nil, &st); err != nil {
-		return nil, fmt.Errorf("evaluate: %w", err)
-	}
-	if st.Schema != StatusSchema {
-		return nil, fmt.Errorf("evaluate: /api/v1/status answered schema %q, want %q", st.Schema, StatusSchema)
-	}
-	return &st, nil
-}
-
-// WriteStatusTable renders a Status for `reachmon status`. Healthy rows
-// are left out unless all is set; counts always show.
-func WriteStatusTable(w io.Writer, st *Status, all bool) {
-	fmt.Fprintf(w, "vantage %s at %s", st.Vantage, st.Time.UTC().Format(time.RFC3339))
-	if st.VantageDown {
-		fmt.Fprint(w, "  VANTAGE DOWN: verdicts suspended")
-	}
-	fmt.Fprintln(w)
-	bgp := "BGP verdicts live"
-	if !st.BGP.Usable {
-		bgp = "BGP verdicts suspended: " + st.BGP.Reason
-	}
-	fmt.Fprintf(w, "%s\n", bgp)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	section := func(title string, n, bad int) {
-		fmt.Fprintf(tw, "\n%s: %d, %d not ok\n", title, n, bad)
-	}
-	bad := 0
-	for _, p := range st.BGP.Peers {
-		if p.State != "up" || !p.Synced {
-			bad++
-		}
-	}
-	section("BGP sessions", len(st.BGP.Peers), bad)
-	for _, p := range st.BGP.Peers {
-		if all || p.State != "up" || !p.Synced {
-			fmt.Fprintf(tw, "  %s\tAS%d\t%s\tsynced=%v\n", p.Peer, p.ASN, p.State, p.Synced)
-		}
-	}
-	bad = 0
-	for _, z := range st.Zones {
-		if z.Health != HealthOK {
-			bad++
-		}
-	}
-	section("zones", len(st.Zones), bad)
-	for _, z := range st.Zones {
-		if all || z.Health != HealthOK {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", z.Zone, z.Health, z.Kind, z.Incident, strings.Join(z.Failing, ", "))
-		}
-	}
-	bad = 0
-	for _, r := range st.Resolvers {
-		if r.Health != HealthOK {
-			bad++
-		}
-	}
-	section("resolvers", len(st.Resolvers), bad)
-	for _, r := range st.Resolvers {
-		if all || r.Health != HealthOK {
-			route := ""
-			if r.Route.IsValid() {
-				route = r.Route.String()
-				if r.RouteWithdrawn {
-					route += " WITHDRAWN"
-				}
-			}
-			fmt.Fprintf(tw, "  %s\t%s\tfailing for %d of %d zones\t%s\n", r.Name, r.Health, r.Failing, r.Zones, route)
-		}
-	}
-	bad = 0
-	for _, s := range st.Authoritative {
-		if s.Health != HealthOK || s.RouteWithdrawn {
-			bad++
-		}
-	}
-	section("authoritative servers", len(st.Authoritative), bad)
-	for _, s := range st.Authoritative {
-		if all || s.Health != HealthOK || s.RouteWithdrawn {
-			route := ""
-			if s.Route.IsValid() {
-				route = s.Route.String()
-				if s.RouteWithdrawn {
-					route += " WITHDRAWN"
-				}
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.Zone, s.Name, s.Addr, s.Health, route)
-		}
-	}
-	bad = 0
-	for _, p := range st.Prefixes {
-		if p.Health != HealthOK {
-			bad++
-		}
-	}
-	section("watched prefixes", len(st.Prefixes), bad)
-	for _, p := range st.Prefixes {
-		if all || p.Health != HealthOK {
-			fmt.Fprintf(tw, "  %s\t%s\tseen by %d of %d peers\torigins %s\texpected %s\n", p.Prefix, p.Health, p.Peers, p.Of,
-				asList(p.Origins), asList(p.Expected))
-		}
-	}
-	_ = tw.Flush()
-	if len(st.Open) > 0 {
-		fmt.Fprintf(w, "\nopen incidents (%d):\n", len(st.Open))
-		for _, i := range st.Open {
-			fmt.Fprintf(w, "  %s  %s  %s\n", i.ID, i.Severity, i.Headline())
-		}
-	}
-}
 
 func hijacked(r *route) bool {
 	_, n := r.unexpected()

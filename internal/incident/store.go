@@ -1,7 +1,7 @@
 // Package incident persists incidents in the state directory, so that a
 // restart in the middle of an incident neither pages again nor forgets to
-// resolve it. It also serves them on /api/v1/incidents and renders them
-// for `reachmon incidents`.
+// resolve it. It also builds the /api/v1/incidents document (View), which
+// package api serves and package cli renders.
 //
 // The store is one JSON file written with statefile.WriteAtomic: a crash
 // leaves either the old or the new file, never a torn one. A file that

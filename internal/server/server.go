@@ -1,5 +1,7 @@
-// Package server is reachmon's HTTP surface: /metrics, /healthz, /readyz
-// and the /api/v1/ endpoints other packages register.
+// Package server is reachmon's HTTP listener and its operational
+// endpoints: /metrics (Prometheus), /healthz and /readyz (plain text, for
+// service managers and load balancers). The /api/v1 documents are package
+// api's; the daemon mounts its handler here with Handle.
 package server
 
 import (
@@ -58,7 +60,7 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.checks[name] = c
 }
 
-// Handle registers h for pattern (net/http.ServeMux syntax, e.g. "GET /api/v1/routes").
+// Handle registers h for pattern (net/http.ServeMux syntax, e.g. "/api/v1/").
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Handler returns the server's handler (for tests).

@@ -1,0 +1,159 @@
+// Package api is reachmon's HTTP API: the /api/v1 route table, the one
+// JSON writer and error shape every route answers with, and the client
+// side the CLI uses to read a running daemon. The documents themselves are
+// built by the domain packages (evaluate, incident, bgp), which know
+// nothing of HTTP; this package only serves and fetches them.
+//
+// Every /api/v1 answer is a JSON object with a "schema" member naming the
+// document and its version. A request that cannot be answered gets an
+// ErrorDoc (schema reachmon.error/v1) with the HTTP status and a message
+// naming the problem: the bad query parameter and its value, the unknown
+// path, the method that is not allowed.
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/reachmon/reachmon/internal/bgp"
+	"github.com/reachmon/reachmon/internal/evaluate"
+	"github.com/reachmon/reachmon/internal/incident"
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// Prefix is the path every API route lives under; mount Handler on it.
+const Prefix = "/api/v1/"
+
+// Paths of the API documents.
+const (
+	PathStatus      = "/api/v1/status"
+	PathIncidents   = "/api/v1/incidents"
+	PathPeers       = "/api/v1/peers"
+	PathRoutes      = "/api/v1/routes"
+	PathNameservers = "/api/v1/nameservers"
+)
+
+// DefaultIncidentLimit is how many resolved incidents /api/v1/incidents
+// lists when ?limit= is not given.
+const DefaultIncidentLimit = 50
+
+// Sources are the daemon's components the API reads. Each is called per
+// request and must be safe for concurrent use.
+type Sources struct {
+	// Status is the latest published status (evaluate.Publisher.Load);
+	// nil before the evaluator first ran.
+	Status func() *evaluate.Status
+	// Incidents is the incident store's view (incident.Store.View).
+	Incidents func(limit int) incident.View
+	// Peers and Routes are the BGP feed's views (bgp.Feed.PeersView and
+	// bgp.Feed.RoutesView).
+	Peers  func() bgp.PeersView
+	Routes func(query string) (bgp.RoutesView, error)
+	// Nameservers are every zone's authoritative servers, discovered or
+	// configured (schedule.Scheduler.AuthServers).
+	Nameservers func() map[string][]model.AuthServer
+}
+
+// route is one GET route of the API: its path, the schema of its
+// document and the handler serving it.
+type route struct {
+	path   string
+	schema string
+	serve  func(w http.ResponseWriter, r *http.Request)
+}
+
+// routes is the route table: every /api/v1 document, in one place.
+func (s Sources) routes() []route {
+	return []route{
+		{PathStatus, evaluate.StatusSchema, s.serveStatus},
+		{PathIncidents, incident.Schema, s.serveIncidents}, // ?limit=N ?state=open|all
+		{PathPeers, bgp.PeersSchema, s.servePeers},
+		{PathRoutes, bgp.RoutesSchema, s.serveRoutes}, // ?q=PREFIX|ADDRESS
+		{PathNameservers, NameserversSchema, s.serveNameservers},
+	}
+}
+
+// Handler serves every /api/v1 route from src, whose sources must all be
+// set. Mount it on Prefix: paths under it that are not routes get a JSON
+// 404, other methods than GET (and HEAD) a JSON 405.
+func Handler(src Sources) http.Handler {
+	mux := http.NewServeMux()
+	rs := src.routes()
+	for _, rt := range rs {
+		mux.HandleFunc("GET "+rt.path, rt.serve)
+	}
+	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		if slices.ContainsFunc(rs, func(rt route) bool { return rt.path == r.URL.Path }) {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed, use GET", r.Method, r.URL.Path))
+			return
+		}
+		paths := make([]string, len(rs))
+		for i, rt := range rs {
+			paths[i] = rt.path
+		}
+		writeError(w, http.StatusNotFound, fmt.Sprintf("%s: no such API route (routes: %s)", r.URL.Path, strings.Join(paths, ", ")))
+	})
+	return mux
+}
+
+func (s Sources) serveStatus(w http.ResponseWriter, _ *http.Request) {
+	st := s.Status()
+	if st == nil {
+		writeError(w, http.StatusServiceUnavailable, "status not ready: the evaluator has not run yet")
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// serveIncidents lists open incidents and recent resolved ones: ?limit=N
+// caps the resolved list (default DefaultIncidentLimit, 0 all), ?state=open
+// leaves it out.
+func (s Sources) serveIncidents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := DefaultIncidentLimit
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter limit: %q is not a non-negative number", l))
+			return
+		}
+		limit = n
+	}
+	openOnly := false
+	switch state := q.Get("state"); state {
+	case "", "all":
+	case "open":
+		openOnly = true
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter state: %q is not one of open, all", state))
+		return
+	}
+	v := s.Incidents(limit)
+	if openOnly {
+		v.Recent = []incident.Entry{}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s Sources) servePeers(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.Peers())
+}
+
+// serveRoutes serves the watched routes and addresses; ?q= selects a
+// prefix or an address.
+func (s Sources) serveRoutes(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Routes(strings.TrimSpace(r.URL.Query().Get("q")))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "query parameter q: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s Sources) serveNameservers(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, nameserversView(s.Nameservers()))
+}
