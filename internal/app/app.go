@@ -35,7 +35,7 @@ import (
 
 // Daemon is a configured, not yet running reachmon.
 type Daemon struct {
-	cfg *config.Config
+	cfg *config.Plan
 	log *slog.Logger
 	reg *prometheus.Registry
 	// wrapped adds the vantage label to every reachmon metric.
@@ -61,8 +61,8 @@ type Daemon struct {
 	nsAddrs chan model.Discovery
 }
 
-// New builds the daemon from a validated configuration.
-func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+// New builds the daemon from the configuration plan.
+func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -93,14 +93,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	d.feed, err = bgp.New(cfg.BGP, bgp.WatchFromConfig(cfg), bgp.Options{Logger: log, Registerer: wrapped, Events: d.events})
+	d.feed, err = bgp.New(cfg.BGP, bgp.WatchFromPlan(cfg), bgp.Options{Logger: log, Registerer: wrapped, Events: d.events})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromConfig(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
-	cfgJSON, err := json.Marshal(cfg)
+	cfgJSON, err := json.Marshal(cfg.Config) // the file as decoded, not the plan resolved from it
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
@@ -146,8 +146,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.log.Info("reachmon starting", "version", version.Get(), "vantage", d.cfg.Vantage,
-		"zones", len(d.cfg.Zone), "resolvers", len(d.cfg.Resolver), "bgp_neighbors", len(d.cfg.BGP.Neighbor))
-	if n := len(d.cfg.Zone); n > config.ZoneLatencyWarnZones && d.cfg.Metrics.ZoneLatency {
+		"zones", len(d.cfg.Zones), "resolvers", len(d.cfg.Resolvers), "bgp_neighbors", len(d.cfg.BGP.Neighbor))
+	if n := len(d.cfg.Zones); n > config.ZoneLatencyWarnZones && d.cfg.Metrics.ZoneLatency {
 		d.log.Warn("per-zone latency histograms are on for many zones: they will be most of reachmon's memory and of every /metrics scrape; set [metrics] zone_latency = false",
 			"zones", n, "histograms_per_zone", "one per server")
 	}
@@ -273,12 +273,12 @@ func (d *Daemon) handle(ev model.Event) {
 				"rcode", e.Rcode, "error", string(e.Error), "latency", e.Latency.Round(time.Microsecond))
 		}
 	case model.DSCheck:
-		d.dns.ObserveDS(schedule.ZoneLabel(e.Zone), e)
+		d.dns.ObserveDS(model.ZoneNameOf(e.Zone).Label(), e)
 		if e.Status != model.DSOK && e.Status != model.DSUnsigned {
 			d.log.Warn("ds check", "zone", e.Zone, "status", string(e.Status), "detail", e.Detail)
 		}
 	case model.Discovery:
-		d.dns.ObserveDiscovery(schedule.ZoneLabel(e.Zone), e)
+		d.dns.ObserveDiscovery(model.ZoneNameOf(e.Zone).Label(), e)
 		if d.feed.Enabled() && len(e.Servers) > 0 {
 			select {
 			case d.nsAddrs <- e:

@@ -175,32 +175,20 @@ func normAddrs(addrs []netip.Addr) []netip.Addr {
 	return norm
 }
 
-// WatchFromConfig derives the statically watched set from a validated
-// configuration: its [[prefix]] entries, the addresses of its resolvers
-// (DoH resolvers only when their URL holds an IP address) and the zones'
+// WatchFromPlan derives the statically watched set from the configuration
+// plan: its [[prefix]] entries, the addresses of its resolvers (not DoH
+// resolvers: a URL names a host, not an address) and the zones'
 // explicitly configured authoritative servers.
-func WatchFromConfig(c *config.Config) Watch {
-	w := Watch{Prefixes: c.WatchedPrefixes(), Resolvers: map[string]netip.Addr{}, Nameservers: map[string][]netip.Addr{}}
-	for _, z := range c.Zone {
-		zone, err := config.FQDN(z.Name)
-		if err != nil {
-			continue
-		}
-		for _, a := range z.Authoritative {
-			if s, err := config.ServerAddress(a, model.TransportUDP); err == nil {
-				if ap, err := netip.ParseAddrPort(s); err == nil {
-					w.Nameservers[zone] = append(w.Nameservers[zone], ap.Addr())
-				}
-			}
+func WatchFromPlan(p *config.Plan) Watch {
+	w := Watch{Prefixes: p.Prefixes, Resolvers: map[string]netip.Addr{}, Nameservers: map[string][]netip.Addr{}}
+	for _, z := range p.Zones {
+		for _, ap := range z.Authoritative {
+			w.Nameservers[z.Name.FQDN()] = append(w.Nameservers[z.Name.FQDN()], ap.Addr())
 		}
 	}
-	for _, r := range c.Resolver {
-		t, err := config.ParseTransport(r.Transport)
-		if err != nil {
-			continue
-		}
-		if a, ok := resolverAddr(r.Address, t); ok {
-			w.Resolvers[r.Name] = a
+	for _, r := range p.Resolvers {
+		if r.Addr.IsValid() {
+			w.Resolvers[r.Server.Name] = r.Addr
 		}
 	}
 	return w
@@ -674,19 +662,4 @@ func (f *Feed) Snapshot() model.BGPSnapshot {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return model.BGPSnapshot{Time: f.now(), Peers: f.st.peerViews(), Routes: f.st.routeViews(nil), Addresses: f.st.addrViews(nil)}
-}
-
-func resolverAddr(s string, t model.Transport) (netip.Addr, bool) {
-	if t == model.TransportDoH {
-		return netip.Addr{}, false
-	}
-	hp, err := config.ServerAddress(s, t)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	ap, err := netip.ParseAddrPort(hp)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return ap.Addr().Unmap(), true
 }

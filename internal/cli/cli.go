@@ -82,7 +82,7 @@ func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 		return ExitProblem
 	}
 	fmt.Fprintf(stdout, "%s: ok (vantage %s, %d resolvers, %d zones, %d watched prefixes)\n",
-		*path, cfg.Vantage, len(cfg.Resolver), len(cfg.Zone), len(cfg.Prefix))
+		*path, cfg.Vantage, len(cfg.Resolvers), len(cfg.Zones), len(cfg.Prefixes))
 	return ExitOK
 }
 

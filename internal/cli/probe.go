@@ -159,14 +159,14 @@ func probeResolvers(flags []string, cfgPath string, tr model.Transport, tlsName 
 		return out, nil
 	}
 	if cfgPath != "" {
-		cfg, err := config.Load(cfgPath)
+		plan, err := config.Load(cfgPath)
 		if err != nil {
 			return nil, err
 		}
-		if len(cfg.Resolver) == 0 {
+		if len(plan.Resolvers) == 0 {
 			return nil, fmt.Errorf("%s names no [[resolver]]", cfgPath)
 		}
-		return schedule.Resolvers(cfg.Resolver)
+		return plan.ResolverServers(), nil
 	}
 	var out []model.Server
 	for _, d := range defaultResolvers {

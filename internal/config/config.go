@@ -7,15 +7,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/reachmon/reachmon/internal/model"
 )
 
 // DefaultListen is the HTTP listen address used when none is configured.
@@ -162,8 +159,8 @@ func (e *Errors) add(format string, args ...any) {
 	e.List = append(e.List, fmt.Sprintf(format, args...))
 }
 
-// Load reads, decodes and validates the file at path.
-func Load(path string) (*Config, error) {
+// Load reads, decodes, validates and resolves the file at path.
+func Load(path string) (*Plan, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -177,8 +174,9 @@ var secretKeys = map[string]bool{
 	"token": true, "webhook_url": true, "password": true, "secret": true, "api_token": true,
 }
 
-// Parse decodes and validates data; name is used in messages.
-func Parse(name string, data []byte) (*Config, error) {
+// Parse decodes, validates and resolves data into a Plan; name is used in
+// messages. Every problem is reported at once, as *Errors.
+func Parse(name string, data []byte) (*Plan, error) {
 	cfg := Default()
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
 	if err != nil {
@@ -204,11 +202,11 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		errs.add("%s: unknown key", k)
 	}
-	cfg.validate(errs)
+	plan := cfg.resolve(errs)
 	if len(errs.List) > 0 {
 		return nil, errs
 	}
-	return cfg, nil
+	return plan, nil
 }
 
 // Default returns the configuration used for keys a file leaves out.
@@ -229,25 +227,6 @@ func Default() *Config {
 			DSCheckInterval: Duration{5 * time.Minute},
 		},
 	}
-}
-
-// ZoneInterval is the probe interval for z.
-func (c *Config) ZoneInterval(z Zone) time.Duration {
-	if z.Interval.Duration > 0 {
-		return z.Interval.Duration
-	}
-	return c.Probe.Interval.Duration
-}
-
-// WatchedPrefixes returns the [[prefix]] entries as parsed prefixes.
-// It must be called on a validated Config.
-func (c *Config) WatchedPrefixes() []model.WatchedPrefix {
-	out := make([]model.WatchedPrefix, 0, len(c.Prefix))
-	for _, p := range c.Prefix {
-		pfx, _ := netip.ParsePrefix(p.Prefix)
-		out = append(out, model.WatchedPrefix{Prefix: pfx, Origins: p.Origins, Description: p.Description})
-	}
-	return out
 }
 
 var (

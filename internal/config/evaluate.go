@@ -146,9 +146,9 @@ func (s Silence) Matches(kind model.IncidentKind, subject string, names []string
 	return false
 }
 
-// validate checks the section; zones are the configured zones (for
-// control_zones). Call it after the [[zone]] entries were validated.
-func (v *Evaluate) validate(zones []Zone, e *Errors) {
+// validate checks the section; zones holds the FQDNs of the configured
+// zones (for control_zones), so call it after the [[zone]] entries.
+func (v *Evaluate) validate(zones map[string]int, e *Errors) {
 	if v.OpenRounds < 1 || v.OpenRounds > 100 {
 		e.add("evaluate.open_rounds: %d is outside 1..100", v.OpenRounds)
 	}
@@ -179,18 +179,13 @@ func (v *Evaluate) validate(zones []Zone, e *Errors) {
 	if v.MinPeers < 1 {
 		e.add("evaluate.min_peers: %d must be at least 1", v.MinPeers)
 	}
-	known := map[string]bool{}
-	for _, z := range zones {
-		if f, err := FQDN(z.Name); err == nil {
-			known[f] = true
-		}
-	}
 	for i, c := range v.ControlZones {
 		f, err := FQDN(c)
+		_, known := zones[f]
 		switch {
 		case err != nil:
 			e.add("evaluate.control_zones[%d]: %v", i, err)
-		case !known[f]:
+		case !known:
 			e.add("evaluate.control_zones[%d]: %q is not a configured [[zone]]", i, c)
 		}
 	}

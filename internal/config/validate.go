@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/reachmon/reachmon/internal/model"
@@ -16,7 +17,12 @@ var QueryTypes = []string{"A", "AAAA", "CAA", "CNAME", "DNSKEY", "DS", "HTTPS", 
 
 var levels = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
 
-func (c *Config) validate(e *Errors) {
+// resolve validates c and resolves it into the Plan its consumers take.
+// Checking and resolving are one pass over the same parsing primitives, so
+// that the plan holds exactly what validation accepted. The plan is
+// complete only when e stays empty.
+func (c *Config) resolve(e *Errors) *Plan {
+	p := &Plan{Config: c}
 	if c.Vantage == "" {
 		e.add("vantage: must not be empty")
 	} else if !labelSafe(c.Vantage) {
@@ -37,26 +43,33 @@ func (c *Config) validate(e *Errors) {
 	c.validateProbe(e)
 	names := map[string]int{}
 	for i := range c.Resolver {
-		c.Resolver[i].validate(fmt.Sprintf("resolver[%d]", i), names, e)
+		if r, ok := c.Resolver[i].resolve(fmt.Sprintf("resolver[%d]", i), names, e); ok {
+			p.Resolvers = append(p.Resolvers, r)
+		}
 	}
 	zones := map[string]int{}
 	for i := range c.Zone {
-		c.validateZone(i, zones, e)
+		if z, ok := c.resolveZone(i, zones, e); ok {
+			p.Zones = append(p.Zones, z)
+		}
 	}
-	c.Evaluate.validate(c.Zone, e)
-	for i, p := range c.Prefix {
+	c.Evaluate.validate(zones, e)
+	for i, pc := range c.Prefix {
 		key := fmt.Sprintf("prefix[%d]", i)
-		if _, err := ParsePrefix(p.Prefix); err != nil {
+		pfx, err := ParsePrefix(pc.Prefix)
+		if err != nil {
 			e.add("%s.prefix: %v", key, err)
 		}
-		for j, asn := range p.Origins {
+		for j, asn := range pc.Origins {
 			if asn == 0 {
 				e.add("%s.origins[%d]: AS 0 is not a valid origin", key, j)
 			}
 		}
+		p.Prefixes = append(p.Prefixes, model.WatchedPrefix{Prefix: pfx, Origins: pc.Origins, Description: pc.Description})
 	}
 	c.Slack.validate(e)
 	c.BGP.validate(e)
+	return p
 }
 
 func (c *Config) validateProbe(e *Errors) {
@@ -88,7 +101,11 @@ func (c *Config) validateProbe(e *Errors) {
 	}
 }
 
-func (r *Resolver) validate(key string, names map[string]int, e *Errors) {
+// resolve checks the resolver and returns it as the prober's server; ok is
+// false when it has a problem (added to e). names maps the names taken so
+// far to their index.
+func (r *Resolver) resolve(key string, names map[string]int, e *Errors) (rp ResolverPlan, ok bool) {
+	problems := len(e.List)
 	if r.Name == "" {
 		e.add("%s.name: must not be empty", key)
 	} else if !labelSafe(r.Name) {
@@ -104,54 +121,78 @@ func (r *Resolver) validate(key string, names map[string]int, e *Errors) {
 	t, err := ParseTransport(r.Transport)
 	if err != nil {
 		e.add("%s.transport: %v", key, err)
-		return
+		return rp, false
 	}
 	if r.Address == "" {
 		e.add("%s.address: must not be empty", key)
-		return
+		return rp, false
 	}
-	if _, err := ServerAddress(r.Address, t); err != nil {
+	addr, ip, err := resolverAddress(r.Address, t)
+	if err != nil {
 		e.add("%s.address: %v", key, err)
 	}
+	rp.Addr = ip
 	if r.TLSServerName != "" && t != model.TransportDoT && t != model.TransportDoH {
 		e.add("%s.tls_server_name: only used with transport dot or doh (transport is %s)", key, t)
 	}
+	rp.Server = model.Server{
+		Name: r.Name, Kind: model.KindResolver, Addr: addr, Transport: t,
+		TLSServerName: r.TLSServerName, Validating: r.IsValidating(),
+	}
+	return rp, len(e.List) == problems
 }
 
-func (c *Config) validateZone(i int, seen map[string]int, e *Errors) {
+// resolveZone checks zone i and resolves its names, servers and interval;
+// ok is false when it has a problem (added to e). seen maps the zone FQDNs
+// taken so far to their index.
+func (c *Config) resolveZone(i int, seen map[string]int, e *Errors) (zp ZonePlan, ok bool) {
+	problems := len(e.List)
 	key := fmt.Sprintf("zone[%d]", i)
 	z := &c.Zone[i]
 	if z.Name == "" {
 		e.add("%s.name: must not be empty", key)
-		return
+		return zp, false
 	}
-	fqdn, err := FQDN(z.Name)
+	name, err := ParseZoneName(z.Name)
 	if err != nil {
 		e.add("%s.name: %v", key, err)
-		return
+		return zp, false
 	}
+	fqdn := name.FQDN()
 	if j, dup := seen[fqdn]; dup {
 		e.add("%s.name: zone %q is already zone[%d]", key, z.Name, j)
 	} else {
 		seen[fqdn] = i
 	}
-	for j, n := range z.Names {
-		if _, err := QueryName(n, fqdn); err != nil {
+	zp = ZonePlan{Name: name, Expect: z.Expect, DNSSEC: z.CheckDNSSEC(), Interval: c.Probe.Interval.Duration}
+	queryNames := z.Names
+	if len(queryNames) == 0 {
+		queryNames = []string{"@"}
+	}
+	for j, n := range queryNames {
+		q, err := QueryName(n, fqdn)
+		if err != nil {
 			e.add("%s.names[%d]: %v", key, j, err)
+		} else if !slices.Contains(zp.Names, q) {
+			zp.Names = append(zp.Names, q)
 		}
 	}
 	if len(z.Types) == 0 {
 		z.Types = []string{"SOA"}
 	}
+	zp.Types = z.Types
 	for j, t := range z.Types {
 		if !validType(t) {
 			e.add("%s.types[%d]: %q is not a supported record type (%s)", key, j, t, strings.Join(QueryTypes, ", "))
 		}
 	}
 	for j, a := range z.Authoritative {
-		if _, err := ServerAddress(a, model.TransportUDP); err != nil {
+		ap, err := ServerAddrPort(a, model.TransportUDP)
+		if err != nil {
 			e.add("%s.authoritative[%d]: %v", key, j, err)
+			continue
 		}
+		zp.Authoritative = append(zp.Authoritative, ap)
 	}
 	for j, x := range z.Expect {
 		if strings.TrimSpace(x) == "" {
@@ -162,7 +203,10 @@ func (c *Config) validateZone(i int, seen map[string]int, e *Errors) {
 		e.add("%s.interval: must not be negative", key)
 	} else if z.Interval.Duration > 0 && z.Interval.Duration < c.Probe.Timeout.Duration {
 		e.add("%s.interval: %s is shorter than probe.timeout %s", key, z.Interval.Duration, c.Probe.Timeout.Duration)
+	} else if z.Interval.Duration > 0 {
+		zp.Interval = z.Interval.Duration
 	}
+	return zp, len(e.List) == problems
 }
 
 // ParseTransport checks a transport name.
@@ -186,7 +230,7 @@ func DefaultPort(t model.Transport) uint16 {
 // ServerAddress normalises a server address for transport t: for DoH an
 // http(s) URL (returned as is), otherwise an IP address with an optional
 // port ("192.0.2.1", "192.0.2.1:5353", "2001:db8::1", "[2001:db8::1]:53"),
-// returned as ip:port.
+// returned as ip:port (see ServerAddrPort).
 func ServerAddress(s string, t model.Transport) (string, error) {
 	if t == model.TransportDoH {
 		u, err := url.Parse(s)
@@ -195,20 +239,44 @@ func ServerAddress(s string, t model.Transport) (string, error) {
 		}
 		return s, nil
 	}
+	ap, err := ServerAddrPort(s, t)
+	if err != nil {
+		return "", err
+	}
+	return ap.String(), nil
+}
+
+// resolverAddress is ServerAddress with the IP address (unmapped) of the
+// non-DoH transports.
+func resolverAddress(s string, t model.Transport) (addr string, ip netip.Addr, err error) {
+	if t == model.TransportDoH {
+		addr, err = ServerAddress(s, t)
+		return addr, netip.Addr{}, err
+	}
+	ap, err := ServerAddrPort(s, t)
+	if err != nil {
+		return "", netip.Addr{}, err
+	}
+	return ap.String(), ap.Addr().Unmap(), nil
+}
+
+// ServerAddrPort parses an IP address with an optional port, the port of
+// transport t when it has none (t is not DoH: a URL has no AddrPort).
+func ServerAddrPort(s string, t model.Transport) (netip.AddrPort, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		if a.Zone() != "" {
-			return "", fmt.Errorf("%q: zoned IPv6 addresses are not supported", s)
+			return netip.AddrPort{}, fmt.Errorf("%q: zoned IPv6 addresses are not supported", s)
 		}
-		return netip.AddrPortFrom(a, DefaultPort(t)).String(), nil
+		return netip.AddrPortFrom(a, DefaultPort(t)), nil
 	}
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
-		return "", fmt.Errorf("%q is not an IP address with an optional port (host names are not resolved: give the address)", s)
+		return netip.AddrPort{}, fmt.Errorf("%q is not an IP address with an optional port (host names are not resolved: give the address)", s)
 	}
 	if ap.Port() == 0 {
-		return "", fmt.Errorf("%q: port 0 is not valid", s)
+		return netip.AddrPort{}, fmt.Errorf("%q: port 0 is not valid", s)
 	}
-	return ap.String(), nil
+	return ap, nil
 }
 
 // ParsePrefix parses a CIDR prefix and refuses host bits.
@@ -223,12 +291,22 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
+// ParseZoneName checks a zone's name and returns it in canonical form.
+func ParseZoneName(name string) (model.ZoneName, error) {
+	f, err := FQDN(name)
+	if err != nil {
+		return model.ZoneName{}, err
+	}
+	return model.ZoneNameOf(f), nil
+}
+
 // FQDN checks a domain name and returns it lower-cased with a trailing dot.
 func FQDN(name string) (string, error) {
-	n := strings.ToLower(strings.TrimSuffix(name, "."))
-	if n == "" {
-		return ".", nil
+	f := model.ZoneNameOf(name).FQDN()
+	if f == "." {
+		return f, nil
 	}
+	n := strings.TrimSuffix(f, ".")
 	if len(n) > 253 {
 		return "", fmt.Errorf("%q is longer than 253 characters", name)
 	}
@@ -245,7 +323,7 @@ func FQDN(name string) (string, error) {
 			}
 		}
 	}
-	return n + ".", nil
+	return f, nil
 }
 
 // QueryName resolves a zone's configured name: "@" is the apex, a name

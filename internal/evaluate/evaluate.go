@@ -20,7 +20,6 @@ package evaluate
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/config"
@@ -67,47 +66,16 @@ type Peer struct {
 	Description string
 }
 
-// TargetsFromConfig builds Targets from a validated configuration.
-func TargetsFromConfig(cfg *config.Config) Targets {
-	t := Targets{Vantage: cfg.Vantage, Prefixes: cfg.WatchedPrefixes()}
-	for _, z := range cfg.Zone {
-		fqdn, err := config.FQDN(z.Name)
-		if err != nil {
-			continue
-		}
-		zt := Zone{Name: fqdn, Expect: z.Expect}
-		names := z.Names
-		if len(names) == 0 {
-			names = []string{"@"}
-		}
-		for _, n := range names {
-			if q, err := config.QueryName(n, fqdn); err == nil && !slices.Contains(zt.Names, q) {
-				zt.Names = append(zt.Names, q)
-			}
-		}
-		for _, a := range z.Authoritative {
-			if s, err := config.ServerAddress(a, model.TransportUDP); err == nil {
-				if ap, err := netip.ParseAddrPort(s); err == nil {
-					zt.Authoritative = append(zt.Authoritative, ap)
-				}
-			}
-		}
-		t.Zones = append(t.Zones, zt)
+// TargetsFromConfig builds Targets from the configuration plan.
+func TargetsFromConfig(p *config.Plan) Targets {
+	t := Targets{Vantage: p.Vantage, Prefixes: p.Prefixes}
+	for _, z := range p.Zones {
+		t.Zones = append(t.Zones, Zone{Name: z.Name.FQDN(), Names: z.Names, Expect: z.Expect, Authoritative: z.Authoritative})
 	}
-	for _, r := range cfg.Resolver {
-		rt := Resolver{Name: r.Name, Validating: r.IsValidating()}
-		tr := model.Transport(r.Transport)
-		if tr == "" {
-			tr = model.TransportUDP
-		}
-		if s, err := config.ServerAddress(r.Address, tr); err == nil {
-			if ap, err := netip.ParseAddrPort(s); err == nil {
-				rt.Addr = ap.Addr().Unmap()
-			}
-		}
-		t.Resolvers = append(t.Resolvers, rt)
+	for _, r := range p.Resolvers {
+		t.Resolvers = append(t.Resolvers, Resolver{Name: r.Server.Name, Validating: r.Server.Validating, Addr: r.Addr})
 	}
-	for _, n := range cfg.BGP.Neighbor {
+	for _, n := range p.BGP.Neighbor {
 		t.Peers = append(t.Peers, Peer{Name: n.Name(), ASN: n.PeerASN, Description: n.Description})
 	}
 	return t
@@ -425,13 +393,7 @@ func (e *Evaluator) container(p netip.Prefix) (model.WatchedPrefix, bool) {
 }
 
 // zoneKey normalises a zone name to its label form ("example.com", ".").
-func zoneKey(s string) string {
-	s = strings.TrimSuffix(strings.ToLower(s), ".")
-	if s == "" {
-		return "."
-	}
-	return s
-}
+func zoneKey(s string) string { return model.ZoneNameOf(s).Label() }
 
 func (e *Evaluator) zone(name string) *zone {
 	k := zoneKey(name)

@@ -171,7 +171,7 @@ func (o Observation) Negative() string {
 			return ""
 		}
 	}
-	apex := o.Target != "" && strings.EqualFold(strings.TrimSuffix(o.Target, "."), strings.TrimSuffix(o.Name, "."))
+	apex := o.Target != "" && ZoneNameOf(o.Target) == ZoneNameOf(o.Name)
 	switch strings.ToUpper(o.Type) {
 	case "SOA", "NS", "DNSKEY":
 		if !apex {

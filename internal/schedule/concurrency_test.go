@@ -70,11 +70,14 @@ func TestSilentServerDoesNotDelayOthers(t *testing.T) {
 	for i := range zones {
 		fmt.Fprintf(&b, "[[zone]]\nname = \"z%02d.example\"\nauthoritative = [\"127.0.0.1:5310\"]\ndnssec = false\n", i)
 	}
-	cfg := testConfig(t, b.String())
-	cfg.Probe.Interval.Duration = 200 * time.Millisecond
-	cfg.Probe.Timeout.Duration = 150 * time.Millisecond
-	cfg.Probe.Jitter.Duration = 200 * time.Millisecond
-	cfg.Probe.Concurrency = 0
+	cfg := testConfigProbe(t, `
+interval = "200ms"
+timeout = "150ms"
+jitter = "200ms"
+concurrency = 0
+discovery_min = "60ms"
+ds_check_interval = "100ms"
+`, b.String())
 	// r1's 60 probes hold a worker 150 ms of every 200: 45 at once on
 	// average. With concurrency = 16 instead, the healthy servers' probes
 	// got 4–6 rounds of 10 here; with the automatic limit, 9–10.

@@ -8,13 +8,12 @@ package schedule
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -71,20 +70,21 @@ type Scheduler struct {
 	rediscover chan *zonePlan
 }
 
+// zonePlan is a configured zone with its explicit servers as the prober
+// names them.
 type zonePlan struct {
-	fqdn     string
-	label    string // ZoneLabel(fqdn): the Target of observations, a metrics label
-	names    []string
-	types    []string
-	interval time.Duration
-	explicit []model.AuthServer // from config; nil = discover
-	dnssec   bool
+	config.ZonePlan
+	explicit []model.AuthServer // nil = discover
 }
 
-// New builds a scheduler for cfg (which must be validated).
-func New(cfg *config.Config, prober Prober, out chan<- model.Event, o Options) (*Scheduler, error) {
+// New builds a scheduler for plan (from config.Load or config.Parse).
+func New(plan *config.Plan, prober Prober, out chan<- model.Event, o Options) (*Scheduler, error) {
+	if plan == nil || plan.Config == nil {
+		return nil, errors.New("schedule: no configuration plan (config.Load or config.Parse builds one)")
+	}
 	s := &Scheduler{
-		probe:     cfg.Probe,
+		probe:     plan.Probe,
+		resolvers: plan.ResolverServers(),
 		prober:    prober,
 		out:       out,
 		log:       o.Logger,
@@ -103,16 +103,8 @@ func New(cfg *config.Config, prober Prober, out chan<- model.Event, o Options) (
 	if s.rand == nil {
 		s.rand = rand.Int64N
 	}
-	var err error
-	if s.resolvers, err = Resolvers(cfg.Resolver); err != nil {
-		return nil, err
-	}
-	for _, z := range cfg.Zone {
-		zp, err := planZone(cfg, z)
-		if err != nil {
-			return nil, err
-		}
-		s.zones = append(s.zones, zp)
+	for _, z := range plan.Zones {
+		s.zones = append(s.zones, planZone(z))
 	}
 	f := promauto.With(o.Registerer)
 	s.lag = f.NewHistogram(prometheus.HistogramOpts{
@@ -125,7 +117,7 @@ func New(cfg *config.Config, prober Prober, out chan<- model.Event, o Options) (
 		Help: "Probe rounds skipped because the previous round of the same probe was still running.",
 	}, []string{"zone"})
 	for _, zp := range s.zones {
-		s.skipped.WithLabelValues(zp.label) // zero from the start
+		s.skipped.WithLabelValues(zp.Name.Label()) // zero from the start
 	}
 	s.running = f.NewGauge(prometheus.GaugeOpts{
 		Name: "reachmon_probe_in_flight",
@@ -171,57 +163,14 @@ func autoLimit(demand float64, fds int) int {
 	return n
 }
 
-// Resolvers converts configured resolvers to servers.
-func Resolvers(rs []config.Resolver) ([]model.Server, error) {
-	out := make([]model.Server, 0, len(rs))
-	for _, r := range rs {
-		t, err := config.ParseTransport(r.Transport)
-		if err != nil {
-			return nil, fmt.Errorf("resolver %s: %w", r.Name, err)
-		}
-		addr, err := config.ServerAddress(r.Address, t)
-		if err != nil {
-			return nil, fmt.Errorf("resolver %s: %w", r.Name, err)
-		}
-		out = append(out, model.Server{
-			Name: r.Name, Kind: model.KindResolver, Addr: addr, Transport: t,
-			TLSServerName: r.TLSServerName, Validating: r.IsValidating(),
-		})
+// planZone names the zone's configured authoritative servers, if any, as
+// a discovery names the servers it finds.
+func planZone(z config.ZonePlan) zonePlan {
+	zp := zonePlan{ZonePlan: z}
+	for _, ap := range z.Authoritative {
+		zp.explicit = append(zp.explicit, model.AuthServer{Host: ap.String(), Addr: ap, Sources: []model.AuthSource{model.SourceConfig}})
 	}
-	return out, nil
-}
-
-func planZone(cfg *config.Config, z config.Zone) (zonePlan, error) {
-	fqdn, err := config.FQDN(z.Name)
-	if err != nil {
-		return zonePlan{}, fmt.Errorf("zone %s: %w", z.Name, err)
-	}
-	zp := zonePlan{fqdn: fqdn, label: ZoneLabel(fqdn), types: z.Types, interval: cfg.ZoneInterval(z), dnssec: z.CheckDNSSEC()}
-	if len(zp.types) == 0 {
-		zp.types = []string{"SOA"}
-	}
-	names := z.Names
-	if len(names) == 0 {
-		names = []string{"@"}
-	}
-	for _, n := range names {
-		q, err := config.QueryName(n, fqdn)
-		if err != nil {
-			return zonePlan{}, fmt.Errorf("zone %s: %w", z.Name, err)
-		}
-		if !slices.Contains(zp.names, q) {
-			zp.names = append(zp.names, q)
-		}
-	}
-	for _, a := range z.Authoritative {
-		addr, err := config.ServerAddress(a, model.TransportUDP)
-		if err != nil {
-			return zonePlan{}, fmt.Errorf("zone %s: %w", z.Name, err)
-		}
-		ap := netip.MustParseAddrPort(addr)
-		zp.explicit = append(zp.explicit, model.AuthServer{Host: addr, Addr: ap, Sources: []model.AuthSource{model.SourceConfig}})
-	}
-	return zp, nil
+	return zp
 }
 
 // AuthServers returns the current authoritative servers of every zone
@@ -232,9 +181,9 @@ func (s *Scheduler) AuthServers() map[string][]model.AuthServer {
 	out := make(map[string][]model.AuthServer, len(s.zones))
 	for _, z := range s.zones {
 		if z.explicit != nil {
-			out[z.fqdn] = z.explicit
-		} else if d, ok := s.discovery[z.fqdn]; ok {
-			out[z.fqdn] = d.Servers
+			out[z.Name.FQDN()] = z.explicit
+		} else if d, ok := s.discovery[z.Name.FQDN()]; ok {
+			out[z.Name.FQDN()] = d.Servers
 		}
 	}
 	return out
@@ -248,7 +197,7 @@ func (s *Scheduler) authServersOf(z *zonePlan) []model.AuthServer {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.discovery[z.fqdn].Servers
+	return s.discovery[z.Name.FQDN()].Servers
 }
 
 // Ready returns nil once every zone that needs discovery has had its
@@ -259,8 +208,8 @@ func (s *Scheduler) Ready() error {
 	defer s.mu.Unlock()
 	var waiting []string
 	for _, z := range s.zones {
-		if z.explicit == nil && !s.attempted[z.fqdn] {
-			waiting = append(waiting, z.label)
+		if z.explicit == nil && !s.attempted[z.Name.FQDN()] {
+			waiting = append(waiting, z.Name.Label())
 		}
 	}
 	if len(waiting) > 0 {
@@ -384,7 +333,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		} else {
 			add(s.discoveryJob(z, authSet))
 		}
-		if z.dnssec {
+		if z.DNSSEC {
 			add(s.dsJob(z))
 		}
 	}
@@ -396,7 +345,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// evaluator) sees every zone's nameserver addresses the same way.
 	for _, z := range s.zones {
 		if z.explicit != nil {
-			s.emit(ctx, model.Discovery{Time: s.now(), Zone: z.fqdn, Servers: z.explicit})
+			s.emit(ctx, model.Discovery{Time: s.now(), Zone: z.Name.FQDN(), Servers: z.explicit})
 		}
 	}
 	defer func() {
@@ -459,7 +408,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				// The job overran its interval: skip the rounds it missed
 				// rather than firing them back to back.
 				missed := now.Sub(d.j.due)/every + 1
-				s.skipped.WithLabelValues(d.j.zone.label).Add(float64(missed))
+				s.skipped.WithLabelValues(d.j.zone.Name.Label()).Add(float64(missed))
 				d.j.due = d.j.due.Add(missed * every)
 			}
 			heap.Push(&h, d.j)
@@ -469,7 +418,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case z := <-s.rediscover:
 			// Run the zone's discovery now unless it runs or ran moments
 			// ago.
-			if j := jobs["disc "+z.fqdn]; j != nil && !j.busy && j.index >= 0 && s.now().Sub(j.started) >= min(rediscoverSpacing, s.probe.DiscoveryMin.Duration) {
+			if j := jobs["disc "+z.Name.FQDN()]; j != nil && !j.busy && j.index >= 0 && s.now().Sub(j.started) >= min(rediscoverSpacing, s.probe.DiscoveryMin.Duration) {
 				j.due = s.now()
 				heap.Fix(&h, j.index)
 			}
@@ -559,7 +508,7 @@ func (s *Scheduler) probeJob(z *zonePlan, key string, q dnsprobe.Query) *job {
 
 // probeJobThen is probeJob with then called with every observation.
 func (s *Scheduler) probeJobThen(z *zonePlan, key string, q dnsprobe.Query, then func(model.Observation)) *job {
-	return &job{key: key, zone: z, every: z.interval, hold: s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
+	return &job{key: key, zone: z, every: z.Interval, hold: s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
 		qctx, cancel := context.WithTimeout(ctx, s.probe.Timeout.Duration)
 		obs := s.prober.Probe(qctx, q)
 		cancel()
@@ -576,14 +525,14 @@ func (s *Scheduler) probeJobThen(z *zonePlan, key string, q dnsprobe.Query, then
 func (s *Scheduler) resolverJobs(z *zonePlan) []*job {
 	var out []*job
 	for _, r := range s.resolvers {
-		for _, n := range z.names {
-			for _, t := range z.types {
-				key := fmt.Sprintf("res %s %s %s %s", z.fqdn, r.Name, n, t)
+		for _, n := range z.Names {
+			for _, t := range z.Types {
+				key := fmt.Sprintf("res %s %s %s %s", z.Name.FQDN(), r.Name, n, t)
 				var then func(model.Observation)
 				if z.explicit == nil {
 					then = s.watchNegative(z)
 				}
-				out = append(out, s.probeJobThen(z, key, dnsprobe.Query{Target: z.label, Server: r, Name: n, Type: t}, then))
+				out = append(out, s.probeJobThen(z, key, dnsprobe.Query{Target: z.Name.Label(), Server: r, Name: n, Type: t}, then))
 			}
 		}
 	}
@@ -618,22 +567,22 @@ func (s *Scheduler) watchNegative(z *zonePlan) func(model.Observation) {
 func (s *Scheduler) authJobs(z *zonePlan, servers []model.AuthServer) []*job {
 	var out []*job
 	for _, srv := range AuthModelServers(servers) {
-		types := z.types
+		types := z.Types
 		if !slices.Contains(types, "SOA") {
 			types = append([]string{"SOA"}, types...)
 		}
-		for _, n := range z.names {
+		for _, n := range z.Names {
 			for _, t := range types {
-				if t == "SOA" && n != z.fqdn {
+				if t == "SOA" && n != z.Name.FQDN() {
 					continue
 				}
-				key := fmt.Sprintf("auth %s %s %s %s %s", z.fqdn, srv.Name, srv.Addr, n, t)
-				out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.label, Server: srv, Name: n, Type: t}))
+				key := fmt.Sprintf("auth %s %s %s %s %s", z.Name.FQDN(), srv.Name, srv.Addr, n, t)
+				out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.Name.Label(), Server: srv, Name: n, Type: t}))
 			}
 		}
-		if !slices.Contains(z.names, z.fqdn) {
-			key := fmt.Sprintf("auth %s %s %s %s SOA", z.fqdn, srv.Name, srv.Addr, z.fqdn)
-			out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.label, Server: srv, Name: z.fqdn, Type: "SOA"}))
+		if !slices.Contains(z.Names, z.Name.FQDN()) {
+			key := fmt.Sprintf("auth %s %s %s %s SOA", z.Name.FQDN(), srv.Name, srv.Addr, z.Name.FQDN())
+			out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.Name.Label(), Server: srv, Name: z.Name.FQDN(), Type: "SOA"}))
 		}
 	}
 	return out
@@ -669,22 +618,22 @@ func AuthModelServers(servers []model.AuthServer) []model.Server {
 }
 
 func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
-	return &job{key: "disc " + z.fqdn, zone: z, every: s.probe.DiscoveryMin.Duration, prompt: true, hold: lookupHold * s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
+	return &job{key: "disc " + z.Name.FQDN(), zone: z, every: s.probe.DiscoveryMin.Duration, prompt: true, hold: lookupHold * s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
 		// Discovery takes several queries: give it a few timeouts' worth.
 		dctx, cancel := context.WithTimeout(ctx, lookupHold*s.probe.Timeout.Duration)
-		d := s.prober.Discover(dctx, z.fqdn, s.resolvers)
+		d := s.prober.Discover(dctx, z.Name.FQDN(), s.resolvers)
 		cancel()
 		if ctx.Err() != nil {
 			return 0
 		}
-		d.Zone = z.fqdn
+		d.Zone = z.Name.FQDN()
 		s.mu.Lock()
-		s.attempted[z.fqdn] = true
+		s.attempted[z.Name.FQDN()] = true
 		s.mu.Unlock()
 		if d.Error != "" || len(d.Servers) == 0 {
-			s.log.Warn("discovery failed", "zone", z.label, "error", d.Error)
+			s.log.Warn("discovery failed", "zone", z.Name.Label(), "error", d.Error)
 			s.mu.Lock()
-			prev, ok := s.discovery[z.fqdn]
+			prev, ok := s.discovery[z.Name.FQDN()]
 			s.mu.Unlock()
 			if ok {
 				// Keep probing the previous set; report it with the error.
@@ -695,11 +644,11 @@ func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
 			return s.probe.DiscoveryMin.Duration
 		}
 		s.mu.Lock()
-		prev, had := s.discovery[z.fqdn]
-		s.discovery[z.fqdn] = d
+		prev, had := s.discovery[z.Name.FQDN()]
+		s.discovery[z.Name.FQDN()] = d
 		s.mu.Unlock()
 		if !had || !sameServers(prev.Servers, d.Servers) {
-			s.log.Info("authoritative servers discovered", "zone", z.label, "ns", d.NS, "servers", len(d.Servers))
+			s.log.Info("authoritative servers discovered", "zone", z.Name.Label(), "ns", d.NS, "servers", len(d.Servers))
 			select {
 			case updates <- authUpdate{z, d.Servers}:
 			case <-ctx.Done():
@@ -712,14 +661,14 @@ func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
 }
 
 func (s *Scheduler) dsJob(z *zonePlan) *job {
-	return &job{key: "ds " + z.fqdn, zone: z, every: s.probe.DSCheckInterval.Duration, prompt: true, hold: lookupHold * s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
+	return &job{key: "ds " + z.Name.FQDN(), zone: z, every: s.probe.DSCheckInterval.Duration, prompt: true, hold: lookupHold * s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
 		auth := s.authServersOf(z)
 		if len(auth) == 0 {
 			// Nothing to compare against yet: try again soon.
-			return min(s.probe.DSCheckInterval.Duration, z.interval)
+			return min(s.probe.DSCheckInterval.Duration, z.Interval)
 		}
 		dctx, cancel := context.WithTimeout(ctx, lookupHold*s.probe.Timeout.Duration)
-		c := s.prober.CheckDS(dctx, z.fqdn, s.resolvers, auth)
+		c := s.prober.CheckDS(dctx, z.Name.FQDN(), s.resolvers, auth)
 		cancel()
 		if ctx.Err() == nil {
 			s.emit(ctx, c)
@@ -741,13 +690,4 @@ func sameServers(a, b []model.AuthServer) bool {
 	slices.Sort(ka)
 	slices.Sort(kb)
 	return slices.Equal(ka, kb)
-}
-
-// ZoneLabel is how a zone is named in observations and metrics: lower
-// case, without the trailing dot ("." for the root).
-func ZoneLabel(fqdn string) string {
-	if fqdn == "." {
-		return fqdn
-	}
-	return strings.TrimSuffix(fqdn, ".")
 }

@@ -83,10 +83,8 @@ func (r *recorder) count(key string) int {
 	return r.probes[key]
 }
 
-func testConfig(t *testing.T, extra string) *config.Config {
-	t.Helper()
-	cfg, err := config.Parse("t.toml", []byte(`
-[probe]
+// testProbe is the [probe] section of testConfig.
+const testProbe = `
 interval = "100ms"
 timeout = "50ms"
 jitter = "10ms"
@@ -94,6 +92,19 @@ concurrency = 3
 discovery_min = "60ms"
 discovery_max = "60ms"
 ds_check_interval = "100ms"
+`
+
+func testConfig(t *testing.T, extra string) *config.Plan {
+	return testConfigProbe(t, testProbe, extra)
+}
+
+// testConfigProbe is testConfig with probe as the [probe] section: the
+// zones' intervals are resolved from it at load.
+func testConfigProbe(t *testing.T, probe, extra string) *config.Plan {
+	t.Helper()
+	cfg, err := config.Parse("t.toml", []byte(`
+[probe]
+`+probe+`
 [[resolver]]
 name = "r1"
 address = "127.0.0.1:5301"
@@ -123,7 +134,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func run(t *testing.T, cfg *config.Config, p Prober) (*Scheduler, *prometheus.Registry, func()) {
+func run(t *testing.T, cfg *config.Plan, p Prober) (*Scheduler, *prometheus.Registry, func()) {
 	t.Helper()
 	out := make(chan model.Event, 64)
 	reg := prometheus.NewRegistry()

@@ -9,7 +9,7 @@ import (
 	"github.com/reachmon/reachmon/internal/model"
 )
 
-func newForTest(t *testing.T, cfg *config.Config, rnd func(int64) int64) *Scheduler {
+func newForTest(t *testing.T, cfg *config.Plan, rnd func(int64) int64) *Scheduler {
 	t.Helper()
 	s, err := New(cfg, &recorder{probes: map[string]int{}}, make(chan model.Event, 1), Options{Rand: rnd})
 	if err != nil {
@@ -98,7 +98,13 @@ func TestWakeAtSlotEnd(t *testing.T) {
 // Run with the default jitter: the first round of 40 probes spreads over
 // the interval instead of bunching at its start.
 func TestProbesSpreadOverTheInterval(t *testing.T) {
-	cfg := testConfig(t, `
+	cfg := testConfigProbe(t, `
+interval = "400ms"
+timeout = "50ms"
+concurrency = 64
+discovery_min = "60ms"
+ds_check_interval = "100ms"
+`, `
 [[zone]]
 name = "a.example"
 names = ["@", "a", "b", "c", "d", "e", "f", "g", "h", "i"]
@@ -106,10 +112,9 @@ types = ["A", "AAAA"]
 dnssec = false
 authoritative = ["127.0.0.1:5310"]
 `)
-	cfg.Probe.Interval.Duration = 400 * time.Millisecond
-	cfg.Probe.Jitter.Duration = cfg.Probe.Interval.Duration // the default
-	cfg.Probe.Concurrency = 64
-	cfg.Zone[0].Interval.Duration = 0
+	if cfg.Probe.Jitter.Duration != cfg.Probe.Interval.Duration || cfg.Zones[0].Interval != cfg.Probe.Interval.Duration {
+		t.Fatalf("jitter %v, zone interval %v: want the probe interval's default", cfg.Probe.Jitter, cfg.Zones[0].Interval)
+	}
 	r := &recorder{probes: map[string]int{}, starts: []time.Time{}}
 	start := time.Now()
 	_, _, stop := run(t, cfg, r)
