@@ -27,7 +27,7 @@ func testSources(t *testing.T, publish bool) Sources {
 	}
 	var pub evaluate.Publisher
 	if publish {
-		pub.Publish(evaluate.New(cfg.Evaluate, evaluate.TargetsFromConfig(cfg)).Snapshot(time.Now()))
+		pub.Publish(evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg)).Snapshot(time.Now()))
 	}
 	store, err := incident.Open(t.TempDir(), incident.Options{})
 	if err != nil {

@@ -97,7 +97,7 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromConfig(cfg))
+	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
 	cfgJSON, err := json.Marshal(cfg.Config) // the file as decoded, not the plan resolved from it

@@ -33,7 +33,7 @@ func TestIncidentsAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub.Publish(evaluate.New(cfg.Evaluate, evaluate.TargetsFromConfig(cfg)).Snapshot(now))
+	pub.Publish(evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg)).Snapshot(now))
 	srv := httptest.NewServer(api.Handler(api.Sources{Incidents: store.View, Status: pub.Load}))
 	defer srv.Close()
 

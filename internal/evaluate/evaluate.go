@@ -66,8 +66,8 @@ type Peer struct {
 	Description string
 }
 
-// TargetsFromConfig builds Targets from the configuration plan.
-func TargetsFromConfig(p *config.Plan) Targets {
+// TargetsFromPlan builds Targets from the configuration plan.
+func TargetsFromPlan(p *config.Plan) Targets {
 	t := Targets{Vantage: p.Vantage, Prefixes: p.Prefixes}
 	for _, z := range p.Zones {
 		t.Zones = append(t.Zones, Zone{Name: z.Name.FQDN(), Names: z.Names, Expect: z.Expect, Authoritative: z.Authoritative})
