@@ -14,7 +14,8 @@ import (
 // servers the prober is given and the watched prefixes. Consumers take
 // these and never parse the configuration's strings again.
 //
-// Only Load and Parse build a Plan, so a Plan has passed validation.
+// Load and Parse build Plans, only from a configuration that passed
+// validation: a Plan put together otherwise (a test's) has not.
 type Plan struct {
 	// Config is the decoded file. Its sections that need no resolving
 	// (vantage, listen, state_dir, log, probe, slack, bgp, evaluate,
