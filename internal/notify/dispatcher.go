@@ -122,6 +122,17 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		notBefore:   map[string]time.Time{},
 		lastCode:    map[string]string{},
 	}
+	d.applyDefaults()
+	d.m = newMetrics(opts.Registerer, cfg.Channels())
+	for _, b := range bad {
+		d.log.Warn("unreadable notification file set aside", "path", b.path, "moved_to", b.movedTo, "reason", b.reason)
+	}
+	d.restore(state, entries)
+	return d, nil
+}
+
+// applyDefaults fills in the options left zero.
+func (d *Dispatcher) applyDefaults() {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -141,10 +152,11 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 	if d.staleAfter <= 0 {
 		d.staleAfter = DefaultStaleAfter
 	}
-	d.m = newMetrics(opts.Registerer, cfg.Channels())
-	for _, b := range bad {
-		d.log.Warn("unreadable notification file set aside", "path", b.path, "moved_to", b.movedTo, "reason", b.reason)
-	}
+}
+
+// restore takes back the routes of the incidents not resolved and the
+// outbox entries not handled yet, as the last run left them.
+func (d *Dispatcher) restore(state *stateFile, entries []*entry) {
 	d.nextSeq = state.MaxSeq + 1
 	for id, rec := range state.Incidents {
 		if rec.Notify.Delivered != model.ChangeResolve {
@@ -155,7 +167,7 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		id := e.Change.Incident.ID
 		if rec := state.Incidents[id]; rec != nil && e.Seq <= rec.LastSeq {
 			// Handled before a crash that left the file behind.
-			if err := st.removeEntry(e.Seq); err != nil {
+			if err := d.store.removeEntry(e.Seq); err != nil {
 				d.log.Warn("outbox cleanup failed", "error", err)
 			}
 			continue
@@ -176,7 +188,6 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 	if len(d.pending) > 0 {
 		d.log.Info("notification outbox restored", "pending", len(d.pending))
 	}
-	return d, nil
 }
 
 // Submit queues an incident change: it is routed, written to the outbox
