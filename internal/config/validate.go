@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -233,8 +232,7 @@ func DefaultPort(t model.Transport) uint16 {
 // returned as ip:port (see ServerAddrPort).
 func ServerAddress(s string, t model.Transport) (string, error) {
 	if t == model.TransportDoH {
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if !isHTTPURL(s) {
 			return "", fmt.Errorf("%q is not a DoH URL such as https://dns.example/dns-query", s)
 		}
 		return s, nil
