@@ -174,9 +174,8 @@ func (b *BGP) validate(e *Errors) {
 	if len(b.ListenAddresses) > 0 && b.ListenPort == 0 {
 		e.add("bgp.listen_addresses: set but bgp.listen_port is 0 (no listener)")
 	}
-	if b.InitialSyncTimeout.Duration < 0 {
-		e.add("bgp.initial_sync_timeout: must not be negative")
-	}
+	durationRange{min: MinPeriod, max: MaxBGPWait, unset: "the default " + shortDuration(DefaultBGPInitialSyncTimeout)}.
+		check(e, "bgp.initial_sync_timeout", b.InitialSyncTimeout.Duration)
 	seen := map[netip.Addr]int{}
 	for i := range b.Neighbor {
 		b.Neighbor[i].validate(i, b, seen, e)
@@ -248,7 +247,7 @@ func (n *Neighbor) validate(i int, b *BGP, seen map[netip.Addr]int, e *Errors) {
 	if keepalive > 0 && effKeep >= effHold {
 		e.add("%s.keepalive: %s must be shorter than hold_time %s", key, effKeep, effHold)
 	}
-	if retry < 0 || (retry > 0 && retry < time.Second) || retry%time.Second != 0 {
-		e.add("%s.connect_retry: %s must be whole seconds, at least 1s", key, retry)
+	if retry < 0 || (retry > 0 && retry < time.Second) || retry > MaxBGPWait || retry%time.Second != 0 {
+		e.add("%s.connect_retry: %s must be whole seconds between 1s and %s", key, retry, shortDuration(MaxBGPWait))
 	}
 }
