@@ -10,17 +10,22 @@ import (
 	"time"
 )
 
+// writeFile writes text to dir/name (mode 0600) and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // goodConfig is a configuration that loads; extra is appended to it. It
 // probes nothing reachable: the tests below end before probing.
 func goodConfig(t *testing.T, listen, extra string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "r.toml")
-	data := fmt.Sprintf("listen = %q\nstate_dir = %q\n[[resolver]]\nname = \"r\"\naddress = \"127.0.0.1:1\"\n[[zone]]\nname = \"lab.example\"\nauthoritative = [\"127.0.0.1:1\"]\n%s",
-		listen, filepath.Join(t.TempDir(), "state"), extra)
-	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeFile(t, t.TempDir(), "r.toml", fmt.Sprintf("listen = %q\nstate_dir = %q\n[[resolver]]\nname = \"r\"\naddress = \"127.0.0.1:1\"\n[[zone]]\nname = \"lab.example\"\nauthoritative = [\"127.0.0.1:1\"]\n%s",
+		listen, filepath.Join(t.TempDir(), "state"), extra))
 }
 
 // mainWithin runs Main and fails the test if it does not return within
@@ -49,13 +54,7 @@ func mainWithin(t *testing.T, args ...string) (code int, stdout, stderr string) 
 // commands exit 2 with the same message.
 func TestCheckConfigAndRunAgree(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, text string) string { return writeFile(t, dir, name, text) }
 	for _, tc := range []struct{ name, path, want string }{
 		{"syntax", write("syntax.toml", "listen = \n"), "line 1: "},
 		{"unknown key", write("unknown.toml", "[probe]\nintervall = \"1s\"\n"), "probe.intervall: unknown key"},
@@ -116,10 +115,7 @@ func TestRunExitsTwoOnUnusableSetup(t *testing.T) {
 // TestSecretFileWarning: a secret file others may read is a warning from
 // check-config and run (exit status unchanged), never showing the secret.
 func TestSecretFileWarning(t *testing.T) {
-	token := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(token, []byte("xoxb-s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	token := writeFile(t, t.TempDir(), "token", "xoxb-s3cret\n")
 	if err := os.Chmod(token, 0o644); err != nil {
 		t.Fatal(err)
 	}
