@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -232,8 +231,7 @@ func DefaultPort(t model.Transport) uint16 {
 // returned as ip:port (see ServerAddrPort).
 func ServerAddress(s string, t model.Transport) (string, error) {
 	if t == model.TransportDoH {
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if !isHTTPURL(s) {
 			return "", fmt.Errorf("%q is not a DoH URL such as https://dns.example/dns-query", s)
 		}
 		return s, nil

@@ -396,10 +396,11 @@ func (e *Evaluator) container(p netip.Prefix) (model.WatchedPrefix, bool) {
 func zoneKey(s string) string { return model.ZoneNameOf(s).Label() }
 
 func (e *Evaluator) zone(name string) *zone {
-	k := zoneKey(name)
+	zn := model.ZoneNameOf(name)
+	k := zn.Label()
 	z := e.zones[k]
 	if z == nil {
-		z = &zone{key: k, servers: map[string]*server{}, ns: map[netip.Addr]string{}, control: e.controls[k]}
+		z = &zone{key: k, name: zn, servers: map[string]*server{}, ns: map[netip.Addr]string{}, control: e.controls[k]}
 		e.zones[k] = z
 	}
 	return z

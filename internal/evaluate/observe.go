@@ -16,7 +16,8 @@ import (
 
 // zone is the evaluator's state of one zone.
 type zone struct {
-	key     string
+	key     string         // name.Label(): the zone's key in maps, verdicts and events
+	name    model.ZoneName // for the spelling DNS speaks (name.FQDN())
 	names   []string
 	expect  map[string]bool
 	control bool
@@ -51,9 +52,11 @@ func (z *zone) unseenNS() bool {
 	return len(seen) < len(z.ns)
 }
 
-func (z *zone) addName(n string) {
-	n = strings.TrimSuffix(strings.ToLower(n), ".")
-	if n == "" || len(z.names) >= maxNames || slices.Contains(z.names, n) {
+// addName records a query name of the zone in its label spelling; the
+// root ("" or ".") is no name a user would look for among affected names.
+func (z *zone) addName(name string) {
+	n := model.ZoneNameOf(name).Label()
+	if n == "." || len(z.names) >= maxNames || slices.Contains(z.names, n) {
 		return
 	}
 	z.names = append(z.names, n)

@@ -122,6 +122,17 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		notBefore:   map[string]time.Time{},
 		lastCode:    map[string]string{},
 	}
+	d.applyDefaults()
+	d.m = newMetrics(opts.Registerer, cfg.Channels())
+	for _, b := range bad {
+		d.log.Warn("unreadable notification file set aside", "path", b.path, "moved_to", b.movedTo, "reason", b.reason)
+	}
+	d.restore(state, entries)
+	return d, nil
+}
+
+// applyDefaults fills in the options left zero.
+func (d *Dispatcher) applyDefaults() {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -141,10 +152,11 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 	if d.staleAfter <= 0 {
 		d.staleAfter = DefaultStaleAfter
 	}
-	d.m = newMetrics(opts.Registerer, cfg.Channels())
-	for _, b := range bad {
-		d.log.Warn("unreadable notification file set aside", "path", b.path, "moved_to", b.movedTo, "reason", b.reason)
-	}
+}
+
+// restore takes back the routes of the incidents not resolved and the
+// outbox entries not handled yet, as the last run left them.
+func (d *Dispatcher) restore(state *stateFile, entries []*entry) {
 	d.nextSeq = state.MaxSeq + 1
 	for id, rec := range state.Incidents {
 		if rec.Notify.Delivered != model.ChangeResolve {
@@ -155,7 +167,7 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		id := e.Change.Incident.ID
 		if rec := state.Incidents[id]; rec != nil && e.Seq <= rec.LastSeq {
 			// Handled before a crash that left the file behind.
-			if err := st.removeEntry(e.Seq); err != nil {
+			if err := d.store.removeEntry(e.Seq); err != nil {
 				d.log.Warn("outbox cleanup failed", "error", err)
 			}
 			continue
@@ -176,7 +188,6 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 	if len(d.pending) > 0 {
 		d.log.Info("notification outbox restored", "pending", len(d.pending))
 	}
-	return d, nil
 }
 
 // Submit queues an incident change: it is routed, written to the outbox
@@ -403,6 +414,9 @@ func (d *Dispatcher) next(now time.Time) (*entry, time.Duration) {
 	return nil, wait
 }
 
+// deliver makes one attempt at e: it skips or holds it as its incident's
+// delivery state says, else sends it, with the held updates of its
+// incident it tells of, and settles the outcome.
 func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 	id := e.Change.Incident.ID
 	rec := d.state.Incidents[id]
@@ -416,17 +430,50 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		d.finish(e, rec)
 		return
 	}
+	if until, hold := d.holdUpdateUntil(kind, e, rec); hold {
+		d.hold(e, rec, until)
+		return
+	}
+	inc, held, reason := d.takeHeld(e, kind, reason)
+	defer func() {
+		// Not delivered: the held updates stay held.
+		d.releaseHeld(held)
+	}()
+	start := d.clock.Now()
+	snap := d.startAttempt(e, start)
+	dl := newDelivery(&snap, rec, kind, inc, reason, start)
+	rcpt, err := d.n.Deliver(ctx, dl)
+	end := d.clock.Now()
+	d.m.latency.WithLabelValues(e.Channel).Observe(end.Sub(start).Seconds())
+	d.notBefore[e.Channel] = start.Add(d.interval)
+	if err == nil {
+		d.delivered(e, rec, dl, rcpt, end)
+		d.supersede(held, id)
+		held = nil
+		return
+	}
+	d.failed(ctx, e, rec, kind, snap.Attempts, end, err)
+}
+
+// holdUpdateUntil says whether update e must wait, and until when: at
+// least the minimum update interval after the incident's last message
+// (the page included), unless it changes the severity.
+func (d *Dispatcher) holdUpdateUntil(kind Kind, e *entry, rec *record) (time.Time, bool) {
 	if kind == KindUpdate && !severityChange(e.Change) && rec != nil && !rec.Notify.LastSent.IsZero() {
-		// At least the minimum update interval after the incident's
-		// last message (the page included).
 		if until := rec.Notify.LastSent.Add(d.minUpdate); until.After(d.clock.Now()) {
-			d.hold(e, rec, until)
-			return
+			return until, true
 		}
 	}
-	// A message that goes out tells what held updates of its incident
-	// would have: they are dropped once it is delivered. An update shows
-	// the latest incident (a held update may have folded in a later one).
+	return time.Time{}, false
+}
+
+// takeHeld marks taken the held updates of e's incident that e, an update
+// or a resolve, tells of: a message that goes out tells what they would
+// have, and they are dropped once it is delivered. An update shows the
+// latest incident (a held update may have folded in a later one) and the
+// causes of all.
+func (d *Dispatcher) takeHeld(e *entry, kind Kind, reason string) (model.Incident, []*entry, string) {
+	id := e.Change.Incident.ID
 	inc := e.Change.Incident
 	var held []*entry
 	if kind == KindUpdate || kind == KindResolve {
@@ -443,15 +490,31 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		}
 		d.mu.Unlock()
 	}
-	defer func() {
-		// Not delivered: the held updates stay held.
-		d.mu.Lock()
-		for _, h := range held {
-			h.taken = false
-		}
-		d.mu.Unlock()
-	}()
-	start := d.clock.Now()
+	return inc, held, reason
+}
+
+// releaseHeld returns held updates that takeHeld took to the outbox.
+func (d *Dispatcher) releaseHeld(held []*entry) {
+	d.mu.Lock()
+	for _, h := range held {
+		h.taken = false
+	}
+	d.mu.Unlock()
+}
+
+// supersede finishes the held updates that a delivered message told of.
+func (d *Dispatcher) supersede(held []*entry, id string) {
+	for _, h := range held {
+		d.log.Debug("notification skipped", "incident", id, "change", string(h.Change.Type), "reason", ReasonSuperseded)
+		d.m.total.WithLabelValues(h.Channel, ResultSkipped).Inc()
+		d.finish(h, d.state.Incidents[id])
+	}
+}
+
+// startAttempt counts an attempt at e and persists e as in flight, so
+// that a restart knows the request may have gone out; it returns the
+// entry as persisted.
+func (d *Dispatcher) startAttempt(e *entry, start time.Time) entry {
 	d.mu.Lock()
 	e.Attempts++
 	if e.FirstAttempt.IsZero() {
@@ -462,13 +525,18 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 	snap := *e
 	d.mu.Unlock()
 	if err := d.store.writeEntry(&snap); err != nil {
-		d.log.Error("outbox write failed", "incident", id, "error", err)
+		d.log.Error("outbox write failed", "incident", e.Change.Incident.ID, "error", err)
 	}
+	return snap
+}
 
+// newDelivery is what the notifier is asked to send for the attempt snap
+// (rec: what was delivered of the incident before, nil if nothing).
+func newDelivery(snap *entry, rec *record, kind Kind, inc model.Incident, reason string, start time.Time) Delivery {
 	dl := Delivery{
 		Key:            snap.key(),
 		Kind:           kind,
-		Channel:        e.Channel,
+		Channel:        snap.Channel,
 		Incident:       inc,
 		Reason:         reason,
 		NewEvidence:    inc.Evidence,
@@ -480,20 +548,14 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 		dl.Ref = rec.Notify.Ref
 		dl.NewEvidence = newEvidence(dl.Incident, rec.LastEvidence)
 	}
-	rcpt, err := d.n.Deliver(ctx, dl)
-	end := d.clock.Now()
-	d.m.latency.WithLabelValues(e.Channel).Observe(end.Sub(start).Seconds())
-	d.notBefore[e.Channel] = start.Add(d.interval)
-	if err == nil {
-		d.delivered(e, rec, dl, rcpt, end)
-		for _, h := range held {
-			d.log.Debug("notification skipped", "incident", id, "change", string(h.Change.Type), "reason", ReasonSuperseded)
-			d.m.total.WithLabelValues(h.Channel, ResultSkipped).Inc()
-			d.finish(h, d.state.Incidents[id])
-		}
-		held = nil
-		return
-	}
+	return dl
+}
+
+// failed settles an attempt at e that ended at end with err: a rejected
+// credential halts delivery, a rejected message is dropped and degrades
+// its channel, anything else is retried after a backoff.
+func (d *Dispatcher) failed(ctx context.Context, e *entry, rec *record, kind Kind, attempts int, end time.Time, err error) {
+	id := e.Change.Incident.ID
 	var ne *Error
 	if !errors.As(err, &ne) {
 		ne = &Error{Code: "error", Retry: true, MaybeDelivered: true, Msg: err.Error()}
@@ -528,14 +590,14 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 	default:
 		wait := ne.RetryAfter
 		if wait <= 0 {
-			wait = d.backoff(snap.Attempts)
+			wait = d.backoff(attempts)
 		}
 		if nb := end.Add(wait); nb.After(d.notBefore[e.Channel]) {
 			d.notBefore[e.Channel] = nb
 		}
 		d.m.total.WithLabelValues(e.Channel, ResultRetry).Inc()
 		d.logFailure(e.Channel, ne, slog.LevelWarn, "notification failed; retrying", "incident", id, "kind", string(kind),
-			"attempt", snap.Attempts, "retry_in", wait)
+			"attempt", attempts, "retry_in", wait)
 		d.settle(e, ne.MaybeDelivered, ne.Error())
 	}
 }
