@@ -200,7 +200,7 @@ func (n *Neighbor) validate(i int, b *BGP, seen map[netip.Addr]int, e *Errors) {
 		}
 	}
 	if n.Port < 0 || n.Port > 65535 {
-		e.add("%s.port: %d is outside 1..65535", key, n.Port)
+		e.add("%s.port: %d is outside 0..65535 (0: %d)", key, n.Port, DefaultBGPPort)
 	}
 	if n.PeerASN == 0 {
 		e.add("%s.peer_asn: must be set", key)

@@ -131,7 +131,7 @@ peer_asn = 64500
 			`bgp.listen_addresses[0]: "any" is not an IP address`,
 			"bgp.initial_sync_timeout: -1s is outside 1ms..1h (0: the default 30s)",
 			`bgp.neighbor[0].address: "192.0.2.300" is not an IP address`,
-			"bgp.neighbor[0].port: -1 is outside 1..65535",
+			"bgp.neighbor[0].port: -1 is outside 0..65535 (0: 179)",
 			"bgp.neighbor[0].peer_asn: must be set",
 			`bgp.neighbor[0].multihop_ttl: 256 is outside 0..255`,
 			"bgp.neighbor[0]: set password_env or password_file, not both",
