@@ -63,6 +63,14 @@ func (a APIConfig) HostsAllowed(listen string) []string {
 	return append(hosts, a.AllowedHosts...)
 }
 
+// APIExposedWithoutToken reports whether the HTTP listen address takes
+// connections from other hosts (a wildcard or a non-loopback address)
+// while no API token is configured: served, with a warning at start.
+func (c *Config) APIExposedWithoutToken() bool {
+	host, _, err := net.SplitHostPort(c.Listen)
+	return err == nil && !IsLoopbackHost(host) && !c.API.TokenConfigured()
+}
+
 // IsLoopbackHost reports whether host (a name or an address, without a
 // port) is this machine only: localhost, 127.0.0.0/8 or ::1.
 func IsLoopbackHost(host string) bool {

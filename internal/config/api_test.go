@@ -79,3 +79,24 @@ func TestIsLoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIExposedWithoutToken(t *testing.T) {
+	for _, tc := range []struct {
+		listen, tokenEnv string
+		want             bool
+	}{
+		{"127.0.0.1:9798", "", false},
+		{"[::1]:9798", "", false},
+		{"localhost:9798", "", false},
+		{"0.0.0.0:9798", "", true},
+		{":9798", "", true},
+		{"192.0.2.10:9798", "", true},
+		{"192.0.2.10:9798", "REACHMON_API_TOKEN", false},
+	} {
+		c := Default()
+		c.Listen, c.API.TokenEnv = tc.listen, tc.tokenEnv
+		if got := c.APIExposedWithoutToken(); got != tc.want {
+			t.Errorf("listen %s token_env %q: exposed without token = %v, want %v", tc.listen, tc.tokenEnv, got, tc.want)
+		}
+	}
+}
