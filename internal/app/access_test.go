@@ -52,7 +52,7 @@ check_host = true
 	defer stop()
 	base := "http://" + listen
 	deadline := time.Now().Add(10 * time.Second)
-	for code, _ := getAs(t, base+"/healthz", "", ""); code != http.StatusOK; code, _ = getAs(t, base+"/healthz", "", "") {
+	for code, _ := get(t, base+"/healthz"); code != http.StatusOK; code, _ = get(t, base+"/healthz") {
 		if time.Now().After(deadline) {
 			t.Fatal("daemon not serving")
 		}
