@@ -100,6 +100,11 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
+	apiToken, err := cfg.API.Token()
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	d.srv.SetAccess(server.Access{Token: apiToken, ProtectMetrics: cfg.API.ProtectMetrics, Hosts: cfg.API.HostsAllowed(cfg.Listen)})
 	cfgJSON, err := json.Marshal(cfg.Config) // the file as decoded, not the plan resolved from it
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -152,6 +157,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if n := len(d.cfg.Zones); n > config.ZoneLatencyWarnZones && d.cfg.Metrics.ZoneLatency {
 		d.log.Warn("per-zone latency histograms are on for many zones: they will be most of reachmon's memory and of every /metrics scrape; set [metrics] zone_latency = false",
 			"zones", n, "histograms_per_zone", "one per server")
+	}
+	if d.cfg.APIExposedWithoutToken() {
+		d.log.Warn("the HTTP API is served beyond this host without a token: whoever reaches the listen address reads every zone, incident and route; set [api] token_env or token_file",
+			"listen", d.cfg.Listen)
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.srv.Serve(ctx, ln) })

@@ -37,6 +37,7 @@ type Config struct {
 	BGP      BGP         `toml:"bgp"`
 	Evaluate Evaluate    `toml:"evaluate"`
 	Metrics  Metrics     `toml:"metrics"`
+	API      APIConfig   `toml:"api"`
 }
 
 // Metrics configures what /metrics exposes.

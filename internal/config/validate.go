@@ -71,6 +71,7 @@ func (c *Config) resolve(e *Errors) *Plan {
 	}
 	c.Slack.validate(e)
 	c.BGP.validate(e)
+	c.API.validate(e)
 	return p
 }
 
