@@ -205,6 +205,14 @@ func (w *Writer) Err() error {
 	return fmt.Errorf("%s: the last write of %d state file(s) failed: %w", w.name, len(paths), w.failed[paths[0]])
 }
 
+// WriteStatus is what a store tells of its writes: Err, nil while the
+// last write of each of its files succeeded, and the count of failed
+// writes. A *Writer is one.
+type WriteStatus interface {
+	Err() error
+	Failures() uint64
+}
+
 // Failures is the number of failed writes since the writer was made.
 func (w *Writer) Failures() uint64 {
 	w.mu.Lock()
