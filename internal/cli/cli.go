@@ -12,6 +12,7 @@ import (
 
 	"github.com/reachmon/reachmon/internal/app"
 	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/statefile"
 	"github.com/reachmon/reachmon/internal/version"
 )
 
@@ -141,6 +142,11 @@ func runCmd(args []string, stderr io.Writer) int {
 	}
 	if err != nil {
 		log.Error("reachmon failed", "error", err)
+		if errors.Is(err, statefile.ErrRefused) {
+			// Another daemon holds state_dir, or a newer build wrote it:
+			// restarting unchanged fails the same way.
+			return ExitUsage
+		}
 		return ExitProblem
 	}
 	return ExitOK

@@ -90,14 +90,10 @@ func readPID(f *os.File) int {
 	return pid
 }
 
-// Unlock releases the lock. The pid stays in the file; the lock, not the
-// file, says whether the directory is in use.
-func (l *DirLock) Unlock() error {
-	if err := l.f.Close(); err != nil {
-		return fmt.Errorf("unlocking the state directory: %w", err)
-	}
-	return nil
-}
+// Unlock releases the lock (closing the file releases it whatever Close
+// reports). The pid stays in the file; the lock, not the file, says
+// whether the directory is in use.
+func (l *DirLock) Unlock() { _ = l.f.Close() }
 
 // NewerError is a state file written by a newer schema than this build
 // reads. It is refused rather than set aside as corrupt: a rollback must
