@@ -63,17 +63,8 @@ func TestSecondDaemonOnTheStateDirRefused(t *testing.T) {
 // reachmon_state_write_errors_total counts it; a later good write makes
 // the check pass (before: the failure was only logged).
 func TestStateWriteFailureMakesNotReady(t *testing.T) {
-	cfg, err := config.Parse("t.toml", []byte(outageConfig(t, "127.0.0.1:1", "127.0.0.1:53", "127.0.0.1:53", "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, newTestLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.openState(); err != nil {
-		t.Fatal(err)
-	}
+	d := openStateOf(t, outageConfig(t, "127.0.0.1:1", "127.0.0.1:53", "127.0.0.1:53", ""))
+	cfg := d.cfg
 	// A directory where the store file goes: the rename over it fails.
 	blocker := filepath.Join(cfg.StateDir, "incidents", "incidents.json")
 	if err := os.MkdirAll(filepath.Join(blocker, "in-the-way"), 0o750); err != nil {
@@ -134,17 +125,7 @@ token_file = %q
 api_url = "http://127.0.0.1:1/api/"
 channel = "#alerts"
 `, dir, tokenFile)
-	cfg, err := config.Parse("t.toml", []byte(cfgText))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, newTestLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.openState(); err != nil {
-		t.Fatal(err)
-	}
+	d := openStateOf(t, cfgText)
 	d.flushState()
 	if len(d.store.SetAside()) != 1 || len(d.store.Incidents()) != 0 {
 		t.Fatalf("setup: the unreadable store was not set aside: %v", d.store.SetAside())
@@ -157,4 +138,23 @@ channel = "#alerts"
 	if err != nil || !strings.Contains(string(b), `"type":"resolve"`) || !strings.Contains(string(b), v1OpenID) {
 		t.Fatalf("queued %s (%v), want the resolve of %s", b, err, v1OpenID)
 	}
+}
+
+// openStateOf builds a daemon of cfgText and opens its state stores, as
+// Run does before it serves.
+func openStateOf(t *testing.T, cfgText string) *Daemon {
+	t.Helper()
+	cfg, err := config.Parse("t.toml", []byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, newTestLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.openState(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.flushState)
+	return d
 }

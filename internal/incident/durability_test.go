@@ -122,3 +122,27 @@ func TestFailedWriteIsReported(t *testing.T) {
 		t.Fatalf("after a good write: Err %v, Failures %d", err, ws.Failures())
 	}
 }
+
+// TestCorruptFileSetAsideEachTime: two unreadable store files found at
+// the same instant are both kept, under different names.
+func TestCorruptFileSetAsideEachTime(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	for i := range 2 {
+		if err := os.WriteFile(path, []byte(`{"schema":"reachmon.incidents/v1","records":`+string(rune('0'+i))), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(dir, Options{Now: func() time.Time { return t0 }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aside, _ := filepath.Glob(path + ".corrupt-*")
+	if len(aside) != 2 {
+		t.Fatalf("set aside %v, want both files kept", aside)
+	}
+	for i, p := range aside {
+		if b, err := os.ReadFile(p); err != nil || !strings.HasSuffix(string(b), string(rune('0'+i))) {
+			t.Errorf("%s holds %q (%v)", p, b, err)
+		}
+	}
+}
