@@ -719,10 +719,11 @@ func (d *Dispatcher) delivered(e *entry, rec *record, dl Delivery, rcpt Receipt,
 }
 
 // finish saves the state and then removes e from the outbox. When the
-// state is not saved, e's file is kept (a restart must not take e as
-// never handled and lose what was delivered, nor find it gone with the
-// state that says so unsaved): it is removed after the next save that
-// succeeds, with the files of other entries kept so.
+// state is not saved, e's file is kept and removed after the next save
+// that succeeds: a restart before then finds the entry (saved in flight,
+// so the notifier looks for the message before sending it again) and
+// records its delivery again, where a removed file would leave no trace
+// of it (its Slack thread lost, the next update paging anew).
 func (d *Dispatcher) finish(e *entry, rec *record) {
 	id := e.Change.Incident.ID
 	d.stateMu.Lock()
