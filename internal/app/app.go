@@ -149,7 +149,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ln, err := d.srv.Listen()
 	if err != nil {
-		return err
+		// A port in use or an address not on this host: restarting
+		// unchanged fails the same way.
+		return config.Invalid(err)
 	}
 	d.log.Info("reachmon starting", "version", version.Get(), "vantage", d.cfg.Vantage,
 		"zones", len(d.cfg.Zones), "resolvers", len(d.cfg.Resolvers), "bgp_neighbors", len(d.cfg.BGP.Neighbor))

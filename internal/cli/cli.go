@@ -12,7 +12,6 @@ import (
 
 	"github.com/reachmon/reachmon/internal/app"
 	"github.com/reachmon/reachmon/internal/config"
-	"github.com/reachmon/reachmon/internal/statefile"
 	"github.com/reachmon/reachmon/internal/version"
 )
 
@@ -80,7 +79,10 @@ func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return ExitProblem
+		return exitCode(err)
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
 	fmt.Fprintf(stdout, "%s: ok (vantage %s, %d resolvers, %d zones, %d watched prefixes)\n",
 		*path, cfg.Vantage, len(cfg.Resolvers), len(cfg.Zones), len(cfg.Prefixes))
@@ -105,9 +107,13 @@ func runCmd(args []string, stderr io.Writer) int {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return ExitUsage
+		return exitCode(err)
 	}
 	if *listen != "" {
+		if err := config.CheckListen(*listen); err != nil {
+			fmt.Fprintf(stderr, "reachmon run: --listen: %v\n", err)
+			return ExitUsage
+		}
 		cfg.Listen = *listen
 	}
 	if *level != "" {
@@ -121,10 +127,13 @@ func runCmd(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "reachmon: %v\n", err)
 		return ExitUsage
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration", "warning", w)
+	}
 	d, err := app.New(cfg, log)
 	if err != nil {
 		log.Error("startup failed", "error", err)
-		return ExitProblem
+		return exitCode(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -142,12 +151,6 @@ func runCmd(args []string, stderr io.Writer) int {
 	}
 	if err != nil {
 		log.Error("reachmon failed", "error", err)
-		if errors.Is(err, statefile.ErrRefused) {
-			// Another daemon holds state_dir, or a newer build wrote it:
-			// restarting unchanged fails the same way.
-			return ExitUsage
-		}
-		return ExitProblem
 	}
-	return ExitOK
+	return exitCode(err)
 }
