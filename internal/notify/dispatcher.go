@@ -603,7 +603,7 @@ func (d *Dispatcher) failed(ctx context.Context, e *entry, rec *record, kind Kin
 		}
 		d.finish(e, rec)
 	default:
-		wait := ne.RetryAfter
+		wait := min(ne.RetryAfter, d.maxBackoff) // a notifier's Retry-After never freezes a channel for longer
 		if wait <= 0 {
 			wait = d.backoff(attempts)
 		}
