@@ -2,8 +2,11 @@
 # make demo: build reachmon, start the outage lab (NSD, validating Unbound,
 # BIRD peers, a Slack stand-in, Prometheus and reachmon, all inside a network
 # namespace), play the Facebook-style and Slack-style outages with a
-# readable timeline, then leave reachmon and Prometheus running (forwarded
-# to host loopback) until Ctrl-C. Needs root (namespaces, nftables, port 53).
+# readable timeline and a summary, then leave reachmon and Prometheus
+# running (forwarded to host loopback) until Ctrl-C, the normal way out:
+# everything is stopped and cleaned up and the exit status is 0. A demo that
+# could not start or whose outage was not paged exits non-zero.
+# Needs root (namespaces, nftables, port 53).
 set -eu
 cd "$(dirname "$0")/.."
 REACHMON_PORT=${REACHMON_PORT:-19798}
@@ -14,6 +17,21 @@ if [ "$(id -u)" != 0 ]; then
 fi
 ./scripts/install-test-deps.sh
 echo "reachmon will be on http://127.0.0.1:${REACHMON_PORT}/ and Prometheus on http://127.0.0.1:${PROM_PORT}/ once the lab is up"
-exec env REACHMON_DEMO=1 REACHMON_OUTAGELAB_STREAM=1 REACHMON_OUTAGELAB_TIMEOUT=24h \
+# Ctrl-C is for the demo, not for make: on a terminal, job control runs the
+# demo in its own foreground process group, so make (which would report an
+# interrupted recipe and die by the signal) and this script never get it.
+# Without a terminal, a SIGINT to the whole group (kill -INT -- -PGID) only
+# makes this script wait for the demo's own verdict.
+if [ -t 0 ]; then
+	set -m
+fi
+trap : INT
+status=0
+env REACHMON_DEMO=1 REACHMON_OUTAGELAB_STREAM=1 REACHMON_OUTAGELAB_TIMEOUT=24h \
 	REACHMON_OUTAGELAB_FORWARD="127.0.0.1:${REACHMON_PORT}=reachmon,127.0.0.1:${PROM_PORT}=prometheus" \
-	go test -count=1 -timeout 0 -run '^TestDemo$' -v ./integration/
+	go test -count=1 -timeout 0 -run '^TestDemo$' -v ./integration/ || status=$?
+if [ "$status" != 0 ]; then
+	echo "make demo failed (exit status $status): see the output above" >&2
+	exit "$status"
+fi
+echo "lab stopped and cleaned up"
