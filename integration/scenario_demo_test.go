@@ -32,8 +32,14 @@ func TestDemo(t *testing.T) {
 	if !outagelab.EnterUntilInterrupt(t) {
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// Ctrl-C (or SIGTERM) ends the demo. The handler is never removed: the
+	// outer run forwards the signal as well, and a second one arriving
+	// during the clean-up must not kill the process halfway.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-sig; cancel() }()
 	d := &demo{t: t, ctx: ctx}
 	d.say("starting the lab: NSD + 3 validating Unbound + 2 BIRD peers + fakeslack + Prometheus + reachmon, in a network namespace")
 	d.l = outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "slack.test.", "other.test."}, TTL: 20 * time.Second, Prometheus: true})

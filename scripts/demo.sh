@@ -17,19 +17,24 @@ if [ "$(id -u)" != 0 ]; then
 fi
 ./scripts/install-test-deps.sh
 echo "reachmon will be on http://127.0.0.1:${REACHMON_PORT}/ and Prometheus on http://127.0.0.1:${PROM_PORT}/ once the lab is up"
-# Ctrl-C is for the demo, not for make: on a terminal, job control runs the
-# demo in its own foreground process group, so make (which would report an
-# interrupted recipe and die by the signal) and this script never get it.
-# Without a terminal, a SIGINT to the whole group (kill -INT -- -PGID) only
-# makes this script wait for the demo's own verdict.
+# Ctrl-C is for the demo, not for make or the go command (both would turn
+# it into a failure: make reports an interrupted recipe, `go test` exits 1
+# after any interrupt): the test binary is built first and run by itself,
+# and on a terminal job control runs it in its own foreground process
+# group, so that only it gets Ctrl-C. Without a terminal, a SIGINT to the
+# whole group (kill -INT -- -PGID) only makes this script wait for the
+# demo's own verdict.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+trap : INT
+go test -c -o "$tmp/integration.test" ./integration/
 if [ -t 0 ]; then
 	set -m
 fi
-trap : INT
 status=0
-env REACHMON_DEMO=1 REACHMON_OUTAGELAB_STREAM=1 REACHMON_OUTAGELAB_TIMEOUT=24h \
+(cd integration && exec env REACHMON_DEMO=1 REACHMON_OUTAGELAB_STREAM=1 REACHMON_OUTAGELAB_TIMEOUT=24h \
 	REACHMON_OUTAGELAB_FORWARD="127.0.0.1:${REACHMON_PORT}=reachmon,127.0.0.1:${PROM_PORT}=prometheus" \
-	go test -count=1 -timeout 0 -run '^TestDemo$' -v ./integration/ || status=$?
+	"$tmp/integration.test" -test.run '^TestDemo$' -test.count=1 -test.timeout=0) || status=$?
 if [ "$status" != 0 ]; then
 	echo "make demo failed (exit status $status): see the output above" >&2
 	exit "$status"
