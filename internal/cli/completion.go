@@ -51,8 +51,9 @@ fi
 # or save it as ~/.config/fish/completions/reachmon.fish
 function __reachmon_complete
 	set -l typed (commandline -opc)
+	set -e typed[1] # "reachmon"
 	set -l current (commandline -ct | string collect --allow-empty)
-	reachmon ` + completeCommand + ` $typed[2..-1] $current 2>/dev/null
+	reachmon ` + completeCommand + ` $typed $current 2>/dev/null
 end
 complete -c reachmon -a '(__reachmon_complete)'
 `,
@@ -101,7 +102,7 @@ func candidates(before []string, cur string) []string {
 			out = append(out, string(t))
 		}
 		return out
-	case takesValue(lines, prev):
+	case strings.HasPrefix(prev, "-") && usageValue(lines, prev) != "":
 		return nil // a file, an address: the shell's own completion
 	case strings.HasPrefix(cur, "-"):
 		return flagNames.FindAllString(lines, -1)
@@ -158,15 +159,6 @@ func subcommands(lines string) []string {
 		return nil
 	}
 	return strings.Split(f[2], "|")
-}
-
-// takesValue reports whether flag is followed by a value in the usage
-// ("--config FILE", "--url URL").
-func takesValue(lines, flag string) bool {
-	if !strings.HasPrefix(flag, "-") {
-		return false
-	}
-	return regexp.MustCompile(`(^|[\s\[|])` + regexp.QuoteMeta(flag) + ` [A-Z]`).MatchString(lines)
 }
 
 // recordTypes lists every askable record type, in the case cur is typed in.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -74,7 +75,7 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage:\n  reachmon %s\n\nflags:\n", usage)
-		printFlags(stderr, fs)
+		printFlags(stderr, fs, usage)
 	}
 	return fs
 }
@@ -112,7 +113,7 @@ func dashed(name string) string {
 // printFlags lists the flags with the spellings of the usage line, each
 // flag once with its short form: "-t, --type TYPE" (flag.PrintDefaults
 // would print "-type value" and the alias on a line of its own).
-func printFlags(w io.Writer, fs *flag.FlagSet) {
+func printFlags(w io.Writer, fs *flag.FlagSet, cmdUsage string) {
 	fs.VisitAll(func(f *flag.Flag) {
 		names := spellings(fs, f)
 		if names[len(names)-1] != f.Name {
@@ -123,6 +124,9 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 			dashes[i] = dashed(n)
 		}
 		arg, usage := flag.UnquoteUsage(f)
+		if v := usageValue(cmdUsage, dashed(f.Name)); v != "" {
+			arg = v // the usage line's word: "--config FILE", not "--config string"
+		}
 		if isBool(f) {
 			arg = ""
 		}
@@ -135,6 +139,17 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintf(w, "%s\n    \t%s\n", line, usage)
 	})
+}
+
+// usageValue returns the word that follows flag in a usage text ("FILE"
+// for "--config" in "[--config FILE]", "TYPE" for "-t" in "[-t|--type
+// TYPE]"), "" when the flag takes none there.
+func usageValue(usage, flag string) string {
+	m := regexp.MustCompile(`(?:^|[\s\[|])` + regexp.QuoteMeta(flag) + `(?:\|--[a-z-]+)? ([A-Za-z][\w:|.-]*(?:\[[^\]]*\])?)`).FindStringSubmatch(usage)
+	if m == nil || strings.HasPrefix(m[1], "-") {
+		return ""
+	}
+	return m[1]
 }
 
 func isBool(f *flag.Flag) bool {

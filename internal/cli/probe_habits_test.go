@@ -117,7 +117,7 @@ func TestProbeFlagSpellingsAgree(t *testing.T) {
 		}
 	}
 	var help strings.Builder
-	printFlags(&help, fs)
+	printFlags(&help, fs, probeUsage)
 	for line := range strings.SplitSeq(help.String(), "\n") {
 		if strings.HasPrefix(line, "  -") && !strings.HasPrefix(line, "  --") && !strings.HasPrefix(line, "  -t, ") &&
 			!strings.HasPrefix(line, "  -r, ") && !strings.HasPrefix(line, "  -j, ") {
@@ -153,6 +153,8 @@ func TestCompletionCandidates(t *testing.T) {
 		{[]string{"completion", ""}, []string{"bash", "fish", "zsh"}},
 		{[]string{"help", "che"}, []string{"check-config"}},
 		{[]string{"run", "--config", ""}, nil},
+		{[]string{"probe", "-r", "1"}, nil},
+		{[]string{"status", "--url", "h"}, nil},
 	} {
 		if got := completions(t, tc.words...); len(got)+len(tc.want) > 0 && !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%q: %q, want %q", tc.words, got, tc.want)
