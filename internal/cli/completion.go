@@ -105,7 +105,7 @@ func candidates(before []string, cur string) []string {
 	case strings.HasPrefix(prev, "-") && usageValue(lines, prev) != "":
 		return nil // a file, an address: the shell's own completion
 	case strings.HasPrefix(cur, "-"):
-		return flagNames.FindAllString(lines, -1)
+		return usageFlags(lines)
 	case cmd == "probe" && cur != "":
 		return recordTypes(cur) // a positional TYPE
 	case cmd == "help" && len(before) == 1:
@@ -118,8 +118,18 @@ func candidates(before []string, cur string) []string {
 	return nil
 }
 
-// flagNames matches the flags in a usage text: "--type", "-t".
-var flagNames = regexp.MustCompile(`--?[a-z][a-z-]*`)
+// flagName matches a flag in a usage text: "--type", "-t" (not the
+// "-config" of "check-config").
+var flagName = regexp.MustCompile(`(?:^|[\s\[|])(--?[a-z][a-z-]*)`)
+
+// usageFlags lists the flags a usage text names, in order.
+func usageFlags(text string) []string {
+	var out []string
+	for _, m := range flagName.FindAllStringSubmatch(text, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
 
 // usageOf returns the usage lines of cmd (with their continuation lines).
 func usageOf(cmd string) string {

@@ -105,7 +105,7 @@ func TestHelpProbe(t *testing.T) {
 func TestProbeFlagSpellingsAgree(t *testing.T) {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	defineProbeFlags(fs)
-	inUsage := flagNames.FindAllString(probeUsage, -1)
+	inUsage := usageFlags(probeUsage)
 	fs.VisitAll(func(f *flag.Flag) {
 		if !slices.Contains(inUsage, dashed(f.Name)) {
 			t.Errorf("flag %s is not in the usage line", dashed(f.Name))
@@ -181,5 +181,30 @@ func TestCompletionScripts(t *testing.T) {
 	}
 	if code, _, errOut := runMain("completion", "tcsh"); code != ExitUsage || !strings.Contains(errOut, "bash|zsh|fish") {
 		t.Errorf("completion tcsh: exit %d, %q", code, errOut)
+	}
+}
+
+// For every command, `reachmon help COMMAND` lists exactly the flags the
+// usage names, in the same spelling (the completion reads the usage).
+func TestHelpAndUsageNameTheSameFlags(t *testing.T) {
+	for _, cmd := range commandNames() {
+		if cmd == "version" || cmd == "help" || cmd == "completion" {
+			continue // no flags
+		}
+		_, help, _ := runMain("help", cmd)
+		var inHelp []string
+		for line := range strings.SplitSeq(help, "\n") {
+			if strings.HasPrefix(line, "  -") {
+				for _, spelling := range strings.Split(strings.TrimSpace(line), ", ") {
+					inHelp = append(inHelp, strings.Fields(spelling)[0])
+				}
+			}
+		}
+		inUsage := usageFlags(usageOf(cmd))
+		slices.Sort(inHelp)
+		slices.Sort(inUsage)
+		if inUsage = slices.Compact(inUsage); !reflect.DeepEqual(inHelp, inUsage) {
+			t.Errorf("%s: help lists %q, usage %q", cmd, inHelp, inUsage)
+		}
 	}
 }
