@@ -223,7 +223,7 @@ func (d *demo) summary(forward string) {
 		switch name {
 		case "reachmon":
 			fmt.Printf("  reachmon    http://%s/api/v1/incidents  http://%s/api/v1/status  http://%s/metrics\n", addr, addr, addr)
-			fmt.Printf("              reachmon incidents -v --url http://%s\n", addr)
+			fmt.Printf("              go run ./cmd/reachmon incidents -v --url http://%s\n", addr)
 		case "prometheus":
 			fmt.Printf("  Prometheus  http://%s/  (try reachmon_incidents_open or reachmon_dns_probe_success == 0)\n", addr)
 		}
