@@ -19,16 +19,17 @@ const usage = `reachmon: external DNS + BGP reachability monitor
 
 usage:
   reachmon run [--config FILE] [--listen ADDR] [--log-level L] [--log-format F]
-  reachmon probe NAME... [--resolver ADDR[:PORT]]... [--auth] [--type T]...
-                 [--transport udp|tcp|dot|doh] [--timeout D] [--json] [--debug]
+  reachmon ` + probeUsage + `
   reachmon check-config [--config FILE]
-  reachmon status [--all] [--url URL | --config FILE] [--json]
-  reachmon incidents [--open] [-v] [--url URL | --config FILE] [--json]
-  reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json]
+  reachmon status [--all] [--url URL | --config FILE] [--json] [--timeout D]
+  reachmon incidents [--open] [-v] [--url URL | --config FILE] [--json] [--timeout D]
+  reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json] [--timeout D]
   reachmon notify test [--config FILE]
   reachmon version
+  reachmon help [COMMAND]
+  reachmon completion bash|zsh|fish
 
-Run 'reachmon COMMAND --help' for a command's flags.
+Run 'reachmon help COMMAND' (or 'reachmon COMMAND --help') for a command's flags.
 `
 
 // DefaultConfig is the configuration file used when --config is not given.
@@ -60,8 +61,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "reachmon %s\n", version.Get())
 		return ExitOK
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return ExitOK
+		return helpCmd(rest, stdout, stderr)
+	case "completion":
+		return completionCmd(rest, stdout, stderr)
+	case completeCommand:
+		return complete(rest, stdout)
 	}
 	fmt.Fprintf(stderr, "reachmon: unknown command %q\n\n%s", cmd, usage)
 	return ExitUsage

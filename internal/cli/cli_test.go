@@ -75,7 +75,9 @@ func TestProbeUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"no names", []string{"probe"}, "name at least one NAME"},
-		{"bad type", []string{"probe", "example.com", "--type", "AXFR"}, `--type "AXFR" is not one of`},
+		{"bad type", []string{"probe", "example.com", "--type", "AXFR"}, `TYPE "AXFR" is a zone transfer: it cannot be asked for as a query type`},
+		{"unknown type", []string{"probe", "example.com", "-t", "MXX"}, `TYPE "MXX" is not a DNS record type`},
+		{"bad @server", []string{"probe", "example.com", "@dns.google"}, `@SERVER "dns.google" is not an IP address`},
 		{"bad transport", []string{"probe", "example.com", "--transport", "quic"}, `--transport "quic" is not one of udp, tcp, dot, doh`},
 		{"bad resolver", []string{"probe", "example.com", "--resolver", "dns.google"}, `--resolver "dns.google" is not an IP address`},
 		{"bad name", []string{"probe", "exa mple.com"}, "NAME \"exa mple.com\" holds ' '"},

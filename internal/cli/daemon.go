@@ -105,7 +105,7 @@ func daemonCmd(name, usage string, args []string, stdout, stderr io.Writer,
 }
 
 func bgpCmd(args []string, stdout, stderr io.Writer) int {
-	return daemonCmd("bgp", "bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json]", args, stdout, stderr,
+	return daemonCmd("bgp", "bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json] [--timeout D]", args, stdout, stderr,
 		func(fs *flag.FlagSet) func([]string) (daemonQuery, error) {
 			return func(pos []string) (daemonQuery, error) {
 				switch {
@@ -134,7 +134,7 @@ func bgpCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func incidentsCmd(args []string, stdout, stderr io.Writer) int {
-	return daemonCmd("incidents", "incidents [--open] [-v] [--url URL | --config FILE] [--json]", args, stdout, stderr,
+	return daemonCmd("incidents", "incidents [--open] [-v] [--url URL | --config FILE] [--json] [--timeout D]", args, stdout, stderr,
 		func(fs *flag.FlagSet) func([]string) (daemonQuery, error) {
 			open := fs.Bool("open", false, "only open incidents")
 			verbose := fs.Bool("v", false, "show each incident's root cause and evidence timeline")
@@ -153,7 +153,7 @@ func incidentsCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func statusCmd(args []string, stdout, stderr io.Writer) int {
-	return daemonCmd("status", "status [--all] [--url URL | --config FILE] [--json]", args, stdout, stderr,
+	return daemonCmd("status", "status [--all] [--url URL | --config FILE] [--json] [--timeout D]", args, stdout, stderr,
 		func(fs *flag.FlagSet) func([]string) (daemonQuery, error) {
 			all := fs.Bool("all", false, "list healthy zones, resolvers, servers and prefixes too")
 			return func(pos []string) (daemonQuery, error) {

@@ -9,9 +9,6 @@ import (
 	"github.com/reachmon/reachmon/internal/model"
 )
 
-// QueryTypes lists the record types a zone may ask for.
-var QueryTypes = []string{"A", "AAAA", "CAA", "CNAME", "DNSKEY", "DS", "HTTPS", "MX", "NS", "PTR", "SOA", "SRV", "SVCB", "TXT"}
-
 var levels = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
 
 // resolve validates c and resolves it into the Plan its consumers take.
@@ -178,10 +175,12 @@ func (c *Config) resolveZone(i int, seen map[string]int, e *Errors) (zp ZonePlan
 	if len(z.Types) == 0 {
 		z.Types = []string{"SOA"}
 	}
-	zp.Types = z.Types
 	for j, t := range z.Types {
-		if !validType(t) {
-			e.add("%s.types[%d]: %q is not a supported record type (%s)", key, j, t, strings.Join(QueryTypes, ", "))
+		name, _, err := RecordType(t)
+		if err != nil {
+			e.add("%s.types[%d]: %v", key, j, err)
+		} else if !slices.Contains(zp.Types, name) {
+			zp.Types = append(zp.Types, name)
 		}
 	}
 	for j, a := range z.Authoritative {
@@ -342,15 +341,6 @@ func QueryName(n, zoneFQDN string) (string, error) {
 		return f, nil
 	}
 	return FQDN(n + "." + zoneFQDN)
-}
-
-func validType(t string) bool {
-	for _, q := range QueryTypes {
-		if q == t {
-			return true
-		}
-	}
-	return false
 }
 
 func labelSafe(s string) bool {
