@@ -79,7 +79,10 @@ func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return ExitProblem
+		return exitCode(err)
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
 	fmt.Fprintf(stdout, "%s: ok (vantage %s, %d resolvers, %d zones, %d watched prefixes)\n",
 		*path, cfg.Vantage, len(cfg.Resolvers), len(cfg.Zones), len(cfg.Prefixes))
@@ -104,9 +107,13 @@ func runCmd(args []string, stderr io.Writer) int {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return ExitUsage
+		return exitCode(err)
 	}
 	if *listen != "" {
+		if err := config.CheckListen(*listen); err != nil {
+			fmt.Fprintf(stderr, "reachmon run: --listen: %v\n", err)
+			return ExitUsage
+		}
 		cfg.Listen = *listen
 	}
 	if *level != "" {
@@ -120,10 +127,13 @@ func runCmd(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "reachmon: %v\n", err)
 		return ExitUsage
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration", "warning", w)
+	}
 	d, err := app.New(cfg, log)
 	if err != nil {
 		log.Error("startup failed", "error", err)
-		return ExitProblem
+		return exitCode(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -141,7 +151,6 @@ func runCmd(args []string, stderr io.Writer) int {
 	}
 	if err != nil {
 		log.Error("reachmon failed", "error", err)
-		return ExitProblem
 	}
-	return ExitOK
+	return exitCode(err)
 }

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/statefile"
 )
 
 // Exit codes shared by every subcommand.
@@ -16,6 +19,24 @@ const (
 	ExitProblem = 1 // a problem was found (probe), or the daemon failed
 	ExitUsage   = 2 // usage or configuration error
 )
+
+// exitCode is the exit status for err: ExitOK for none; ExitUsage for a
+// bad command line or a configuration error (config.IsInvalid: the file,
+// a secret it names, a listen address it gives) or a refused state
+// directory (statefile.ErrRefused: another daemon holds it, or a newer
+// build wrote it), which running again unchanged repeats, so that the
+// systemd unit (RestartPreventExitStatus=2) does not restart on it;
+// ExitProblem for anything else.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue), config.IsInvalid(err), errors.Is(err, statefile.ErrRefused):
+		return ExitUsage
+	}
+	return ExitProblem
+}
 
 // multiFlag is a repeatable string flag.
 type multiFlag []string

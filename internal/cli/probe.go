@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,16 +65,7 @@ const probeUsage = "probe NAME... [--resolver ADDR[:PORT]]... [--auth] [--type T
 
 func probeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("probe", probeUsage, stderr)
-	var resolvers, types multiFlag
-	fs.Var(&resolvers, "resolver", "resolver to ask, ADDR[:PORT] (a URL for doh); repeatable (default 1.1.1.1, 8.8.8.8, 9.9.9.9)")
-	fs.Var(&types, "type", "record type to ask for; repeatable (default A and AAAA)")
-	auth := fs.Bool("auth", false, "also discover the zone's authoritative servers, query them directly and check DS against DNSKEY")
-	transport := fs.String("transport", "udp", "transport to the resolvers: udp, tcp, dot, doh")
-	tlsName := fs.String("tls-name", "", "TLS server name to verify (dot, doh); default per resolver")
-	timeout := fs.Duration("timeout", 5*time.Second, "deadline of each query")
-	asJSON := fs.Bool("json", false, "print the reachmon.probe/v1 JSON document instead of a table")
-	debug := fs.Bool("debug", false, "log every query and answer to stderr")
-	cfgPath := fs.String("config", "", "take resolvers from this configuration file (optional)")
+	flags := defineProbeFlags(fs)
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
 		if isHelp(err) {
@@ -88,47 +81,90 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return fail("name at least one NAME to probe")
 	}
-	if *timeout <= 0 {
-		return fail("--timeout must be greater than zero")
-	}
-	var qnames []string
-	for _, n := range names {
-		f, err := config.FQDN(n)
-		if err != nil {
-			return fail("NAME %v", err)
-		}
-		qnames = append(qnames, f)
-	}
-	if len(types) == 0 {
-		types = multiFlag{"A", "AAAA"}
-	}
-	for _, t := range types {
-		if !slices.Contains(config.QueryTypes, strings.ToUpper(t)) {
-			return fail("--type %q is not one of %s", t, strings.Join(config.QueryTypes, ", "))
-		}
-	}
-	for i := range types {
-		types[i] = strings.ToUpper(types[i])
-	}
-	tr, err := config.ParseTransport(*transport)
-	if err != nil {
-		return fail("--transport %v", err)
-	}
-	servers, err := probeResolvers(resolvers, *cfgPath, tr, *tlsName)
+	req, err := flags.request(names)
 	if err != nil {
 		return fail("%v", err)
 	}
 
 	level := slog.LevelWarn
-	if *debug {
+	if *flags.debug {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	prober := dnsprobe.New(dnsprobe.Options{Timeout: *timeout, Logger: log})
+	prober := dnsprobe.New(dnsprobe.Options{Timeout: req.Timeout, Logger: log})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rep := RunProbe(ctx, prober, ProbeRequest{Names: qnames, Types: types, Resolvers: servers, Auth: *auth, Timeout: *timeout})
-	if *asJSON {
+	rep := RunProbe(ctx, prober, req)
+	return writeProbeReport(stdout, stderr, rep, *flags.asJSON)
+}
+
+// probeFlags are the flags of `reachmon probe`.
+type probeFlags struct {
+	resolvers, types multiFlag
+	auth             *bool
+	transport        *string
+	tlsName          *string
+	timeout          *time.Duration
+	asJSON           *bool
+	debug            *bool
+	cfgPath          *string
+}
+
+func defineProbeFlags(fs *flag.FlagSet) *probeFlags {
+	f := &probeFlags{}
+	fs.Var(&f.resolvers, "resolver", "resolver to ask, ADDR[:PORT] (a URL for doh); repeatable (default 1.1.1.1, 8.8.8.8, 9.9.9.9)")
+	fs.Var(&f.types, "type", "record type to ask for; repeatable (default A and AAAA)")
+	f.auth = fs.Bool("auth", false, "also discover the zone's authoritative servers, query them directly and check DS against DNSKEY")
+	f.transport = fs.String("transport", "udp", "transport to the resolvers: udp, tcp, dot, doh")
+	f.tlsName = fs.String("tls-name", "", "TLS server name to verify (dot, doh); default per resolver")
+	f.timeout = fs.Duration("timeout", 5*time.Second, "deadline of each query")
+	f.asJSON = fs.Bool("json", false, "print the reachmon.probe/v1 JSON document instead of a table")
+	f.debug = fs.Bool("debug", false, "log every query and answer to stderr")
+	f.cfgPath = fs.String("config", "", "take resolvers from this configuration file (optional)")
+	return f
+}
+
+// request validates the flags and NAMEs into the check to run; the error
+// names the flag or NAME at fault.
+func (f *probeFlags) request(names []string) (ProbeRequest, error) {
+	if *f.timeout <= 0 {
+		return ProbeRequest{}, errors.New("--timeout must be greater than zero")
+	}
+	var qnames []string
+	for _, n := range names {
+		fqdn, err := config.FQDN(n)
+		if err != nil {
+			return ProbeRequest{}, fmt.Errorf("NAME %v", err)
+		}
+		qnames = append(qnames, fqdn)
+	}
+	types := []string(f.types)
+	if len(types) == 0 {
+		types = []string{"A", "AAAA"}
+	}
+	for _, t := range types {
+		if !slices.Contains(config.QueryTypes, strings.ToUpper(t)) {
+			return ProbeRequest{}, fmt.Errorf("--type %q is not one of %s", t, strings.Join(config.QueryTypes, ", "))
+		}
+	}
+	for i := range types {
+		types[i] = strings.ToUpper(types[i])
+	}
+	tr, err := config.ParseTransport(*f.transport)
+	if err != nil {
+		return ProbeRequest{}, fmt.Errorf("--transport %v", err)
+	}
+	servers, err := probeResolvers(f.resolvers, *f.cfgPath, tr, *f.tlsName)
+	if err != nil {
+		return ProbeRequest{}, err
+	}
+	return ProbeRequest{Names: qnames, Types: types, Resolvers: servers, Auth: *f.auth, Timeout: *f.timeout}, nil
+}
+
+// writeProbeReport prints the report as JSON or a table and returns the
+// exit code: ExitProblem unless every query answered well.
+func writeProbeReport(stdout, stderr io.Writer, rep ProbeReport, asJSON bool) int {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {

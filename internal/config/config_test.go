@@ -243,7 +243,7 @@ end = 2026-01-01T00:00:00Z
 	}
 	want := []string{
 		`evaluate.open_rounds: 0 is outside 1..100`,
-		`evaluate.resolve_after: must not be negative (got "-1s")`,
+		`evaluate.resolve_after: -1s is outside 0s..24h`,
 		`evaluate.min_peers: 0 must be at least 1`,
 		`evaluate.control_zones[1]: "other.org" is not a configured [[zone]]`,
 		`evaluate.silence[0].kinds[0]: "outage" is not an incident kind`,

@@ -124,6 +124,14 @@ func (s SlackConfig) WebhookURL() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("slack webhook URL: %w", err)
 	}
+	// The URL is a secret: the message names where it came from, not it.
+	if !isHTTPURL(v) {
+		return "", fmt.Errorf("slack webhook URL (%s): not an http(s) URL", secretSource(s.WebhookURLEnv, s.WebhookURLFile))
+	}
+	if !isSecureURL(v) {
+		return "", fmt.Errorf("slack webhook URL (%s): use https (plain http only to a loopback address: 127.0.0.0/8, ::1, localhost)",
+			secretSource(s.WebhookURLEnv, s.WebhookURLFile))
+	}
 	return v, nil
 }
 
@@ -236,6 +244,18 @@ func slackContains(list []string, s string) bool {
 var slackChannelRe = regexp.MustCompile(`^(?:[CGD][A-Z0-9]{6,}|#[a-z0-9][a-z0-9._-]{0,79})$`)
 
 func (s *SlackConfig) validate(e *Errors) {
+	s.validateCredentials(e)
+	s.validateLinks(e)
+	s.validateTimings(e)
+	for i, r := range s.Route {
+		r.validate(fmt.Sprintf("slack.route[%d]", i), e)
+	}
+	s.validateDestination(e)
+}
+
+// validateCredentials: one way to authenticate, a bot token or an
+// incoming webhook, and an API URL only for a bot token.
+func (s *SlackConfig) validateCredentials(e *Errors) {
 	if s.TokenEnv != "" && s.TokenFile != "" {
 		e.add("slack: set token_env or token_file, not both")
 	}
@@ -246,20 +266,27 @@ func (s *SlackConfig) validate(e *Errors) {
 		e.add("slack: set a bot token (token_env/token_file) or an incoming webhook (webhook_url_env/webhook_url_file), not both")
 	}
 	if s.APIURL != "" {
-		if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if !isHTTPURL(s.APIURL) {
 			e.add("slack.api_url: %q is not an http(s) URL", s.APIURL)
+		} else if !isSecureURL(s.APIURL) {
+			e.add("slack.api_url: %q: use https (plain http only to a loopback address: 127.0.0.0/8, ::1, localhost); the bot token travels in every request", s.APIURL)
 		} else if s.WebhookMode() {
 			e.add("slack.api_url: only used with a bot token (an incoming webhook has its own URL)")
 		}
 	}
+}
+
+// validateLinks checks the link templates messages carry.
+func (s *SlackConfig) validateLinks(e *Errors) {
 	for _, k := range []struct{ key, v string }{{"grafana_url", s.GrafanaURL}, {"runbook_url", s.RunbookURL}} {
-		if k.v == "" {
-			continue
-		}
-		if u, err := url.Parse(k.v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if k.v != "" && !isHTTPURL(k.v) {
 			e.add("slack.%s: %q is not an http(s) URL", k.key, k.v)
 		}
 	}
+}
+
+// validateTimings checks the intervals, rate and timeouts (zero: default).
+func (s *SlackConfig) validateTimings(e *Errors) {
 	if s.RepeatInterval.Duration < 0 {
 		e.add("slack.repeat_interval: must not be negative")
 	} else if s.RepeatInterval.Duration > 0 && s.RepeatInterval.Duration < MinSlackRepeatInterval {
@@ -279,24 +306,31 @@ func (s *SlackConfig) validate(e *Errors) {
 	if s.MaxBackoff.Duration < 0 {
 		e.add("slack.max_backoff: must not be negative")
 	}
-	for i, r := range s.Route {
-		key := fmt.Sprintf("slack.route[%d]", i)
-		if r.Channel == "" {
-			e.add("%s.channel: must not be empty", key)
-		} else if !slackChannelRe.MatchString(r.Channel) {
-			e.add("%s.channel: %q is neither a channel ID (C0123456789) nor #name", key, r.Channel)
-		}
-		for j, k := range r.Kinds {
-			if !slackValidKind(k) {
-				e.add("%s.kinds[%d]: %q is not an incident kind (%s)", key, j, k, slackKindList())
-			}
-		}
-		for j, sv := range r.Severities {
-			if model.Severity(sv).Rank() == 0 {
-				e.add("%s.severities[%d]: %q is not one of critical, warning, info", key, j, sv)
-			}
+}
+
+// validate checks one route, found under key.
+func (r SlackRoute) validate(key string, e *Errors) {
+	if r.Channel == "" {
+		e.add("%s.channel: must not be empty", key)
+	} else if !slackChannelRe.MatchString(r.Channel) {
+		e.add("%s.channel: %q is neither a channel ID (C0123456789) nor #name", key, r.Channel)
+	}
+	for j, k := range r.Kinds {
+		if !slackValidKind(k) {
+			e.add("%s.kinds[%d]: %q is not an incident kind (%s)", key, j, k, slackKindList())
 		}
 	}
+	for j, sv := range r.Severities {
+		if model.Severity(sv).Rank() == 0 {
+			e.add("%s.severities[%d]: %q is not one of critical, warning, info", key, j, sv)
+		}
+	}
+}
+
+// validateDestination checks where messages go as the mode allows: no
+// channel without credentials, one channel label and no routes with a
+// webhook, a channel with a bot token.
+func (s *SlackConfig) validateDestination(e *Errors) {
 	if !s.Enabled() {
 		if s.Channel != "" || len(s.Route) > 0 {
 			e.add("slack: channel or routes are set but neither token_env/token_file nor webhook_url_env/webhook_url_file is")
@@ -317,6 +351,32 @@ func (s *SlackConfig) validate(e *Errors) {
 	} else if !slackChannelRe.MatchString(s.Channel) {
 		e.add("slack.channel: %q is neither a channel ID (C0123456789) nor #name", s.Channel)
 	}
+}
+
+// isHTTPURL reports whether s is an absolute http or https URL.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// isSecureURL reports whether the http(s) URL s is https, or http to a
+// loopback address, where plain http crosses no network (tests, a local
+// proxy).
+func isSecureURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	return u.Scheme == "https" || u.Scheme == "http" && IsLoopbackHost(u.Hostname())
+}
+
+// secretSource names where a secret is read from, for messages that must
+// not hold the secret itself.
+func secretSource(env, file string) string {
+	if env != "" {
+		return "environment variable " + env
+	}
+	return "file " + file
 }
 
 func slackValidKind(k string) bool {

@@ -2,10 +2,7 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 
@@ -28,8 +25,8 @@ func (c *Config) resolve(e *Errors) *Plan {
 	} else if !labelSafe(c.Vantage) {
 		e.add("vantage: %q may hold only letters, digits, '-', '_' and '.'", c.Vantage)
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		e.add("listen: %q is not host:port (%v)", c.Listen, err)
+	if err := CheckListen(c.Listen); err != nil {
+		e.add("listen: %v", err)
 	}
 	if c.StateDir == "" {
 		e.add("state_dir: must not be empty")
@@ -54,11 +51,16 @@ func (c *Config) resolve(e *Errors) *Plan {
 		}
 	}
 	c.Evaluate.validate(zones, e)
+	prefixes := map[netip.Prefix]int{}
 	for i, pc := range c.Prefix {
 		key := fmt.Sprintf("prefix[%d]", i)
 		pfx, err := ParsePrefix(pc.Prefix)
 		if err != nil {
 			e.add("%s.prefix: %v", key, err)
+		} else if j, dup := prefixes[pfx]; dup {
+			e.add("%s.prefix: %s is already prefix[%d]", key, pfx, j)
+		} else {
+			prefixes[pfx] = i
 		}
 		for j, asn := range pc.Origins {
 			if asn == 0 {
@@ -69,21 +71,17 @@ func (c *Config) resolve(e *Errors) *Plan {
 	}
 	c.Slack.validate(e)
 	c.BGP.validate(e)
+	c.API.validate(e)
 	return p
 }
 
 func (c *Config) validateProbe(e *Errors) {
 	p := c.Probe
-	positive := func(key string, d Duration) {
-		if d.Duration <= 0 {
-			e.add("probe.%s: must be greater than zero (got %q)", key, d.Duration.String())
-		}
-	}
-	positive("interval", p.Interval)
-	positive("timeout", p.Timeout)
-	positive("discovery_min", p.DiscoveryMin)
-	positive("discovery_max", p.DiscoveryMax)
-	positive("ds_check_interval", p.DSCheckInterval)
+	periodRange.check(e, "probe.interval", p.Interval.Duration)
+	timeoutRange.check(e, "probe.timeout", p.Timeout.Duration)
+	periodRange.check(e, "probe.discovery_min", p.DiscoveryMin.Duration)
+	periodRange.check(e, "probe.discovery_max", p.DiscoveryMax.Duration)
+	periodRange.check(e, "probe.ds_check_interval", p.DSCheckInterval.Duration)
 	if p.Jitter.Duration < 0 {
 		e.add("probe.jitter: must not be negative (got %q)", p.Jitter.Duration.String())
 	}
@@ -199,12 +197,13 @@ func (c *Config) resolveZone(i int, seen map[string]int, e *Errors) (zp ZonePlan
 			e.add("%s.expect[%d]: must not be empty", key, j)
 		}
 	}
-	if z.Interval.Duration < 0 {
-		e.add("%s.interval: must not be negative", key)
-	} else if z.Interval.Duration > 0 && z.Interval.Duration < c.Probe.Timeout.Duration {
-		e.add("%s.interval: %s is shorter than probe.timeout %s", key, z.Interval.Duration, c.Probe.Timeout.Duration)
-	} else if z.Interval.Duration > 0 {
-		zp.Interval = z.Interval.Duration
+	zoneInterval := periodRange
+	zoneInterval.unset = "probe.interval"
+	if iv := z.Interval.Duration; zoneInterval.check(e, key+".interval", iv) && iv > 0 {
+		if iv < c.Probe.Timeout.Duration {
+			e.add("%s.interval: %s is shorter than probe.timeout %s", key, iv, c.Probe.Timeout.Duration)
+		}
+		zp.Interval = iv
 	}
 	return zp, len(e.List) == problems
 }
@@ -233,8 +232,7 @@ func DefaultPort(t model.Transport) uint16 {
 // returned as ip:port (see ServerAddrPort).
 func ServerAddress(s string, t model.Transport) (string, error) {
 	if t == model.TransportDoH {
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		if !isHTTPURL(s) {
 			return "", fmt.Errorf("%q is not a DoH URL such as https://dns.example/dns-query", s)
 		}
 		return s, nil
@@ -362,29 +360,4 @@ func labelSafe(s string) bool {
 		}
 	}
 	return true
-}
-
-// Secret reads a secret from the environment variable env or the file
-// file (whichever is set); it returns "" when neither is. The value is
-// never included in errors.
-func Secret(env, file string) (string, error) {
-	switch {
-	case env != "":
-		v, ok := os.LookupEnv(env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", env)
-		}
-		return v, nil
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("reading secret file: %w", err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", fmt.Errorf("secret file %s is empty", file)
-		}
-		return v, nil
-	}
-	return "", nil
 }

@@ -202,6 +202,10 @@ func New(cfg config.Evaluate, t Targets) *Evaluator {
 			z.expect[normRdata(x)] = true
 		}
 		for _, ap := range zt.Authoritative {
+			if z.configured == nil {
+				z.configured = map[netip.Addr]bool{}
+			}
+			z.configured[ap.Addr().Unmap()] = true
 			e.linkNS(z, ap.Addr(), ap.String())
 		}
 	}
@@ -396,10 +400,11 @@ func (e *Evaluator) container(p netip.Prefix) (model.WatchedPrefix, bool) {
 func zoneKey(s string) string { return model.ZoneNameOf(s).Label() }
 
 func (e *Evaluator) zone(name string) *zone {
-	k := zoneKey(name)
+	zn := model.ZoneNameOf(name)
+	k := zn.Label()
 	z := e.zones[k]
 	if z == nil {
-		z = &zone{key: k, servers: map[string]*server{}, ns: map[netip.Addr]string{}, control: e.controls[k]}
+		z = &zone{key: k, name: zn, servers: map[string]*server{}, ns: map[netip.Addr]string{}, control: e.controls[k]}
 		e.zones[k] = z
 	}
 	return z

@@ -154,7 +154,7 @@ func (e *Evaluator) forecastDS(z *zone, c model.DSCheck, now time.Time) {
 	} else {
 		v := *c.DNSKEYRRSIG
 		if en := fc.sigs["dnskey"]; en == nil || !en.v.Expiration.Equal(v.Expiration) || !en.v.Inception.Equal(v.Inception) || en.v.TTL != v.TTL {
-			fc.sigs["dnskey"] = &sigEntry{server: hostAddrLabel(v.Server), rrset: zoneFQDN(z.key) + " DNSKEY", v: v, since: c.Time}
+			fc.sigs["dnskey"] = &sigEntry{server: hostAddrLabel(v.Server), rrset: z.name.FQDN() + " DNSKEY", v: v, since: c.Time}
 		}
 	}
 	e.eval(groupExpiry, z.key, e.expiryVerdict(z, now), now)
@@ -177,21 +177,13 @@ func (e *Evaluator) forecastDiscovery(z *zone, d model.Discovery, now time.Time)
 func normNames(ns []string) []string {
 	out := make([]string, 0, len(ns))
 	for _, n := range ns {
-		n = zoneFQDN(zoneKey(n))
+		n = model.ZoneNameOf(n).FQDN()
 		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
 	slices.Sort(out)
 	return out
-}
-
-// zoneFQDN turns a zone key ("example.com", ".") into "example.com.".
-func zoneFQDN(k string) string {
-	if k == "." {
-		return k
-	}
-	return k + "."
 }
 
 // sigProblem is one signature summary that needs attention.

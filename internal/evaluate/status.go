@@ -107,7 +107,35 @@ func (e *Evaluator) Snapshot(now time.Time) *Status {
 		st.VantageDown = true
 	}
 	st.BGP.Usable, st.BGP.Reason = e.bgpUsable(now)
-	st.BGP.Peers = []PeerStatus{}
+	st.BGP.Peers = e.peerStatuses()
+	keys := make([]string, 0, len(e.zones))
+	for k := range e.zones {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		z := e.zones[k]
+		st.Zones = append(st.Zones, e.zoneStatus(k, z))
+		st.Authoritative = e.appendServerStatuses(st.Authoritative, k, z)
+	}
+	for _, name := range e.resOrder {
+		st.Resolvers = append(st.Resolvers, e.resolverStatus(name))
+	}
+	wp := make([]netip.Prefix, 0, len(e.watched))
+	for p := range e.watched {
+		wp = append(wp, p)
+	}
+	slices.SortFunc(wp, comparePrefix)
+	up := e.upPeers()
+	for _, p := range wp {
+		st.Prefixes = append(st.Prefixes, e.prefixStatus(p, up))
+	}
+	return st
+}
+
+// peerStatuses is every BGP session, in configuration order.
+func (e *Evaluator) peerStatuses() []PeerStatus {
+	out := []PeerStatus{}
 	for _, name := range e.peerOrder {
 		p := e.peers[name]
 		ps := PeerStatus{Peer: name, ASN: p.asn, State: "down", Synced: p.synced, Since: p.downSince}
@@ -117,88 +145,95 @@ func (e *Evaluator) Snapshot(now time.Time) *Status {
 		case p.downSince.IsZero():
 			ps.State = "never"
 		}
-		st.BGP.Peers = append(st.BGP.Peers, ps)
+		out = append(out, ps)
 	}
-	keys := make([]string, 0, len(e.zones))
-	for k := range e.zones {
-		keys = append(keys, k)
+	return out
+}
+
+// zoneStatus is zone k's health: failing while its incident is open or
+// its condition holds, degraded while some server fails, unknown until a
+// server is decided.
+func (e *Evaluator) zoneStatus(k string, z *zone) ZoneStatus {
+	zs := ZoneStatus{Zone: k, Health: HealthOK, Control: z.control}
+	for _, s := range z.order {
+		if s.down {
+			zs.Failing = append(zs.Failing, s.name)
+		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		z := e.zones[k]
-		zs := ZoneStatus{Zone: k, Health: HealthOK, Control: z.control}
-		for _, s := range z.order {
-			if s.down {
-				zs.Failing = append(zs.Failing, s.name)
-			}
-			if s.kind != model.KindAuthoritative {
-				continue
-			}
-			ss := ServerStatus{Zone: k, Name: s.name, Addr: s.addr, Health: serverHealth(s)}
-			if a := e.addrs[s.addr]; a != nil {
-				ss.Route, ss.RouteWithdrawn = a.healthy, a.degraded
-			}
-			st.Authoritative = append(st.Authoritative, ss)
-		}
-		switch {
-		case len(zs.Failing) > 0:
-			zs.Health = HealthDegraded
-		case len(z.servers) == 0 || z.undecided == len(z.servers):
-			zs.Health = HealthUnknown
-		}
-		if sl := e.slots[slotKey{groupZone, k}]; sl != nil && (sl.inc != nil || sl.cond) {
-			zs.Health, zs.Kind = HealthFailing, sl.v.kind
-			if sl.inc != nil {
-				zs.Incident, zs.Kind = sl.inc.ID, sl.inc.Kind
-			}
-		}
-		st.Zones = append(st.Zones, zs)
+	switch {
+	case len(zs.Failing) > 0:
+		zs.Health = HealthDegraded
+	case len(z.servers) == 0 || z.undecided == len(z.servers):
+		zs.Health = HealthUnknown
 	}
-	for _, name := range e.resOrder {
-		r := e.resolvers[name]
-		rs := ResolverStatus{Name: name, Health: HealthOK, Zones: r.known, Failing: r.down()}
-		if a := e.addrs[r.addr]; r.addr.IsValid() && a != nil {
-			rs.Route, rs.RouteWithdrawn = a.healthy, a.degraded
+	if sl := e.slots[slotKey{groupZone, k}]; sl != nil && (sl.inc != nil || sl.cond) {
+		zs.Health, zs.Kind = HealthFailing, sl.v.kind
+		if sl.inc != nil {
+			zs.Incident, zs.Kind = sl.inc.ID, sl.inc.Kind
 		}
-		switch {
-		case r.known == 0:
-			rs.Health = HealthUnknown
-		case r.down() > 0:
-			rs.Health = HealthDegraded
-		}
-		if sl := e.slots[slotKey{groupResolver, name}]; sl != nil && (sl.cond || sl.inc != nil) {
-			rs.Health = HealthFailing
-		}
-		st.Resolvers = append(st.Resolvers, rs)
 	}
-	wp := make([]netip.Prefix, 0, len(e.watched))
-	for p := range e.watched {
-		wp = append(wp, p)
-	}
-	slices.SortFunc(wp, comparePrefix)
-	up := e.upPeers()
-	for _, p := range wp {
-		ps := PrefixStatus{Prefix: p, Health: HealthUnknown, Of: up, Expected: e.watched[p].Origins}
-		if r := e.routes[p]; r != nil {
-			ps.Peers = len(r.peers)
-			for _, o := range r.peers {
-				if !slices.Contains(ps.Origins, o) {
-					ps.Origins = append(ps.Origins, o)
-				}
-			}
-			slices.Sort(ps.Origins)
-			switch {
-			case hijacked(r):
-				ps.Health = "hijacked"
-			case e.withdrawnBy(r) > 0 || (len(r.peers) == 0 && len(r.carriers) > 0):
-				ps.Health = "withdrawn"
-			case len(r.peers) > 0:
-				ps.Health = HealthOK
-			}
+	return zs
+}
+
+// appendServerStatuses appends the health of zone k's authoritative
+// servers and the routes to their addresses.
+func (e *Evaluator) appendServerStatuses(out []ServerStatus, k string, z *zone) []ServerStatus {
+	for _, s := range z.order {
+		if s.kind != model.KindAuthoritative {
+			continue
 		}
-		st.Prefixes = append(st.Prefixes, ps)
+		ss := ServerStatus{Zone: k, Name: s.name, Addr: s.addr, Health: serverHealth(s)}
+		if a := e.addrs[s.addr]; a != nil {
+			ss.Route, ss.RouteWithdrawn = a.healthy, a.degraded
+		}
+		out = append(out, ss)
 	}
-	return st
+	return out
+}
+
+// resolverStatus is one resolver's health over every zone and the route
+// to its address.
+func (e *Evaluator) resolverStatus(name string) ResolverStatus {
+	r := e.resolvers[name]
+	rs := ResolverStatus{Name: name, Health: HealthOK, Zones: r.known, Failing: r.down()}
+	if a := e.addrs[r.addr]; r.addr.IsValid() && a != nil {
+		rs.Route, rs.RouteWithdrawn = a.healthy, a.degraded
+	}
+	switch {
+	case r.known == 0:
+		rs.Health = HealthUnknown
+	case r.down() > 0:
+		rs.Health = HealthDegraded
+	}
+	if sl := e.slots[slotKey{groupResolver, name}]; sl != nil && (sl.cond || sl.inc != nil) {
+		rs.Health = HealthFailing
+	}
+	return rs
+}
+
+// prefixStatus is watched prefix p as the up peers (up of them) carry it.
+func (e *Evaluator) prefixStatus(p netip.Prefix, up int) PrefixStatus {
+	ps := PrefixStatus{Prefix: p, Health: HealthUnknown, Of: up, Expected: e.watched[p].Origins}
+	r := e.routes[p]
+	if r == nil {
+		return ps
+	}
+	ps.Peers = len(r.peers)
+	for _, o := range r.peers {
+		if !slices.Contains(ps.Origins, o) {
+			ps.Origins = append(ps.Origins, o)
+		}
+	}
+	slices.Sort(ps.Origins)
+	switch {
+	case hijacked(r):
+		ps.Health = "hijacked"
+	case e.withdrawnBy(r) > 0 || (len(r.peers) == 0 && len(r.carriers) > 0):
+		ps.Health = "withdrawn"
+	case len(r.peers) > 0:
+		ps.Health = HealthOK
+	}
+	return ps
 }
 
 func serverHealth(s *server) string {

@@ -266,6 +266,21 @@ type done struct {
 	next time.Duration
 }
 
+// runQueue is Run's state: the jobs scheduled, in a heap by due time, and
+// the concurrency limit they call for. Only Run's goroutine touches it.
+type runQueue struct {
+	s    *Scheduler
+	h    jobHeap
+	jobs map[string]*job
+	// authKeys are the keys of each zone's authoritative probe jobs now
+	// scheduled.
+	authKeys map[*zonePlan][]string
+	inFlight int
+	// demand is Σ job.demand() over the jobs scheduled.
+	demand float64
+	limit  int
+}
+
 // Run probes until ctx is cancelled; it returns once every running job has
 // finished. It does not close out.
 //
@@ -277,116 +292,28 @@ type done struct {
 // other server.
 func (s *Scheduler) Run(ctx context.Context) error {
 	var (
-		h    jobHeap
-		jobs = map[string]*job{}
-		// authKeys are the keys of each zone's authoritative probe jobs
-		// now scheduled (Run's goroutine only).
-		authKeys = map[*zonePlan][]string{}
-		results  = make(chan done, 64)
-		authSet  = make(chan authUpdate, len(s.zones)+1)
-		wg       sync.WaitGroup
-		inFlight int
-		// demand is Σ job.demand() over the jobs scheduled.
-		demand float64
-		limit  int
+		q       = &runQueue{s: s, jobs: map[string]*job{}, authKeys: map[*zonePlan][]string{}}
+		results = make(chan done, 64)
+		authSet = make(chan authUpdate, len(s.zones)+1)
+		wg      sync.WaitGroup
 	)
-	setLimit := func() {
-		if l := s.limit(demand); l != limit {
-			if limit > 0 {
-				s.log.Debug("probe concurrency limit", "from", limit, "to", l, "jobs", len(jobs))
-			}
-			limit = l
-			s.limitG.Set(float64(l))
-		}
-	}
-	add := func(j *job) {
-		if old, ok := jobs[j.key]; ok {
-			old.removed = true
-			demand -= old.demand()
-			if old.index >= 0 {
-				heap.Remove(&h, old.index)
-			}
-		}
-		jobs[j.key] = j
-		demand += j.demand()
-		j.due = s.now().Add(s.firstOffset(j))
-		heap.Push(&h, j)
-	}
-	remove := func(j *job) {
-		j.removed = true
-		demand -= j.demand()
-		if j.index >= 0 && !j.busy {
-			heap.Remove(&h, j.index)
-		}
-		delete(jobs, j.key)
-	}
-	for i := range s.zones {
-		z := &s.zones[i]
-		for _, j := range s.resolverJobs(z) {
-			add(j)
-		}
-		if z.explicit != nil {
-			for _, j := range s.authJobs(z, z.explicit) {
-				add(j)
-				authKeys[z] = append(authKeys[z], j.key)
-			}
-		} else {
-			add(s.discoveryJob(z, authSet))
-		}
-		if z.DNSSEC {
-			add(s.dsJob(z))
-		}
-	}
-	setLimit()
-	s.log.Info("probe schedule", "jobs", len(jobs), "concurrency", limit, "automatic", s.probe.Concurrency == 0)
-
-	// Configured authoritative servers are reported once, as a discovery
-	// would report them, so that every consumer (the BGP watch list, the
-	// evaluator) sees every zone's nameserver addresses the same way.
-	for _, z := range s.zones {
-		if z.explicit != nil {
-			s.emit(ctx, model.Discovery{Time: s.now(), Zone: z.Name.FQDN(), Servers: z.explicit})
-		}
-	}
-	defer func() {
-		// Drain results so that running jobs can finish.
-		stop := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case <-results:
-				case <-stop:
-					return
-				}
-			}
-		}()
-		wg.Wait()
-		close(stop)
-	}()
+	q.scheduleZones(authSet)
+	q.setLimit()
+	s.log.Info("probe schedule", "jobs", len(q.jobs), "concurrency", q.limit, "automatic", s.probe.Concurrency == 0)
+	s.reportConfiguredServers(ctx)
+	defer drainUntilDone(results, &wg)
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		// Start every job that is due, while under the limit.
 		now := s.now()
-		for len(h) > 0 && inFlight < limit && !h[0].due.After(now) {
-			j := heap.Pop(&h).(*job)
-			s.lag.Observe(now.Sub(j.due).Seconds())
-			j.busy, j.started = true, now
-			inFlight++
-			s.running.Inc()
-			wg.Go(func() {
-				next := j.run(ctx)
-				s.running.Dec()
-				results <- done{j, next}
-			})
-		}
+		q.startDue(ctx, now, &wg, results)
 		// Then wait for the end of the head job's slot, unless it is due
 		// already and waits for a running job to finish: re-arming the
 		// timer at zero then would spin this loop.
 		var wake <-chan time.Time
-		if len(h) > 0 && h[0].due.After(now) {
-			timer.Reset(s.wakeAt(h[0].due).Sub(now))
+		if len(q.h) > 0 && q.h[0].due.After(now) {
+			timer.Reset(s.wakeAt(q.h[0].due).Sub(now))
 			wake = timer.C
 		}
 		select {
@@ -394,35 +321,154 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			return nil
 		case <-wake:
 		case d := <-results:
-			inFlight--
-			d.j.busy = false
-			if d.j.removed {
-				continue
-			}
-			every := d.j.every
-			if d.next > 0 {
-				every = d.next
-			}
-			d.j.due = d.j.due.Add(every)
-			if now := s.now(); d.j.due.Before(now) {
-				// The job overran its interval: skip the rounds it missed
-				// rather than firing them back to back.
-				missed := now.Sub(d.j.due)/every + 1
-				s.skipped.WithLabelValues(d.j.zone.Name.Label()).Add(float64(missed))
-				d.j.due = d.j.due.Add(missed * every)
-			}
-			heap.Push(&h, d.j)
+			q.finished(d)
 		case u := <-authSet:
-			s.replaceAuthJobs(u, jobs, authKeys, add, remove)
-			setLimit()
+			q.replaceAuthJobs(u)
+			q.setLimit()
 		case z := <-s.rediscover:
-			// Run the zone's discovery now unless it runs or ran moments
-			// ago.
-			if j := jobs["disc "+z.Name.FQDN()]; j != nil && !j.busy && j.index >= 0 && s.now().Sub(j.started) >= min(rediscoverSpacing, s.probe.DiscoveryMin.Duration) {
-				j.due = s.now()
-				heap.Fix(&h, j.index)
+			q.rediscoverNow(z)
+		}
+	}
+}
+
+// reportConfiguredServers reports the configured authoritative servers
+// once, as a discovery would report them, so that every consumer (the BGP
+// watch list, the evaluator) sees every zone's nameserver addresses the
+// same way.
+func (s *Scheduler) reportConfiguredServers(ctx context.Context) {
+	for _, z := range s.zones {
+		if z.explicit != nil {
+			s.emit(ctx, model.Discovery{Time: s.now(), Zone: z.Name.FQDN(), Servers: z.explicit})
+		}
+	}
+}
+
+// drainUntilDone waits for the running jobs, receiving their results so
+// that none blocks on a full channel.
+func drainUntilDone(results <-chan done, wg *sync.WaitGroup) {
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-results:
+			case <-stop:
+				return
 			}
 		}
+	}()
+	wg.Wait()
+	close(stop)
+}
+
+// scheduleZones adds every zone's first jobs: resolver probes, then the
+// configured servers' probes or the discovery that finds them, then the DS
+// check of a signed zone.
+func (q *runQueue) scheduleZones(authSet chan<- authUpdate) {
+	s := q.s
+	for i := range s.zones {
+		z := &s.zones[i]
+		for _, j := range s.resolverJobs(z) {
+			q.add(j)
+		}
+		if z.explicit != nil {
+			for _, j := range s.authJobs(z, z.explicit) {
+				q.add(j)
+				q.authKeys[z] = append(q.authKeys[z], j.key)
+			}
+		} else {
+			q.add(s.discoveryJob(z, authSet))
+		}
+		if z.DNSSEC {
+			q.add(s.dsJob(z))
+		}
+	}
+}
+
+// setLimit follows the concurrency limit to the demand of the jobs now
+// scheduled.
+func (q *runQueue) setLimit() {
+	if l := q.s.limit(q.demand); l != q.limit {
+		if q.limit > 0 {
+			q.s.log.Debug("probe concurrency limit", "from", q.limit, "to", l, "jobs", len(q.jobs))
+		}
+		q.limit = l
+		q.s.limitG.Set(float64(l))
+	}
+}
+
+// add schedules j, replacing a job of the same key.
+func (q *runQueue) add(j *job) {
+	if old, ok := q.jobs[j.key]; ok {
+		old.removed = true
+		q.demand -= old.demand()
+		if old.index >= 0 {
+			heap.Remove(&q.h, old.index)
+		}
+	}
+	q.jobs[j.key] = j
+	q.demand += j.demand()
+	j.due = q.s.now().Add(q.s.firstOffset(j))
+	heap.Push(&q.h, j)
+}
+
+// remove unschedules j; if it is running, it is not rescheduled when it
+// finishes.
+func (q *runQueue) remove(j *job) {
+	j.removed = true
+	q.demand -= j.demand()
+	if j.index >= 0 && !j.busy {
+		heap.Remove(&q.h, j.index)
+	}
+	delete(q.jobs, j.key)
+}
+
+// startDue starts every job that is due, while under the limit, each in
+// its own goroutine that sends its result on results.
+func (q *runQueue) startDue(ctx context.Context, now time.Time, wg *sync.WaitGroup, results chan<- done) {
+	s := q.s
+	for len(q.h) > 0 && q.inFlight < q.limit && !q.h[0].due.After(now) {
+		j := heap.Pop(&q.h).(*job)
+		s.lag.Observe(now.Sub(j.due).Seconds())
+		j.busy, j.started = true, now
+		q.inFlight++
+		s.running.Inc()
+		wg.Go(func() {
+			next := j.run(ctx)
+			s.running.Dec()
+			results <- done{j, next}
+		})
+	}
+}
+
+// finished reschedules a job that has run, unless it was removed meanwhile.
+func (q *runQueue) finished(d done) {
+	q.inFlight--
+	d.j.busy = false
+	if d.j.removed {
+		return
+	}
+	every := d.j.every
+	if d.next > 0 {
+		every = d.next
+	}
+	d.j.due = d.j.due.Add(every)
+	if now := q.s.now(); d.j.due.Before(now) {
+		// The job overran its interval: skip the rounds it missed
+		// rather than firing them back to back.
+		missed := now.Sub(d.j.due)/every + 1
+		q.s.skipped.WithLabelValues(d.j.zone.Name.Label()).Add(float64(missed))
+		d.j.due = d.j.due.Add(missed * every)
+	}
+	heap.Push(&q.h, d.j)
+}
+
+// rediscoverNow runs the zone's discovery now unless it runs or ran
+// moments ago.
+func (q *runQueue) rediscoverNow(z *zonePlan) {
+	s := q.s
+	if j := q.jobs["disc "+z.Name.FQDN()]; j != nil && !j.busy && j.index >= 0 && s.now().Sub(j.started) >= min(rediscoverSpacing, s.probe.DiscoveryMin.Duration) {
+		j.due = s.now()
+		heap.Fix(&q.h, j.index)
 	}
 }
 
@@ -432,25 +478,25 @@ type authUpdate struct {
 }
 
 // replaceAuthJobs swaps a zone's authoritative probe jobs for the new set.
-func (s *Scheduler) replaceAuthJobs(u authUpdate, jobs map[string]*job, authKeys map[*zonePlan][]string, add, remove func(*job)) {
+func (q *runQueue) replaceAuthJobs(u authUpdate) {
 	want := map[string]*job{}
-	for _, j := range s.authJobs(u.zone, u.servers) {
+	for _, j := range q.s.authJobs(u.zone, u.servers) {
 		want[j.key] = j
 	}
-	for _, k := range authKeys[u.zone] {
-		j, ok := jobs[k]
+	for _, k := range q.authKeys[u.zone] {
+		j, ok := q.jobs[k]
 		if _, keep := want[k]; ok && !keep {
-			remove(j)
+			q.remove(j)
 		}
 	}
-	keys := authKeys[u.zone][:0]
+	keys := q.authKeys[u.zone][:0]
 	for k, j := range want {
-		if _, ok := jobs[k]; !ok {
-			add(j)
+		if _, ok := q.jobs[k]; !ok {
+			q.add(j)
 		}
 		keys = append(keys, k)
 	}
-	authKeys[u.zone] = keys
+	q.authKeys[u.zone] = keys
 }
 
 // firstOffset is when a job first runs, after it is added: probes at a
