@@ -41,6 +41,7 @@ func FuzzStoreOpen(f *testing.F) {
 	if err := seed.Apply([]model.IncidentChange{{Type: model.ChangeOpen, Incident: open}, {Type: model.ChangeResolve, Incident: resolved}}); err != nil {
 		f.Fatal(err)
 	}
+	seed.Flush()
 	saved, err := os.ReadFile(filepath.Join(seedDir, FileName))
 	if err != nil {
 		f.Fatal(err)
@@ -79,6 +80,10 @@ func FuzzStoreOpen(f *testing.F) {
 		loaded := s.Incidents()
 		if err := s.Apply([]model.IncidentChange{{Type: model.ChangeOpen, Incident: sentinel}}); err != nil {
 			t.Fatalf("a store that loaded cannot save: %v", err)
+		}
+		s.Flush()
+		if err := s.WriteStatus().Err(); err != nil {
+			t.Fatalf("a store that loaded failed to write: %v", err)
 		}
 		want := map[string]model.Incident{sentinel.ID: sentinel}
 		for _, inc := range loaded {
