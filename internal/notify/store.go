@@ -269,6 +269,11 @@ func readState(path string) (*stateFile, error) {
 	if st.Incidents == nil {
 		st.Incidents = map[string]*record{}
 	}
+	for id, rec := range st.Incidents {
+		if rec == nil { // reachmon never writes one; New and ReadDelivered would crash on it
+			return nil, &contentError{why: fmt.Errorf("incident %q has a null record", id)}
+		}
+	}
 	return &st, nil
 }
 
