@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -234,6 +235,12 @@ func ServerAddress(s string, t model.Transport) (string, error) {
 	if t == model.TransportDoH {
 		if !isHTTPURL(s) {
 			return "", fmt.Errorf("%q is not a DoH URL such as https://dns.example/dns-query", s)
+		}
+		// Like every server address, the URL's host is an IP address: a
+		// monitor must not depend on a resolver to find the resolvers.
+		u, _ := url.Parse(s)
+		if _, err := netip.ParseAddr(u.Hostname()); err != nil {
+			return "", fmt.Errorf("%q: host names are not resolved: put the server's address in the URL and its name in the TLS server name (https://8.8.8.8/dns-query with tls_server_name \"dns.google\")", s)
 		}
 		return s, nil
 	}
