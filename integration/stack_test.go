@@ -110,6 +110,131 @@ func TestPromRules(t *testing.T) {
 	if out, err := run(t, cfg, promtool, "check", "config", "prometheus.yml"); err != nil {
 		t.Errorf("promtool check config prometheus.yml: %v\n%s", err, out)
 	}
+	root := repoRoot(t)
+	documented, err := stack.DocumentedMetrics(filepath.Join(root, "docs/metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runbooks, err := os.ReadFile(filepath.Join(root, "docs/alerts.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAlertRules(t, "config/alerts.yml", string(rules), alertsDefaults, documented, string(runbooks))
+
+	// scripts/alerts-config.sh sets the parameters the way a mixin's
+	// _config does: the result is valid and uses only the new values.
+	custom := alertsParams{selector: `job="dns-monitor", env=~"prod|dr"`, runbooks: "https://wiki.example/runbooks?a=1&b=2", grafana: "https://grafana.example/sub"}
+	script := filepath.Join(root, "scripts/alerts-config.sh")
+	out, err := exec.Command(script, "--selector", custom.selector, "--runbook-url", custom.runbooks, "--grafana", custom.grafana+"/").Output()
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "alerts.yml"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := run(t, dir, promtool, "check", "rules", "alerts.yml"); err != nil {
+		t.Errorf("promtool check rules on alerts-config.sh's output: %v\n%s", err, o)
+	}
+	checkAlertRules(t, "alerts-config.sh output", string(out), custom, documented, string(runbooks))
+	for _, bad := range []string{"--selector=job", "job=reachmon"} {
+		if err := exec.Command(script, "--selector", bad).Run(); err == nil {
+			t.Errorf("alerts-config.sh --selector %q: accepted, want a usage error", bad)
+		}
+	}
+}
+
+// alertsParams are the parameters of config/alerts.yml that
+// scripts/alerts-config.sh sets.
+type alertsParams struct{ selector, runbooks, grafana string }
+
+var alertsDefaults = alertsParams{
+	selector: `job=~"reachmon.*"`,
+	runbooks: "https://github.com/reachmon/reachmon/blob/main/docs/alerts.md",
+	grafana:  "http://127.0.0.1:3000",
+}
+
+var (
+	alertBlockRe = regexp.MustCompile(`(?m)^(\s*)- alert:\s*(\S+)\s*$`)
+	exprLineRe   = regexp.MustCompile(`(?m)^\s*expr: ([^|].*)$`)
+	annotationRe = regexp.MustCompile(`(?m)^\s*(summary|description|runbook_url|dashboard_url): (.*)$`)
+)
+
+// ruleExpr returns the expr of a rule's YAML: a plain scalar on its line,
+// or a literal block (`expr: |`), the lines indented deeper than it.
+func ruleExpr(block string) string {
+	if m := exprLineRe.FindStringSubmatch(block); m != nil {
+		return m[1]
+	}
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
+	lines := strings.Split(block, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "expr: |" {
+			continue
+		}
+		var b strings.Builder
+		for _, next := range lines[i+1:] {
+			if strings.TrimSpace(next) != "" && indent(next) <= indent(l) {
+				break
+			}
+			b.WriteString(next + "\n")
+		}
+		return b.String()
+	}
+	return ""
+}
+
+// checkAlertRules checks each alert of a rule file: every metric selector
+// of its expression carries p.selector and names a documented metric (or
+// up), and it has summary, description, a runbook_url pointing at its
+// section of docs/alerts.md under p.runbooks and a dashboard_url under
+// p.grafana.
+func checkAlertRules(t *testing.T, file, rules string, p alertsParams, documented map[string]string, runbooks string) {
+	t.Helper()
+	locs := alertBlockRe.FindAllStringSubmatchIndex(rules, -1)
+	if len(locs) == 0 {
+		t.Fatalf("%s: no alerts", file)
+	}
+	for i, l := range locs {
+		name := rules[l[4]:l[5]]
+		end := len(rules)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		block := rules[l[1]:end]
+		expr := ruleExpr(block)
+		sels := stack.Selectors(expr)
+		if len(sels) == 0 {
+			t.Errorf("%s: %s: no metric in expr %q", file, name, expr)
+		}
+		for _, sel := range sels {
+			if !strings.Contains(sel[1], "{"+p.selector) {
+				t.Errorf("%s: %s: %s%s does not start its matchers with %s", file, name, sel[0], sel[1], p.selector)
+			}
+			if _, ok := documented[stack.Family(sel[0], documented)]; !ok && sel[0] != "up" {
+				t.Errorf("%s: %s: %s is not a metric docs/metrics.md lists", file, name, sel[0])
+			}
+		}
+		ann := map[string]string{}
+		for _, m := range annotationRe.FindAllStringSubmatch(block, -1) {
+			ann[m[1]] = strings.Trim(m[2], `"`)
+		}
+		for _, k := range []string{"summary", "description", "runbook_url", "dashboard_url"} {
+			if strings.TrimSpace(ann[k]) == "" {
+				t.Errorf("%s: %s has no %s annotation", file, name, k)
+			}
+		}
+		anchor := strings.ToLower(name)
+		if ann["runbook_url"] != p.runbooks+"#"+anchor {
+			t.Errorf("%s: %s: runbook_url %q, want %s#%s", file, name, ann["runbook_url"], p.runbooks, anchor)
+		}
+		if !regexp.MustCompile(`(?m)^#+ ` + name + `$`).MatchString(runbooks) {
+			t.Errorf("docs/alerts.md has no heading %q (the anchor #%s of %s's runbook_url)", name, anchor, name)
+		}
+		if !strings.HasPrefix(ann["dashboard_url"], p.grafana+"/d/reachmon-") {
+			t.Errorf("%s: %s: dashboard_url %q is not a reachmon dashboard under %s", file, name, ann["dashboard_url"], p.grafana)
+		}
+	}
 }
 
 var vantageMatcher = `vantage=~"$vantage"`
