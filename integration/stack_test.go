@@ -115,11 +115,8 @@ func TestPromRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runbooks, err := os.ReadFile(filepath.Join(root, "docs/alerts.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkAlertRules(t, "config/alerts.yml", string(rules), alertsDefaults, documented, string(runbooks))
+	runbooks := readFile(t, filepath.Join(root, "docs/alerts.md"))
+	checkAlertRules(t, "config/alerts.yml", string(rules), alertsDefaults, documented, runbooks)
 
 	// scripts/alerts-config.sh sets the parameters the way a mixin's
 	// _config does: the result is valid and uses only the new values.
@@ -136,7 +133,7 @@ func TestPromRules(t *testing.T) {
 	if o, err := run(t, dir, promtool, "check", "rules", "alerts.yml"); err != nil {
 		t.Errorf("promtool check rules on alerts-config.sh's output: %v\n%s", err, o)
 	}
-	checkAlertRules(t, "alerts-config.sh output", string(out), custom, documented, string(runbooks))
+	checkAlertRules(t, "alerts-config.sh output", string(out), custom, documented, runbooks)
 	for _, bad := range []string{"--selector=job", "job=reachmon"} {
 		if err := exec.Command(script, "--selector", bad).Run(); err == nil {
 			t.Errorf("alerts-config.sh --selector %q: accepted, want a usage error", bad)
