@@ -204,7 +204,7 @@ func TestServerAddress(t *testing.T) {
 	// A DoH URL naming its host would be looked up through the system
 	// resolver: refused like any other server host name.
 	if _, err := ServerAddress("https://dns.google/dns-query", "doh"); err == nil ||
-		!strings.Contains(err.Error(), "host names are not resolved") || !strings.Contains(err.Error(), `tls_server_name "dns.google"`) {
+		!strings.Contains(err.Error(), "host names are not resolved") || !strings.Contains(err.Error(), `tls_server_name = "dns.google"`) {
 		t.Errorf("ServerAddress(https://dns.google/dns-query, doh) = %v; want the host-name error with its remedy", err)
 	}
 }

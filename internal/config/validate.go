@@ -240,7 +240,7 @@ func ServerAddress(s string, t model.Transport) (string, error) {
 		// monitor must not depend on a resolver to find the resolvers.
 		u, _ := url.Parse(s)
 		if _, err := netip.ParseAddr(u.Hostname()); err != nil {
-			return "", fmt.Errorf("%q: host names are not resolved: put the server's address in the URL and its name in the TLS server name (https://8.8.8.8/dns-query with tls_server_name \"dns.google\")", s)
+			return "", fmt.Errorf("%q: host names are not resolved: put the server's address in the URL and its name in tls_server_name (probe: --tls-name), e.g. https://8.8.8.8/dns-query with tls_server_name = \"dns.google\"", s)
 		}
 		return s, nil
 	}
