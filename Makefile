@@ -10,7 +10,7 @@ CONFIG    ?= config/reachmon.toml
 FUZZTIME  ?= 20000x
 TESTFLAGS ?=
 
-.PHONY: all build run test test-deps check fuzz lint bench clean demo
+.PHONY: all build run test test-deps check fuzz lint vulncheck bench clean demo
 
 all: build
 
@@ -44,6 +44,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) mod tidy -diff
+	./scripts/vulncheck.sh
+
+# govulncheck against vulnerability data from the Go module proxy (see scripts/vulncheck.sh).
+vulncheck:
+	./scripts/vulncheck.sh
 
 bench: build
 	./scripts/install-bench-deps.sh

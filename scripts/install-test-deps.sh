@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what reachmon's tests need when it is missing: the real daemons
 # the integration tests run (NSD, Unbound, BIRD 2, Prometheus), the DNSSEC
-# tools (ldnsutils) and dig. Go modules come through the module proxy when
+# tools (ldnsutils), dig, and systemd-analyze (to verify the shipped unit). Go modules come through the module proxy when
 # `go test` builds. Debian packages need root; without it, say what to do.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ need=(
 	prometheus:promtool
 	nftables:nft
 	iproute2:ip
+	systemd:systemd-analyze
 )
 
 missing=()

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -100,7 +101,7 @@ const (
 
 // reservePlan returns a Plan no other lab on this machine is using and keeps
 // it reserved until the test ends. Reservation is an exclusive flock(2) on
-// $TMPDIR/reachmon-lab/<base>.lock: it works across processes (two test
+// $TMPDIR/reachmon-lab/<base>[-<netns>].lock (netnsOf): it works across processes (two test
 // binaries run in parallel by `go test ./...`) and within one (parallel
 // tests), and the kernel drops it when the process dies, so there are no
 // stale reservations. With want set, only that base is tried.
@@ -130,7 +131,7 @@ func reservePlan(t testing.TB, want netip.Prefix) Plan {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := lockBase(lockDir, base)
+		f, err := lockBase(lockDir, base, netnsOf(base))
 		if err != nil {
 			lastErr = err
 			continue
@@ -147,8 +148,24 @@ func reservePlan(t testing.TB, want netip.Prefix) Plan {
 	return Plan{}
 }
 
-func lockBase(dir string, base netip.Prefix) (*os.File, error) {
-	name := filepath.Join(dir, base.Addr().String()+".lock")
+// netnsOf names the network namespace whose addresses base is in: ""
+// for 127.0.0.0/8, which every lab on the machine shares, and this
+// process's namespace (its /proc/self/ns/net inode) for the benchmark
+// range, which a lab only uses inside a namespace it created. Labs in
+// different namespaces then never wait for each other's lock.
+func netnsOf(base netip.Prefix) string {
+	if !benchmarkRange.Contains(base.Addr()) {
+		return ""
+	}
+	ns, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		return ""
+	}
+	return "-" + strings.Trim(strings.TrimPrefix(ns, "net:"), "[]")
+}
+
+func lockBase(dir string, base netip.Prefix, netns string) (*os.File, error) {
+	name := filepath.Join(dir, base.Addr().String()+netns+".lock")
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err

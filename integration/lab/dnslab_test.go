@@ -77,18 +77,48 @@ func TestPlan(t *testing.T) {
 func TestLockBaseIsExclusive(t *testing.T) {
 	dir := t.TempDir()
 	base := netip.MustParsePrefix("127.99.0.0/16")
-	f, err := lockBase(dir, base)
+	f, err := lockBase(dir, base, netnsOf(base))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, err := lockBase(dir, base); err == nil {
+	if g, err := lockBase(dir, base, netnsOf(base)); err == nil {
 		g.Close()
 		t.Fatal("a second lock on the same base succeeded")
 	}
 	f.Close()
-	g, err := lockBase(dir, base)
+	g, err := lockBase(dir, base, netnsOf(base))
 	if err != nil {
 		t.Fatalf("lock after release: %v", err)
+	}
+	g.Close()
+}
+
+// The benchmark range is only used inside a namespace the lab created, so
+// its lock is per namespace: labs in two namespaces do not wait for each
+// other, two in one namespace do. 127.0.0.0/8 is shared by every namespace
+// a lab runs in (the host's), so its lock is machine-wide.
+func TestLockBasePerNamespace(t *testing.T) {
+	if ns := netnsOf(netip.MustParsePrefix("127.99.0.0/16")); ns != "" {
+		t.Errorf("127.99.0.0/16 locked per namespace %q, want machine-wide", ns)
+	}
+	bench := netip.MustParsePrefix("198.18.0.0/16")
+	ns := netnsOf(bench)
+	if ns == "" {
+		t.Fatal("the benchmark range is locked machine-wide")
+	}
+	dir := t.TempDir()
+	f, err := lockBase(dir, bench, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if g, err := lockBase(dir, bench, ns); err == nil {
+		g.Close()
+		t.Fatal("a second lock on the same base in the same namespace succeeded")
+	}
+	g, err := lockBase(dir, bench, "-4026530000")
+	if err != nil {
+		t.Fatalf("lock of the same base in another namespace: %v", err)
 	}
 	g.Close()
 }

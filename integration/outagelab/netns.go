@@ -60,6 +60,19 @@ var interrupted atomic.Pointer[os.Signal]
 // process left in it. Only top-level tests can Enter.
 func Enter(t *testing.T) bool {
 	t.Helper()
+	return enter(t, false)
+}
+
+// EnterUntilInterrupt is Enter for a lab a person stops (make demo): there
+// SIGINT or SIGTERM is the normal way out, so the test passes when the
+// inner run, told to stop, passed and the namespace was removed.
+func EnterUntilInterrupt(t *testing.T) bool {
+	t.Helper()
+	return enter(t, true)
+}
+
+func enter(t *testing.T, untilInterrupt bool) bool {
+	t.Helper()
 	if Inside() {
 		return true
 	}
@@ -103,8 +116,9 @@ func Enter(t *testing.T) bool {
 	// On SIGINT/SIGTERM (Ctrl-C reaches the inner run too, through the
 	// process group; a signal to this process alone, say from a script,
 	// does not) the inner run is told to stop and cleans up; this run
-	// waits for it, fails the test, removes the namespace and runs no
-	// further scenario.
+	// waits for it, fails the test (unless untilInterrupt: then the inner
+	// run's verdict stands), removes the namespace and runs no further
+	// scenario.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -126,7 +140,7 @@ func Enter(t *testing.T) bool {
 			_ = cmd.Process.Signal(s)
 		}
 	}
-	if got != nil {
+	if got != nil && !untilInterrupt {
 		t.Fatalf("stopped by %v (the inner run: %v)", got, err)
 	}
 	text := out.String()

@@ -24,6 +24,37 @@ const DefaultTimeout = 10 * time.Second
 // maxBody bounds the document read (a large routes view is a few MB).
 const maxBody = 64 << 20
 
+// NewClient returns the client the CLI reads the daemon at baseURL with:
+// each request bounded by timeout and, when token is set, carrying it as
+// a bearer token. The token goes only to baseURL's host, never along a
+// redirect elsewhere.
+func NewClient(timeout time.Duration, baseURL, token string) (*http.Client, error) {
+	c := &http.Client{Timeout: timeout}
+	if token == "" {
+		return c, nil
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q is not an http URL", baseURL)
+	}
+	c.Transport = bearerTransport{base: http.DefaultTransport, host: u.Host, token: token}
+	return c, nil
+}
+
+type bearerTransport struct {
+	base        http.RoundTripper
+	host, token string
+}
+
+func (t bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host != t.host {
+		return t.base.RoundTrip(req)
+	}
+	req = req.Clone(req.Context()) // a RoundTripper must not change its request
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	return t.base.RoundTrip(req)
+}
+
 // GetJSON fetches baseURL+path (with query q, if any) and decodes the JSON
 // answer into v. A nil hc means a client with DefaultTimeout. A non-200
 // answer is an error carrying the API's {"error": …} text, or the status

@@ -42,3 +42,39 @@ func TestGetJSON(t *testing.T) {
 		t.Errorf("no daemon: %v", err)
 	}
 }
+
+// NewClient sends the token to the daemon's host only, not along a
+// redirect to another.
+func TestNewClientToken(t *testing.T) {
+	var elsewhere string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere = r.Header.Get("Authorization")
+		w.Write([]byte(`{"q":"other"}`))
+	}))
+	defer other.Close()
+	daemon := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/moved" {
+			http.Redirect(w, r, other.URL+"/api/v1/doc", http.StatusFound)
+			return
+		}
+		w.Write([]byte(`{"q":"` + r.Header.Get("Authorization") + `"}`))
+	}))
+	defer daemon.Close()
+	// The redirect target is another host for the client: localhost, not 127.0.0.1.
+	other.URL = strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+
+	hc, err := NewClient(DefaultTimeout, daemon.URL, "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Q string }
+	if err := GetJSON(context.Background(), hc, daemon.URL, "/api/v1/doc", nil, &doc); err != nil || doc.Q != "Bearer s3cret" {
+		t.Errorf("daemon saw Authorization %q (%v), want the bearer token", doc.Q, err)
+	}
+	if err := GetJSON(context.Background(), hc, daemon.URL, "/api/v1/moved", nil, &doc); err != nil || doc.Q != "other" || elsewhere != "" {
+		t.Errorf("redirected host saw Authorization %q (%+v, %v), want none", elsewhere, doc, err)
+	}
+	if hc, _ := NewClient(DefaultTimeout, daemon.URL, ""); hc.Transport != nil {
+		t.Error("a client without a token should use the default transport")
+	}
+}

@@ -27,6 +27,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
+// WriteError answers code with the API's one error document. The
+// daemon's access guard (package server) refuses requests with it too, so
+// that a client sees one shape whatever refused it.
+func WriteError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, ErrorDoc{Schema: ErrorSchema, Status: code, Message: msg})
 }
+
+func writeError(w http.ResponseWriter, code int, msg string) { WriteError(w, code, msg) }

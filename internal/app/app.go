@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -30,6 +31,7 @@ import (
 	notifyslack "github.com/reachmon/reachmon/internal/notify/slack"
 	"github.com/reachmon/reachmon/internal/schedule"
 	"github.com/reachmon/reachmon/internal/server"
+	"github.com/reachmon/reachmon/internal/statefile"
 	"github.com/reachmon/reachmon/internal/version"
 )
 
@@ -100,6 +102,11 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
+	apiToken, err := cfg.API.Token()
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	d.srv.SetAccess(server.Access{Token: apiToken, ProtectMetrics: cfg.API.ProtectMetrics, Hosts: cfg.API.HostsAllowed(cfg.Listen)})
 	cfgJSON, err := json.Marshal(cfg.Config) // the file as decoded, not the plan resolved from it
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -111,20 +118,24 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 
 // Run runs the daemon until ctx is cancelled; it returns after every
 // goroutine has finished.
+//
+// The state directory is locked for the daemon's life: a second daemon on
+// the same state_dir is refused (an error carrying statefile.ErrRefused,
+// as is a state file of a newer schema).
 func (d *Daemon) Run(ctx context.Context) error {
 	if err := os.MkdirAll(d.cfg.StateDir, 0o750); err != nil {
 		return fmt.Errorf("app: state directory: %w", err)
 	}
-	if d.cfg.Slack.Enabled() {
-		if err := d.startNotifier(); err != nil {
-			return err
-		}
-	}
-	store, err := openIncidents(d.cfg.StateDir, d.deliveryState(), d.log)
+	lock, err := statefile.Lock(d.cfg.StateDir)
 	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	defer lock.Unlock()
+	if err := d.openState(); err != nil {
 		return err
 	}
-	d.store = store
+	defer d.flushState()
+	store := d.store
 	restored := store.Incidents()
 	d.ev.Restore(restored)
 	d.im.Restore(restored)
@@ -143,13 +154,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ln, err := d.srv.Listen()
 	if err != nil {
-		return err
+		// A port in use or an address not on this host: restarting
+		// unchanged fails the same way.
+		return config.Invalid(err)
 	}
 	d.log.Info("reachmon starting", "version", version.Get(), "vantage", d.cfg.Vantage,
 		"zones", len(d.cfg.Zones), "resolvers", len(d.cfg.Resolvers), "bgp_neighbors", len(d.cfg.BGP.Neighbor))
 	if n := len(d.cfg.Zones); n > config.ZoneLatencyWarnZones && d.cfg.Metrics.ZoneLatency {
 		d.log.Warn("per-zone latency histograms are on for many zones: they will be most of reachmon's memory and of every /metrics scrape; set [metrics] zone_latency = false",
 			"zones", n, "histograms_per_zone", "one per server")
+	}
+	if d.cfg.APIExposedWithoutToken() {
+		d.log.Warn("the HTTP API is served beyond this host without a token: whoever reaches the listen address reads every zone, incident and route; set [api] token_env or token_file",
+			"listen", d.cfg.Listen)
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.srv.Serve(ctx, ln) })
@@ -192,6 +209,49 @@ func (d *Daemon) consume(ctx context.Context) {
 	}
 }
 
+// openState opens the state stores of the locked state directory: the
+// notifier's outbox (when Slack is on) and the incident store, reconciles
+// the first with the second, and adds the readiness check and the write
+// error counter of both.
+func (d *Daemon) openState() error {
+	if d.cfg.Slack.Enabled() {
+		if err := d.startNotifier(); err != nil {
+			return err
+		}
+	}
+	delivery, err := d.deliveryState()
+	if err != nil {
+		return err
+	}
+	d.store, err = openIncidents(d.cfg.StateDir, delivery, d.log)
+	if err != nil {
+		return err
+	}
+	writes := []statefile.WriteStatus{d.store.WriteStatus()}
+	d.health.AddStateStore("incidents", d.store.WriteStatus().Failures)
+	if d.notifier != nil {
+		d.notifier.Reconcile(d.store.Incidents())
+		writes = append(writes, d.notifier.WriteStatus())
+		d.health.AddStateStore("notify", d.notifier.WriteStatus().Failures)
+	}
+	d.addCheck("state_writes", func() error {
+		errs := make([]error, len(writes))
+		for i, w := range writes {
+			errs[i] = w.Err()
+		}
+		return errors.Join(errs...)
+	})
+	return nil
+}
+
+// flushState writes what the stores have queued (at shutdown).
+func (d *Daemon) flushState() {
+	d.store.Flush()
+	if d.notifier != nil {
+		d.notifier.Flush()
+	}
+}
+
 // startNotifier builds the Slack notifier and its delivery queue, which
 // keeps what was delivered about each incident.
 func (d *Daemon) startNotifier() error {
@@ -209,17 +269,21 @@ func (d *Daemon) startNotifier() error {
 
 // deliveryState is what the incident store shows as delivered: the
 // dispatcher's own state while notifications are on, else what it saved
-// while they were (incidents paged then still say so).
-func (d *Daemon) deliveryState() incident.DeliveryState {
+// while they were (incidents paged then still say so). A saved state of a
+// newer schema is refused as with notifications on.
+func (d *Daemon) deliveryState() (incident.DeliveryState, error) {
 	if d.notifier != nil {
-		return d.notifier
+		return d.notifier, nil
 	}
 	saved, err := notify.ReadDelivered(d.cfg.StateDir)
+	if errors.Is(err, statefile.ErrRefused) {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	if err != nil {
 		d.log.Warn("saved notification state unreadable; incidents are shown as not paged", "error", err)
-		return nil
+		return nil, nil
 	}
-	return saved
+	return saved, nil
 }
 
 // openIncidents opens the incident store of stateDir, showing delivery

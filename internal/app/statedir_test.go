@@ -133,6 +133,7 @@ func TestStateDirFromBeforeOneDeliveryOwner(t *testing.T) {
 	if err := store.Apply([]model.IncidentChange{{Type: model.ChangeUpdate, Incident: upd}}); err != nil {
 		t.Fatal(err)
 	}
+	store.Flush()
 	b, err := os.ReadFile(filepath.Join(dir, "incidents", "incidents.json"))
 	if err != nil || bytes.Contains(b, []byte(`"notify"`)) {
 		t.Fatalf("incidents.json still mirrors delivery state (%v):\n%s", err, b)

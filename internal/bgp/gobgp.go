@@ -43,7 +43,10 @@ func startSpeaker(ctx context.Context, s *server.BgpServer, cfg config.BGP) erro
 	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: cfg.ASN, RouterId: cfg.RouterID, ListenPort: port, ListenAddresses: cfg.ListenAddresses,
 	}}); err != nil {
-		return fmt.Errorf("bgp: start speaker: %w", err)
+		// The configuration was validated: what is left to fail is the
+		// listener (a port in use, an address not on this host), which
+		// restarting unchanged does not fix.
+		return config.Invalid(fmt.Errorf("bgp: start speaker (listen_port %d): %w", cfg.ListenPort, err))
 	}
 	for _, name := range []string{setName4, setName6} {
 		if err := s.AddDefinedSet(ctx, &api.AddDefinedSetRequest{DefinedSet: &api.DefinedSet{

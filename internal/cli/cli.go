@@ -19,16 +19,17 @@ const usage = `reachmon: external DNS + BGP reachability monitor
 
 usage:
   reachmon run [--config FILE] [--listen ADDR] [--log-level L] [--log-format F]
-  reachmon probe NAME... [--resolver ADDR[:PORT]]... [--auth] [--type T]...
-                 [--transport udp|tcp|dot|doh] [--timeout D] [--json] [--debug]
+  reachmon ` + probeUsage + `
   reachmon check-config [--config FILE]
-  reachmon status [--all] [--url URL | --config FILE] [--json]
-  reachmon incidents [--open] [-v] [--url URL | --config FILE] [--json]
-  reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json]
+  reachmon status [--all] [--url URL | --config FILE] [--json] [--timeout D]
+  reachmon incidents [--open] [-v] [--url URL | --config FILE] [--json] [--timeout D]
+  reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json] [--timeout D]
   reachmon notify test [--config FILE]
   reachmon version
+  reachmon help [COMMAND]
+  reachmon completion bash|zsh|fish
 
-Run 'reachmon COMMAND --help' for a command's flags.
+Run 'reachmon help COMMAND' (or 'reachmon COMMAND --help') for a command's flags.
 `
 
 // DefaultConfig is the configuration file used when --config is not given.
@@ -60,8 +61,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "reachmon %s\n", version.Get())
 		return ExitOK
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return ExitOK
+		return helpCmd(rest, stdout, stderr)
+	case "completion":
+		return completionCmd(rest, stdout, stderr)
+	case completeCommand:
+		return complete(rest, stdout)
 	}
 	fmt.Fprintf(stderr, "reachmon: unknown command %q\n\n%s", cmd, usage)
 	return ExitUsage
@@ -79,7 +83,10 @@ func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return ExitProblem
+		return exitCode(err)
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
 	}
 	fmt.Fprintf(stdout, "%s: ok (vantage %s, %d resolvers, %d zones, %d watched prefixes)\n",
 		*path, cfg.Vantage, len(cfg.Resolvers), len(cfg.Zones), len(cfg.Prefixes))
@@ -104,9 +111,13 @@ func runCmd(args []string, stderr io.Writer) int {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return ExitUsage
+		return exitCode(err)
 	}
 	if *listen != "" {
+		if err := config.CheckListen(*listen); err != nil {
+			fmt.Fprintf(stderr, "reachmon run: --listen: %v\n", err)
+			return ExitUsage
+		}
 		cfg.Listen = *listen
 	}
 	if *level != "" {
@@ -120,10 +131,13 @@ func runCmd(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "reachmon: %v\n", err)
 		return ExitUsage
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration", "warning", w)
+	}
 	d, err := app.New(cfg, log)
 	if err != nil {
 		log.Error("startup failed", "error", err)
-		return ExitProblem
+		return exitCode(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -141,7 +155,6 @@ func runCmd(args []string, stderr io.Writer) int {
 	}
 	if err != nil {
 		log.Error("reachmon failed", "error", err)
-		return ExitProblem
 	}
-	return ExitOK
+	return exitCode(err)
 }

@@ -38,8 +38,10 @@ func TestCheckConfig(t *testing.T) {
 		inStderr []string
 	}{
 		{"good", []string{"check-config", "--config", good}, 0, "good.toml: ok (vantage default, 1 resolvers, 1 zones, 0 watched prefixes)", nil},
-		{"bad", []string{"check-config", "--config", bad}, 1, "", []string{"bad.toml: 2 configuration errors", "vantag: unknown key", `probe.timeout: must be greater than zero (got "-1s")`}},
-		{"missing", []string{"check-config", "--config", filepath.Join(dir, "nope.toml")}, 1, "", []string{"nope.toml: no such file"}},
+		// A configuration error is exit status 2, as run's.
+		{"bad", []string{"check-config", "--config", bad}, 2, "", []string{"bad.toml: 2 configuration errors", "vantag: unknown key", `probe.timeout: -1s is outside 1ms..1m`}},
+		{"missing", []string{"check-config", "--config", filepath.Join(dir, "nope.toml")}, 2, "", []string{"nope.toml: no such file"}},
+		{"device", []string{"check-config", "--config", "/dev/zero"}, 2, "", []string{"config: configuration file /dev/zero is a character device, not a regular file"}},
 		{"shipped", []string{"check-config", "--config", "../../config/reachmon.toml"}, 0, "ok", nil},
 		{"bad flag", []string{"check-config", "--bogus"}, 2, "", []string{"flag provided but not defined: -bogus"}},
 		// A file given without --config is refused, not ignored in favour of the default file.
@@ -73,7 +75,9 @@ func TestProbeUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"no names", []string{"probe"}, "name at least one NAME"},
-		{"bad type", []string{"probe", "example.com", "--type", "AXFR"}, `--type "AXFR" is not one of`},
+		{"bad type", []string{"probe", "example.com", "--type", "AXFR"}, `TYPE "AXFR" is a zone transfer: it cannot be asked for as a query type`},
+		{"unknown type", []string{"probe", "example.com", "-t", "MXX"}, `TYPE "MXX" is not a DNS record type`},
+		{"bad @server", []string{"probe", "example.com", "@dns.google"}, `@SERVER "dns.google" is not an IP address`},
 		{"bad transport", []string{"probe", "example.com", "--transport", "quic"}, `--transport "quic" is not one of udp, tcp, dot, doh`},
 		{"bad resolver", []string{"probe", "example.com", "--resolver", "dns.google"}, `--resolver "dns.google" is not an IP address`},
 		{"bad name", []string{"probe", "exa mple.com"}, "NAME \"exa mple.com\" holds ' '"},

@@ -17,28 +17,32 @@ import (
 	"github.com/reachmon/reachmon/internal/incident"
 )
 
-// daemonURL picks the base URL of a running daemon: --url, else the listen
-// address of --config (if given), else the default listen address.
-func daemonURL(url, cfgPath string) (string, error) {
-	if url != "" {
-		return url, nil
-	}
+// daemonTarget picks the running daemon to read: its base URL (--url,
+// else the listen address of --config if given, else the default listen
+// address) and the API token to send (--config's [api] token, if any).
+func daemonTarget(url, cfgPath string) (base, token string, err error) {
 	listen := config.DefaultListen
 	if cfgPath != "" {
 		cfg, err := config.Load(cfgPath)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		listen = cfg.Listen
+		if token, err = cfg.API.Token(); err != nil {
+			return "", "", err
+		}
+	}
+	if url != "" {
+		return url, token, nil
 	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port), nil
+	return "http://" + net.JoinHostPort(host, port), token, nil
 }
 
 // daemonQuery is one read from a running daemon: fetch returns the API
@@ -55,7 +59,7 @@ func daemonCmd(name, usage string, args []string, stdout, stderr io.Writer,
 	setup func(fs *flag.FlagSet) func(pos []string) (daemonQuery, error)) int {
 	fs := newFlagSet(name, usage, stderr)
 	url := fs.String("url", "", "base URL of the running daemon (default from --config's listen, else http://"+config.DefaultListen+")")
-	cfgPath := fs.String("config", "", "configuration file whose listen address to use")
+	cfgPath := fs.String("config", "", "configuration file whose listen address (unless --url) and [api] token to use")
 	asJSON := fs.Bool("json", false, "print the API's JSON document")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of the request")
 	build := setup(fs)
@@ -67,9 +71,15 @@ func daemonCmd(name, usage string, args []string, stdout, stderr io.Writer,
 		return ExitUsage
 	}
 	q, err := build(pos)
-	var base string
+	var (
+		base, token string
+		client      *http.Client
+	)
 	if err == nil {
-		base, err = daemonURL(*url, *cfgPath)
+		base, token, err = daemonTarget(*url, *cfgPath)
+	}
+	if err == nil {
+		client, err = api.NewClient(*timeout, base, token)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "reachmon %s: %v\n", name, err)
@@ -77,7 +87,7 @@ func daemonCmd(name, usage string, args []string, stdout, stderr io.Writer,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	doc, err := q.fetch(ctx, &http.Client{Timeout: *timeout}, base)
+	doc, err := q.fetch(ctx, client, base)
 	if err == nil {
 		if *asJSON {
 			enc := json.NewEncoder(stdout)
@@ -95,7 +105,7 @@ func daemonCmd(name, usage string, args []string, stdout, stderr io.Writer,
 }
 
 func bgpCmd(args []string, stdout, stderr io.Writer) int {
-	return daemonCmd("bgp", "bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json]", args, stdout, stderr,
+	return daemonCmd("bgp", "bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json] [--timeout D]", args, stdout, stderr,
 		func(fs *flag.FlagSet) func([]string) (daemonQuery, error) {
 			return func(pos []string) (daemonQuery, error) {
 				switch {
@@ -124,7 +134,7 @@ func bgpCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func incidentsCmd(args []string, stdout, stderr io.Writer) int {
-	return daemonCmd("incidents", "incidents [--open] [-v] [--url URL | --config FILE] [--json]", args, stdout, stderr,
+	return daemonCmd("incidents", "incidents [--open] [-v] [--url URL | --config FILE] [--json] [--timeout D]", args, stdout, stderr,
 		func(fs *flag.FlagSet) func([]string) (daemonQuery, error) {
 			open := fs.Bool("open", false, "only open incidents")
 			verbose := fs.Bool("v", false, "show each incident's root cause and evidence timeline")
@@ -143,7 +153,7 @@ func incidentsCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func statusCmd(args []string, stdout, stderr io.Writer) int {
-	return daemonCmd("status", "status [--all] [--url URL | --config FILE] [--json]", args, stdout, stderr,
+	return daemonCmd("status", "status [--all] [--url URL | --config FILE] [--json] [--timeout D]", args, stdout, stderr,
 		func(fs *flag.FlagSet) func([]string) (daemonQuery, error) {
 			all := fs.Bool("all", false, "list healthy zones, resolvers, servers and prefixes too")
 			return func(pos []string) (daemonQuery, error) {

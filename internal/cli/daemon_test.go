@@ -20,6 +20,7 @@ func TestIncidentsAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(store.Flush) // its queued write lands before the directory is removed
 	now := time.Date(2021, 10, 4, 15, 40, 2, 0, time.UTC)
 	inc := model.Incident{ID: "20211004T154002Z-3fa2c1", Kind: model.IncidentBGPOutage, Severity: model.SeverityCritical,
 		State: model.StateOpen, SubjectKind: model.SubjectZone, Subject: "facebook.com", Opened: now, Confirmed: now, Updated: now,

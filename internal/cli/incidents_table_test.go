@@ -33,6 +33,7 @@ func TestHandlerFetchTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(st.Flush) // its queued write lands before the directory is removed
 	open := model.Incident{ID: "20210930T150000Z-abcdef", Kind: model.IncidentDNSSEC, Severity: model.SeverityCritical,
 		State: model.StateOpen, SubjectKind: model.SubjectZone, Subject: "slack.com", Opened: t0, Confirmed: t0, Updated: t0,
 		RootCause: "DNSSEC validation of slack.com fails.", Evidence: []model.EvidenceItem{{Time: t0, Text: "resolver google: SERVFAIL"}}}

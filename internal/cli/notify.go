@@ -31,7 +31,7 @@ func notifyCmd(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return ExitUsage
+		return exitCode(err)
 	}
 	if !cfg.Slack.Enabled() {
 		fmt.Fprintf(stderr, "reachmon notify: %s configures no Slack paging: set [slack] token_env/token_file or webhook_url_env/webhook_url_file\n", *path)
@@ -43,7 +43,7 @@ func notifyCmd(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprint(stdout, report)
 	if err != nil {
 		fmt.Fprintf(stderr, "reachmon notify test: %v\n", err)
-		return ExitProblem
+		return exitCode(err)
 	}
 	return ExitOK
 }

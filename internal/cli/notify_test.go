@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,13 +13,7 @@ func TestNotifyTest(t *testing.T) {
 	fake := fakeslack.New(token, map[string]string{"#test": "C0TEST0001"})
 	defer fake.Close()
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, text string) string { return writeFile(t, dir, name, text) }
 	t.Setenv("REACHMON_TEST_SLACK_TOKEN", token)
 	good := write("good.toml", fmt.Sprintf("[slack]\ntoken_env = \"REACHMON_TEST_SLACK_TOKEN\"\napi_url = %q\nchannel = \"C0TEST0001\"\n", fake.APIURL()))
 	code, out, errOut := runMain("notify", "test", "--config", good)

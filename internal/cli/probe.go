@@ -61,12 +61,16 @@ var defaultResolvers = []struct{ name, addr, tlsName, dohURL string }{
 	{"quad9", "9.9.9.9", "dns.quad9.net", "https://9.9.9.9/dns-query"},
 }
 
-const probeUsage = "probe NAME... [--resolver ADDR[:PORT]]... [--auth] [--type T]... [--transport udp|tcp|dot|doh] [--timeout D] [--json] [--debug]"
+// probeUsage is the probe line of the usage; dig, kdig, q and doggo users
+// can type their habits: "reachmon probe example.com MX @1.1.1.1 -j".
+const probeUsage = `probe NAME... [TYPE]... [@SERVER]... [-t|--type TYPE]... [-r|--resolver ADDR[:PORT]]...
+                 [--auth] [--transport udp|tcp|dot|doh] [--tls-name NAME] [--timeout D]
+                 [--config FILE] [-j|--json] [--debug]`
 
 func probeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("probe", probeUsage, stderr)
 	flags := defineProbeFlags(fs)
-	names, err := parseInterspersed(fs, args)
+	args, err := parseInterspersed(fs, args)
 	if err != nil {
 		if isHelp(err) {
 			return ExitOK
@@ -77,6 +81,7 @@ func probeCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "reachmon probe: "+format+"\n", a...)
 		return ExitUsage
 	}
+	names := flags.positional(args)
 	if len(names) == 0 {
 		fs.Usage()
 		return fail("name at least one NAME to probe")
@@ -112,16 +117,45 @@ type probeFlags struct {
 
 func defineProbeFlags(fs *flag.FlagSet) *probeFlags {
 	f := &probeFlags{}
-	fs.Var(&f.resolvers, "resolver", "resolver to ask, ADDR[:PORT] (a URL for doh); repeatable (default 1.1.1.1, 8.8.8.8, 9.9.9.9)")
-	fs.Var(&f.types, "type", "record type to ask for; repeatable (default A and AAAA)")
+	fs.Var(&f.resolvers, "resolver", "resolver to ask, `ADDR[:PORT]` (a URL for doh), as @SERVER does; repeatable (default 1.1.1.1, 8.8.8.8, 9.9.9.9)")
+	alias(fs, "r", "resolver")
+	fs.Var(&f.types, "type", "record `TYPE` to ask for (any type: MX, TLSA, SSHFP, TYPE65, ...), as a positional TYPE does; repeatable (default A and AAAA)")
+	alias(fs, "t", "type")
 	f.auth = fs.Bool("auth", false, "also discover the zone's authoritative servers, query them directly and check DS against DNSKEY")
-	f.transport = fs.String("transport", "udp", "transport to the resolvers: udp, tcp, dot, doh")
-	f.tlsName = fs.String("tls-name", "", "TLS server name to verify (dot, doh); default per resolver")
-	f.timeout = fs.Duration("timeout", 5*time.Second, "deadline of each query")
+	f.transport = fs.String("transport", "udp", "transport to the resolvers: `udp|tcp|dot|doh`")
+	f.tlsName = fs.String("tls-name", "", "TLS server `NAME` to verify (dot, doh); default per resolver")
+	f.timeout = fs.Duration("timeout", 5*time.Second, "deadline of each query, a duration `D` such as 500ms or 2s")
 	f.asJSON = fs.Bool("json", false, "print the reachmon.probe/v1 JSON document instead of a table")
+	alias(fs, "j", "json")
 	f.debug = fs.Bool("debug", false, "log every query and answer to stderr")
-	f.cfgPath = fs.String("config", "", "take resolvers from this configuration file (optional)")
+	f.cfgPath = fs.String("config", "", "take resolvers from this configuration `FILE` (optional)")
 	return f
+}
+
+// positional sorts the positional arguments as dig does: "@SERVER" is a
+// resolver (kept with its "@" for error messages), a record type's name
+// (in any case, "mx", "TYPE65") is a TYPE, and anything else is a NAME
+// (a trailing dot makes a NAME of a word that is also a type: "mx.").
+func (f *probeFlags) positional(args []string) (names []string) {
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "@"):
+			f.resolvers = append(f.resolvers, a)
+		case isRecordTypeWord(a):
+			f.types = append(f.types, a)
+		default:
+			names = append(names, a)
+		}
+	}
+	return names
+}
+
+// isRecordTypeWord reports whether a names a record type, including one
+// that cannot be asked for (AXFR): request then refuses it with the
+// reason instead of asking for a name "axfr.".
+func isRecordTypeWord(a string) bool {
+	_, _, err := config.RecordType(a)
+	return err == nil || errors.Is(err, config.ErrNotAskable)
 }
 
 // request validates the flags and NAMEs into the check to run; the error
@@ -138,17 +172,18 @@ func (f *probeFlags) request(names []string) (ProbeRequest, error) {
 		}
 		qnames = append(qnames, fqdn)
 	}
-	types := []string(f.types)
-	if len(types) == 0 {
-		types = []string{"A", "AAAA"}
+	types := []string{"A", "AAAA"}
+	if len(f.types) > 0 {
+		types = nil
 	}
-	for _, t := range types {
-		if !slices.Contains(config.QueryTypes, strings.ToUpper(t)) {
-			return ProbeRequest{}, fmt.Errorf("--type %q is not one of %s", t, strings.Join(config.QueryTypes, ", "))
+	for _, t := range f.types {
+		name, _, err := config.RecordType(t)
+		if err != nil {
+			return ProbeRequest{}, fmt.Errorf("TYPE %v", err)
 		}
-	}
-	for i := range types {
-		types[i] = strings.ToUpper(types[i])
+		if !slices.Contains(types, name) {
+			types = append(types, name)
+		}
 	}
 	tr, err := config.ParseTransport(*f.transport)
 	if err != nil {
@@ -186,9 +221,13 @@ func probeResolvers(flags []string, cfgPath string, tr model.Transport, tlsName 
 	if len(flags) > 0 {
 		var out []model.Server
 		for _, r := range flags {
+			spelled := "--resolver"
+			if server, ok := strings.CutPrefix(r, "@"); ok {
+				r, spelled = server, "@SERVER"
+			}
 			addr, err := config.ServerAddress(r, tr)
 			if err != nil {
-				return nil, fmt.Errorf("--resolver %v", err)
+				return nil, fmt.Errorf("%s %v", spelled, err)
 			}
 			out = append(out, model.Server{Name: r, Kind: model.KindResolver, Addr: addr, Transport: tr, TLSServerName: tlsName, Validating: true})
 		}

@@ -174,9 +174,8 @@ func (b *BGP) validate(e *Errors) {
 	if len(b.ListenAddresses) > 0 && b.ListenPort == 0 {
 		e.add("bgp.listen_addresses: set but bgp.listen_port is 0 (no listener)")
 	}
-	if b.InitialSyncTimeout.Duration < 0 {
-		e.add("bgp.initial_sync_timeout: must not be negative")
-	}
+	durationRange{min: MinPeriod, max: MaxBGPWait, unset: "the default " + shortDuration(DefaultBGPInitialSyncTimeout)}.
+		check(e, "bgp.initial_sync_timeout", b.InitialSyncTimeout.Duration)
 	seen := map[netip.Addr]int{}
 	for i := range b.Neighbor {
 		b.Neighbor[i].validate(i, b, seen, e)
@@ -201,7 +200,7 @@ func (n *Neighbor) validate(i int, b *BGP, seen map[netip.Addr]int, e *Errors) {
 		}
 	}
 	if n.Port < 0 || n.Port > 65535 {
-		e.add("%s.port: %d is outside 1..65535", key, n.Port)
+		e.add("%s.port: %d is outside 0..65535 (0: %d)", key, n.Port, DefaultBGPPort)
 	}
 	if n.PeerASN == 0 {
 		e.add("%s.peer_asn: must be set", key)
@@ -248,7 +247,7 @@ func (n *Neighbor) validate(i int, b *BGP, seen map[netip.Addr]int, e *Errors) {
 	if keepalive > 0 && effKeep >= effHold {
 		e.add("%s.keepalive: %s must be shorter than hold_time %s", key, effKeep, effHold)
 	}
-	if retry < 0 || (retry > 0 && retry < time.Second) || retry%time.Second != 0 {
-		e.add("%s.connect_retry: %s must be whole seconds, at least 1s", key, retry)
+	if retry < 0 || (retry > 0 && retry < time.Second) || retry > MaxBGPWait || retry%time.Second != 0 {
+		e.add("%s.connect_retry: %s must be whole seconds between 1s and %s", key, retry, shortDuration(MaxBGPWait))
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -38,6 +37,7 @@ type Config struct {
 	BGP      BGP         `toml:"bgp"`
 	Evaluate Evaluate    `toml:"evaluate"`
 	Metrics  Metrics     `toml:"metrics"`
+	API      APIConfig   `toml:"api"`
 }
 
 // Metrics configures what /metrics exposes.
@@ -159,11 +159,13 @@ func (e *Errors) add(format string, args ...any) {
 	e.List = append(e.List, fmt.Sprintf(format, args...))
 }
 
-// Load reads, decodes, validates and resolves the file at path.
+// Load reads, decodes, validates and resolves the file at path, which
+// must be a regular file of at most MaxConfigFileSize. Every error is a
+// configuration error (IsInvalid).
 func Load(path string) (*Plan, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path, "configuration file", MaxConfigFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, Invalid(fmt.Errorf("config: %w", err))
 	}
 	return Parse(path, data)
 }

@@ -136,7 +136,7 @@ prefix = "banana"
 			`resolver[3].address: "dns.example/q" is not a DoH URL such as https://dns.example/dns-query`,
 			`zone[0].name: "bad..zone" has an empty label`,
 			`zone[1].names[1]: "bad name" holds ' ', which is not valid in a domain name`,
-			`zone[1].types[1]: "AXFR" is not a supported record type (A, AAAA, CAA, CNAME, DNSKEY, DS, HTTPS, MX, NS, PTR, SOA, SRV, SVCB, TXT)`,
+			`zone[1].types[1]: "AXFR" is a zone transfer: it cannot be asked for as a query type`,
 			`zone[1].authoritative[0]: "192.0.2.1:0": port 0 is not valid`,
 			`zone[1].authoritative[1]: "ns1.example" is not an IP address with an optional port (host names are not resolved: give the address)`,
 			`zone[2].name: zone "OK.example." is already zone[1]`,
@@ -250,7 +250,7 @@ end = 2026-01-01T00:00:00Z
 	}
 	want := []string{
 		`evaluate.open_rounds: 0 is outside 1..100`,
-		`evaluate.resolve_after: must not be negative (got "-1s")`,
+		`evaluate.resolve_after: -1s is outside 0s..24h`,
 		`evaluate.min_peers: 0 must be at least 1`,
 		`evaluate.control_zones[1]: "other.org" is not a configured [[zone]]`,
 		`evaluate.silence[0].kinds[0]: "outage" is not an incident kind`,

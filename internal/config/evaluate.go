@@ -155,27 +155,16 @@ func (v *Evaluate) validate(zones map[string]int, e *Errors) {
 	if v.ResolveRounds < 1 || v.ResolveRounds > 100 {
 		e.add("evaluate.resolve_rounds: %d is outside 1..100", v.ResolveRounds)
 	}
-	nonNegative := func(key string, d Duration) {
-		if d.Duration < 0 {
-			e.add("evaluate.%s: must not be negative (got %q)", key, d.Duration.String())
-		}
-	}
-	nonNegative("open_after", v.OpenAfter)
-	nonNegative("resolve_after", v.ResolveAfter)
-	nonNegative("bgp_open_after", v.BGPOpenAfter)
-	nonNegative("bgp_resolve_after", v.BGPResolveAfter)
-	nonNegative("start_grace", v.StartGrace)
-	nonNegative("peer_grace", v.PeerGrace)
-	if v.FadeOff.Duration <= 0 {
-		e.add("evaluate.fade_off: must be greater than zero (got %q)", v.FadeOff.Duration.String())
-	}
-	if v.KeepResolved.Duration <= 0 {
-		e.add("evaluate.keep_resolved: must be greater than zero (got %q)", v.KeepResolved.Duration.String())
-	}
-	if v.SignatureWarning.Duration <= 0 {
-		e.add("evaluate.signature_warning: must be greater than zero (got %q)", v.SignatureWarning.Duration.String())
-	}
-	nonNegative("serial_spread_after", v.SerialSpreadAfter)
+	waitRange.check(e, "evaluate.open_after", v.OpenAfter.Duration)
+	waitRange.check(e, "evaluate.resolve_after", v.ResolveAfter.Duration)
+	waitRange.check(e, "evaluate.bgp_open_after", v.BGPOpenAfter.Duration)
+	waitRange.check(e, "evaluate.bgp_resolve_after", v.BGPResolveAfter.Duration)
+	waitRange.check(e, "evaluate.start_grace", v.StartGrace.Duration)
+	waitRange.check(e, "evaluate.peer_grace", v.PeerGrace.Duration)
+	periodRange.check(e, "evaluate.fade_off", v.FadeOff.Duration)
+	retentionRange.check(e, "evaluate.keep_resolved", v.KeepResolved.Duration)
+	retentionRange.check(e, "evaluate.signature_warning", v.SignatureWarning.Duration)
+	waitRange.check(e, "evaluate.serial_spread_after", v.SerialSpreadAfter.Duration)
 	if v.MinPeers < 1 {
 		e.add("evaluate.min_peers: %d must be at least 1", v.MinPeers)
 	}

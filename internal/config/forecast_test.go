@@ -32,8 +32,8 @@ func TestForecastKeys(t *testing.T) {
 		t.Fatalf("want *Errors, got %v", err)
 	}
 	want := []string{
-		`evaluate.signature_warning: must be greater than zero (got "0s")`,
-		`evaluate.serial_spread_after: must not be negative (got "-1m0s")`,
+		`evaluate.signature_warning: 0s is outside 1ms..720h`,
+		`evaluate.serial_spread_after: -1m is outside 0s..24h`,
 	}
 	if len(ce.List) != len(want) {
 		t.Fatalf("got %d errors, want %d:\n%s", len(ce.List), len(want), strings.Join(ce.List, "\n"))

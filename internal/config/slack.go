@@ -124,6 +124,14 @@ func (s SlackConfig) WebhookURL() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("slack webhook URL: %w", err)
 	}
+	// The URL is a secret: the message names where it came from, not it.
+	if !isHTTPURL(v) {
+		return "", fmt.Errorf("slack webhook URL (%s): not an http(s) URL", secretSource(s.WebhookURLEnv, s.WebhookURLFile))
+	}
+	if !isSecureURL(v) {
+		return "", fmt.Errorf("slack webhook URL (%s): use https (plain http only to a loopback address: 127.0.0.0/8, ::1, localhost)",
+			secretSource(s.WebhookURLEnv, s.WebhookURLFile))
+	}
 	return v, nil
 }
 
@@ -260,6 +268,8 @@ func (s *SlackConfig) validateCredentials(e *Errors) {
 	if s.APIURL != "" {
 		if !isHTTPURL(s.APIURL) {
 			e.add("slack.api_url: %q is not an http(s) URL", s.APIURL)
+		} else if !isSecureURL(s.APIURL) {
+			e.add("slack.api_url: %q: use https (plain http only to a loopback address: 127.0.0.0/8, ::1, localhost); the bot token travels in every request", s.APIURL)
 		} else if s.WebhookMode() {
 			e.add("slack.api_url: only used with a bot token (an incoming webhook has its own URL)")
 		}
@@ -347,6 +357,26 @@ func (s *SlackConfig) validateDestination(e *Errors) {
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// isSecureURL reports whether the http(s) URL s is https, or http to a
+// loopback address, where plain http crosses no network (tests, a local
+// proxy).
+func isSecureURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	return u.Scheme == "https" || u.Scheme == "http" && IsLoopbackHost(u.Hostname())
+}
+
+// secretSource names where a secret is read from, for messages that must
+// not hold the secret itself.
+func secretSource(env, file string) string {
+	if env != "" {
+		return "environment variable " + env
+	}
+	return "file " + file
 }
 
 func slackValidKind(k string) bool {

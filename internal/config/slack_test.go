@@ -201,3 +201,43 @@ kinds = ["outage"]
 		t.Error("the inline token is echoed in the error")
 	}
 }
+
+// The bot token travels in every Web API request and the webhook URL is
+// itself the secret: plain http is refused except to a loopback address.
+func TestSlackURLsNeedHTTPS(t *testing.T) {
+	for _, tc := range []struct {
+		url    string
+		secure bool
+	}{
+		{"https://slack.com/api/", true},
+		{"http://127.0.0.1:8080/api/", true},
+		{"http://127.4.5.6/api/", true},
+		{"http://[::1]:8080/api/", true},
+		{"http://localhost:8080/api/", true},
+		{"http://slack-proxy.example/api/", false},
+		{"http://10.0.0.1/api/", false},
+		{"http://[::ffff:10.0.0.1]/api/", false},
+		{"http://localhost.evil.example/api/", false},
+	} {
+		_, err := Parse("t.toml", []byte("[slack]\ntoken_env = \"T\"\nchannel = \"#a\"\napi_url = \""+tc.url+"\"\n"))
+		want := `slack.api_url: "` + tc.url + `": use https (plain http only to a loopback address`
+		if tc.secure && err != nil {
+			t.Errorf("api_url %s refused: %v", tc.url, err)
+		}
+		if !tc.secure && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("api_url %s: error %v, want %q", tc.url, err, want)
+		}
+
+		t.Setenv("REACHMON_TEST_WEBHOOK", tc.url)
+		_, err = SlackConfig{WebhookURLEnv: "REACHMON_TEST_WEBHOOK"}.WebhookURL()
+		if tc.secure && err != nil {
+			t.Errorf("webhook %s refused: %v", tc.url, err)
+		}
+		if !tc.secure && (err == nil || !strings.Contains(err.Error(), "slack webhook URL (environment variable REACHMON_TEST_WEBHOOK): use https")) {
+			t.Errorf("webhook %s: error %v, want a refusal naming where the URL came from", tc.url, err)
+		}
+		if err != nil && strings.Contains(err.Error(), tc.url) {
+			t.Errorf("the webhook URL is a secret; the error shows it: %v", err)
+		}
+	}
+}

@@ -2,18 +2,13 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/reachmon/reachmon/internal/model"
 )
-
-// QueryTypes lists the record types a zone may ask for.
-var QueryTypes = []string{"A", "AAAA", "CAA", "CNAME", "DNSKEY", "DS", "HTTPS", "MX", "NS", "PTR", "SOA", "SRV", "SVCB", "TXT"}
 
 var levels = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
 
@@ -28,8 +23,8 @@ func (c *Config) resolve(e *Errors) *Plan {
 	} else if !labelSafe(c.Vantage) {
 		e.add("vantage: %q may hold only letters, digits, '-', '_' and '.'", c.Vantage)
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		e.add("listen: %q is not host:port (%v)", c.Listen, err)
+	if err := CheckListen(c.Listen); err != nil {
+		e.add("listen: %v", err)
 	}
 	if c.StateDir == "" {
 		e.add("state_dir: must not be empty")
@@ -54,11 +49,16 @@ func (c *Config) resolve(e *Errors) *Plan {
 		}
 	}
 	c.Evaluate.validate(zones, e)
+	prefixes := map[netip.Prefix]int{}
 	for i, pc := range c.Prefix {
 		key := fmt.Sprintf("prefix[%d]", i)
 		pfx, err := ParsePrefix(pc.Prefix)
 		if err != nil {
 			e.add("%s.prefix: %v", key, err)
+		} else if j, dup := prefixes[pfx]; dup {
+			e.add("%s.prefix: %s is already prefix[%d]", key, pfx, j)
+		} else {
+			prefixes[pfx] = i
 		}
 		for j, asn := range pc.Origins {
 			if asn == 0 {
@@ -69,21 +69,17 @@ func (c *Config) resolve(e *Errors) *Plan {
 	}
 	c.Slack.validate(e)
 	c.BGP.validate(e)
+	c.API.validate(e)
 	return p
 }
 
 func (c *Config) validateProbe(e *Errors) {
 	p := c.Probe
-	positive := func(key string, d Duration) {
-		if d.Duration <= 0 {
-			e.add("probe.%s: must be greater than zero (got %q)", key, d.Duration.String())
-		}
-	}
-	positive("interval", p.Interval)
-	positive("timeout", p.Timeout)
-	positive("discovery_min", p.DiscoveryMin)
-	positive("discovery_max", p.DiscoveryMax)
-	positive("ds_check_interval", p.DSCheckInterval)
+	periodRange.check(e, "probe.interval", p.Interval.Duration)
+	timeoutRange.check(e, "probe.timeout", p.Timeout.Duration)
+	periodRange.check(e, "probe.discovery_min", p.DiscoveryMin.Duration)
+	periodRange.check(e, "probe.discovery_max", p.DiscoveryMax.Duration)
+	periodRange.check(e, "probe.ds_check_interval", p.DSCheckInterval.Duration)
 	if p.Jitter.Duration < 0 {
 		e.add("probe.jitter: must not be negative (got %q)", p.Jitter.Duration.String())
 	}
@@ -180,10 +176,12 @@ func (c *Config) resolveZone(i int, seen map[string]int, e *Errors) (zp ZonePlan
 	if len(z.Types) == 0 {
 		z.Types = []string{"SOA"}
 	}
-	zp.Types = z.Types
 	for j, t := range z.Types {
-		if !validType(t) {
-			e.add("%s.types[%d]: %q is not a supported record type (%s)", key, j, t, strings.Join(QueryTypes, ", "))
+		name, _, err := RecordType(t)
+		if err != nil {
+			e.add("%s.types[%d]: %v", key, j, err)
+		} else if !slices.Contains(zp.Types, name) {
+			zp.Types = append(zp.Types, name)
 		}
 	}
 	for j, a := range z.Authoritative {
@@ -199,12 +197,13 @@ func (c *Config) resolveZone(i int, seen map[string]int, e *Errors) (zp ZonePlan
 			e.add("%s.expect[%d]: must not be empty", key, j)
 		}
 	}
-	if z.Interval.Duration < 0 {
-		e.add("%s.interval: must not be negative", key)
-	} else if z.Interval.Duration > 0 && z.Interval.Duration < c.Probe.Timeout.Duration {
-		e.add("%s.interval: %s is shorter than probe.timeout %s", key, z.Interval.Duration, c.Probe.Timeout.Duration)
-	} else if z.Interval.Duration > 0 {
-		zp.Interval = z.Interval.Duration
+	zoneInterval := periodRange
+	zoneInterval.unset = "probe.interval"
+	if iv := z.Interval.Duration; zoneInterval.check(e, key+".interval", iv) && iv > 0 {
+		if iv < c.Probe.Timeout.Duration {
+			e.add("%s.interval: %s is shorter than probe.timeout %s", key, iv, c.Probe.Timeout.Duration)
+		}
+		zp.Interval = iv
 	}
 	return zp, len(e.List) == problems
 }
@@ -351,15 +350,6 @@ func QueryName(n, zoneFQDN string) (string, error) {
 	return FQDN(n + "." + zoneFQDN)
 }
 
-func validType(t string) bool {
-	for _, q := range QueryTypes {
-		if q == t {
-			return true
-		}
-	}
-	return false
-}
-
 func labelSafe(s string) bool {
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
@@ -367,29 +357,4 @@ func labelSafe(s string) bool {
 		}
 	}
 	return true
-}
-
-// Secret reads a secret from the environment variable env or the file
-// file (whichever is set); it returns "" when neither is. The value is
-// never included in errors.
-func Secret(env, file string) (string, error) {
-	switch {
-	case env != "":
-		v, ok := os.LookupEnv(env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("environment variable %s is not set", env)
-		}
-		return v, nil
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("reading secret file: %w", err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", fmt.Errorf("secret file %s is empty", file)
-		}
-		return v, nil
-	}
-	return "", nil
 }

@@ -9,12 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -102,10 +102,10 @@ func (p *Prober) Probe(ctx context.Context, q Query) model.Observation {
 		Name:   q.Name,
 		Type:   q.Type,
 	}
-	qtype, ok := parseType(q.Type)
-	if !ok {
+	_, qtype, err := config.RecordType(q.Type)
+	if err != nil {
 		obs.Error = model.ErrMalformed
-		obs.ErrorDetail = "query not sent: unknown record type " + strconv.Quote(q.Type)
+		obs.ErrorDetail = "query not sent: " + err.Error()
 		p.logProbe(ctx, &obs)
 		return obs
 	}
@@ -145,33 +145,6 @@ func (p *Prober) logProbe(ctx context.Context, o *model.Observation) {
 		attrs = append(attrs, slog.String("cd_retry_rcode", o.CDRetry.Rcode), slog.Bool("cd_retry_succeeded", o.CDRetry.Succeeded))
 	}
 	p.log.LogAttrs(ctx, slog.LevelDebug, "dns probe", attrs...)
-}
-
-// parseType maps a type mnemonic to its code; "TYPE65" style is accepted.
-func parseType(s string) (uint16, bool) {
-	if t, ok := dns.StringToType[s]; ok {
-		return t, true
-	}
-	if len(s) > 4 && (s[:4] == "TYPE" || s[:4] == "type") {
-		n, err := strconv.ParseUint(s[4:], 10, 16)
-		if err == nil {
-			return uint16(n), true
-		}
-	}
-	if t, ok := dns.StringToType[upperASCII(s)]; ok {
-		return t, true
-	}
-	return 0, false
-}
-
-func upperASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
 
 // deadline returns the deadline every I/O of one exchange must respect.

@@ -202,6 +202,10 @@ func New(cfg config.Evaluate, t Targets) *Evaluator {
 			z.expect[normRdata(x)] = true
 		}
 		for _, ap := range zt.Authoritative {
+			if z.configured == nil {
+				z.configured = map[netip.Addr]bool{}
+			}
+			z.configured[ap.Addr().Unmap()] = true
 			e.linkNS(z, ap.Addr(), ap.String())
 		}
 	}

@@ -24,8 +24,11 @@ type zone struct {
 	servers map[string]*server
 	order   []*server // servers sorted by kind then name
 	// ns maps each nameserver address to its host name ("" if unknown).
-	ns        map[netip.Addr]string
-	undecided int
+	ns map[netip.Addr]string
+	// configured are the addresses of the zone's configured
+	// authoritative servers: kept whatever discovery says.
+	configured map[netip.Addr]bool
+	undecided  int
 	// authAns holds each authoritative server's last answer rdata per
 	// "name type", to compare resolvers against.
 	authAns map[string]map[string][]string
@@ -202,6 +205,9 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 		target = o.Name
 	}
 	z := e.zone(target)
+	if e.dropped(z, o) {
+		return
+	}
 	z.addName(o.Name)
 	srv, res := e.serverOf(z, o)
 	ok, class := classify(o)
@@ -435,23 +441,60 @@ func (e *Evaluator) discovery(d model.Discovery, now time.Time) {
 		e.linkNS(z, a, s.Host)
 	}
 	for a := range z.ns {
-		if !keep[a] && !e.nsFromConfig(z, a) {
+		if !keep[a] && !z.configured[a] {
 			e.unlinkNS(z, a)
+		}
+	}
+	for _, s := range slices.Clone(z.order) {
+		if s.kind == model.KindAuthoritative && !keep[s.addr] && !z.configured[s.addr] {
+			e.forgetServer(z, s)
 		}
 	}
 	e.evalZone(z, now)
 	e.forecastDiscovery(z, d, now)
 }
 
-// nsFromConfig reports whether a is an explicitly probed server of z
-// (kept when discovery does not list it).
-func (e *Evaluator) nsFromConfig(z *zone, a netip.Addr) bool {
-	for _, s := range z.servers {
-		if s.kind == model.KindAuthoritative && s.addr == a {
-			return true
+// dropped reports whether o is the answer of an authoritative server that
+// the zone's last discovery no longer lists (nor the configuration): a
+// probe that was in flight when the new server set arrived. Counting it
+// would bring the server back with its last failure.
+func (e *Evaluator) dropped(z *zone, o model.Observation) bool {
+	if o.Server.Kind != model.KindAuthoritative || z.fc == nil || z.fc.discovered == nil {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(o.Server.Addr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	return !z.fc.discovered[a] && !z.configured[a]
+}
+
+// forgetServer removes an authoritative server that discovery no longer
+// lists from the zone, taking its verdict out of the counts it is in.
+func (e *Evaluator) forgetServer(z *zone, s *server) {
+	if s.decided {
+		e.pairsKnown--
+		if z.control {
+			e.ctlKnown--
+		}
+	} else {
+		z.undecided--
+	}
+	if s.down {
+		e.pairsDown--
+		if z.control {
+			e.ctlDown--
 		}
 	}
-	return false
+	if s.negDown {
+		e.pairsNeg--
+	}
+	delete(z.servers, s.name)
+	z.order = slices.DeleteFunc(z.order, func(x *server) bool { return x == s })
+	for _, byServer := range z.authAns {
+		delete(byServer, s.name)
+	}
 }
 
 func sortedKeys(m map[string]bool) []string { return slices.Sorted(maps.Keys(m)) }

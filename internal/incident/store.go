@@ -4,9 +4,13 @@
 // package api serves and package cli renders.
 //
 // The store is one JSON file written with statefile.WriteAtomic: a crash
-// leaves either the old or the new file, never a torn one. A file that
+// leaves either the old or the new file, never a torn one. Apply changes
+// the store in memory and queues the write to a statefile.Writer, so that
+// the probe loop never waits on the disk: writes are coalesced (the latest
+// store wins) and Flush writes what is queued at shutdown. A file that
 // cannot be read is reported and set aside
-// (incidents.json.corrupt-<time>), never silently dropped.
+// (incidents.json.corrupt-<time>), never silently dropped; a file written
+// by a newer schema is refused (statefile.NewerError), never set aside.
 //
 // What was delivered about an incident is not kept here: the notification
 // dispatcher (internal/notify) owns it, and the store shows it through
@@ -22,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,7 +36,14 @@ import (
 )
 
 // Schema names the version of the store file and of the API document.
-const Schema = "reachmon.incidents/v1"
+const Schema = schemaPrefix + "1"
+
+// schemaPrefix is Schema without its version number; schemaVersion is
+// that number, the newest this build reads.
+const (
+	schemaPrefix  = "reachmon.incidents/v"
+	schemaVersion = 1
+)
 
 // FileName is the store file inside the store directory.
 const FileName = "incidents.json"
@@ -78,6 +90,9 @@ type Options struct {
 	// Delivery fills Record.Notify; nil when no notifier is configured
 	// (nothing is delivered).
 	Delivery DeliveryState
+	// WriteFile replaces statefile.WriteAtomic (tests: a slow or failing
+	// disk).
+	WriteFile statefile.WriteFunc
 }
 
 // Store holds incidents on disk. It is safe for concurrent use (the
@@ -90,6 +105,7 @@ type Store struct {
 	keep     time.Duration
 	max      int
 	delivery DeliveryState
+	writer   *statefile.Writer
 
 	mu       sync.Mutex
 	recs     map[string]model.Incident
@@ -98,14 +114,16 @@ type Store struct {
 
 // Open opens (creating it if needed) the store in dir, normally
 // <state_dir>/incidents. A corrupt file is moved aside and reported in
-// SetAside and the log; the store then starts empty. The error is only
-// for I/O failures that leave no usable store.
+// SetAside and the log; the store then starts empty. The error is for
+// I/O failures that leave no usable store, and for a file written by a
+// newer schema (a *statefile.NewerError).
 func Open(dir string, o Options) (*Store, error) {
 	s := &Store{dir: dir, path: filepath.Join(dir, FileName), log: o.Logger, now: o.Now,
 		keep: o.KeepResolved, max: o.MaxResolved, delivery: o.Delivery, recs: map[string]model.Incident{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.writer = statefile.NewWriter(statefile.WriterOptions{Name: "incidents", Logger: s.log, WriteFile: o.WriteFile})
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -134,6 +152,9 @@ func Open(dir string, o Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("incident: %w", err)
 	}
+	if err := checkNewer(s.path, data); err != nil {
+		return nil, fmt.Errorf("incident: %w", err)
+	}
 	var doc fileDoc
 	if err := json.Unmarshal(data, &doc); err != nil || doc.Schema != Schema {
 		why := "unknown schema " + doc.Schema
@@ -158,6 +179,27 @@ func Open(dir string, o Options) (*Store, error) {
 	return s, nil
 }
 
+// checkNewer refuses a store file whose schema is this store's with a
+// version above the one this build reads. Only the schema is decoded: a
+// newer file may not decode as this build's format at all.
+func checkNewer(path string, data []byte) error {
+	var head struct {
+		Schema string `json:"schema"`
+	}
+	if json.Unmarshal(data, &head) != nil {
+		return nil
+	}
+	v, ok := strings.CutPrefix(head.Schema, schemaPrefix)
+	if !ok {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return nil
+	}
+	return statefile.CheckVersion(path, n, schemaVersion)
+}
+
 // SetAside lists the files found unreadable at Open, one sentence each.
 func (s *Store) SetAside() []string {
 	s.mu.Lock()
@@ -165,7 +207,9 @@ func (s *Store) SetAside() []string {
 	return slices.Clone(s.setAside)
 }
 
-// Apply records the evaluator's changes and saves the store.
+// Apply records the evaluator's changes and queues the store's write; it
+// does not wait for the disk. The error is for a store that cannot be
+// encoded; a failed write is reported by WriteStatus.
 func (s *Store) Apply(changes []model.IncidentChange) error {
 	if len(changes) == 0 {
 		return nil
@@ -242,7 +286,14 @@ func (s *Store) pruneLocked() {
 	}
 }
 
-// saveLocked writes the store atomically.
+// Flush waits until the queued write of the store is on disk (or failed).
+func (s *Store) Flush() { s.writer.Flush() }
+
+// WriteStatus tells whether the store's last write failed, and how many
+// failed.
+func (s *Store) WriteStatus() statefile.WriteStatus { return s.writer }
+
+// saveLocked queues the store's write.
 func (s *Store) saveLocked() error {
 	incs := s.sortedLocked()
 	doc := fileDoc{Schema: Schema, Saved: s.now().UTC(), Records: make([]storedRecord, len(incs))}
@@ -253,8 +304,6 @@ func (s *Store) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("incident: encoding the store: %w", err)
 	}
-	if err := statefile.WriteAtomic(s.path, append(data, '\n'), 0o640); err != nil {
-		return fmt.Errorf("incident: saving the store: %w", err)
-	}
+	s.writer.Write(s.path, append(data, '\n'), 0o640)
 	return nil
 }

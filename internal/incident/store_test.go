@@ -80,6 +80,7 @@ func TestRestartMidIncident(t *testing.T) {
 	}
 	// The notifier paged it: the dispatcher keeps that, not the store.
 	delivered[opened.ID] = model.NotifyState{Ref: "C1/1633000000.0001", Delivered: model.ChangeOpen, FirstSent: now, LastSent: now}
+	st.Flush()
 	if b, err := os.ReadFile(filepath.Join(dir, FileName)); err != nil || bytes.Contains(b, []byte(`"notify"`)) {
 		t.Fatalf("the store file mirrors delivery state (%v):\n%s", err, b)
 	}
@@ -89,6 +90,7 @@ func TestRestartMidIncident(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(st2.Flush) // its writes land before the directory is removed
 	if n := len(st2.SetAside()); n != 0 {
 		t.Fatalf("a clean store reported %d problems", n)
 	}
@@ -157,6 +159,7 @@ func TestCorruptFileSetAside(t *testing.T) {
 	if err := st.Apply([]model.IncidentChange{{Type: model.ChangeOpen, Incident: inc}}); err != nil {
 		t.Fatal(err)
 	}
+	st.Flush()
 	st2, err := Open(dir, Options{})
 	if err != nil || len(st2.Incidents()) != 1 || len(st2.SetAside()) != 0 {
 		t.Fatalf("reopen: %v %v %v", err, st2.Incidents(), st2.SetAside())
@@ -184,6 +187,7 @@ func TestCrashMidWriteLeavesReadableStore(t *testing.T) {
 	if err := st.Apply([]model.IncidentChange{{Type: model.ChangeOpen, Incident: inc}}); err != nil {
 		t.Fatal(err)
 	}
+	st.Flush()
 	// A crash during the next write leaves a torn temporary file; the
 	// rename never happened.
 	tmp := filepath.Join(dir, FileName+".tmp-123456")
@@ -208,6 +212,7 @@ func TestPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(st.Flush)
 	var ch []model.IncidentChange
 	for i, id := range []string{"a", "b", "c", "d"} {
 		ch = append(ch, model.IncidentChange{Type: model.ChangeResolve, Incident: model.Incident{ID: id, State: model.StateResolved,

@@ -17,6 +17,7 @@ func TestView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(st.Flush)
 	open := model.Incident{ID: "open", Kind: model.IncidentDNSSEC, Severity: model.SeverityCritical, State: model.StateOpen,
 		Subject: "slack.com", Opened: t0, Confirmed: t0, Updated: t0}
 	ch := []model.IncidentChange{{Type: model.ChangeOpen, Incident: open}}

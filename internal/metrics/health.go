@@ -15,19 +15,23 @@ import (
 //	reachmon_ready{check}                       1 while the named /readyz check passes, else 0
 //	reachmon_config_info{sha256}                1; the first 12 hex digits of the loaded configuration's SHA-256
 //	reachmon_config_load_timestamp_seconds      when the configuration in use was loaded
+//	reachmon_state_write_errors_total{store}    failed writes of a state store's files
 //
 // The check label holds the names given to AddCheck (a handful, fixed at
-// start-up); the sha256 label has one value per process.
+// start-up); the sha256 label has one value per process; the store label
+// holds the names given to AddStateStore ("incidents", "notify").
 type Health struct {
-	ready    *prometheus.Desc
-	info     *prometheus.Desc
-	loadedAt *prometheus.Desc
+	ready       *prometheus.Desc
+	info        *prometheus.Desc
+	loadedAt    *prometheus.Desc
+	writeErrors *prometheus.Desc
 
 	hash   string
 	loaded time.Time
 
 	mu     sync.Mutex
 	checks map[string]func() error
+	stores map[string]func() uint64
 }
 
 // NewHealth registers the health collector with reg. config is the
@@ -44,9 +48,12 @@ func NewHealth(reg prometheus.Registerer, config []byte, loaded time.Time) *Heal
 			"Always 1; sha256 holds the first 12 hex digits of the loaded configuration's SHA-256.", []string{"sha256"}, nil),
 		loadedAt: prometheus.NewDesc("reachmon_config_load_timestamp_seconds",
 			"Unix time at which the configuration in use was loaded.", nil, nil),
+		writeErrors: prometheus.NewDesc("reachmon_state_write_errors_total",
+			"Failed writes of a state store's files (incidents, notify) in state_dir.", []string{"store"}, nil),
 		hash:   hex.EncodeToString(sum[:])[:12],
 		loaded: loaded,
 		checks: map[string]func() error{},
+		stores: map[string]func() uint64{},
 	}
 	reg.MustRegister(h)
 	return h
@@ -61,11 +68,21 @@ func (h *Health) AddCheck(name string, check func() error) {
 	h.checks[name] = check
 }
 
+// AddStateStore exports failures, the count of failed writes of the
+// store's files, as reachmon_state_write_errors_total{store=name}. It
+// must be safe for concurrent use: it runs on every scrape.
+func (h *Health) AddStateStore(name string, failures func() uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stores[name] = failures
+}
+
 // Describe implements prometheus.Collector.
 func (h *Health) Describe(ch chan<- *prometheus.Desc) {
 	ch <- h.ready
 	ch <- h.info
 	ch <- h.loadedAt
+	ch <- h.writeErrors
 }
 
 // Collect implements prometheus.Collector.
@@ -80,7 +97,14 @@ func (h *Health) Collect(ch chan<- prometheus.Metric) {
 	for i, n := range names {
 		checks[i] = h.checks[n]
 	}
+	stores := make(map[string]func() uint64, len(h.stores))
+	for n, f := range h.stores {
+		stores[n] = f
+	}
 	h.mu.Unlock()
+	for n, failures := range stores {
+		ch <- prometheus.MustNewConstMetric(h.writeErrors, prometheus.CounterValue, float64(failures()), n)
+	}
 	for i, n := range names {
 		v := 1.0
 		if checks[i]() != nil {

@@ -17,8 +17,10 @@ func TestHealth(t *testing.T) {
 	var notifyErr error
 	h.AddCheck("dns_discovery", func() error { return nil })
 	h.AddCheck("notify", func() error { return notifyErr })
+	var incidentWriteErrors uint64
+	h.AddStateStore("incidents", func() uint64 { return incidentWriteErrors })
 
-	want := func(notify string) string {
+	want := func(notify, writeErrors string) string {
 		return `
 # HELP reachmon_config_info Always 1; sha256 holds the first 12 hex digits of the loaded configuration's SHA-256.
 # TYPE reachmon_config_info gauge
@@ -29,13 +31,17 @@ reachmon_config_load_timestamp_seconds{vantage="v1"} 1.7000000005e+09
 # HELP reachmon_ready 1 while the named readiness check (/readyz) passes, else 0.
 # TYPE reachmon_ready gauge
 reachmon_ready{check="dns_discovery",vantage="v1"} 1
-reachmon_ready{check="notify",vantage="v1"} ` + notify + "\n"
+reachmon_ready{check="notify",vantage="v1"} ` + notify + `
+# HELP reachmon_state_write_errors_total Failed writes of a state store's files (incidents, notify) in state_dir.
+# TYPE reachmon_state_write_errors_total counter
+reachmon_state_write_errors_total{store="incidents",vantage="v1"} ` + writeErrors + "\n"
 	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("1"))); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("1", "0"))); err != nil {
 		t.Error(err)
 	}
 	notifyErr = errors.New("slack: invalid_auth")
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("0"))); err != nil {
+	incidentWriteErrors = 3
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("0", "3"))); err != nil {
 		t.Error(err)
 	}
 }

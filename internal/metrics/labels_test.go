@@ -131,8 +131,10 @@ var metricLabels = map[string]labelDoc{
 		func(d dims) int { return d.channels }, ""},
 	"reachmon_notification_queue_depth": {nil, "one", func(dims) int { return 1 }, ""},
 
-	"reachmon_ready": {[]string{"check"}, "the /readyz checks (dns_discovery, notify)", func(d dims) int { return d.checks },
+	"reachmon_ready": {[]string{"check"}, "the /readyz checks (dns_discovery, state_writes, notify)", func(d dims) int { return d.checks },
 		""},
+	"reachmon_state_write_errors_total": {[]string{"store"}, "the state stores: incidents, and notify when Slack is on",
+		func(d dims) int { return 1 + min(d.channels, 1) }, ""},
 	"reachmon_config_info": {[]string{"sha256"}, "one per process", func(dims) int { return 1 },
 		""},
 	"reachmon_config_load_timestamp_seconds": {nil, "one", func(dims) int { return 1 },
@@ -198,7 +200,7 @@ connect_retry = "1s"
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 2, channels: 1}
+	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 3, channels: 1}
 	daemon, err := app.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/statefile"
 )
 
 // Dispatcher defaults.
@@ -41,6 +42,9 @@ type Options struct {
 	// StaleAfter makes Ready fail once a notification has been failing
 	// for this long.
 	StaleAfter time.Duration
+	// WriteFile replaces statefile.WriteAtomic for the outbox and the
+	// state file (tests: a slow or failing disk).
+	WriteFile statefile.WriteFunc
 }
 
 // Dispatcher owns the outbox. Submit may be called from any goroutine;
@@ -80,6 +84,9 @@ type Dispatcher struct {
 	rnd       *rand.Rand
 	notBefore map[string]time.Time // channel -> earliest next attempt
 	lastCode  map[string]string    // channel -> last failure code logged
+	// unsaved are the seqs of handled entries whose files are kept
+	// because the state that says they were handled is not saved yet.
+	unsaved []uint64
 }
 
 // New restores the outbox and delivery state from stateDir/notify and
@@ -93,6 +100,7 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 	if err != nil {
 		return nil, err
 	}
+	st.writer = statefile.NewWriter(statefile.WriterOptions{Name: dirName, Logger: opts.Logger, WriteFile: opts.WriteFile})
 	clock := opts.Clock
 	if clock == nil {
 		clock = realClock{}
@@ -167,9 +175,7 @@ func (d *Dispatcher) restore(state *stateFile, entries []*entry) {
 		id := e.Change.Incident.ID
 		if rec := state.Incidents[id]; rec != nil && e.Seq <= rec.LastSeq {
 			// Handled before a crash that left the file behind.
-			if err := d.store.removeEntry(e.Seq); err != nil {
-				d.log.Warn("outbox cleanup failed", "error", err)
-			}
+			d.store.removeEntry(e.Seq)
 			continue
 		}
 		if e.InFlight {
@@ -190,9 +196,10 @@ func (d *Dispatcher) restore(state *stateFile, entries []*entry) {
 	}
 }
 
-// Submit queues an incident change: it is routed, written to the outbox
-// and Run is woken. It never waits for the network; it returns once the
-// entry is on disk. An update of an incident whose update is held (the
+// Submit queues an incident change: it is routed, queued for the outbox
+// and Run is woken. It waits neither for the network nor for the disk
+// (the store's writer goroutine writes the entry; see store.go for the
+// order of writes). An update of an incident whose update is held (the
 // minimum update interval) is folded into the held one, unless it
 // changes the severity.
 func (d *Dispatcher) Submit(c model.IncidentChange) {
@@ -207,7 +214,7 @@ func (d *Dispatcher) Submit(c model.IncidentChange) {
 			h.Change = fold(h.Change, c)
 			snap := *h
 			d.mu.Unlock()
-			if err := d.store.writeEntry(&snap); err != nil {
+			if err := d.store.queueEntry(&snap); err != nil {
 				d.log.Error("notification not persisted; kept in memory only", "incident", id, "error", err)
 			}
 			d.m.total.WithLabelValues(snap.Channel, ResultSkipped).Inc()
@@ -238,7 +245,7 @@ func (d *Dispatcher) enqueueLocked(e *entry) {
 	if len(d.pending) >= d.maxPending && !d.makeRoomLocked(e) {
 		return
 	}
-	if err := d.store.writeEntry(e); err != nil {
+	if err := d.store.queueEntry(e); err != nil {
 		d.log.Error("notification not persisted; kept in memory only", "incident", e.Change.Incident.ID, "error", err)
 	}
 	d.pending = append(d.pending, e)
@@ -272,9 +279,7 @@ func (d *Dispatcher) makeRoomLocked(e *entry) bool {
 	}
 	v := d.pending[victim]
 	d.pending = append(d.pending[:victim], d.pending[victim+1:]...)
-	if err := d.store.removeEntry(v.Seq); err != nil {
-		d.log.Warn("outbox cleanup failed", "error", err)
-	}
+	d.store.removeEntry(v.Seq)
 	d.m.total.WithLabelValues(v.Channel, ResultDropped).Inc()
 	d.log.Warn("notification outbox full; oldest update dropped", "incident", v.Change.Incident.ID, "pending", len(d.pending))
 	return true
@@ -325,6 +330,14 @@ func (d *Dispatcher) Delivered(incidentID string) (model.NotifyState, bool) {
 	return rec.Notify, true
 }
 
+// Flush waits until every queued write of the outbox and the state file
+// is on disk (or failed): at shutdown, after Run returned.
+func (d *Dispatcher) Flush() { d.store.writer.Flush() }
+
+// WriteStatus tells whether the last write of an outbox or state file
+// failed, and how many writes failed.
+func (d *Dispatcher) WriteStatus() statefile.WriteStatus { return d.store.writer }
+
 // Pending is the number of notifications in the outbox.
 func (d *Dispatcher) Pending() int {
 	d.mu.Lock()
@@ -332,8 +345,9 @@ func (d *Dispatcher) Pending() int {
 	return len(d.pending)
 }
 
-// Run delivers the outbox until ctx is cancelled, then returns nil. A
-// delivery interrupted by the cancellation stays in the outbox.
+// Run delivers the outbox until ctx is cancelled, then waits for the
+// queued writes of its files and returns nil. A delivery interrupted by
+// the cancellation stays in the outbox.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.mu.Lock()
 	if d.running {
@@ -343,6 +357,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.running = true
 	d.mu.Unlock()
 	defer func() {
+		d.Flush()
 		d.mu.Lock()
 		d.running = false
 		d.mu.Unlock()
@@ -588,7 +603,7 @@ func (d *Dispatcher) failed(ctx context.Context, e *entry, rec *record, kind Kin
 		}
 		d.finish(e, rec)
 	default:
-		wait := ne.RetryAfter
+		wait := min(ne.RetryAfter, d.maxBackoff) // a notifier's Retry-After never freezes a channel for longer
 		if wait <= 0 {
 			wait = d.backoff(attempts)
 		}
@@ -703,7 +718,12 @@ func (d *Dispatcher) delivered(e *entry, rec *record, dl Delivery, rcpt Receipt,
 	d.finish(e, rec)
 }
 
-// finish saves the state and then removes e from the outbox.
+// finish saves the state and then removes e from the outbox. When the
+// state is not saved, e's file is kept and removed after the next save
+// that succeeds: a restart before then finds the entry (saved in flight,
+// so the notifier looks for the message before sending it again) and
+// records its delivery again, where a removed file would leave no trace
+// of it (its Slack thread lost, the next update paging anew).
 func (d *Dispatcher) finish(e *entry, rec *record) {
 	id := e.Change.Incident.ID
 	d.stateMu.Lock()
@@ -713,11 +733,15 @@ func (d *Dispatcher) finish(e *entry, rec *record) {
 	d.state.MaxSeq = max(d.state.MaxSeq, e.Seq)
 	d.prune(d.clock.Now())
 	d.stateMu.Unlock()
+	d.unsaved = append(d.unsaved, e.Seq)
 	if err := d.store.saveState(d.state); err != nil {
-		d.log.Error("notification state not saved", "error", err)
-	}
-	if err := d.store.removeEntry(e.Seq); err != nil {
-		d.log.Warn("outbox cleanup failed", "error", err)
+		d.log.Error("notification state not saved; the outbox entry is kept until a save succeeds",
+			"incident", id, "kept", len(d.unsaved), "error", err)
+	} else {
+		for _, seq := range d.unsaved {
+			d.store.removeEntry(seq)
+		}
+		d.unsaved = d.unsaved[:0]
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -840,4 +864,86 @@ func (d *Dispatcher) logFailure(ch string, ne *Error, level slog.Level, msg stri
 	}
 	d.lastCode[ch] = ne.Code
 	d.log.Log(context.Background(), level, msg, append([]any{"channel", ch, "code", ne.Code, "error", ne.Error()}, args...)...)
+}
+
+// ReasonIncidentGone is why a page is resolved whose incident the
+// incident store no longer has (Reconcile).
+const ReasonIncidentGone = "the incident store no longer has this incident (its file was set aside or its last write lost); a new incident opens if the outage goes on"
+
+// Reconcile makes the outbox and the delivery state agree with the
+// incident store, given its incidents at start (before Run):
+//
+//   - an incident the store no longer has (its file was set aside, or its
+//     last write was lost in a crash): the evaluator opens a new incident
+//     if the outage goes on, so the queued changes of the old one are
+//     dropped (a queued resolve is kept), and a page that is out for it
+//     is resolved, so that it neither stays open nor is paged beside the
+//     new one;
+//   - an incident the store has resolved whose page is out with no
+//     resolve queued (the resolve's outbox write was lost): the resolve
+//     is queued.
+func (d *Dispatcher) Reconcile(incidents []model.Incident) {
+	known := make(map[string]model.Incident, len(incidents))
+	for _, inc := range incidents {
+		known[inc.ID] = inc
+	}
+	now := d.clock.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	kept := d.pending[:0]
+	for _, e := range d.pending {
+		if _, ok := known[e.Change.Incident.ID]; ok || e.Change.Type == model.ChangeResolve {
+			kept = append(kept, e)
+			continue
+		}
+		d.store.removeEntry(e.Seq)
+		d.m.total.WithLabelValues(e.Channel, ResultDropped).Inc()
+		d.log.Warn("queued notification dropped: the incident store no longer has its incident",
+			"incident", e.Change.Incident.ID, "change", string(e.Change.Type))
+	}
+	clear(d.pending[len(kept):])
+	d.pending = kept
+	ids := make([]string, 0, len(d.state.Incidents))
+	for id := range d.state.Incidents {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		rec := d.state.Incidents[id]
+		paged := rec.Notify.Delivered == model.ChangeOpen || rec.Notify.Delivered == model.ChangeUpdate
+		if !paged || d.hasResolveLocked(id) {
+			continue
+		}
+		inc, ok := known[id]
+		reason := ReasonResolved
+		switch {
+		case !ok:
+			inc = rec.Incident
+			inc.State, inc.Resolved, inc.Updated = model.StateResolved, now, now
+			reason = ReasonIncidentGone
+		case inc.IsOpen():
+			continue
+		}
+		d.log.Warn("resolve queued at start: a page is out for an incident the store has closed or lost",
+			"incident", id, "reason", reason)
+		e := &entry{Seq: d.nextSeq, Channel: rec.Channel, Submitted: now,
+			Change: model.IncidentChange{Type: model.ChangeResolve, Incident: inc, Reason: reason}}
+		d.nextSeq++
+		d.enqueueLocked(e)
+	}
+	for id := range d.routes {
+		if _, ok := known[id]; !ok && !d.hasPendingLocked(id) && d.state.Incidents[id] == nil {
+			delete(d.routes, id)
+		}
+	}
+	d.m.depth.Set(float64(len(d.pending)))
+}
+
+func (d *Dispatcher) hasResolveLocked(id string) bool {
+	for _, p := range d.pending {
+		if p.Change.Incident.ID == id && p.Change.Type == model.ChangeResolve {
+			return true
+		}
+	}
+	return false
 }

@@ -273,3 +273,23 @@ func TestCrashMidDeliveryIsMaybeDelivered(t *testing.T) {
 		t.Errorf("after crash: %+v", got)
 	}
 }
+
+// A Retry-After far beyond max_backoff (a broken or hostile endpoint)
+// delays the channel by max_backoff at most, whatever notifier says it.
+func TestRetryAfterClampedToMaxBackoff(t *testing.T) {
+	clk := notifytest.NewClock(t0)
+	slow := &notify.Error{Code: "ratelimited", Retry: true, RetryAfter: 1_000_000 * time.Hour, Msg: "slack chat.postMessage: ratelimited"}
+	fn := &fakeNotifier{script: map[string][]error{"#a": {slow}}}
+	cfg := routedConfig()
+	cfg.MaxBackoff.Duration = 2 * time.Minute
+	d, err := notify.New(cfg, t.TempDir(), fn, notify.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	d.Submit(page("r1", model.IncidentAuthOutage))
+	waitFor(t, clk, "delivered after the rate limit", func() bool { return len(fn.deliveries()) == 2 && d.Pending() == 0 })
+	if waited := clk.Now().Sub(t0); waited > cfg.MaxBackoff.Duration {
+		t.Errorf("retried after %s, want at most max_backoff %s", waited, cfg.MaxBackoff.Duration)
+	}
+}

@@ -22,23 +22,34 @@ import (
 //	state.json                     what was delivered per incident
 //
 // Both are written with statefile.WriteAtomic (each file is the old or the
-// new one after a crash). state.json is the one record of delivery state
-// (message references, what was delivered, attempts): the incident store
-// shows it through Dispatcher.Delivered and keeps no copy.
+// new one after a crash), through one statefile.Writer: a goroutine that
+// writes them in the order they were first queued, each file's writes
+// coalesced (the latest content wins). state.json is the one record of
+// delivery state (message references, what was delivered, attempts): the
+// incident store shows it through Dispatcher.Delivered and keeps no copy.
 //
 // Crash-safety order across the files:
 //
-//  1. Submit returns once the change's outbox entry is written;
-//  2. before each attempt the entry is rewritten with InFlight set, so a
-//     crash during a request makes the next attempt look before sending
-//     again (MaybeDelivered);
+//  1. Submit queues the change's outbox entry and returns without waiting
+//     for the disk (it runs on the probe loop); a crash before the writer
+//     gets to it loses the change, which the reconciliation at the next
+//     start (Dispatcher.Reconcile) makes good where a page is out;
+//  2. before each attempt the Run goroutine rewrites the entry with
+//     InFlight set and waits until it is on disk (Writer.WriteWait, which
+//     also writes the entry's queued first write), so a crash during a
+//     request makes the next attempt look before sending again
+//     (MaybeDelivered);
 //  3. a delivery's outcome is saved in state.json (with the entry's seq as
-//     the incident's LastSeq) before the entry's file is removed; a crash
-//     between the two is detected at load (the entry's seq is not above
-//     LastSeq) and the entry is not sent again.
+//     the incident's LastSeq), waiting until it is on disk, before the
+//     entry's removal is queued; a crash between the two is detected at
+//     load (the entry's seq is not above LastSeq) and the entry is not
+//     sent again. When that save fails, the entry's file is kept (removed
+//     after the next save that succeeds), so a restart resends rather
+//     than forgets it.
 //
 // Unreadable files are set aside with statefile.SetAside
-// (<file>.corrupt-<time>); the dispatcher starts without them.
+// (<file>.corrupt-<time>); the dispatcher starts without them. A state
+// file written by a newer schema is refused (statefile.NewerError).
 
 const (
 	// dirName is the store's directory in the state directory, and
@@ -102,13 +113,14 @@ type stateFile struct {
 
 type store struct {
 	dir, outbox, statePath string
+	writer                 *statefile.Writer
 }
 
 func newStore(stateDir string) (*store, error) {
 	if stateDir == "" {
 		return nil, errors.New("notify: empty state directory")
 	}
-	s := &store{dir: filepath.Join(stateDir, dirName)}
+	s := &store{dir: filepath.Join(stateDir, dirName), writer: statefile.NewWriter(statefile.WriterOptions{Name: dirName})}
 	s.outbox = filepath.Join(s.dir, "outbox")
 	s.statePath = filepath.Join(s.dir, stateFileName)
 	if err := os.MkdirAll(s.outbox, 0o750); err != nil {
@@ -121,34 +133,44 @@ func (s *store) entryPath(seq uint64) string {
 	return filepath.Join(s.outbox, fmt.Sprintf("%020d.json", seq))
 }
 
+// filePerm is the mode of the store's files: readable by the daemon's
+// user only (message references and incident details).
+const filePerm = 0o600
+
+// queueEntry queues the write of e without waiting for the disk; the
+// error is for an entry that cannot be encoded.
+func (s *store) queueEntry(e *entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("notify: outbox entry %d: %w", e.Seq, err)
+	}
+	s.writer.Write(s.entryPath(e.Seq), b, filePerm)
+	return nil
+}
+
+// writeEntry writes e and returns once it is on disk.
 func (s *store) writeEntry(e *entry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("notify: outbox entry %d: %w", e.Seq, err)
 	}
-	return writeFile(s.entryPath(e.Seq), b)
+	return waitWrite(s.writer.WriteWait(s.entryPath(e.Seq), b, filePerm))
 }
 
-func (s *store) removeEntry(seq uint64) error {
-	err := os.Remove(s.entryPath(seq))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("notify: %w", err)
-	}
-	return nil
-}
+// removeEntry queues the removal of entry seq's file.
+func (s *store) removeEntry(seq uint64) { s.writer.Remove(s.entryPath(seq)) }
 
+// saveState writes state.json and returns once it is on disk.
 func (s *store) saveState(st *stateFile) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("notify: state: %w", err)
 	}
-	return writeFile(s.statePath, b)
+	return waitWrite(s.writer.WriteWait(s.statePath, b, filePerm))
 }
 
-// writeFile writes one of the store's files, readable by the daemon's
-// user only (message references and incident details).
-func writeFile(path string, data []byte) error {
-	if err := statefile.WriteAtomic(path, data, 0o600); err != nil {
+func waitWrite(err error) error {
+	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
@@ -161,7 +183,8 @@ type setAside struct {
 
 // load reads the state and the outbox. Unreadable files are set aside
 // and reported in bad, never fatal: the daemon must start. The error is
-// for I/O failures, a file that cannot be set aside included.
+// for I/O failures, a file that cannot be set aside included, and for a
+// state file written by a newer schema (a *statefile.NewerError).
 func (s *store) load(now time.Time) (st *stateFile, entries []*entry, bad []setAside, err error) {
 	for _, dir := range []string{s.dir, s.outbox} {
 		// What a crash during a write left; the files it was meant to
@@ -226,6 +249,16 @@ func readState(path string) (*stateFile, error) {
 	case err != nil:
 		return nil, fmt.Errorf("notify: %w", err)
 	}
+	// The version alone first: a newer file may not decode as this
+	// build's format at all, and must be refused, not set aside.
+	var head struct {
+		Version int `json:"version"`
+	}
+	if json.Unmarshal(b, &head) == nil {
+		if err := statefile.CheckVersion(path, head.Version, stateVersion); err != nil {
+			return nil, fmt.Errorf("notify: %w", err)
+		}
+	}
 	var st stateFile
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, &contentError{why: err}
@@ -235,6 +268,11 @@ func readState(path string) (*stateFile, error) {
 	}
 	if st.Incidents == nil {
 		st.Incidents = map[string]*record{}
+	}
+	for id, rec := range st.Incidents {
+		if rec == nil { // reachmon never writes one; New and ReadDelivered would crash on it
+			return nil, &contentError{why: fmt.Errorf("incident %q has a null record", id)}
+		}
 	}
 	return &st, nil
 }

@@ -58,6 +58,7 @@ func TestLoadDropsHandledAndSetsAsideCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(d.Flush) // the Submit below writes after the checks
 	if d.Pending() != 1 || d.pending[0].Seq != 6 || !d.pending[0].MaybeDelivered || d.pending[0].InFlight {
 		t.Fatalf("pending = %+v", d.pending)
 	}
@@ -67,6 +68,7 @@ func TestLoadDropsHandledAndSetsAsideCorrupt(t *testing.T) {
 	if aside, _ := filepath.Glob(s.entryPath(7) + ".corrupt-*"); len(aside) != 1 {
 		t.Errorf("corrupt entry not set aside: %v", aside)
 	}
+	d.Flush()
 	if got := outboxFiles(t, dir); len(got) != 1 || filepath.Base(got[0]) != "00000000000000000006.json" {
 		t.Errorf("outbox files = %v", got)
 	}
@@ -103,6 +105,7 @@ func TestOutboxOverflowDropsOldestUpdate(t *testing.T) {
 	if want := "a:open b:open b:resolve a:resolve"; joinSpace(got) != want {
 		t.Errorf("pending %v, want %s", got, want)
 	}
+	d.Flush()
 	if n := len(outboxFiles(t, dir)); n != 4 {
 		t.Errorf("%d outbox files, want 4", n)
 	}
@@ -166,14 +169,19 @@ func TestReadDelivered(t *testing.T) {
 	if _, ok := log.Delivered("y"); ok {
 		t.Error("Delivered(y) found an incident never delivered")
 	}
-	if err := os.WriteFile(s.statePath, []byte(`{"version":9}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ReadDelivered(dir); err == nil || !strings.Contains(err.Error(), "unknown version 9") {
-		t.Errorf("a state of another version gave %v", err)
-	}
-	if _, err := os.Stat(s.statePath); err != nil {
-		t.Errorf("ReadDelivered moved the file it could not read: %v", err)
+	for content, want := range map[string]string{
+		`{"version":0}`: "unknown version 0",
+		`{"version":9}`: "schema version 9; this build reads version 1",
+	} {
+		if err := os.WriteFile(s.statePath, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadDelivered(dir); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("state %s gave %v, want an error saying %q", content, err, want)
+		}
+		if _, err := os.Stat(s.statePath); err != nil {
+			t.Errorf("ReadDelivered moved the file it could not read: %v", err)
+		}
 	}
 }
 

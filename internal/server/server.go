@@ -34,6 +34,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	checks map[string]Check
+	access Access
 }
 
 // New builds a server listening on addr that exposes gatherer on /metrics.
@@ -63,8 +64,12 @@ func (s *Server) AddCheck(name string, c Check) {
 // Handle registers h for pattern (net/http.ServeMux syntax, e.g. "/api/v1/").
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// Handler returns the server's handler (for tests).
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the server's handler, access checks included.
+func (s *Server) Handler() http.Handler {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.access.guard(s.mux)
+}
 
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
@@ -104,7 +109,7 @@ func (s *Server) Listen() (net.Listener, error) {
 // within ShutdownTimeout.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           s.mux,
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -18,6 +18,20 @@
 // state and its outbox) order their WriteAtomic calls so that any prefix
 // of them is a state they can load; see internal/notify.
 //
+// Stores write through a Writer, a goroutine of their own, so that the
+// probe loop never waits on the disk: each file's writes are coalesced
+// (the latest content wins) and done one at a time, each with
+// WriteAtomic. A store that needs one file on disk before another is
+// changed (the notification state before the outbox entries it makes
+// redundant) waits for the first (Writer.WriteWait) before queueing the
+// second, so the order above still holds across files; Flush at shutdown
+// writes what is queued.
+//
+// The state directory has one owner: Lock takes an exclusive lock on it
+// at start, and a second daemon on the same directory is refused. A file
+// written by a newer schema is refused too (CheckVersion), not set aside:
+// both errors carry ErrRefused.
+//
 // A file that cannot be read is renamed by SetAside to
 // "<name>.corrupt-<UTC time>" (with "-2", "-3"... appended if that name is
 // taken): every corrupt file is kept, none overwrites an earlier one.

@@ -110,7 +110,7 @@ func (r renderer) incident(inc model.Incident, status string) message {
 		blocks = append(blocks, section(ev))
 	}
 	blocks = append(blocks, r.context(inc))
-	return message{text: truncate(fallback, maxFallback), blocks: blocks}
+	return message{text: fallbackText(fallback), blocks: blocks}
 }
 
 // threadReply renders an update, reminder or resolution in the thread.
@@ -156,7 +156,7 @@ func (r renderer) threadReply(d notify.Delivery) message {
 		blocks = append(blocks, section(ev))
 	}
 	blocks = append(blocks, r.context(inc))
-	return message{text: truncate(fallback, maxFallback), blocks: blocks}
+	return message{text: fallbackText(fallback), blocks: blocks}
 }
 
 // webhook renders one self-contained message per transition.
@@ -183,7 +183,7 @@ func recoveryText(inc model.Incident) string {
 
 func (r renderer) test(now time.Time) message {
 	text := fmt.Sprintf("%s from vantage %s at %s: if you can read this, reachmon can page this channel.", testMessageText, r.vantage, utc(now))
-	return message{text: text, blocks: []slack.Block{
+	return message{text: fallbackText(text), blocks: []slack.Block{
 		slack.NewHeaderBlock(plain(":white_check_mark: reachmon test message")),
 		section(escape(text)),
 	}}
@@ -264,6 +264,14 @@ func list(items []string, n int) string {
 // escape makes text safe in mrkdwn: Slack wants &, < and > escaped.
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// fallbackText is the plain-text fallback as sent: Slack parses the text
+// field like mrkdwn, so it is escaped as the blocks are (a root cause
+// holding "<!channel>" must not notify the whole channel). Truncated
+// first, so that no entity is cut in half.
+func fallbackText(s string) string {
+	return escape(truncate(s, maxFallback))
 }
 
 func truncate(s string, n int) string {

@@ -145,7 +145,7 @@ func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 		r.add(exchange{err: err})
 		return nil, err
 	}
-	body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, rerr := io.ReadAll(resp.Body) // capped by boundedTransport
 	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	r.add(exchange{status: resp.StatusCode, header: resp.Header.Clone(), body: body, err: rerr})

@@ -32,6 +32,7 @@ type Options struct {
 	Logger *slog.Logger
 	// HTTPClient sends every request (default: a client without a global
 	// timeout; each request gets the configured timeout via its context).
+	// The notifier uses a copy whose transport bounds Slack's answers.
 	HTTPClient *http.Client
 	// Vantage names this reachmon in messages.
 	Vantage string
@@ -62,7 +63,7 @@ func New(cfg config.SlackConfig, opts Options) (*Notifier, error) {
 	n := &Notifier{
 		cfg:        cfg,
 		log:        opts.Logger,
-		hc:         opts.HTTPClient,
+		hc:         boundedClient(opts.HTTPClient, cfg.MaxRetryBackoff()),
 		render:     renderer{cfg: cfg, vantage: opts.Vantage},
 		timeout:    cfg.RequestTimeout(),
 		channelIDs: map[string]string{},
@@ -71,9 +72,6 @@ func New(cfg config.SlackConfig, opts Options) (*Notifier, error) {
 		n.log = slog.New(slog.DiscardHandler)
 	}
 	n.log = n.log.With("component", "slack")
-	if n.hc == nil {
-		n.hc = &http.Client{}
-	}
 	if cfg.BotMode() {
 		token, err := cfg.Token()
 		if err != nil {
@@ -98,9 +96,8 @@ func New(cfg config.SlackConfig, opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("slack: %w", err)
 	}
-	if pu, perr := url.Parse(u); perr != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
-		return nil, errors.New("slack: the webhook URL is not an http(s) URL")
-	} else if pu.Path != "" && pu.Path != "/" {
+	// cfg.WebhookURL accepted the URL as https (or http to loopback).
+	if pu, perr := url.Parse(u); perr == nil && pu.Path != "" && pu.Path != "/" {
 		n.addSecret(pu.Path)
 		n.addSecret(url.PathEscape(pu.Path))
 	}
@@ -376,6 +373,9 @@ func (n *Notifier) classify(method string, err error) *notify.Error {
 		return &notify.Error{Code: "timeout", Retry: true, MaybeDelivered: true, Msg: fmt.Sprintf("slack %s: timeout: %s", method, msg)}
 	case errors.As(err, &op) && op.Op == "dial":
 		return &notify.Error{Code: "network", Retry: true, Msg: fmt.Sprintf("slack %s: %s", method, msg)}
+	case errors.Is(err, errResponseTooLarge):
+		return &notify.Error{Code: "response_too_large", Retry: true, MaybeDelivered: true,
+			Msg: fmt.Sprintf("slack %s: %s", method, msg)}
 	case errors.As(err, &syn):
 		return &notify.Error{Code: "bad_response", Retry: true, MaybeDelivered: true, Msg: fmt.Sprintf("slack %s: unreadable answer: %s", method, msg)}
 	}

@@ -59,6 +59,9 @@ type Fault struct {
 	// HangAfter processes the call, then holds the answer for this long
 	// (the client times out although the message was posted).
 	HangAfter time.Duration
+	// PadTo processes the call, then pads its answer (still valid JSON)
+	// to about this many bytes: an endpoint that streams without end.
+	PadTo int64
 }
 
 // Server is the fake.
@@ -191,7 +194,28 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(f.HangAfter):
 		}
 	}
+	if faulty && f.PadTo > 0 {
+		writePadded(w, resp, f.PadTo)
+		return
+	}
 	writeJSON(w, resp)
+}
+
+// writePadded sends resp with a "pad" member that makes the answer about
+// size bytes long, streamed until the client stops reading.
+func writePadded(w http.ResponseWriter, resp map[string]any, size int64) {
+	w.Header().Set("Content-Type", "application/json")
+	head, _ := json.Marshal(resp)
+	if _, err := w.Write(append(head[:len(head)-1], `,"pad":"`...)); err != nil {
+		return
+	}
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	for sent := int64(len(head)); sent < size; sent += int64(len(chunk)) {
+		if _, err := w.Write(chunk); err != nil {
+			return // the client stopped reading
+		}
+	}
+	_, _ = io.WriteString(w, `"}`)
 }
 
 func (s *Server) handleLocked(method string, form url.Values, c *Call) map[string]any {

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reachmon/reachmon/internal/api"
+)
+
+// newAPIServer is a server with a stand-in API document mounted.
+func newAPIServer(a Access) *Server {
+	s := New("127.0.0.1:9798", prometheus.NewRegistry(), nil)
+	s.Handle(api.Prefix, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"schema":"test/v1"}`))
+	}))
+	s.SetAccess(a)
+	return s
+}
+
+type request struct {
+	path, host, auth string
+}
+
+func (q request) do(s *Server) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("GET", q.path, nil)
+	if q.host != "" {
+		r.Host = q.host
+	}
+	if q.auth != "" {
+		r.Header.Set("Authorization", q.auth)
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, r)
+	return rec
+}
+
+// checkAnswer fails unless rec has status want and, when refused, the
+// API's error document with that status.
+func checkAnswer(t *testing.T, q request, rec *httptest.ResponseRecorder, want int) {
+	t.Helper()
+	if rec.Code != want {
+		t.Errorf("%+v: status %d, want %d (%s)", q, rec.Code, want, rec.Body.String())
+		return
+	}
+	if want == http.StatusOK {
+		return
+	}
+	var doc api.ErrorDoc
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || doc.Schema != api.ErrorSchema || doc.Status != want || doc.Message == "" {
+		t.Errorf("%+v: body %q is not the API error document (%v)", q, rec.Body.String(), err)
+	}
+}
+
+// The zero Access (the default, on loopback) answers everyone as before.
+func TestAccessDefaultOpen(t *testing.T) {
+	s := newAPIServer(Access{})
+	for _, q := range []request{
+		{path: "/api/v1/status"},
+		{path: "/api/v1/status", host: "evil.example"},
+		{path: "/metrics", host: "evil.example"},
+		{path: "/api/v1/status", auth: "Bearer anything"},
+	} {
+		checkAnswer(t, q, q.do(s), http.StatusOK)
+	}
+}
+
+func TestAccessToken(t *testing.T) {
+	const token = "s3cret-api-token"
+	for _, tc := range []struct {
+		protectMetrics bool
+		q              request
+		want           int
+	}{
+		{false, request{path: "/api/v1/status"}, http.StatusUnauthorized},
+		{false, request{path: "/api/v1/status", auth: "Bearer wrong"}, http.StatusUnauthorized},
+		{false, request{path: "/api/v1/status", auth: "Basic " + token}, http.StatusUnauthorized},
+		{false, request{path: "/api/v1/status", auth: "Bearer " + token}, http.StatusOK},
+		{false, request{path: "/api/v1/status", auth: "bearer " + token}, http.StatusOK},
+		// Unknown paths are refused before they are looked up.
+		{false, request{path: "/api/v1/nosuch"}, http.StatusUnauthorized},
+		{false, request{path: "/metrics"}, http.StatusOK},
+		{true, request{path: "/metrics"}, http.StatusUnauthorized},
+		{true, request{path: "/metrics", auth: "Bearer " + token}, http.StatusOK},
+		{true, request{path: "/healthz"}, http.StatusOK},
+		{true, request{path: "/readyz"}, http.StatusOK},
+	} {
+		s := newAPIServer(Access{Token: token, ProtectMetrics: tc.protectMetrics})
+		rec := tc.q.do(s)
+		checkAnswer(t, tc.q, rec, tc.want)
+		if tc.want == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%+v: 401 without WWW-Authenticate", tc.q)
+		}
+	}
+}
+
+func TestAccessHostCheck(t *testing.T) {
+	s := newAPIServer(Access{Hosts: []string{"localhost", "127.0.0.1", "::1", "mon1.example.net"}})
+	for _, tc := range []struct {
+		q    request
+		want int
+	}{
+		{request{path: "/api/v1/status", host: "evil.example"}, http.StatusForbidden},
+		{request{path: "/api/v1/status", host: "evil.example:9798"}, http.StatusForbidden},
+		{request{path: "/metrics", host: "evil.example:9798"}, http.StatusForbidden},
+		{request{path: "/api/v1/status", host: "127.0.0.1:9798"}, http.StatusOK},
+		{request{path: "/api/v1/status", host: "[::1]:9798"}, http.StatusOK},
+		{request{path: "/api/v1/status", host: "localhost"}, http.StatusOK},
+		{request{path: "/api/v1/status", host: "MON1.example.net.:9798"}, http.StatusOK},
+		{request{path: "/healthz", host: "10.1.2.3:9798"}, http.StatusOK},
+	} {
+		checkAnswer(t, tc.q, tc.q.do(s), tc.want)
+	}
+}
