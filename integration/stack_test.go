@@ -22,6 +22,7 @@ import (
 	"github.com/reachmon/reachmon/integration/bgplab"
 	"github.com/reachmon/reachmon/integration/lab"
 	"github.com/reachmon/reachmon/integration/stack"
+	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/notify/slack/fakeslack"
 )
 
@@ -108,6 +109,128 @@ func TestPromRules(t *testing.T) {
 	// The shipped scrape configuration loads the rules.
 	if out, err := run(t, cfg, promtool, "check", "config", "prometheus.yml"); err != nil {
 		t.Errorf("promtool check config prometheus.yml: %v\n%s", err, out)
+	}
+	root := repoRoot(t)
+	documented, err := stack.DocumentedMetrics(filepath.Join(root, "docs/metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runbooks := readFile(t, filepath.Join(root, "docs/alerts.md"))
+	checkAlertRules(t, "config/alerts.yml", string(rules), alertsDefaults, documented, runbooks)
+
+	// scripts/alerts-config.sh sets the parameters the way a mixin's
+	// _config does: the result is valid and uses only the new values.
+	custom := alertsParams{selector: `job="dns-monitor", env=~"prod|dr"`, runbooks: "https://wiki.example/runbooks?a=1&b=2", grafana: "https://grafana.example/sub"}
+	script := filepath.Join(root, "scripts/alerts-config.sh")
+	out, err := exec.Command(script, "--selector", custom.selector, "--runbook-url", custom.runbooks, "--grafana", custom.grafana+"/").Output()
+	if err != nil {
+		t.Fatalf("%s: %v", script, err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "alerts.yml"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := run(t, dir, promtool, "check", "rules", "alerts.yml"); err != nil {
+		t.Errorf("promtool check rules on alerts-config.sh's output: %v\n%s", err, o)
+	}
+	checkAlertRules(t, "alerts-config.sh output", string(out), custom, documented, runbooks)
+	for _, bad := range []string{"--selector=job", "job=reachmon"} {
+		if err := exec.Command(script, "--selector", bad).Run(); err == nil {
+			t.Errorf("alerts-config.sh --selector %q: accepted, want a usage error", bad)
+		}
+	}
+}
+
+// alertsParams are the parameters of config/alerts.yml that
+// scripts/alerts-config.sh sets.
+type alertsParams struct{ selector, runbooks, grafana string }
+
+var alertsDefaults = alertsParams{
+	selector: `job=~"reachmon.*"`,
+	runbooks: "https://github.com/reachmon/reachmon/blob/main/docs/alerts.md",
+	grafana:  "http://127.0.0.1:3000",
+}
+
+var (
+	alertBlockRe = regexp.MustCompile(`(?m)^(\s*)- alert:\s*(\S+)\s*$`)
+	exprLineRe   = regexp.MustCompile(`(?m)^\s*expr: ([^|].*)$`)
+	annotationRe = regexp.MustCompile(`(?m)^\s*(summary|description|runbook_url|dashboard_url): (.*)$`)
+)
+
+// ruleExpr returns the expr of a rule's YAML: a plain scalar on its line,
+// or a literal block (`expr: |`), the lines indented deeper than it.
+func ruleExpr(block string) string {
+	if m := exprLineRe.FindStringSubmatch(block); m != nil {
+		return m[1]
+	}
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " ")) }
+	lines := strings.Split(block, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "expr: |" {
+			continue
+		}
+		var b strings.Builder
+		for _, next := range lines[i+1:] {
+			if strings.TrimSpace(next) != "" && indent(next) <= indent(l) {
+				break
+			}
+			b.WriteString(next + "\n")
+		}
+		return b.String()
+	}
+	return ""
+}
+
+// checkAlertRules checks each alert of a rule file: every metric selector
+// of its expression carries p.selector and names a documented metric (or
+// up), and it has summary, description, a runbook_url pointing at its
+// section of docs/alerts.md under p.runbooks and a dashboard_url under
+// p.grafana.
+func checkAlertRules(t *testing.T, file, rules string, p alertsParams, documented map[string]string, runbooks string) {
+	t.Helper()
+	locs := alertBlockRe.FindAllStringSubmatchIndex(rules, -1)
+	if len(locs) == 0 {
+		t.Fatalf("%s: no alerts", file)
+	}
+	for i, l := range locs {
+		name := rules[l[4]:l[5]]
+		end := len(rules)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		block := rules[l[1]:end]
+		expr := ruleExpr(block)
+		sels := stack.Selectors(expr)
+		if len(sels) == 0 {
+			t.Errorf("%s: %s: no metric in expr %q", file, name, expr)
+		}
+		for _, sel := range sels {
+			if !strings.Contains(sel[1], "{"+p.selector) {
+				t.Errorf("%s: %s: %s%s does not start its matchers with %s", file, name, sel[0], sel[1], p.selector)
+			}
+			if _, ok := documented[stack.Family(sel[0], documented)]; !ok && sel[0] != "up" {
+				t.Errorf("%s: %s: %s is not a metric docs/metrics.md lists", file, name, sel[0])
+			}
+		}
+		ann := map[string]string{}
+		for _, m := range annotationRe.FindAllStringSubmatch(block, -1) {
+			ann[m[1]] = strings.Trim(m[2], `"`)
+		}
+		for _, k := range []string{"summary", "description", "runbook_url", "dashboard_url"} {
+			if strings.TrimSpace(ann[k]) == "" {
+				t.Errorf("%s: %s has no %s annotation", file, name, k)
+			}
+		}
+		anchor := strings.ToLower(name)
+		if ann["runbook_url"] != p.runbooks+"#"+anchor {
+			t.Errorf("%s: %s: runbook_url %q, want %s#%s", file, name, ann["runbook_url"], p.runbooks, anchor)
+		}
+		if !regexp.MustCompile(`(?m)^#+ ` + name + `$`).MatchString(runbooks) {
+			t.Errorf("docs/alerts.md has no heading %q (the anchor #%s of %s's runbook_url)", name, anchor, name)
+		}
+		if !strings.HasPrefix(ann["dashboard_url"], p.grafana+"/d/reachmon-") {
+			t.Errorf("%s: %s: dashboard_url %q is not a reachmon dashboard under %s", file, name, ann["dashboard_url"], p.grafana)
+		}
 	}
 }
 
@@ -200,9 +323,11 @@ func TestDashboards(t *testing.T) {
 				if _, ok := d.Variable("zone"); !ok {
 					t.Errorf("%s: no zone variable", d.File)
 				}
+				checkIncidentViews(t, d)
 			}
 		}
 	}
+	checkDashboardQueries(t, root, ds)
 	// Provisioning: the dashboard provider reads the directory compose
 	// mounts dashboards/ on, and the datasource is the compose Prometheus.
 	prov, err := os.ReadFile(filepath.Join(root, "dashboards/provisioning/dashboards/reachmon.yml"))
@@ -225,6 +350,96 @@ func TestDashboards(t *testing.T) {
 		if !bytes.Contains(dsProv, []byte(w)) {
 			t.Errorf("datasource provisioning lacks %q", w)
 		}
+	}
+}
+
+// jobMatcher is the job selector every dashboard query carries, so that
+// one Grafana shows the reachmon of any scrape job (the mixin habit).
+const jobMatcher = `job=~"$job"`
+
+// checkDashboardQueries checks every PromQL expression of the dashboards
+// (variables, panels, annotations): each dashboard has the job variable,
+// every metric selector uses it, every metric is one reachmon documents in
+// docs/metrics.md (or the Go/process collectors' or up), and every
+// expression, its variables expanded, parses (promtool check rules on a
+// rule file made of them).
+func checkDashboardQueries(t *testing.T, root string, ds []stack.Dashboard) {
+	t.Helper()
+	documented, err := stack.DocumentedMetrics(filepath.Join(root, "docs/metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Values as Grafana interpolates them into a regex matcher: a
+	// multi-value selection as (a|b), its dots escaped as \\. in the string.
+	vals := map[string]string{"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "job": "reachmon",
+		"vantage": ".*", "zone": `(example\\.com|example\\.org)`, "peer": ".*", "prefix": ".*", "reachmon_url": "http://127.0.0.1:9798"}
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboards\n    rules:\n")
+	n := 0
+	for _, d := range ds {
+		if v, ok := d.Variable("job"); !ok || v.QueryString() != "label_values(reachmon_build_info, job)" || !v.IncludeAll || !v.Multi {
+			t.Errorf("%s: no multi-value job variable label_values(reachmon_build_info, job) with All", d.File)
+		}
+		for _, e := range d.Expressions() {
+			for _, sel := range stack.Selectors(e.Expr) {
+				if !strings.Contains(sel[1], jobMatcher) && e.Variable != "job" {
+					t.Errorf("%s: %s%s is not filtered by %s", e.Where, sel[0], sel[1], jobMatcher)
+				}
+				name := sel[0]
+				if name == "up" || strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") {
+					continue
+				}
+				if _, ok := documented[stack.Family(name, documented)]; !ok {
+					t.Errorf("%s: %s is not a metric docs/metrics.md lists", e.Where, name)
+				}
+			}
+			expr, missing := stack.Expand(e.Expr, vals)
+			if len(missing) > 0 {
+				t.Errorf("%s: unknown variables %v", e.Where, missing)
+			}
+			n++
+			q, _ := json.Marshal(expr) // a JSON string is a YAML string
+			fmt.Fprintf(&rules, "      # %s\n      - record: dashboard:expr_%d\n        expr: %s\n", strings.ReplaceAll(e.Where, "\n", " "), n, q)
+		}
+	}
+	promtool := requireBin(t, "promtool", "prometheus")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "dashboards.yml"), []byte(rules.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, dir, promtool, "check", "rules", "dashboards.yml"); err != nil {
+		t.Errorf("promtool check rules (every dashboard expression as a recording rule): %v\n%s", err, out)
+	}
+}
+
+// checkIncidentViews checks that a dashboard shows incidents: an enabled
+// annotation query on reachmon_incident_open_info (regions from opening to
+// resolution), and a table of the open ones whose kind column turns every
+// incident kind into plain words.
+func checkIncidentViews(t *testing.T, d stack.Dashboard) {
+	t.Helper()
+	const info = "reachmon_incident_open_info"
+	if !slices.ContainsFunc(d.Annotations.List, func(a stack.Annotation) bool {
+		return a.Enable && strings.Contains(a.Expr, info) && a.Datasource != nil && a.Datasource.UID == "${datasource}" &&
+			strings.Contains(a.TitleFormat, "{{subject}}") && strings.Contains(a.TitleFormat, "{{kind}}")
+	}) {
+		t.Errorf("%s: no enabled incident annotation on %s titled with kind and subject", d.File, info)
+	}
+	tables := 0
+	for _, p := range d.AllPanels() {
+		if p.Type != "table" || !slices.ContainsFunc(p.Targets, func(tg stack.Target2) bool { return strings.Contains(tg.Expr, info) }) {
+			continue
+		}
+		tables++
+		m := p.ValueMappings("kind")
+		for _, k := range model.IncidentKinds {
+			if !strings.HasPrefix(strings.ToLower(m[string(k)]), strings.ToLower(k.Title())) {
+				t.Errorf("%s: panel %q maps kind %s to %q, want a text starting with %q", d.File, p.Title, k, m[string(k)], k.Title())
+			}
+		}
+	}
+	if tables == 0 {
+		t.Errorf("%s: no table of open incidents (%s)", d.File, info)
 	}
 }
 
@@ -770,8 +985,11 @@ description = "never answers"
 					t.Errorf("%s: variable %s: label_values(%s, %s) = %v, %v", d.File, v.Name, match, label, got, err)
 					continue
 				}
-				if v.IncludeAll {
+				if v.IncludeAll && v.AllValue != "" {
 					vals[v.Name] = v.AllValue
+				} else if v.IncludeAll {
+					// Grafana's All without a custom value: every value.
+					vals[v.Name] = stack.AllRegex(got)
 				} else {
 					vals[v.Name] = got[0]
 				}

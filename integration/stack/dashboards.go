@@ -12,11 +12,103 @@ import (
 
 // Dashboard is the part of a Grafana dashboard JSON the tests read.
 type Dashboard struct {
-	File       string     `json:"-"`
-	UID        string     `json:"uid"`
-	Title      string     `json:"title"`
-	Panels     []Panel    `json:"panels"`
-	Templating Templating `json:"templating"`
+	File        string      `json:"-"`
+	UID         string      `json:"uid"`
+	Title       string      `json:"title"`
+	Panels      []Panel     `json:"panels"`
+	Templating  Templating  `json:"templating"`
+	Annotations Annotations `json:"annotations"`
+}
+
+// Annotations holds the dashboard's annotation queries.
+type Annotations struct {
+	List []Annotation `json:"list"`
+}
+
+// Annotation is a Prometheus annotation query (the built-in Grafana
+// annotations have no expr).
+type Annotation struct {
+	Name        string      `json:"name"`
+	Datasource  *Datasource `json:"datasource"`
+	Enable      bool        `json:"enable"`
+	Expr        string      `json:"expr"`
+	TitleFormat string      `json:"titleFormat"`
+	TagKeys     string      `json:"tagKeys"`
+}
+
+// Expression is one PromQL expression of a dashboard and where it is.
+type Expression struct {
+	Where, Expr string
+	// Variable is the variable whose query this is ("" for panels and
+	// annotations).
+	Variable string
+}
+
+// Expressions returns every PromQL expression of the dashboard: the match
+// of each label_values variable, each panel query and each annotation
+// query.
+func (d Dashboard) Expressions() []Expression {
+	var out []Expression
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		if match, _, ok := ParseLabelValues(v.QueryString()); ok && match != "" {
+			out = append(out, Expression{Where: d.File + " variable " + v.Name, Expr: match, Variable: v.Name})
+		}
+	}
+	for _, p := range d.AllPanels() {
+		for _, t := range p.Targets {
+			out = append(out, Expression{Where: fmt.Sprintf("%s panel %q (%s)", d.File, p.Title, t.RefID), Expr: t.Expr})
+		}
+	}
+	for _, a := range d.Annotations.List {
+		if a.Expr != "" {
+			out = append(out, Expression{Where: fmt.Sprintf("%s annotation %q", d.File, a.Name), Expr: a.Expr})
+		}
+	}
+	return out
+}
+
+// AllRegex is the value Grafana gives a multi-value variable's "All" when
+// the variable has no custom all value: every value, regex-quoted.
+func AllRegex(values []string) string {
+	q := make([]string, len(values))
+	for i, v := range values {
+		q[i] = regexp.QuoteMeta(v)
+	}
+	return "(" + strings.Join(q, "|") + ")"
+}
+
+var selectorOf = regexp.MustCompile(`\b(reachmon_[a-z0-9_]+|go_[a-z0-9_]+|process_[a-z0-9_]+|up)\b(\{[^}]*\})?`)
+
+// Selectors returns each metric name of a PromQL expression with its
+// label matchers ("" when it has none).
+func Selectors(expr string) [][2]string {
+	e := groupingRe.ReplaceAllString(expr, "")
+	var out [][2]string
+	for _, m := range selectorOf.FindAllStringSubmatch(e, -1) {
+		out = append(out, [2]string{m[1], m[2]})
+	}
+	return out
+}
+
+var metricRow = regexp.MustCompile("(?m)^\\| `(reachmon_[a-z0-9_]+)` \\| ([a-z]+) \\|")
+
+// DocumentedMetrics reads docs/metrics.md's table: metric name → type.
+func DocumentedMetrics(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, m := range metricRow.FindAllStringSubmatch(string(b), -1) {
+		out[m[1]] = m[2]
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no metric table rows", path)
+	}
+	return out, nil
 }
 
 // Templating holds the dashboard's variables.
@@ -63,6 +155,54 @@ type Panel struct {
 	Datasource *Datasource `json:"datasource"`
 	Targets    []Target2   `json:"targets"`
 	Panels     []Panel     `json:"panels"`
+	// FieldConfig is kept raw: tests read the value mappings from it.
+	FieldConfig json.RawMessage `json:"fieldConfig"`
+}
+
+// ValueMappings returns the value → display text mappings the panel's
+// overrides give the field named field.
+func (p Panel) ValueMappings(field string) map[string]string {
+	var fc struct {
+		Overrides []struct {
+			Matcher struct {
+				ID      string `json:"id"`
+				Options string `json:"options"`
+			} `json:"matcher"`
+			Properties []struct {
+				ID    string          `json:"id"`
+				Value json.RawMessage `json:"value"`
+			} `json:"properties"`
+		} `json:"overrides"`
+	}
+	out := map[string]string{}
+	if json.Unmarshal(p.FieldConfig, &fc) != nil {
+		return out
+	}
+	for _, o := range fc.Overrides {
+		if o.Matcher.ID != "byName" || o.Matcher.Options != field {
+			continue
+		}
+		for _, prop := range o.Properties {
+			if prop.ID != "mappings" {
+				continue
+			}
+			var ms []struct {
+				Type    string `json:"type"`
+				Options map[string]struct {
+					Text string `json:"text"`
+				} `json:"options"`
+			}
+			_ = json.Unmarshal(prop.Value, &ms)
+			for _, m := range ms {
+				for k, v := range m.Options {
+					if m.Type == "value" {
+						out[k] = v.Text
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Target2 is a panel query (named so as not to clash with scrape targets).

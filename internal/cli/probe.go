@@ -56,9 +56,9 @@ type NameReport struct {
 
 // defaultResolvers are used when neither --resolver nor --config names any.
 var defaultResolvers = []struct{ name, addr, tlsName, dohURL string }{
-	{"cloudflare", "1.1.1.1", "cloudflare-dns.com", "https://cloudflare-dns.com/dns-query"},
-	{"google", "8.8.8.8", "dns.google", "https://dns.google/dns-query"},
-	{"quad9", "9.9.9.9", "dns.quad9.net", "https://dns.quad9.net/dns-query"},
+	{"cloudflare", "1.1.1.1", "cloudflare-dns.com", "https://1.1.1.1/dns-query"},
+	{"google", "8.8.8.8", "dns.google", "https://8.8.8.8/dns-query"},
+	{"quad9", "9.9.9.9", "dns.quad9.net", "https://9.9.9.9/dns-query"},
 }
 
 // probeUsage is the probe line of the usage; dig, kdig, q and doggo users

@@ -192,13 +192,20 @@ func TestServerAddress(t *testing.T) {
 		{"127.0.0.1:5353", "tcp", "127.0.0.1:5353"},
 		{"2606:4700::1111", "udp", "[2606:4700::1111]:53"},
 		{"[::1]:8053", "udp", "[::1]:8053"},
-		{"https://dns.example/dns-query", "doh", "https://dns.example/dns-query"},
+		{"https://192.0.2.1/dns-query", "doh", "https://192.0.2.1/dns-query"},
+		{"https://[2001:db8::1]:8443/dns-query", "doh", "https://[2001:db8::1]:8443/dns-query"},
 	} {
 		tr, _ := ParseTransport(tc.tr)
 		got, err := ServerAddress(tc.in, tr)
 		if err != nil || got != tc.want {
 			t.Errorf("ServerAddress(%q, %s) = %q, %v; want %q", tc.in, tc.tr, got, err, tc.want)
 		}
+	}
+	// A DoH URL naming its host would be looked up through the system
+	// resolver: refused like any other server host name.
+	if _, err := ServerAddress("https://dns.google/dns-query", "doh"); err == nil ||
+		!strings.Contains(err.Error(), "host names are not resolved") || !strings.Contains(err.Error(), `tls_server_name = "dns.google"`) {
+		t.Errorf("ServerAddress(https://dns.google/dns-query, doh) = %v; want the host-name error with its remedy", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -233,6 +234,12 @@ func ServerAddress(s string, t model.Transport) (string, error) {
 	if t == model.TransportDoH {
 		if !isHTTPURL(s) {
 			return "", fmt.Errorf("%q is not a DoH URL such as https://dns.example/dns-query", s)
+		}
+		// Like every server address, the URL's host is an IP address: a
+		// monitor must not depend on a resolver to find the resolvers.
+		u, _ := url.Parse(s)
+		if _, err := netip.ParseAddr(u.Hostname()); err != nil {
+			return "", fmt.Errorf("%q: host names are not resolved: put the server's address in the URL and its name in tls_server_name (probe: --tls-name), e.g. https://8.8.8.8/dns-query with tls_server_name = \"dns.google\"", s)
 		}
 		return s, nil
 	}

@@ -9,6 +9,9 @@
 // (RFC 7858) and DoH (RFC 8484, POST). Every query carries EDNS0 with the DO
 // bit and an empty NSID option. Every I/O has a deadline: the context's, or
 // Options.Timeout from the start of the exchange when the context has none.
+// Servers are dialled by IP address only, a DoH URL's host included: no
+// name is ever looked up (a monitor of DNS must not depend on the system
+// resolver); the TLS server name goes in SNI and, for DoH, the Host header.
 //
 // Normalised answers have the form "owner CLASS TYPE rdata" (single spaces
 // between the header fields, rdata as miekg/dns presents it), the owner

@@ -3,9 +3,12 @@ package dnsprobe
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -161,4 +164,20 @@ func (p *Prober) deadline(ctx context.Context, start time.Time) time.Time {
 // dialer returns a net.Dialer bounded by deadline.
 func dialer(deadline time.Time) *net.Dialer {
 	return &net.Dialer{Deadline: deadline}
+}
+
+// errHostName is why a server given by name is not dialled.
+var errHostName = errors.New("host names are not resolved (a monitor must not depend on the system resolver): give the address, and for DoT/DoH the name as TLS server name")
+
+// dialIP connects to addr, which must be an IP address and port: a
+// monitor of DNS must not depend on the system resolver (nor on the
+// resolvers it monitors) to find the servers it asks, so no name is ever
+// looked up here.
+func dialIP(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		return nil, fmt.Errorf("%s %q: %w", network, host, errHostName)
+	}
+	return d.DialContext(ctx, network, ap.String())
 }

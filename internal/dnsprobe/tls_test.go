@@ -1,12 +1,14 @@
 package dnsprobe
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"io"
 	"log"
 	"math/big"
@@ -14,7 +16,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,5 +195,78 @@ func TestProbeTLS(t *testing.T) {
 				t.Errorf("answers %q, want %q", o.Answers, want)
 			}
 		})
+	}
+}
+
+// TestProbeNeverUsesSystemResolver replaces the system resolver by one
+// that records every lookup, then probes DoH, DoT, TCP and UDP servers
+// given by address (which must work, the TLS name going in SNI and the
+// HTTP Host) and by name (which must fail, saying why, without a lookup).
+// Not parallel: it swaps net.DefaultResolver.
+func TestProbeNeverUsesSystemResolver(t *testing.T) {
+	var lookups atomic.Int32
+	saved := net.DefaultResolver
+	net.DefaultResolver = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		lookups.Add(1)
+		return nil, errors.New("the test's system resolver refuses every lookup")
+	}}
+	t.Cleanup(func() { net.DefaultResolver = saved })
+
+	data := mustRRs(t, "www.example.test. 60 IN A 192.0.2.1")
+	pool, cert := testCA(t)
+	dot := startDoT(t, cert, answerFrom(data, nil))
+	var mu sync.Mutex
+	var host, sni string
+	doh := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		host, sni = r.Host, r.TLS.ServerName
+		mu.Unlock()
+		dohHandler(t, data)(w, r)
+	}))
+	doh.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	doh.StartTLS()
+	t.Cleanup(doh.Close)
+	_, dohPort, _ := net.SplitHostPort(doh.Listener.Addr().String())
+	udp := startServer(t, answerFrom(data, nil))
+
+	p := New(Options{Timeout: 2 * time.Second, TLSConfig: &tls.Config{RootCAs: pool}})
+	srv := func(addr string, tr model.Transport, name string) model.Server {
+		s := resolverAt(addr, tr)
+		s.TLSServerName = name
+		return s
+	}
+	_, dotPort, _ := net.SplitHostPort(dot)
+	for _, tc := range []struct {
+		name string
+		srv  model.Server
+		ok   bool
+	}{
+		{"DoH by address, TLS name dot.test", srv("https://127.0.0.1:"+dohPort+"/dns-query", model.TransportDoH, "dot.test"), true},
+		{"DoT by address, TLS name dot.test", srv(dot, model.TransportDoT, "dot.test"), true},
+		{"UDP by address", srv(udp.Addr, model.TransportUDP, ""), true},
+		{"DoH by name", srv("https://doh.example:"+dohPort+"/dns-query", model.TransportDoH, "dot.test"), false},
+		{"DoT by name", srv("dot.example:"+dotPort, model.TransportDoT, "dot.test"), false},
+		{"TCP by name", srv("ns.example:53", model.TransportTCP, ""), false},
+		{"UDP by name", srv("ns.example", model.TransportUDP, ""), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := p.Probe(ctxTimeout(t, 2*time.Second), Query{Server: tc.srv, Name: "www.example.test.", Type: "A"})
+			if tc.ok {
+				wantOK(t, o, "NOERROR")
+				return
+			}
+			wantErr(t, o, model.ErrNetwork)
+			if !strings.Contains(o.ErrorDetail, "host names are not resolved") {
+				t.Errorf("detail %q does not say that host names are not resolved", o.ErrorDetail)
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if host != "dot.test" || sni != "dot.test" {
+		t.Errorf("DoH request to the address: Host %q, SNI %q; want both dot.test (the TLS server name)", host, sni)
+	}
+	if n := lookups.Load(); n != 0 {
+		t.Errorf("%d lookups through the system resolver; want none", n)
 	}
 }

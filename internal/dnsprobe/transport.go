@@ -196,7 +196,7 @@ func (p *Prober) udp(ctx context.Context, addr string, query []byte, id uint16, 
 	if ap, perr := netip.ParseAddrPort(hostPort(addr, model.TransportUDP)); perr == nil {
 		conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ap))
 	} else {
-		conn, err = dialer(deadline).DialContext(ctx, "udp", hostPort(addr, model.TransportUDP))
+		conn, err = dialIP(ctx, dialer(deadline), "udp", hostPort(addr, model.TransportUDP))
 	}
 	if err != nil {
 		return errResult(ctx, err, start, deadline)
@@ -241,7 +241,7 @@ func (p *Prober) stream(ctx context.Context, addr, tlsName string, useTLS bool, 
 		t = model.TransportDoT
 	}
 	hp := hostPort(addr, t)
-	conn, err := dialer(deadline).DialContext(ctx, "tcp", hp)
+	conn, err := dialIP(ctx, dialer(deadline), "tcp", hp)
 	if err != nil {
 		return errResult(ctx, err, start, deadline)
 	}
@@ -298,6 +298,11 @@ func (p *Prober) doh(ctx context.Context, srv model.Server, query []byte, id uin
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.Addr, bytes.NewReader(query))
 	if err != nil {
 		return result{class: model.ErrNetwork, detail: "cannot build DoH request: " + err.Error()}
+	}
+	if srv.TLSServerName != "" {
+		// The URL holds the address (no name is looked up); the server
+		// serves its DoH endpoint under its name.
+		req.Host = srv.TLSServerName
 	}
 	req.Header.Set("Content-Type", "application/dns-message")
 	req.Header.Set("Accept", "application/dns-message")
@@ -364,9 +369,14 @@ func (p *Prober) dohClient(serverName string) *http.Client {
 	if serverName != "" {
 		tc.ServerName = serverName
 	}
+	d := &net.Dialer{}
 	c := &http.Client{
 		Transport: &http.Transport{
 			// No proxy: a monitor measures its own path to the server.
+			// The URL's host is an address: dialIP never looks a name up.
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return dialIP(ctx, d, network, addr)
+			},
 			TLSClientConfig:     tc,
 			ForceAttemptHTTP2:   true,
 			MaxIdleConnsPerHost: 4,

@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -70,6 +71,15 @@ func TestMetrics(t *testing.T) {
 	if a, b := testutil.ToFloat64(m.open.WithLabelValues("dnssec_failure", "warning")), testutil.ToFloat64(m.open.WithLabelValues("dnssec_failure", "critical")); a != 0 || b != 1 {
 		t.Fatalf("after raise: warning %v critical %v", a, b)
 	}
+	// One info series per open incident, moved with its severity.
+	wantInfo := `
+# HELP reachmon_incident_open_info 1 per open incident: its kind, severity and subject (zone set when the subject is a zone).
+# TYPE reachmon_incident_open_info gauge
+reachmon_incident_open_info{kind="dnssec_failure",severity="critical",subject="slack.com",subject_kind="zone",zone="slack.com"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(wantInfo), "reachmon_incident_open_info"); err != nil {
+		t.Fatalf("info while open: %v", err)
+	}
 	w.changes = nil
 	w.apply(model.DSCheck{Time: w.now, Zone: "slack.com", Status: model.DSUnsigned})
 	w.probe = healthy("54.230.1.1", 60)
@@ -80,6 +90,9 @@ func TestMetrics(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(m.transitions.WithLabelValues("dnssec_failure", "resolve")); v != 1 {
 		t.Fatalf("resolve transitions %v", v)
+	}
+	if n, err := testutil.GatherAndCount(reg, "reachmon_incident_open_info"); err != nil || n != 0 {
+		t.Fatalf("info series after resolve: %d %v", n, err)
 	}
 	if probs, err := testutil.GatherAndLint(reg); err != nil || len(probs) > 0 {
 		t.Fatalf("lint: %v %v", err, probs)

@@ -101,6 +101,10 @@ var metricLabels = map[string]labelDoc{
 		func(dims) int { return kinds * severities }, ""},
 	"reachmon_incident_transitions_total": {[]string{"kind", "transition"}, "incident kinds × 3 transitions (all pre-created)",
 		func(dims) int { return kinds * transitions }, ""},
+	"reachmon_incident_open_info": {[]string{"kind", "severity", "subject", "subject_kind", "zone"},
+		"open incidents: one per kind and subject, subjects being the configured zones, prefixes (a prefix_hijack's: the prefix and one unexpected origin AS), resolvers, peers and the vantage",
+		func(d dims) int { return kinds * (d.zones + d.prefixes + d.resolvers + d.peers + 1) },
+		"exists only while an incident is open"},
 
 	"reachmon_bgp_peer_up":     {[]string{"peer"}, "configured neighbors", func(d dims) int { return d.peers }, ""},
 	"reachmon_bgp_peer_synced": {[]string{"peer"}, "configured neighbors", func(d dims) int { return d.peers }, ""},
