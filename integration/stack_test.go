@@ -414,11 +414,12 @@ func checkDashboardQueries(t *testing.T, root string, ds []stack.Dashboard) {
 
 // checkIncidentViews checks that a dashboard shows incidents: an enabled
 // annotation query on reachmon_incident_open_info (regions from opening to
-// resolution), and a table of the open ones whose kind column turns every
-// incident kind into plain words.
+// resolution), and a table of the open ones from
+// reachmon_incident_root_cause_info whose kind column turns every incident
+// kind into plain words and that keeps the root cause column.
 func checkIncidentViews(t *testing.T, d stack.Dashboard) {
 	t.Helper()
-	const info = "reachmon_incident_open_info"
+	const info, causes = "reachmon_incident_open_info", "reachmon_incident_root_cause_info"
 	if !slices.ContainsFunc(d.Annotations.List, func(a stack.Annotation) bool {
 		return a.Enable && strings.Contains(a.Expr, info) && a.Datasource != nil && a.Datasource.UID == "${datasource}" &&
 			strings.Contains(a.TitleFormat, "{{subject}}") && strings.Contains(a.TitleFormat, "{{kind}}")
@@ -427,10 +428,13 @@ func checkIncidentViews(t *testing.T, d stack.Dashboard) {
 	}
 	tables := 0
 	for _, p := range d.AllPanels() {
-		if p.Type != "table" || !slices.ContainsFunc(p.Targets, func(tg stack.Target2) bool { return strings.Contains(tg.Expr, info) }) {
+		if p.Type != "table" || !slices.ContainsFunc(p.Targets, func(tg stack.Target2) bool { return strings.Contains(tg.Expr, causes) }) {
 			continue
 		}
 		tables++
+		if !slices.ContainsFunc(p.Targets, func(tg stack.Target2) bool { return strings.Contains(tg.Expr, "root_cause)") }) {
+			t.Errorf("%s: panel %q aggregates the root_cause label away", d.File, p.Title)
+		}
 		m := p.ValueMappings("kind")
 		for _, k := range model.IncidentKinds {
 			if !strings.HasPrefix(strings.ToLower(m[string(k)]), strings.ToLower(k.Title())) {
@@ -439,7 +443,7 @@ func checkIncidentViews(t *testing.T, d stack.Dashboard) {
 		}
 	}
 	if tables == 0 {
-		t.Errorf("%s: no table of open incidents (%s)", d.File, info)
+		t.Errorf("%s: no table of open incidents (%s)", d.File, causes)
 	}
 }
 

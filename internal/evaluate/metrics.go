@@ -1,6 +1,9 @@
 package evaluate
 
 import (
+	"slices"
+	"unicode/utf8"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -15,15 +18,59 @@ type Metrics struct {
 	transitions *prometheus.CounterVec
 	labels      map[string][2]string
 	// info has one series per open incident (what is broken, for
-	// dashboards and alerts); infoLabels its label values by incident id.
-	info       *prometheus.GaugeVec
-	infoLabels map[string][5]string
+	// dashboards and alerts); its identity changes only with kind or
+	// severity, so alerts and annotation regions stay one per incident.
+	info infoSeries
+	// cause is info plus the root cause, for a table a person reads in
+	// Grafana: a new series whenever the diagnosis is rewritten.
+	cause infoSeries
+}
+
+// MaxRootCauseLabel bounds the root_cause label of
+// reachmon_incident_root_cause_info (in characters); the whole sentence
+// is in /api/v1/incidents.
+const MaxRootCauseLabel = 300
+
+// infoSeries is a gauge with one series of value 1 per open incident,
+// the label values of each kept by incident id.
+type infoSeries struct {
+	vec *prometheus.GaugeVec
+	cur map[string][]string
+}
+
+// set gives incident id the series l, replacing its previous one.
+func (s *infoSeries) set(id string, l []string) {
+	if old, ok := s.cur[id]; ok {
+		if slices.Equal(old, l) {
+			return
+		}
+		s.vec.DeleteLabelValues(old...)
+	}
+	s.cur[id] = l
+	s.vec.WithLabelValues(l...).Set(1)
+}
+
+func (s *infoSeries) clear(id string) {
+	if l, ok := s.cur[id]; ok {
+		s.vec.DeleteLabelValues(l...)
+		delete(s.cur, id)
+	}
+}
+
+// truncate cuts s to at most n characters, marking the cut with "…".
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }
 
 // NewMetrics registers reachmon_incidents_open{kind,severity} (every
 // combination pre-created at zero) and
 // reachmon_incident_transitions_total{kind,transition} and
-// reachmon_incident_open_info{kind,severity,subject_kind,subject,zone}.
+// reachmon_incident_open_info{kind,severity,subject_kind,subject,zone} and
+// reachmon_incident_root_cause_info{the same, root_cause}.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
 	m := &Metrics{
@@ -38,11 +85,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		labels: map[string][2]string{},
 		// Bounded: subjects are configured zones, prefixes, resolvers,
 		// peers and the vantage; no free text, no incident id.
-		info: f.NewGaugeVec(prometheus.GaugeOpts{
+		info: infoSeries{vec: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "reachmon_incident_open_info",
 			Help: "1 per open incident: its kind, severity and subject (zone set when the subject is a zone).",
-		}, []string{"kind", "severity", "subject_kind", "subject", "zone"}),
-		infoLabels: map[string][5]string{},
+		}, []string{"kind", "severity", "subject_kind", "subject", "zone"}), cur: map[string][]string{}},
+		// One series per open incident too, but with text: its root cause,
+		// cut at MaxRootCauseLabel characters.
+		cause: infoSeries{vec: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "reachmon_incident_root_cause_info",
+			Help: "1 per open incident: its kind, severity, subject, zone and root cause (cut at 300 characters; the whole in /api/v1/incidents).",
+		}, []string{"kind", "severity", "subject_kind", "subject", "zone", "root_cause"}), cur: map[string][]string{}},
 	}
 	for _, k := range model.IncidentKinds {
 		for _, s := range model.Severities {
@@ -81,29 +133,21 @@ func (m *Metrics) Observe(changes []model.IncidentChange) {
 	}
 }
 
-// setInfo gives the open incident i its one info series, replacing the
-// previous one when its severity or kind changed.
+// setInfo gives the open incident i its info series, replacing the
+// previous ones when its kind, severity or root cause changed.
 func (m *Metrics) setInfo(i model.Incident) {
 	var zone string
 	if i.SubjectKind == model.SubjectZone {
 		zone = i.Subject
 	}
-	l := [5]string{string(i.Kind), string(i.Severity), string(i.SubjectKind), i.Subject, zone}
-	if old, ok := m.infoLabels[i.ID]; ok {
-		if old == l {
-			return
-		}
-		m.info.DeleteLabelValues(old[:]...)
-	}
-	m.infoLabels[i.ID] = l
-	m.info.WithLabelValues(l[:]...).Set(1)
+	l := []string{string(i.Kind), string(i.Severity), string(i.SubjectKind), i.Subject, zone}
+	m.info.set(i.ID, l)
+	m.cause.set(i.ID, append(slices.Clip(l), truncate(i.RootCause, MaxRootCauseLabel)))
 }
 
 func (m *Metrics) clearInfo(id string) {
-	if l, ok := m.infoLabels[id]; ok {
-		m.info.DeleteLabelValues(l[:]...)
-		delete(m.infoLabels, id)
-	}
+	m.info.clear(id)
+	m.cause.clear(id)
 }
 
 func (m *Metrics) set(i model.Incident) {

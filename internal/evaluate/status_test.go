@@ -48,6 +48,31 @@ func TestStatusPublish(t *testing.T) {
 	}
 }
 
+// A root cause over MaxRootCauseLabel characters is cut, marked with
+// "…"; a new diagnosis replaces the series rather than adding one.
+func TestRootCauseSeriesCutAndReplaced(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := NewMetrics(reg)
+	inc := model.Incident{ID: "i1", Kind: model.IncidentAuthOutage, Severity: model.SeverityCritical, State: model.StateOpen,
+		SubjectKind: model.SubjectZone, Subject: "example.com", RootCause: strings.Repeat("é", MaxRootCauseLabel+50)}
+	m.Observe([]model.IncidentChange{{Type: model.ChangeOpen, Incident: inc}})
+	cut := strings.Repeat("é", MaxRootCauseLabel-1) + "…"
+	if v := testutil.ToFloat64(m.cause.vec.WithLabelValues("authoritative_outage", "critical", "zone", "example.com", "example.com", cut)); v != 1 {
+		t.Fatalf("cut root cause series: %v", v)
+	}
+	inc.RootCause = "every server times out"
+	m.Observe([]model.IncidentChange{{Type: model.ChangeUpdate, Incident: inc}})
+	if n, err := testutil.GatherAndCount(reg, "reachmon_incident_root_cause_info"); err != nil || n != 1 {
+		t.Fatalf("series after a new diagnosis: %d %v", n, err)
+	}
+	if v := testutil.ToFloat64(m.cause.vec.WithLabelValues("authoritative_outage", "critical", "zone", "example.com", "example.com", inc.RootCause)); v != 1 {
+		t.Fatalf("new root cause series: %v", v)
+	}
+	if n, err := testutil.GatherAndCount(reg, "reachmon_incident_open_info"); err != nil || n != 1 {
+		t.Fatalf("open info series: %d %v", n, err)
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := NewMetrics(reg)
@@ -80,6 +105,17 @@ reachmon_incident_open_info{kind="dnssec_failure",severity="critical",subject="s
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(wantInfo), "reachmon_incident_open_info"); err != nil {
 		t.Fatalf("info while open: %v", err)
 	}
+	// And one root-cause series, with the incident's root cause as it is now.
+	if n, err := testutil.GatherAndCount(reg, "reachmon_incident_root_cause_info"); err != nil || n != 1 {
+		t.Fatalf("root cause series while open: %d %v", n, err)
+	}
+	open := w.e.Open()
+	if len(open) != 1 {
+		t.Fatalf("open %+v", open)
+	}
+	if v := testutil.ToFloat64(m.cause.vec.WithLabelValues("dnssec_failure", "critical", "zone", "slack.com", "slack.com", open[0].RootCause)); v != 1 {
+		t.Fatalf("root cause series for %q: %v", open[0].RootCause, v)
+	}
 	w.changes = nil
 	w.apply(model.DSCheck{Time: w.now, Zone: "slack.com", Status: model.DSUnsigned})
 	w.probe = healthy("54.230.1.1", 60)
@@ -93,6 +129,9 @@ reachmon_incident_open_info{kind="dnssec_failure",severity="critical",subject="s
 	}
 	if n, err := testutil.GatherAndCount(reg, "reachmon_incident_open_info"); err != nil || n != 0 {
 		t.Fatalf("info series after resolve: %d %v", n, err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "reachmon_incident_root_cause_info"); err != nil || n != 0 {
+		t.Fatalf("root cause series after resolve: %d %v", n, err)
 	}
 	if probs, err := testutil.GatherAndLint(reg); err != nil || len(probs) > 0 {
 		t.Fatalf("lint: %v %v", err, probs)

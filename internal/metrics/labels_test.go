@@ -105,6 +105,10 @@ var metricLabels = map[string]labelDoc{
 		"open incidents: one per kind and subject, subjects being the configured zones, prefixes (a prefix_hijack's: the prefix and one unexpected origin AS), resolvers, peers and the vantage",
 		func(d dims) int { return kinds * (d.zones + d.prefixes + d.resolvers + d.peers + 1) },
 		"exists only while an incident is open"},
+	"reachmon_incident_root_cause_info": {[]string{"kind", "root_cause", "severity", "subject", "subject_kind", "zone"},
+		"open incidents, as reachmon_incident_open_info, with the root cause (cut at 300 characters) as text",
+		func(d dims) int { return kinds * (d.zones + d.prefixes + d.resolvers + d.peers + 1) },
+		"exists only while an incident is open"},
 
 	"reachmon_bgp_peer_up":     {[]string{"peer"}, "configured neighbors", func(d dims) int { return d.peers }, ""},
 	"reachmon_bgp_peer_synced": {[]string{"peer"}, "configured neighbors", func(d dims) int { return d.peers }, ""},
