@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/internal/incident"
+	"github.com/reachmon/reachmon/internal/model"
 )
 
 // WriteIncidentsTable renders an incident.View for `reachmon incidents`: one row per
@@ -65,15 +66,7 @@ func writeIncidentRows(w io.Writer, es []incident.Entry, now time.Time) {
 			paged = "yes"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Severity, e.Kind, e.Subject,
-			e.Opened.UTC().Format("2006-01-02 15:04:05"), end.Sub(e.Opened).Round(time.Second), paged, truncate(e.RootCause, 100))
+			e.Opened.UTC().Format("2006-01-02 15:04:05"), end.Sub(e.Opened).Round(time.Second), paged, model.Truncate(e.RootCause, 100))
 	}
 	_ = tw.Flush()
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -2,7 +2,6 @@ package evaluate
 
 import (
 	"slices"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -55,15 +54,6 @@ func (s *infoSeries) clear(id string) {
 		s.vec.DeleteLabelValues(l...)
 		delete(s.cur, id)
 	}
-}
-
-// truncate cuts s to at most n characters, marking the cut with "…".
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
 
 // NewMetrics registers reachmon_incidents_open{kind,severity} (every
@@ -142,7 +132,7 @@ func (m *Metrics) setInfo(i model.Incident) {
 	}
 	l := []string{string(i.Kind), string(i.Severity), string(i.SubjectKind), i.Subject, zone}
 	m.info.set(i.ID, l)
-	m.cause.set(i.ID, append(slices.Clip(l), truncate(i.RootCause, MaxRootCauseLabel)))
+	m.cause.set(i.ID, append(slices.Clip(l), model.Truncate(i.RootCause, MaxRootCauseLabel)))
 }
 
 func (m *Metrics) clearInfo(id string) {

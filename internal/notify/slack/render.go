@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -75,7 +74,7 @@ func (r renderer) incident(inc model.Incident, status string) message {
 		fallback += ": " + inc.RootCause
 	}
 	var blocks []slack.Block
-	blocks = append(blocks, slack.NewHeaderBlock(plain(truncate(title, maxHeader))))
+	blocks = append(blocks, slack.NewHeaderBlock(plain(model.Truncate(title, maxHeader))))
 	if status != "" {
 		blocks = append(blocks, section("*"+escape(status)+"*"))
 	}
@@ -221,7 +220,7 @@ func evidence(items []model.EvidenceItem, title string) string {
 		b.WriteString(" ")
 		b.WriteString(escape(e.Text))
 	}
-	return truncate(b.String(), maxSectionText)
+	return model.Truncate(b.String(), maxSectionText)
 }
 
 func duration(inc model.Incident) string {
@@ -271,15 +270,7 @@ func escape(s string) string {
 // holding "<!channel>" must not notify the whole channel). Truncated
 // first, so that no entity is cut in half.
 func fallbackText(s string) string {
-	return escape(truncate(s, maxFallback))
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	return escape(model.Truncate(s, maxFallback))
 }
 
 func plain(s string) *slack.TextBlockObject {
@@ -291,5 +282,5 @@ func mrkdwn(s string) *slack.TextBlockObject {
 }
 
 func section(s string) *slack.SectionBlock {
-	return slack.NewSectionBlock(mrkdwn(truncate(s, maxSectionText)), nil, nil)
+	return slack.NewSectionBlock(mrkdwn(model.Truncate(s, maxSectionText)), nil, nil)
 }

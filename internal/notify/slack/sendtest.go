@@ -14,6 +14,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/model"
 )
 
 // maxReportBody bounds how much of each answer the test report shows.
@@ -41,7 +42,7 @@ func SendTest(ctx context.Context, cfg config.SlackConfig, opts Options) (string
 			fmt.Fprintf(&b, "POST webhook: %v\n", err)
 			return b.String(), fmt.Errorf("slack: test message not sent: %w", err)
 		}
-		fmt.Fprintf(&b, "POST webhook -> HTTP %d\n%s\n", status, indent(truncate(body, maxReportBody)))
+		fmt.Fprintf(&b, "POST webhook -> HTTP %d\n%s\n", status, indent(model.Truncate(body, maxReportBody)))
 		if err := webhookResult(status, body, hdr); err != nil {
 			return b.String(), fmt.Errorf("slack: test message rejected: %w", err)
 		}
@@ -112,7 +113,7 @@ func (n *Notifier) exchange(what string, x []exchange) string {
 		if ra := e.header.Get("Retry-After"); ra != "" {
 			fmt.Fprintf(&b, " (Retry-After: %s)", ra)
 		}
-		fmt.Fprintf(&b, "\n%s\n", indent(truncate(n.redact(strings.TrimSpace(string(e.body))), maxReportBody)))
+		fmt.Fprintf(&b, "\n%s\n", indent(model.Truncate(n.redact(strings.TrimSpace(string(e.body))), maxReportBody)))
 	}
 	return b.String()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/notify"
 )
 
@@ -476,5 +477,5 @@ func webhookResult(status int, body string, hdr http.Header) error {
 		}
 		return e
 	}
-	return statusError("webhook", status, truncate(body, 200))
+	return statusError("webhook", status, model.Truncate(body, 200))
 }
