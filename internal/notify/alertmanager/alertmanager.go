@@ -148,7 +148,9 @@ func New(cfg config.AlertmanagerConfig, opts Options) (*Notifier, error) {
 }
 
 // Channel is the sink's channel label: "alertmanager/<name>".
-func Channel(cfg config.AlertmanagerConfig) string { return notify.SinkChannel("alertmanager", cfg.Name) }
+func Channel(cfg config.AlertmanagerConfig) string {
+	return notify.SinkChannel("alertmanager", cfg.Name)
+}
 
 // Policy is the dispatcher policy of cfg: its own directory
 // ("notify-alertmanager-<name>"), one channel, no rate limit and no
