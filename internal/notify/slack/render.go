@@ -346,8 +346,9 @@ func matchLiteral(s string) string {
 	return b.String()
 }
 
-// shellQuote quotes s for a POSIX shell: in single quotes nothing is
-// special, and a single quote is written as '\”.
+// shellQuote quotes s for a POSIX shell: inside single quotes nothing is
+// special (no $, backtick, backslash or ! expansion), and each single
+// quote of s closes the quotes, adds an escaped quote and reopens them.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -353,3 +353,34 @@ func TestEvidenceNeverCutsAToken(t *testing.T) {
 		t.Errorf("last line %q, want %q", last, want)
 	}
 }
+
+// TestMentionDecision: which deliveries carry the route's mention.
+func TestMentionDecision(t *testing.T) {
+	r := botRenderer()
+	const want = "<!subteam^S0123ABC> <@U0123ABC>" // spaces normalised
+	crit := renderIncident(model.IncidentBGPOutage, model.SeverityCritical, "example.com")
+	warn := renderIncident(model.IncidentBGPOutage, model.SeverityWarning, "example.com")
+	resolved := crit
+	resolved.State = model.StateResolved
+	for _, tc := range []struct {
+		name string
+		d    notify.Delivery
+		want string
+	}{
+		{"critical page", notify.Delivery{Kind: notify.KindOpen, Channel: "#dns", Incident: crit, Reason: "first notification"}, want},
+		{"critical page after a quiet start", notify.Delivery{Kind: notify.KindOpen, Channel: "#dns", Incident: crit, Reason: "first notification: now pages"}, want},
+		{"upgrade", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Reason: "severity warning -> critical"}, want},
+		{"upgrade among causes", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Reason: "reclassified from authoritative_outage; severity info -> critical"}, want},
+		{"other update", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Reason: "newly affected: resolvers r1"}, ""},
+		{"a cause merely naming it", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Reason: "root cause: severity warning -> critical"}, ""},
+		{"reminder", notify.Delivery{Kind: notify.KindReminder, Channel: "#dns", Incident: crit, Reason: "repeat interval"}, ""},
+		{"resolve", notify.Delivery{Kind: notify.KindResolve, Channel: "#dns", Incident: resolved, Reason: "resolved"}, ""},
+		{"warning page", notify.Delivery{Kind: notify.KindOpen, Channel: "#dns", Incident: warn, Reason: "first notification"}, ""},
+		{"downgrade", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: warn, Reason: "severity critical -> warning"}, ""},
+		{"default channel", notify.Delivery{Kind: notify.KindOpen, Channel: "#alerts", Incident: crit, Reason: "first notification"}, ""},
+	} {
+		if got := r.mention(tc.d); got != tc.want {
+			t.Errorf("%s: mention %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
