@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -309,14 +311,44 @@ func (r renderer) buttons(inc model.Incident) (slack.Block, bool) {
 // silenceFor is how long the suggested silence lasts.
 const silenceFor = "2h"
 
-// silenceCommand is the reachmon command that silences exactly this
-// incident's kind and subject for silenceFor, quoted for a POSIX shell.
-// The subject is a pattern (path.Match, as the config's silences): its
-// metacharacters are escaped so that it matches this subject only.
+// silenceCommand is the reachmon command that silences this incident's
+// kind and subject for silenceFor, quoted for a POSIX shell.
 func silenceCommand(inc model.Incident) string {
 	return "reachmon silence add --kind " + shellWord(string(inc.Kind)) +
-		" --subject " + shellQuote(matchLiteral(inc.Subject)) +
+		" --subject " + shellQuote(subjectPattern(inc.Subject)) +
 		" --for " + silenceFor + ` --reason "..."`
+}
+
+// maxSubjectPattern is the longest subject pattern reachmon silence
+// accepts.
+const maxSubjectPattern = 256
+
+// subjectPattern is the narrowest silence subject pattern matching
+// subject. Patterns are globs where "*" matches any run of characters
+// and "?" one character, without escapes, and refuse "[", "]", "\",
+// spaces and control characters: each "*" and each refused character of
+// subject becomes "?", which still matches it (and anything differing
+// there by one character) but no longer matches a run. Subjects are zone
+// names, prefixes, resolver names, peers and vantages, so this is
+// almost always the subject itself; one longer than a pattern may be is
+// cut and ends with "*".
+func subjectPattern(subject string) string {
+	var b strings.Builder
+	for _, r := range subject {
+		if r == '*' || r == '[' || r == ']' || r == '\\' || r == utf8.RuneError || unicode.IsSpace(r) || unicode.IsControl(r) {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	p := b.String()
+	if len(p) <= maxSubjectPattern {
+		return p
+	}
+	cut := maxSubjectPattern - 1
+	for cut > 0 && !utf8.RuneStart(p[cut]) {
+		cut--
+	}
+	return p[:cut] + "*"
 }
 
 // silenceSection shows silenceCommand as a code block; ok is false when
@@ -331,19 +363,6 @@ func silenceSection(inc model.Incident) (slack.Block, bool) {
 		return nil, false
 	}
 	return slack.NewSectionBlock(mrkdwn(text), nil, nil), true
-}
-
-// matchLiteral escapes the path.Match metacharacters of s (*, ?, [ and
-// \), so that the pattern matches s alone.
-func matchLiteral(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // shellQuote quotes s for a POSIX shell: inside single quotes nothing is
