@@ -737,7 +737,11 @@ func (d *Dispatcher) delivered(e *entry, rec *record, dl Delivery, rcpt Receipt,
 	d.mu.Lock()
 	delete(d.degraded, e.Channel)
 	d.mu.Unlock()
-	d.log.Info("notification sent", "incident", id, "kind", string(dl.Kind), "channel", e.Channel,
+	level := slog.LevelInfo
+	if dl.Kind == KindReminder && d.timing().quiet {
+		level = slog.LevelDebug
+	}
+	d.log.Log(context.Background(), level, "notification sent", "incident", id, "kind", string(dl.Kind), "channel", e.Channel,
 		"reason", dl.Reason, "attempts", e.Attempts, "recovered", rcpt.Recovered)
 	d.finish(e, rec)
 }
