@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/incident"
 	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/notify/alertmanager"
 	"github.com/reachmon/reachmon/internal/notify/webhook"
 	"github.com/reachmon/reachmon/internal/testdns"
 )
@@ -106,6 +108,11 @@ func amAlerts(t *testing.T, base string) []gettableAlert {
 // webhook's resolve.
 func TestAlertmanagerReceivesIncident(t *testing.T) {
 	am := startAlertmanager(t)
+	// `reachmon notify test`'s check reads the real status document.
+	report, err := alertmanager.Check(t.Context(), config.AlertmanagerConfig{Name: "default", URLs: []string{am}}, nil)
+	if err != nil || !strings.Contains(report, "HTTP 200: Alertmanager 0.") || !strings.Contains(report, "cluster disabled") {
+		t.Errorf("Check = %v\n%s", err, report)
+	}
 	const secret = "webhook-test-secret"
 	t.Setenv("REACHMON_TEST_WEBHOOK_SECRET", secret)
 	var (

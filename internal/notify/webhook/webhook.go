@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/config"
@@ -56,7 +57,8 @@ const (
 // Document is the body of every request.
 type Document struct {
 	Schema string `json:"schema"`
-	// Change is open, update, resolve or reminder.
+	// Change is open, update, resolve or reminder; test for the
+	// document of `reachmon notify test`, whose incident is null.
 	Change string `json:"change"`
 	// Reason says why it is sent ("first notification", "severity
 	// warning -> critical", "resolved").
@@ -64,9 +66,13 @@ type Document struct {
 	SentAt time.Time `json:"sent_at"`
 	// Vantage names the reachmon instance that sends it.
 	Vantage string `json:"vantage"`
-	// Incident is the incident as /api/v1/incidents shows it.
-	Incident incident.Entry `json:"incident"`
+	// Incident is the incident as /api/v1/incidents shows it (null in a
+	// test document).
+	Incident *incident.Entry `json:"incident"`
 }
+
+// ChangeTest is the change of the document `reachmon notify test` sends.
+const ChangeTest = "test"
 
 // Options are the notifier's dependencies.
 type Options struct {
@@ -144,35 +150,69 @@ func Verify(secret, body []byte, sig string) bool {
 
 // Document builds the document of a delivery.
 func (n *Notifier) Document(d notify.Delivery) Document {
+	e := n.entry(d.Incident)
 	return Document{
 		Schema:   Schema,
 		Change:   string(d.Kind),
 		Reason:   d.Reason,
 		SentAt:   d.Now.UTC(),
 		Vantage:  n.vantage,
-		Incident: n.entry(d.Incident),
+		Incident: &e,
 	}
 }
 
 // Deliver posts the document; see notify.Notifier.
 func (n *Notifier) Deliver(ctx context.Context, d notify.Delivery) (notify.Receipt, error) {
-	body, err := json.Marshal(n.Document(d))
+	_, err := n.post(ctx, n.Document(d), d.Key)
 	if err != nil {
-		return notify.Receipt{}, &notify.Error{Code: "encode", Msg: "webhook: " + err.Error()}
+		return notify.Receipt{}, err
+	}
+	return notify.Receipt{}, nil
+}
+
+// post signs and sends doc; the error is a classified *notify.Error.
+func (n *Notifier) post(ctx context.Context, doc Document, key string) (httpsink.Response, error) {
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return httpsink.Response{}, &notify.Error{Code: "encode", Msg: "webhook: " + err.Error()}
 	}
 	hdr := http.Header{}
 	hdr.Set(SignatureHeader, Sign(n.secret, body))
-	hdr.Set(DeliveryHeader, d.Key)
+	hdr.Set(DeliveryHeader, key)
 	hdr.Set("User-Agent", "reachmon/"+version.Get())
 	sink := fmt.Sprintf("webhook %q", n.cfg.Name)
 	resp, err := httpsink.Post(ctx, n.hc, sink, n.cfg.URL, body, hdr, n.cfg.RequestTimeout())
 	if err != nil {
 		var ne *notify.Error
 		errors.As(err, &ne)
-		return notify.Receipt{}, ne
+		return resp, ne
 	}
 	if ne := httpsink.Result(sink, resp); ne != nil {
-		return notify.Receipt{}, ne
+		return resp, ne
 	}
-	return notify.Receipt{}, nil
+	return resp, nil
+}
+
+// SendTest posts a test document (change "test", incident null, signed
+// as every document) to cfg's URL and reports what the receiver answered.
+func SendTest(ctx context.Context, cfg config.WebhookConfig, opts Options) (string, error) {
+	n, err := New(cfg, opts)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now().UTC()
+	doc := Document{Schema: Schema, Change: ChangeTest, Reason: "reachmon notify test", SentAt: now, Vantage: n.vantage}
+	resp, err := n.post(ctx, doc, "test-"+now.Format("20060102T150405Z"))
+	var b strings.Builder
+	if resp.Status != 0 {
+		fmt.Fprintf(&b, "POST %s -> HTTP %d", cfg.URL, resp.Status)
+		if resp.Body != "" {
+			b.WriteString(": " + resp.Body)
+		}
+		b.WriteString("\n")
+	}
+	if err != nil {
+		return b.String(), fmt.Errorf("webhook %q: test document not accepted: %w", cfg.Name, err)
+	}
+	return b.String(), nil
 }
