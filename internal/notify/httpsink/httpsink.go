@@ -8,7 +8,7 @@
 //     sink's max_backoff by the dispatcher);
 //   - 401 and 403: fatal: the credentials (bearer token, a proxy's
 //     access rule) are wrong; the dispatcher keeps the message and stops
-//     until a reload or restart;
+//     until a restart (or Dispatcher.Reconfigure with a new notifier);
 //   - any other 4xx: a definite rejection of this message (not retried);
 //   - 5xx, timeouts, network errors: retried with backoff.
 package httpsink
