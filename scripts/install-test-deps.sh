@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what reachmon's tests need when it is missing: the real daemons
-# the integration tests run (NSD, Unbound, BIRD 2, Prometheus), the DNSSEC
+# the integration tests run (NSD, Unbound, BIRD 2, Prometheus, Alertmanager), the DNSSEC
 # tools (ldnsutils), dig, and systemd-analyze (to verify the shipped unit). Go modules come through the module proxy when
 # `go test` builds. Debian packages need root; without it, say what to do.
 set -euo pipefail
@@ -13,6 +13,7 @@ need=(
 	bind9-dnsutils:dig
 	bird2:bird
 	prometheus:promtool
+	prometheus-alertmanager:prometheus-alertmanager
 	nftables:nft
 	iproute2:ip
 	systemd:systemd-analyze
