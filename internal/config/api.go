@@ -17,6 +17,7 @@ import (
 //	protect_metrics = false            # require the token on /metrics too
 //	check_host = false                 # answer only requests whose Host is this daemon's (DNS rebinding)
 //	allowed_hosts = ["mon1.example.net"]   # accepted besides the listen host, localhost, 127.0.0.1, ::1
+//	external_url = "https://mon1.example.net:9798"   # how others reach this daemon (alert generatorURL); default http://<listen>
 //
 // /healthz and /readyz stay open either way: service managers and load
 // balancers probe them without credentials and they reveal nothing.
@@ -34,6 +35,10 @@ type APIConfig struct {
 	// AllowedHosts are names or addresses (without a port) accepted in the
 	// Host header besides the default ones.
 	AllowedHosts []string `toml:"allowed_hosts"`
+	// ExternalURL is the base URL of this daemon as others reach it: the
+	// generatorURL of Alertmanager alerts and links point under it.
+	// Default "http://<listen>".
+	ExternalURL string `toml:"external_url"`
 }
 
 // TokenConfigured reports whether a bearer token is required.

@@ -38,6 +38,9 @@ type Config struct {
 	Evaluate Evaluate    `toml:"evaluate"`
 	Metrics  Metrics     `toml:"metrics"`
 	API      APIConfig   `toml:"api"`
+	// Alertmanager and Webhook are the notifiers besides Slack.
+	Alertmanager []AlertmanagerConfig `toml:"alertmanager"`
+	Webhook      []WebhookConfig      `toml:"webhook"`
 }
 
 // Metrics configures what /metrics exposes.
@@ -173,7 +176,7 @@ func Load(path string) (*Plan, error) {
 // secretKeys are keys that would hold a secret inline; they are refused with
 // a message pointing at the _env/_file form.
 var secretKeys = map[string]bool{
-	"token": true, "webhook_url": true, "password": true, "secret": true, "api_token": true,
+	"token": true, "webhook_url": true, "password": true, "secret": true, "api_token": true, "bearer_token": true,
 }
 
 // Parse decodes, validates and resolves data into a Plan; name is used in

@@ -138,6 +138,12 @@ func (c *Config) secretFiles() (keys, paths []string) {
 	for i, n := range c.BGP.Neighbor {
 		add(fmt.Sprintf("bgp.neighbor[%d].password_file", i), n.PasswordFile)
 	}
+	for i, a := range c.Alertmanager {
+		add(fmt.Sprintf("alertmanager[%d].bearer_token_file", i), a.BearerTokenFile)
+	}
+	for i, w := range c.Webhook {
+		add(fmt.Sprintf("webhook[%d].secret_file", i), w.SecretFile)
+	}
 	return keys, paths
 }
 
@@ -146,7 +152,7 @@ func (c *Config) secretFiles() (keys, paths []string) {
 // files' modes are looked at, never their contents; a file that cannot be
 // looked at is left to the error of reading it.
 func (c *Config) Warnings() []string {
-	var out []string
+	out := c.plainHTTPWarnings()
 	keys, paths := c.secretFiles()
 	for i, p := range paths {
 		fi, err := os.Stat(p)

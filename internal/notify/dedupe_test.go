@@ -63,7 +63,8 @@ func TestDecide(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	d := &Dispatcher{baseBackoff: time.Second, maxBackoff: time.Minute}
+	d := &Dispatcher{baseBackoff: time.Second}
+	d.pol.Store(&timing{maxBackoff: time.Minute})
 	d.rnd = newTestRand()
 	for attempt := 1; attempt <= 12; attempt++ {
 		full := min(time.Second<<(attempt-1), time.Minute)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,22 +46,22 @@ type Options struct {
 	// WriteFile replaces statefile.WriteAtomic for the outbox and the
 	// state file (tests: a slow or failing disk).
 	WriteFile statefile.WriteFunc
+	// Metrics are the notify metrics, shared by every dispatcher of a
+	// daemon (NewMetrics); nil: made on Registerer for this dispatcher
+	// alone.
+	Metrics *Metrics
 }
 
 // Dispatcher owns the outbox. Submit may be called from any goroutine;
 // Run delivers, one message at a time, in submission order per channel.
 type Dispatcher struct {
-	cfg         config.SlackConfig
-	n           Notifier
+	// pol is the policy and notifier in force (Reconfigure swaps it).
+	pol         atomic.Pointer[timing]
 	store       *store
 	log         *slog.Logger
 	clock       Clock
-	m           *metrics
-	interval    time.Duration
-	repeat      time.Duration
-	minUpdate   time.Duration
+	m           *Metrics
 	baseBackoff time.Duration
-	maxBackoff  time.Duration
 	maxPending  int
 	staleAfter  time.Duration
 	wake        chan struct{}
@@ -73,6 +74,8 @@ type Dispatcher struct {
 	halted   error
 	degraded map[string]error // channel -> definite error
 	running  bool
+	// depth is this dispatcher's share of the shared queue depth gauge.
+	depth int
 
 	// state is what was delivered per incident (the one copy: the
 	// incident store asks Delivered). Only the Run goroutine changes it,
@@ -89,18 +92,28 @@ type Dispatcher struct {
 	unsaved []uint64
 }
 
-// New restores the outbox and delivery state from stateDir/notify and
-// returns a dispatcher that delivers through n. Changes can be submitted
-// before Run starts; they are persisted and wait.
+// New restores the Slack dispatcher's outbox and delivery state from
+// stateDir/notify and returns a dispatcher that delivers through n with
+// SlackPolicy(cfg). Changes can be submitted before Run starts; they are
+// persisted and wait.
 func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Dispatcher, error) {
+	return NewPolicy(SlackPolicy(cfg), stateDir, n, opts)
+}
+
+// NewPolicy restores the outbox and delivery state from stateDir/p.Dir
+// and returns a dispatcher that delivers through n as p says.
+func NewPolicy(p Policy, stateDir string, n Notifier, opts Options) (*Dispatcher, error) {
 	if n == nil {
-		return nil, errors.New("notify: no notifier")
+		return nil, errNoNotifier
 	}
-	st, err := newStore(stateDir)
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	st, err := newStore(stateDir, p.Dir)
 	if err != nil {
 		return nil, err
 	}
-	st.writer = statefile.NewWriter(statefile.WriterOptions{Name: dirName, Logger: opts.Logger, WriteFile: opts.WriteFile})
+	st.writer = statefile.NewWriter(statefile.WriterOptions{Name: p.Dir, Logger: opts.Logger, WriteFile: opts.WriteFile})
 	clock := opts.Clock
 	if clock == nil {
 		clock = realClock{}
@@ -110,16 +123,10 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		return nil, err
 	}
 	d := &Dispatcher{
-		cfg:         cfg,
-		n:           n,
 		store:       st,
 		log:         opts.Logger,
 		clock:       clock,
-		interval:    time.Duration(float64(time.Second) / cfg.RatePerSecond()),
-		repeat:      cfg.RepeatInterval.Duration,
-		minUpdate:   cfg.UpdateInterval(),
 		baseBackoff: opts.BaseBackoff,
-		maxBackoff:  cfg.MaxRetryBackoff(),
 		maxPending:  opts.MaxPending,
 		staleAfter:  opts.StaleAfter,
 		wake:        make(chan struct{}, 1),
@@ -130,8 +137,13 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 		notBefore:   map[string]time.Time{},
 		lastCode:    map[string]string{},
 	}
-	d.applyDefaults()
-	d.m = newMetrics(opts.Registerer, cfg.Channels())
+	d.applyDefaults(p.Name)
+	d.pol.Store(d.newTiming(p, n))
+	d.m = opts.Metrics
+	if d.m == nil {
+		d.m = NewMetrics(opts.Registerer)
+	}
+	d.m.init(p.Channels)
 	for _, b := range bad {
 		d.log.Warn("unreadable notification file set aside", "path", b.path, "moved_to", b.movedTo, "reason", b.reason)
 	}
@@ -140,19 +152,19 @@ func New(cfg config.SlackConfig, stateDir string, n Notifier, opts Options) (*Di
 }
 
 // applyDefaults fills in the options left zero.
-func (d *Dispatcher) applyDefaults() {
+func (d *Dispatcher) applyDefaults(sink string) {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	d.log = d.log.With("component", "notify")
+	if sink != "" && sink != "slack" {
+		d.log = d.log.With("sink", sink)
+	}
 	if d.rnd == nil {
 		d.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	if d.baseBackoff <= 0 {
 		d.baseBackoff = DefaultBaseBackoff
-	}
-	if d.maxBackoff < d.baseBackoff {
-		d.maxBackoff = d.baseBackoff
 	}
 	if d.maxPending <= 0 {
 		d.maxPending = DefaultMaxPending
@@ -190,7 +202,7 @@ func (d *Dispatcher) restore(state *stateFile, entries []*entry) {
 		}
 		d.pending = append(d.pending, e)
 	}
-	d.m.depth.Set(float64(len(d.pending)))
+	d.setDepthLocked()
 	if len(d.pending) > 0 {
 		d.log.Info("notification outbox restored", "pending", len(d.pending))
 	}
@@ -224,7 +236,7 @@ func (d *Dispatcher) Submit(c model.IncidentChange) {
 	}
 	ch, ok := d.routes[id]
 	if !ok {
-		ch = d.cfg.ChannelFor(c.Incident.Kind, c.Incident.Severity)
+		ch = d.timing().route(c.Incident.Kind, c.Incident.Severity)
 		d.routes[id] = ch
 	}
 	e := &entry{Seq: d.nextSeq, Channel: ch, Change: c, Submitted: d.clock.Now()}
@@ -232,6 +244,16 @@ func (d *Dispatcher) Submit(c model.IncidentChange) {
 	d.enqueueLocked(e)
 	d.mu.Unlock()
 	d.poke()
+}
+
+// setDepthLocked brings this dispatcher's share of the shared queue
+// depth gauge to the outbox's length; the caller holds mu (or owns d
+// alone, in New).
+func (d *Dispatcher) setDepthLocked() {
+	if n := len(d.pending); n != d.depth {
+		d.m.depth.Add(float64(n - d.depth))
+		d.depth = n
+	}
 }
 
 func (d *Dispatcher) poke() {
@@ -249,7 +271,7 @@ func (d *Dispatcher) enqueueLocked(e *entry) {
 		d.log.Error("notification not persisted; kept in memory only", "incident", e.Change.Incident.ID, "error", err)
 	}
 	d.pending = append(d.pending, e)
-	d.m.depth.Set(float64(len(d.pending)))
+	d.setDepthLocked()
 }
 
 // makeRoomLocked drops a reminder, else the oldest update, to admit e; it
@@ -457,10 +479,11 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 	start := d.clock.Now()
 	snap := d.startAttempt(e, start)
 	dl := newDelivery(&snap, rec, kind, inc, reason, start)
-	rcpt, err := d.n.Deliver(ctx, dl)
+	t := d.timing()
+	rcpt, err := t.n.Deliver(ctx, dl)
 	end := d.clock.Now()
 	d.m.latency.WithLabelValues(e.Channel).Observe(end.Sub(start).Seconds())
-	d.notBefore[e.Channel] = start.Add(d.interval)
+	d.notBefore[e.Channel] = start.Add(t.interval)
 	if err == nil {
 		d.delivered(e, rec, dl, rcpt, end)
 		d.supersede(held, id)
@@ -475,7 +498,7 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 // (the page included), unless it changes the severity.
 func (d *Dispatcher) holdUpdateUntil(kind Kind, e *entry, rec *record) (time.Time, bool) {
 	if kind == KindUpdate && !severityChange(e.Change) && rec != nil && !rec.Notify.LastSent.IsZero() {
-		if until := rec.Notify.LastSent.Add(d.minUpdate); until.After(d.clock.Now()) {
+		if until := rec.Notify.LastSent.Add(d.timing().minUpdate); until.After(d.clock.Now()) {
 			return until, true
 		}
 	}
@@ -603,7 +626,7 @@ func (d *Dispatcher) failed(ctx context.Context, e *entry, rec *record, kind Kin
 		}
 		d.finish(e, rec)
 	default:
-		wait := min(ne.RetryAfter, d.maxBackoff) // a notifier's Retry-After never freezes a channel for longer
+		wait := min(ne.RetryAfter, d.timing().maxBackoff) // a notifier's Retry-After never freezes a channel for longer
 		if wait <= 0 {
 			wait = d.backoff(attempts)
 		}
@@ -757,7 +780,7 @@ func (d *Dispatcher) finish(e *entry, rec *record) {
 	if (rec == nil || rec.Notify.Delivered == "" || rec.Notify.Delivered == model.ChangeResolve) && !d.hasPendingLocked(id) {
 		delete(d.routes, id)
 	}
-	d.m.depth.Set(float64(len(d.pending)))
+	d.setDepthLocked()
 }
 
 // prune forgets resolved incidents after stateRetention; the caller
@@ -782,12 +805,13 @@ func (d *Dispatcher) hasPendingLocked(id string) bool {
 // remind queues a reminder for every notified open incident whose last
 // message is older than the repeat interval; it reports whether it did.
 func (d *Dispatcher) remind(now time.Time) bool {
-	if d.repeat <= 0 {
+	repeat := d.timing().repeat
+	if repeat <= 0 {
 		return false
 	}
 	ids := make([]string, 0, len(d.state.Incidents))
 	for id, rec := range d.state.Incidents {
-		if remindable(rec) && !now.Before(rec.Notify.LastSent.Add(d.repeat)) {
+		if remindable(rec) && !now.Before(rec.Notify.LastSent.Add(repeat)) {
 			ids = append(ids, id)
 		}
 	}
@@ -816,7 +840,8 @@ func (d *Dispatcher) remind(now time.Time) bool {
 
 // nextReminder is how long until the next reminder is due (0: none).
 func (d *Dispatcher) nextReminder(now time.Time) time.Duration {
-	if d.repeat <= 0 {
+	repeat := d.timing().repeat
+	if repeat <= 0 {
 		return 0
 	}
 	d.mu.Lock()
@@ -829,7 +854,7 @@ func (d *Dispatcher) nextReminder(now time.Time) time.Duration {
 		if !remindable(rec) || d.hasPendingLocked(id) {
 			continue
 		}
-		w := rec.Notify.LastSent.Add(d.repeat).Sub(now)
+		w := rec.Notify.LastSent.Add(repeat).Sub(now)
 		if w <= 0 {
 			w = time.Millisecond
 		}
@@ -847,11 +872,12 @@ func remindable(rec *record) bool {
 // backoff is the wait before retry number attempt (1-based): the base
 // doubled per attempt, capped, with equal jitter (half fixed, half random).
 func (d *Dispatcher) backoff(attempt int) time.Duration {
+	maxBackoff := d.timing().maxBackoff
 	b := d.baseBackoff
-	for i := 1; i < attempt && b < d.maxBackoff; i++ {
+	for i := 1; i < attempt && b < maxBackoff; i++ {
 		b *= 2
 	}
-	b = min(b, d.maxBackoff)
+	b = min(b, maxBackoff)
 	half := b / 2
 	return half + time.Duration(d.rnd.Int64N(int64(half)+1))
 }
@@ -936,7 +962,7 @@ func (d *Dispatcher) Reconcile(incidents []model.Incident) {
 			delete(d.routes, id)
 		}
 	}
-	d.m.depth.Set(float64(len(d.pending)))
+	d.setDepthLocked()
 }
 
 func (d *Dispatcher) hasResolveLocked(id string) bool {

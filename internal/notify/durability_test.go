@@ -171,7 +171,7 @@ func TestEntryKeptWhenStateSaveFails(t *testing.T) {
 // stayed open with reminders).
 func TestReconcileWithTheIncidentStore(t *testing.T) {
 	dir := t.TempDir()
-	s, err := newStore(dir)
+	s, err := newStore(dir, dirName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func FuzzStoreLoad(f *testing.F) {
 	cfg := config.SlackConfig{Channel: "#a"}
 	f.Fuzz(func(t *testing.T, stateData []byte, seq uint64, entryData []byte) {
 		dir := t.TempDir()
-		s, err := newStore(dir)
+		s, err := newStore(dir, dirName)
 		if err != nil {
 			t.Fatal(err)
 		}

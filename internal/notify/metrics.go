@@ -16,20 +16,24 @@ const (
 
 var results = []string{ResultSent, ResultRetry, ResultRejected, ResultSkipped, ResultDropped}
 
-// metrics are the dispatcher's collectors; the channel label holds
-// configured channel names only.
-type metrics struct {
+// Metrics are the notify collectors, shared by every dispatcher of a
+// daemon: the channel label holds configured channel names only (Slack
+// channels, "alertmanager/<name>", "webhook/<name>"), and the queue depth
+// is the sum of every dispatcher's outbox.
+type Metrics struct {
 	total   *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	depth   prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer, channels []string) *metrics {
+// NewMetrics registers the notify metrics on reg (nil: a private
+// registry); pass them to every dispatcher in Options.Metrics.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	f := promauto.With(reg)
-	m := &metrics{
+	return &Metrics{
 		total: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "reachmon_notifications_total",
 			Help: "Notification attempts by routed channel and result (sent, retry, rejected, skipped, dropped).",
@@ -41,14 +45,17 @@ func newMetrics(reg prometheus.Registerer, channels []string) *metrics {
 		}, []string{"channel"}),
 		depth: f.NewGauge(prometheus.GaugeOpts{
 			Name: "reachmon_notification_queue_depth",
-			Help: "Notifications waiting in the persistent outbox.",
+			Help: "Notifications waiting in the persistent outboxes (every sink's).",
 		}),
 	}
+}
+
+// init makes the series of channels exist at zero.
+func (m *Metrics) init(channels []string) {
 	for _, ch := range channels {
 		for _, r := range results {
 			m.total.WithLabelValues(ch, r)
 		}
 		m.latency.WithLabelValues(ch)
 	}
-	return m
 }

@@ -112,15 +112,17 @@ type stateFile struct {
 }
 
 type store struct {
+	// name is the directory's name in the state directory.
+	name                   string
 	dir, outbox, statePath string
 	writer                 *statefile.Writer
 }
 
-func newStore(stateDir string) (*store, error) {
+func newStore(stateDir, name string) (*store, error) {
 	if stateDir == "" {
 		return nil, errors.New("notify: empty state directory")
 	}
-	s := &store{dir: filepath.Join(stateDir, dirName), writer: statefile.NewWriter(statefile.WriterOptions{Name: dirName})}
+	s := &store{name: name, dir: filepath.Join(stateDir, name), writer: statefile.NewWriter(statefile.WriterOptions{Name: name})}
 	s.outbox = filepath.Join(s.dir, "outbox")
 	s.statePath = filepath.Join(s.dir, stateFileName)
 	if err := os.MkdirAll(s.outbox, 0o750); err != nil {
@@ -283,10 +285,16 @@ func readState(path string) (*stateFile, error) {
 // state; the log is a read-only snapshot of what it saved.
 type DeliveredLog map[string]model.NotifyState
 
-// ReadDelivered reads the delivery state saved in stateDir without
-// changing any file (a missing state is empty).
+// ReadDelivered reads the Slack dispatcher's delivery state saved in
+// stateDir without changing any file (a missing state is empty).
 func ReadDelivered(stateDir string) (DeliveredLog, error) {
-	st, err := readState(filepath.Join(stateDir, dirName, stateFileName))
+	return ReadDeliveredDir(stateDir, SlackDir)
+}
+
+// ReadDeliveredDir reads the delivery state a dispatcher saved in
+// stateDir/dir (Policy.Dir) without changing any file.
+func ReadDeliveredDir(stateDir, dir string) (DeliveredLog, error) {
+	st, err := readState(filepath.Join(stateDir, dir, stateFileName))
 	if err != nil {
 		return nil, err
 	}

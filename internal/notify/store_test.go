@@ -30,7 +30,7 @@ func outboxFiles(t *testing.T, dir string) []string {
 
 func TestLoadDropsHandledAndSetsAsideCorrupt(t *testing.T) {
 	dir := t.TempDir()
-	s, err := newStore(dir)
+	s, err := newStore(dir, dirName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestReadDelivered(t *testing.T) {
 	if log, err := ReadDelivered(dir); err != nil || len(log) != 0 {
 		t.Fatalf("no state directory: %v %v", log, err)
 	}
-	s, err := newStore(dir)
+	s, err := newStore(dir, dirName)
 	if err != nil {
 		t.Fatal(err)
 	}
