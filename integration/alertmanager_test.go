@@ -120,7 +120,16 @@ func TestAlertmanagerConfig(t *testing.T) {
 	fbAuthV2 := alert(amLabels(model.IncidentAuthOutage, model.SeverityCritical, "fb.example", "fb.example", "v2"), "f2")
 	downV1 := alert(amLabels(model.IncidentVantageDown, model.SeverityInfo, "v1", "", "v1"), "d1")
 	feedV1 := alert(amLabels(model.IncidentFeedLost, model.SeverityInfo, "192.0.2.1", "", "v1"), "l1")
-	if err := am.Post(authV1, authV2, bgpV1, fbAuthV2, downV1, feedV1); err != nil {
+	// Prometheus' ReachmonIncidentOpen (config/alerts.yml) for v1's
+	// auth.example incident, which v1 sends itself (inhibited), and for a
+	// vantage v3 that does not send its incidents here (not inhibited).
+	promOpen := func(zone, vantage string) amlab.PostableAlert {
+		return amlab.PostableAlert{StartsAt: start, Labels: map[string]string{"alertname": "ReachmonIncidentOpen", "kind": "authoritative_outage",
+			"severity": "critical", "subject": zone, "subject_kind": "zone", "zone": zone, "vantage": vantage, "job": "reachmon", "instance": vantage + ":9798"},
+			Annotations: map[string]string{"summary": "reachmon " + vantage + ": authoritative_outage of " + zone + " (critical)"}}
+	}
+	promV1, promV3 := promOpen("auth.example", "v1"), promOpen("other.example", "v3")
+	if err := am.Post(authV1, authV2, bgpV1, fbAuthV2, downV1, feedV1, promV1, promV3); err != nil {
 		t.Fatal(err)
 	}
 
@@ -130,10 +139,11 @@ func TestAlertmanagerConfig(t *testing.T) {
 			return false, err.Error()
 		}
 		var b strings.Builder
-		ok := len(got) == 6
+		ok := len(got) == 8
 		for _, a := range got {
 			fmt.Fprintf(&b, "%v %s inhibitedBy=%v\n", a.Labels, a.Status.State, a.Status.InhibitedBy)
-			inhibited := a.Labels["kind"] == string(model.IncidentAuthOutage) && a.Labels["zone"] == "fb.example"
+			inhibited := a.Labels["kind"] == string(model.IncidentAuthOutage) && a.Labels["zone"] == "fb.example" ||
+				a.Labels["alertname"] == "ReachmonIncidentOpen" && a.Labels["vantage"] == "v1"
 			switch {
 			case inhibited && (a.Status.State != "suppressed" || len(a.Status.InhibitedBy) != 1):
 				ok = false
@@ -146,16 +156,17 @@ func TestAlertmanagerConfig(t *testing.T) {
 
 	// Slack: one message per group, after group_wait: auth.example from
 	// both vantages (critical), fb.example's BGP-caused outage (critical),
-	// and v1's two monitor problems (info channel); never fb.example's
-	// inhibited authoritative outage.
-	waitUntil(t, 30*time.Second, "four Slack messages", func() (bool, string) {
-		return len(rec.Slack()) >= 4, rec.Log()
+	// v1's two monitor problems (info channel) and v3's
+	// ReachmonIncidentOpen; never fb.example's inhibited authoritative
+	// outage, nor v1's ReachmonIncidentOpen.
+	waitUntil(t, 30*time.Second, "five Slack messages", func() (bool, string) {
+		return len(rec.Slack()) >= 5, rec.Log()
 	})
 	time.Sleep(3 * time.Second) // a group_interval: room for a wrong extra message
 	msgs := rec.Slack()
 	find := func(title string) []amlab.SlackMessage { return slackTitled(msgs, title) }
-	if len(msgs) != 4 {
-		t.Errorf("%d Slack messages, want 4:\n%s", len(msgs), rec.Log())
+	if len(msgs) != 5 {
+		t.Errorf("%d Slack messages, want 5:\n%s", len(msgs), rec.Log())
 	}
 	for _, c := range []struct {
 		title, channel string
@@ -168,6 +179,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 		{"[FIRING:1] ReachmonBgpDnsOutage fb.example (critical)", "#reachmon-critical", []string{"*v1*: bgp_dns_outage of fb.example"}},
 		{"[FIRING:1] ReachmonVantageDown v1 (info)", "#reachmon-info", []string{"*v1*"}},
 		{"[FIRING:1] ReachmonFeedLost 192.0.2.1 (info)", "#reachmon-info", []string{"*v1*"}},
+		{"[FIRING:1] ReachmonIncidentOpen other.example (critical)", "#reachmon-critical", []string{"*v3*: reachmon v3: authoritative_outage of other.example"}},
 	} {
 		got := find(c.title)
 		if len(got) != 1 {
@@ -188,16 +200,17 @@ func TestAlertmanagerConfig(t *testing.T) {
 	// The outage ends at both vantages: one resolved message for the
 	// group; the info receiver sends no resolve.
 	end := time.Now().UTC()
-	authV1.EndsAt, authV2.EndsAt, downV1.EndsAt = end, end, end
-	if err := am.Post(authV1, authV2, downV1); err != nil {
+	// (Prometheus resolves its mirror of v1's incident too.)
+	authV1.EndsAt, authV2.EndsAt, downV1.EndsAt, promV1.EndsAt = end, end, end, end
+	if err := am.Post(authV1, authV2, downV1, promV1); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 30*time.Second, "the resolved Slack message of auth.example", func() (bool, string) {
 		return len(slackTitled(rec.Slack(), "[RESOLVED] ReachmonAuthoritativeOutage auth.example")) == 1, rec.Log()
 	})
 	time.Sleep(5 * time.Second) // two group_intervals
-	if n := len(rec.Slack()); n != 5 {
-		t.Errorf("%d Slack messages, want 5 (4 firing, 1 resolved):\n%s", n, rec.Log())
+	if n := len(rec.Slack()); n != 6 {
+		t.Errorf("%d Slack messages, want 6 (5 firing, 1 resolved):\n%s", n, rec.Log())
 	}
 	res := slackTitled(rec.Slack(), "[RESOLVED] ReachmonAuthoritativeOutage auth.example")[0]
 	if m := missing(res.Attachments[0].Text, "*v1* (resolved)", "*v2* (resolved)"); len(m) > 0 {
@@ -246,8 +259,8 @@ type amRoute struct {
 
 // checkAMConfigText checks what the file says that routing tests cannot:
 // group_by without vantage everywhere, the BGP/authoritative inhibition,
-// no inhibition on a monitor-health kind unless equal has vantage, and no
-// secret in the file.
+// no inhibition on a monitor-health kind (or on any alert) unless equal
+// has vantage, and no secret in the file.
 func checkAMConfigText(t *testing.T, text string) {
 	t.Helper()
 	var doc amConfigDoc
