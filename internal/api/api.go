@@ -69,7 +69,7 @@ type route struct {
 func (s Sources) routes() []route {
 	return []route{
 		{PathStatus, evaluate.StatusSchema, s.serveStatus},
-		{PathIncidents, incident.Schema, s.serveIncidents}, // ?limit=N ?state=open|all
+		{PathIncidents, incident.Schema, s.serveIncidents}, // ?limit=N ?state=open|all ?id=ID
 		{PathPeers, bgp.PeersSchema, s.servePeers},
 		{PathRoutes, bgp.RoutesSchema, s.serveRoutes}, // ?q=PREFIX|ADDRESS
 		{PathNameservers, NameserversSchema, s.serveNameservers},
@@ -109,11 +109,20 @@ func (s Sources) serveStatus(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// MaxIncidentIDLength bounds ?id= of /api/v1/incidents.
+const MaxIncidentIDLength = 128
+
 // serveIncidents lists open incidents and recent resolved ones: ?limit=N
 // caps the resolved list (default DefaultIncidentLimit, 0 all), ?state=open
-// leaves it out.
+// leaves it out. ?id=ID answers the same document holding that incident
+// alone (in open or recent), or 404: the generatorURL of Alertmanager
+// alerts points there.
 func (s Sources) serveIncidents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if q.Has("id") {
+		s.serveIncident(w, q.Get("id"))
+		return
+	}
 	limit := DefaultIncidentLimit
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -137,6 +146,26 @@ func (s Sources) serveIncidents(w http.ResponseWriter, r *http.Request) {
 		v.Recent = []incident.Entry{}
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// serveIncident answers ?id=: the incidents document with one incident.
+func (s Sources) serveIncident(w http.ResponseWriter, id string) {
+	if id == "" || len(id) > MaxIncidentIDLength {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("query parameter id: %q is not an incident ID (such as 20211004T154002Z-3fa2c1)", model.Truncate(id, MaxIncidentIDLength)))
+		return
+	}
+	v := s.Incidents(0)
+	for _, list := range []*[]incident.Entry{&v.Open, &v.Recent} {
+		for _, e := range *list {
+			if e.ID == id {
+				v.Open, v.Recent = []incident.Entry{}, []incident.Entry{}
+				*list = []incident.Entry{e}
+				writeJSON(w, http.StatusOK, v)
+				return
+			}
+		}
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("query parameter id: no incident %q (resolved incidents are kept for evaluate.keep_resolved)", id))
 }
 
 func (s Sources) servePeers(w http.ResponseWriter, _ *http.Request) {

@@ -88,6 +88,8 @@ func TestErrorShape(t *testing.T) {
 		{"bad limit", "GET", "/api/v1/incidents?limit=ten", true, 400, `query parameter limit: "ten" is not a non-negative number`},
 		{"negative limit", "GET", "/api/v1/incidents?limit=-1", true, 400, `query parameter limit: "-1" is not a non-negative number`},
 		{"bad state", "GET", "/api/v1/incidents?state=closed", true, 400, `query parameter state: "closed" is not one of open, all`},
+		{"empty incident id", "GET", "/api/v1/incidents?id=", true, 400, `query parameter id: "" is not an incident ID (such as 20211004T154002Z-3fa2c1)`},
+		{"unknown incident", "GET", "/api/v1/incidents?id=20211004T154002Z-000000", true, 404, `query parameter id: no incident "20211004T154002Z-000000" (resolved incidents are kept for evaluate.keep_resolved)`},
 		{"bad route query", "GET", "/api/v1/routes?q=not-a-prefix", true, 400, `query parameter q: bgp: "not-a-prefix" is neither a prefix nor an address`},
 		{"status not ready", "GET", "/api/v1/status", false, 503, "status not ready: the evaluator has not run yet"},
 		{"unknown route", "GET", "/api/v1/prefixes", true, 404, "/api/v1/prefixes: no such API route (routes: /api/v1/status, /api/v1/incidents, /api/v1/peers, /api/v1/routes, /api/v1/nameservers)"},
@@ -160,5 +162,42 @@ func TestNameserversView(t *testing.T) {
 	b, _ := json.Marshal(nameserversView(nil))
 	if string(b) != `{"schema":"reachmon.nameservers/v1","zones":[]}` {
 		t.Errorf("no zones: %s", b)
+	}
+}
+
+// TestIncidentByID checks ?id=: the incidents document holding that
+// incident alone, open or resolved (the generatorURL of alerts).
+func TestIncidentByID(t *testing.T) {
+	store, err := incident.Open(t.TempDir(), incident.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().UTC().Truncate(time.Second) // resolved incidents older than keep_resolved are pruned
+	open := model.Incident{ID: "20240627T180000Z-aaaaaa", Kind: model.IncidentAuthOutage, Severity: model.SeverityCritical,
+		State: model.StateOpen, Subject: "a.example", Opened: t0, Confirmed: t0, Updated: t0}
+	done := model.Incident{ID: "20240627T170000Z-bbbbbb", Kind: model.IncidentDNSSEC, Severity: model.SeverityCritical,
+		State: model.StateResolved, Subject: "b.example", Opened: t0.Add(-time.Hour), Confirmed: t0.Add(-time.Hour), Updated: t0, Resolved: t0}
+	if err := store.Apply([]model.IncidentChange{{Type: model.ChangeOpen, Incident: open}, {Type: model.ChangeResolve, Incident: done}}); err != nil {
+		t.Fatal(err)
+	}
+	src := testSources(t, true)
+	src.Incidents = store.View
+	h := Handler(src)
+	for _, tc := range []struct {
+		id         string
+		open, done int
+	}{{open.ID, 1, 0}, {done.ID, 0, 1}} {
+		rec := serve(h, "GET", "/api/v1/incidents?id="+tc.id)
+		var v incident.View
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); rec.Code != 200 || err != nil {
+			t.Fatalf("?id=%s: %d %v %s", tc.id, rec.Code, err, rec.Body)
+		}
+		if v.Schema != incident.Schema || len(v.Open) != tc.open || len(v.Recent) != tc.done {
+			t.Errorf("?id=%s: %+v", tc.id, v)
+		}
+		all := append(v.Open, v.Recent...)
+		if len(all) != 1 || all[0].ID != tc.id {
+			t.Errorf("?id=%s answered %+v", tc.id, all)
+		}
 	}
 }

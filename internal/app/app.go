@@ -28,7 +28,9 @@ import (
 	"github.com/reachmon/reachmon/internal/metrics"
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/notify"
+	"github.com/reachmon/reachmon/internal/notify/alertmanager"
 	notifyslack "github.com/reachmon/reachmon/internal/notify/slack"
+	"github.com/reachmon/reachmon/internal/notify/webhook"
 	"github.com/reachmon/reachmon/internal/schedule"
 	"github.com/reachmon/reachmon/internal/server"
 	"github.com/reachmon/reachmon/internal/statefile"
@@ -55,7 +57,13 @@ type Daemon struct {
 	store *incident.Store
 	im    *evaluate.Metrics
 	pub   evaluate.Publisher
-	// notifier pages through Slack; nil when [slack] is not configured.
+	// sinks are the notifiers' dispatchers: Slack first when [slack] is
+	// configured, then every [[alertmanager]] and [[webhook]], in file
+	// order. submit hands every incident change to each.
+	sinks []sink
+	// notifier is the dispatcher whose delivery state the incident store
+	// shows: Slack's when it is configured, else the first sink's; nil
+	// without sinks.
 	notifier *notify.Dispatcher
 	// nsAddrs carries discovered nameserver addresses to the BGP watch
 	// list; SetNameserverAddrs may block on GoBGP, so it has its own
@@ -174,8 +182,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { d.consume(ctx); return nil })
 	g.Go(func() error { return d.feed.Run(ctx) })
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
-	if d.notifier != nil {
-		g.Go(func() error { return d.notifier.Run(ctx) })
+	for _, s := range d.sinks {
+		g.Go(func() error { return s.d.Run(ctx) })
 	}
 	err = g.Wait()
 	d.log.Info("reachmon stopped")
@@ -209,15 +217,13 @@ func (d *Daemon) consume(ctx context.Context) {
 	}
 }
 
-// openState opens the state stores of the locked state directory: the
-// notifier's outbox (when Slack is on) and the incident store, reconciles
-// the first with the second, and adds the readiness check and the write
-// error counter of both.
+// openState opens the state stores of the locked state directory: one
+// outbox per notifier (Slack, each [[alertmanager]], each [[webhook]])
+// and the incident store, reconciles the first with the second, and adds
+// the readiness check and the write error counter of each.
 func (d *Daemon) openState() error {
-	if d.cfg.Slack.Enabled() {
-		if err := d.startNotifier(); err != nil {
-			return err
-		}
+	if err := d.startNotifiers(); err != nil {
+		return err
 	}
 	delivery, err := d.deliveryState()
 	if err != nil {
@@ -229,10 +235,11 @@ func (d *Daemon) openState() error {
 	}
 	writes := []statefile.WriteStatus{d.store.WriteStatus()}
 	d.health.AddStateStore("incidents", d.store.WriteStatus().Failures)
-	if d.notifier != nil {
-		d.notifier.Reconcile(d.store.Incidents())
-		writes = append(writes, d.notifier.WriteStatus())
-		d.health.AddStateStore("notify", d.notifier.WriteStatus().Failures)
+	incidents := d.store.Incidents()
+	for _, s := range d.sinks {
+		s.d.Reconcile(incidents)
+		writes = append(writes, s.d.WriteStatus())
+		d.health.AddStateStore(s.dir, s.d.WriteStatus().Failures)
 	}
 	d.addCheck("state_writes", func() error {
 		errs := make([]error, len(writes))
@@ -247,30 +254,91 @@ func (d *Daemon) openState() error {
 // flushState writes what the stores have queued (at shutdown).
 func (d *Daemon) flushState() {
 	d.store.Flush()
-	if d.notifier != nil {
-		d.notifier.Flush()
+	for _, s := range d.sinks {
+		s.d.Flush()
 	}
 }
 
-// startNotifier builds the Slack notifier and its delivery queue, which
-// keeps what was delivered about each incident.
-func (d *Daemon) startNotifier() error {
-	sn, err := notifyslack.New(d.cfg.Slack, notifyslack.Options{Logger: d.log, Vantage: d.cfg.Vantage})
-	if err != nil {
-		return fmt.Errorf("app: %w", err)
+// sink is one notifier's dispatcher.
+type sink struct {
+	// name is the readiness check's name: "notify" for Slack,
+	// "notify_alertmanager_<name>", "notify_webhook_<name>".
+	name string
+	// dir is its directory in the state directory (Policy.Dir), the
+	// store label of reachmon_state_write_errors_total.
+	dir string
+	d   *notify.Dispatcher
+}
+
+// startNotifiers builds every configured notifier and its dispatcher
+// (its outbox and what it delivered about each incident), sharing one
+// set of notify metrics, and picks the dispatcher the incident store
+// shows.
+func (d *Daemon) startNotifiers() error {
+	nm := notify.NewMetrics(d.wrapped)
+	opts := notify.Options{Logger: d.log, Metrics: nm}
+	add := func(check string, p notify.Policy, n notify.Notifier) error {
+		disp, err := notify.NewPolicy(p, d.cfg.StateDir, n, opts)
+		if err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+		d.sinks = append(d.sinks, sink{name: check, dir: p.Dir, d: disp})
+		d.addCheck(check, disp.Ready)
+		return nil
 	}
-	d.notifier, err = notify.New(d.cfg.Slack, d.cfg.StateDir, sn, notify.Options{Logger: d.log, Registerer: d.wrapped})
-	if err != nil {
-		return fmt.Errorf("app: %w", err)
+	if d.cfg.Slack.Enabled() {
+		sn, err := notifyslack.New(d.cfg.Slack, notifyslack.Options{Logger: d.log, Vantage: d.cfg.Vantage})
+		if err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+		if err := add("notify", notify.SlackPolicy(d.cfg.Slack), sn); err != nil {
+			return err
+		}
 	}
-	d.addCheck("notify", d.notifier.Ready)
+	var amm *alertmanager.Metrics
+	if len(d.cfg.Alertmanager) > 0 {
+		amm = alertmanager.NewMetrics(d.wrapped)
+	}
+	for _, c := range d.cfg.Alertmanager {
+		n, err := alertmanager.New(c, alertmanager.Options{Logger: d.log, Metrics: amm, Vantage: d.cfg.Vantage, ExternalURL: d.cfg.ExternalBase()})
+		if err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+		if err := add("notify_alertmanager_"+c.Name, alertmanager.Policy(c), n); err != nil {
+			return err
+		}
+	}
+	for _, c := range d.cfg.Webhook {
+		n, err := webhook.New(c, webhook.Options{Logger: d.log, Vantage: d.cfg.Vantage, Entry: d.incidentEntry})
+		if err != nil {
+			return fmt.Errorf("app: %w", err)
+		}
+		if err := add("notify_webhook_"+c.Name, webhook.Policy(c), n); err != nil {
+			return err
+		}
+	}
+	if len(d.sinks) > 0 {
+		d.notifier = d.sinks[0].d
+	}
 	return nil
 }
 
+// incidentEntry renders an incident as /api/v1/incidents does (the
+// webhook document's incident); the store exists before any delivery.
+func (d *Daemon) incidentEntry(inc model.Incident) incident.Entry { return d.store.Entry(inc) }
+
+// submit hands an incident change to every notifier: each persists it to
+// its outbox and never waits on the network.
+func (d *Daemon) submit(c model.IncidentChange) {
+	for _, s := range d.sinks {
+		s.d.Submit(c)
+	}
+}
+
 // deliveryState is what the incident store shows as delivered: the
-// dispatcher's own state while notifications are on, else what it saved
-// while they were (incidents paged then still say so). A saved state of a
-// newer schema is refused as with notifications on.
+// dispatcher's own state while notifications are on, else what Slack's
+// saved while they were (incidents paged then still say so). A saved
+// state of a newer schema is refused as with notifications on.
 func (d *Daemon) deliveryState() (incident.DeliveryState, error) {
 	if d.notifier != nil {
 		return d.notifier, nil
@@ -315,10 +383,8 @@ func (d *Daemon) after(changes []model.IncidentChange) bool {
 	if err := d.store.Apply(changes); err != nil {
 		d.log.Error("incident store write failed", "error", err)
 	}
-	if d.notifier != nil {
-		for _, c := range changes {
-			d.notifier.Submit(c) // persists to the outbox; never waits on Slack
-		}
+	for _, c := range changes {
+		d.submit(c)
 	}
 	for _, c := range changes {
 		i := c.Incident

@@ -14,6 +14,27 @@ type Entry struct {
 	Notify *model.NotifyState `json:"notify,omitempty"`
 }
 
+// NewEntry is an incident as the API shows it, with what was delivered
+// about it (n, the zero value when nothing was): the one rendering of an
+// incident, used by /api/v1/incidents and the webhook notifier.
+func NewEntry(inc model.Incident, n model.NotifyState) Entry {
+	e := Entry{Incident: inc, Paged: n.Delivered != ""}
+	if n != (model.NotifyState{}) {
+		e.Notify = &n
+	}
+	return e
+}
+
+// Entry renders inc as the API does, with the delivery state the store
+// shows (Options.Delivery).
+func (s *Store) Entry(inc model.Incident) Entry {
+	var n model.NotifyState
+	if s.delivery != nil {
+		n, _ = s.delivery.Delivered(inc.ID)
+	}
+	return NewEntry(inc, n)
+}
+
 // View is the /api/v1/incidents document.
 type View struct {
 	Schema string    `json:"schema"`
@@ -28,11 +49,7 @@ type View struct {
 func (s *Store) View(limit int) View {
 	v := View{Schema: Schema, Time: s.now().UTC(), Open: []Entry{}, Recent: []Entry{}}
 	for _, r := range s.Records() {
-		e := Entry{Incident: r.Incident, Paged: r.Notify.Delivered != ""}
-		if r.Notify != (model.NotifyState{}) {
-			n := r.Notify
-			e.Notify = &n
-		}
+		e := NewEntry(r.Incident, r.Notify)
 		if r.Incident.IsOpen() {
 			v.Open = append(v.Open, e)
 		} else if limit <= 0 || len(v.Recent) < limit {
