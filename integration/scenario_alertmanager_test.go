@@ -32,12 +32,18 @@ var scenarioAMTiming = amlab.Timing{GroupWait: 15 * time.Second, GroupInterval: 
 // TestScenarioAlertmanagerMultiVantage: two reachmon vantages (v1, v2)
 // watch the same outage lab and send their incidents to one real
 // Alertmanager running config/alertmanager.yml (its receivers turned into
-// webhooks to a local recorder, its timing scenarioAMTiming). The NSD
-// serving auth.test stops (as in TestScenarioAuthoritative): both vantages
-// open an authoritative_outage, and Alertmanager delivers exactly one
+// webhooks to a local recorder, its timing scenarioAMTiming). Both
+// nameservers of auth.test become unreachable at once (one nftables
+// change; routes stay): both vantages open a critical
+// authoritative_outage, and Alertmanager delivers exactly one
 // notification, to the critical receiver, grouping both vantages' alerts;
-// after the NSD starts again, exactly one resolved notification of the
-// same group; nothing else.
+// after the servers are reachable again, exactly one resolved
+// notification of the same group; nothing else.
+//
+// (Both servers at once, not the NSD stopped as in
+// TestScenarioAuthoritative: stopping one server after the other lets a
+// vantage open the incident at warning and raise it to critical, a path
+// TestScenarioAlertmanagerEscalation covers.)
 func TestScenarioAlertmanagerMultiVantage(t *testing.T) {
 	if !outagelab.Enter(t) {
 		return
@@ -71,8 +77,8 @@ func TestScenarioAlertmanagerMultiVantage(t *testing.T) {
 		t.Fatalf("Alertmanager notified before any fault:\n%s", rec.Log())
 	}
 
-	fault := l.Mark("stop the NSD serving auth.test (routes stay); two vantages watch")
-	l.DNS.StopAuth()
+	fault := l.Mark("DROP both nameservers of auth.test (routes stay); two vantages watch")
+	l.Block(l.NSAddrs(zone)...)
 	incs := map[string]incident.Entry{}
 	for _, v := range l.Vantages {
 		incs[v.Name] = waitIncidentAt(t, l, v, model.IncidentAuthOutage, zone, 30*time.Second, func(e incident.Entry) bool {
@@ -84,8 +90,9 @@ func TestScenarioAlertmanagerMultiVantage(t *testing.T) {
 	l.WaitFor("Alertmanager's first notification", 60*time.Second, func() (bool, string) {
 		return len(rec.Notifications()) > 0, rec.Log()
 	})
-	recovery := l.Mark("start the NSD again")
-	l.DNS.StartAuth()
+	recovery := l.Mark("lift the DROP; resolvers drop their cached failures")
+	l.Unblock(l.NSAddrs(zone)...)
+	l.DNS.FlushResolvers()
 	first := rec.Notifications()[0]
 	t.Logf("first notification %v after the fault", first.Time.Sub(fault).Round(time.Millisecond))
 	checkGroup(t, "the firing notification", first, "firing", incs)
