@@ -162,7 +162,7 @@ func (c *Config) validateNotifiers(e *Errors) {
 		if a.Name == "" {
 			a.Name = DefaultAlertmanagerName
 		}
-		sinkName(e, key, "alertmanager", a.Name, names)
+		sinkName(e, key, "alertmanager", a.Name, i, names)
 		if len(a.URLs) == 0 {
 			e.add("%s.urls: must list at least one Alertmanager URL (such as \"http://127.0.0.1:9093\")", key)
 		}
@@ -207,7 +207,7 @@ func (c *Config) validateNotifiers(e *Errors) {
 		if w.Name == "" {
 			e.add("%s.name: must not be empty (it names the webhook in metrics and its state directory)", key)
 		} else {
-			sinkName(e, key, "webhook", w.Name, names)
+			sinkName(e, key, "webhook", w.Name, i, names)
 		}
 		if w.URL == "" {
 			e.add("%s.url: must not be empty", key)
@@ -234,7 +234,7 @@ func (c *Config) validateNotifiers(e *Errors) {
 
 // sinkName checks a sink's name, unique among its kind: it is part of a
 // directory name and of a metric label.
-func sinkName(e *Errors, key, kind, name string, names map[string]int) {
+func sinkName(e *Errors, key, kind, name string, i int, names map[string]int) {
 	if !labelSafe(name) || strings.Trim(name, ".") == "" {
 		e.add("%s.name: %q may hold only letters, digits, '-', '_' and '.'", key, name)
 		return
@@ -243,7 +243,7 @@ func sinkName(e *Errors, key, kind, name string, names map[string]int) {
 		e.add("%s.name: %q is already the name of %s[%d]", key, name, kind, j)
 		return
 	}
-	names[name] = len(names)
+	names[name] = i
 }
 
 // checkSinkURL checks a notifier's URL: http(s), a host, no password or

@@ -35,8 +35,11 @@ type dims struct {
 	probes int
 	// addrs is the watched addresses (resolvers, nameservers).
 	addrs int
-	// checks is the /readyz checks; channels the notification channels.
-	checks, channels int
+	// checks is the /readyz checks; channels the notification channels
+	// (Slack's, one per [[alertmanager]] and [[webhook]]); sinks the
+	// notifiers (Slack, each [[alertmanager]] and [[webhook]]); amURLs
+	// the URLs of every [[alertmanager]].
+	checks, channels, sinks, amURLs int
 }
 
 // labelDoc is one metric: its labels besides vantage, what bounds their
@@ -129,16 +132,21 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_bgp_more_specifics_overflow_total": {[]string{"prefix"}, "configured prefixes (pre-created)",
 		func(d dims) int { return d.prefixes }, ""},
 
-	"reachmon_notifications_total": {[]string{"channel", "result"}, "configured Slack channels × 5 results",
+	"reachmon_notifications_total": {[]string{"channel", "result"},
+		"(configured Slack channels + one alertmanager/<name> per [[alertmanager]] + one webhook/<name> per [[webhook]]) × 5 results",
 		func(d dims) int { return d.channels * 5 }, ""},
-	"reachmon_notification_latency_seconds": {[]string{"channel"}, "configured Slack channels",
+	"reachmon_notification_latency_seconds": {[]string{"channel"}, "notification channels, as above",
 		func(d dims) int { return d.channels }, ""},
 	"reachmon_notification_queue_depth": {nil, "one", func(dims) int { return 1 }, ""},
-
-	"reachmon_ready": {[]string{"check"}, "the /readyz checks (dns_discovery, state_writes, notify)", func(d dims) int { return d.checks },
+	"reachmon_alertmanager_requests_total": {[]string{"alertmanager", "result", "url"},
+		"the URLs of every [[alertmanager]] × 3 results (pre-created)", func(d dims) int { return d.amURLs * 3 },
 		""},
-	"reachmon_state_write_errors_total": {[]string{"store"}, "the state stores: incidents, and notify when Slack is on",
-		func(d dims) int { return 1 + min(d.channels, 1) }, ""},
+
+	"reachmon_ready": {[]string{"check"}, "the /readyz checks (dns_discovery, state_writes, notify, notify_alertmanager_<name>, notify_webhook_<name>)",
+		func(d dims) int { return d.checks }, ""},
+	"reachmon_state_write_errors_total": {[]string{"store"},
+		"the state stores: incidents, notify when Slack is on, notify-alertmanager-<name> and notify-webhook-<name> per sink",
+		func(d dims) int { return 1 + d.sinks }, ""},
 	"reachmon_config_info": {[]string{"sha256"}, "one per process", func(dims) int { return 1 },
 		""},
 	"reachmon_config_load_timestamp_seconds": {nil, "one", func(dims) int { return 1 },
@@ -153,13 +161,15 @@ www.lab.example. 60 IN A 192.0.2.10
 
 // TestMetricLabels runs a daemon (one resolver, one authoritative server,
 // a BGP neighbor that never answers, a watched prefix, one Slack channel
-// on a local fake of Slack's API), walks its live
+// on a local fake of Slack's API, an Alertmanager and a webhook that are
+// not listening), walks its live
 // metrics and checks each reachmon metric against metricLabels: it is
 // documented, carries vantage plus exactly the documented labels, and has
 // no more series than its bound for this configuration. Every documented
 // metric is exposed unless the table says why not, and docs/metrics.md's
 // table agrees with the labels documented here.
 func TestMetricLabels(t *testing.T) {
+	t.Setenv("REACHMON_LABELS_WEBHOOK_SECRET", "labels-test-secret")
 	srv := testdns.Start(t, labZone, true)
 	const token = "xoxb-reachmon-labels"
 	fake := fakeslack.New(token, map[string]string{"#dns": "C0LABELS1"})
@@ -200,11 +210,17 @@ address = "127.0.0.1"
 port = 1
 peer_asn = 65010
 connect_retry = "1s"
+[[alertmanager]]
+urls = ["http://127.0.0.1:1"]
+[[webhook]]
+name = "hook"
+url = "http://127.0.0.1:1/hook"
+secret_env = "REACHMON_LABELS_WEBHOOK_SECRET"
 `, listen, t.TempDir(), srv.Addr, srv.Addr, tokenFile, fake.APIURL())))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 3, channels: 1}
+	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 5, channels: 3, sinks: 3, amURLs: 1}
 	daemon, err := app.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
