@@ -212,3 +212,113 @@ func waitIncidentAt(t *testing.T, l *outagelab.Lab, v *outagelab.Vantage, kind m
 	})
 	return found
 }
+
+// TestScenarioAlertmanagerEscalation: an incident that changes severity
+// changes its alert's severity label, hence its identity in Alertmanager
+// and its route. One vantage, one real Alertmanager running the shipped
+// routes (receivers turned into webhooks, short timings): one nameserver
+// of auth.test becomes unreachable (authoritative_outage, warning: paged
+// on the warning route), then the other (the same incident, critical:
+// paged on the critical route). The warning alert must end when the
+// critical one starts — not linger until resolve_timeout, as an alert
+// nobody re-sends does — and after the recovery nothing is left firing:
+// warning firing and resolved, critical firing and resolved, nothing else.
+func TestScenarioAlertmanagerEscalation(t *testing.T) {
+	if !outagelab.Enter(t) {
+		return
+	}
+	const zone = "auth.test"
+	cfgDir := filepath.Join(repoRoot(t), "config")
+	rec := amlab.NewReceiver(t)
+	conf, err := amlab.TestConfig([]byte(readFile(t, filepath.Join(cfgDir, "alertmanager.yml"))),
+		amlab.TestOptions{SlackURLFile: filepath.Join(t.TempDir(), "unused"), Webhook: rec.WebhookURL,
+			Timing: amlab.Timing{GroupWait: 3 * time.Second, GroupInterval: 5 * time.Second, RepeatInterval: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	am := amlab.Start(t, map[string][]byte{"alertmanager.yml": conf,
+		"alertmanager.tmpl": []byte(readFile(t, filepath.Join(cfgDir, "alertmanager.tmpl")))})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the receiver got:\n%s", rec.Log())
+		}
+	})
+	l := outagelab.Start(t, outagelab.Options{Zones: []string{"auth.test."}, Vantages: []string{"v1"},
+		ReachmonExtra: func(string) string {
+			return fmt.Sprintf("[[alertmanager]]\nurls = [%q]\ntimeout = \"3s\"\nresend_interval = \"5s\"\nmax_backoff = \"2s\"\n", am.URL)
+		}})
+	v := l.Vantages[0]
+	ns := l.NSAddrs(zone)
+	received := func(receiver, status string) func() (bool, string) {
+		return func() (bool, string) {
+			for _, n := range rec.Notifications() {
+				if n.Receiver == receiver && n.Status == status {
+					return true, ""
+				}
+			}
+			return false, rec.Log()
+		}
+	}
+	active := func(sev model.Severity) []amlab.GettableAlert {
+		got, err := am.Alerts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []amlab.GettableAlert
+		for _, a := range got {
+			if a.Status.State == "active" && a.Labels["severity"] == string(sev) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+
+	l.Mark("DROP ns2.auth.test only")
+	l.Block(ns[1])
+	inc := waitIncidentAt(t, l, v, model.IncidentAuthOutage, zone, 30*time.Second, func(e incident.Entry) bool {
+		return e.IsOpen() && e.Severity == model.SeverityWarning
+	})
+	l.WaitFor("the warning notification", 30*time.Second, received("slack-warning", "firing"))
+
+	l.Mark("DROP ns1.auth.test too")
+	l.Block(ns[0])
+	waitIncidentAt(t, l, v, model.IncidentAuthOutage, zone, 30*time.Second, func(e incident.Entry) bool {
+		return e.ID == inc.ID && e.IsOpen() && e.Severity == model.SeverityCritical
+	})
+	l.WaitFor("the critical notification", 30*time.Second, received("slack-critical", "firing"))
+	// The escalation's delivery ends the warning alert (resend_interval is
+	// 5 s, resolve_timeout 5 m: 20 s is neither).
+	l.WaitFor("the warning alert to end in Alertmanager", 20*time.Second, func() (bool, string) {
+		w := active(model.SeverityWarning)
+		return len(w) == 0, fmt.Sprint(w)
+	})
+	l.WaitFor("the warning route's resolved notification", 30*time.Second, received("slack-warning", "resolved"))
+
+	l.Mark("lift the DROP; resolvers drop their cached failures")
+	l.Unblock(ns...)
+	l.DNS.FlushResolvers()
+	waitIncidentAt(t, l, v, model.IncidentAuthOutage, zone, 40*time.Second, func(e incident.Entry) bool {
+		return e.ID == inc.ID && e.State == model.StateResolved
+	})
+	l.WaitFor("the critical route's resolved notification", 30*time.Second, received("slack-critical", "resolved"))
+	time.Sleep(5 * time.Second) // a group_wait and more: room for a stray notification
+	var got []string
+	for _, n := range rec.Notifications() {
+		for _, a := range n.Alerts {
+			got = append(got, fmt.Sprintf("%s %s %s/%s", n.Receiver, n.Status, a.Labels["severity"], a.Status))
+		}
+	}
+	// The warning page first; the warning resolve and the critical page
+	// in either order (each group's own timer); the critical resolve last.
+	want := []string{"slack-warning firing warning/firing", "slack-critical firing critical/firing",
+		"slack-warning resolved warning/resolved", "slack-critical resolved critical/resolved"}
+	sorted := func(v []string) []string { v = slices.Clone(v); slices.Sort(v); return v }
+	if !slices.Equal(sorted(got), sorted(want)) || got[0] != want[0] || got[len(got)-1] != want[len(want)-1] {
+		t.Errorf("notifications (receiver status alert-severity/alert-status):\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, sev := range model.Severities {
+		if a := active(sev); len(a) > 0 {
+			t.Errorf("still active in Alertmanager after the recovery: %v", a)
+		}
+	}
+}
