@@ -29,8 +29,6 @@ import (
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/notify"
 	"github.com/reachmon/reachmon/internal/notify/alertmanager"
-	notifyslack "github.com/reachmon/reachmon/internal/notify/slack"
-	"github.com/reachmon/reachmon/internal/notify/webhook"
 	"github.com/reachmon/reachmon/internal/schedule"
 	"github.com/reachmon/reachmon/internal/server"
 	"github.com/reachmon/reachmon/internal/statefile"
@@ -65,6 +63,9 @@ type Daemon struct {
 	// shows: Slack's when it is configured, else the first sink's; nil
 	// without sinks.
 	notifier *notify.Dispatcher
+	// notifyMetrics and amMetrics are shared by every sink (made once).
+	notifyMetrics *notify.Metrics
+	amMetrics     *alertmanager.Metrics
 	// nsAddrs carries discovered nameserver addresses to the BGP watch
 	// list; SetNameserverAddrs may block on GoBGP, so it has its own
 	// goroutine and never holds up the event loop.
@@ -256,82 +257,6 @@ func (d *Daemon) flushState() {
 	d.store.Flush()
 	for _, s := range d.sinks {
 		s.d.Flush()
-	}
-}
-
-// sink is one notifier's dispatcher.
-type sink struct {
-	// name is the readiness check's name: "notify" for Slack,
-	// "notify_alertmanager_<name>", "notify_webhook_<name>".
-	name string
-	// dir is its directory in the state directory (Policy.Dir), the
-	// store label of reachmon_state_write_errors_total.
-	dir string
-	d   *notify.Dispatcher
-}
-
-// startNotifiers builds every configured notifier and its dispatcher
-// (its outbox and what it delivered about each incident), sharing one
-// set of notify metrics, and picks the dispatcher the incident store
-// shows.
-func (d *Daemon) startNotifiers() error {
-	nm := notify.NewMetrics(d.wrapped)
-	opts := notify.Options{Logger: d.log, Metrics: nm}
-	add := func(check string, p notify.Policy, n notify.Notifier) error {
-		disp, err := notify.NewPolicy(p, d.cfg.StateDir, n, opts)
-		if err != nil {
-			return fmt.Errorf("app: %w", err)
-		}
-		d.sinks = append(d.sinks, sink{name: check, dir: p.Dir, d: disp})
-		d.addCheck(check, disp.Ready)
-		return nil
-	}
-	if d.cfg.Slack.Enabled() {
-		sn, err := notifyslack.New(d.cfg.Slack, notifyslack.Options{Logger: d.log, Vantage: d.cfg.Vantage})
-		if err != nil {
-			return fmt.Errorf("app: %w", err)
-		}
-		if err := add("notify", notify.SlackPolicy(d.cfg.Slack), sn); err != nil {
-			return err
-		}
-	}
-	var amm *alertmanager.Metrics
-	if len(d.cfg.Alertmanager) > 0 {
-		amm = alertmanager.NewMetrics(d.wrapped)
-	}
-	for _, c := range d.cfg.Alertmanager {
-		n, err := alertmanager.New(c, alertmanager.Options{Logger: d.log, Metrics: amm, Vantage: d.cfg.Vantage, ExternalURL: d.cfg.ExternalBase()})
-		if err != nil {
-			return fmt.Errorf("app: %w", err)
-		}
-		if err := add("notify_alertmanager_"+c.Name, alertmanager.Policy(c), n); err != nil {
-			return err
-		}
-	}
-	for _, c := range d.cfg.Webhook {
-		n, err := webhook.New(c, webhook.Options{Logger: d.log, Vantage: d.cfg.Vantage, Entry: d.incidentEntry})
-		if err != nil {
-			return fmt.Errorf("app: %w", err)
-		}
-		if err := add("notify_webhook_"+c.Name, webhook.Policy(c), n); err != nil {
-			return err
-		}
-	}
-	if len(d.sinks) > 0 {
-		d.notifier = d.sinks[0].d
-	}
-	return nil
-}
-
-// incidentEntry renders an incident as /api/v1/incidents does (the
-// webhook document's incident); the store exists before any delivery.
-func (d *Daemon) incidentEntry(inc model.Incident) incident.Entry { return d.store.Entry(inc) }
-
-// submit hands an incident change to every notifier: each persists it to
-// its outbox and never waits on the network.
-func (d *Daemon) submit(c model.IncidentChange) {
-	for _, s := range d.sinks {
-		s.d.Submit(c)
 	}
 }
 

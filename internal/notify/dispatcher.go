@@ -585,6 +585,7 @@ func newDelivery(snap *entry, rec *record, kind Kind, inc model.Incident, reason
 	if rec != nil {
 		dl.Ref = rec.Notify.Ref
 		dl.NewEvidence = newEvidence(dl.Incident, rec.LastEvidence)
+		dl.Previous = rec.Incident
 	}
 	return dl
 }

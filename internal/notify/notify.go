@@ -46,6 +46,11 @@ type Delivery struct {
 	// "channelID/ts"); empty for KindOpen and in webhook mode.
 	Ref      string
 	Incident model.Incident
+	// Previous is the incident as its last delivered message showed it
+	// (zero, with an empty ID, before the first): a notifier whose
+	// message identity depends on the kind or severity (Alertmanager's
+	// labels) ends the old one when they change.
+	Previous model.Incident
 	// Reason says why the message is sent ("first notification",
 	// "severity warning -> critical", "repeat interval").
 	Reason string

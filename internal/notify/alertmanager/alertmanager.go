@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -244,6 +245,26 @@ func (n *Notifier) Alert(d notify.Delivery) PostableAlert {
 	return a
 }
 
+// replaced returns the alert last sent for the incident, ended, when its
+// labels differ from cur's: a reclassification or a severity change makes
+// a new alert in Alertmanager (alerts are their label sets), and the old
+// one must not stay firing until resolve_timeout.
+func (n *Notifier) replaced(d notify.Delivery, cur PostableAlert) (PostableAlert, bool) {
+	if d.Previous.ID == "" {
+		return PostableAlert{}, false
+	}
+	old := n.Alert(notify.Delivery{Kind: notify.KindResolve, Incident: d.Previous, Now: d.Now})
+	if maps.Equal(old.Labels, cur.Labels) {
+		return PostableAlert{}, false
+	}
+	end := d.Now
+	if end.IsZero() || !end.After(old.StartsAt) {
+		end = old.StartsAt.Add(time.Second)
+	}
+	old.EndsAt = end.UTC()
+	return old, true
+}
+
 // Evidence renders the newest evidence lines within the bounds, oldest
 // first.
 func Evidence(items []model.EvidenceItem) string {
@@ -264,14 +285,20 @@ func Evidence(items []model.EvidenceItem) string {
 }
 
 // Deliver posts the delivery's alert to every URL of the entry; see
-// notify.Notifier. It succeeds when at least one accepted it.
+// notify.Notifier. It succeeds when at least one accepted it. When the
+// incident's kind or severity changed since the last delivery, the alert
+// with the old labels is ended in the same request.
 func (n *Notifier) Deliver(ctx context.Context, d notify.Delivery) (notify.Receipt, error) {
 	switch d.Kind {
 	case notify.KindOpen, notify.KindUpdate, notify.KindReminder, notify.KindResolve:
 	default:
 		return notify.Receipt{}, &notify.Error{Code: "unsupported", Msg: "alertmanager: unsupported delivery kind " + string(d.Kind)}
 	}
-	body, err := json.Marshal([]PostableAlert{n.Alert(d)})
+	alerts := []PostableAlert{n.Alert(d)}
+	if ended, ok := n.replaced(d, alerts[0]); ok {
+		alerts = append(alerts, ended)
+	}
+	body, err := json.Marshal(alerts)
 	if err != nil {
 		return notify.Receipt{}, &notify.Error{Code: "encode", Msg: "alertmanager: " + err.Error()}
 	}

@@ -316,3 +316,38 @@ func waitFor(t *testing.T, clk *notifytest.Clock, what string, cond func() bool)
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A severity change is a new label set in Alertmanager: the request that
+// fires the critical alert ends the warning one, so it does not stay
+// firing until resolve_timeout.
+func TestSeverityChangeEndsOldAlert(t *testing.T) {
+	am := newFakeAM(t)
+	n := newNotifier(t, config.AlertmanagerConfig{Name: "x", URLs: []string{am.srv.URL}}, nil)
+	prev := incident()
+	prev.Severity = model.SeverityWarning
+	cur := incident()
+	now := t0.Add(5 * time.Minute)
+	if _, err := n.Deliver(context.Background(), notify.Delivery{Kind: notify.KindUpdate, Incident: cur, Previous: prev, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	var alerts []alertmanager.PostableAlert
+	if err := json.Unmarshal([]byte(am.posted()[0]), &alerts); err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) != 2 {
+		t.Fatalf("%d alerts posted, want the new one and the old one ended: %s", len(alerts), am.posted()[0])
+	}
+	if alerts[0].Labels["severity"] != "critical" || !alerts[0].EndsAt.IsZero() {
+		t.Errorf("new alert %+v", alerts[0])
+	}
+	if alerts[1].Labels["severity"] != "warning" || !alerts[1].EndsAt.Equal(now) {
+		t.Errorf("old alert %+v", alerts[1])
+	}
+	// Same labels (an update of the root cause): one alert.
+	if _, err := n.Deliver(context.Background(), notify.Delivery{Kind: notify.KindUpdate, Incident: cur, Previous: cur, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(am.posted()[1]), &alerts); err != nil || len(alerts) != 1 {
+		t.Errorf("unchanged labels: %s", am.posted()[1])
+	}
+}

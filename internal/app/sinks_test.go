@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/testdns"
+)
+
+// alertSink is a stand-in for an Alertmanager's POST /api/v2/alerts that
+// records the bodies.
+type alertSink struct {
+	mu     sync.Mutex
+	bodies []string
+	srv    *httptest.Server
+}
+
+func newAlertSink(t *testing.T) *alertSink {
+	s := &alertSink{}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		s.bodies = append(s.bodies, string(b))
+		s.mu.Unlock()
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *alertSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.bodies)
+}
+
+// TestReconfigureNotifiers: a reload's notifier settings reach the
+// running dispatcher (the resends go to the new Alertmanager URL, at the
+// new interval); a reload that adds a notifier is refused and changes
+// nothing.
+func TestReconfigureNotifiers(t *testing.T) {
+	a, b := newAlertSink(t), newAlertSink(t)
+	resolver := testdns.Start(t, zone, false)
+	auth := testdns.Start(t, zone, true)
+	listen := freeAddr(t)
+	base := outageConfig(t, listen, resolver.Addr, auth.Addr, "")
+	amConf := func(url, resend string) string {
+		return fmt.Sprintf("\n[[alertmanager]]\nurls = [%q]\nresend_interval = %q\n", url, resend)
+	}
+	cfg, err := config.Parse("t.toml", []byte(base+amConf(a.srv.URL, "1h")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, newTestLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	auth.SetRcode("lab.example.", "REFUSED")
+	wait("the alert at the first Alertmanager", func() bool { return a.count() == 1 })
+
+	next, err := config.Parse("t.toml", []byte(base+amConf(b.srv.URL, "1s")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.reconfigureNotifiers(next); err != nil {
+		t.Fatal(err)
+	}
+	wait("two resends at the second Alertmanager", func() bool { return b.count() >= 2 })
+	if a.count() != 1 {
+		t.Errorf("the first Alertmanager got %d posts after the reload", a.count())
+	}
+	b.mu.Lock()
+	resent := b.bodies[0]
+	b.mu.Unlock()
+	if !strings.Contains(resent, `"alertname":"ReachmonAuthoritativeOutage"`) {
+		t.Errorf("resend %s", resent)
+	}
+
+	t.Setenv("REACHMON_TEST_WEBHOOK_SECRET", "x")
+	more, err := config.Parse("t.toml", []byte(base+amConf(a.srv.URL, "1s")+
+		"\n[[webhook]]\nname = \"w\"\nurl = \"http://127.0.0.1:1/\"\nsecret_env = \"REACHMON_TEST_WEBHOOK_SECRET\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.reconfigureNotifiers(more)
+	if !errors.Is(err, errSinksChanged) || !strings.Contains(err.Error(), "running: notify_alertmanager_default; configured: notify_alertmanager_default, notify_webhook_w") {
+		t.Fatalf("reload adding a webhook: %v", err)
+	}
+	n := b.count()
+	wait("resends still at the second Alertmanager", func() bool { return b.count() > n })
+	if a.count() != 1 {
+		t.Errorf("the refused reload changed the URL: the first Alertmanager got %d posts", a.count())
+	}
+}
