@@ -239,6 +239,7 @@ func (d *Daemon) openState() error {
 	incidents := d.store.Incidents()
 	for _, s := range d.sinks {
 		s.d.Reconcile(incidents)
+		s.d.CatchUp(incidents)
 		writes = append(writes, s.d.WriteStatus())
 		d.health.AddStateStore(s.dir, s.d.WriteStatus().Failures)
 	}

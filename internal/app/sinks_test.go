@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/syncbuf"
 	"github.com/reachmon/reachmon/internal/testdns"
 )
 
@@ -117,5 +118,52 @@ func TestReconfigureNotifiers(t *testing.T) {
 	wait("resends still at the second Alertmanager", func() bool { return b.count() > n })
 	if a.count() != 1 {
 		t.Errorf("the refused reload changed the URL: the first Alertmanager got %d posts", a.count())
+	}
+}
+
+// TestNotifierAddedDuringOutage: an [[alertmanager]] added by a restart
+// while an incident is open gets that incident at start, not only the
+// next one.
+func TestNotifierAddedDuringOutage(t *testing.T) {
+	am := newAlertSink(t)
+	resolver := testdns.Start(t, zone, false)
+	auth := testdns.Start(t, zone, true)
+	listen := freeAddr(t)
+	base := outageConfig(t, listen, resolver.Addr, auth.Addr, "")
+	stop := startDaemon(t, base)
+	auth.SetRcode("lab.example.", "REFUSED")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if v, ok := incidents(t, "http://"+listen); ok && len(v.Open) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no incident")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	var logs syncbuf.Buffer
+	stop = startDaemonLog(t, base+fmt.Sprintf("\n[[alertmanager]]\nurls = [%q]\n", am.srv.URL), &logs)
+	defer stop()
+	deadline = time.Now().Add(20 * time.Second)
+	for am.count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the open incident never reached the Alertmanager added by the restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	am.mu.Lock()
+	body := am.bodies[0]
+	am.mu.Unlock()
+	if !strings.Contains(body, `"alertname":"ReachmonAuthoritativeOutage"`) || strings.Contains(body, "endsAt") {
+		t.Errorf("posted %s", body)
+	}
+	// Sent by the catch-up at start, not by a later update of the
+	// incident (which may or may not come).
+	// (an update would be delivered as "first notification: now pages").
+	if !strings.Contains(logs.String(), `msg="open incidents queued at start for a notifier that never had them" component=notify sink=alertmanager/default incidents=1`) ||
+		!strings.Contains(logs.String(), `kind=open channel=alertmanager/default reason="first notification" attempts=1`) {
+		t.Errorf("the first alert was not the catch-up at start:\n%s", grep(logs.String(), "notification sent"))
 	}
 }

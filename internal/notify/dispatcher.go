@@ -737,7 +737,11 @@ func (d *Dispatcher) delivered(e *entry, rec *record, dl Delivery, rcpt Receipt,
 	d.mu.Lock()
 	delete(d.degraded, e.Channel)
 	d.mu.Unlock()
-	d.log.Info("notification sent", "incident", id, "kind", string(dl.Kind), "channel", e.Channel,
+	level := slog.LevelInfo
+	if dl.Kind == KindReminder && d.timing().quiet {
+		level = slog.LevelDebug
+	}
+	d.log.Log(context.Background(), level, "notification sent", "incident", id, "kind", string(dl.Kind), "channel", e.Channel,
 		"reason", dl.Reason, "attempts", e.Attempts, "recovered", rcpt.Recovered)
 	d.finish(e, rec)
 }
@@ -964,6 +968,51 @@ func (d *Dispatcher) Reconcile(incidents []model.Incident) {
 		}
 	}
 	d.setDepthLocked()
+}
+
+// ReasonCatchUp is why an open incident is sent at start to a notifier
+// that has no record of it.
+const ReasonCatchUp = "open at start, never sent through this notifier"
+
+// CatchUp queues an open change for every open incident (given the
+// incident store's incidents at start, before Run) that this dispatcher
+// has neither delivered nor queued: a notifier added to the
+// configuration while incidents were open (an [[alertmanager]] must see
+// the outage that is going on, not only the next one), or a page whose
+// outbox entry a crash lost. The dedupe decides as for any open: an
+// incident that does not page is still not sent. It returns how many
+// were queued.
+func (d *Dispatcher) CatchUp(incidents []model.Incident) int {
+	now := d.clock.Now()
+	d.stateMu.RLock()
+	known := make(map[string]bool, len(d.state.Incidents))
+	for id := range d.state.Incidents {
+		known[id] = true
+	}
+	d.stateMu.RUnlock()
+	d.mu.Lock()
+	n := 0
+	for _, inc := range incidents {
+		if !inc.IsOpen() || inc.ID == "" || known[inc.ID] || d.hasPendingLocked(inc.ID) {
+			continue
+		}
+		ch, ok := d.routes[inc.ID]
+		if !ok {
+			ch = d.timing().route(inc.Kind, inc.Severity)
+			d.routes[inc.ID] = ch
+		}
+		e := &entry{Seq: d.nextSeq, Channel: ch, Submitted: now,
+			Change: model.IncidentChange{Type: model.ChangeOpen, Incident: inc, Reason: ReasonCatchUp}}
+		d.nextSeq++
+		d.enqueueLocked(e)
+		n++
+	}
+	d.mu.Unlock()
+	if n > 0 {
+		d.log.Info("open incidents queued at start for a notifier that never had them", "incidents", n)
+		d.poke()
+	}
+	return n
 }
 
 func (d *Dispatcher) hasResolveLocked(id string) bool {

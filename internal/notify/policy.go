@@ -44,6 +44,9 @@ type Policy struct {
 	MinUpdate time.Duration
 	// MaxBackoff bounds the wait between retries (and a Retry-After).
 	MaxBackoff time.Duration
+	// QuietRepeat logs delivered repeats at debug, not info: Alertmanager's
+	// resend of every open alert each minute is routine.
+	QuietRepeat bool
 }
 
 // SlackPolicy is the policy of the Slack dispatcher, from [slack]: its
@@ -94,6 +97,7 @@ type timing struct {
 	repeat     time.Duration
 	minUpdate  time.Duration
 	maxBackoff time.Duration
+	quiet      bool
 	n          Notifier
 }
 
@@ -104,6 +108,7 @@ func (d *Dispatcher) newTiming(p Policy, n Notifier) *timing {
 		repeat:     p.Repeat,
 		minUpdate:  p.MinUpdate,
 		maxBackoff: p.MaxBackoff,
+		quiet:      p.QuietRepeat,
 		n:          n,
 	}
 	if p.Rate > 0 {

@@ -171,3 +171,37 @@ func TestReconfigure(t *testing.T) {
 		t.Error("NewPolicy accepted a directory outside the state directory")
 	}
 }
+
+// CatchUp: at start, an open incident the dispatcher never had is
+// queued as an open (a notifier added during an outage); one it
+// delivered, one resolved and one that does not page are not sent.
+func TestCatchUp(t *testing.T) {
+	clk := notifytest.NewClock(t0)
+	dir := t.TempDir()
+	fn := &fakeNotifier{}
+	d, err := notify.NewPolicy(sinkPolicy("alertmanager", "x"), dir, fn, notify.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, d)
+	known := page("known", model.IncidentAuthOutage)
+	d.Submit(known)
+	waitFor(t, clk, "known paged", func() bool { return len(fn.deliveries()) == 1 && d.Pending() == 0 })
+
+	fresh := page("fresh", model.IncidentAuthOutage).Incident
+	resolved := page("resolved", model.IncidentAuthOutage).Incident
+	resolved.State = model.StateResolved
+	info := page("info", model.IncidentAuthOutage).Incident
+	info.Severity = model.SeverityInfo
+	if n := d.CatchUp([]model.Incident{known.Incident, fresh, resolved, info}); n != 2 {
+		t.Errorf("CatchUp queued %d, want 2 (fresh, info)", n)
+	}
+	waitFor(t, clk, "catch-up", func() bool { return len(fn.deliveries()) == 2 && d.Pending() == 0 })
+	got := fn.deliveries()[1]
+	if got.Incident.ID != "fresh" || got.Kind != notify.KindOpen {
+		t.Errorf("caught up %s as %s", got.Incident.ID, got.Kind)
+	}
+	if n := d.CatchUp([]model.Incident{known.Incident, fresh}); n != 0 {
+		t.Errorf("second CatchUp queued %d", n)
+	}
+}

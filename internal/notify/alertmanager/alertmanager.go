@@ -156,15 +156,17 @@ func Channel(cfg config.AlertmanagerConfig) string {
 // Policy is the dispatcher policy of cfg: its own directory
 // ("notify-alertmanager-<name>"), one channel, no rate limit and no
 // update spacing (Alertmanager groups and throttles notifications
-// itself), every open alert re-sent each resend_interval.
+// itself), every open alert re-sent each resend_interval (logged at
+// debug).
 func Policy(cfg config.AlertmanagerConfig) notify.Policy {
 	ch := Channel(cfg)
 	return notify.Policy{
-		Name:       ch,
-		Dir:        notify.SinkDir("alertmanager", cfg.Name),
-		Channels:   []string{ch},
-		Repeat:     cfg.Resend(),
-		MaxBackoff: cfg.MaxRetryBackoff(),
+		Name:        ch,
+		Dir:         notify.SinkDir("alertmanager", cfg.Name),
+		Channels:    []string{ch},
+		Repeat:      cfg.Resend(),
+		MaxBackoff:  cfg.MaxRetryBackoff(),
+		QuietRepeat: true,
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/reachmon/reachmon/internal/notify"
 	"github.com/reachmon/reachmon/internal/notify/alertmanager"
 	"github.com/reachmon/reachmon/internal/notify/notifytest"
+	"github.com/reachmon/reachmon/internal/syncbuf"
 )
 
 var t0 = time.Date(2024, 6, 27, 18, 0, 0, 0, time.UTC)
@@ -266,7 +269,9 @@ func TestResendRetryResolve(t *testing.T) {
 	cfg := config.AlertmanagerConfig{Name: "default", URLs: []string{am.srv.URL}, ResendInterval: config.Duration{Duration: time.Minute}}
 	n := newNotifier(t, cfg, nil)
 	clk := notifytest.NewClock(t0)
-	d, err := notify.NewPolicy(alertmanager.Policy(cfg), t.TempDir(), n, notify.Options{Clock: clk})
+	var logs syncbuf.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := notify.NewPolicy(alertmanager.Policy(cfg), t.TempDir(), n, notify.Options{Clock: clk, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,6 +300,21 @@ func TestResendRetryResolve(t *testing.T) {
 		p := am.posted()
 		return strings.Contains(p[len(p)-1], `"endsAt"`) && d.Pending() == 0
 	})
+	// Resends are routine: logged at debug, the page and the resolve at info.
+	levels := map[string]int{}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if !strings.Contains(l, `msg="notification sent"`) {
+			continue
+		}
+		reminder, debug := strings.Contains(l, "kind=reminder"), strings.Contains(l, "level=DEBUG")
+		if reminder != debug {
+			t.Errorf("log level: %s", l)
+		}
+		levels[fmt.Sprint(reminder, debug)]++
+	}
+	if levels["true true"] < 2 || levels["false false"] != 2 {
+		t.Errorf("notification sent lines (reminder debug: count) %v, want ≥2 resends at debug, the page and the resolve at info", levels)
+	}
 	n1 := len(am.posted())
 	clk.Advance(10 * time.Minute)
 	time.Sleep(20 * time.Millisecond)
