@@ -569,6 +569,7 @@ func TestCompose(t *testing.T) {
 	} else {
 		cmd = []string{plugin}
 	}
+	t.Setenv("SLACK_API_URL_FILE", "") // the placeholder the repository ships
 	if out, err := run(t, root, cmd[0], append(cmd[1:], "config", "-q")...); err != nil {
 		t.Fatalf("docker compose config -q: %v\n%s", err, out)
 	}
@@ -582,7 +583,7 @@ func TestCompose(t *testing.T) {
 	if err := json.Unmarshal(out, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"reachmon", "prometheus", "grafana", "gobgpd"} {
+	for _, s := range []string{"reachmon", "reachmon-v2", "alertmanager", "prometheus", "grafana", "gobgpd"} {
 		if _, ok := doc.Services[s]; !ok {
 			t.Errorf("docker-compose.yml has no %s service", s)
 		}
@@ -617,11 +618,44 @@ func TestCompose(t *testing.T) {
 		t.Fatal(err)
 	}
 	rcfg := mounts["reachmon:/etc/reachmon/reachmon.toml"]
-	if out, err := run(t, root, bin, "check-config", "--config", rcfg); err != nil {
-		t.Errorf("reachmon check-config %s: %v\n%s", rcfg, err, out)
+	// Two vantages: each valid, with its own vantage name, sending to the
+	// compose Alertmanager.
+	vantages := map[string]bool{}
+	for _, svc := range []string{"reachmon", "reachmon-v2"} {
+		cfg := mounts[svc+":/etc/reachmon/reachmon.toml"]
+		if out, err := run(t, root, bin, "check-config", "--config", cfg); err != nil {
+			t.Errorf("reachmon check-config %s: %v\n%s", cfg, err, out)
+		}
+		if !slices.Contains(doc.Services[svc].Command, "/etc/reachmon/reachmon.toml") {
+			t.Errorf("%s's command %q does not use the mounted config", svc, doc.Services[svc].Command)
+		}
+		text := readFile(t, cfg)
+		if m := regexp.MustCompile(`(?m)^vantage = "([^"]+)"`).FindStringSubmatch(text); m == nil || vantages[m[1]] {
+			t.Errorf("%s: no vantage of its own (%v)", cfg, m)
+		} else {
+			vantages[m[1]] = true
+		}
+		if !strings.Contains(text, `urls = ["http://alertmanager:9093"]`) {
+			t.Errorf("%s does not send to the compose Alertmanager (urls = [\"http://alertmanager:9093\"])", cfg)
+		}
 	}
-	if !slices.Contains(doc.Services["reachmon"].Command, "/etc/reachmon/reachmon.toml") {
-		t.Errorf("reachmon's command %q does not use the mounted config", doc.Services["reachmon"].Command)
+	// Alertmanager runs the shipped configuration and template; the
+	// Slack URL is a file (a placeholder unless SLACK_API_URL_FILE).
+	for target, want := range map[string]string{"alertmanager.yml": "config/alertmanager.yml", "alertmanager.tmpl": "config/alertmanager.tmpl",
+		"secrets/slack_api_url": "deploy/alertmanager/slack_api_url.example"} {
+		if got := mounts["alertmanager:/etc/alertmanager/"+target]; got != filepath.Join(root, want) {
+			t.Errorf("alertmanager mounts %q at /etc/alertmanager/%s, want %s", got, target, want)
+		}
+	}
+	if !strings.Contains(readFile(t, filepath.Join(root, "config/alertmanager.yml")), "slack_api_url_file: /etc/alertmanager/secrets/slack_api_url") {
+		t.Errorf("config/alertmanager.yml does not read the Slack URL from /etc/alertmanager/secrets/slack_api_url, where compose mounts it")
+	}
+	if amtool, err := lab.BinPath("amtool"); err == nil {
+		if out, err := run(t, filepath.Join(root, "config"), amtool, "check-config", "alertmanager.yml"); err != nil {
+			t.Errorf("amtool check-config config/alertmanager.yml: %v\n%s", err, out)
+		}
+	} else {
+		lab.Missing(t, "amtool not found (apt-get install -y prometheus-alertmanager)")
 	}
 	if mounts["prometheus:/etc/prometheus/alerts.yml"] != filepath.Join(root, "config/alerts.yml") {
 		t.Errorf("prometheus does not mount config/alerts.yml at /etc/prometheus/alerts.yml: %v", mounts)
@@ -641,8 +675,10 @@ func TestCompose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Contains(pcfg, []byte("/etc/prometheus/alerts.yml")) || !bytes.Contains(pcfg, []byte(`"reachmon:9798"`)) {
-			t.Errorf("deploy/prometheus/prometheus.yml does not load /etc/prometheus/alerts.yml or scrape reachmon:9798")
+		for _, w := range []string{"/etc/prometheus/alerts.yml", `"reachmon:9798"`, `"reachmon-v2:9798"`, `"alertmanager:9093"`} {
+			if !bytes.Contains(pcfg, []byte(w)) {
+				t.Errorf("deploy/prometheus/prometheus.yml lacks %s (rules, both vantages, Alertmanager)", w)
+			}
 		}
 		pcfg = bytes.ReplaceAll(pcfg, []byte("/etc/prometheus/alerts.yml"), []byte(filepath.Join(dir, "alerts.yml")))
 		for name, b := range map[string][]byte{"prometheus.yml": pcfg, "alerts.yml": rules} {
@@ -659,6 +695,7 @@ func TestCompose(t *testing.T) {
 	// BGP addresses agree: compose IPs, reachmon's neighbor and router id,
 	// gobgpd's neighbor.
 	rtoml, _ := os.ReadFile(rcfg)
+	r2toml, _ := os.ReadFile(mounts["reachmon-v2:/etc/reachmon/reachmon.toml"])
 	gtoml, err := os.ReadFile(filepath.Join(root, "deploy/gobgpd/gobgpd.toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -673,6 +710,10 @@ func TestCompose(t *testing.T) {
 		{"deploy/reachmon/reachmon.toml", string(rtoml), fmt.Sprintf("address = %q", ip("gobgpd"))},
 		{"deploy/reachmon/reachmon.toml", string(rtoml), fmt.Sprintf("router_id = %q", ip("reachmon"))},
 		{"deploy/gobgpd/gobgpd.toml", string(gtoml), fmt.Sprintf("neighbor-address = %q", ip("reachmon"))},
+		{"deploy/reachmon/reachmon-v2.toml", string(r2toml), fmt.Sprintf("address = %q", ip("gobgpd"))},
+		{"deploy/reachmon/reachmon-v2.toml", string(r2toml), fmt.Sprintf("router_id = %q", ip("reachmon-v2"))},
+		{"deploy/reachmon/reachmon-v2.toml", string(r2toml), fmt.Sprintf("local_address = %q", ip("reachmon-v2"))},
+		{"deploy/gobgpd/gobgpd.toml", string(gtoml), fmt.Sprintf("neighbor-address = %q", ip("reachmon-v2"))},
 		{"deploy/gobgpd/gobgpd.toml", string(gtoml), fmt.Sprintf("router-id = %q", ip("gobgpd"))},
 	} {
 		if ip("gobgpd") == "" || !strings.Contains(c.text, c.want) {

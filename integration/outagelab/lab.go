@@ -15,8 +15,9 @@
 //
 //	198.18.0.0/16      the DNS lab's Plan (root, test., resolvers, nameservers)
 //	198.18.250.1/16    reachmon (the primary address of lo: every probe comes from it)
+//	198.18.250.1+i     vantage i's BGP sessions (Options.Vantages)
 //	198.18.251.1+i     BGP peer i (BIRD, AS 65010+10i)
-//	127.0.0.1          reachmon's HTTP, fakeslack, Prometheus
+//	127.0.0.1          reachmon's HTTP (vantage i: port 9798+i), fakeslack, Prometheus
 package outagelab
 
 import (
@@ -106,6 +107,42 @@ type Options struct {
 	Probe string
 	// Prometheus starts a real Prometheus scraping reachmon every second.
 	Prometheus bool
+	// Vantages runs one reachmon per name against the same lab (default:
+	// one, "outagelab"). Vantage i has its own BGP address
+	// (VantageAddr(i); every peer has a session with each vantage), HTTP
+	// port (9798+i), state directory, configuration and log; its probes,
+	// like every vantage's, come from ReachmonAddr.
+	Vantages []string
+	// ReachmonExtra, when set, returns TOML appended to vantage's
+	// configuration (e.g. an [[alertmanager]] section).
+	ReachmonExtra func(vantage string) string
+}
+
+// maxVantages bounds Options.Vantages.
+const maxVantages = 4
+
+// VantageAddr is vantage i's BGP address (vantage 0: ReachmonAddr).
+func VantageAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 250, byte(1 + i)}) }
+
+// Vantage is one running reachmon of the lab.
+type Vantage struct {
+	Name string
+	// Addr is its BGP address; URL its HTTP base URL; Config its
+	// configuration file; Log its output.
+	Addr   netip.Addr
+	URL    string
+	Config string
+	Log    string
+	index  int
+	exited chan struct{} // closed when it exits
+}
+
+// bgpProto is the BIRD protocol of a peer's session with the vantage.
+func (v *Vantage) bgpProto() string {
+	if v.index == 0 {
+		return "reachmon"
+	}
+	return fmt.Sprintf("reachmon%d", v.index)
 }
 
 // DefaultProbe is the [probe] body of the lab: one probe a second.
@@ -139,11 +176,15 @@ type Lab struct {
 	Plan  lab.Plan
 	Dir   string
 	Slack *fakeslack.Server
-	// Config is reachmon's configuration file; Log its output.
+	// Config is reachmon's configuration file; Log its output (the first
+	// vantage's).
 	Config string
 	Log    string
-	// URL is reachmon's HTTP base URL.
+	// URL is reachmon's HTTP base URL (the first vantage's).
 	URL string
+	// Vantages are the running reachmons (Options.Vantages), the first
+	// one being the one Config, Log and URL describe.
+	Vantages []*Vantage
 	// PromURL is Prometheus's base URL (Options.Prometheus).
 	PromURL string
 	Routes  []Route
@@ -152,8 +193,6 @@ type Lab struct {
 	bin     string
 	opts    Options
 	started time.Time
-
-	exited chan struct{} // closed when reachmon exits
 
 	mu      sync.Mutex
 	blocked []netip.Addr
@@ -203,8 +242,18 @@ func Start(t testing.TB, o Options) *Lab {
 	if o.Probe == "" {
 		o.Probe = DefaultProbe
 	}
+	if len(o.Vantages) == 0 {
+		o.Vantages = []string{"outagelab"}
+	}
+	if len(o.Vantages) > maxVantages {
+		t.Fatalf("outagelab: at most %d vantages", maxVantages)
+	}
 	began := time.Now()
 	l := &Lab{t: t, bin: os.Getenv(envBin), opts: o, Dir: t.TempDir(), URL: "http://" + Listen}
+	for i, name := range o.Vantages {
+		l.Vantages = append(l.Vantages, &Vantage{Name: name, Addr: VantageAddr(i), index: i,
+			URL: "http://" + netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(9798+i)).String()})
+	}
 	l.DNS = lab.StartDNS(t, lab.DNSOptions{Base: Base, Zones: o.Zones, Resolvers: o.Resolvers, TTL: o.TTL})
 	l.Plan = l.DNS.Plan
 	l.startNFT()
@@ -217,9 +266,14 @@ func Start(t testing.TB, o Options) *Lab {
 	if o.Prometheus {
 		l.startPrometheus()
 	}
-	l.startReachmon()
+	for _, v := range l.Vantages {
+		l.startReachmon(v)
+	}
+	l.Config, l.Log = l.Vantages[0].Config, l.Vantages[0].Log
 	l.waitHealthy(60 * time.Second)
-	t.Logf("outagelab: ready in %v (reachmon %s, log %s)", time.Since(began).Round(time.Millisecond), l.URL, l.Log)
+	for _, v := range l.Vantages {
+		t.Logf("outagelab: ready in %v (reachmon %s at %s, log %s)", time.Since(began).Round(time.Millisecond), v.Name, v.URL, v.Log)
+	}
 	return l
 }
 
@@ -269,7 +323,8 @@ func (l *Lab) birdConf(i int) string {
 		fmt.Fprintf(&b, "protocol static %s {\n%s\tipv4;\n\troute %s blackhole { bgp_path.prepend(%d); };\n}\n",
 			protoName(r), dis, r.Prefix, r.Origin)
 	}
-	fmt.Fprintf(&b, `protocol bgp reachmon {
+	for _, v := range l.Vantages {
+		fmt.Fprintf(&b, `protocol bgp %s {
 	local %s as %d;
 	neighbor %s as %d;
 	passive on;
@@ -277,14 +332,26 @@ func (l *Lab) birdConf(i int) string {
 	multihop;
 	ipv4 { import none; export all; };
 }
-`, PeerAddr(i), PeerASN(i), ReachmonAddr, ReachmonASN)
+`, v.bgpProto(), PeerAddr(i), PeerASN(i), v.Addr, ReachmonASN)
+	}
 	return b.String()
 }
 
-func (l *Lab) writeConfig() string {
+// files are the names of vantage v's configuration, log and state
+// directory (the first vantage's keep the single-vantage names).
+func (l *Lab) files(v *Vantage) (config, log, state string) {
+	if v.index == 0 {
+		return filepath.Join(l.Dir, "reachmon.toml"), filepath.Join(l.Dir, "reachmon.log"), filepath.Join(l.Dir, "state")
+	}
+	return filepath.Join(l.Dir, "reachmon-"+v.Name+".toml"), filepath.Join(l.Dir, "reachmon-"+v.Name+".log"),
+		filepath.Join(l.Dir, "state-"+v.Name)
+}
+
+func (l *Lab) writeConfig(v *Vantage) string {
+	cfg, _, state := l.files(v)
 	var b strings.Builder
-	fmt.Fprintf(&b, "vantage = \"outagelab\"\nlisten = %q\nstate_dir = %q\n[log]\nlevel = \"debug\"\n[probe]\n%s",
-		Listen, filepath.Join(l.Dir, "state"), l.opts.Probe)
+	fmt.Fprintf(&b, "vantage = %q\nlisten = %q\nstate_dir = %q\n[log]\nlevel = \"debug\"\n[probe]\n%s",
+		v.Name, strings.TrimPrefix(v.URL, "http://"), state, l.opts.Probe)
 	for j, a := range l.DNS.ResolverAddrs {
 		fmt.Fprintf(&b, "[[resolver]]\nname = \"resolver%d\"\naddress = %q\n", j, a)
 	}
@@ -302,12 +369,14 @@ func (l *Lab) writeConfig() string {
 	}
 	fmt.Fprintf(&b, "[slack]\ntoken_file = %q\napi_url = %q\nchannel = %q\nrate = 10\ntimeout = \"3s\"\nmax_backoff = \"2s\"\n",
 		tokenFile, l.Slack.APIURL(), SlackChannel)
-	fmt.Fprintf(&b, "[bgp]\nasn = %d\nrouter_id = %q\ninitial_sync_timeout = \"6s\"\n", ReachmonASN, ReachmonAddr)
+	fmt.Fprintf(&b, "[bgp]\nasn = %d\nrouter_id = %q\ninitial_sync_timeout = \"6s\"\n", ReachmonASN, v.Addr)
 	for i := range l.peers {
 		fmt.Fprintf(&b, "[[bgp.neighbor]]\naddress = %q\npeer_asn = %d\nlocal_address = %q\nmultihop_ttl = 2\nconnect_retry = \"1s\"\ndescription = \"bird%d\"\n",
-			PeerAddr(i), PeerASN(i), ReachmonAddr, i)
+			PeerAddr(i), PeerASN(i), v.Addr, i)
 	}
-	cfg := filepath.Join(l.Dir, "reachmon.toml")
+	if l.opts.ReachmonExtra != nil {
+		b.WriteString(l.opts.ReachmonExtra(v.Name))
+	}
 	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
 		l.t.Fatal(err)
 	}
@@ -322,44 +391,46 @@ func tomlInts(v []uint32) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-// startReachmon runs the built binary with the generated config, as a
-// user runs it; it gets SIGTERM (then SIGKILL) when the test ends.
-func (l *Lab) startReachmon() {
+// startReachmon runs the built binary with vantage v's generated config,
+// as a user runs it; it gets SIGTERM (then SIGKILL) when the test ends.
+func (l *Lab) startReachmon(v *Vantage) {
 	t := l.t
 	if l.bin == "" {
 		t.Fatal("outagelab: no reachmon binary (run through Enter)")
 	}
-	l.Config = l.writeConfig()
-	l.Log = filepath.Join(l.Dir, "reachmon.log")
-	out, err := os.Create(l.Log)
+	v.Config = l.writeConfig(v)
+	_, v.Log, _ = l.files(v)
+	out, err := os.Create(v.Log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer out.Close()
-	cmd := exec.Command(l.bin, "run", "--config", l.Config)
+	cmd := exec.Command(l.bin, "run", "--config", v.Config)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting reachmon: %v", err)
 	}
-	l.started = time.Now()
+	if v.index == 0 {
+		l.started = time.Now()
+	}
 	done := make(chan error, 1)
-	l.exited = make(chan struct{})
-	go func() { err := cmd.Wait(); close(l.exited); done <- err }()
+	v.exited = make(chan struct{})
+	go func() { err := cmd.Wait(); close(v.exited); done <- err }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case err := <-done:
 			if err != nil && !t.Failed() {
-				t.Errorf("reachmon exited with %v", err)
+				t.Errorf("reachmon %s exited with %v", v.Name, err)
 			}
 		case <-time.After(20 * time.Second):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
-			t.Errorf("reachmon did not stop within 20 s of SIGTERM")
+			t.Errorf("reachmon %s did not stop within 20 s of SIGTERM", v.Name)
 		}
 		if t.Failed() {
-			t.Logf("reachmon log (%s), last lines:\n%s", l.Log, tailFile(l.Log, 150))
+			t.Logf("reachmon %s log (%s), last lines:\n%s", v.Name, v.Log, tailFile(v.Log, 150))
 			t.Logf("slack calls:\n%s", l.SlackLog())
 		}
 	})
@@ -500,7 +571,8 @@ func (l *Lab) toggle(op string, prefixes []netip.Prefix, only []int) {
 	}
 }
 
-// SessionDown cuts the BGP session of peer i (BIRD sends a Cease).
+// SessionDown cuts the BGP session of peer i with the first vantage (BIRD
+// sends a Cease).
 func (l *Lab) SessionDown(i int) { l.t.Helper(); l.peers[i].Ctl(l.t, "disable", "reachmon") }
 
 // SessionUp brings it back.
@@ -540,29 +612,39 @@ func (l *Lab) get(base, path string) ([]byte, error) {
 	return b, nil
 }
 
-// Incidents is reachmon's /api/v1/incidents (every recent one).
-func (l *Lab) Incidents() (incident.View, error) {
-	var v incident.View
-	b, err := l.get(l.URL, "/api/v1/incidents?limit=0")
+// Incidents is reachmon's /api/v1/incidents (every recent one; the first
+// vantage's).
+func (l *Lab) Incidents() (incident.View, error) { return l.IncidentsAt(l.Vantages[0]) }
+
+// IncidentsAt is vantage v's /api/v1/incidents.
+func (l *Lab) IncidentsAt(v *Vantage) (incident.View, error) {
+	var view incident.View
+	b, err := l.get(v.URL, "/api/v1/incidents?limit=0")
 	if err != nil {
-		return v, err
+		return view, err
 	}
-	return v, json.Unmarshal(b, &v)
+	return view, json.Unmarshal(b, &view)
 }
 
-// All returns the open and the resolved incidents.
-func (l *Lab) All() []incident.Entry {
-	v, err := l.Incidents()
+// All returns the open and the resolved incidents (the first vantage's).
+func (l *Lab) All() []incident.Entry { return l.AllAt(l.Vantages[0]) }
+
+// AllAt returns vantage v's open and resolved incidents.
+func (l *Lab) AllAt(v *Vantage) []incident.Entry {
+	view, err := l.IncidentsAt(v)
 	if err != nil {
 		return nil
 	}
-	return append(v.Open, v.Recent...)
+	return append(view.Open, view.Recent...)
 }
 
-// Status is reachmon's /api/v1/status.
-func (l *Lab) Status() (*evaluate.Status, error) {
+// Status is reachmon's /api/v1/status (the first vantage's).
+func (l *Lab) Status() (*evaluate.Status, error) { return l.StatusAt(l.Vantages[0]) }
+
+// StatusAt is vantage v's /api/v1/status.
+func (l *Lab) StatusAt(v *Vantage) (*evaluate.Status, error) {
 	var st evaluate.Status
-	b, err := l.get(l.URL, "/api/v1/status")
+	b, err := l.get(v.URL, "/api/v1/status")
 	if err != nil {
 		return nil, err
 	}
@@ -615,17 +697,33 @@ func describe(all []incident.Entry) string {
 	return b.String()
 }
 
-// waitHealthy waits until reachmon judges everything healthy with BGP
-// verdicts live, and nothing was opened or paged meanwhile.
+// waitHealthy waits until every vantage judges everything healthy with
+// BGP verdicts live, and nothing was opened or paged meanwhile.
 func (l *Lab) waitHealthy(timeout time.Duration) {
 	l.t.Helper()
-	l.WaitFor("reachmon to see a healthy lab", timeout, func() (bool, string) {
+	deadline := time.Now().Add(timeout)
+	for _, v := range l.Vantages {
+		l.waitHealthyAt(v, time.Until(deadline))
+	}
+	if n := len(l.Slack.Calls()); n > 0 {
+		l.t.Fatalf("Slack got %d calls before any fault:\n%s", n, l.SlackLog())
+	}
+	for _, v := range l.Vantages {
+		if all := l.AllAt(v); len(all) > 0 {
+			l.t.Fatalf("incidents at %s before any fault:\n%s", v.Name, describe(all))
+		}
+	}
+}
+
+func (l *Lab) waitHealthyAt(v *Vantage, timeout time.Duration) {
+	l.t.Helper()
+	l.WaitFor("reachmon "+v.Name+" to see a healthy lab", timeout, func() (bool, string) {
 		select {
-		case <-l.exited:
-			l.t.Fatalf("reachmon exited:\n%s", tailFile(l.Log, 30))
+		case <-v.exited:
+			l.t.Fatalf("reachmon %s exited:\n%s", v.Name, tailFile(v.Log, 30))
 		default:
 		}
-		st, err := l.Status()
+		st, err := l.StatusAt(v)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -661,12 +759,6 @@ func (l *Lab) waitHealthy(timeout time.Duration) {
 		}
 		return true, ""
 	})
-	if n := len(l.Slack.Calls()); n > 0 {
-		l.t.Fatalf("Slack got %d calls before any fault:\n%s", n, l.SlackLog())
-	}
-	if all := l.All(); len(all) > 0 {
-		l.t.Fatalf("incidents before any fault:\n%s", describe(all))
-	}
 }
 
 // Pages are the chat.postMessage calls that opened a thread (the pages).
@@ -719,9 +811,9 @@ func oneLine(s string) string {
 	return s
 }
 
-// Metrics returns reachmon's /metrics text.
+// Metrics returns reachmon's /metrics text (the first vantage's).
 func (l *Lab) Metrics() string {
-	b, err := l.get(l.URL, "/metrics")
+	b, err := l.get(l.Vantages[0].URL, "/metrics")
 	if err != nil {
 		l.t.Fatalf("metrics: %v", err)
 	}
