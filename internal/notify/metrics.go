@@ -22,6 +22,9 @@ type metrics struct {
 	total   *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	depth   prometheus.Gauge
+	// silenced counts the notifications not sent because a silence or
+	// maintenance window covers the incident.
+	silenced *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, channels []string) *metrics {
@@ -43,12 +46,17 @@ func newMetrics(reg prometheus.Registerer, channels []string) *metrics {
 			Name: "reachmon_notification_queue_depth",
 			Help: "Notifications waiting in the persistent outbox.",
 		}),
+		silenced: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "reachmon_notifications_silenced_total",
+			Help: "Notifications not sent (pages, updates, reminders) because a silence or maintenance window covers the incident, by routed channel; also counted as skipped in reachmon_notifications_total.",
+		}, []string{"channel"}),
 	}
 	for _, ch := range channels {
 		for _, r := range results {
 			m.total.WithLabelValues(ch, r)
 		}
 		m.latency.WithLabelValues(ch)
+		m.silenced.WithLabelValues(ch)
 	}
 	return m
 }
