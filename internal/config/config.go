@@ -38,6 +38,8 @@ type Config struct {
 	Evaluate Evaluate    `toml:"evaluate"`
 	Metrics  Metrics     `toml:"metrics"`
 	API      APIConfig   `toml:"api"`
+	// Maintenance are recurring maintenance windows (maintenance.go).
+	Maintenance []Maintenance `toml:"maintenance"`
 }
 
 // Metrics configures what /metrics exposes.

@@ -70,6 +70,7 @@ func (c *Config) resolve(e *Errors) *Plan {
 	c.Slack.validate(e)
 	c.BGP.validate(e)
 	c.API.validate(e)
+	p.Windows = c.resolveMaintenance(e)
 	return p
 }
 
