@@ -58,7 +58,7 @@ func TestWindowOpen(t *testing.T) {
 		{"crossing: at end", crossing, "2026-12-06T02:00:00Z", false, ""},
 		{"crossing: the next day's evening is not its day", crossing, "2026-12-06T23:00:00Z", false, ""},
 		{"crossing: friday night", crossing, "2026-12-05T01:00:00Z", false, ""},
-		{"DST forward: before the gap", gap, "2026-03-29T00:59:00Z", false, ""},                          // 01:59 CET
+		{"DST forward: before the gap", gap, "2026-03-29T00:59:00Z", false, ""},                                         // 01:59 CET
 		{"DST forward: opens at the first time after start", gap, "2026-03-29T01:00:00Z", true, "2026-03-29T01:30:00Z"}, // 03:00 CEST
 		{"DST forward: closes at end", gap, "2026-03-29T01:30:00Z", false, ""},
 		{"DST forward: a window inside the gap does not open", inGap, "2026-03-29T01:00:00Z", false, ""},
