@@ -376,3 +376,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(api), "api")
 	ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(windows), "maintenance")
 }
+
+// Doc is the document of sl now.
+func (s *Store) Doc(sl Silence) Doc { return NewDoc(sl, s.now()) }
