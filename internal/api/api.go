@@ -94,7 +94,7 @@ func (s Sources) routes() []route {
 		{http.MethodGet, PathRoutes, bgp.RoutesSchema, s.serveRoutes}, // ?q=PREFIX|ADDRESS
 		{http.MethodGet, PathNameservers, NameserversSchema, s.serveNameservers},
 		{http.MethodGet, PathSilences, silence.ListSchema, s.serveSilences},
-		{http.MethodPost, PathSilences, silence.Schema, s.addSilence},          // body: silence.Request
+		{http.MethodPost, PathSilences, silence.Schema, s.addSilence},         // body: silence.Request
 		{http.MethodPost, PathSilenceExpire, silence.Schema, s.expireSilence}, // body: {"expired_by": NAME} or none
 	}
 }
