@@ -95,9 +95,9 @@ func describeWindow(w config.MaintenanceWindow) string {
 
 func weekdays(w config.MaintenanceWindow) []string {
 	var out []string
-	for i, on := range w.Days {
-		if on {
-			out = append(out, dayNames[i])
+	for _, d := range []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday} {
+		if w.Days[d] {
+			out = append(out, dayNames[d])
 		}
 	}
 	return out
