@@ -134,6 +134,9 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_notification_latency_seconds": {[]string{"channel"}, "configured Slack channels",
 		func(d dims) int { return d.channels }, ""},
 	"reachmon_notification_queue_depth": {nil, "one", func(dims) int { return 1 }, ""},
+	"reachmon_notifications_silenced_total": {[]string{"channel"}, "configured Slack channels",
+		func(d dims) int { return d.channels }, ""},
+	"reachmon_silences_active": {[]string{"source"}, "2 sources (api, maintenance)", func(dims) int { return 2 }, ""},
 
 	"reachmon_ready": {[]string{"check"}, "the /readyz checks (dns_discovery, state_writes, notify)", func(d dims) int { return d.checks },
 		""},
