@@ -34,6 +34,7 @@ import (
 //	severities = ["critical"]
 //	kinds = ["bgp_dns_outage", "dnssec_failure"]
 //	channel = "#dns-pages"
+//	mention = "<!subteam^S0123ABC>"      # notified on critical pages of this route
 //
 // Links may hold {id}, {kind}, {severity} and {subject}, replaced by the
 // incident's values (query-escaped).
@@ -79,6 +80,12 @@ type SlackRoute struct {
 	// is not (false) about the monitor itself.
 	MonitorHealth *bool  `toml:"monitor_health"`
 	Channel       string `toml:"channel"`
+	// Mention is prefixed to the critical pages of incidents this route
+	// routes, and to their upgrades to critical: one or more of
+	// "<!subteam^S0123ABC>" (a user group), "<@U0123ABC>" (a user),
+	// "<!here>", "<!channel>", separated by spaces. Never to updates,
+	// reminders, resolves or warnings.
+	Mention string `toml:"mention"`
 }
 
 // Slack defaults.
@@ -218,6 +225,35 @@ func (r SlackRoute) Matches(kind model.IncidentKind, sev model.Severity) bool {
 	return true
 }
 
+// MentionFor is the mention of a critical message about an incident of
+// kind in channel (the channel the incident was routed to): that of the
+// first route to channel matching kind at severity sev, else (the
+// incident was routed when it was less severe, by a route limited to
+// lower severities) that of the first route to channel matching kind at
+// any severity; "" when no route to channel matches (the default
+// channel) or in webhook mode.
+func (s SlackConfig) MentionFor(channel string, kind model.IncidentKind, sev model.Severity) string {
+	if s.WebhookMode() {
+		return ""
+	}
+	for _, r := range s.Route {
+		if r.Channel == channel && r.Matches(kind, sev) {
+			return r.Mention
+		}
+	}
+	for _, r := range s.Route {
+		if r.Channel != channel {
+			continue
+		}
+		for _, v := range model.Severities {
+			if r.Matches(kind, v) {
+				return r.Mention
+			}
+		}
+	}
+	return ""
+}
+
 // Link expands a link template (GrafanaURL, RunbookURL) for an incident.
 func (s SlackConfig) Link(tmpl string, inc model.Incident) string {
 	if tmpl == "" {
@@ -325,6 +361,33 @@ func (r SlackRoute) validate(key string, e *Errors) {
 			e.add("%s.severities[%d]: %q is not one of critical, warning, info", key, j, sv)
 		}
 	}
+	if r.Mention != "" && !validMention(r.Mention) {
+		e.add("%s.mention: %q is not a Slack mention; accepted: \"<!subteam^S0123ABC>\" (a user group, by ID), "+
+			"\"<@U0123ABC>\" (a user, by ID), \"<!here>\", \"<!channel>\", several (at most 10) separated by spaces "+
+			"(a name such as \"@oncall\" does not notify anyone)", key, r.Mention)
+	}
+}
+
+// mentionRe is one mention in Slack's message syntax: a user group or a
+// user by ID, or @here / @channel.
+var mentionRe = regexp.MustCompile(`^(?:<!subteam\^S[A-Z0-9]{2,20}>|<@[UW][A-Z0-9]{2,20}>|<!here>|<!channel>)$`)
+
+// maxMentions bounds the mentions of one route.
+const maxMentions = 10
+
+// validMention reports whether s is one or more mentions separated by
+// spaces.
+func validMention(s string) bool {
+	parts := strings.Fields(s)
+	if len(parts) == 0 || len(parts) > maxMentions {
+		return false
+	}
+	for _, p := range parts {
+		if !mentionRe.MatchString(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // validateDestination checks where messages go as the mode allows: no

@@ -241,3 +241,85 @@ func TestSlackURLsNeedHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestSlackRouteMention checks the forms a route's mention accepts, the
+// error naming the route and showing them, and which route's mention a
+// critical message gets.
+func TestSlackRouteMention(t *testing.T) {
+	accepted := `accepted: "<!subteam^S0123ABC>" (a user group, by ID), "<@U0123ABC>" (a user, by ID), "<!here>", "<!channel>", ` +
+		`several (at most 10) separated by spaces (a name such as "@oncall" does not notify anyone)`
+	for _, m := range []string{"<!subteam^S0123ABC>", "<@U0123ABC>", "<@W0123ABC>", "<!here>", "<!channel>", "<!subteam^S0123ABC> <@U0123ABC>"} {
+		if !validMention(m) {
+			t.Errorf("%q refused", m)
+		}
+	}
+	for _, m := range []string{"@oncall", "<!subteam^oncall>", "<@u0123abc>", "<!everyone>", "<!subteam^S0123ABC|@oncall>",
+		"<!here> @oncall", "<!here><!channel>", " ", "<!date^1^{time}|x>", strings.Repeat("<!here> ", 11)} {
+		if validMention(m) {
+			t.Errorf("%q accepted", m)
+		}
+	}
+	_, err := Parse("t.toml", []byte(`
+[slack]
+token_env = "REACHMON_SLACK_TOKEN"
+channel = "C0DEFAULT01"
+[[slack.route]]
+channel = "#dns"
+mention = "<!here>"
+[[slack.route]]
+channel = "#dns-pages"
+mention = "@dns-oncall"
+`))
+	want := `slack.route[1].mention: "@dns-oncall" is not a Slack mention; ` + accepted
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v\nwant it to hold %s", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), "route[0]") {
+		t.Errorf("a valid mention refused: %v", err)
+	}
+
+	s := parseSlack(t, `
+[slack]
+token_env = "A"
+channel = "C0DEFAULT01"
+[[slack.route]]
+kinds = ["dnssec_failure"]
+severities = ["warning"]
+channel = "#dns-warn"
+mention = "<@U0WARN01>"
+[[slack.route]]
+kinds = ["dnssec_failure"]
+severities = ["critical"]
+channel = "#dns-pages"
+mention = "<!subteam^S0PAGES1>"
+[[slack.route]]
+kinds = ["bgp_dns_outage"]
+channel = "#dns-pages"
+mention = "<!here>"
+[[slack.route]]
+monitor_health = true
+channel = "#dns-pages"
+`)
+	for _, tc := range []struct {
+		channel string
+		kind    model.IncidentKind
+		want    string
+	}{
+		{"#dns-pages", model.IncidentDNSSEC, "<!subteam^S0PAGES1>"},
+		// Routed to #dns-warn while a warning: that route's mention.
+		{"#dns-warn", model.IncidentDNSSEC, "<@U0WARN01>"},
+		{"#dns-pages", model.IncidentBGPOutage, "<!here>"},
+		// A route without a mention, and the default channel.
+		{"#dns-pages", model.IncidentFeedLost, ""},
+		{"C0DEFAULT01", model.IncidentHijack, ""},
+		{"C0DEFAULT01", model.IncidentDNSSEC, ""},
+	} {
+		if got := s.MentionFor(tc.channel, tc.kind, model.SeverityCritical); got != tc.want {
+			t.Errorf("MentionFor(%s, %s) = %q, want %q", tc.channel, tc.kind, got, tc.want)
+		}
+	}
+	w := SlackConfig{WebhookURLEnv: "B", Route: []SlackRoute{{Channel: "webhook", Mention: "<!here>"}}}
+	if got := w.MentionFor("webhook", model.IncidentDNSSEC, model.SeverityCritical); got != "" {
+		t.Errorf("webhook mode mention = %q", got)
+	}
+}

@@ -2,8 +2,11 @@ package slack
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -19,6 +22,12 @@ const (
 	maxFallback     = 400
 	maxEvidence     = 10
 	maxAffected     = 12
+	maxEvidenceText = 500
+	maxButtonURL    = 3000
+	evidenceCut     = "\n… and %d more (see the incident in the API)"
+	actionsBlockID  = "reachmon_links"
+	actionRunbook   = "reachmon_runbook"
+	actionDashboard = "reachmon_dashboard"
 	timeLayoutUTC   = "2006-01-02 15:04:05 UTC"
 	clockLayoutUTC  = "15:04:05 UTC"
 	metaEventType   = "reachmon_notification"
@@ -52,8 +61,13 @@ func severityEmoji(s model.Severity) string {
 // incident renders the full incident: the page (open), the edited parent
 // (resolve) and every webhook message. status, when set, is a first line
 // saying what this message is about ("Update: severity warning ->
-// critical").
-func (r renderer) incident(inc model.Incident, status string) message {
+// critical"). mention, when set, is prefixed to the text and the blocks
+// (a critical page of a route with a mention; see renderer.mention).
+//
+// Below the facts: the runbook and dashboard as URL buttons (bot mode) or
+// links in the context line (webhook mode), and while the incident is
+// open the exact command that silences it.
+func (r renderer) incident(inc model.Incident, status, mention string) message {
 	sev := strings.ToUpper(string(inc.Severity))
 	title := fmt.Sprintf("%s %s · %s", severityEmoji(inc.Severity), sev, inc.Headline())
 	fallback := fmt.Sprintf("[%s] %s", sev, inc.Headline())
@@ -75,6 +89,9 @@ func (r renderer) incident(inc model.Incident, status string) message {
 	}
 	var blocks []slack.Block
 	blocks = append(blocks, slack.NewHeaderBlock(plain(model.Truncate(title, maxHeader))))
+	if mention != "" {
+		blocks = append(blocks, section(mention))
+	}
 	if status != "" {
 		blocks = append(blocks, section("*"+escape(status)+"*"))
 	}
@@ -87,19 +104,19 @@ func (r renderer) incident(inc model.Incident, status string) message {
 	fields := []*slack.TextBlockObject{
 		mrkdwn("*Kind*\n" + escape(inc.Kind.Title())),
 		mrkdwn("*Severity*\n" + escape(string(inc.Severity))),
-		mrkdwn("*Opened*\n" + utc(inc.Opened)),
+		mrkdwn("*Opened*\n" + when(inc.Opened)),
 	}
 	if !inc.Confirmed.IsZero() && !inc.Confirmed.Equal(inc.Opened) {
-		fields = append(fields, mrkdwn("*Confirmed*\n"+utc(inc.Confirmed)))
+		fields = append(fields, mrkdwn("*Confirmed*\n"+when(inc.Confirmed)))
 	}
 	if !inc.IsOpen() && !inc.Resolved.IsZero() {
-		fields = append(fields, mrkdwn("*Resolved*\n"+utc(inc.Resolved)))
+		fields = append(fields, mrkdwn("*Resolved*\n"+when(inc.Resolved)))
 		if d := duration(inc); d != "" {
 			fields = append(fields, mrkdwn("*Duration*\n"+d))
 		}
 	}
 	if inc.IsOpen() && !inc.ImpactAt.IsZero() {
-		fields = append(fields, mrkdwn("*Impact expected*\n"+utc(inc.ImpactAt)))
+		fields = append(fields, mrkdwn("*Impact expected*\n"+when(inc.ImpactAt)))
 	}
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
 	if len(inc.Affected) > 0 {
@@ -108,19 +125,76 @@ func (r renderer) incident(inc model.Incident, status string) message {
 	if ev := evidence(inc.Evidence, "Evidence"); ev != "" {
 		blocks = append(blocks, section(ev))
 	}
-	blocks = append(blocks, r.context(inc))
-	return message{text: fallbackText(fallback), blocks: blocks}
+	buttons := r.cfg.BotMode()
+	if buttons {
+		if b, ok := r.buttons(inc); ok {
+			blocks = append(blocks, b)
+		}
+	}
+	if inc.IsOpen() {
+		if s, ok := silenceSection(inc); ok {
+			blocks = append(blocks, s)
+		}
+	}
+	blocks = append(blocks, r.context(inc, !buttons))
+	return message{text: withMention(mention, fallbackText(fallback)), blocks: blocks}
 }
 
-// threadReply renders an update, reminder or resolution in the thread.
-func (r renderer) threadReply(d notify.Delivery) message {
+// mention is the route's mention (config.SlackConfig.MentionFor) when d
+// pages critically: the page of a critical incident (or an update posted
+// in its stead), or an update that raised the incident to critical.
+// Never updates otherwise, reminders, resolves or warnings.
+func (r renderer) mention(d notify.Delivery) string {
+	inc := d.Incident
+	if inc.Severity != model.SeverityCritical || !inc.IsOpen() {
+		return ""
+	}
+	switch d.Kind {
+	case notify.KindOpen:
+	case notify.KindUpdate:
+		if !raisedToCritical(d.Reason) {
+			return ""
+		}
+	default:
+		return ""
+	}
+	return strings.Join(strings.Fields(r.cfg.MentionFor(d.Channel, inc.Kind, inc.Severity)), " ")
+}
+
+// raisedToRe is the cause an update carries when the evaluator raised an
+// incident's severity to critical (internal/evaluate's severityChanged;
+// causes are joined by "; ", see model.IncidentChange.Material).
+var raisedToRe = regexp.MustCompile(`^severity (warning|info) -> critical$`)
+
+func raisedToCritical(reason string) bool {
+	for c := range strings.SplitSeq(reason, "; ") {
+		if raisedToRe.MatchString(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// withMention prefixes the mention to a message's text (the fallback
+// Slack notifies with); the mention is validated configuration, not
+// escaped.
+func withMention(mention, text string) string {
+	if mention == "" {
+		return text
+	}
+	return mention + " " + text
+}
+
+// threadReply renders an update, reminder or resolution in the thread;
+// mention (see renderer.mention) is prefixed to an upgrade to critical.
+func (r renderer) threadReply(d notify.Delivery, mention string) message {
 	inc := d.Incident
 	var head, fallback string
 	switch d.Kind {
 	case notify.KindResolve:
 		head = ":white_check_mark: *Resolved*"
 		if !inc.Resolved.IsZero() {
-			head += " at " + utc(inc.Resolved)
+			head += " at " + when(inc.Resolved)
 		}
 		if dur := duration(inc); dur != "" {
 			head += " after " + dur
@@ -133,13 +207,13 @@ func (r renderer) threadReply(d notify.Delivery) message {
 			fallback += " (" + inc.Recovery + ")"
 		}
 	case notify.KindReminder:
-		head = fmt.Sprintf(":rotating_light: *Still open* after %s (since %s)", fmtDuration(d.Now.Sub(inc.Opened)), utc(inc.Opened))
+		head = fmt.Sprintf(":rotating_light: *Still open* after %s (since %s)", fmtDuration(d.Now.Sub(inc.Opened)), when(inc.Opened))
 		fallback = "Still open: " + inc.Headline()
 	default:
 		head = fmt.Sprintf("%s *Update:* %s", severityEmoji(inc.Severity), escape(d.Reason))
 		fallback = "Update: " + inc.Headline() + ": " + d.Reason
 	}
-	blocks := []slack.Block{section(head)}
+	blocks := []slack.Block{section(withMention(mention, head))}
 	switch {
 	case d.Kind == notify.KindResolve && inc.RootCause != "":
 		// The whole story: what happened (the diagnosis of the page),
@@ -154,19 +228,19 @@ func (r renderer) threadReply(d notify.Delivery) message {
 	if ev := evidence(d.NewEvidence, "New evidence"); ev != "" {
 		blocks = append(blocks, section(ev))
 	}
-	blocks = append(blocks, r.context(inc))
-	return message{text: fallbackText(fallback), blocks: blocks}
+	blocks = append(blocks, r.context(inc, true))
+	return message{text: withMention(mention, fallbackText(fallback)), blocks: blocks}
 }
 
 // webhook renders one self-contained message per transition.
 func (r renderer) webhook(d notify.Delivery) message {
 	switch d.Kind {
 	case notify.KindUpdate:
-		return r.incident(d.Incident, "Update: "+d.Reason)
+		return r.incident(d.Incident, "Update: "+d.Reason, r.mention(d))
 	case notify.KindReminder:
-		return r.incident(d.Incident, fmt.Sprintf("Still open after %s", fmtDuration(d.Now.Sub(d.Incident.Opened))))
+		return r.incident(d.Incident, fmt.Sprintf("Still open after %s", fmtDuration(d.Now.Sub(d.Incident.Opened))), "")
 	}
-	return r.incident(d.Incident, "")
+	return r.incident(d.Incident, "", r.mention(d))
 }
 
 // recoveryText is the incident's recovery line as a mrkdwn paragraph.
@@ -181,20 +255,26 @@ func recoveryText(inc model.Incident) string {
 }
 
 func (r renderer) test(now time.Time) message {
-	text := fmt.Sprintf("%s from vantage %s at %s: if you can read this, reachmon can page this channel.", testMessageText, r.vantage, utc(now))
-	return message{text: fallbackText(text), blocks: []slack.Block{
+	const tail = ": if you can read this, reachmon can page this channel."
+	head := fmt.Sprintf("%s from vantage %s at ", testMessageText, r.vantage)
+	return message{text: fallbackText(head + utc(now) + tail), blocks: []slack.Block{
 		slack.NewHeaderBlock(plain(":white_check_mark: reachmon test message")),
-		section(escape(text)),
+		section(escape(head) + when(now) + escape(tail)),
 	}}
 }
 
-func (r renderer) context(inc model.Incident) slack.Block {
+// context is the message's last line: the incident's ID and the vantage,
+// after the dashboard and runbook links when links is set (thread
+// replies, webhook mode; bot-mode pages carry them as buttons).
+func (r renderer) context(inc model.Incident, links bool) slack.Block {
 	var parts []string
-	if u := r.cfg.Link(r.cfg.GrafanaURL, inc); u != "" {
-		parts = append(parts, "<"+u+"|Grafana dashboard>")
-	}
-	if u := r.cfg.Link(r.cfg.RunbookURL, inc); u != "" {
-		parts = append(parts, "<"+u+"|Runbook>")
+	if links {
+		if u := r.cfg.Link(r.cfg.GrafanaURL, inc); u != "" {
+			parts = append(parts, "<"+u+"|Grafana dashboard>")
+		}
+		if u := r.cfg.Link(r.cfg.RunbookURL, inc); u != "" {
+			parts = append(parts, "<"+u+"|Runbook>")
+		}
 	}
 	id := "incident `" + escape(inc.ID) + "`"
 	if r.vantage != "" {
@@ -204,6 +284,107 @@ func (r renderer) context(inc model.Incident) slack.Block {
 	return slack.NewContextBlock("", mrkdwn(strings.Join(parts, " · ")))
 }
 
+// buttons is the actions block of a bot-mode page: the runbook and the
+// dashboard as URL buttons; ok is false when neither is configured. A
+// URL longer than Slack accepts in a button is left out (Slack would
+// refuse the whole message).
+func (r renderer) buttons(inc model.Incident) (slack.Block, bool) {
+	var els []slack.BlockElement
+	for _, b := range []struct{ id, label, tmpl string }{
+		{actionRunbook, "Runbook", r.cfg.RunbookURL},
+		{actionDashboard, "Grafana dashboard", r.cfg.GrafanaURL},
+	} {
+		u := r.cfg.Link(b.tmpl, inc)
+		if u == "" || len(u) > maxButtonURL {
+			continue
+		}
+		e := slack.NewButtonBlockElement(b.id, "", plain(b.label))
+		e.URL = u
+		els = append(els, e)
+	}
+	if len(els) == 0 {
+		return nil, false
+	}
+	return slack.NewActionBlock(actionsBlockID, els...), true
+}
+
+// silenceFor is how long the suggested silence lasts.
+const silenceFor = "2h"
+
+// silenceCommand is the reachmon command that silences this incident's
+// kind and subject for silenceFor, quoted for a POSIX shell.
+func silenceCommand(inc model.Incident) string {
+	return "reachmon silence add --kind " + shellWord(string(inc.Kind)) +
+		" --subject " + shellQuote(subjectPattern(inc.Subject)) +
+		" --for " + silenceFor + ` --reason "..."`
+}
+
+// maxSubjectPattern is the longest subject pattern reachmon silence
+// accepts.
+const maxSubjectPattern = 256
+
+// subjectPattern is the narrowest silence subject pattern matching
+// subject. Patterns are globs where "*" matches any run of characters
+// and "?" one character, without escapes, and refuse "[", "]", "\",
+// spaces and control characters: each "*" and each refused character of
+// subject becomes "?", which still matches it (and anything differing
+// there by one character) but no longer matches a run. Subjects are zone
+// names, prefixes, resolver names, peers and vantages, so this is
+// almost always the subject itself; one longer than a pattern may be is
+// cut and ends with "*".
+func subjectPattern(subject string) string {
+	var b strings.Builder
+	for _, r := range subject {
+		if r == '*' || r == '[' || r == ']' || r == '\\' || r == utf8.RuneError || unicode.IsSpace(r) || unicode.IsControl(r) {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	p := b.String()
+	if len(p) <= maxSubjectPattern {
+		return p
+	}
+	cut := maxSubjectPattern - 1
+	for cut > 0 && !utf8.RuneStart(p[cut]) {
+		cut--
+	}
+	return p[:cut] + "*"
+}
+
+// silenceSection shows silenceCommand as a code block; ok is false when
+// it cannot be shown whole (a subject holding "```" or too long).
+func silenceSection(inc model.Incident) (slack.Block, bool) {
+	cmd := silenceCommand(inc)
+	if strings.Contains(cmd, "```") {
+		return nil, false
+	}
+	text := "*Silence for " + silenceFor + ":*\n```" + escape(cmd) + "```"
+	if len(text) > maxSectionText {
+		return nil, false
+	}
+	return slack.NewSectionBlock(mrkdwn(text), nil, nil), true
+}
+
+// shellQuote quotes s for a POSIX shell: inside single quotes nothing is
+// special (no $, backtick, backslash or ! expansion), and each single
+// quote of s closes the quotes, adds an escaped quote and reopens them.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+var shellSafeRe = regexp.MustCompile(`^[A-Za-z0-9_.,:/=+-]+$`)
+
+// shellWord is s as is when no shell would interpret it, else quoted.
+func shellWord(s string) string {
+	if shellSafeRe.MatchString(s) {
+		return s
+	}
+	return shellQuote(s)
+}
+
+// evidence renders items as a bulleted timeline, times as date tokens.
+// Whole lines only: a line that no longer fits in a section ends the
+// list with a note, so that no token or escape is cut in half.
 func evidence(items []model.EvidenceItem, title string) string {
 	if len(items) == 0 {
 		return ""
@@ -214,13 +395,15 @@ func evidence(items []model.EvidenceItem, title string) string {
 		fmt.Fprintf(&b, " (latest %d of %d)", maxEvidence, len(items))
 		items = items[len(items)-maxEvidence:]
 	}
-	for _, e := range items {
-		b.WriteString("\n• ")
-		b.WriteString(e.Time.UTC().Format("15:04:05"))
-		b.WriteString(" ")
-		b.WriteString(escape(e.Text))
+	for i, e := range items {
+		line := "\n• " + clock(e.Time) + " " + escape(model.Truncate(e.Text, maxEvidenceText))
+		if b.Len()+len(line) > maxSectionText-len(evidenceCut) {
+			fmt.Fprintf(&b, evidenceCut, len(items)-i)
+			break
+		}
+		b.WriteString(line)
 	}
-	return model.Truncate(b.String(), maxSectionText)
+	return b.String()
 }
 
 func duration(inc model.Incident) string {
@@ -246,11 +429,36 @@ func fmtDuration(d time.Duration) string {
 	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
 }
 
+// utc is t in UTC, for plain text (fallbacks, logs).
 func utc(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
 	return t.UTC().Format(timeLayoutUTC)
+}
+
+// when is t as a Slack date token: every reader sees the date and time
+// in their own time zone ("Today 17:40:02"), clients that cannot render
+// it show the UTC fallback after the bar.
+func when(t time.Time) string {
+	return dateToken(t, "{date_short_pretty} {time_secs}", timeLayoutUTC)
+}
+
+// clock is t's time of day as a Slack date token (timelines), with the
+// UTC time as fallback.
+func clock(t time.Time) string {
+	return dateToken(t, "{time_secs}", clockLayoutUTC)
+}
+
+func dateToken(t time.Time, format, layout string) string {
+	if t.IsZero() {
+		return "-"
+	}
+	fb := t.UTC().Format(layout)
+	if t.Unix() < 0 {
+		return fb
+	}
+	return fmt.Sprintf("<!date^%d^%s|%s>", t.Unix(), format, fb)
 }
 
 func list(items []string, n int) string {

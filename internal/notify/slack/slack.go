@@ -142,22 +142,24 @@ func (n *Notifier) Deliver(ctx context.Context, d notify.Delivery) (notify.Recei
 	if n.api == nil {
 		return n.deliverWebhook(ctx, d)
 	}
+	mention := n.render.mention(d)
 	switch d.Kind {
 	case notify.KindOpen:
-		return n.post(ctx, d, d.Channel, "", n.render.incident(d.Incident, ""), false)
+		return n.post(ctx, d, d.Channel, "", n.render.incident(d.Incident, "", mention), false)
 	case notify.KindUpdate, notify.KindReminder:
 		ch, ts := splitRef(d.Ref)
 		if ts == "" {
 			// No parent known: post a complete message instead.
-			return n.post(ctx, d, d.Channel, "", n.render.incident(d.Incident, "Update: "+d.Reason), false)
+			return n.post(ctx, d, d.Channel, "", n.render.incident(d.Incident, "Update: "+d.Reason, mention), false)
 		}
-		return n.post(ctx, d, ch, ts, n.render.threadReply(d), d.Kind == notify.KindReminder)
+		return n.post(ctx, d, ch, ts, n.render.threadReply(d, mention), d.Kind == notify.KindReminder)
 	case notify.KindResolve:
 		ch, ts := splitRef(d.Ref)
 		if ts == "" {
-			return n.post(ctx, d, d.Channel, "", n.render.incident(d.Incident, ""), false)
+			return n.post(ctx, d, d.Channel, "", n.render.incident(d.Incident, "", ""), false)
 		}
-		if err := n.update(ctx, ch, ts, n.render.incident(d.Incident, "")); err != nil {
+		// The edited page loses its mention: a resolve notifies no one.
+		if err := n.update(ctx, ch, ts, n.render.incident(d.Incident, "", "")); err != nil {
 			var ne *notify.Error
 			if !errors.As(err, &ne) || ne.Retry || ne.Fatal {
 				return notify.Receipt{}, err
@@ -166,7 +168,7 @@ func (n *Notifier) Deliver(ctx context.Context, d notify.Delivery) (notify.Recei
 			// reply still tells the story.
 			n.log.Warn("resolved incident's message not updated", "channel", ch, "code", ne.Code)
 		}
-		return n.post(ctx, d, ch, ts, n.render.threadReply(d), false)
+		return n.post(ctx, d, ch, ts, n.render.threadReply(d, ""), false)
 	}
 	return notify.Receipt{}, &notify.Error{Code: "unsupported", Msg: "slack: unsupported delivery kind " + string(d.Kind)}
 }

@@ -61,11 +61,12 @@ func TestThreadLifecycle(t *testing.T) {
 		t.Errorf("chat.update ts = %s, want the parent %s", calls[2].TS, parent)
 	}
 	// The page: kind and severity in the title, root cause, evidence,
-	// affected names, UTC times, configured links, a plain-text fallback.
+	// affected names, times as date tokens with UTC fallbacks, configured
+	// links, a plain-text fallback.
 	for _, s := range []string{"WARNING", "BGP-caused DNS outage: facebook.com", "129.134.0.0/17 still covers them",
-		"15:40:02 129.134.30.0/24 withdrawn", "www.facebook.com", "2021-10-04 15:40:02 UTC",
+		"<!date^1633362002^{time_secs}|15:40:02 UTC> 129.134.30.0/24 withdrawn", "www.facebook.com", "2021-10-04 15:40:02 UTC",
 		"https://grafana.example/d/reachmon?var-subject=facebook.com", "https://wiki.example/runbooks/bgp_dns_outage"} {
-		if !strings.Contains(calls[0].Blocks, s) {
+		if !strings.Contains(unescapeJSON(calls[0].Blocks), s) {
 			t.Errorf("page blocks lack %q:\n%s", s, calls[0].Blocks)
 		}
 	}
