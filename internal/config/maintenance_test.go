@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,37 @@ subject = "a b"
 	for i, w := range want {
 		if !strings.HasPrefix(ce.List[i], w) {
 			t.Errorf("error %d:\n got %s\nwant %s", i, ce.List[i], w)
+		}
+	}
+}
+
+// The commented [[maintenance]] example of the shipped configs is valid
+// once uncommented.
+func TestShippedMaintenanceExample(t *testing.T) {
+	for _, path := range []string{"../../config/reachmon.toml", "../../config/reachmon.example.toml"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var block []string
+		in := false
+		for line := range strings.SplitSeq(string(b), "\n") {
+			switch {
+			case line == "# [[maintenance]]":
+				in = true
+			case in && !strings.HasPrefix(line, "# "):
+				in = false
+			}
+			if in {
+				block = append(block, strings.TrimPrefix(line, "# "))
+			}
+		}
+		if len(block) < 5 {
+			t.Fatalf("%s: no commented [[maintenance]] example", path)
+		}
+		p, err := Parse("t.toml", []byte("[[zone]]\nname = \"example.com\"\n"+strings.Join(block, "\n")+"\n"))
+		if err != nil || len(p.Windows) != 1 {
+			t.Errorf("%s: the uncommented example: %v\n%s", path, err, strings.Join(block, "\n"))
 		}
 	}
 }
