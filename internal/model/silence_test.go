@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,57 @@ func TestSubjectPatternCheck(t *testing.T) {
 		err := SubjectPattern(p).Check()
 		if (err == nil) != (bad == "") || (err != nil && !strings.Contains(err.Error(), bad)) {
 			t.Errorf("Check(%q) = %v, want %q", p, err, bad)
+		}
+	}
+}
+
+// SubjectPattern.Match agrees with a regular expression built from the
+// pattern, over every pattern and subject of a small alphabet.
+func TestSubjectPatternMatchesLikeRegexp(t *testing.T) {
+	alphabet := []string{"a", "b", ".", "*", "?"}
+	var words func(n int) []string
+	words = func(n int) []string {
+		if n == 0 {
+			return []string{""}
+		}
+		var out []string
+		for _, w := range words(n - 1) {
+			out = append(out, w)
+			for _, c := range alphabet {
+				out = append(out, w+c)
+			}
+		}
+		return out
+	}
+	seen := map[string]bool{}
+	var pats []string
+	for _, w := range words(4) {
+		if !seen[w] {
+			seen[w] = true
+			pats = append(pats, w)
+		}
+	}
+	subjects := []string{"", "a", "b", "ab", "ba", "a.b", "aab", "abab", "A.B", "a*b", "?", "aaaa.bbbb"}
+	for _, p := range pats {
+		var re strings.Builder
+		re.WriteString("(?is)^")
+		for _, r := range p {
+			switch r {
+			case '*':
+				re.WriteString(".*")
+			case '?':
+				re.WriteString(".")
+			default:
+				re.WriteString(regexp.QuoteMeta(string(r)))
+			}
+		}
+		re.WriteString("$")
+		rx := regexp.MustCompile(re.String())
+		for _, s := range subjects {
+			want := rx.MatchString(s) || p == ""
+			if got := SubjectPattern(p).Match(s); got != want {
+				t.Errorf("%q.Match(%q) = %v, regexp says %v", p, s, got, want)
+			}
 		}
 	}
 }

@@ -237,6 +237,10 @@ func TestSilenceCommandShellQuoting(t *testing.T) {
 			if globMatches(pattern, subj+"x") || globMatches(pattern, "x"+subj) {
 				t.Errorf("%s: pattern %q matches more than %q", sh, pattern, subj)
 			}
+			// reachmon silence's own matcher agrees.
+			if sp := model.SubjectPattern(pattern); sp.Check() != nil || !sp.Match(subj) {
+				t.Errorf("%s: reachmon silence refuses %q or it does not match %q: %v", sh, pattern, subj, sp.Check())
+			}
 		}
 	}
 	if shells == 0 {
