@@ -97,6 +97,8 @@ func silenceRequest(extra []string, kind, subject string, d time.Duration, reaso
 		return silence.Request{}, usageError{msg: fmt.Sprintf("--subject: %q %v", subject, model.SubjectPattern(subject).Check())}
 	case d < 0:
 		return silence.Request{}, usageError{msg: fmt.Sprintf("--for: %s is negative", d)}
+	case d > silence.MaxDuration:
+		return silence.Request{}, usageError{msg: fmt.Sprintf("--for: %s is longer than %s", d, silence.MaxDuration)}
 	}
 	if subject == "" {
 		missing = append(missing, "--subject PATTERN (\"*\" for every subject)")

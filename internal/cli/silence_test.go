@@ -148,6 +148,7 @@ subject = "*.example"
 		{[]string{"silence", "add", "--kind", "outage", "--subject", "*", "--for", "1h", "--reason", "r"}, `--kind: "outage" is not an incident kind`},
 		{[]string{"silence", "add", "--subject", "[a]", "--for", "1h", "--reason", "r"}, `--subject: "[a]" uses [: only * and ? are wildcards`},
 		{[]string{"silence", "add", "--subject", "*", "--for", "soon", "--reason", "r"}, `invalid value "soon" for flag -for`},
+		{[]string{"silence", "add", "--subject", "*", "--for", "9000h", "--reason", "r"}, "--for: 9000h0m0s is longer than 8784h0m0s"},
 		{[]string{"silence", "expire"}, "name one silence ID"},
 		{[]string{"silence", "list", "extra"}, `unexpected arguments ["extra"]`},
 	} {
