@@ -58,10 +58,10 @@ func (t bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req)
 }
 
-// PostJSON posts body (JSON-encoded; nil: none) to baseURL+path and
+// PostJSONBody posts body (JSON-encoded; nil: none) to baseURL+path and
 // decodes the answer, which must have status want, into v. Errors are
 // as GetJSON's.
-func PostJSON(ctx context.Context, hc *http.Client, baseURL, path string, body any, want int, v any) error {
+func PostJSONBody(ctx context.Context, hc *http.Client, baseURL, path string, body any, want int, v any) error {
 	var rd io.Reader = http.NoBody
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -186,7 +186,7 @@ func FetchSilences(ctx context.Context, hc *http.Client, baseURL string) (*silen
 // daemon stored it.
 func AddSilence(ctx context.Context, hc *http.Client, baseURL string, r silence.Request) (*silence.Doc, error) {
 	var d silence.Doc
-	if err := PostJSON(ctx, hc, baseURL, PathSilences, r, http.StatusCreated, &d); err != nil {
+	if err := PostJSONBody(ctx, hc, baseURL, PathSilences, r, http.StatusCreated, &d); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	if d.Schema != silence.Schema {
@@ -200,7 +200,7 @@ func AddSilence(ctx context.Context, hc *http.Client, baseURL string, r silence.
 func ExpireSilence(ctx context.Context, hc *http.Client, baseURL, id, by string) (*silence.Doc, error) {
 	path := strings.Replace(PathSilenceExpire, "{id}", url.PathEscape(id), 1)
 	var d silence.Doc
-	if err := PostJSON(ctx, hc, baseURL, path, ExpireRequest{ExpiredBy: by}, http.StatusOK, &d); err != nil {
+	if err := PostJSONBody(ctx, hc, baseURL, path, ExpireRequest{ExpiredBy: by}, http.StatusOK, &d); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	if d.Schema != silence.Schema {

@@ -66,7 +66,7 @@ func (a Access) guard(next http.Handler) http.Handler {
 			api.WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token: send the [api] token as \"Authorization: Bearer TOKEN\"")
 			return
 		}
-		if a.Token == "" && changes(r) && !fromLoopback(r) {
+		if a.Token == "" && changes(r) && !remoteIsLoopback(r) {
 			api.WriteError(w, http.StatusForbidden, fmt.Sprintf(
 				"%s %s changes the daemon: accepted only from loopback while [api] has no token (set [api] token_env or token_file to allow it with the token)", r.Method, r.URL.Path))
 			return
@@ -79,8 +79,8 @@ func (a Access) guard(next http.Handler) http.Handler {
 // and HEAD.
 func changes(r *http.Request) bool { return r.Method != http.MethodGet && r.Method != http.MethodHead }
 
-// fromLoopback reports whether r came from a loopback address.
-func fromLoopback(r *http.Request) bool {
+// remoteIsLoopback reports whether r came from a loopback address.
+func remoteIsLoopback(r *http.Request) bool {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
