@@ -22,6 +22,7 @@ import (
 	"github.com/reachmon/reachmon/internal/evaluate"
 	"github.com/reachmon/reachmon/internal/incident"
 	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/silence"
 )
 
 // Prefix is the path every API route lives under; mount Handler on it.
@@ -34,6 +35,10 @@ const (
 	PathPeers       = "/api/v1/peers"
 	PathRoutes      = "/api/v1/routes"
 	PathNameservers = "/api/v1/nameservers"
+	// PathSilences lists silences (GET) and adds one (POST);
+	// PathSilenceExpire ends one (POST, {id} its id).
+	PathSilences      = "/api/v1/silences"
+	PathSilenceExpire = "/api/v1/silences/{id}/expire"
 )
 
 // DefaultIncidentLimit is how many resolved incidents /api/v1/incidents
@@ -55,49 +60,98 @@ type Sources struct {
 	// Nameservers are every zone's authoritative servers, discovered or
 	// configured (schedule.Scheduler.AuthServers).
 	Nameservers func() map[string][]model.AuthServer
+	// Silences are the silences and maintenance windows (silence.Store);
+	// nil: the silence routes answer 503.
+	Silences Silences
 }
 
-// route is one GET route of the API: its path, the schema of its
-// document and the handler serving it.
+// Silences is what the silence routes need of silence.Store.
+type Silences interface {
+	View() silence.View
+	Add(r silence.Request) (silence.Silence, error)
+	Expire(id, by string) (silence.Silence, error)
+	Doc(s silence.Silence) silence.Doc
+}
+
+// route is one route of the API: its method (GET routes answer HEAD
+// too), its path (a "{name}" segment matches any one segment), the schema
+// of its answer and the handler serving it. Routes that change something
+// are POST; who may send them is the daemon's access guard's business
+// (package server: loopback, or the [api] token when there is one).
 type route struct {
+	method string
 	path   string
 	schema string
 	serve  func(w http.ResponseWriter, r *http.Request)
 }
 
-// routes is the route table: every /api/v1 document, in one place.
+// routes is the route table: every /api/v1 route, in one place.
 func (s Sources) routes() []route {
 	return []route{
-		{PathStatus, evaluate.StatusSchema, s.serveStatus},
-		{PathIncidents, incident.Schema, s.serveIncidents}, // ?limit=N ?state=open|all ?id=ID
-		{PathPeers, bgp.PeersSchema, s.servePeers},
-		{PathRoutes, bgp.RoutesSchema, s.serveRoutes}, // ?q=PREFIX|ADDRESS
-		{PathNameservers, NameserversSchema, s.serveNameservers},
+		{http.MethodGet, PathStatus, evaluate.StatusSchema, s.serveStatus},
+		{http.MethodGet, PathIncidents, incident.Schema, s.serveIncidents}, // ?limit=N ?state=open|all ?id=ID
+		{http.MethodGet, PathPeers, bgp.PeersSchema, s.servePeers},
+		{http.MethodGet, PathRoutes, bgp.RoutesSchema, s.serveRoutes}, // ?q=PREFIX|ADDRESS
+		{http.MethodGet, PathNameservers, NameserversSchema, s.serveNameservers},
+		{http.MethodGet, PathSilences, silence.ListSchema, s.serveSilences},
+		{http.MethodPost, PathSilences, silence.Schema, s.addSilence},         // body: silence.Request
+		{http.MethodPost, PathSilenceExpire, silence.Schema, s.expireSilence}, // body: {"expired_by": NAME} or none
 	}
 }
 
 // Handler serves every /api/v1 route from src, whose sources must all be
-// set. Mount it on Prefix: paths under it that are not routes get a JSON
-// 404, other methods than GET (and HEAD) a JSON 405.
+// set (but Silences). Mount it on Prefix: paths under it that are not
+// routes get a JSON 404, methods a route does not take a JSON 405.
 func Handler(src Sources) http.Handler {
 	mux := http.NewServeMux()
 	rs := src.routes()
 	for _, rt := range rs {
-		mux.HandleFunc("GET "+rt.path, rt.serve)
+		mux.HandleFunc(rt.method+" "+rt.path, rt.serve)
 	}
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		if slices.ContainsFunc(rs, func(rt route) bool { return rt.path == r.URL.Path }) {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed, use GET", r.Method, r.URL.Path))
+		var allow []string
+		for _, rt := range rs {
+			if pathMatches(rt.path, r.URL.Path) {
+				allow = append(allow, rt.method)
+				if rt.method == http.MethodGet {
+					allow = append(allow, http.MethodHead)
+				}
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			use := slices.DeleteFunc(slices.Clone(allow), func(m string) bool { return m == http.MethodHead })
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s: method not allowed, use %s", r.Method, r.URL.Path, strings.Join(use, " or ")))
 			return
 		}
-		paths := make([]string, len(rs))
-		for i, rt := range rs {
-			paths[i] = rt.path
+		var paths []string
+		for _, rt := range rs {
+			if !slices.Contains(paths, rt.path) {
+				paths = append(paths, rt.path)
+			}
 		}
 		writeError(w, http.StatusNotFound, fmt.Sprintf("%s: no such API route (routes: %s)", r.URL.Path, strings.Join(paths, ", ")))
 	})
 	return mux
+}
+
+// pathMatches reports whether path is one of pattern's paths: the same
+// segments, a "{name}" segment matching any one that is not empty.
+func pathMatches(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if strings.HasPrefix(ps[i], "{") && strings.HasSuffix(ps[i], "}") {
+			if xs[i] == "" {
+				return false
+			}
+		} else if ps[i] != xs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (s Sources) serveStatus(w http.ResponseWriter, _ *http.Request) {

@@ -14,6 +14,7 @@ import (
 	"github.com/reachmon/reachmon/internal/evaluate"
 	"github.com/reachmon/reachmon/internal/incident"
 	"github.com/reachmon/reachmon/internal/model"
+	"github.com/reachmon/reachmon/internal/silence"
 )
 
 // testSources are the daemon's real components, minus the network: an
@@ -39,8 +40,21 @@ func testSources(t *testing.T, publish bool) Sources {
 	}
 	ns := map[string][]model.AuthServer{"example.com.": {{Host: "ns1.example.com.", Addr: netip.MustParseAddrPort("192.0.2.53:53"),
 		Sources: []model.AuthSource{model.SourceConfig}}}}
+	sil, err := silence.Open(t.TempDir(), nil, silence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return Sources{Status: pub.Load, Incidents: store.View, Peers: feed.PeersView, Routes: feed.RoutesView,
-		Nameservers: func() map[string][]model.AuthServer { return ns }}
+		Nameservers: func() map[string][]model.AuthServer { return ns }, Silences: sil}
+}
+
+// post sends a JSON body (none when empty) to target.
+func post(h http.Handler, target, body string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", target, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, r)
+	return rec
 }
 
 func serve(h http.Handler, method, target string) *httptest.ResponseRecorder {
@@ -55,11 +69,26 @@ func TestSchemaOnEveryRoute(t *testing.T) {
 	src := testSources(t, true)
 	h := Handler(src)
 	rs := src.routes()
-	if len(rs) != 5 {
-		t.Errorf("route table has %d routes, want status, incidents, peers, routes, nameservers", len(rs))
+	if len(rs) != 8 {
+		t.Errorf("route table has %d routes, want status, incidents, peers, routes, nameservers, silences (GET, POST), expire", len(rs))
 	}
+	var id string
 	for _, rt := range rs {
-		rec := serve(h, "GET", rt.path)
+		var rec *httptest.ResponseRecorder
+		switch {
+		case rt.method == "GET":
+			rec = serve(h, "GET", rt.path)
+		case rt.path == PathSilences:
+			rec = post(h, rt.path, `{"subject": "*", "duration": "1h", "reason": "test", "created_by": "t"}`)
+			var d silence.Doc
+			_ = json.Unmarshal(rec.Body.Bytes(), &d)
+			id = d.Silence.ID
+			if rec.Code == http.StatusCreated {
+				rec.Code = http.StatusOK
+			}
+		default:
+			rec = post(h, strings.Replace(rt.path, "{id}", id, 1), "")
+		}
 		var doc struct {
 			Schema string `json:"schema"`
 		}
@@ -92,7 +121,7 @@ func TestErrorShape(t *testing.T) {
 		{"unknown incident", "GET", "/api/v1/incidents?id=20211004T154002Z-000000", true, 404, `query parameter id: no incident "20211004T154002Z-000000" (resolved incidents are kept for evaluate.keep_resolved)`},
 		{"bad route query", "GET", "/api/v1/routes?q=not-a-prefix", true, 400, `query parameter q: bgp: "not-a-prefix" is neither a prefix nor an address`},
 		{"status not ready", "GET", "/api/v1/status", false, 503, "status not ready: the evaluator has not run yet"},
-		{"unknown route", "GET", "/api/v1/prefixes", true, 404, "/api/v1/prefixes: no such API route (routes: /api/v1/status, /api/v1/incidents, /api/v1/peers, /api/v1/routes, /api/v1/nameservers)"},
+		{"unknown route", "GET", "/api/v1/prefixes", true, 404, "/api/v1/prefixes: no such API route (routes: /api/v1/status, /api/v1/incidents, /api/v1/peers, /api/v1/routes, /api/v1/nameservers, /api/v1/silences, /api/v1/silences/{id}/expire)"},
 		{"wrong method", "POST", "/api/v1/status", true, 405, "POST /api/v1/status: method not allowed, use GET"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

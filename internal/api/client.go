@@ -1,9 +1,11 @@
 package api
 
 // The client side: the CLI commands that talk to a running daemon
-// (status, incidents, bgp) read its documents with these.
+// (status, incidents, bgp, silence) read its documents and change its
+// silences with these.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/evaluate"
 	"github.com/reachmon/reachmon/internal/incident"
+	"github.com/reachmon/reachmon/internal/silence"
 )
 
 // DefaultTimeout bounds a request whose context has no deadline.
@@ -55,11 +58,30 @@ func (t bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req)
 }
 
+// PostJSONBody posts body (JSON-encoded; nil: none) to baseURL+path and
+// decodes the answer, which must have status want, into v. Errors are
+// as GetJSON's.
+func PostJSONBody(ctx context.Context, hc *http.Client, baseURL, path string, body any, want int, v any) error {
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	return do(ctx, hc, http.MethodPost, baseURL, path, nil, rd, want, v)
+}
+
 // GetJSON fetches baseURL+path (with query q, if any) and decodes the JSON
 // answer into v. A nil hc means a client with DefaultTimeout. A non-200
 // answer is an error carrying the API's {"error": …} text, or the status
 // and the start of the body.
 func GetJSON(ctx context.Context, hc *http.Client, baseURL, path string, q url.Values, v any) error {
+	return do(ctx, hc, http.MethodGet, baseURL, path, q, nil, http.StatusOK, v)
+}
+
+func do(ctx context.Context, hc *http.Client, method, baseURL, path string, q url.Values, reqBody io.Reader, want int, v any) error {
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultTimeout}
 	}
@@ -75,9 +97,12 @@ func GetJSON(ctx context.Context, hc *http.Client, baseURL, path string, q url.V
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, reqBody)
 	if err != nil {
 		return err
+	}
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -88,7 +113,7 @@ func GetJSON(ctx context.Context, hc *http.Client, baseURL, path string, q url.V
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", u, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		var e struct {
 			Error string `json:"error"`
 		}
@@ -146,6 +171,42 @@ func FetchRoutes(ctx context.Context, hc *http.Client, baseURL, query string) (b
 	var v bgp.RoutesView
 	err := fetch(ctx, hc, baseURL, PathRoutes, q, &v, &v.Schema, bgp.RoutesSchema)
 	return v, err
+}
+
+// FetchSilences gets /api/v1/silences.
+func FetchSilences(ctx context.Context, hc *http.Client, baseURL string) (*silence.View, error) {
+	var v silence.View
+	if err := fetch(ctx, hc, baseURL, PathSilences, nil, &v, &v.Schema, silence.ListSchema); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// AddSilence posts a silence to /api/v1/silences and returns it as the
+// daemon stored it.
+func AddSilence(ctx context.Context, hc *http.Client, baseURL string, r silence.Request) (*silence.Doc, error) {
+	var d silence.Doc
+	if err := PostJSONBody(ctx, hc, baseURL, PathSilences, r, http.StatusCreated, &d); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	if d.Schema != silence.Schema {
+		return nil, fmt.Errorf("api: %s answered schema %q, want %q", PathSilences, d.Schema, silence.Schema)
+	}
+	return &d, nil
+}
+
+// ExpireSilence ends silence id (by names who) through
+// /api/v1/silences/{id}/expire.
+func ExpireSilence(ctx context.Context, hc *http.Client, baseURL, id, by string) (*silence.Doc, error) {
+	path := strings.Replace(PathSilenceExpire, "{id}", url.PathEscape(id), 1)
+	var d silence.Doc
+	if err := PostJSONBody(ctx, hc, baseURL, path, ExpireRequest{ExpiredBy: by}, http.StatusOK, &d); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	if d.Schema != silence.Schema {
+		return nil, fmt.Errorf("api: %s answered schema %q, want %q", path, d.Schema, silence.Schema)
+	}
+	return &d, nil
 }
 
 // schemaAdded are the documents whose schema member came after the

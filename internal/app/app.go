@@ -31,6 +31,7 @@ import (
 	"github.com/reachmon/reachmon/internal/notify/alertmanager"
 	"github.com/reachmon/reachmon/internal/schedule"
 	"github.com/reachmon/reachmon/internal/server"
+	"github.com/reachmon/reachmon/internal/silence"
 	"github.com/reachmon/reachmon/internal/statefile"
 	"github.com/reachmon/reachmon/internal/version"
 )
@@ -66,6 +67,9 @@ type Daemon struct {
 	// notifyMetrics and amMetrics are shared by every sink (made once).
 	notifyMetrics *notify.Metrics
 	amMetrics     *alertmanager.Metrics
+	// silences are the silences made at run time and the maintenance
+	// windows; the evaluator asks them on every tick.
+	silences *silence.Store
 	// nsAddrs carries discovered nameserver addresses to the BGP watch
 	// list; SetNameserverAddrs may block on GoBGP, so it has its own
 	// goroutine and never holds up the event loop.
@@ -157,6 +161,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Peers:       d.feed.PeersView,
 		Routes:      d.feed.RoutesView,
 		Nameservers: d.sched.AuthServers,
+		Silences:    d.silences,
 	}))
 	if n := len(d.ev.Open()); n > 0 {
 		d.log.Info("incidents restored", "open", n)
@@ -234,6 +239,9 @@ func (d *Daemon) openState() error {
 	if err != nil {
 		return err
 	}
+	if err := d.openSilences(); err != nil {
+		return err
+	}
 	writes := []statefile.WriteStatus{d.store.WriteStatus()}
 	d.health.AddStateStore("incidents", d.store.WriteStatus().Failures)
 	incidents := d.store.Incidents()
@@ -250,6 +258,21 @@ func (d *Daemon) openState() error {
 		}
 		return errors.Join(errs...)
 	})
+	return nil
+}
+
+// openSilences opens state_dir/silences.json with the configured
+// maintenance windows and hands them to the evaluator. The store writes
+// each change before it answers the API, so a failed write is the
+// request's error, not a state write error.
+func (d *Daemon) openSilences() error {
+	var err error
+	d.silences, err = silence.Open(d.cfg.StateDir, d.cfg.Windows, silence.Options{Logger: d.log})
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	d.ev.SetSilencer(d.silences)
+	d.wrapped.MustRegister(d.silences.Collector())
 	return nil
 }
 
@@ -315,7 +338,7 @@ func (d *Daemon) after(changes []model.IncidentChange) bool {
 	for _, c := range changes {
 		i := c.Incident
 		d.log.Warn("incident", "change", string(c.Type), "id", i.ID, "kind", string(i.Kind), "severity", string(i.Severity),
-			"subject", i.Subject, "root_cause", i.RootCause, "reason", c.Reason, "pages", i.Pages())
+			"subject", i.Subject, "root_cause", i.RootCause, "reason", c.Reason, "pages", i.Pages(), "silenced", i.Silenced.ID)
 	}
 	return true
 }

@@ -25,6 +25,7 @@ usage:
   reachmon incidents [--open] [-v] [--url URL | --config FILE] [--json] [--timeout D]
   reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json] [--timeout D]
   reachmon notify test [--config FILE]
+  reachmon ` + silenceUsage + `
   reachmon version
   reachmon help [COMMAND]
   reachmon completion bash|zsh|fish
@@ -55,6 +56,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return incidentsCmd(rest, stdout, stderr)
 	case "status":
 		return statusCmd(rest, stdout, stderr)
+	case "silence":
+		return silenceCmd(rest, stdout, stderr)
 	case "check-config":
 		return checkConfigCmd(rest, stdout, stderr)
 	case "version", "--version":

@@ -96,6 +96,12 @@ func candidates(before []string, cur string) []string {
 	switch {
 	case prev == "-t" || prev == "--type":
 		return recordTypes(cur)
+	case prev == "--kind":
+		var out []string
+		for _, k := range model.IncidentKinds {
+			out = append(out, string(k))
+		}
+		return out
 	case prev == "--transport":
 		var out []string
 		for _, t := range model.Transports {

@@ -58,7 +58,9 @@ func writeIncidentRows(w io.Writer, es []incident.Entry, now time.Time) {
 		}
 		paged := "no"
 		switch {
-		case e.Silenced:
+		case e.IsSilenced() && e.Paged:
+			paged = "yes, silenced"
+		case e.IsSilenced():
 			paged = "silenced"
 		case !e.Pages():
 			paged = "info"
@@ -69,4 +71,9 @@ func writeIncidentRows(w io.Writer, es []incident.Entry, now time.Time) {
 			e.Opened.UTC().Format("2006-01-02 15:04:05"), end.Sub(e.Opened).Round(time.Second), paged, model.Truncate(e.RootCause, 100))
 	}
 	_ = tw.Flush()
+	for _, e := range es {
+		if e.IsSilenced() && e.IsOpen() {
+			fmt.Fprintf(w, "  %s %s\n", e.ID, model.Truncate(e.Silenced.Text(), 200))
+		}
+	}
 }

@@ -41,6 +41,8 @@ type Config struct {
 	// Alertmanager and Webhook are the notifiers besides Slack.
 	Alertmanager []AlertmanagerConfig `toml:"alertmanager"`
 	Webhook      []WebhookConfig      `toml:"webhook"`
+	// Maintenance are recurring maintenance windows (maintenance.go).
+	Maintenance []Maintenance `toml:"maintenance"`
 }
 
 // Metrics configures what /metrics exposes.

@@ -28,6 +28,8 @@ type Plan struct {
 	Resolvers []ResolverPlan
 	// Prefixes are the [[prefix]] entries, in file order.
 	Prefixes []model.WatchedPrefix
+	// Windows are the [[maintenance]] entries, in file order.
+	Windows []MaintenanceWindow
 }
 
 // ZonePlan is a zone to watch, resolved.

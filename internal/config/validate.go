@@ -71,6 +71,7 @@ func (c *Config) resolve(e *Errors) *Plan {
 	c.BGP.validate(e)
 	c.API.validate(e)
 	c.validateNotifiers(e)
+	p.Windows = c.resolveMaintenance(e)
 	return p
 }
 

@@ -149,6 +149,10 @@ type Evaluator struct {
 	// adHoc is set by Judge: NODATA of a type nothing configured is not
 	// a failure.
 	adHoc bool
+
+	// silencer holds the silences made at run time and the maintenance
+	// windows (silence.go); nil: only [[evaluate.silence]].
+	silencer Silencer
 }
 
 // New builds an evaluator. Zero values in cfg take their defaults.
@@ -308,6 +312,7 @@ func (e *Evaluator) Tick(now time.Time) []model.IncidentChange {
 	for _, s := range e.pendingSlots() {
 		e.evalSlot(s, now)
 	}
+	e.recheckSilences(now)
 	e.pruneRecent(now)
 	e.pruneRoutes(now)
 	out := e.out

@@ -318,6 +318,7 @@ func (e *Evaluator) open(s *slot, now time.Time) {
 	s.seen = map[model.EvidenceItem]bool{}
 	s.story = newStory(v)
 	e.fill(s, v, now)
+	inc.Silenced = e.silenceFor(inc, now)
 	e.addEvidence(s, ev)
 	e.emit(model.ChangeOpen, s, "", "", "opened", "opened")
 	delete(e.pending, s)
@@ -335,17 +336,6 @@ func (e *Evaluator) fill(s *slot, v verdict, now time.Time) (material []string, 
 	inc.RootCause = v.rootCause
 	inc.Affected, inc.Prefixes, inc.Servers = v.affected, v.prefixes, v.servers
 	inc.Resolvers, inc.ASNs, inc.ImpactAt = v.resolvers, v.asns, v.impactAt
-	inc.Silenced, inc.Silence = false, ""
-	for _, sl := range e.cfg.Silence {
-		if sl.Matches(v.kind, s.key.subject, v.affected, now) {
-			inc.Silenced = true
-			inc.Silence = sl.Reason
-			if inc.Silence == "" {
-				inc.Silence = silencedByConfiguration
-			}
-			break
-		}
-	}
 	return material, ev
 }
 
@@ -419,9 +409,6 @@ func (e *Evaluator) update(s *slot, v verdict, now time.Time, reason string) {
 	}
 	if before.Recovery != inc.Recovery {
 		why = append(why, "recovery")
-	}
-	if before.Silenced != inc.Silenced {
-		why = append(why, "silence")
 	}
 	if e.addEvidence(s, append(slices.Clip(v.evidence), rev...)) {
 		why = append(why, "evidence")

@@ -675,14 +675,24 @@ func TestSilence(t *testing.T) {
 	w.probe = dnssecFailing
 	w.runFor(5*time.Minute, 30*time.Second)
 	open := w.e.Open()
-	if len(open) != 1 || !open[0].Silenced || open[0].Pages() || open[0].Silence != "DNSSEC rollout" {
+	if len(open) != 1 || !open[0].IsSilenced() || open[0].Pages() || open[0].Silenced.Reason != "DNSSEC rollout" ||
+		open[0].Silenced.ID != "evaluate.silence[0]" || !open[0].Silenced.Until.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("want a recorded, silenced incident, got %+v", open)
 	}
-	// The window ends: the next update pages.
+	// The window ends: the tick tells it in an update (which pages).
+	n := len(w.changes)
 	w.runFor(time.Hour, 30*time.Second)
-	w.apply(model.DSCheck{Time: w.now, Zone: "slack.com", Status: model.DSMismatch, Detail: "x"})
-	if open := w.e.Open(); len(open) != 1 || open[0].Silenced {
+	var ended []model.IncidentChange
+	for _, c := range w.changes[n:] {
+		if c.Material == "silence evaluate.silence[0] by config ended" {
+			ended = append(ended, c)
+		}
+	}
+	if open := w.e.Open(); len(open) != 1 || open[0].IsSilenced() {
 		t.Fatalf("silence outlived its window: %+v", open)
+	}
+	if len(ended) != 1 || ended[0].Type != model.ChangeUpdate || ended[0].Incident.IsSilenced() {
+		t.Fatalf("want one update telling the silence ended, got %+v", ended)
 	}
 }
 

@@ -141,6 +141,9 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_alertmanager_requests_total": {[]string{"alertmanager", "result", "url"},
 		"the URLs of every [[alertmanager]] × 3 results (pre-created)", func(d dims) int { return d.amURLs * 3 },
 		""},
+	"reachmon_notifications_silenced_total": {[]string{"channel"}, "notification channels, as above",
+		func(d dims) int { return d.channels }, ""},
+	"reachmon_silences_active": {[]string{"source"}, "2 sources (api, maintenance)", func(dims) int { return 2 }, ""},
 
 	"reachmon_ready": {[]string{"check"}, "the /readyz checks (dns_discovery, state_writes, notify, notify_alertmanager_<name>, notify_webhook_<name>)",
 		func(d dims) int { return d.checks }, ""},

@@ -215,19 +215,22 @@ type Incident struct {
 	// begun or no estimate exists.
 	ImpactAt time.Time `json:"impact_at,omitzero"`
 
-	// Silenced is true when a silence or maintenance window matched: the
-	// incident is recorded and shown, never paged. Silence names it.
-	Silenced bool   `json:"silenced,omitempty"`
-	Silence  string `json:"silence,omitempty"`
+	// Silenced names the silence or maintenance window that matches the
+	// incident (zero: none): it is recorded and shown, not paged.
+	Silenced Silenced `json:"silenced,omitzero"`
 }
 
 // IsOpen reports whether the incident is open.
 func (i Incident) IsOpen() bool { return i.State == StateOpen }
 
+// IsSilenced reports whether a silence or maintenance window matches the
+// incident.
+func (i Incident) IsSilenced() bool { return !i.Silenced.IsZero() }
+
 // Pages reports whether the incident should page: not silenced and not
 // of info severity.
 func (i Incident) Pages() bool {
-	return !i.Silenced && i.Severity.Rank() >= SeverityWarning.Rank()
+	return !i.IsSilenced() && i.Severity.Rank() >= SeverityWarning.Rank()
 }
 
 // Headline is "<kind title>: <subject>", e.g. "DNSSEC failure: slack.com".

@@ -41,6 +41,8 @@ func decide(rec *record, e *entry) (kind Kind, send bool, reason string) {
 			return "", false, ReasonNeverNotified
 		case resolved || !rec.Incident.IsOpen():
 			return "", false, ReasonNotOpen
+		case rec.Incident.IsSilenced():
+			return "", false, ReasonSilenced
 		}
 		return KindReminder, true, ReasonRepeat
 	}
@@ -51,7 +53,7 @@ func decide(rec *record, e *entry) (kind Kind, send bool, reason string) {
 		}
 		if !notified {
 			switch {
-			case inc.Silenced:
+			case inc.IsSilenced():
 				return "", false, ReasonSilenced
 			case !inc.Pages():
 				return "", false, ReasonDoesNotPage
@@ -65,8 +67,15 @@ func decide(rec *record, e *entry) (kind Kind, send bool, reason string) {
 		switch {
 		case e.Change.Type == model.ChangeOpen:
 			return "", false, ReasonAlreadyNotified
-		case inc.Silenced:
+		case inc.IsSilenced() && !rec.Incident.IsSilenced():
+			// The one message of a silence: who silenced it, until when
+			// and why (the evaluator's material says so).
+			return KindUpdate, true, silenceCause(e.Change.Material, inc.Silenced.Text())
+		case inc.IsSilenced():
 			return "", false, ReasonSilenced
+		case rec.Incident.IsSilenced():
+			// The silence ended while the incident is still open.
+			return KindUpdate, true, silenceCause(e.Change.Material, rec.Incident.Silenced.EndedText())
 		case e.Change.Material == "":
 			// Recorded in the incident store, not worth a message: it
 			// reaches people with the next material update.
@@ -85,6 +94,16 @@ func decide(rec *record, e *entry) (kind Kind, send bool, reason string) {
 		return KindResolve, true, ReasonResolved
 	}
 	return "", false, "unknown change type " + string(e.Change.Type)
+}
+
+// silenceCause is the reason of a silence's message: the change's
+// material, which tells the silence when the evaluator saw it start or
+// end, else fallback.
+func silenceCause(material, fallback string) string {
+	if material == "" {
+		return fallback
+	}
+	return material
 }
 
 // severityChange reports whether an update changes the severity: never

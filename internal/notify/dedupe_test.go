@@ -14,13 +14,17 @@ func TestDecide(t *testing.T) {
 	info := inc
 	info.Severity = model.SeverityInfo
 	silenced := inc
-	silenced.Silenced, silenced.Silence = true, "maintenance"
+	silenced.Silenced = model.Silenced{ID: "s1", By: "alice", Until: t0.Add(2 * time.Hour), Reason: "maintenance"}
 	changed := inc
 	changed.Evidence = append(changed.Evidence, model.EvidenceItem{Time: t0.Add(time.Minute), Text: "EDE 9"})
 	resolved := inc
 	resolved.State = model.StateResolved
 
 	opened := &record{Notify: model.NotifyState{Delivered: model.ChangeOpen}, Hash: contentHash(inc), Incident: inc}
+	// toldSilenced: the page is out and its silence was told.
+	toldSilenced := &record{Notify: model.NotifyState{Delivered: model.ChangeUpdate}, Hash: contentHash(inc), Incident: silenced}
+	silenceStart := &entry{Change: model.IncidentChange{Type: model.ChangeUpdate, Incident: silenced, Reason: "silence", Material: silenced.Silenced.Text()}}
+	silenceEnd := &entry{Change: model.IncidentChange{Type: model.ChangeUpdate, Incident: inc, Reason: "silence", Material: silenced.Silenced.EndedText()}}
 	done := &record{Notify: model.NotifyState{Delivered: model.ChangeResolve}, Hash: contentHash(resolved), Incident: resolved}
 	ch := func(typ model.ChangeType, i model.Incident) *entry {
 		return &entry{Change: model.IncidentChange{Type: typ, Incident: i, Reason: "why, evidence", Material: "why"}}
@@ -44,7 +48,16 @@ func TestDecide(t *testing.T) {
 		{"update with news", opened, ch(model.ChangeUpdate, changed), KindUpdate, true, "why"},
 		{"update without news", opened, ch(model.ChangeUpdate, inc), "", false, ReasonUnchanged},
 		{"update not material", opened, recordOnly, "", false, ReasonNotMaterial},
-		{"update silenced after paging", opened, ch(model.ChangeUpdate, silenced), "", false, ReasonSilenced},
+		{"silence of a page is told once", opened, silenceStart, KindUpdate, true,
+			"silenced by alice until 2021-09-30 17:00 UTC (silence s1): maintenance"},
+		{"silence told without its material", opened, ch(model.ChangeUpdate, silenced), KindUpdate, true, "why"},
+		{"update while silenced", toldSilenced, ch(model.ChangeUpdate, silenced), "", false, ReasonSilenced},
+		{"silence end of a page is told", toldSilenced, silenceEnd, KindUpdate, true, "silence s1 by alice ended"},
+		{"silence end told even unchanged", toldSilenced, &entry{Change: model.IncidentChange{Type: model.ChangeUpdate, Incident: inc}},
+			KindUpdate, true, "silence s1 by alice ended"},
+		{"silence end of a never paged incident pages", nil, silenceEnd, KindOpen, true, ReasonNowPages},
+		{"reminder while silenced", toldSilenced, reminder, "", false, ReasonSilenced},
+		{"resolve while silenced", toldSilenced, ch(model.ChangeResolve, resolved), KindResolve, true, ReasonResolved},
 		{"resolve of a page", opened, ch(model.ChangeResolve, resolved), KindResolve, true, ReasonResolved},
 		{"resolve never paged", nil, ch(model.ChangeResolve, resolved), "", false, ReasonNeverNotified},
 		{"duplicate resolve", done, ch(model.ChangeResolve, resolved), "", false, ReasonAlreadyResolved},

@@ -464,6 +464,9 @@ func (d *Dispatcher) deliver(ctx context.Context, e *entry) {
 	if !send {
 		d.log.Debug("notification skipped", "incident", id, "change", string(e.Change.Type), "reminder", e.Reminder, "reason", reason)
 		d.m.total.WithLabelValues(e.Channel, ResultSkipped).Inc()
+		if reason == ReasonSilenced {
+			d.m.silenced.WithLabelValues(e.Channel).Inc()
+		}
 		d.finish(e, rec)
 		return
 	}
@@ -870,8 +873,11 @@ func (d *Dispatcher) nextReminder(now time.Time) time.Duration {
 	return wait
 }
 
+// remindable reports whether the incident is due reminders: paged, open
+// and not silenced (as last told).
 func remindable(rec *record) bool {
-	return rec.Incident.IsOpen() && (rec.Notify.Delivered == model.ChangeOpen || rec.Notify.Delivered == model.ChangeUpdate)
+	return rec.Incident.IsOpen() && !rec.Incident.IsSilenced() &&
+		(rec.Notify.Delivered == model.ChangeOpen || rec.Notify.Delivered == model.ChangeUpdate)
 }
 
 // backoff is the wait before retry number attempt (1-based): the base

@@ -24,6 +24,9 @@ type Metrics struct {
 	total   *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	depth   prometheus.Gauge
+	// silenced counts the notifications not sent because a silence or
+	// maintenance window covers the incident.
+	silenced *prometheus.CounterVec
 }
 
 // NewMetrics registers the notify metrics on reg (nil: a private
@@ -47,6 +50,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "reachmon_notification_queue_depth",
 			Help: "Notifications waiting in the persistent outboxes (every sink's).",
 		}),
+		silenced: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "reachmon_notifications_silenced_total",
+			Help: "Notifications not sent (pages, updates, reminders) because a silence or maintenance window covers the incident, by routed channel; also counted as skipped in reachmon_notifications_total.",
+		}, []string{"channel"}),
 	}
 }
 
@@ -57,5 +64,6 @@ func (m *Metrics) init(channels []string) {
 			m.total.WithLabelValues(ch, r)
 		}
 		m.latency.WithLabelValues(ch)
+		m.silenced.WithLabelValues(ch)
 	}
 }

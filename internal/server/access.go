@@ -11,8 +11,14 @@ import (
 	"github.com/reachmon/reachmon/internal/api"
 )
 
-// Access says who may read the endpoints. The zero Access lets every
-// request in: on a loopback listen only this host can connect.
+// Access says who may read the endpoints and who may change something.
+// The zero Access lets every read in (on a loopback listen only this host
+// can connect) and changes only from loopback.
+//
+// A change is any request but GET and HEAD (POST /api/v1/silences, ...):
+// without a token it is accepted only from a loopback address; with a
+// token, from anywhere the token comes with (the token is asked of every
+// request anyway).
 type Access struct {
 	// Token, when set, must come as "Authorization: Bearer <Token>" on
 	// every endpoint but the probes and (unless ProtectMetrics) /metrics.
@@ -41,9 +47,6 @@ func (s *Server) SetAccess(a Access) {
 // guard wraps next with the host and token checks a asks for. Refusals
 // use the API's error document.
 func (a Access) guard(next http.Handler) http.Handler {
-	if a.Token == "" && len(a.Hosts) == 0 {
-		return next
-	}
 	hosts := map[string]bool{}
 	for _, h := range a.Hosts {
 		hosts[canonicalHost(h)] = true
@@ -63,8 +66,23 @@ func (a Access) guard(next http.Handler) http.Handler {
 			api.WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token: send the [api] token as \"Authorization: Bearer TOKEN\"")
 			return
 		}
+		if a.Token == "" && changes(r) && !remoteIsLoopback(r) {
+			api.WriteError(w, http.StatusForbidden, fmt.Sprintf(
+				"%s %s changes the daemon: accepted only from loopback while [api] has no token (set [api] token_env or token_file to allow it with the token)", r.Method, r.URL.Path))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// changes reports whether r may change something: any method but GET
+// and HEAD.
+func changes(r *http.Request) bool { return r.Method != http.MethodGet && r.Method != http.MethodHead }
+
+// remoteIsLoopback reports whether r came from a loopback address.
+func remoteIsLoopback(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
 }
 
 // bearerMatches compares the request's bearer token with token in

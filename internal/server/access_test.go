@@ -116,3 +116,45 @@ func TestAccessHostCheck(t *testing.T) {
 		checkAnswer(t, tc.q, tc.q.do(s), tc.want)
 	}
 }
+
+// Changes (any method but GET and HEAD) come from loopback only, unless
+// [api] has a token: then the token is what lets them in, from anywhere.
+func TestAccessChanges(t *testing.T) {
+	post := func(s *Server, remote, auth string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/api/v1/silences", nil)
+		r.RemoteAddr = remote
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, r)
+		return rec
+	}
+	open := newAPIServer(Access{})
+	for _, tc := range []struct {
+		remote string
+		want   int
+	}{
+		{"127.0.0.1:40000", http.StatusOK},
+		{"127.9.8.7:40000", http.StatusOK},
+		{"[::1]:40000", http.StatusOK},
+		{"[::ffff:127.0.0.1]:40000", http.StatusOK},
+		{"192.0.2.7:40000", http.StatusForbidden},
+		{"[2001:db8::7]:40000", http.StatusForbidden},
+		{"garbage", http.StatusForbidden},
+	} {
+		rec := post(open, tc.remote, "")
+		checkAnswer(t, request{path: "POST /api/v1/silences from " + tc.remote}, rec, tc.want)
+	}
+	// Reads stay open to every address on the zero Access.
+	r := httptest.NewRequest("GET", "/api/v1/silences", nil)
+	r.RemoteAddr = "192.0.2.7:40000"
+	rec := httptest.NewRecorder()
+	open.Handler().ServeHTTP(rec, r)
+	checkAnswer(t, request{path: "GET from 192.0.2.7"}, rec, http.StatusOK)
+
+	tok := newAPIServer(Access{Token: "s3cret"})
+	checkAnswer(t, request{path: "POST, remote, token"}, post(tok, "192.0.2.7:40000", "Bearer s3cret"), http.StatusOK)
+	checkAnswer(t, request{path: "POST, loopback, no token"}, post(tok, "127.0.0.1:40000", ""), http.StatusUnauthorized)
+	checkAnswer(t, request{path: "POST, remote, wrong token"}, post(tok, "192.0.2.7:40000", "Bearer nope"), http.StatusUnauthorized)
+}

@@ -131,7 +131,7 @@ func (r renderer) incident(inc model.Incident, status, mention string) message {
 			blocks = append(blocks, b)
 		}
 	}
-	if inc.IsOpen() {
+	if inc.IsOpen() && !inc.IsSilenced() {
 		if s, ok := silenceSection(inc); ok {
 			blocks = append(blocks, s)
 		}

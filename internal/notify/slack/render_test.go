@@ -109,6 +109,14 @@ func TestPageButtonsAndSilenceCommand(t *testing.T) {
 		t.Errorf("resolve edit:\n%s", allJSON(t, m))
 	}
 
+	// A silenced incident (the update telling its silence) has nothing
+	// left to silence either.
+	sil := inc
+	sil.Silenced = model.Silenced{ID: "0123456789ab", By: "alice", Until: rt0.Add(2 * time.Hour), Reason: "r"}
+	if m = r.incident(sil, "", ""); strings.Contains(allJSON(t, m), "silence add") {
+		t.Errorf("silenced incident offers the silence command:\n%s", allJSON(t, m))
+	}
+
 	// Only one link configured: one button. None: no actions block.
 	r.cfg.GrafanaURL = ""
 	if got := blocksOfType(t, r.incident(inc, "", ""), "actions"); len(got) != 1 || strings.Contains(got[0], "reachmon_dashboard") {
@@ -228,6 +236,10 @@ func TestSilenceCommandShellQuoting(t *testing.T) {
 			}
 			if globMatches(pattern, subj+"x") || globMatches(pattern, "x"+subj) {
 				t.Errorf("%s: pattern %q matches more than %q", sh, pattern, subj)
+			}
+			// reachmon silence's own matcher agrees.
+			if sp := model.SubjectPattern(pattern); sp.Check() != nil || !sp.Match(subj) {
+				t.Errorf("%s: reachmon silence refuses %q or it does not match %q: %v", sh, pattern, subj, sp.Check())
 			}
 		}
 	}
