@@ -74,10 +74,10 @@ type Feed struct {
 	// changes them); pass holds their passwords.
 	neighbors []config.Neighbor
 	ns        map[string][]netip.Addr
-	gen     uint64
-	srv     *server.BgpServer
-	applied map[policyEntry]bool
-	kick    chan struct{}
+	gen       uint64
+	srv       *server.BgpServer
+	applied   map[policyEntry]bool
+	kick      chan struct{}
 
 	in          chan item
 	needResync  atomic.Bool
