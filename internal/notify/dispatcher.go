@@ -73,6 +73,9 @@ type Dispatcher struct {
 	halted   error
 	degraded map[string]error // channel -> definite error
 	running  bool
+	// retune holds settings Reconfigure handed over, which the Run
+	// goroutine takes before its next delivery.
+	retune *tuning
 
 	// state is what was delivered per incident (the one copy: the
 	// incident store asks Delivered). Only the Run goroutine changes it,
@@ -363,6 +366,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		d.mu.Unlock()
 	}()
 	for ctx.Err() == nil {
+		d.takeTuning()
 		now := d.clock.Now()
 		e, wait := d.next(now)
 		if e != nil {

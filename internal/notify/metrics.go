@@ -44,11 +44,16 @@ func newMetrics(reg prometheus.Registerer, channels []string) *metrics {
 			Help: "Notifications waiting in the persistent outbox.",
 		}),
 	}
+	m.addChannels(channels)
+	return m
+}
+
+// addChannels gives every routed channel its series from the start.
+func (m *metrics) addChannels(channels []string) {
 	for _, ch := range channels {
 		for _, r := range results {
 			m.total.WithLabelValues(ch, r)
 		}
 		m.latency.WithLabelValues(ch)
 	}
-	return m
 }
