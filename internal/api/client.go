@@ -60,6 +60,16 @@ func (t bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // answer is an error carrying the API's {"error": …} text, or the status
 // and the start of the body.
 func GetJSON(ctx context.Context, hc *http.Client, baseURL, path string, q url.Values, v any) error {
+	return doJSON(ctx, hc, http.MethodGet, baseURL, path, q, v)
+}
+
+// PostJSON is GetJSON with POST (and no body): the endpoints that change
+// the daemon (POST /-/reload).
+func PostJSON(ctx context.Context, hc *http.Client, baseURL, path string, v any) error {
+	return doJSON(ctx, hc, http.MethodPost, baseURL, path, nil, v)
+}
+
+func doJSON(ctx context.Context, hc *http.Client, method, baseURL, path string, q url.Values, v any) error {
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultTimeout}
 	}
@@ -75,7 +85,7 @@ func GetJSON(ctx context.Context, hc *http.Client, baseURL, path string, q url.V
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return err
 	}

@@ -205,8 +205,11 @@ func (e *Evaluator) setControls() {
 	}
 }
 
-// ignored reports whether ev is about a zone or resolver that a reload
-// removed (a probe that was in flight then).
+// Ignored reports whether ev is about a zone or resolver that a reload
+// removed (a probe that was in flight then): Apply ignores it, and the
+// evaluator's owner may skip it too (its metrics).
+func (e *Evaluator) Ignored(ev model.Event) bool { return e.ignored(ev) }
+
 func (e *Evaluator) ignored(ev model.Event) bool {
 	if len(e.gone) == 0 {
 		return false
