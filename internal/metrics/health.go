@@ -37,8 +37,8 @@ type Health struct {
 	// lastOK and reloaded are the reload outcomes (ReloadFailed, SetConfig).
 	lastOK   bool
 	reloaded map[string]uint64
-	checks map[string]func() error
-	stores map[string]func() uint64
+	checks   map[string]func() error
+	stores   map[string]func() uint64
 }
 
 // NewHealth registers the health collector with reg. config is the
