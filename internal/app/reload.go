@@ -330,8 +330,9 @@ func (d *Daemon) reconfigure(req reconfReq) bool {
 			resolved++
 		}
 	}
+	dirty := d.after(changes)
 	req.done <- resolved
-	return d.after(changes)
+	return dirty
 }
 
 // serveReload is POST /-/reload: 200 with the ReloadResult, or the API's
