@@ -157,3 +157,44 @@ func TestReconfigurePeers(t *testing.T) {
 		t.Errorf("removed peer %s still known", lost.Name)
 	}
 }
+
+// TestReconfigurePrefixes: a withdrawn prefix that is no longer watched
+// resolves with ReasonPrefixRemoved; one still watched keeps its incident.
+func TestReconfigurePrefixes(t *testing.T) {
+	kept := model.WatchedPrefix{Prefix: mustPrefix("203.0.113.0/24"), Origins: []uint32{64500}}
+	gone := model.WatchedPrefix{Prefix: mustPrefix("198.51.100.0/24"), Origins: []uint32{64500}}
+	tg := Targets{Vantage: "test", Peers: peers3, Prefixes: []model.WatchedPrefix{kept, gone}}
+	w := newWorld(t, testConfig(), tg)
+	w.bgpUp(peers3, map[string]uint32{"198.51.100.0/24": 64500, "203.0.113.0/24": 64500})
+	w.tick(3 * time.Minute)
+	for _, p := range peers3[:2] {
+		for _, pfx := range []string{"198.51.100.0/24", "203.0.113.0/24"} {
+			w.apply(model.RouteEvent{Time: w.now, Kind: model.RouteWithdraw, Peer: p.Name, Prefix: mustPrefix(pfx), PrevOrigin: 64500})
+		}
+	}
+	w.tick(30 * time.Second)
+	w.tick(30 * time.Second)
+	open := map[string]string{}
+	for _, i := range w.e.Open() {
+		open[i.Subject] = i.ID
+	}
+	if len(open) != 2 {
+		t.Fatalf("open before the reload: %v", w.openKinds())
+	}
+	w.now = w.now.Add(time.Second)
+	ch := w.e.Reconfigure(testConfig(), Targets{Vantage: "test", Peers: peers3, Prefixes: []model.WatchedPrefix{kept}}, w.now)
+	checkChanges(t, ch)
+	if len(ch) != 1 || ch[0].Incident.ID != open["198.51.100.0/24"] || ch[0].Type != model.ChangeResolve || ch[0].Reason != ReasonPrefixRemoved {
+		t.Fatalf("changes = %+v, want 198.51.100.0/24's incident resolved as %q", ch, ReasonPrefixRemoved)
+	}
+	if o := w.e.Open(); len(o) != 1 || o[0].ID != open["203.0.113.0/24"] {
+		t.Errorf("open after the reload: %+v", o)
+	}
+	// Nothing reopens it later.
+	before := len(w.opened())
+	w.apply(model.RouteEvent{Time: w.now, Kind: model.RouteWithdraw, Peer: peers3[2].Name, Prefix: mustPrefix("198.51.100.0/24"), PrevOrigin: 64500})
+	w.tick(5 * time.Minute)
+	if n := len(w.opened()); n != before {
+		t.Errorf("opened after the reload: %v", kinds(w.opened()[before:]))
+	}
+}
