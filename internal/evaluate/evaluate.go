@@ -44,6 +44,9 @@ type Zone struct {
 	Name string
 	// Names are the query names (FQDNs).
 	Names []string
+	// Types are the record types asked for each name (none: not known,
+	// as in Judge and tests; Reconfigure then keeps every query's rounds).
+	Types []string
 	// Expect lists expected rdata; other answers are a mismatch.
 	Expect []string
 	// Authoritative are configured server addresses (none: discovered).
@@ -70,7 +73,7 @@ type Peer struct {
 func TargetsFromPlan(p *config.Plan) Targets {
 	t := Targets{Vantage: p.Vantage, Prefixes: p.Prefixes}
 	for _, z := range p.Zones {
-		t.Zones = append(t.Zones, Zone{Name: z.Name.FQDN(), Names: z.Names, Expect: z.Expect, Authoritative: z.Authoritative})
+		t.Zones = append(t.Zones, Zone{Name: z.Name.FQDN(), Names: z.Names, Types: z.Types, Expect: z.Expect, Authoritative: z.Authoritative})
 	}
 	for _, r := range p.Resolvers {
 		t.Resolvers = append(t.Resolvers, Resolver{Name: r.Server.Name, Validating: r.Server.Validating, Addr: r.Addr})

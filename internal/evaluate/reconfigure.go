@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/config"
@@ -134,7 +135,11 @@ func (e *Evaluator) Reconfigure(cfg config.Evaluate, t Targets, now time.Time) [
 	for _, zt := range t.Zones {
 		k := zoneKey(zt.Name)
 		delete(e.gone, "zone "+k)
+		_, existed := e.zones[k]
 		z := e.zone(zt.Name)
+		if existed {
+			e.keepQueries(z, zt)
+		}
 		e.setZoneTarget(z, zt)
 	}
 
@@ -179,6 +184,36 @@ func (e *Evaluator) Reconfigure(cfg config.Evaluate, t Targets, now time.Time) [
 	out := e.out
 	e.out = nil
 	return out
+}
+
+// keepQueries forgets what a zone's servers answered to queries the
+// zone no longer asks (a name or type removed from it): a query that is
+// never asked again must not keep a server down, nor a name among the
+// affected ones. Without the names and types (zt from a test), nothing is
+// forgotten.
+func (e *Evaluator) keepQueries(z *zone, zt Zone) {
+	if len(zt.Names) == 0 || len(zt.Types) == 0 {
+		return
+	}
+	asked := map[string]bool{}
+	for _, n := range zt.Names {
+		for _, t := range zt.Types {
+			asked[strings.ToLower(n)+" "+t] = true
+		}
+	}
+	asked[strings.ToLower(z.name.FQDN())+" SOA"] = true // every authoritative server's serial
+	for _, s := range z.servers {
+		s.rounds = slices.DeleteFunc(s.rounds, func(q queryRun) bool { return !asked[strings.ToLower(q.name)+" "+q.qtype] })
+	}
+	for k := range z.authAns {
+		if name, typ, ok := strings.Cut(k, " "); ok && !asked[strings.ToLower(name)+" "+typ] {
+			delete(z.authAns, k)
+		}
+	}
+	z.names = nil
+	for _, n := range zt.Names {
+		z.addName(n)
+	}
 }
 
 // setControls follows [evaluate] control_zones, recounting the control

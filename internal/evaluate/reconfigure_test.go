@@ -198,3 +198,64 @@ func TestReconfigurePrefixes(t *testing.T) {
 		t.Errorf("opened after the reload: %v", kinds(w.opened()[before:]))
 	}
 }
+
+// TestReconfigureForgetsRemovedQueries: a server down only on a name the
+// reload removes is judged on the queries still asked, and the incident
+// resolves once they answer.
+func TestReconfigureForgetsRemovedQueries(t *testing.T) {
+	cfg := testConfig()
+	cfg.OpenRounds, cfg.ResolveRounds = 2, 2
+	cfg.OpenAfter.Duration, cfg.ResolveAfter.Duration = 0, 0
+	ap := netip.MustParseAddrPort("192.0.2.53:53")
+	zt := Zone{Name: "a.example.", Names: []string{"a.example.", "www.a.example."}, Types: []string{"A"}, Authoritative: []netip.AddrPort{ap}}
+	res := Resolver{Name: "cloudflare", Validating: true, Addr: mustAddr("1.1.1.1")}
+	tg := Targets{Vantage: "test", Zones: []Zone{zt}, Resolvers: []Resolver{res}}
+	e := New(cfg, tg)
+	authSrv := model.Server{Name: ap.String(), Kind: model.KindAuthoritative, Addr: ap.String()}
+	resSrv := model.Server{Name: "cloudflare", Kind: model.KindResolver, Addr: "1.1.1.1:53", Validating: true}
+	obs := func(now time.Time, s model.Server, name, typ, rcode string) model.Observation {
+		o := model.Observation{Time: now, Target: "a.example", Server: s, Name: name, Type: typ, Rcode: rcode}
+		if rcode == "NOERROR" {
+			o.Answers, o.MinTTL = []string{name + " IN " + typ + " 192.0.2.1"}, 300
+			if typ == "SOA" {
+				o.Answers = []string{name + " IN SOA ns1.a.example. host.a.example. 1 3600 600 86400 300"}
+			}
+			o.AA, o.RA = s.Kind == model.KindAuthoritative, s.Kind == model.KindResolver
+		}
+		return o
+	}
+	now := t0
+	var changes []model.IncidentChange
+	round := func(names ...string) {
+		for _, n := range names {
+			changes = append(changes, applyAll(t, e, obs(now, resSrv, n, "A", "NOERROR"))...)
+			rc := "NOERROR"
+			if n == "www.a.example." {
+				rc = "REFUSED"
+			}
+			changes = append(changes, applyAll(t, e, obs(now, authSrv, n, "A", rc))...)
+		}
+		changes = append(changes, applyAll(t, e, obs(now, authSrv, "a.example.", "SOA", "NOERROR"))...)
+		now = now.Add(30 * time.Second)
+		changes = append(changes, e.Tick(now)...)
+	}
+	for range 4 {
+		round("a.example.", "www.a.example.")
+	}
+	open := e.Open()
+	if len(open) != 1 || open[0].Kind != model.IncidentAuthOutage {
+		t.Fatalf("open = %+v, want an authoritative outage (www.a.example. REFUSED)", open)
+	}
+	zt.Names = []string{"a.example."}
+	changes = append(changes, e.Reconfigure(cfg, Targets{Vantage: "test", Zones: []Zone{zt}, Resolvers: []Resolver{res}}, now)...)
+	for range 4 {
+		round("a.example.")
+	}
+	resolved := false
+	for _, c := range changes {
+		resolved = resolved || c.Type == model.ChangeResolve && c.Incident.ID == open[0].ID
+	}
+	if !resolved || len(e.Open()) != 0 {
+		t.Errorf("the incident of a removed name did not resolve: open %+v", e.Open())
+	}
+}
