@@ -130,6 +130,9 @@ func (e *Evaluator) Reconfigure(cfg config.Evaluate, t Targets, now time.Time) [
 	}
 	for _, r := range t.Resolvers {
 		delete(e.gone, "resolver "+r.Name)
+		if res := e.resolvers[r.Name]; res != nil && res.addr != r.Addr {
+			e.dropResolverAddr(res)
+		}
 		e.addResolverTarget(r)
 	}
 	for _, zt := range t.Zones {
@@ -329,13 +332,8 @@ func (e *Evaluator) removeResolver(name string, now time.Time) {
 			e.forgetServer(z, s)
 		}
 	}
-	if res != nil && res.addr.IsValid() {
-		if a := e.addrs[res.addr.Unmap().WithZone("")]; a != nil {
-			a.resolvers = slices.DeleteFunc(a.resolvers, func(n string) bool { return n == name })
-			if len(a.resolvers) == 0 {
-				e.resAddrs = slices.DeleteFunc(e.resAddrs, func(x *addr) bool { return x == a })
-			}
-		}
+	if res != nil {
+		e.dropResolverAddr(res)
 	}
 	delete(e.resolvers, name)
 	e.resOrder = slices.DeleteFunc(e.resOrder, func(n string) bool { return n == name })
@@ -343,6 +341,21 @@ func (e *Evaluator) removeResolver(name string, now time.Time) {
 		e.gone = map[string]bool{}
 	}
 	e.gone["resolver "+name] = true
+}
+
+// dropResolverAddr takes the resolver's address out of the watched roles
+// (its address changed, or it was removed).
+func (e *Evaluator) dropResolverAddr(res *resolver) {
+	if !res.addr.IsValid() {
+		return
+	}
+	if a := e.addrs[res.addr.Unmap().WithZone("")]; a != nil {
+		a.resolvers = slices.DeleteFunc(a.resolvers, func(n string) bool { return n == res.name })
+		if len(a.resolvers) == 0 {
+			e.resAddrs = slices.DeleteFunc(e.resAddrs, func(x *addr) bool { return x == a })
+		}
+	}
+	res.addr = netip.Addr{}
 }
 
 // removePeer forgets a BGP neighbor that is no longer configured, with
