@@ -119,8 +119,10 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 			return ReloadResult{}, config.Invalid(fmt.Errorf("bgp.neighbor[%d] (%s): password: %w", i, n.Name(), err))
 		}
 	}
+	// The notifier is built again whether or not [slack] changed: the
+	// token or webhook URL it names may have (a rotated token file).
 	var sn notify.Notifier
-	if d.notifier != nil && !reflect.DeepEqual(old.Slack, eff.Slack) {
+	if d.notifier != nil {
 		n, err := notifyslack.New(eff.Slack, notifyslack.Options{Logger: d.log, Vantage: eff.Vantage})
 		if err != nil {
 			return ReloadResult{}, config.Invalid(err)
@@ -189,9 +191,11 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 			}
 		}
 	}
-	if d.notifier != nil && !reflect.DeepEqual(old.Slack, eff.Slack) {
+	if d.notifier != nil {
 		d.notifier.Reconfigure(eff.Slack, sn)
-		res.Changed = append(res.Changed, "slack")
+		if !reflect.DeepEqual(old.Slack, eff.Slack) {
+			res.Changed = append(res.Changed, "slack")
+		}
 	}
 	d.cfg = eff
 	d.health.SetConfig(cfgJSON, loaded)
