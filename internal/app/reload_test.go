@@ -53,7 +53,7 @@ resolve_after = "0s"
 token_file = %q
 api_url = %q
 channel = "C0DNS0001"
-max_backoff = "3s"
+max_backoff = "5s"
 min_update_interval = "0s"
 [[slack.route]]
 kinds = ["authoritative_outage"]
@@ -162,9 +162,9 @@ func TestReloadKeepsIncidentsAndOutbox(t *testing.T) {
 	var logs syncbuf.Buffer
 	d := runDaemonFile(t, path, &logs)
 
-	// The first pages meet a 429 with a 2 s Retry-After: they wait in
+	// The first pages meet a 429 with a 4 s Retry-After: they wait in
 	// the outbox across the reload.
-	fake.Fail("chat.postMessage", fakeslack.Fault{Status: 429, RetryAfter: 2})
+	fake.Fail("chat.postMessage", fakeslack.Fault{Status: 429, RetryAfter: 4})
 	auth.SetRcode("lab.example.", "REFUSED")
 	auth.SetRcode("gone.example.", "REFUSED")
 	var before incident.View
