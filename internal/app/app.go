@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,6 +76,17 @@ type Daemon struct {
 	// list; SetNameserverAddrs may block on GoBGP, so it has its own
 	// goroutine and never holds up the event loop.
 	nsAddrs chan model.Discovery
+
+	// Reloads (reload.go): load reads the configuration again (from
+	// reloadFile); reloadMu serialises reloads; started is closed once
+	// every component runs; reconf carries the evaluator's new targets to
+	// the consume loop, consumeDone is closed when that loop ends.
+	load        func() (*config.Plan, error)
+	reloadFile  string
+	reloadMu    sync.Mutex
+	started     chan struct{}
+	reconf      chan reconfReq
+	consumeDone chan struct{}
 }
 
 // New builds the daemon from the configuration plan.
@@ -101,6 +114,10 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 		dns:     metrics.NewDNS(wrapped, cfg.Metrics.ZoneLatency),
 		events:  make(chan model.Event, 1024),
 		nsAddrs: make(chan model.Discovery, 64),
+
+		started:     make(chan struct{}),
+		reconf:      make(chan reconfReq),
+		consumeDone: make(chan struct{}),
 	}
 	prober := dnsprobe.New(dnsprobe.Options{Timeout: cfg.Probe.Timeout.Duration, Logger: log})
 	var err error
@@ -163,6 +180,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Nameservers: d.sched.AuthServers,
 		Silences:    d.silences,
 	}))
+	d.srv.Handle(ReloadPath, d.srv.LocalOrToken(http.HandlerFunc(d.serveReload)))
 	if n := len(d.ev.Open()); n > 0 {
 		d.log.Info("incidents restored", "open", n)
 	}
@@ -185,12 +203,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.srv.Serve(ctx, ln) })
 	g.Go(func() error { return d.sched.Run(ctx) })
-	g.Go(func() error { d.consume(ctx); return nil })
+	g.Go(func() error { defer close(d.consumeDone); d.consume(ctx); return nil })
 	g.Go(func() error { return d.feed.Run(ctx) })
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
 	for _, s := range d.sinks {
 		g.Go(func() error { return s.d.Run(ctx) })
 	}
+	close(d.started)
 	err = g.Wait()
 	d.log.Info("reachmon stopped")
 	return err
@@ -208,8 +227,13 @@ func (d *Daemon) consume(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case ev := <-d.events:
+			if d.ev.Ignored(ev) {
+				continue // about a zone or resolver a reload removed
+			}
 			d.handle(ev)
 			dirty = d.after(d.ev.Apply(ev)) || dirty
+		case req := <-d.reconf:
+			dirty = d.reconfigure(req) || dirty
 		case now := <-tick.C:
 			dirty = d.after(d.ev.Tick(now)) || dirty
 			// Snapshots cost tens of milliseconds for thousands of zones:

@@ -97,17 +97,31 @@ func (d *Daemon) startNotifiers() error {
 // dispatcher behind the incident store).
 var errSinksChanged = errors.New("notifiers added or removed")
 
-// reconfigureNotifiers applies the notifier settings of p (a reloaded
-// configuration) to the running dispatchers: Slack's channels, routes,
-// rate and intervals, an Alertmanager's URLs, resend interval and token,
-// a webhook's URL and secret. Incidents keep the channel they were routed
-// to. The set of notifiers must be the same (by name); otherwise, or
-// when a secret cannot be read, nothing changes and the error says why.
-func (d *Daemon) reconfigureNotifiers(p *config.Plan) error {
-	specs, err := d.sinkSpecs(p)
-	if err != nil {
-		return err
+// sinkNames are the readiness check names of the notifiers c configures,
+// in sinkSpecs' order: "notify" for Slack, "notify_alertmanager_<name>",
+// "notify_webhook_<name>".
+func sinkNames(c *config.Config) []string {
+	var out []string
+	if c.Slack.Enabled() {
+		out = append(out, "notify")
 	}
+	for _, a := range c.Alertmanager {
+		out = append(out, "notify_alertmanager_"+a.Name)
+	}
+	for _, w := range c.Webhook {
+		out = append(out, "notify_webhook_"+w.Name)
+	}
+	return out
+}
+
+// reconfigureSinks applies notifier specs built from a reloaded
+// configuration (sinkSpecs) to the running dispatchers: Slack's channels,
+// routes, rate and intervals, an Alertmanager's URLs, resend interval and
+// token, a webhook's URL and secret. Incidents keep the channel they were
+// routed to. The set of notifiers must be the same (by name: a reload
+// keeps the running notifiers' sections when it is not); otherwise
+// nothing changes and the error says why.
+func (d *Daemon) reconfigureSinks(specs []sinkSpec) error {
 	have := make([]string, len(d.sinks))
 	for i, s := range d.sinks {
 		have[i] = s.name

@@ -90,7 +90,7 @@ func TestReconfigureNotifiers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.reconfigureNotifiers(next); err != nil {
+	if err := reconfigureFrom(d, next); err != nil {
 		t.Fatal(err)
 	}
 	wait("two resends at the second Alertmanager", func() bool { return b.count() >= 2 })
@@ -110,7 +110,7 @@ func TestReconfigureNotifiers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = d.reconfigureNotifiers(more)
+	err = reconfigureFrom(d, more)
 	if !errors.Is(err, errSinksChanged) || !strings.Contains(err.Error(), "running: notify_alertmanager_default; configured: notify_alertmanager_default, notify_webhook_w") {
 		t.Fatalf("reload adding a webhook: %v", err)
 	}
@@ -166,4 +166,14 @@ func TestNotifierAddedDuringOutage(t *testing.T) {
 		!strings.Contains(logs.String(), `kind=open channel=alertmanager/default reason="first notification" attempts=1`) {
 		t.Errorf("the first alert was not the catch-up at start:\n%s", grep(logs.String(), "notification sent"))
 	}
+}
+
+// reconfigureFrom does what a reload does to the notifiers: build them
+// from p, then hand them to the running dispatchers.
+func reconfigureFrom(d *Daemon, p *config.Plan) error {
+	specs, err := d.sinkSpecs(p)
+	if err != nil {
+		return err
+	}
+	return d.reconfigureSinks(specs)
 }

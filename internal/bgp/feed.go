@@ -62,7 +62,7 @@ type Feed struct {
 	out  chan<- model.Event
 	m    *metrics
 	gl   *slogLogger
-	pass map[string]string
+	pass map[string]string // guarded by watchMu once Run started
 
 	settle time.Duration
 	tick   time.Duration
@@ -70,11 +70,14 @@ type Feed struct {
 	watch   atomic.Pointer[watchSet]
 	watchMu sync.Mutex // serialises watched-set changes; guards the fields below
 	static  Watch
-	ns      map[string][]netip.Addr
-	gen     uint64
-	srv     *server.BgpServer
-	applied map[policyEntry]bool
-	kick    chan struct{}
+	// neighbors are the configured neighbors in force (Reconfigure
+	// changes them); pass holds their passwords.
+	neighbors []config.Neighbor
+	ns        map[string][]netip.Addr
+	gen       uint64
+	srv       *server.BgpServer
+	applied   map[policyEntry]bool
+	kick      chan struct{}
 
 	in          chan item
 	needResync  atomic.Bool
@@ -88,7 +91,7 @@ type Feed struct {
 	lastSeen    map[string]time.Time
 	mu          sync.RWMutex // guards st for readers; the state goroutine writes
 	st          *state
-	needSnapsht bool // state goroutine only
+	needSnapsht atomic.Bool
 }
 
 // pendingRun is a run of withdrawals from one peer waiting to learn
@@ -125,7 +128,7 @@ func New(cfg config.BGP, w Watch, opts Options) (*Feed, error) {
 		m:      newMetrics(opts.Registerer),
 		pass:   map[string]string{},
 		settle: opts.WithdrawSettle, tick: opts.TickInterval,
-		static: w, ns: map[string][]netip.Addr{},
+		static: w, ns: map[string][]netip.Addr{}, neighbors: slices.Clone(cfg.Neighbor),
 		kick:     make(chan struct{}, 1),
 		in:       make(chan item, opts.QueueSize),
 		cut:      map[string]bool{},
@@ -239,15 +242,21 @@ func (f *Feed) Run(ctx context.Context) error {
 		f.shutdown(s)
 		return fmt.Errorf("bgp: watch: %w", err)
 	}
-	for _, n := range f.cfg.Neighbor {
-		if err := addNeighbor(bg, s, n, f.pass[n.Name()]); err != nil {
-			wcancel()
-			f.shutdown(s)
-			return err
+	f.watchMu.Lock()
+	neighbors := slices.Clone(f.neighbors)
+	for _, n := range neighbors {
+		if err = addNeighbor(bg, s, n, f.pass[n.Name()]); err != nil {
+			break
 		}
 	}
+	f.watchMu.Unlock()
+	if err != nil {
+		wcancel()
+		f.shutdown(s)
+		return err
+	}
 	f.log.Info("bgp feed started", "asn", f.cfg.ASN, "router_id", f.cfg.RouterID,
-		"neighbors", len(f.cfg.Neighbor), "listen_port", f.cfg.ListenPort,
+		"neighbors", len(neighbors), "listen_port", f.cfg.ListenPort,
 		"prefixes", len(ws.prefixes), "addresses", len(ws.addrs))
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -288,6 +297,17 @@ func (f *Feed) SetNameserverAddrs(zone string, addrs []netip.Addr) error {
 	} else {
 		f.ns[zone] = norm
 	}
+	if err := f.applyWatchLocked(); err != nil {
+		return err
+	}
+	f.log.Debug("bgp watched set changed", "zone", zone, "addresses", len(norm), "policy_entries", len(f.applied))
+	return nil
+}
+
+// applyWatchLocked compiles the watched set from f.static and f.ns and
+// changes the import policy's prefix sets in place, soft-resetting the
+// peers inbound when they changed. The caller holds watchMu.
+func (f *Feed) applyWatchLocked() error {
 	f.gen++
 	ws := compileWatch(f.gen, f.static, f.ns)
 	defer f.kickState()
@@ -319,7 +339,6 @@ func (f *Feed) SetNameserverAddrs(zone string, addrs []netip.Addr) error {
 			return fmt.Errorf("bgp: soft reset after watched-set change: %w", err)
 		}
 	}
-	f.log.Debug("bgp watched set changed", "zone", zone, "addresses", len(norm), "policy_entries", len(entries))
 	return nil
 }
 
@@ -549,11 +568,11 @@ func (f *Feed) onTick() {
 			f.log.Warn("bgp resync failed", "err", err)
 		}
 	}
-	if f.needSnapsht && f.out != nil {
+	if f.needSnapsht.Load() && f.out != nil {
 		snap := f.Snapshot()
 		select {
 		case f.out <- snap:
-			f.needSnapsht = false
+			f.needSnapsht.Store(false)
 		default:
 		}
 	}
@@ -619,7 +638,7 @@ func (f *Feed) emit(ev model.Event) {
 	case f.out <- ev:
 	default:
 		f.m.drop("evaluator")
-		f.needSnapsht = true
+		f.needSnapsht.Store(true)
 	}
 }
 

@@ -107,7 +107,7 @@ func (h *fuzzFeed) drain() []model.Event {
 	for len(h.f.in) > 0 {
 		h.f.st.apply(<-h.f.in)
 	}
-	if h.f.needResync.Load() || h.f.needSnapsht {
+	if h.f.needResync.Load() || h.f.needSnapsht.Load() {
 		h.t.Fatal("the fuzz harness overflowed the feed's queue or event channel")
 	}
 	var out []model.Event

@@ -388,3 +388,11 @@ func stopServer(s *server.BgpServer) {
 }
 
 const sessionWindDown = 200 * time.Millisecond
+
+// deleteNeighbor removes one peer from the speaker (its session ends).
+func deleteNeighbor(ctx context.Context, s *server.BgpServer, n config.Neighbor) error {
+	if err := s.DeletePeer(ctx, &api.DeletePeerRequest{Address: n.Addr().String()}); err != nil {
+		return fmt.Errorf("bgp: delete neighbor %s: %w", n.Name(), err)
+	}
+	return nil
+}

@@ -98,6 +98,13 @@ func (m *metrics) peerUp(peer string, up bool) {
 	}
 }
 
+// forgetPeer deletes the series of a neighbor a reload removed.
+func (m *metrics) forgetPeer(peer string) {
+	m.peerUpG.DeleteLabelValues(peer)
+	m.peerSyncedG.DeleteLabelValues(peer)
+	m.updates.DeletePartialMatch(prometheus.Labels{"peer": peer})
+}
+
 func (m *metrics) peerSynced(peer string, synced bool) {
 	m.peerSyncedG.WithLabelValues(peer).Set(b2f(synced))
 }

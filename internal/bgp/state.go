@@ -138,20 +138,26 @@ func newState(cfg config.BGP, ws *watchSet, now func() time.Time, emit func(mode
 		msWarned: make(map[netip.Prefix]bool),
 	}
 	for _, n := range cfg.Neighbor {
-		p := &peerState{cfg: n, name: n.Name(), routes: map[netip.Prefix]route{}, eor: map[int]bool{}}
-		for _, f := range n.FamilyList() {
-			if f == config.FamilyIPv4Unicast {
-				p.families = append(p.families, 4)
-			} else {
-				p.families = append(p.families, 6)
-			}
-		}
+		p := newPeerState(n)
 		s.peers[p.name] = p
 		s.order = append(s.order, p.name)
 		m.peerUp(p.name, false)
 	}
 	s.setWatch(ws)
 	return s
+}
+
+// newPeerState is a configured neighbor's state before its session is up.
+func newPeerState(n config.Neighbor) *peerState {
+	p := &peerState{cfg: n, name: n.Name(), routes: map[netip.Prefix]route{}, eor: map[int]bool{}}
+	for _, f := range n.FamilyList() {
+		if f == config.FamilyIPv4Unicast {
+			p.families = append(p.families, 4)
+		} else {
+			p.families = append(p.families, 6)
+		}
+	}
+	return p
 }
 
 // setWatch switches to a new watched set: routes no longer watched are

@@ -26,6 +26,7 @@ usage:
   reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json] [--timeout D]
   reachmon notify test [--config FILE]
   reachmon ` + silenceUsage + `
+  reachmon ` + reloadUsage + `
   reachmon version
   reachmon help [COMMAND]
   reachmon completion bash|zsh|fish
@@ -58,6 +59,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return statusCmd(rest, stdout, stderr)
 	case "silence":
 		return silenceCmd(rest, stdout, stderr)
+	case "reload":
+		return reloadCmd(rest, stdout, stderr)
 	case "check-config":
 		return checkConfigCmd(rest, stdout, stderr)
 	case "version", "--version":
@@ -96,6 +99,21 @@ func checkConfigCmd(args []string, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
+// reloadOnSignal reloads the daemon's configuration on every signal on
+// sig (SIGHUP: systemctl reload) until ctx ends. Reload logs the outcome.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, r interface {
+	Reload(context.Context) (app.ReloadResult, error)
+}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+			_, _ = r.Reload(ctx) // the daemon logs and counts both outcomes
+		}
+	}
+}
+
 // ShutdownLimit bounds how long the daemon may take to stop after a signal.
 const ShutdownLimit = 15 * time.Second
 
@@ -111,23 +129,34 @@ func runCmd(args []string, stderr io.Writer) int {
 		}
 		return ExitUsage
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitCode(err)
-	}
 	if *listen != "" {
 		if err := config.CheckListen(*listen); err != nil {
 			fmt.Fprintf(stderr, "reachmon run: --listen: %v\n", err)
 			return ExitUsage
 		}
-		cfg.Listen = *listen
 	}
-	if *level != "" {
-		cfg.Log.Level = *level
+	// load reads the file with the command line's overrides, at start and
+	// at every reload (so that a reload does not see them as changes).
+	load := func() (*config.Plan, error) {
+		cfg, err := config.Load(*path)
+		if err != nil {
+			return nil, err
+		}
+		if *listen != "" {
+			cfg.Listen = *listen
+		}
+		if *level != "" {
+			cfg.Log.Level = *level
+		}
+		if *format != "" {
+			cfg.Log.Format = *format
+		}
+		return cfg, nil
 	}
-	if *format != "" {
-		cfg.Log.Format = *format
+	cfg, err := load()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitCode(err)
 	}
 	log, err := app.NewLogger(stderr, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
@@ -142,8 +171,21 @@ func runCmd(args []string, stderr io.Writer) int {
 		log.Error("startup failed", "error", err)
 		return exitCode(err)
 	}
+	d.SetReloader(*path, func() (*config.Plan, error) {
+		cfg, err := load()
+		if err == nil {
+			for _, w := range cfg.Warnings() {
+				log.Warn("configuration", "warning", w)
+			}
+		}
+		return cfg, err
+	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOnSignal(ctx, hup, d)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	select {

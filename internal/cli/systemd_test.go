@@ -148,3 +148,12 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// TestSystemdUnitReload: systemctl reload sends the daemon SIGHUP, which
+// reloads its configuration (TestRunReloadsOnSIGHUP).
+func TestSystemdUnitReload(t *testing.T) {
+	svc := unitService(t, unitFile)
+	if got := svc["ExecReload"]; !slices.Equal(got, []string{"/bin/kill -HUP $MAINPID"}) {
+		t.Errorf("ExecReload=%v, want /bin/kill -HUP $MAINPID", got)
+	}
+}

@@ -44,6 +44,9 @@ type Zone struct {
 	Name string
 	// Names are the query names (FQDNs).
 	Names []string
+	// Types are the record types asked for each name (none: not known,
+	// as in Judge and tests; Reconfigure then keeps every query's rounds).
+	Types []string
 	// Expect lists expected rdata; other answers are a mismatch.
 	Expect []string
 	// Authoritative are configured server addresses (none: discovered).
@@ -70,7 +73,7 @@ type Peer struct {
 func TargetsFromPlan(p *config.Plan) Targets {
 	t := Targets{Vantage: p.Vantage, Prefixes: p.Prefixes}
 	for _, z := range p.Zones {
-		t.Zones = append(t.Zones, Zone{Name: z.Name.FQDN(), Names: z.Names, Expect: z.Expect, Authoritative: z.Authoritative})
+		t.Zones = append(t.Zones, Zone{Name: z.Name.FQDN(), Names: z.Names, Types: z.Types, Expect: z.Expect, Authoritative: z.Authoritative})
 	}
 	for _, r := range p.Resolvers {
 		t.Resolvers = append(t.Resolvers, Resolver{Name: r.Server.Name, Validating: r.Server.Validating, Addr: r.Addr})
@@ -146,6 +149,11 @@ type Evaluator struct {
 
 	out []model.IncidentChange
 
+	// gone are the zones ("zone <label>") and resolvers ("resolver
+	// <name>") a reload removed: events still in flight about them are
+	// ignored (Reconfigure).
+	gone map[string]bool
+
 	// adHoc is set by Judge: NODATA of a type nothing configured is not
 	// a failure.
 	adHoc bool
@@ -186,48 +194,12 @@ func New(cfg config.Evaluate, t Targets) *Evaluator {
 		e.controls[zoneKey(c)] = true
 	}
 	for _, r := range t.Resolvers {
-		res := e.resolver(r.Name)
-		res.validating = r.Validating
-		if r.Addr.IsValid() {
-			a := e.addr(r.Addr)
-			res.addr = r.Addr
-			e.addResolverRole(a, r.Name)
-		}
+		e.addResolverTarget(r)
 	}
 	for _, zt := range t.Zones {
-		z := e.zone(zt.Name)
-		for _, n := range zt.Names {
-			z.addName(n)
-		}
-		for _, x := range zt.Expect {
-			if z.expect == nil {
-				z.expect = map[string]bool{}
-			}
-			z.expect[normRdata(x)] = true
-		}
-		for _, ap := range zt.Authoritative {
-			if z.configured == nil {
-				z.configured = map[netip.Addr]bool{}
-			}
-			z.configured[ap.Addr().Unmap()] = true
-			e.linkNS(z, ap.Addr(), ap.String())
-		}
+		e.setZoneTarget(e.zone(zt.Name), zt)
 	}
-	l4, l6 := map[int]bool{}, map[int]bool{}
-	for _, w := range t.Prefixes {
-		p := w.Prefix.Masked()
-		if !p.IsValid() {
-			continue
-		}
-		w.Prefix = p
-		e.watched[p] = w
-		if p.Addr().Is4() {
-			l4[p.Bits()] = true
-		} else {
-			l6[p.Bits()] = true
-		}
-	}
-	e.lens4, e.lens6 = descKeys(l4), descKeys(l6)
+	e.setPrefixes(t.Prefixes)
 	for _, p := range t.Peers {
 		pe := e.peer(p.Name, p.ASN)
 		pe.desc = p.Description
@@ -274,6 +246,9 @@ func descKeys(m map[int]bool) []int {
 // event's time is the evaluator's clock (it never goes back).
 func (e *Evaluator) Apply(ev model.Event) []model.IncidentChange {
 	e.out = nil
+	if e.ignored(ev) {
+		return nil
+	}
 	now := e.advance(ev.EventTime())
 	switch x := ev.(type) {
 	case model.Observation:

@@ -42,7 +42,7 @@ description = "upstream"
 	}
 	want := Targets{
 		Vantage: "fra1",
-		Zones: []Zone{{Name: "lab.example.", Names: []string{"lab.example.", "www.lab.example."}, Expect: []string{"192.0.2.10"},
+		Zones: []Zone{{Name: "lab.example.", Names: []string{"lab.example.", "www.lab.example."}, Types: []string{"SOA"}, Expect: []string{"192.0.2.10"},
 			Authoritative: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:53")}}},
 		Resolvers: []Resolver{{Name: "plain", Addr: netip.MustParseAddr("192.0.2.53")}, {Name: "web", Validating: true}},
 		Prefixes:  plan.Prefixes,

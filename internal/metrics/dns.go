@@ -144,6 +144,32 @@ func (m *DNS) ObserveDiscovery(zone string, d model.Discovery) {
 	m.forecast.keepServers(zone, d)
 }
 
+// ForgetZone drops every series of a zone a reload removed.
+func (m *DNS) ForgetZone(zone string) {
+	match := prometheus.Labels{"zone": zone}
+	vecs := []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{m.success, m.responses, m.errors, m.ede, m.cdRetry, m.soaSerial, m.dsStatus, m.authCount}
+	if m.zoneLatency {
+		vecs = append(vecs, m.duration)
+	}
+	for _, v := range vecs {
+		v.DeletePartialMatch(match)
+	}
+	m.forecast.forgetZone(zone)
+}
+
+// ForgetResolver drops every series of a resolver a reload removed.
+func (m *DNS) ForgetResolver(name string) {
+	match := prometheus.Labels{"server": name, "kind": string(model.KindResolver)}
+	for _, v := range []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{m.success, m.duration, m.responses, m.errors, m.ede} {
+		v.DeletePartialMatch(match)
+	}
+	m.cdRetry.DeletePartialMatch(prometheus.Labels{"server": name}) // only resolvers are retried
+}
+
 // ForgetServer drops the per-server series of an authoritative server that
 // is no longer in the zone's set, so stale series do not linger.
 func (m *DNS) ForgetServer(zone, server string) {

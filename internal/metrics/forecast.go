@@ -111,6 +111,16 @@ func (f *forecast) observeDS(zone string, c model.DSCheck) {
 	f.setExpiry(zone, zf, c.Time.Unix())
 }
 
+// forgetZone drops a zone a reload removed.
+func (f *forecast) forgetZone(zone string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.zones, zone)
+	f.expiry.DeleteLabelValues(zone)
+	f.lame.DeleteLabelValues(zone)
+	f.spread.DeleteLabelValues(zone)
+}
+
 // forget drops what a server that left the zone's set said.
 func (f *forecast) forget(zone, server string) {
 	f.mu.Lock()

@@ -36,12 +36,50 @@ reachmon_ready{check="notify",vantage="v1"} ` + notify + `
 # TYPE reachmon_state_write_errors_total counter
 reachmon_state_write_errors_total{store="incidents",vantage="v1"} ` + writeErrors + "\n"
 	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("1", "0"))); err != nil {
+	names := []string{"reachmon_config_info", "reachmon_config_load_timestamp_seconds", "reachmon_ready", "reachmon_state_write_errors_total"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("1", "0")), names...); err != nil {
 		t.Error(err)
 	}
 	notifyErr = errors.New("slack: invalid_auth")
 	incidentWriteErrors = 3
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("0", "3"))); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("0", "3")), names...); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestHealthReload follows reloads: a refused one leaves the configuration
+// series as they were and sets last_reload_successful to 0; a successful
+// one replaces them and sets it back to 1.
+func TestHealthReload(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := NewHealth(reg, []byte("vantage = \"v1\"\n"), time.Unix(1700000000, 0))
+	want := func(sha, loaded, ok, success, failure string) string {
+		return `
+# HELP reachmon_config_info Always 1; sha256 holds the first 12 hex digits of the loaded configuration's SHA-256.
+# TYPE reachmon_config_info gauge
+reachmon_config_info{sha256="` + sha + `"} 1
+# HELP reachmon_config_last_reload_successful 1 unless the latest configuration reload (SIGHUP, POST /-/reload) was refused; the configuration in force is then the one before it.
+# TYPE reachmon_config_last_reload_successful gauge
+reachmon_config_last_reload_successful ` + ok + `
+# HELP reachmon_config_load_timestamp_seconds Unix time at which the configuration in use was loaded.
+# TYPE reachmon_config_load_timestamp_seconds gauge
+reachmon_config_load_timestamp_seconds ` + loaded + `
+# HELP reachmon_config_reloads_total Configuration reloads (SIGHUP, POST /-/reload) by result: success, failure (refused: the file was invalid).
+# TYPE reachmon_config_reloads_total counter
+reachmon_config_reloads_total{result="failure"} ` + failure + `
+reachmon_config_reloads_total{result="success"} ` + success + "\n"
+	}
+	names := []string{"reachmon_config_info", "reachmon_config_load_timestamp_seconds", "reachmon_config_last_reload_successful", "reachmon_config_reloads_total"}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("bb77cf29eecd", "1.7e+09", "1", "0", "0")), names...); err != nil {
+		t.Error(err)
+	}
+	h.ReloadFailed()
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("bb77cf29eecd", "1.7e+09", "0", "0", "1")), names...); err != nil {
+		t.Error(err)
+	}
+	h.SetConfig([]byte("vantage = \"v2\"\n"), time.Unix(1700000100, 0))
+	sha := ConfigDigest([]byte("vantage = \"v2\"\n"))
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want(sha, "1.7000001e+09", "1", "1", "1")), names...); err != nil {
 		t.Error(err)
 	}
 }

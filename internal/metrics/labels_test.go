@@ -150,8 +150,10 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_state_write_errors_total": {[]string{"store"},
 		"the state stores: incidents, notify when Slack is on, notify-alertmanager-<name> and notify-webhook-<name> per sink",
 		func(d dims) int { return 1 + d.sinks }, ""},
-	"reachmon_config_info": {[]string{"sha256"}, "one per process", func(dims) int { return 1 },
+	"reachmon_config_info": {[]string{"sha256"}, "one: the configuration in force (a reload replaces it)", func(dims) int { return 1 },
 		""},
+	"reachmon_config_last_reload_successful": {nil, "one", func(dims) int { return 1 }, ""},
+	"reachmon_config_reloads_total":          {[]string{"result"}, "2: success, failure", func(dims) int { return 2 }, ""},
 	"reachmon_config_load_timestamp_seconds": {nil, "one", func(dims) int { return 1 },
 		""},
 }

@@ -27,7 +27,7 @@ dnssec = false
 	if !reflect.DeepEqual(s.resolvers, plan.ResolverServers()) {
 		t.Errorf("resolvers %+v, want the plan's %+v", s.resolvers, plan.ResolverServers())
 	}
-	z := &s.zones[0]
+	z := s.zones[0]
 	if !reflect.DeepEqual(z.ZonePlan, plan.Zones[0]) {
 		t.Errorf("zone %+v, want the plan's %+v", z.ZonePlan, plan.Zones[0])
 	}
@@ -58,7 +58,7 @@ dnssec = false
 	if got := s.AuthServers(); !reflect.DeepEqual(got, wantAuth) {
 		t.Errorf("AuthServers() = %+v, want %+v", got, wantAuth)
 	}
-	for _, j := range s.authJobs(&s.zones[0], s.zones[0].explicit) {
+	for _, j := range s.authJobs(s.zones[0], s.zones[0].explicit) {
 		obs := make(chan model.Event, 1)
 		s.out = obs
 		j.run(t.Context())

@@ -43,8 +43,12 @@ type Options struct {
 
 // Scheduler owns the probe schedule. Create it with New and call Run once.
 type Scheduler struct {
+	// probe, zones and resolvers are the plan in force. Run's goroutine
+	// changes them (applying SetPlan) holding mu, and reads them without
+	// it; other goroutines read them holding mu. A job's goroutine reads
+	// none of them: a job takes what it needs when it is made.
 	probe     config.Probe
-	zones     []zonePlan
+	zones     []*zonePlan
 	resolvers []model.Server
 	prober    Prober
 	out       chan<- model.Event
@@ -68,6 +72,11 @@ type Scheduler struct {
 	// to say one of its names does not exist, and the parent's answer
 	// tells a removed delegation from a resolver-side problem.
 	rediscover chan *zonePlan
+
+	// next is the plan SetPlan handed over (under mu); replan wakes Run
+	// to apply it.
+	next   *config.Plan
+	replan chan struct{}
 }
 
 // zonePlan is a configured zone with its explicit servers as the prober
@@ -94,6 +103,7 @@ func New(plan *config.Plan, prober Prober, out chan<- model.Event, o Options) (*
 		attempted: map[string]bool{},
 	}
 	s.rediscover = make(chan *zonePlan, 64)
+	s.replan = make(chan struct{}, 1)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -165,8 +175,8 @@ func autoLimit(demand float64, fds int) int {
 
 // planZone names the zone's configured authoritative servers, if any, as
 // a discovery names the servers it finds.
-func planZone(z config.ZonePlan) zonePlan {
-	zp := zonePlan{ZonePlan: z}
+func planZone(z config.ZonePlan) *zonePlan {
+	zp := &zonePlan{ZonePlan: z}
 	for _, ap := range z.Authoritative {
 		zp.explicit = append(zp.explicit, model.AuthServer{Host: ap.String(), Addr: ap, Sources: []model.AuthSource{model.SourceConfig}})
 	}
@@ -276,6 +286,8 @@ type runQueue struct {
 	// scheduled.
 	authKeys map[*zonePlan][]string
 	inFlight int
+	// live are the zones of the plan in force.
+	live map[*zonePlan]bool
 	// demand is Σ job.demand() over the jobs scheduled.
 	demand float64
 	limit  int
@@ -292,11 +304,14 @@ type runQueue struct {
 // other server.
 func (s *Scheduler) Run(ctx context.Context) error {
 	var (
-		q       = &runQueue{s: s, jobs: map[string]*job{}, authKeys: map[*zonePlan][]string{}}
+		q       = &runQueue{s: s, jobs: map[string]*job{}, authKeys: map[*zonePlan][]string{}, live: map[*zonePlan]bool{}}
 		results = make(chan done, 64)
-		authSet = make(chan authUpdate, len(s.zones)+1)
+		authSet = make(chan authUpdate, 64)
 		wg      sync.WaitGroup
 	)
+	if p := s.takePlan(); p != nil {
+		s.adopt(p)
+	}
 	q.scheduleZones(authSet)
 	q.setLimit()
 	s.log.Info("probe schedule", "jobs", len(q.jobs), "concurrency", q.limit, "automatic", s.probe.Concurrency == 0)
@@ -323,8 +338,15 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case d := <-results:
 			q.finished(d)
 		case u := <-authSet:
+			if !q.live[u.zone] {
+				continue // a discovery of a zone a reload removed or changed
+			}
 			q.replaceAuthJobs(u)
 			q.setLimit()
+		case <-s.replan:
+			if p := s.takePlan(); p != nil {
+				q.applyPlan(ctx, p, authSet)
+			}
 		case z := <-s.rediscover:
 			q.rediscoverNow(z)
 		}
@@ -336,7 +358,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // watch list, the evaluator) sees every zone's nameserver addresses the
 // same way.
 func (s *Scheduler) reportConfiguredServers(ctx context.Context) {
-	for _, z := range s.zones {
+	s.reportServersOf(ctx, s.zones)
+}
+
+// reportServersOf reports the configured authoritative servers of zones.
+func (s *Scheduler) reportServersOf(ctx context.Context, zones []*zonePlan) {
+	for _, z := range zones {
 		if z.explicit != nil {
 			s.emit(ctx, model.Discovery{Time: s.now(), Zone: z.Name.FQDN(), Servers: z.explicit})
 		}
@@ -364,23 +391,28 @@ func drainUntilDone(results <-chan done, wg *sync.WaitGroup) {
 // configured servers' probes or the discovery that finds them, then the DS
 // check of a signed zone.
 func (q *runQueue) scheduleZones(authSet chan<- authUpdate) {
+	for _, z := range q.s.zones {
+		q.scheduleZone(z, authSet)
+	}
+}
+
+// scheduleZone adds one zone's first jobs (see scheduleZones).
+func (q *runQueue) scheduleZone(z *zonePlan, authSet chan<- authUpdate) {
 	s := q.s
-	for i := range s.zones {
-		z := &s.zones[i]
-		for _, j := range s.resolverJobs(z) {
+	q.live[z] = true
+	for _, j := range s.resolverJobs(z) {
+		q.add(j)
+	}
+	if z.explicit != nil {
+		for _, j := range s.authJobs(z, z.explicit) {
 			q.add(j)
+			q.authKeys[z] = append(q.authKeys[z], j.key)
 		}
-		if z.explicit != nil {
-			for _, j := range s.authJobs(z, z.explicit) {
-				q.add(j)
-				q.authKeys[z] = append(q.authKeys[z], j.key)
-			}
-		} else {
-			q.add(s.discoveryJob(z, authSet))
-		}
-		if z.DNSSEC {
-			q.add(s.dsJob(z))
-		}
+	} else {
+		q.add(s.discoveryJob(z, authSet))
+	}
+	if z.DNSSEC {
+		q.add(s.dsJob(z))
 	}
 }
 
@@ -554,8 +586,9 @@ func (s *Scheduler) probeJob(z *zonePlan, key string, q dnsprobe.Query) *job {
 
 // probeJobThen is probeJob with then called with every observation.
 func (s *Scheduler) probeJobThen(z *zonePlan, key string, q dnsprobe.Query, then func(model.Observation)) *job {
-	return &job{key: key, zone: z, every: z.Interval, hold: s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
-		qctx, cancel := context.WithTimeout(ctx, s.probe.Timeout.Duration)
+	timeout := s.probe.Timeout.Duration
+	return &job{key: key, zone: z, every: z.Interval, hold: timeout, run: func(ctx context.Context) time.Duration {
+		qctx, cancel := context.WithTimeout(ctx, timeout)
 		obs := s.prober.Probe(qctx, q)
 		cancel()
 		if ctx.Err() == nil {
@@ -664,10 +697,11 @@ func AuthModelServers(servers []model.AuthServer) []model.Server {
 }
 
 func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
-	return &job{key: "disc " + z.Name.FQDN(), zone: z, every: s.probe.DiscoveryMin.Duration, prompt: true, hold: lookupHold * s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
+	probe, resolvers := s.probe, s.resolvers
+	return &job{key: "disc " + z.Name.FQDN(), zone: z, every: probe.DiscoveryMin.Duration, prompt: true, hold: lookupHold * probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
 		// Discovery takes several queries: give it a few timeouts' worth.
-		dctx, cancel := context.WithTimeout(ctx, lookupHold*s.probe.Timeout.Duration)
-		d := s.prober.Discover(dctx, z.Name.FQDN(), s.resolvers)
+		dctx, cancel := context.WithTimeout(ctx, lookupHold*probe.Timeout.Duration)
+		d := s.prober.Discover(dctx, z.Name.FQDN(), resolvers)
 		cancel()
 		if ctx.Err() != nil {
 			return 0
@@ -687,7 +721,7 @@ func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
 				d.NS = prev.NS
 			}
 			s.emit(ctx, d)
-			return s.probe.DiscoveryMin.Duration
+			return probe.DiscoveryMin.Duration
 		}
 		s.mu.Lock()
 		prev, had := s.discovery[z.Name.FQDN()]
@@ -702,19 +736,20 @@ func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
 			}
 		}
 		s.emit(ctx, d)
-		return min(max(d.TTL, s.probe.DiscoveryMin.Duration), s.probe.DiscoveryMax.Duration)
+		return min(max(d.TTL, probe.DiscoveryMin.Duration), probe.DiscoveryMax.Duration)
 	}}
 }
 
 func (s *Scheduler) dsJob(z *zonePlan) *job {
-	return &job{key: "ds " + z.Name.FQDN(), zone: z, every: s.probe.DSCheckInterval.Duration, prompt: true, hold: lookupHold * s.probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
+	probe, resolvers := s.probe, s.resolvers
+	return &job{key: "ds " + z.Name.FQDN(), zone: z, every: probe.DSCheckInterval.Duration, prompt: true, hold: lookupHold * probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
 		auth := s.authServersOf(z)
 		if len(auth) == 0 {
 			// Nothing to compare against yet: try again soon.
-			return min(s.probe.DSCheckInterval.Duration, z.Interval)
+			return min(probe.DSCheckInterval.Duration, z.Interval)
 		}
-		dctx, cancel := context.WithTimeout(ctx, lookupHold*s.probe.Timeout.Duration)
-		c := s.prober.CheckDS(dctx, z.Name.FQDN(), s.resolvers, auth)
+		dctx, cancel := context.WithTimeout(ctx, lookupHold*probe.Timeout.Duration)
+		c := s.prober.CheckDS(dctx, z.Name.FQDN(), resolvers, auth)
 		cancel()
 		if ctx.Err() == nil {
 			s.emit(ctx, c)

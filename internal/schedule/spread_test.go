@@ -37,7 +37,7 @@ authoritative = ["127.0.0.1:5310"]
 	}
 	var asked []int64
 	s := newForTest(t, cfg, func(n int64) int64 { asked = append(asked, n); return n - 1 })
-	z := &s.zones[0]
+	z := s.zones[0]
 	probe := s.resolverJobs(z)[0]
 	if got := s.firstOffset(probe); got != 60*time.Second-1 {
 		t.Errorf("probe offset %v, want up to the whole 60 s interval", got)
@@ -61,7 +61,7 @@ authoritative = ["127.0.0.1:5310"]
 
 	cfg.Probe.Jitter.Duration = 0
 	s = newForTest(t, cfg, func(n int64) int64 { return n - 1 })
-	if got := s.firstOffset(s.resolverJobs(&s.zones[0])[0]); got != 0 {
+	if got := s.firstOffset(s.resolverJobs(s.zones[0])[0]); got != 0 {
 		t.Errorf("jitter 0: offset %v, want 0", got)
 	}
 }

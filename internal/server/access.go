@@ -111,3 +111,32 @@ func canonicalHost(h string) string {
 	}
 	return strings.ToLower(strings.TrimSuffix(h, "."))
 }
+
+// LocalOrToken wraps the handler of an endpoint that changes the daemon
+// (POST /-/reload): with an [api] token the guard has checked it already;
+// without one, only requests from a loopback address are let in, so that a
+// daemon listening beyond this host cannot be driven by whoever reaches it.
+// Refusals use the API's error document.
+func (s *Server) LocalOrToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		token := s.access.Token
+		s.mu.Unlock()
+		if token == "" && !fromLoopback(r) {
+			api.WriteError(w, http.StatusForbidden, fmt.Sprintf(
+				"%s %s changes the daemon: allowed from this host only, or with the [api] token (set [api] token_env or token_file)", r.Method, r.URL.Path))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// fromLoopback reports whether the request came from a loopback address.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}

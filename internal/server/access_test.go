@@ -158,3 +158,36 @@ func TestAccessChanges(t *testing.T) {
 	checkAnswer(t, request{path: "POST, loopback, no token"}, post(tok, "127.0.0.1:40000", ""), http.StatusUnauthorized)
 	checkAnswer(t, request{path: "POST, remote, wrong token"}, post(tok, "192.0.2.7:40000", "Bearer nope"), http.StatusUnauthorized)
 }
+
+// TestLocalOrToken: an endpoint that changes the daemon answers loopback
+// clients without a token, refuses others with the API's error document,
+// and with an [api] token lets in whoever sends it (from anywhere) and
+// nobody else.
+func TestLocalOrToken(t *testing.T) {
+	for _, tc := range []struct {
+		name, token, remote, auth string
+		want                      int
+	}{
+		{"loopback, no token configured", "", "127.0.0.1:40000", "", http.StatusOK},
+		{"IPv6 loopback, no token configured", "", "[::1]:40000", "", http.StatusOK},
+		{"remote, no token configured", "", "192.0.2.7:40000", "", http.StatusForbidden},
+		{"remote with the token", "s3cret", "192.0.2.7:40000", "Bearer s3cret", http.StatusOK},
+		{"loopback without the token", "s3cret", "127.0.0.1:40000", "", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New("127.0.0.1:9798", prometheus.NewRegistry(), nil)
+			s.Handle("/-/reload", s.LocalOrToken(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusOK)
+			})))
+			s.SetAccess(Access{Token: tc.token})
+			r := httptest.NewRequest("POST", "/-/reload", nil)
+			r.RemoteAddr = tc.remote
+			if tc.auth != "" {
+				r.Header.Set("Authorization", tc.auth)
+			}
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, r)
+			checkAnswer(t, request{path: "/-/reload"}, rec, tc.want)
+		})
+	}
+}
