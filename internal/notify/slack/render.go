@@ -152,7 +152,14 @@ func (r renderer) mention(d notify.Delivery) string {
 	switch d.Kind {
 	case notify.KindOpen:
 	case notify.KindUpdate:
-		if !raisedToCritical(d.Reason) {
+		// The last delivered message says whether this one raises the
+		// severity; without it (a state written before it was kept),
+		// the evaluator's reason does.
+		if d.Previous.ID != "" {
+			if d.Previous.Severity == model.SeverityCritical {
+				return ""
+			}
+		} else if !raisedToCritical(d.Reason) {
 			return ""
 		}
 	default:

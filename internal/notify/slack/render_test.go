@@ -431,6 +431,8 @@ func TestMentionDecision(t *testing.T) {
 		{"upgrade", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Reason: "severity warning -> critical"}, want},
 		{"upgrade among causes", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Reason: "reclassified from authoritative_outage; severity info -> critical"}, want},
 		{"other update", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Reason: "newly affected: resolvers r1"}, ""},
+		{"raised since the last message (held updates folded)", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Previous: warn, Reason: "newly affected: resolvers r1"}, want},
+		{"critical already in the last message", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Previous: crit, Reason: "severity warning -> critical"}, ""},
 		{"a cause merely naming it", notify.Delivery{Kind: notify.KindUpdate, Channel: "#dns", Incident: crit, Reason: "root cause: severity warning -> critical"}, ""},
 		{"reminder", notify.Delivery{Kind: notify.KindReminder, Channel: "#dns", Incident: crit, Reason: "repeat interval"}, ""},
 		{"resolve", notify.Delivery{Kind: notify.KindResolve, Channel: "#dns", Incident: resolved, Reason: "resolved"}, ""},
