@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,10 +46,12 @@ func (s *alertSink) count() int {
 	return len(s.bodies)
 }
 
-// TestReconfigureNotifiers: a reload's notifier settings reach the
-// running dispatcher (the resends go to the new Alertmanager URL, at the
-// new interval); a reload that adds a notifier is refused and changes
-// nothing.
+// TestReconfigureNotifiers: a reload (Daemon.Reload of the rewritten
+// file) brings the notifier settings to the running dispatcher (the
+// resends go to the new Alertmanager URL, at the new interval) and the
+// maintenance windows to the silences; a reload that adds a notifier
+// keeps the running notifiers (restart needed) and changes nothing of
+// theirs.
 func TestReconfigureNotifiers(t *testing.T) {
 	a, b := newAlertSink(t), newAlertSink(t)
 	resolver := testdns.Start(t, zone, false)
@@ -56,7 +61,15 @@ func TestReconfigureNotifiers(t *testing.T) {
 	amConf := func(url, resend string) string {
 		return fmt.Sprintf("\n[[alertmanager]]\nurls = [%q]\nresend_interval = %q\n", url, resend)
 	}
-	cfg, err := config.Parse("t.toml", []byte(base+amConf(a.srv.URL, "1h")))
+	path := filepath.Join(t.TempDir(), "reachmon.toml")
+	write := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(base + amConf(a.srv.URL, "1h"))
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +77,7 @@ func TestReconfigureNotifiers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.SetReloader(path, func() (*config.Plan, error) { return config.Load(path) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -86,12 +100,21 @@ func TestReconfigureNotifiers(t *testing.T) {
 	auth.SetRcode("lab.example.", "REFUSED")
 	wait("the alert at the first Alertmanager", func() bool { return a.count() == 1 })
 
-	next, err := config.Parse("t.toml", []byte(base+amConf(b.srv.URL, "1s")))
+	// A window open now (crossing midnight when now is late in the day)
+	// silences nothing of this outage: its subject is another zone.
+	now := time.Now().UTC()
+	window := fmt.Sprintf("\n[[maintenance]]\nname = \"nightly\"\nweekdays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nstart = %q\nend = %q\nsubject = \"other.example\"\n",
+		now.Add(-time.Hour).Format("15:04"), now.Add(time.Hour).Format("15:04"))
+	write(base + amConf(b.srv.URL, "1s") + window)
+	res, err := d.Reload(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reconfigureFrom(d, next); err != nil {
-		t.Fatal(err)
+	if !slices.Contains(res.Changed, "alertmanager") || !slices.Contains(res.Changed, "maintenance") || len(res.RestartNeeded) != 0 {
+		t.Errorf("reload changed %q, restart needed for %q; want alertmanager and maintenance changed, no restart", res.Changed, res.RestartNeeded)
+	}
+	if v := d.silences.View(); len(v.Maintenance) != 1 || v.Maintenance[0].Name != "nightly" || !v.Maintenance[0].Active {
+		t.Errorf("maintenance windows after the reload: %+v, want nightly open", v.Maintenance)
 	}
 	wait("two resends at the second Alertmanager", func() bool { return b.count() >= 2 })
 	if a.count() != 1 {
@@ -112,7 +135,17 @@ func TestReconfigureNotifiers(t *testing.T) {
 	}
 	err = reconfigureFrom(d, more)
 	if !errors.Is(err, errSinksChanged) || !strings.Contains(err.Error(), "running: notify_alertmanager_default; configured: notify_alertmanager_default, notify_webhook_w") {
-		t.Fatalf("reload adding a webhook: %v", err)
+		t.Fatalf("reconfiguring with a webhook added: %v", err)
+	}
+	// A reload that adds a notifier keeps the running notifiers' sections
+	// (the URL change with it waits for the restart) and says so.
+	write(base + amConf(a.srv.URL, "1s") + "\n[[webhook]]\nname = \"w\"\nurl = \"http://127.0.0.1:1/\"\nsecret_env = \"REACHMON_TEST_WEBHOOK_SECRET\"\n")
+	res, err = d.Reload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.RestartNeeded) != 1 || !strings.HasPrefix(res.RestartNeeded[0], "notifiers") {
+		t.Errorf("restart needed for %q, want the notifiers", res.RestartNeeded)
 	}
 	n := b.count()
 	wait("resends still at the second Alertmanager", func() bool { return b.count() > n })
