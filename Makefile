@@ -24,7 +24,7 @@ test-deps:
 	./scripts/install-test-deps.sh
 
 test: test-deps lint
-	$(GO) test -race -timeout 25m -count=1 $(TESTFLAGS) ./...
+	$(GO) test -race -timeout 45m -count=1 $(TESTFLAGS) ./...
 	$(MAKE) fuzz
 
 # The edit loop: lint, then the unit tests with -short and without -race,
