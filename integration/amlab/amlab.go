@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/integration/lab"
+	"github.com/reachmon/reachmon/internal/notify/alertmanager"
 	"github.com/reachmon/reachmon/internal/syncbuf"
 )
 
@@ -163,14 +164,9 @@ func (a *Alertmanager) do(method, path string, body []byte) ([]byte, error) {
 
 func (a *Alertmanager) get(path string) ([]byte, error) { return a.do(http.MethodGet, path, nil) }
 
-// PostableAlert is one alert of POST /api/v2/alerts.
-type PostableAlert struct {
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	StartsAt     time.Time         `json:"startsAt,omitzero"`
-	EndsAt       time.Time         `json:"endsAt,omitzero"`
-	GeneratorURL string            `json:"generatorURL,omitempty"`
-}
+// PostableAlert is one alert of POST /api/v2/alerts: the type reachmon's
+// notifier sends.
+type PostableAlert = alertmanager.PostableAlert
 
 // Post sends alerts to the v2 API, as a client would.
 func (a *Alertmanager) Post(alerts ...PostableAlert) error {
