@@ -1,0 +1,147 @@
+package rislive
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// fakeRIS is a local websocket server speaking RIS Live's message shapes:
+// it acknowledges ris_subscribe with ris_subscribe_ok, answers ping with
+// pong, and lets a test send ris_message/ris_error documents or drop the
+// connection.
+type fakeRIS struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu    sync.Mutex
+	conns []*fakeConn
+	recv  chan clientMsg
+	newc  chan *fakeConn
+	query chan string
+}
+
+type clientMsg struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+type fakeConn struct {
+	c   *websocket.Conn
+	ctx context.Context
+	// wmu serialises the test's sends with the server's replies.
+	wmu sync.Mutex
+}
+
+func newFakeRIS(t *testing.T) *fakeRIS {
+	f := &fakeRIS{t: t, recv: make(chan clientMsg, 1024), newc: make(chan *fakeConn, 16), query: make(chan string, 16)}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(func() {
+		f.mu.Lock()
+		for _, c := range f.conns {
+			c.c.CloseNow()
+		}
+		f.mu.Unlock()
+		f.srv.Close()
+	})
+	return f
+}
+
+func (f *fakeRIS) url() string { return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/v1/ws/" }
+
+func (f *fakeRIS) serve(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	fc := &fakeConn{c: c, ctx: r.Context()}
+	f.mu.Lock()
+	f.conns = append(f.conns, fc)
+	f.mu.Unlock()
+	f.query <- r.URL.RawQuery
+	f.newc <- fc
+	for {
+		_, b, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		var m clientMsg
+		if err := json.Unmarshal(b, &m); err != nil {
+			fc.send(`{"type":"ris_error","data":{"message":"Malformed message"}}`)
+			continue
+		}
+		switch m.Type {
+		case "ping":
+			fc.send(`{"type":"pong","data":null}`)
+		case "ris_subscribe":
+			fc.send(fmt.Sprintf(`{"type":"ris_subscribe_ok","data":{"subscription":%s,"socketOptions":{"acknowledge":true}}}`, m.Data))
+		}
+		f.recv <- m
+	}
+}
+
+func (fc *fakeConn) send(s string) error {
+	fc.wmu.Lock()
+	defer fc.wmu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return fc.c.Write(ctx, websocket.MessageText, []byte(s))
+}
+
+// conn waits (bounded) for the next connection.
+func (f *fakeRIS) conn() *fakeConn {
+	f.t.Helper()
+	select {
+	case c := <-f.newc:
+		return c
+	case <-time.After(10 * time.Second):
+		f.t.Fatal("no connection from the client within 10s")
+		return nil
+	}
+}
+
+// next waits (bounded) for the next client message of a type in types
+// (others are skipped).
+func (f *fakeRIS) next(types ...string) clientMsg {
+	f.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-f.recv:
+			for _, t := range types {
+				if m.Type == t {
+					return m
+				}
+			}
+		case <-deadline:
+			f.t.Fatalf("no %v message from the client within 10s", types)
+			return clientMsg{}
+		}
+	}
+}
+
+// risMsg builds a ris_message UPDATE as RIS Live sends it.
+func risMsg(ts float64, host, peer string, asn uint32, path []uint32, nextHop string, announce, withdraw []string) string {
+	d := map[string]any{
+		"timestamp": ts, "peer": peer, "peer_asn": fmt.Sprint(asn), "id": "20-1-2", "host": host,
+		"type": "UPDATE", "path": path, "community": [][]int{},
+		"announcements": []any{}, "withdrawals": withdraw,
+	}
+	if withdraw == nil {
+		d["withdrawals"] = []string{}
+	}
+	if len(announce) > 0 {
+		d["origin"] = "IGP"
+		d["announcements"] = []any{map[string]any{"next_hop": nextHop, "prefixes": announce}}
+	}
+	b, _ := json.Marshal(map[string]any{"type": "ris_message", "data": d})
+	return string(b)
+}
