@@ -320,6 +320,9 @@ func (c *Client) session(ctx context.Context) (got bool, err error) {
 		c.mu.Lock()
 		c.conn = nil
 		c.st.Connected, c.st.Since = false, c.now()
+		if err != nil {
+			c.st.LastError = err.Error()
+		}
 		c.mu.Unlock()
 		c.m.connected.Set(0)
 		if c.opts.OnConnection != nil {

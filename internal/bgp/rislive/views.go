@@ -53,6 +53,8 @@ type pathAt struct {
 	carrying bool
 	origin   uint32
 	asn      uint32
+	path     []uint32
+	nextHop  netip.Addr
 }
 
 // NewViews returns empty views with the withdrawal quorum minPeers (0:
@@ -75,7 +77,7 @@ func (v *Views) Apply(u Update, keep func(netip.Prefix) bool) []netip.Prefix {
 			m = map[Peer]*pathAt{}
 			v.routes[a.Prefix] = m
 		}
-		m[p] = &pathAt{carrying: true, origin: u.Origin, asn: u.PeerASN}
+		m[p] = &pathAt{carrying: true, origin: u.Origin, asn: u.PeerASN, path: u.Path, nextHop: a.NextHop}
 		changed = append(changed, a.Prefix)
 	}
 	for _, w := range u.Withdrawn {
@@ -178,6 +180,31 @@ func (v *Views) Peers() []Peer {
 			return 1
 		}
 		return a.Addr.Compare(b.Addr)
+	})
+	return out
+}
+
+// Route is one RIS peer's last known route to a prefix.
+type Route struct {
+	Prefix  netip.Prefix
+	Origin  uint32
+	Path    []uint32
+	NextHop netip.Addr
+}
+
+// Carried lists the routes peer is known to carry now.
+func (v *Views) Carried(peer Peer) []Route {
+	var out []Route
+	for pfx, m := range v.routes {
+		if st := m[peer]; st != nil && st.carrying {
+			out = append(out, Route{Prefix: pfx, Origin: st.origin, Path: st.path, NextHop: st.nextHop})
+		}
+	}
+	slices.SortFunc(out, func(a, b Route) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return a.Prefix.Bits() - b.Prefix.Bits()
 	})
 	return out
 }
