@@ -407,6 +407,8 @@ func (d *Daemon) handle(ev model.Event) {
 		d.log.Warn("bgp cover", "kind", string(e.Kind), "address", e.Addr.String(), "roles", e.Roles)
 	case model.PeerEvent:
 		d.log.Info("bgp peer", "kind", string(e.Kind), "peer", e.Peer, "reason", e.Reason, "routes", e.Routes)
+	case model.FeedEvent:
+		d.log.Info("bgp feed", "feed", e.Feed, "source", e.Source, "up", e.Up, "reason", e.Reason)
 	}
 }
 
