@@ -50,6 +50,7 @@ type Daemon struct {
 	srv     *server.Server
 	dns     *metrics.DNS
 	feed    *bgp.Feed
+	ris     *bgp.RISLive // nil without [ris_live]
 	events  chan model.Event
 
 	// The evaluator is owned by the consume goroutine; readers see only
@@ -129,6 +130,12 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	if cfg.RISLive != nil {
+		d.ris, err = d.feed.NewRISLive(*cfg.RISLive, bgp.RISLiveOptions{Logger: log, Registerer: wrapped})
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
@@ -205,6 +212,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.sched.Run(ctx) })
 	g.Go(func() error { defer close(d.consumeDone); d.consume(ctx); return nil })
 	g.Go(func() error { return d.feed.Run(ctx) })
+	if d.ris != nil {
+		g.Go(func() error { return d.ris.Run(ctx) })
+	}
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
 	for _, s := range d.sinks {
 		g.Go(func() error { return s.d.Run(ctx) })

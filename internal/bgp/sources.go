@@ -187,6 +187,9 @@ func (s *state) setFeed(t time.Time, fd model.BGPFeed) {
 
 // feedLabel is how evidence names a feed.
 func feedLabel(fd model.BGPFeed) string {
+	if fd.Source == model.SourceRISLive && fd.Description != "" {
+		return fd.Description // the RIS Live host: "RIS Live connection of ris-live.ripe.net"
+	}
 	l := fd.Feed
 	if fd.Address.IsValid() {
 		l += " (" + fd.Address.String()

@@ -107,3 +107,17 @@ func checkRISLiveURL(s string) string {
 
 // RISLiveEnabled reports whether the [ris_live] section is present.
 func (c *Config) RISLiveEnabled() bool { return c.RISLive != nil }
+
+// RISLiveFeed names the RIS Live connection as a feed (in the API, in
+// feed_lost incidents and in its RIS peers' feed).
+const RISLiveFeed = "ris_live"
+
+// FeedLabel is how evidence names the RIS Live connection: the URL's
+// host ("ris-live.ripe.net").
+func (r RISLive) FeedLabel() string {
+	u, err := url.Parse(r.URL)
+	if err != nil || u.Host == "" {
+		return r.URL
+	}
+	return u.Host
+}

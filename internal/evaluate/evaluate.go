@@ -83,6 +83,9 @@ func TargetsFromPlan(p *config.Plan) Targets {
 	for _, n := range p.BGP.Neighbor {
 		t.Peers = append(t.Peers, Peer{Name: n.Name(), ASN: n.PeerASN, Description: n.Description})
 	}
+	if p.RISLive != nil {
+		t.Feeds = append(t.Feeds, Feed{Name: config.RISLiveFeed, Label: p.RISLive.FeedLabel(), Source: model.SourceRISLive})
+	}
 	return t
 }
 

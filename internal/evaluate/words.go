@@ -429,6 +429,9 @@ func (f prefixWithdrawn) rootCause() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Watched prefix %s%s was withdrawn: seen by %d of %d peers",
 		f.prefix, described(f.watched.Description), f.seenBy, f.peers)
+	if f.risCarried > 0 {
+		fmt.Fprintf(&b, ", withdrawn at %d of %d RIS peers", f.risBy, f.risCarried)
+	}
 	if f.lastOrigin != 0 {
 		fmt.Fprintf(&b, ", last origin AS%d", f.lastOrigin)
 	}

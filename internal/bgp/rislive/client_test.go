@@ -12,10 +12,12 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/reachmon/reachmon/internal/bgp/rislive/rislivetest"
 )
 
 type harness struct {
-	f       *fakeRIS
+	f       *rislivetest.Server
 	c       *Client
 	reg     *prometheus.Registry
 	updates chan Update
@@ -25,8 +27,8 @@ type harness struct {
 
 func startClient(t *testing.T, prefixes []netip.Prefix, addrs []netip.Addr) *harness {
 	t.Helper()
-	h := &harness{f: newFakeRIS(t), reg: prometheus.NewRegistry(), updates: make(chan Update, 1024)}
-	c, err := New(Config{URL: h.f.url(), MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	h := &harness{f: rislivetest.New(t), reg: prometheus.NewRegistry(), updates: make(chan Update, 1024)}
+	c, err := New(Config{URL: h.f.URL(), MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		PingInterval: 100 * time.Millisecond}, Options{
 		Registerer: h.reg,
 		OnUpdate:   func(u Update) { h.updates <- u },
@@ -56,7 +58,7 @@ func startClient(t *testing.T, prefixes []netip.Prefix, addrs []netip.Addr) *har
 }
 
 // subscription decodes a client ris_(un)subscribe message's data.
-func subscription(t *testing.T, m clientMsg) subscribeData {
+func subscription(t *testing.T, m rislivetest.ClientMessage) subscribeData {
 	t.Helper()
 	var d subscribeData
 	if err := json.Unmarshal(m.Data, &d); err != nil {
@@ -91,13 +93,13 @@ func TestClientSubscribesAndFollowsTheWatchedSet(t *testing.T) {
 	ns := netip.MustParsePrefix("198.51.100.0/24")
 	addr := netip.MustParseAddr("192.0.2.53")
 	h := startClient(t, []netip.Prefix{ns}, []netip.Addr{addr})
-	h.f.conn()
-	if q := <-h.f.query; q != "client=reachmon" {
+	h.f.Conn()
+	if q := <-h.f.Query; q != "client=reachmon" {
 		t.Errorf("query %q, want client=reachmon", q)
 	}
 	got := map[string]subscribeData{}
 	for range 2 {
-		d := subscription(t, h.f.next("ris_subscribe"))
+		d := subscription(t, h.f.Next("ris_subscribe"))
 		got[d.Prefix] = d
 	}
 	if d := got["198.51.100.0/24"]; !d.MoreSpecific || d.LessSpecific || d.Type != "UPDATE" || !d.SocketOptions.Acknowledge {
@@ -111,11 +113,11 @@ func TestClientSubscribesAndFollowsTheWatchedSet(t *testing.T) {
 	// Discovery adds a prefix and drops the address.
 	added := netip.MustParsePrefix("2001:db8::/32")
 	h.c.SetWatch([]netip.Prefix{ns, added}, nil)
-	un := subscription(t, h.f.next("ris_unsubscribe"))
+	un := subscription(t, h.f.Next("ris_unsubscribe"))
 	if un.Prefix != "192.0.2.53/32" || !un.LessSpecific {
 		t.Errorf("unsubscribed %+v, want the address's filter", un)
 	}
-	sub := subscription(t, h.f.next("ris_subscribe"))
+	sub := subscription(t, h.f.Next("ris_subscribe"))
 	if sub.Prefix != "2001:db8::/32" || !sub.MoreSpecific {
 		t.Errorf("subscribed %+v, want the new prefix with its more-specifics", sub)
 	}
@@ -129,25 +131,25 @@ func TestClientSubscribesAndFollowsTheWatchedSet(t *testing.T) {
 
 func TestClientUpdatesErrorsAndPings(t *testing.T) {
 	h := startClient(t, []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, nil)
-	fc := h.f.conn()
-	h.f.next("ris_subscribe")
+	fc := h.f.Conn()
+	h.f.Next("ris_subscribe")
 
 	// RIS Live pings: the client sends them, the server's pongs count.
-	h.f.next("ping")
+	h.f.Next("ping")
 	waitFor(t, "a pong counted", func() bool { return testutil.ToFloat64(h.c.m.messages.WithLabelValues(TypePong)) >= 1 })
 
 	// A websocket-level ping from the server is answered while reading.
 	pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	fc.wmu.Lock()
-	err := fc.c.Ping(pctx)
-	fc.wmu.Unlock()
+	fc.WMu.Lock()
+	err := fc.WS.Ping(pctx)
+	fc.WMu.Unlock()
 	cancel()
 	if err != nil {
 		t.Errorf("websocket ping not answered: %v", err)
 	}
 
 	ts := float64(time.Now().Add(-2*time.Second).UnixMilli()) / 1000
-	fc.send(risMsg(ts, "rrc00", "192.0.2.1", 64500, []uint32{64500, 64496}, "192.0.2.1", []string{"198.51.100.0/24"}, nil))
+	fc.Send(rislivetest.Update(ts, "rrc00", "192.0.2.1", 64500, []uint32{64500, 64496}, "192.0.2.1", []string{"198.51.100.0/24"}, nil))
 	u := h.update(t)
 	if u.Host != "rrc00" || u.Peer != netip.MustParseAddr("192.0.2.1") || u.PeerASN != 64500 || u.Origin != 64496 ||
 		len(u.Announced) != 1 || u.Announced[0].Prefix != netip.MustParsePrefix("198.51.100.0/24") {
@@ -158,14 +160,14 @@ func TestClientUpdatesErrorsAndPings(t *testing.T) {
 	}
 
 	// ris_error: logged, kept in the status, counted; the connection stays.
-	fc.send(`{"type":"ris_error","data":{"message":"Invalid prefix filter"}}`)
+	fc.Send(`{"type":"ris_error","data":{"message":"Invalid prefix filter"}}`)
 	waitFor(t, "the ris_error in the status", func() bool { return h.c.Status().LastRISError == "Invalid prefix filter" })
 	if n := testutil.ToFloat64(h.c.m.messages.WithLabelValues(TypeError)); n != 1 {
 		t.Errorf("ris_error counted %v times", n)
 	}
 	// A malformed message is refused and counted; later ones still arrive.
-	fc.send(`{"type":"ris_message","data":{"type":"UPDATE","peer":"nope"}}`)
-	fc.send(risMsg(ts, "rrc01", "192.0.2.2", 64501, []uint32{64501}, "192.0.2.2", nil, []string{"198.51.100.0/24"}))
+	fc.Send(`{"type":"ris_message","data":{"type":"UPDATE","peer":"nope"}}`)
+	fc.Send(rislivetest.Update(ts, "rrc01", "192.0.2.2", 64501, []uint32{64501}, "192.0.2.2", nil, []string{"198.51.100.0/24"}))
 	if u := h.update(t); u.Host != "rrc01" || len(u.Withdrawn) != 1 {
 		t.Errorf("update after the malformed one: %+v", u)
 	}
@@ -179,15 +181,15 @@ func TestClientUpdatesErrorsAndPings(t *testing.T) {
 
 func TestClientReconnectsAfterTheServerDrops(t *testing.T) {
 	h := startClient(t, []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, []netip.Addr{netip.MustParseAddr("192.0.2.53")})
-	fc := h.f.conn()
-	h.f.next("ris_subscribe")
-	h.f.next("ris_subscribe")
-	fc.c.Close(websocket.StatusGoingAway, "server restart")
+	fc := h.f.Conn()
+	h.f.Next("ris_subscribe")
+	h.f.Next("ris_subscribe")
+	fc.WS.Close(websocket.StatusGoingAway, "server restart")
 
-	h.f.conn() // bounded: the fake's conn() fails the test after 10s
+	h.f.Conn() // bounded: the fake's conn() fails the test after 10s
 	got := map[string]bool{}
 	for range 2 {
-		got[subscription(t, h.f.next("ris_subscribe")).Prefix] = true
+		got[subscription(t, h.f.Next("ris_subscribe")).Prefix] = true
 	}
 	if !got["198.51.100.0/24"] || !got["192.0.2.53/32"] {
 		t.Errorf("resubscribed %v, want both filters again", got)

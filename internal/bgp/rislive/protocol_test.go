@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/internal/bgp/rislive/rislivetest"
 )
 
 // A ris_message as the RIS Live manual shows it: peer_asn a string, path
@@ -40,7 +42,7 @@ func TestParseUpdate(t *testing.T) {
 		t.Errorf("withdrawn %v", u.Withdrawn)
 	}
 
-	m, err = Parse([]byte(risMsg(1700000000.5, "rrc00", "192.0.2.1", 64500, []uint32{64500, 64496}, "192.0.2.1", []string{"198.51.100.0/24"}, nil)))
+	m, err = Parse([]byte(rislivetest.Update(1700000000.5, "rrc00", "192.0.2.1", 64500, []uint32{64500, 64496}, "192.0.2.1", []string{"198.51.100.0/24"}, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +74,7 @@ func TestParseOtherMessages(t *testing.T) {
 func TestParseRefusesBadInput(t *testing.T) {
 	good := func(mod func(d map[string]any)) string {
 		var env map[string]any
-		json.Unmarshal([]byte(risMsg(1700000000, "rrc00", "192.0.2.1", 64500, []uint32{64500}, "192.0.2.1", []string{"198.51.100.0/24"}, []string{"203.0.113.0/24"})), &env)
+		json.Unmarshal([]byte(rislivetest.Update(1700000000, "rrc00", "192.0.2.1", 64500, []uint32{64500}, "192.0.2.1", []string{"198.51.100.0/24"}, []string{"203.0.113.0/24"})), &env)
 		mod(env["data"].(map[string]any))
 		b, _ := json.Marshal(env)
 		return string(b)

@@ -5,14 +5,16 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/reachmon/reachmon/internal/bgp/rislive/rislivetest"
 )
 
 // replay sends RIS Live UPDATEs through the local server and the client
 // and applies what arrives to v, as the feed does.
-func replay(t *testing.T, h *harness, fc *fakeConn, v *Views, keep func(netip.Prefix) bool, msgs []string) {
+func replay(t *testing.T, h *harness, fc *rislivetest.Conn, v *Views, keep func(netip.Prefix) bool, msgs []string) {
 	t.Helper()
 	for _, m := range msgs {
-		if err := fc.send(m); err != nil {
+		if err := fc.Send(m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -35,17 +37,17 @@ func TestNameserverPrefixWithdrawalNeedsTheQuorum(t *testing.T) {
 	ns := netip.MustParsePrefix("198.51.100.0/24")
 	keep := func(p netip.Prefix) bool { return ns.Overlaps(p) }
 	h := startClient(t, []netip.Prefix{ns}, []netip.Addr{netip.MustParseAddr("198.51.100.53")})
-	fc := h.f.conn()
+	fc := h.f.Conn()
 	ts := float64(time.Now().Unix())
 	hosts, addrs, asns := peers(10)
 
 	v := NewViews(0)
 	var announce []string
 	for i := range 10 {
-		announce = append(announce, risMsg(ts, hosts[i], addrs[i], asns[i], []uint32{asns[i], 64496}, addrs[i], []string{"198.51.100.0/24"}, nil))
+		announce = append(announce, rislivetest.Update(ts, hosts[i], addrs[i], asns[i], []uint32{asns[i], 64496}, addrs[i], []string{"198.51.100.0/24"}, nil))
 	}
 	// A withdrawal from a peer never seen carrying it does not count.
-	announce = append(announce, risMsg(ts, "rrc03", "192.0.2.200", 64999, nil, "", nil, []string{"198.51.100.0/24"}))
+	announce = append(announce, rislivetest.Update(ts, "rrc03", "192.0.2.200", 64999, nil, "", nil, []string{"198.51.100.0/24"}))
 	replay(t, h, fc, v, keep, announce)
 	if w := v.Withdrawal(ns); w.Carried != 10 || w.Withdrawn != 0 || w.Counts() {
 		t.Fatalf("after the announcements: %+v", w)
@@ -55,14 +57,14 @@ func TestNameserverPrefixWithdrawalNeedsTheQuorum(t *testing.T) {
 	}
 
 	// One RIS peer withdraws: its own routing, nothing to report.
-	replay(t, h, fc, v, keep, []string{risMsg(ts+1, hosts[0], addrs[0], asns[0], nil, "", nil, []string{"198.51.100.0/24"})})
+	replay(t, h, fc, v, keep, []string{rislivetest.Update(ts+1, hosts[0], addrs[0], asns[0], nil, "", nil, []string{"198.51.100.0/24"})})
 	if w := v.Withdrawal(ns); w.Withdrawn != 1 || w.Counts() {
 		t.Fatalf("one withdrawal: %+v counts", w)
 	}
 	// Seven more: 8 of 10, past the default quorum (half, at least 2).
 	var more []string
 	for i := 1; i < 8; i++ {
-		more = append(more, risMsg(ts+2, hosts[i], addrs[i], asns[i], nil, "", nil, []string{"198.51.100.0/24"}))
+		more = append(more, rislivetest.Update(ts+2, hosts[i], addrs[i], asns[i], nil, "", nil, []string{"198.51.100.0/24"}))
 	}
 	replay(t, h, fc, v, keep, more)
 	w := v.Withdrawal(ns)
@@ -86,19 +88,19 @@ func TestMoreSpecificFromAnotherOriginAtSeveralPeers(t *testing.T) {
 	hijack := netip.MustParsePrefix("198.51.100.0/25")
 	keep := func(p netip.Prefix) bool { return ns.Overlaps(p) }
 	h := startClient(t, []netip.Prefix{ns}, nil)
-	fc := h.f.conn()
+	fc := h.f.Conn()
 	ts := float64(time.Now().Unix())
 	hosts, addrs, asns := peers(6)
 	v := NewViews(0)
 	var msgs []string
 	for i := range 6 {
-		msgs = append(msgs, risMsg(ts, hosts[i], addrs[i], asns[i], []uint32{asns[i], 64496}, addrs[i], []string{"198.51.100.0/24"}, nil))
+		msgs = append(msgs, rislivetest.Update(ts, hosts[i], addrs[i], asns[i], []uint32{asns[i], 64496}, addrs[i], []string{"198.51.100.0/24"}, nil))
 	}
 	for i := range 4 {
-		msgs = append(msgs, risMsg(ts+1, hosts[i], addrs[i], asns[i], []uint32{asns[i], 64666}, addrs[i], []string{"198.51.100.0/25"}, nil))
+		msgs = append(msgs, rislivetest.Update(ts+1, hosts[i], addrs[i], asns[i], []uint32{asns[i], 64666}, addrs[i], []string{"198.51.100.0/25"}, nil))
 	}
 	// Outside the watched prefix: not kept.
-	msgs = append(msgs, risMsg(ts+1, hosts[0], addrs[0], asns[0], []uint32{asns[0], 64666}, addrs[0], []string{"203.0.113.0/24"}, nil))
+	msgs = append(msgs, rislivetest.Update(ts+1, hosts[0], addrs[0], asns[0], []uint32{asns[0], 64666}, addrs[0], []string{"203.0.113.0/24"}, nil))
 	replay(t, h, fc, v, keep, msgs)
 	if o := v.Origins(hijack); len(o) != 1 || o[0] != (OriginCount{64666, 4}) {
 		t.Errorf("more-specific origins %v, want AS64666 at 4 RIS peers", o)

@@ -1,4 +1,9 @@
-package rislive
+// Package rislivetest is a local websocket server speaking RIS Live's
+// message shapes, for tests: it acknowledges ris_subscribe with
+// ris_subscribe_ok, answers ping with pong, records what clients send,
+// and lets a test send ris_message / ris_error documents or drop the
+// connection. It listens on 127.0.0.1 only.
+package rislivetest
 
 import (
 	"context"
@@ -14,40 +19,40 @@ import (
 	"github.com/coder/websocket"
 )
 
-// fakeRIS is a local websocket server speaking RIS Live's message shapes:
+// Server is a local websocket server speaking RIS Live's message shapes:
 // it acknowledges ris_subscribe with ris_subscribe_ok, answers ping with
 // pong, and lets a test send ris_message/ris_error documents or drop the
 // connection.
-type fakeRIS struct {
+type Server struct {
 	t   *testing.T
 	srv *httptest.Server
 
 	mu    sync.Mutex
-	conns []*fakeConn
-	recv  chan clientMsg
-	newc  chan *fakeConn
-	query chan string
+	conns []*Conn
+	recv  chan ClientMessage
+	newc  chan *Conn
+	Query chan string
 }
 
-type clientMsg struct {
+type ClientMessage struct {
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
 }
 
-type fakeConn struct {
-	c   *websocket.Conn
+type Conn struct {
+	WS  *websocket.Conn
 	ctx context.Context
 	// wmu serialises the test's sends with the server's replies.
-	wmu sync.Mutex
+	WMu sync.Mutex
 }
 
-func newFakeRIS(t *testing.T) *fakeRIS {
-	f := &fakeRIS{t: t, recv: make(chan clientMsg, 1024), newc: make(chan *fakeConn, 16), query: make(chan string, 16)}
+func New(t *testing.T) *Server {
+	f := &Server{t: t, recv: make(chan ClientMessage, 1024), newc: make(chan *Conn, 16), Query: make(chan string, 16)}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(func() {
 		f.mu.Lock()
 		for _, c := range f.conns {
-			c.c.CloseNow()
+			c.WS.CloseNow()
 		}
 		f.mu.Unlock()
 		f.srv.Close()
@@ -55,49 +60,49 @@ func newFakeRIS(t *testing.T) *fakeRIS {
 	return f
 }
 
-func (f *fakeRIS) url() string { return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/v1/ws/" }
+func (f *Server) URL() string { return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/v1/ws/" }
 
-func (f *fakeRIS) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
 	}
-	fc := &fakeConn{c: c, ctx: r.Context()}
+	fc := &Conn{WS: c, ctx: r.Context()}
 	f.mu.Lock()
 	f.conns = append(f.conns, fc)
 	f.mu.Unlock()
-	f.query <- r.URL.RawQuery
+	f.Query <- r.URL.RawQuery
 	f.newc <- fc
 	for {
 		_, b, err := c.Read(r.Context())
 		if err != nil {
 			return
 		}
-		var m clientMsg
+		var m ClientMessage
 		if err := json.Unmarshal(b, &m); err != nil {
-			fc.send(`{"type":"ris_error","data":{"message":"Malformed message"}}`)
+			fc.Send(`{"type":"ris_error","data":{"message":"Malformed message"}}`)
 			continue
 		}
 		switch m.Type {
 		case "ping":
-			fc.send(`{"type":"pong","data":null}`)
+			fc.Send(`{"type":"pong","data":null}`)
 		case "ris_subscribe":
-			fc.send(fmt.Sprintf(`{"type":"ris_subscribe_ok","data":{"subscription":%s,"socketOptions":{"acknowledge":true}}}`, m.Data))
+			fc.Send(fmt.Sprintf(`{"type":"ris_subscribe_ok","data":{"subscription":%s,"socketOptions":{"acknowledge":true}}}`, m.Data))
 		}
 		f.recv <- m
 	}
 }
 
-func (fc *fakeConn) send(s string) error {
-	fc.wmu.Lock()
-	defer fc.wmu.Unlock()
+func (fc *Conn) Send(s string) error {
+	fc.WMu.Lock()
+	defer fc.WMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return fc.c.Write(ctx, websocket.MessageText, []byte(s))
+	return fc.WS.Write(ctx, websocket.MessageText, []byte(s))
 }
 
-// conn waits (bounded) for the next connection.
-func (f *fakeRIS) conn() *fakeConn {
+// Conn waits (bounded) for the next connection.
+func (f *Server) Conn() *Conn {
 	f.t.Helper()
 	select {
 	case c := <-f.newc:
@@ -108,9 +113,9 @@ func (f *fakeRIS) conn() *fakeConn {
 	}
 }
 
-// next waits (bounded) for the next client message of a type in types
+// Next waits (bounded) for the next client message of a type in types
 // (others are skipped).
-func (f *fakeRIS) next(types ...string) clientMsg {
+func (f *Server) Next(types ...string) ClientMessage {
 	f.t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -123,13 +128,13 @@ func (f *fakeRIS) next(types ...string) clientMsg {
 			}
 		case <-deadline:
 			f.t.Fatalf("no %v message from the client within 10s", types)
-			return clientMsg{}
+			return ClientMessage{}
 		}
 	}
 }
 
-// risMsg builds a ris_message UPDATE as RIS Live sends it.
-func risMsg(ts float64, host, peer string, asn uint32, path []uint32, nextHop string, announce, withdraw []string) string {
+// Update builds a ris_message UPDATE as RIS Live sends it.
+func Update(ts float64, host, peer string, asn uint32, path []uint32, nextHop string, announce, withdraw []string) string {
 	d := map[string]any{
 		"timestamp": ts, "peer": peer, "peer_asn": fmt.Sprint(asn), "id": "20-1-2", "host": host,
 		"type": "UPDATE", "path": path, "community": [][]int{},
