@@ -88,8 +88,9 @@ func (r *RISLive) Status() rislive.Status { return r.client.Status() }
 
 // Run connects to RIS Live and follows the watched set until ctx ends.
 func (r *RISLive) Run(ctx context.Context) error {
-	r.src.SetFeed(model.BGPFeed{Feed: RISLiveFeed, Name: "RIS Live", Description: r.label, State: "down",
-		Since: r.now(), Reason: "connecting"})
+	// The feed is reported at the first connection: until then the
+	// evaluator's configured feed target stands for it (feed_lost "has
+	// not come up" after the start grace).
 	done := make(chan error, 1)
 	go func() { done <- r.client.Run(ctx) }()
 	t := time.NewTicker(time.Second)

@@ -128,7 +128,12 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_bgp_resyncs_total": {nil, "one", func(dims) int { return 1 }, ""},
 	"reachmon_bgp_addresses_degraded": {[]string{"name", "role"}, "resolvers + zones (role nameserver, name a zone)",
 		func(d dims) int { return d.resolvers + d.zones }, ""},
-	"reachmon_bgp_watched": {[]string{"what"}, "2 (prefixes, addresses)", func(dims) int { return 2 }, ""},
+	"reachmon_bgp_watched":               {[]string{"what"}, "2 (prefixes, addresses)", func(dims) int { return 2 }, ""},
+	"reachmon_ris_live_connected":        {nil, "one", func(dims) int { return 1 }, ""},
+	"reachmon_ris_live_messages_total":   {[]string{"type"}, "7 types (pre-created)", func(dims) int { return 7 }, ""},
+	"reachmon_ris_live_lag_seconds":      {nil, "one", func(dims) int { return 1 }, ""},
+	"reachmon_ris_live_subscriptions":    {nil, "one", func(dims) int { return 1 }, ""},
+	"reachmon_ris_live_reconnects_total": {nil, "one", func(dims) int { return 1 }, ""},
 	"reachmon_bgp_more_specifics_overflow_total": {[]string{"prefix"}, "configured prefixes (pre-created)",
 		func(d dims) int { return d.prefixes }, ""},
 
@@ -215,6 +220,8 @@ address = "127.0.0.1"
 port = 1
 peer_asn = 65010
 connect_retry = "1s"
+[ris_live]
+url = "ws://127.0.0.1:1/v1/ws/"
 [[alertmanager]]
 urls = ["http://127.0.0.1:1"]
 [[webhook]]
