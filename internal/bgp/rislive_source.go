@@ -237,7 +237,7 @@ func (r *RISLive) connection(up bool) {
 	defer r.mu.Unlock()
 	t := r.now()
 	st := r.client.Status()
-	fd := model.BGPFeed{Feed: RISLiveFeed, Name: "RIS Live", Description: r.label, Since: t}
+	fd := model.BGPFeed{Feed: RISLiveFeed, Name: "RIS Live", Label: r.label, Description: r.client.URL(), Since: t}
 	if up {
 		fd.State = "up"
 	} else {

@@ -176,8 +176,8 @@ func (s *state) setFeed(t time.Time, fd model.BGPFeed) {
 	}
 	up := fd.State == "up"
 	s.feeds[fd.Feed] = &fd
-	if old != nil && (old.State == "up") == up {
-		return
+	if old == nil && !up || old != nil && (old.State == "up") == up {
+		return // a feed known down from the start is no event: the evaluator's start grace judges it
 	}
 	if fd.Since.IsZero() {
 		fd.Since = t
@@ -185,10 +185,11 @@ func (s *state) setFeed(t time.Time, fd model.BGPFeed) {
 	s.emit(model.FeedEvent{Time: t, Feed: fd.Feed, Source: fd.Source, Label: feedLabel(fd), Up: up, Reason: fd.Reason})
 }
 
-// feedLabel is how evidence names a feed.
+// feedLabel is how evidence names a feed: its Label, else its name and
+// address.
 func feedLabel(fd model.BGPFeed) string {
-	if fd.Source == model.SourceRISLive && fd.Description != "" {
-		return fd.Description // the RIS Live host: "RIS Live connection of ris-live.ripe.net"
+	if fd.Label != "" {
+		return fd.Label
 	}
 	l := fd.Feed
 	if fd.Address.IsValid() {

@@ -35,6 +35,7 @@ type Config struct {
 	Prefix   []Prefix    `toml:"prefix"`
 	Slack    SlackConfig `toml:"slack"`
 	BGP      BGP         `toml:"bgp"`
+	BMP      BMP         `toml:"bmp"`
 	// RISLive is the [ris_live] section (nil: absent, the source is off).
 	RISLive  *RISLive  `toml:"ris_live"`
 	Evaluate Evaluate  `toml:"evaluate"`

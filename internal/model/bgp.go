@@ -213,9 +213,11 @@ type BGPPeer struct {
 // BGPFeed is the current state of a feed that carries several peers (a
 // router's BMP session).
 type BGPFeed struct {
-	Feed        string     `json:"feed"`
-	Source      string     `json:"source"`
-	Name        string     `json:"name,omitempty"`
+	Feed   string `json:"feed"`
+	Source string `json:"source"`
+	Name   string `json:"name,omitempty"`
+	// Label is how evidence names it ("router edge1 (192.0.2.10)").
+	Label       string     `json:"label,omitempty"`
 	Address     netip.Addr `json:"address,omitzero"`
 	Description string     `json:"description,omitempty"`
 	State       string     `json:"state"` // "up", "down"
