@@ -245,3 +245,20 @@ func TestNewRefusesBadURL(t *testing.T) {
 		t.Errorf("URL %q, %v: a given client is kept", c.URL(), err)
 	}
 }
+
+// TestClientReplacesAStaleConnection: a server that stays connected but
+// sends nothing (not even pongs) is left after three ping intervals.
+func TestClientReplacesAStaleConnection(t *testing.T) {
+	h := startClient(t, []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, nil)
+	h.f.Mute(true)
+	h.f.Conn()
+	h.f.Next("ris_subscribe")
+	h.f.Next("ping")
+	h.f.Conn() // the replacement (bounded by Conn's 10s)
+	waitFor(t, "the stale connection's error", func() bool {
+		return strings.Contains(h.c.Status().LastError, "connection stale")
+	})
+	if n := testutil.ToFloat64(h.c.m.reconnects); n < 1 {
+		t.Errorf("reconnects %v", n)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,7 +33,12 @@ type Server struct {
 	recv  chan ClientMessage
 	newc  chan *Conn
 	Query chan string
+	muted atomic.Bool
 }
+
+// Mute stops (or resumes) answering pings: the server stays connected
+// but sends nothing, as a stalled feed would.
+func (f *Server) Mute(on bool) { f.muted.Store(on) }
 
 type ClientMessage struct {
 	Type string          `json:"type"`
@@ -85,7 +91,9 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		switch m.Type {
 		case "ping":
-			fc.Send(`{"type":"pong","data":null}`)
+			if !f.muted.Load() {
+				fc.Send(`{"type":"pong","data":null}`)
+			}
 		case "ris_subscribe":
 			fc.Send(fmt.Sprintf(`{"type":"ris_subscribe_ok","data":{"subscription":%s,"socketOptions":{"acknowledge":true}}}`, m.Data))
 		}
