@@ -20,6 +20,11 @@ import (
 // is one feed_lost incident for every RIS peer.
 const RISLiveFeed = config.RISLiveFeed
 
+// MaxRISPeers bounds the RIS peer views tracked (RIS has about 1,500
+// peers over all collectors); an UPDATE from another one beyond it is
+// ignored and logged once.
+const MaxRISPeers = 10000
+
 // RISLiveReasonDisconnected is the Reason of a RIS peer's PeerDown when
 // the RIS Live connection is lost.
 const RISLiveReasonDisconnected = "ris_live_disconnected"
@@ -49,7 +54,9 @@ type RISLive struct {
 	known   map[rislive.Peer]bool
 	up      bool
 	pending map[netip.Prefix]map[rislive.Peer]time.Time
-	gen     uint64
+	// peersWarned: the RIS peers beyond MaxRISPeers were logged.
+	peersWarned bool
+	gen         uint64
 }
 
 // RISLiveOptions are the RIS Live source's dependencies.
@@ -178,17 +185,29 @@ func (r *RISLive) update(u rislive.Update) {
 	if len(announced) == 0 && len(withdrawn) == 0 {
 		return
 	}
-	r.views.Apply(u, ws.watched)
-	if !r.known[p] && len(announced) == 0 {
-		return // withdrawals from a peer never seen carrying anything
-	}
 	if !r.known[p] {
+		if len(announced) == 0 {
+			return // withdrawals from a peer never seen carrying anything
+		}
+		if len(r.known) >= MaxRISPeers {
+			if !r.peersWarned {
+				r.peersWarned = true
+				r.log.Warn("ris live: RIS peers beyond the bound are ignored", "bound", MaxRISPeers, "first_ignored", rislive.Description(p.Host, p.Addr, u.PeerASN))
+			}
+			return
+		}
 		r.known[p] = true
 		r.addPeer(p, u.PeerASN, t)
 	}
+	// Only what the views took: a prefix beyond their bound is not
+	// tracked, so it is neither announced nor withdrawn in the state.
+	took := map[netip.Prefix]bool{}
+	for _, c := range r.views.Apply(u, ws.watched) {
+		took[c] = true
+	}
 	key := risPeerKey(p)
 	for _, a := range u.Announced {
-		if !ws.watched(a.Prefix) {
+		if !took[a.Prefix] {
 			continue
 		}
 		if m := r.pending[a.Prefix]; m != nil {
@@ -197,6 +216,9 @@ func (r *RISLive) update(u rislive.Update) {
 		r.src.Route(key, t, Route{Prefix: a.Prefix, Origin: u.Origin, ASPath: u.Path, NextHop: a.NextHop})
 	}
 	for _, w := range withdrawn {
+		if !took[w] {
+			continue // not carried by this peer as far as reachmon saw
+		}
 		m := r.pending[w]
 		if m == nil {
 			m = map[rislive.Peer]time.Time{}

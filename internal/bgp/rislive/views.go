@@ -47,7 +47,16 @@ const DefaultQuorumFloor = 2
 type Views struct {
 	minPeers int
 	routes   map[netip.Prefix]map[Peer]*pathAt
+	// Dropped counts announcements of new prefixes refused because
+	// MaxPrefixesTracked prefixes are tracked already.
+	Dropped int
 }
+
+// MaxPrefixesTracked bounds the distinct prefixes Views tracks (watched
+// prefixes, their more-specifics, routes covering watched addresses): a
+// flood of more-specifics cannot grow it without limit. An announcement
+// of a new prefix beyond it is dropped and counted in Dropped.
+const MaxPrefixesTracked = 1 << 16
 
 type pathAt struct {
 	carrying bool
@@ -64,7 +73,8 @@ func NewViews(minPeers int) *Views {
 }
 
 // Apply records an UPDATE's prefixes that keep reports as interesting
-// (nil: all) and returns the prefixes it changed.
+// (nil: all) and returns the prefixes it took: the announced ones it
+// tracks and the withdrawn ones the peer was seen carrying.
 func (v *Views) Apply(u Update, keep func(netip.Prefix) bool) []netip.Prefix {
 	p := Peer{Host: u.Host, Addr: u.Peer}
 	var changed []netip.Prefix
@@ -74,6 +84,10 @@ func (v *Views) Apply(u Update, keep func(netip.Prefix) bool) []netip.Prefix {
 		}
 		m := v.routes[a.Prefix]
 		if m == nil {
+			if len(v.routes) >= MaxPrefixesTracked {
+				v.Dropped++
+				continue
+			}
 			m = map[Peer]*pathAt{}
 			v.routes[a.Prefix] = m
 		}

@@ -133,3 +133,26 @@ func TestQuorum(t *testing.T) {
 		t.Errorf("%+v: %q", w, w)
 	}
 }
+
+// TestViewsBound: beyond MaxPrefixesTracked distinct prefixes a new
+// prefix's announcement is dropped and counted; tracked ones still
+// change.
+func TestViewsBound(t *testing.T) {
+	v := NewViews(0)
+	u := Update{Host: "rrc00", Peer: netip.MustParseAddr("192.0.2.1"), PeerASN: 64500, Origin: 64666}
+	base := netip.MustParseAddr("10.0.0.0").As4()
+	for i := range MaxPrefixesTracked + 10 {
+		a := base
+		a[0], a[1], a[2] = 10+byte(i>>16), byte(i>>8), byte(i)
+		u.Announced = append(u.Announced, Announced{Prefix: netip.PrefixFrom(netip.AddrFrom4(a), 24)})
+	}
+	took := v.Apply(u, nil)
+	if len(took) != MaxPrefixesTracked || v.Dropped != 10 {
+		t.Fatalf("took %d, dropped %d; want %d and 10", len(took), v.Dropped, MaxPrefixesTracked)
+	}
+	first := u.Announced[0].Prefix
+	w := Update{Host: "rrc00", Peer: u.Peer, Withdrawn: []netip.Prefix{first, u.Announced[len(u.Announced)-1].Prefix}}
+	if took := v.Apply(w, nil); len(took) != 1 || took[0] != first {
+		t.Errorf("withdrawal took %v, want only the tracked %v", took, first)
+	}
+}
