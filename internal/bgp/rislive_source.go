@@ -54,8 +54,9 @@ type RISLive struct {
 	known   map[rislive.Peer]bool
 	up      bool
 	pending map[netip.Prefix]map[rislive.Peer]time.Time
-	// peersWarned: the RIS peers beyond MaxRISPeers were logged.
-	peersWarned bool
+	// peersWarned, prefixesWarned: the RIS peers beyond MaxRISPeers, the
+	// prefixes beyond rislive.MaxPrefixesTracked were logged.
+	peersWarned, prefixesWarned bool
 	gen         uint64
 }
 
@@ -202,8 +203,13 @@ func (r *RISLive) update(u rislive.Update) {
 	// Only what the views took: a prefix beyond their bound is not
 	// tracked, so it is neither announced nor withdrawn in the state.
 	took := map[netip.Prefix]bool{}
+	dropped := r.views.Dropped
 	for _, c := range r.views.Apply(u, ws.watched) {
 		took[c] = true
+	}
+	if r.views.Dropped > dropped && !r.prefixesWarned {
+		r.prefixesWarned = true
+		r.log.Warn("ris live: prefixes beyond the bound are ignored", "bound", rislive.MaxPrefixesTracked, "peer", risPeerKey(p))
 	}
 	key := risPeerKey(p)
 	for _, a := range u.Announced {

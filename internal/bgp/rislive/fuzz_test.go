@@ -6,9 +6,9 @@ import (
 	"github.com/reachmon/reachmon/internal/bgp/rislive/rislivetest"
 )
 
-// FuzzParse feeds arbitrary server messages to the parser: it must never
+// FuzzRISLiveMessage feeds arbitrary server messages to the parser: it must never
 // panic, and what it accepts must respect its bounds.
-func FuzzParse(f *testing.F) {
+func FuzzRISLiveMessage(f *testing.F) {
 	f.Add([]byte(manualExample))
 	f.Add([]byte(rislivetest.Update(1700000000, "rrc00", "192.0.2.1", 64500, []uint32{64500, 64496}, "192.0.2.1", []string{"198.51.100.0/24"}, []string{"203.0.113.0/24"})))
 	f.Add([]byte(`{"type":"ris_error","data":{"message":"Unknown prefix"}}`))
