@@ -57,7 +57,7 @@ type RISLive struct {
 	// peersWarned, prefixesWarned: the RIS peers beyond MaxRISPeers, the
 	// prefixes beyond rislive.MaxPrefixesTracked were logged.
 	peersWarned, prefixesWarned bool
-	gen         uint64
+	gen                         uint64
 }
 
 // RISLiveOptions are the RIS Live source's dependencies.
