@@ -83,6 +83,11 @@ func TargetsFromPlan(p *config.Plan) Targets {
 	for _, n := range p.BGP.Neighbor {
 		t.Peers = append(t.Peers, Peer{Name: n.Name(), ASN: n.PeerASN, Description: n.Description})
 	}
+	if p.BMP.Enabled() {
+		for _, r := range p.BMP.Router {
+			t.Feeds = append(t.Feeds, Feed{Name: r.FeedName(), Label: r.Label(), Source: model.SourceBMP})
+		}
+	}
 	return t
 }
 
