@@ -23,6 +23,7 @@ import (
 
 	"github.com/reachmon/reachmon/internal/api"
 	"github.com/reachmon/reachmon/internal/bgp"
+	"github.com/reachmon/reachmon/internal/bgp/bmp"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
 	"github.com/reachmon/reachmon/internal/evaluate"
@@ -51,6 +52,7 @@ type Daemon struct {
 	dns     *metrics.DNS
 	feed    *bgp.Feed
 	ris     *bgp.RISLive // nil without [ris_live]
+	bmp     *bmp.Station // nil without [bmp]
 	events  chan model.Event
 
 	// The evaluator is owned by the consume goroutine; readers see only
@@ -136,6 +138,9 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}
+	if cfg.BMP.Enabled() {
+		d.bmp = bmp.New(cfg.BMP, d.feed.NewSource(model.SourceBMP), bmp.Options{Logger: log, Registerer: wrapped})
+	}
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
@@ -214,6 +219,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.feed.Run(ctx) })
 	if d.ris != nil {
 		g.Go(func() error { return d.ris.Run(ctx) })
+	}
+	if d.bmp != nil {
+		g.Go(func() error { return d.bmp.Run(ctx) })
 	}
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
 	for _, s := range d.sinks {

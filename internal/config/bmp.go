@@ -42,6 +42,16 @@ func (r BMPRouter) Addr() netip.Addr {
 	return a.Unmap()
 }
 
+// Label is how evidence names the router's BMP session: "router edge1
+// (192.0.2.10, Frankfurt edge)".
+func (r BMPRouter) Label() string {
+	l := "router " + r.Name + " (" + r.Addr().String()
+	if r.Description != "" {
+		l += ", " + r.Description
+	}
+	return l + ")"
+}
+
 // FeedName is the router's feed in events, incidents and the API:
 // "bmp router <name>".
 func (r BMPRouter) FeedName() string { return "bmp router " + r.Name }

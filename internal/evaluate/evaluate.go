@@ -86,6 +86,11 @@ func TargetsFromPlan(p *config.Plan) Targets {
 	if p.RISLive != nil {
 		t.Feeds = append(t.Feeds, Feed{Name: config.RISLiveFeed, Label: p.RISLive.FeedLabel(), Source: model.SourceRISLive})
 	}
+	if p.BMP.Enabled() {
+		for _, r := range p.BMP.Router {
+			t.Feeds = append(t.Feeds, Feed{Name: r.FeedName(), Label: r.Label(), Source: model.SourceBMP})
+		}
+	}
 	return t
 }
 

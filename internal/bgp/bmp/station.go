@@ -85,20 +85,10 @@ func New(cfg config.BMP, src *rbgp.Source, opts Options) *Station {
 func Feeds(cfg config.BMP) []model.BGPFeed {
 	var out []model.BGPFeed
 	for _, r := range cfg.Router {
-		out = append(out, model.BGPFeed{Feed: r.FeedName(), Source: model.SourceBMP, Name: r.Name, Label: FeedLabel(r),
+		out = append(out, model.BGPFeed{Feed: r.FeedName(), Source: model.SourceBMP, Name: r.Name, Label: r.Label(),
 			Address: r.Addr(), Description: r.Description, State: "down"})
 	}
 	return out
-}
-
-// FeedLabel is how evidence names a router's BMP session:
-// "router edge1 (192.0.2.10, Frankfurt edge)".
-func FeedLabel(r config.BMPRouter) string {
-	l := "router " + r.Name + " (" + r.Addr().String()
-	if r.Description != "" {
-		l += ", " + r.Description
-	}
-	return l + ")"
 }
 
 // Addr is the listener's address once Run listens (nil before).
@@ -157,7 +147,7 @@ func (s *Station) Run(ctx context.Context) error {
 }
 
 func (s *Station) feedState(r config.BMPRouter, state, reason string) model.BGPFeed {
-	return model.BGPFeed{Feed: r.FeedName(), Source: model.SourceBMP, Name: r.Name, Label: FeedLabel(r), Address: r.Addr(),
+	return model.BGPFeed{Feed: r.FeedName(), Source: model.SourceBMP, Name: r.Name, Label: r.Label(), Address: r.Addr(),
 		Description: r.Description, State: state, Since: s.now(), Reason: reason}
 }
 
