@@ -195,7 +195,11 @@ func TestClientReconnectsAfterTheServerDrops(t *testing.T) {
 		t.Errorf("resubscribed %v, want both filters again", got)
 	}
 	waitFor(t, "a reconnect counted", func() bool { return testutil.ToFloat64(h.c.m.reconnects) >= 1 })
-	waitFor(t, "connected again", func() bool { return h.c.Status().Connected })
+	waitFor(t, "connected again", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.conns) >= 3
+	})
 	h.mu.Lock()
 	conns := append([]bool(nil), h.conns...)
 	h.mu.Unlock()
