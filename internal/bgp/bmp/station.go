@@ -36,7 +36,19 @@ type Options struct {
 	Now        func() time.Time
 	// MaxMessage bounds one BMP message (default DefaultMaxMessage).
 	MaxMessage int
+	// Gate, when set, holds every session before its first message
+	// until it is closed: the daemon opens it once the first discovery
+	// has found the nameserver addresses, so that a router's initial
+	// tables are filtered with the whole watched set.
+	Gate <-chan struct{}
+	// MinReset is the least time between two resets of one router's
+	// session because the watched set widened (default 10m).
+	MinReset time.Duration
 }
+
+// DefaultMinReset bounds how often a router's session is reset because
+// the watched set widened.
+const DefaultMinReset = 10 * time.Minute
 
 // Station is the BMP station. Create it with New, start it with Run.
 type Station struct {
@@ -45,6 +57,9 @@ type Station struct {
 	log     *slog.Logger
 	now     func() time.Time
 	max     int
+	gate    <-chan struct{}
+	minRst  time.Duration
+	resetAt map[string]time.Time // by router: the last reset for a widened set
 	m       *metrics
 	routers map[netip.Addr]config.BMPRouter
 
@@ -65,9 +80,13 @@ func New(cfg config.BMP, src *rbgp.Source, opts Options) *Station {
 	if opts.MaxMessage <= 0 {
 		opts.MaxMessage = DefaultMaxMessage
 	}
+	if opts.MinReset <= 0 {
+		opts.MinReset = DefaultMinReset
+	}
 	s := &Station{
 		cfg: cfg, src: src, log: opts.Logger.With("component", "bmp"), now: opts.Now, max: opts.MaxMessage,
 		routers: map[netip.Addr]config.BMPRouter{},
+		gate:    opts.Gate, minRst: opts.MinReset, resetAt: map[string]time.Time{},
 		ready:   make(chan struct{}),
 		active:  map[string]*session{},
 	}
@@ -122,6 +141,7 @@ func (s *Station) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	wg.Go(func() { s.widenLoop(ctx) })
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -180,7 +200,7 @@ func (s *Station) serve(ctx context.Context, c net.Conn) {
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	sess.run()
+	sess.run(ctx)
 	s.mu.Lock()
 	if s.active[r.Name] == sess {
 		delete(s.active, r.Name)
@@ -197,6 +217,45 @@ type session struct {
 	feed  model.BGPFeed
 	msgs  uint64
 	done  chan struct{}
+
+	// gen is the watched set's generation when the session started
+	// reading; closeReason says why the station closed it (guarded by
+	// Station.mu).
+	gen         uint64
+	reading     bool
+	closeReason string
+}
+
+// widenLoop resets, at most once per MinReset per router, the sessions
+// that started reading before the watched set widened: BMP cannot ask a
+// router for its tables again, and routes dropped as unwatched then may
+// be watched now. The router reconnects and sends its tables anew.
+func (s *Station) widenLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w := s.src.WidenedAt()
+		now := s.now()
+		s.mu.Lock()
+		for name, ss := range s.active {
+			if !ss.reading || ss.closeReason != "" || w <= ss.gen {
+				continue
+			}
+			if last, ok := s.resetAt[name]; ok && now.Sub(last) < s.minRst {
+				continue
+			}
+			s.resetAt[name] = now
+			ss.closeReason = "watched set widened: reset for the router to send its tables again"
+			s.log.Info("bmp session reset: the watched set widened since the router sent its tables", "router", name)
+			ss.conn.Close()
+		}
+		s.mu.Unlock()
+	}
 }
 
 // viewPeer is a monitored peer of the router: one view.
@@ -206,12 +265,27 @@ type viewPeer struct {
 	addPath addPathModes
 }
 
-func (ss *session) run() {
+func (ss *session) run(ctx context.Context) {
 	s := ss.st
 	defer close(ss.done)
 	defer ss.conn.Close()
 	log := s.log.With("router", ss.r.Name, "remote", ss.conn.RemoteAddr().String())
 	log.Info("bmp router connected")
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		default:
+			log.Info("bmp session waits for the first discovery of the nameserver addresses before reading")
+			select {
+			case <-s.gate:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	s.mu.Lock()
+	ss.gen, ss.reading = s.src.WatchGeneration(), true
+	s.mu.Unlock()
 	ss.feed = s.feedState(ss.r, "up", "")
 	s.src.SetFeed(ss.feed)
 	s.m.session(ss.r.Name, true)
@@ -221,7 +295,12 @@ func (ss *session) run() {
 	for {
 		data, err := readMessage(br, s.max, buf)
 		if err != nil {
-			reason = ss.readError(log, err)
+			s.mu.Lock()
+			reason = ss.closeReason
+			s.mu.Unlock()
+			if reason == "" {
+				reason = ss.readError(log, err)
+			}
 			break
 		}
 		buf = data[:0]

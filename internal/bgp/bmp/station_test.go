@@ -510,3 +510,56 @@ func TestStationViewsOfOnePeer(t *testing.T) {
 		return len(rv.Routes) == 1 && len(rv.Routes[0].Paths) == 4
 	})
 }
+
+// TestStationWaitsForGateThenResetsOnWidening: sessions read nothing
+// before the gate opens (so a router's initial table is filtered with the
+// nameserver addresses discovery found); a widening of the watched set
+// after a session started resets it once, for the router to send its
+// tables again, and the routes it dropped before are kept then.
+func TestStationWaitsForGateThenResetsOnWidening(t *testing.T) {
+	gate := make(chan struct{})
+	l := startLab(t, func(o *Options) { o.Gate = gate })
+	s := dialFrom(t, l, routerAddr)
+	ph := peerHeader("192.0.2.1", 64500, 0)
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	s.send(announce(ph, []uint32{64500, 64520}, "203.0.113.0/24"))
+	time.Sleep(200 * time.Millisecond)
+	if evs := l.events(); len(evs) != 0 {
+		t.Fatalf("events before the gate opened:\n%s", dump(evs))
+	}
+	// Discovery finds a nameserver in 203.0.113.0/24, then the gate opens.
+	if err := l.feed.SetNameserverAddrs("example.net.", []netip.Addr{netip.MustParseAddr("203.0.113.53")}); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	i, _ := l.wait(t, 0, "route of the discovered nameserver", isRoute(model.RouteAnnounce, "203.0.113.0/24"))
+
+	// Another nameserver, in a prefix the router sent before: the session
+	// is reset once.
+	s.send(announce(ph, []uint32{64500, 64530}, "192.0.2.0/24"))
+	eventually(t, "filtered", func() bool { return l.counter(l.st.m.routesC.WithLabelValues("edge1", "filtered")) == 1 })
+	if err := l.feed.SetNameserverAddrs("example.org.", []netip.Addr{netip.MustParseAddr("192.0.2.53")}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.closedByStation() {
+		t.Fatal("session not reset after the watched set widened")
+	}
+	_, ev := l.wait(t, i, "feed down", isFeed(false))
+	if fe := ev.(model.FeedEvent); fe.Reason != "watched set widened: reset for the router to send its tables again" {
+		t.Errorf("feed down = %+v", fe)
+	}
+	s = dialFrom(t, l, routerAddr)
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	s.send(announce(ph, []uint32{64500, 64530}, "192.0.2.0/24"))
+	l.wait(t, i, "route now watched", isRoute(model.RouteAnnounce, "192.0.2.0/24"))
+	// Within MinReset, a further widening does not reset it again.
+	if err := l.feed.SetNameserverAddrs("example.com.", []netip.Addr{netip.MustParseAddr("198.51.100.53"), netip.MustParseAddr("192.0.2.54")}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	s.send(initiation())
+	eventually(t, "still connected", func() bool {
+		fs := l.feed.PeersView().Feeds
+		return len(fs) == 1 && fs[0].State == "up" && fs[0].SysName == "edge1.lab"
+	})
+}
