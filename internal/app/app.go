@@ -51,7 +51,7 @@ type Daemon struct {
 	srv     *server.Server
 	dns     *metrics.DNS
 	feed    *bgp.Feed
-	bmp     *bmp.Station // nil without [bmp]
+	bmp     *bmp.Station  // nil without [bmp]
 	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate)
 	events  chan model.Event
 

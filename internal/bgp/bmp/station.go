@@ -87,8 +87,8 @@ func New(cfg config.BMP, src *rbgp.Source, opts Options) *Station {
 		cfg: cfg, src: src, log: opts.Logger.With("component", "bmp"), now: opts.Now, max: opts.MaxMessage,
 		routers: map[netip.Addr]config.BMPRouter{},
 		gate:    opts.Gate, minRst: opts.MinReset, resetAt: map[string]time.Time{},
-		ready:   make(chan struct{}),
-		active:  map[string]*session{},
+		ready:  make(chan struct{}),
+		active: map[string]*session{},
 	}
 	var names []string
 	for _, r := range cfg.Router {
