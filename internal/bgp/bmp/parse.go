@@ -159,6 +159,9 @@ type msg struct {
 	routes   []rbgp.Route
 	filtered int
 	eor      int
+	// attrError is an UPDATE's attribute error handled as RFC 7606 says
+	// (attribute discarded, or the routes withdrawn).
+	attrError string
 }
 
 // parseMessage parses one whole BMP message (as readMessage returns it).
@@ -206,8 +209,22 @@ func parseMessage(data []byte, watched func(netip.Prefix) bool, addPath func(pee
 		}
 	}
 	bm, err := gobmp.ParseBMPMessageWithOptions(data, opts)
+	withdrawAll := false
 	if err != nil {
-		return m, &malformed{fmt.Sprintf("%s: %v", msgTypeName(m.typ), err)}
+		// RFC 7606 in a Route Monitoring message's UPDATE: a bad optional
+		// attribute is discarded, a bad mandatory one makes the UPDATE a
+		// withdrawal of its routes; anything else is malformed.
+		var me *bgp.MessageError
+		switch {
+		case bm == nil || m.typ != gobmp.BMP_MSG_ROUTE_MONITORING || !errors.As(err, &me):
+			return m, &malformed{fmt.Sprintf("%s: %v", msgTypeName(m.typ), err)}
+		case me.ErrorHandling == bgp.ERROR_HANDLING_ATTRIBUTE_DISCARD:
+		case me.ErrorHandling == bgp.ERROR_HANDLING_TREAT_AS_WITHDRAW:
+			withdrawAll = true
+		default:
+			return m, &malformed{fmt.Sprintf("%s: %v", msgTypeName(m.typ), err)}
+		}
+		m.attrError = err.Error()
 	}
 	if bm == nil || bm.Body == nil {
 		return m, &malformed{msgTypeName(m.typ) + ": no body"}
@@ -258,6 +275,9 @@ func parseMessage(data []byte, watched func(netip.Prefix) bool, addPath func(pee
 		u, ok := b.BGPUpdate.Body.(*bgp.BGPUpdate)
 		if !ok {
 			return m, &malformed{fmt.Sprintf("route_monitoring carries a BGP message of type %d, not an UPDATE", b.BGPUpdate.Header.Type)}
+		}
+		if withdrawAll {
+			u = bgp.TreatAsWithdraw(u)
 		}
 		m.update(u, watched)
 	}

@@ -404,6 +404,9 @@ func (ss *session) handle(log *slog.Logger, m msg) bool {
 			ss.countUp()
 		}
 		s.src.Seen(p.key, t)
+		if m.attrError != "" {
+			log.Warn("bmp route monitoring with a bad attribute, handled as RFC 7606 says", "peer", p.key, "err", m.attrError)
+		}
 		for _, r := range m.routes {
 			s.src.Route(p.key, t, r)
 		}

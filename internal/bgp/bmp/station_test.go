@@ -1,6 +1,7 @@
 package bmp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -559,6 +560,38 @@ func TestStationWaitsForGateThenResetsOnWidening(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	s.send(initiation())
 	eventually(t, "still connected", func() bool {
+		fs := l.feed.PeersView().Feeds
+		return len(fs) == 1 && fs[0].State == "up" && fs[0].SysName == "edge1.lab"
+	})
+}
+
+// TestStationBadAttributeTreatAsWithdraw: an UPDATE whose ORIGIN is
+// malformed withdraws its routes (RFC 7606 treat-as-withdraw) instead of
+// closing the session.
+func TestStationBadAttributeTreatAsWithdraw(t *testing.T) {
+	l := startLab(t)
+	s := dialFrom(t, l, routerAddr)
+	ph := peerHeader("192.0.2.1", 64500, 0)
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	s.send(announce(ph, []uint32{64500}, "198.18.7.0/24"))
+	s.send(gobmp.NewBMPRouteMonitoring(ph, bgp.NewEndOfRib(bgp.RF_IPv4_UC)))
+	i, _ := l.wait(t, 0, "synced", isPeer(model.PeerSynced, key1))
+	attrs := []byte{
+		0x40, 1, 2, 0, 0, // ORIGIN with a length of 2: treat-as-withdraw
+		0x40, 2, 6, 2, 1, 0, 0, 0xfb, 0xf4, // AS_PATH 64500
+		0x40, 3, 4, 192, 0, 2, 1, // NEXT_HOP
+	}
+	nlri := []byte{24, 198, 18, 7}
+	upd := append(bytes.Repeat([]byte{0xff}, 16), 0, 0, 2, 0, 0, 0, byte(len(attrs)))
+	upd = append(append(upd, attrs...), nlri...)
+	upd[16], upd[17] = byte(len(upd)>>8), byte(len(upd))
+	hb, _ := ph.Serialize()
+	msgLen := 6 + len(hb) + len(upd)
+	raw := append([]byte{3, byte(msgLen >> 24), byte(msgLen >> 16), byte(msgLen >> 8), byte(msgLen), gobmp.BMP_MSG_ROUTE_MONITORING}, hb...)
+	s.raw(append(raw, upd...))
+	l.wait(t, i, "withdraw", isRoute(model.RouteWithdraw, "198.18.7.0/24"))
+	s.send(initiation())
+	eventually(t, "session still up", func() bool {
 		fs := l.feed.PeersView().Feeds
 		return len(fs) == 1 && fs[0].State == "up" && fs[0].SysName == "edge1.lab"
 	})
