@@ -152,8 +152,9 @@ type msg struct {
 	// ADD-PATH receive modes of the peer's UPDATEs.
 	families []int
 	addPath  addPathModes
-	// Peer Down: why.
-	downReason string
+	// Peer Down: why, and whether the router no longer has the peer.
+	downReason   string
+	deconfigured bool
 	// Route Monitoring: kept routes, how many were filtered out, and
 	// the End-of-RIB family (0: none).
 	routes   []rbgp.Route
@@ -268,6 +269,7 @@ func parseMessage(data []byte, watched func(netip.Prefix) bool, addPath func(pee
 		m.families, m.addPath = openFamilies(b.SentOpenMsg, b.ReceivedOpenMsg)
 	case *gobmp.BMPPeerDownNotification:
 		m.downReason = downReason(b)
+		m.deconfigured = b.Reason == gobmp.BMP_PEER_DOWN_REASON_PEER_DE_CONFIGURED
 	case *gobmp.BMPRouteMonitoring:
 		if b.BGPUpdate == nil {
 			return m, &malformed{"route_monitoring without a BGP message"}

@@ -44,7 +44,16 @@ type Options struct {
 	// MinReset is the least time between two resets of one router's
 	// session because the watched set widened (default 10m).
 	MinReset time.Duration
+	// StaleAfter is how long a router's session must have been reading
+	// before the views it had before and has not reported up again are
+	// forgotten (default 10m): the router no longer monitors those peers,
+	// and their routes, unknown since its previous session ended, would
+	// otherwise stay unknown.
+	StaleAfter time.Duration
 }
+
+// DefaultStaleAfter: see Options.StaleAfter.
+const DefaultStaleAfter = 10 * time.Minute
 
 // DefaultMinReset bounds how often a router's session is reset because
 // the watched set widened.
@@ -60,6 +69,8 @@ type Station struct {
 	gate    <-chan struct{}
 	minRst  time.Duration
 	resetAt map[string]time.Time // by router: the last reset for a widened set
+	stale   time.Duration
+	views   map[string]map[string]bool // by router: the keys of its views in the feed
 	m       *metrics
 	routers map[netip.Addr]config.BMPRouter
 
@@ -83,10 +94,14 @@ func New(cfg config.BMP, src *rbgp.Source, opts Options) *Station {
 	if opts.MinReset <= 0 {
 		opts.MinReset = DefaultMinReset
 	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = DefaultStaleAfter
+	}
 	s := &Station{
 		cfg: cfg, src: src, log: opts.Logger.With("component", "bmp"), now: opts.Now, max: opts.MaxMessage,
 		routers: map[netip.Addr]config.BMPRouter{},
 		gate:    opts.Gate, minRst: opts.MinReset, resetAt: map[string]time.Time{},
+		stale: opts.StaleAfter, views: map[string]map[string]bool{},
 		ready:  make(chan struct{}),
 		active: map[string]*session{},
 	}
@@ -141,7 +156,7 @@ func (s *Station) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	wg.Go(func() { s.widenLoop(ctx) })
+	wg.Go(func() { s.maintain(ctx) })
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -223,14 +238,19 @@ type session struct {
 	// Station.mu).
 	gen         uint64
 	reading     bool
+	readSince   time.Time
 	closeReason string
+	keys        map[string]bool // the views it reported
+	pruned      bool            // stale views of earlier sessions were forgotten
 }
 
-// widenLoop resets, at most once per MinReset per router, the sessions
+// maintain resets, at most once per MinReset per router, the sessions
 // that started reading before the watched set widened: BMP cannot ask a
 // router for its tables again, and routes dropped as unwatched then may
-// be watched now. The router reconnects and sends its tables anew.
-func (s *Station) widenLoop(ctx context.Context) {
+// be watched now (the router reconnects and sends its tables anew). And
+// once a session has read for StaleAfter, it forgets the router's views
+// of earlier sessions that this one did not report.
+func (s *Station) maintain(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -243,6 +263,16 @@ func (s *Station) widenLoop(ctx context.Context) {
 		now := s.now()
 		s.mu.Lock()
 		for name, ss := range s.active {
+			if ss.reading && !ss.pruned && now.Sub(ss.readSince) >= s.stale {
+				ss.pruned = true
+				for key := range s.views[name] {
+					if !ss.keys[key] {
+						delete(s.views[name], key)
+						s.src.RemovePeer(key)
+						s.log.Info("bmp view forgotten: the router no longer reports this peer", "router", name, "peer", key)
+					}
+				}
+			}
 			if !ss.reading || ss.closeReason != "" || w <= ss.gen {
 				continue
 			}
@@ -284,7 +314,7 @@ func (ss *session) run(ctx context.Context) {
 		}
 	}
 	s.mu.Lock()
-	ss.gen, ss.reading = s.src.WatchGeneration(), true
+	ss.gen, ss.reading, ss.readSince, ss.keys = s.src.WatchGeneration(), true, s.now(), map[string]bool{}
 	s.mu.Unlock()
 	ss.feed = s.feedState(ss.r, "up", "")
 	s.src.SetFeed(ss.feed)
@@ -393,6 +423,17 @@ func (ss *session) handle(log *slog.Logger, m msg) bool {
 			ss.countUp()
 			log.Info("bmp peer down", "peer", p.key, "reason", m.downReason)
 		}
+		if m.deconfigured {
+			// The router no longer has this peer: forget the view, its
+			// routes neither withdrawn nor unknown.
+			s.mu.Lock()
+			delete(s.views[ss.r.Name], p.key)
+			delete(ss.keys, p.key)
+			s.mu.Unlock()
+			delete(ss.peers, m.peer)
+			s.src.RemovePeer(p.key)
+			log.Info("bmp view forgotten: peer de-configured on the router", "peer", p.key)
+		}
 	case typeRouteMonitoring:
 		p := ss.peer(m)
 		if !p.up {
@@ -434,6 +475,14 @@ func (ss *session) peer(m msg) *viewPeer {
 	if p == nil {
 		p = &viewPeer{key: ss.key(m.peer)}
 		ss.peers[m.peer] = p
+		s := ss.st
+		s.mu.Lock()
+		if s.views[ss.r.Name] == nil {
+			s.views[ss.r.Name] = map[string]bool{}
+		}
+		s.views[ss.r.Name][p.key] = true
+		ss.keys[p.key] = true
+		s.mu.Unlock()
 	}
 	return p
 }

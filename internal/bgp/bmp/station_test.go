@@ -596,3 +596,33 @@ func TestStationBadAttributeTreatAsWithdraw(t *testing.T) {
 		return len(fs) == 1 && fs[0].State == "up" && fs[0].SysName == "edge1.lab"
 	})
 }
+
+// TestStationForgetsViewsTheRouterDropped: a peer de-configured on the
+// router is forgotten at once; a view of an earlier session that the
+// router does not report again is forgotten once the new session has read
+// for StaleAfter (its routes would stay unknown forever otherwise).
+func TestStationForgetsViewsTheRouterDropped(t *testing.T) {
+	l := startLab(t, func(o *Options) { o.StaleAfter = 1500 * time.Millisecond })
+	s := dialFrom(t, l, routerAddr)
+	a, b, c := peerHeader("192.0.2.1", 64501, 0), peerHeader("192.0.2.2", 64502, 0), peerHeader("192.0.2.3", 64503, 0)
+	for _, ph := range []gobmp.BMPPeerHeader{a, b, c} {
+		s.send(peerUp(ph, bgp.RF_IPv4_UC))
+		s.send(announce(ph, []uint32{ph.PeerAS, 64500}, "198.18.0.0/16"))
+	}
+	eventually(t, "three views", func() bool { return len(l.feed.PeersView().Peers) == 3 })
+	s.send(gobmp.NewBMPPeerDownNotification(c, gobmp.BMP_PEER_DOWN_REASON_PEER_DE_CONFIGURED, nil, nil))
+	eventually(t, "de-configured view forgotten", func() bool { return len(l.feed.PeersView().Peers) == 2 })
+
+	s.c.Close()
+	l.wait(t, 0, "feed down", isFeed(false))
+	s = dialFrom(t, l, routerAddr)
+	s.send(peerUp(a, bgp.RF_IPv4_UC))
+	l.wait(t, 0, "a up again", func(e model.Event) bool {
+		p, ok := e.(model.PeerEvent)
+		return ok && p.Kind == model.PeerUp && p.Peer == key1 && len(l.feed.PeersView().Peers) == 2 && l.feed.PeersView().Peers[0].State == "up"
+	})
+	eventually(t, "the view the router no longer reports forgotten", func() bool {
+		ps := l.feed.PeersView().Peers
+		return len(ps) == 1 && ps[0].Peer == key1
+	})
+}
