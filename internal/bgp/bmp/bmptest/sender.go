@@ -101,13 +101,22 @@ func (s *Sender) Announce(p Peer, path []uint32, prefixes ...netip.Prefix) error
 	return s.send(gobmp.NewBMPRouteMonitoring(p.header(), bgp.NewBGPUpdateMessage(nil, attrs, v4)))
 }
 
-// Withdraw reports p withdrawing IPv4 prefixes.
+// Withdraw reports p withdrawing prefixes (IPv6 ones in MP_UNREACH_NLRI).
 func (s *Sender) Withdraw(p Peer, prefixes ...netip.Prefix) error {
 	var w []*bgp.IPAddrPrefix
+	var v6 []bgp.AddrPrefixInterface
 	for _, x := range prefixes {
-		w = append(w, bgp.NewIPAddrPrefix(uint8(x.Bits()), x.Addr().String()))
+		if x.Addr().Is4() {
+			w = append(w, bgp.NewIPAddrPrefix(uint8(x.Bits()), x.Addr().String()))
+		} else {
+			v6 = append(v6, bgp.NewIPv6AddrPrefix(uint8(x.Bits()), x.Addr().String()))
+		}
 	}
-	return s.send(gobmp.NewBMPRouteMonitoring(p.header(), bgp.NewBGPUpdateMessage(w, nil, nil)))
+	var attrs []bgp.PathAttributeInterface
+	if len(v6) > 0 {
+		attrs = append(attrs, bgp.NewPathAttributeMpUnreachNLRI(v6))
+	}
+	return s.send(gobmp.NewBMPRouteMonitoring(p.header(), bgp.NewBGPUpdateMessage(w, attrs, nil)))
 }
 
 // EndOfRIB reports the end of p's initial IPv4 and IPv6 tables.
