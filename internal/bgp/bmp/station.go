@@ -449,6 +449,11 @@ func (ss *session) handle(log *slog.Logger, m msg) bool {
 			log.Warn("bmp route monitoring with a bad attribute, handled as RFC 7606 says", "peer", p.key, "err", m.attrError)
 		}
 		for _, r := range m.routes {
+			if !r.Withdraw && len(r.ASPath) == 0 && r.Origin == 0 {
+				// An empty AS_PATH: originated in the AS of the peer that
+				// sent it (a Loc-RIB's own routes, an iBGP peer's).
+				r.Origin = m.asn
+			}
 			s.src.Route(p.key, t, r)
 		}
 		if m.eor != 0 {

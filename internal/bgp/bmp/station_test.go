@@ -239,10 +239,11 @@ func peerUp(ph gobmp.BMPPeerHeader, fams ...bgp.RouteFamily) *gobmp.BMPMessage {
 }
 
 func announce(ph gobmp.BMPPeerHeader, path []uint32, prefixes ...string) *gobmp.BMPMessage {
-	attrs := []bgp.PathAttributeInterface{
-		bgp.NewPathAttributeOrigin(0),
-		bgp.NewPathAttributeAsPath([]bgp.AsPathParamInterface{bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, path)}),
+	var segs []bgp.AsPathParamInterface
+	if len(path) > 0 {
+		segs = append(segs, bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, path))
 	}
+	attrs := []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(0), bgp.NewPathAttributeAsPath(segs)}
 	var nlri []*bgp.IPAddrPrefix
 	var v6 []bgp.AddrPrefixInterface
 	for _, s := range prefixes {
@@ -625,4 +626,19 @@ func TestStationForgetsViewsTheRouterDropped(t *testing.T) {
 		ps := l.feed.PeersView().Peers
 		return len(ps) == 1 && ps[0].Peer == key1
 	})
+}
+
+// TestStationEmptyASPathOriginatesAtPeer: a route with an empty AS_PATH
+// (a Loc-RIB's own route, as gobgpd's local-rib monitoring sends it) has
+// the peer's AS as its origin.
+func TestStationEmptyASPathOriginatesAtPeer(t *testing.T) {
+	l := startLab(t)
+	s := dialFrom(t, l, routerAddr)
+	loc := *gobmp.NewBMPPeerHeader(gobmp.BMP_PEER_TYPE_LOCAL_RIB, 0, 0, "0.0.0.0", 64500, routerAddr, 0)
+	s.send(peerUp(loc, bgp.RF_IPv4_UC))
+	s.send(announce(loc, nil, "198.18.0.0/16"))
+	_, ev := l.wait(t, 0, "announce", isRoute(model.RouteAnnounce, "198.18.0.0/16"))
+	if r := ev.(model.RouteEvent); r.Origin != 64500 || r.UnexpectedOrigin || len(r.ASPath) != 0 {
+		t.Errorf("route = %+v, want origin AS64500", r)
+	}
 }
