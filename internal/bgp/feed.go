@@ -84,6 +84,7 @@ type Feed struct {
 	srcMu       sync.Mutex
 	sources     []string // registered sources (NewSource)
 	needResync  atomic.Bool
+	widened     atomic.Uint64 // generation of the last watched set that watches more than the one before
 	closed      atomic.Bool
 	started     atomic.Bool
 	activity    atomic.Uint64
@@ -341,6 +342,9 @@ func (f *Feed) applyWatchLocked() error {
 	f.gen++
 	ws := compileWatch(f.gen, f.static, f.ns)
 	defer f.kickState()
+	if old := f.watch.Load(); old != nil && ws.widens(old) {
+		f.widened.Store(ws.gen)
+	}
 	if f.srv == nil {
 		f.watch.Store(ws)
 		return nil
