@@ -119,11 +119,20 @@ func (r *RISLive) Run(ctx context.Context) error {
 func (r *RISLive) followWatch() {
 	ws := r.src.f.watch.Load()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if ws.gen == r.gen && r.gen != 0 {
+		r.mu.Unlock()
 		return
 	}
 	r.gen = ws.gen
+	r.views.Forget(ws.watched)
+	for p := range r.pending {
+		if !ws.watched(p) {
+			delete(r.pending, p)
+		}
+	}
+	r.mu.Unlock()
+	// Outside mu: SetWatch writes to the websocket (bounded by its write
+	// timeout) while the read loop may be applying an update.
 	prefixes := make([]netip.Prefix, 0, len(ws.prefixes))
 	for p := range ws.prefixes {
 		prefixes = append(prefixes, p)
@@ -135,12 +144,6 @@ func (r *RISLive) followWatch() {
 	slices.SortFunc(prefixes, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	slices.SortFunc(addrs, func(a, b netip.Addr) int { return a.Compare(b) })
 	r.client.SetWatch(prefixes, addrs)
-	r.views.Forget(ws.watched)
-	for p := range r.pending {
-		if !ws.watched(p) {
-			delete(r.pending, p)
-		}
-	}
 }
 
 // risPeerKey is a RIS peer's key in the state: "ris rrc00 192.0.2.1".
@@ -154,12 +157,22 @@ func (r *RISLive) addPeer(p rislive.Peer, asn uint32, t time.Time) {
 }
 
 // peerUp brings a RIS peer up with the routes it is known to carry (its
-// "initial table") and syncs it at once.
+// "initial table") and syncs it at once. Routes whose withdrawal is held
+// (quorum not met) are part of it: the state still has them, and must
+// not find them withdrawn at the sync.
 func (r *RISLive) peerUp(p rislive.Peer, t time.Time) {
 	key := risPeerKey(p)
 	r.src.PeerUp(key, t)
 	for _, rt := range r.views.Carried(p) {
 		r.src.Route(key, t, Route{Prefix: rt.Prefix, Origin: rt.Origin, ASPath: rt.Path, NextHop: rt.NextHop})
+	}
+	for pfx, m := range r.pending {
+		if _, held := m[p]; !held {
+			continue
+		}
+		if rt, ok := r.views.Last(p, pfx); ok {
+			r.src.Route(key, t, Route{Prefix: rt.Prefix, Origin: rt.Origin, ASPath: rt.Path, NextHop: rt.NextHop})
+		}
 	}
 	r.src.EndOfRIB(key, t, 4)
 	r.src.EndOfRIB(key, t, 6)

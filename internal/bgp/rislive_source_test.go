@@ -257,7 +257,8 @@ func TestRISLiveMoreSpecificHijack(t *testing.T) {
 // TestRISLiveReconnectKeepsRoutesUnknownNotWithdrawn: the server drops
 // the connection: the RIS Live feed and its peers go down (routes
 // unknown, not withdrawn); on reconnection the peers come back with the
-// routes they were last known to carry, and no withdrawal is reported.
+// routes they were last known to carry (a withdrawal held below the
+// quorum included), and no withdrawal is reported.
 func TestRISLiveReconnectKeepsRoutesUnknownNotWithdrawn(t *testing.T) {
 	rf := startRISFeed(t, Watch{Prefixes: []model.WatchedPrefix{wp("198.51.100.0/24", 64496)}}, 0)
 	conn := rf.srv.Conn()
@@ -270,6 +271,11 @@ func TestRISLiveReconnectKeepsRoutesUnknownNotWithdrawn(t *testing.T) {
 	rf.eventually(t, "three announcements", func() bool {
 		return countRoutes(rf.ev.all(), model.RouteAnnounce, "198.51.100.0/24") == 3
 	})
+	// One withdraws (held: 1 of 3 is below the quorum of 2) before the
+	// connection goes.
+	conn.Send(peers[2].withdraw(ts+1, "198.51.100.0/24"))
+	conn.Send(peers[0].announce(ts+1, 64496, "198.51.100.128/25"))
+	rf.ev.wait(t, 0, evTimeout, "the marker", isRoute(model.RouteMoreSpecific, "198.51.100.128/25"))
 	conn.WS.CloseNow()
 	i, ev := rf.ev.wait(t, 0, evTimeout, "the feed down", func(e model.Event) bool { f, ok := e.(model.FeedEvent); return ok && !f.Up })
 	if fe := ev.(model.FeedEvent); fe.Feed != config.RISLiveFeed || fe.Source != model.SourceRISLive || !strings.Contains(fe.Label, "127.0.0.1") {

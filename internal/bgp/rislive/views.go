@@ -222,3 +222,12 @@ func (v *Views) Carried(peer Peer) []Route {
 	})
 	return out
 }
+
+// Last returns peer's last known route to pfx, carried now or withdrawn.
+func (v *Views) Last(peer Peer, pfx netip.Prefix) (Route, bool) {
+	st := v.routes[pfx][peer]
+	if st == nil {
+		return Route{}, false
+	}
+	return Route{Prefix: pfx, Origin: st.origin, Path: st.path, NextHop: st.nextHop}, true
+}
