@@ -58,3 +58,27 @@ func TestRISLiveWithdrawalEvidence(t *testing.T) {
 		t.Errorf("evidence does not name the RIS peer: %+v", open[0].Evidence)
 	}
 }
+
+// TestRISLiveNeverConnected: a configured [ris_live] whose connection
+// never comes up is a lost feed after the start grace; its connection
+// coming up resolves it.
+func TestRISLiveNeverConnected(t *testing.T) {
+	tg := Targets{Vantage: "test", Feeds: []Feed{{Name: config.RISLiveFeed, Label: "ris-live.ripe.net", Source: model.SourceRISLive}}}
+	w := newWorld(t, testConfig(), tg)
+	w.tick(time.Minute)
+	if len(w.opened()) != 0 {
+		t.Fatalf("opened during the start grace: %v", kinds(w.opened()))
+	}
+	w.tick(2 * time.Minute)
+	w.tick(2 * time.Minute)
+	open := w.e.Open()
+	if len(open) != 1 || open[0].Kind != model.IncidentFeedLost || open[0].Subject != config.RISLiveFeed {
+		t.Fatalf("open = %+v", open)
+	}
+	mustContain(t, "root cause", open[0].RootCause, "The RIS Live connection of ris-live.ripe.net has not come up since reachmon started")
+	w.apply(model.FeedEvent{Time: w.now, Feed: config.RISLiveFeed, Source: model.SourceRISLive, Label: "ris-live.ripe.net", Up: true})
+	w.tick(2 * time.Minute)
+	if len(w.e.Open()) != 0 {
+		t.Errorf("still open after the connection came up: %v", w.openKinds())
+	}
+}
