@@ -383,6 +383,12 @@ func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
 	for _, bp := range s.Peers {
 		p := e.peer(bp.Peer, bp.PeerASN)
 		p.seen = true
+		if bp.Label != "" {
+			p.lbl = bp.Label
+		}
+		if bp.Feed != "" {
+			p.feed = bp.Feed
+		}
 		up := bp.State == "up"
 		if up && !p.up {
 			p.upSince = bp.Since

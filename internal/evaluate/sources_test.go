@@ -113,3 +113,23 @@ func TestBMPWithdrawalEvidenceNamesRouter(t *testing.T) {
 		t.Errorf("evidence does not name the router and peer: %+v", open[0].Evidence)
 	}
 }
+
+// TestBMPViewFromSnapshotHasNoFeedLostOfItsOwn: a BMP view first known
+// from a snapshot (after dropped events) keeps its feed: its being down is
+// no feed_lost of its own.
+func TestBMPViewFromSnapshotHasNoFeedLostOfItsOwn(t *testing.T) {
+	w := newWorld(t, testConfig(), Targets{Vantage: "test"})
+	w.tick(3 * time.Minute)
+	view := func(state string) model.BGPSnapshot {
+		return model.BGPSnapshot{Time: w.now, Peers: []model.BGPPeer{{Peer: "bmp edge1 192.0.2.9", PeerASN: 64509, State: state,
+			Synced: state == "up", Since: w.now, Source: model.SourceBMP, Label: "router edge1, peer 192.0.2.9 (AS64509)", Feed: bmpFeed}}}
+	}
+	w.apply(view("up"))
+	w.tick(time.Minute)
+	w.apply(view("down"))
+	w.tick(5 * time.Minute)
+	w.tick(5 * time.Minute)
+	if open := w.e.Open(); len(open) != 0 {
+		t.Errorf("open = %+v", open)
+	}
+}
