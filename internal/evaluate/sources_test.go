@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +132,21 @@ func TestBMPViewFromSnapshotHasNoFeedLostOfItsOwn(t *testing.T) {
 	w.tick(5 * time.Minute)
 	if open := w.e.Open(); len(open) != 0 {
 		t.Errorf("open = %+v", open)
+	}
+}
+
+// TestBMPFeedLossFromSnapshot: a router's session lost while events were
+// dropped is learnt from the snapshot that follows.
+func TestBMPFeedLossFromSnapshot(t *testing.T) {
+	tg := Targets{Vantage: "test", Feeds: []Feed{{Name: bmpFeed, Label: "router edge1 (192.0.2.10)", Source: model.SourceBMP}}}
+	w := newWorld(t, testConfig(), tg)
+	w.bmpUp(nil)
+	w.tick(3 * time.Minute)
+	w.apply(model.BGPSnapshot{Time: w.now, Feeds: []model.BGPFeed{{Feed: bmpFeed, Source: model.SourceBMP, State: "down", Since: w.now, Reason: "connection reset"}}})
+	w.tick(2 * time.Minute)
+	w.tick(2 * time.Minute)
+	open := w.e.Open()
+	if len(open) != 1 || open[0].Subject != bmpFeed || !strings.Contains(open[0].RootCause, "(connection reset)") {
+		t.Fatalf("open = %+v", open)
 	}
 }
