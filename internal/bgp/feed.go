@@ -717,5 +717,6 @@ func (f *Feed) Routes(query string) (RoutesView, error) {
 func (f *Feed) Snapshot() model.BGPSnapshot {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return model.BGPSnapshot{Time: f.now(), Peers: f.st.peerViews(), Routes: f.st.routeViews(nil), Addresses: f.st.addrViews(nil)}
+	return model.BGPSnapshot{Time: f.now(), Peers: f.st.peerViews(), Routes: f.st.routeViews(nil), Addresses: f.st.addrViews(nil),
+		Feeds: f.st.feedViews()}
 }

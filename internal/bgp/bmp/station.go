@@ -409,12 +409,16 @@ func (ss *session) handle(log *slog.Logger, m msg) bool {
 		p := ss.peer(m)
 		p.addPath = m.addPath
 		ss.st.src.AddPeer(ss.spec(m, p.key))
-		if !p.up {
-			p.up = true
-			s.src.PeerUp(p.key, t)
-			ss.countUp()
-			log.Info("bmp peer up", "peer", p.key, "families", m.families)
+		if p.up {
+			// A new session without a Peer Down for the old one: the old
+			// session's routes are unknown until the new one has synced.
+			s.src.PeerDown(p.key, t, "peer up again without a peer down")
+			log.Warn("bmp peer up again without a peer down", "peer", p.key)
 		}
+		p.up = true
+		s.src.PeerUp(p.key, t)
+		ss.countUp()
+		log.Info("bmp peer up", "peer", p.key, "families", m.families)
 	case typePeerDown:
 		p := ss.peer(m)
 		if p.up {

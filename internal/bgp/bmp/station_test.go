@@ -642,3 +642,29 @@ func TestStationEmptyASPathOriginatesAtPeer(t *testing.T) {
 		t.Errorf("route = %+v, want origin AS64500", r)
 	}
 }
+
+// TestStationPeerUpAgain: a second Peer Up without a Peer Down is a new
+// session of the peer: the old one's routes are unknown (not withdrawn)
+// until the new one has synced, and those it does not announce again are
+// withdrawn then.
+func TestStationPeerUpAgain(t *testing.T) {
+	l := startLab(t)
+	s := dialFrom(t, l, routerAddr)
+	ph := peerHeader("192.0.2.1", 64500, 0)
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	s.send(announce(ph, []uint32{64500}, "198.18.0.0/16", "198.18.7.0/24"))
+	s.send(gobmp.NewBMPRouteMonitoring(ph, bgp.NewEndOfRib(bgp.RF_IPv4_UC)))
+	i, _ := l.wait(t, 0, "synced", isPeer(model.PeerSynced, key1))
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	i, ev := l.wait(t, i, "down", isPeer(model.PeerDown, key1))
+	if pe := ev.(model.PeerEvent); pe.Reason != "peer up again without a peer down" || pe.Routes != 2 {
+		t.Errorf("down = %+v", pe)
+	}
+	i, _ = l.wait(t, i, "up", isPeer(model.PeerUp, key1))
+	s.send(announce(ph, []uint32{64500}, "198.18.0.0/16"))
+	s.send(gobmp.NewBMPRouteMonitoring(ph, bgp.NewEndOfRib(bgp.RF_IPv4_UC)))
+	_, ev = l.wait(t, i, "withdrawn at sync", isRoute(model.RouteWithdraw, "198.18.7.0/24"))
+	if r := ev.(model.RouteEvent); !r.Resync || r.Initial {
+		t.Errorf("withdraw = %+v", r)
+	}
+}
