@@ -23,6 +23,7 @@ import (
 
 	"github.com/reachmon/reachmon/internal/api"
 	"github.com/reachmon/reachmon/internal/bgp"
+	"github.com/reachmon/reachmon/internal/bgp/bmp"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
 	"github.com/reachmon/reachmon/internal/evaluate"
@@ -50,6 +51,9 @@ type Daemon struct {
 	srv     *server.Server
 	dns     *metrics.DNS
 	feed    *bgp.Feed
+	ris     *bgp.RISLive  // nil without [ris_live]
+	bmp     *bmp.Station  // nil without [bmp]
+	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate)
 	events  chan model.Event
 
 	// The evaluator is owned by the consume goroutine; readers see only
@@ -129,6 +133,16 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	if cfg.RISLive != nil {
+		d.ris, err = d.feed.NewRISLive(*cfg.RISLive, bgp.RISLiveOptions{Logger: log, Registerer: wrapped})
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
+	if cfg.BMP.Enabled() {
+		d.bmpGate = make(chan struct{})
+		d.bmp = bmp.New(cfg.BMP, d.feed.NewSource(model.SourceBMP), bmp.Options{Logger: log, Registerer: wrapped, Gate: d.bmpGate})
+	}
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
@@ -205,6 +219,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.sched.Run(ctx) })
 	g.Go(func() error { defer close(d.consumeDone); d.consume(ctx); return nil })
 	g.Go(func() error { return d.feed.Run(ctx) })
+	if d.ris != nil {
+		g.Go(func() error { return d.ris.Run(ctx) })
+	}
+	if d.bmp != nil {
+		g.Go(func() error { return d.bmp.Run(ctx) })
+		g.Go(func() error { d.openBMPGate(ctx); return nil })
+	}
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
 	for _, s := range d.sinks {
 		g.Go(func() error { return s.d.Run(ctx) })
@@ -407,6 +428,8 @@ func (d *Daemon) handle(ev model.Event) {
 		d.log.Warn("bgp cover", "kind", string(e.Kind), "address", e.Addr.String(), "roles", e.Roles)
 	case model.PeerEvent:
 		d.log.Info("bgp peer", "kind", string(e.Kind), "peer", e.Peer, "reason", e.Reason, "routes", e.Routes)
+	case model.FeedEvent:
+		d.log.Info("bgp feed", "feed", e.Feed, "source", e.Source, "up", e.Up, "reason", e.Reason)
 	}
 }
 
@@ -431,6 +454,37 @@ func (d *Daemon) watchNameservers(ctx context.Context) {
 			}
 			last[disc.Zone] = key
 		}
+	}
+}
+
+// bmpGateSettle is how long after the first discovery of every zone the
+// BMP station starts reading, for the discovered nameserver addresses to
+// reach the feed's watched set (through consume and watchNameservers);
+// bmpGateMax bounds the whole wait.
+const (
+	bmpGateSettle = 2 * time.Second
+	bmpGateMax    = 2 * time.Minute
+)
+
+// openBMPGate lets the BMP station read once every zone had its first
+// discovery (or after bmpGateMax): routers' initial tables are then
+// filtered with the nameserver addresses found. A later widening resets
+// a router's session instead (bmp.Options.MinReset).
+func (d *Daemon) openBMPGate(ctx context.Context) {
+	defer close(d.bmpGate)
+	start := time.Now()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for d.sched.Ready() != nil && time.Since(start) < bmpGateMax {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(bmpGateSettle):
 	}
 }
 

@@ -35,9 +35,12 @@ type Config struct {
 	Prefix   []Prefix    `toml:"prefix"`
 	Slack    SlackConfig `toml:"slack"`
 	BGP      BGP         `toml:"bgp"`
-	Evaluate Evaluate    `toml:"evaluate"`
-	Metrics  Metrics     `toml:"metrics"`
-	API      APIConfig   `toml:"api"`
+	BMP      BMP         `toml:"bmp"`
+	// RISLive is the [ris_live] section (nil: absent, the source is off).
+	RISLive  *RISLive  `toml:"ris_live"`
+	Evaluate Evaluate  `toml:"evaluate"`
+	Metrics  Metrics   `toml:"metrics"`
+	API      APIConfig `toml:"api"`
 	// Alertmanager and Webhook are the notifiers besides Slack.
 	Alertmanager []AlertmanagerConfig `toml:"alertmanager"`
 	Webhook      []WebhookConfig      `toml:"webhook"`

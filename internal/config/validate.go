@@ -69,6 +69,10 @@ func (c *Config) resolve(e *Errors) *Plan {
 	}
 	c.Slack.validate(e)
 	c.BGP.validate(e)
+	c.BMP.validate(e)
+	if c.RISLive != nil {
+		c.RISLive.validate(e)
+	}
 	c.API.validate(e)
 	c.validateNotifiers(e)
 	p.Windows = c.resolveMaintenance(e)

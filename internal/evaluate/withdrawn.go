@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -55,8 +56,10 @@ func (e *Evaluator) withdrawnVerdict(r *route) verdict {
 		v.asns = []uint32{r.lastOrigin}
 	}
 	v.affected = e.coveredNames(r)
-	v.explain(prefixWithdrawn{watched: r.watched, prefix: r.prefix, seenBy: len(r.peers), peers: e.upPeers(),
-		lastOrigin: r.lastOrigin, covers: v.affected})
+	f := prefixWithdrawn{watched: r.watched, prefix: r.prefix, seenBy: len(r.peers), peers: e.upPeers(),
+		lastOrigin: r.lastOrigin, covers: v.affected}
+	f.risBy, f.risCarried = e.risWithdrawal(r)
+	v.explain(f)
 	v.evidence = slices.Clone(r.ev)
 	return v
 }
@@ -68,6 +71,24 @@ type prefixWithdrawn struct {
 	seenBy, peers int    // peers carrying it now, of the peers up
 	lastOrigin    uint32 // 0: unknown
 	covers        []string
+	// risBy of risCarried RIS peers (up, seen carrying it) withdrew it.
+	risBy, risCarried int
+}
+
+// risWithdrawal counts the RIS Live peers that are up and were seen
+// carrying r (carried), and those of them that withdrew it (by).
+func (e *Evaluator) risWithdrawal(r *route) (by, carried int) {
+	for name := range r.carriers {
+		p := e.peers[name]
+		if p == nil || !p.up || p.feed != config.RISLiveFeed {
+			continue
+		}
+		carried++
+		if _, ok := r.peers[name]; !ok {
+			by++
+		}
+	}
+	return by, carried
 }
 
 // coveredResolvers lists the resolvers whose addresses lie in r's prefix
