@@ -179,6 +179,7 @@ func Namespace(t testing.TB) string {
 	for i := range maxPeers {
 		cmds = append(cmds, []string{"ip", "addr", "add", PeerAddr(i).String() + "/32", "dev", "lo"})
 	}
+	cmds = append(cmds, []string{"ip", "addr", "add", RouterAddr.String() + "/32", "dev", "lo"})
 	for _, c := range cmds {
 		if out, err := exec.Command("ip", append([]string{"netns", "exec", name}, c...)...).CombinedOutput(); err != nil {
 			t.Fatalf("%s in %s: %v: %s", strings.Join(c, " "), name, err, out)
