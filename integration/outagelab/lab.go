@@ -393,6 +393,12 @@ func (l *Lab) startSender() {
 	for i := range l.peers {
 		r.Peers = append(r.Peers, bmplab.Peer{Addr: PeerAddr(i), ASN: PeerASN(i)})
 	}
+	// gobgpd retries a refused BMP connection after 1, 2, 4 ... s: start
+	// it once reachmon is up (its API answers after the station listens).
+	l.WaitFor("reachmon's API before starting the BMP sender", 30*time.Second, func() (bool, string) {
+		_, err := l.Status()
+		return err == nil, fmt.Sprint(err)
+	})
 	if l.opts.BMP == "frr" {
 		l.Sender = bmplab.StartFRR(l.t, os.Getenv(envNS), r)
 	} else {
