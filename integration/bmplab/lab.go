@@ -91,6 +91,11 @@ type Router struct {
 	Peers []Peer
 	// APIPort is gobgpd's gRPC port on 127.0.0.1 (default 50051).
 	APIPort int
+	// Monitor is what FRR exports per address family: "pre-policy"
+	// (default, the Adj-RIB-In as received, as gobgpd's
+	// route-monitoring-policy here), "post-policy", or both
+	// ("pre-policy post-policy").
+	Monitor string
 }
 
 // BirdConf is the BIRD configuration of peer p of router r: one static
@@ -182,7 +187,7 @@ func GoBGPDConf(r Router) string {
 
 // FRRConf is bgpd's configuration for r: the BIRD peers (eBGP without
 // policy) and a BMP target connecting to r.Station, monitoring IPv4 and
-// IPv6 unicast pre- and post-policy.
+// IPv6 unicast as r.Monitor says (default pre-policy).
 func FRRConf(r Router) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "frr defaults traditional\nhostname %s\nlog stdout informational\n!\nrouter bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp network import-check\n",
@@ -192,8 +197,14 @@ func FRRConf(r Router) string {
 			p.Addr, p.ASN, p.Addr, r.Addr, p.Addr, p.Addr, p.Addr)
 	}
 	fmt.Fprintf(&b, " !\n bmp targets station\n  bmp connect %s port %d min-retry 100 max-retry 1000\n", r.Station.Addr(), r.Station.Port())
+	monitor := strings.Fields(r.Monitor)
+	if len(monitor) == 0 {
+		monitor = []string{"pre-policy"}
+	}
 	for _, fam := range []string{"ipv4", "ipv6"} {
-		fmt.Fprintf(&b, "  bmp monitor %s unicast pre-policy\n  bmp monitor %s unicast post-policy\n", fam, fam)
+		for _, m := range monitor {
+			fmt.Fprintf(&b, "  bmp monitor %s unicast %s\n", fam, m)
+		}
 	}
 	b.WriteString(" exit\n !\n")
 	for _, fam := range []string{"ipv4", "ipv6"} {
