@@ -23,6 +23,7 @@ import (
 
 	"github.com/reachmon/reachmon/internal/api"
 	"github.com/reachmon/reachmon/internal/bgp"
+	"github.com/reachmon/reachmon/internal/bgp/bmp"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
 	"github.com/reachmon/reachmon/internal/evaluate"
@@ -50,6 +51,7 @@ type Daemon struct {
 	srv     *server.Server
 	dns     *metrics.DNS
 	feed    *bgp.Feed
+	bmp     *bmp.Station // nil without [bmp]
 	events  chan model.Event
 
 	// The evaluator is owned by the consume goroutine; readers see only
@@ -129,6 +131,9 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	if cfg.BMP.Enabled() {
+		d.bmp = bmp.New(cfg.BMP, d.feed.NewSource(model.SourceBMP), bmp.Options{Logger: log, Registerer: wrapped})
+	}
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
@@ -205,6 +210,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.sched.Run(ctx) })
 	g.Go(func() error { defer close(d.consumeDone); d.consume(ctx); return nil })
 	g.Go(func() error { return d.feed.Run(ctx) })
+	if d.bmp != nil {
+		g.Go(func() error { return d.bmp.Run(ctx) })
+	}
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
 	for _, s := range d.sinks {
 		g.Go(func() error { return s.d.Run(ctx) })
@@ -407,6 +415,8 @@ func (d *Daemon) handle(ev model.Event) {
 		d.log.Warn("bgp cover", "kind", string(e.Kind), "address", e.Addr.String(), "roles", e.Roles)
 	case model.PeerEvent:
 		d.log.Info("bgp peer", "kind", string(e.Kind), "peer", e.Peer, "reason", e.Reason, "routes", e.Routes)
+	case model.FeedEvent:
+		d.log.Info("bgp feed", "feed", e.Feed, "source", e.Source, "up", e.Up, "reason", e.Reason)
 	}
 }
 

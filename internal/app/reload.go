@@ -237,6 +237,7 @@ func restartNeeded(old, new *config.Config) []string {
 	add("bgp.listen_port", old.BGP.ListenPort != new.BGP.ListenPort)
 	add("bgp.listen_addresses", !slices.Equal(old.BGP.ListenAddresses, new.BGP.ListenAddresses))
 	add("bgp.initial_sync_timeout", old.BGP.InitialSyncTimeout != new.BGP.InitialSyncTimeout)
+	add("bmp", !reflect.DeepEqual(old.BMP, new.BMP))
 	add("notifiers (adding or removing [slack], [[alertmanager]] or [[webhook]])", !slices.Equal(sinkNames(old), sinkNames(new)))
 	return out
 }
@@ -249,6 +250,7 @@ func effectivePlan(old, plan *config.Plan) *config.Plan {
 	c.Probe.Timeout = old.Probe.Timeout
 	c.BGP.ASN, c.BGP.RouterID, c.BGP.ListenPort = old.BGP.ASN, old.BGP.RouterID, old.BGP.ListenPort
 	c.BGP.ListenAddresses, c.BGP.InitialSyncTimeout = old.BGP.ListenAddresses, old.BGP.InitialSyncTimeout
+	c.BMP = old.BMP
 	if !c.BGP.Enabled() {
 		c.BGP.Neighbor = nil
 	}

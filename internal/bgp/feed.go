@@ -80,6 +80,9 @@ type Feed struct {
 	kick      chan struct{}
 
 	in          chan item
+	done        chan struct{} // closed when Run returns
+	srcMu       sync.Mutex
+	sources     []string // registered sources (NewSource)
 	needResync  atomic.Bool
 	closed      atomic.Bool
 	started     atomic.Bool
@@ -131,6 +134,7 @@ func New(cfg config.BGP, w Watch, opts Options) (*Feed, error) {
 		static: w, ns: map[string][]netip.Addr{}, neighbors: slices.Clone(cfg.Neighbor),
 		kick:     make(chan struct{}, 1),
 		in:       make(chan item, opts.QueueSize),
+		done:     make(chan struct{}),
 		cut:      map[string]bool{},
 		lastSeen: map[string]time.Time{},
 	}
@@ -197,19 +201,29 @@ func WatchFromPlan(p *config.Plan) Watch {
 	return w
 }
 
-// Enabled reports whether a BGP feed is configured.
-func (f *Feed) Enabled() bool { return f.cfg.Enabled() }
+// Enabled reports whether a BGP feed is configured: the embedded speaker
+// or any other source (NewSource).
+func (f *Feed) Enabled() bool {
+	if f.cfg.Enabled() {
+		return true
+	}
+	f.srcMu.Lock()
+	defer f.srcMu.Unlock()
+	return len(f.sources) > 0
+}
 
-// Run starts the speaker and serves until ctx is cancelled; it returns
-// with the feed's goroutines joined and GoBGP stopped. (GoBGP v3.37's
-// Serve loop has no exit: its goroutine stays parked after Stop.)
+// Run starts the speaker (when [[bgp]] configures one) and the state
+// goroutine that every source feeds, and serves until ctx is cancelled;
+// it returns with the feed's goroutines joined and GoBGP stopped.
+// (GoBGP v3.37's Serve loop has no exit: its goroutine stays parked
+// after Stop.)
 func (f *Feed) Run(ctx context.Context) error {
 	if !f.started.CompareAndSwap(false, true) {
 		return errors.New("bgp: feed already ran")
 	}
+	defer close(f.done)
 	if !f.cfg.Enabled() {
-		<-ctx.Done()
-		return nil
+		return f.runState(ctx)
 	}
 	s := server.NewBgpServer(server.LoggerOption(f.gl))
 	go s.Serve()
@@ -269,6 +283,22 @@ func (f *Feed) Run(ctx context.Context) error {
 	wg.Wait()
 	f.shutdown(s)
 	f.log.Info("bgp feed stopped")
+	return nil
+}
+
+// runState runs the state goroutine alone, for sources other than the
+// embedded speaker (none configured: it only waits).
+func (f *Feed) runState(ctx context.Context) error {
+	f.srcMu.Lock()
+	sources := slices.Clone(f.sources)
+	f.srcMu.Unlock()
+	if len(sources) > 0 {
+		ws := f.watch.Load()
+		f.log.Info("bgp feed started without an embedded speaker", "sources", sources,
+			"prefixes", len(ws.prefixes), "addresses", len(ws.addrs))
+	}
+	f.stateLoop(ctx)
+	f.closed.Store(true)
 	return nil
 }
 
@@ -606,6 +636,9 @@ func (f *Feed) resync() error {
 	st.setWatch(ws)
 	for _, name := range st.order {
 		p := st.peers[name]
+		if p.source != model.SourceBGP {
+			continue // not in GoBGP's RIB: other sources never drop items
+		}
 		up := states[name].up
 		if up != p.up {
 			st.apply(item{kind: itemPeer, t: now, ws: ws, peer: name, up: up})

@@ -41,7 +41,11 @@ func (c NeighborChanges) Empty() bool {
 func (f *Feed) Reconfigure(neighbors []config.Neighbor, w Watch, zones []string) (NeighborChanges, error) {
 	var ch NeighborChanges
 	if !f.cfg.Enabled() {
-		return ch, nil
+		// No embedded speaker: only the watched set other sources filter
+		// with changes.
+		f.watchMu.Lock()
+		defer f.watchMu.Unlock()
+		return ch, f.setStaticLocked(w, zones)
 	}
 	pass := map[string]string{}
 	var errs []error
@@ -112,6 +116,19 @@ func (f *Feed) Reconfigure(neighbors []config.Neighbor, w Watch, zones []string)
 	f.neighbors = slices.Clone(neighbors)
 	f.pass = pass
 
+	if e := f.setStaticLocked(w, zones); e != nil {
+		err = errors.Join(err, e)
+	}
+	if !ch.Empty() {
+		f.log.Info("bgp neighbors changed", "added", ch.Added, "removed", ch.Removed, "reset", ch.Reset)
+	}
+	return ch, err
+}
+
+// setStaticLocked takes a reloaded statically watched set and drops the
+// nameserver addresses of zones no longer configured. The caller holds
+// watchMu.
+func (f *Feed) setStaticLocked(w Watch, zones []string) error {
 	keep := map[string]bool{}
 	for _, z := range zones {
 		keep[z] = true
@@ -127,13 +144,7 @@ func (f *Feed) Reconfigure(neighbors []config.Neighbor, w Watch, zones []string)
 		}
 	}
 	f.static = w
-	if e := f.applyWatchLocked(); e != nil {
-		err = errors.Join(err, e)
-	}
-	if !ch.Empty() {
-		f.log.Info("bgp neighbors changed", "added", ch.Added, "removed", ch.Removed, "reset", ch.Reset)
-	}
-	return ch, err
+	return f.applyWatchLocked()
 }
 
 // addPeer gives a neighbor added by a reload its (down) state.
@@ -156,7 +167,7 @@ func (s *state) setPeerConfig(n config.Neighbor) {
 		return
 	}
 	np := newPeerState(n)
-	p.cfg, p.families = np.cfg, np.families
+	p.asn, p.desc, p.families = np.asn, np.desc, np.families
 }
 
 // removePeer forgets a neighbor a reload removed, with its routes: they

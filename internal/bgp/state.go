@@ -19,6 +19,9 @@ const (
 	itemRoute itemKind = iota
 	itemPeer
 	itemEOR
+	itemAddPeer    // a source's peer appears (spec)
+	itemRemovePeer // a source's peer is gone (forgotten, not withdrawn)
+	itemFeed       // a source's feed (a router's BMP session) changed (feed)
 )
 
 // item is a translated GoBGP event: only reachmon types from here on.
@@ -34,6 +37,9 @@ type item struct {
 	up       bool // itemPeer: session established
 	family   int  // itemEOR: 4 or 6
 	resync   bool
+	reason   string         // itemPeer (down) from a source: why
+	spec     *PeerSpec      // itemAddPeer
+	feed     *model.BGPFeed // itemFeed
 }
 
 // route is one peer's path to a prefix.
@@ -45,8 +51,12 @@ type route struct {
 }
 
 type peerState struct {
-	cfg      config.Neighbor
 	name     string
+	asn      uint32
+	desc     string
+	source   string // model.SourceBGP, model.SourceBMP, ...
+	label    string // how evidence names it; "" for embedded neighbors
+	feed     string // the feed it is part of; "" for embedded neighbors
 	families []int
 	up       bool
 	since    time.Time
@@ -80,14 +90,17 @@ const (
 // state is the feed's view of the watched routes. It is owned by the
 // feed's state goroutine; readers take Feed.mu.
 type state struct {
-	now     func() time.Time
-	ws      *watchSet
-	peers   map[string]*peerState
-	order   []string
-	addrs   map[netip.Addr]*addrState
-	changed map[netip.Prefix]time.Time
-	emit    func(model.Event)
-	m       *metrics
+	now   func() time.Time
+	ws    *watchSet
+	peers map[string]*peerState
+	order []string
+	// feeds are the sources' feeds (a router's BMP session), by name.
+	feeds     map[string]*model.BGPFeed
+	feedOrder []string
+	addrs     map[netip.Addr]*addrState
+	changed   map[netip.Prefix]time.Time
+	emit      func(model.Event)
+	m         *metrics
 	// reasonFor says why a session went down, if known.
 	reasonFor func(peer string) string
 	// syncHeld reports that events were lost on their way here (the feed
@@ -130,6 +143,7 @@ func newState(cfg config.BGP, ws *watchSet, now func() time.Time, emit func(mode
 	s := &state{
 		now: now, emit: emit, m: m, // ws is set by setWatch below
 		peers:   make(map[string]*peerState),
+		feeds:   make(map[string]*model.BGPFeed),
 		addrs:   make(map[netip.Addr]*addrState),
 		changed: make(map[netip.Prefix]time.Time),
 		ms:      make(map[netip.Prefix]map[netip.Prefix]bool),
@@ -149,7 +163,8 @@ func newState(cfg config.BGP, ws *watchSet, now func() time.Time, emit func(mode
 
 // newPeerState is a configured neighbor's state before its session is up.
 func newPeerState(n config.Neighbor) *peerState {
-	p := &peerState{cfg: n, name: n.Name(), routes: map[netip.Prefix]route{}, eor: map[int]bool{}}
+	p := &peerState{name: n.Name(), asn: n.PeerASN, desc: n.Description, source: model.SourceBGP,
+		routes: map[netip.Prefix]route{}, eor: map[int]bool{}}
 	for _, f := range n.FamilyList() {
 		if f == config.FamilyIPv4Unicast {
 			p.families = append(p.families, 4)
@@ -158,6 +173,12 @@ func newPeerState(n config.Neighbor) *peerState {
 		}
 	}
 	return p
+}
+
+// event is a PeerEvent of kind about p.
+func (p *peerState) event(t time.Time, kind model.PeerEventKind) model.PeerEvent {
+	return model.PeerEvent{Time: t, Kind: kind, Peer: p.name, PeerASN: p.asn, Description: p.desc,
+		Source: p.source, Label: p.label, Feed: p.feed}
 }
 
 // setWatch switches to a new watched set: routes no longer watched are
@@ -200,6 +221,17 @@ func (s *state) apply(it item) {
 	if it.ws != nil && it.ws.gen > s.ws.gen {
 		s.setWatch(it.ws)
 	}
+	switch it.kind {
+	case itemAddPeer:
+		s.addSourcePeer(*it.spec)
+		return
+	case itemRemovePeer:
+		s.removePeer(it.peer)
+		return
+	case itemFeed:
+		s.setFeed(it.t, *it.feed)
+		return
+	}
 	p := s.peers[it.peer]
 	if p == nil {
 		return
@@ -209,8 +241,8 @@ func (s *state) apply(it item) {
 		if it.up {
 			s.peerUp(p, it.t)
 		} else {
-			reason := ""
-			if s.reasonFor != nil {
+			reason := it.reason
+			if reason == "" && s.reasonFor != nil {
 				reason = s.reasonFor(p.name)
 			}
 			s.peerDown(p, it.t, reason)
@@ -253,7 +285,7 @@ func (s *state) peerUp(p *peerState, t time.Time) {
 	p.up, p.since, p.synced, p.lastUpdate, p.reason = true, t, false, time.Time{}, ""
 	p.eor = map[int]bool{}
 	s.m.peerUp(p.name, true)
-	s.emit(model.PeerEvent{Time: t, Kind: model.PeerUp, Peer: p.name, PeerASN: p.cfg.PeerASN, Description: p.cfg.Description})
+	s.emit(p.event(t, model.PeerUp))
 }
 
 func (s *state) peerDown(p *peerState, t time.Time, reason string) {
@@ -277,8 +309,9 @@ func (s *state) peerDown(p *peerState, t time.Time, reason string) {
 	for pfx := range p.lost {
 		s.prefixChanged(pfx)
 	}
-	s.emit(model.PeerEvent{Time: t, Kind: model.PeerDown, Peer: p.name, PeerASN: p.cfg.PeerASN,
-		Description: p.cfg.Description, Reason: reason, Routes: n})
+	ev := p.event(t, model.PeerDown)
+	ev.Reason, ev.Routes = reason, n
+	s.emit(ev)
 	for a := range s.addrs {
 		s.recomputeAddr(a, causePeerDown)
 	}
@@ -294,8 +327,8 @@ func (s *state) sync(p *peerState, t time.Time, how syncHow) {
 	}
 	p.synced = true
 	s.m.peerSynced(p.name, true)
-	ev := model.PeerEvent{Time: t, Kind: model.PeerSynced, Peer: p.name, PeerASN: p.cfg.PeerASN,
-		Description: p.cfg.Description, Routes: len(p.routes), ByEndOfRIB: how == syncEOR}
+	ev := p.event(t, model.PeerSynced)
+	ev.Routes, ev.ByEndOfRIB = len(p.routes), how == syncEOR
 	if how == syncSilent {
 		ev.Reason = SyncReasonNoUpdates
 		if s.log != nil {
@@ -442,7 +475,7 @@ func (s *state) applyRoute(p *peerState, it item) {
 
 func (s *state) routeEvent(p *peerState, t time.Time, kind model.RouteEventKind, pfx netip.Prefix, cur, prev route, initial, resync bool) model.RouteEvent {
 	ev := model.RouteEvent{
-		Time: t, Kind: kind, Peer: p.name, PeerASN: p.cfg.PeerASN, Prefix: pfx,
+		Time: t, Kind: kind, Peer: p.name, PeerASN: p.asn, Prefix: pfx,
 		Origin: cur.origin, ASPath: cur.asPath, NextHop: cur.nextHop,
 		PrevOrigin: prev.origin, PrevASPath: prev.asPath,
 		Initial: initial, Resync: resync,
@@ -579,8 +612,9 @@ func (s *state) peerViews() []model.BGPPeer {
 		if p.up {
 			st = "up"
 		}
-		out = append(out, model.BGPPeer{Peer: p.name, PeerASN: p.cfg.PeerASN, Description: p.cfg.Description,
-			State: st, Synced: p.synced, Since: p.since, Routes: len(p.routes), Reason: p.reason})
+		out = append(out, model.BGPPeer{Peer: p.name, PeerASN: p.asn, Description: p.desc,
+			State: st, Synced: p.synced, Since: p.since, Routes: len(p.routes), Reason: p.reason,
+			Source: p.source, Label: p.label, Feed: p.feed})
 	}
 	return out
 }

@@ -18,6 +18,9 @@ type PeersView struct {
 	ASN      uint32          `json:"asn,omitempty"`
 	RouterID string          `json:"router_id,omitempty"`
 	Peers    []model.BGPPeer `json:"peers"`
+	// Feeds are the sources' feeds that carry several peers (a router's
+	// BMP session), with what its Initiation and Termination said.
+	Feeds []model.BGPFeed `json:"feeds,omitempty"`
 }
 
 // RoutesView is the /api/v1/routes document.
@@ -31,7 +34,7 @@ type RoutesView struct {
 
 // PeersView returns the /api/v1/peers document.
 func (f *Feed) PeersView() PeersView {
-	return PeersView{Schema: PeersSchema, Enabled: f.Enabled(), ASN: f.cfg.ASN, RouterID: f.cfg.RouterID, Peers: f.Peers()}
+	return PeersView{Schema: PeersSchema, Enabled: f.Enabled(), ASN: f.cfg.ASN, RouterID: f.cfg.RouterID, Peers: f.Peers(), Feeds: f.Feeds()}
 }
 
 // RoutesView returns the /api/v1/routes document for query ("" for all, a

@@ -11,17 +11,36 @@ import (
 	"github.com/reachmon/reachmon/internal/bgp"
 )
 
-// WritePeers renders the peers as a table.
+// WritePeers renders the peers as a table, after the feeds that carry
+// several peers (routers' BMP sessions) when there are any. A source's
+// peer is described by its label ("router edge1, peer 192.0.2.1
+// (AS64500)").
 func WritePeers(w io.Writer, v bgp.PeersView, now time.Time) error {
 	if !v.Enabled {
-		_, err := fmt.Fprintln(w, "BGP feed disabled ([bgp] asn is not set)")
+		_, err := fmt.Fprintln(w, "BGP feed disabled (no [bgp] asn and no [bmp] listen)")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(v.Feeds) > 0 {
+		fmt.Fprintln(tw, "FEED\tADDRESS\tSTATE\tSINCE\tPEERS UP\tSYS NAME\tSYS DESCR\tTERMINATION\tREASON")
+		for _, f := range v.Feeds {
+			addr := "-"
+			if f.Address.IsValid() {
+				addr = f.Address.String()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", f.Feed, addr, f.State, ago(now, f.Since), f.Peers,
+				dash(f.SysName), dash(f.SysDescr), dash(f.Termination), dash(f.Reason))
+		}
+		fmt.Fprintln(tw)
+	}
 	fmt.Fprintln(tw, "PEER\tASN\tSTATE\tSYNCED\tSINCE\tROUTES\tREASON\tDESCRIPTION")
 	for _, p := range v.Peers {
+		desc := p.Description
+		if p.Label != "" {
+			desc = p.Label
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", p.Peer, p.PeerASN, p.State, yesNo(p.Synced),
-			ago(now, p.Since), p.Routes, dash(p.Reason), dash(p.Description))
+			ago(now, p.Since), p.Routes, dash(p.Reason), dash(desc))
 	}
 	return tw.Flush()
 }

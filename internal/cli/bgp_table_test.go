@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/reachmon/reachmon/internal/api"
 	"github.com/reachmon/reachmon/internal/bgp"
+	"github.com/reachmon/reachmon/internal/model"
 )
 
 // readDoc reads an API document from testdata. peers.json and routes.json
@@ -64,5 +66,29 @@ func TestCLIDisabled(t *testing.T) {
 	_ = WritePeers(&b, bgp.PeersView{}, time.Now())
 	if !strings.Contains(b.String(), "disabled") {
 		t.Errorf("got %q", b.String())
+	}
+}
+
+// TestWritePeersFeeds: a router's BMP session is listed with what its
+// Initiation and Termination said, and a BMP view by its label.
+func TestWritePeersFeeds(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	v := bgp.PeersView{Enabled: true,
+		Feeds: []model.BGPFeed{{Feed: "bmp router edge1", Source: model.SourceBMP, Address: netip.MustParseAddr("192.0.2.10"),
+			State: "down", Since: now.Add(-time.Minute), SysName: "edge1.lab", SysDescr: "FRRouting 10.2",
+			Termination: "session administratively closed", Reason: "terminated by the router"}},
+		Peers: []model.BGPPeer{{Peer: "bmp edge1 192.0.2.1", PeerASN: 64500, State: "down", Source: model.SourceBMP,
+			Label: "router edge1, peer 192.0.2.1 (AS64500)", Feed: "bmp router edge1", Reason: "bmp_session_lost"}},
+	}
+	var b bytes.Buffer
+	if err := WritePeers(&b, v, now); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"FEED", "bmp router edge1", "192.0.2.10", "edge1.lab", "FRRouting 10.2",
+		"session administratively closed", "1m0s ago", "router edge1, peer 192.0.2.1 (AS64500)", "bmp_session_lost"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
 	}
 }

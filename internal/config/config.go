@@ -35,6 +35,7 @@ type Config struct {
 	Prefix   []Prefix    `toml:"prefix"`
 	Slack    SlackConfig `toml:"slack"`
 	BGP      BGP         `toml:"bgp"`
+	BMP      BMP         `toml:"bmp"`
 	Evaluate Evaluate    `toml:"evaluate"`
 	Metrics  Metrics     `toml:"metrics"`
 	API      APIConfig   `toml:"api"`

@@ -69,6 +69,7 @@ func (c *Config) resolve(e *Errors) *Plan {
 	}
 	c.Slack.validate(e)
 	c.BGP.validate(e)
+	c.BMP.validate(e)
 	c.API.validate(e)
 	c.validateNotifiers(e)
 	p.Windows = c.resolveMaintenance(e)

@@ -46,6 +46,10 @@ type peer struct {
 	asn        uint32
 	desc       string
 	configured bool
+	// lbl is how evidence names it when its source says (BMP, RIS
+	// Live); feed the feed it is part of, whose loss is the feed_lost
+	// incident ("" for an embedded neighbor: its own).
+	lbl, feed  string
 	seen       bool // any event from it
 	up, synced bool
 	upSince    time.Time
@@ -56,6 +60,9 @@ type peer struct {
 }
 
 func (p *peer) label() string {
+	if p.lbl != "" {
+		return p.lbl
+	}
 	s := p.name
 	if p.asn != 0 {
 		s += fmt.Sprintf(" (AS%d", p.asn)
@@ -155,6 +162,10 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 		r.covers = ev.Covers
 	}
 	total := e.upPeers()
+	ref := "peer " + ev.Peer
+	if p := e.peers[ev.Peer]; p != nil && p.lbl != "" {
+		ref = p.lbl
+	}
 	switch ev.Kind {
 	case model.RouteWithdraw:
 		delete(r.peers, ev.Peer)
@@ -162,7 +173,7 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 			r.lastOrigin = ev.PrevOrigin
 		}
 		if !ev.Initial {
-			r.ev.add(ev.Time, routeEvidence(ev, r, total))
+			r.ev.add(ev.Time, routeEvidence(ev, ref, r, total))
 		}
 	default:
 		r.peers[ev.Peer] = ev.Origin
@@ -173,7 +184,7 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 		if ev.Initial {
 			break
 		}
-		r.ev.add(ev.Time, routeEvidence(ev, r, total))
+		r.ev.add(ev.Time, routeEvidence(ev, ref, r, total))
 	}
 	e.markOrphan(r, ev.Time)
 	e.evalRoute(r, now)
@@ -278,6 +289,12 @@ func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {
 	if ev.Description != "" {
 		p.desc = ev.Description
 	}
+	if ev.Label != "" {
+		p.lbl = ev.Label
+	}
+	if ev.Feed != "" {
+		p.feed = ev.Feed
+	}
 	switch ev.Kind {
 	case model.PeerUp:
 		p.up, p.synced, p.upSince, p.reason = true, false, ev.Time, ""
@@ -300,7 +317,9 @@ func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {
 			}
 		}
 	}
-	e.evalSlot(e.slotFor(groupFeed, p.name, true), now)
+	if p.feed == "" {
+		e.evalSlot(e.slotFor(groupFeed, p.name, true), now)
+	}
 	e.checkBGPUsable(now)
 	for _, pfx := range sortedPrefixes(e.interesting) {
 		e.evalRoute(e.routes[pfx], now)
@@ -435,8 +454,6 @@ func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
 			e.evalZone(z, now)
 		}
 	}
-	for _, name := range e.peerOrder {
-		e.evalSlot(e.slotFor(groupFeed, name, true), now)
-	}
+	e.evalFeedSlots(now)
 	e.evalResolvers(now)
 }

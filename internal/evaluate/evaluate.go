@@ -36,6 +36,8 @@ type Targets struct {
 	// Peers are the configured BGP neighbors; a peer that never comes up
 	// after the start grace is a lost feed.
 	Peers []Peer
+	// Feeds are the configured feeds of other sources (BMP routers).
+	Feeds []Feed
 }
 
 // Zone is a configured zone.
@@ -81,6 +83,11 @@ func TargetsFromPlan(p *config.Plan) Targets {
 	for _, n := range p.BGP.Neighbor {
 		t.Peers = append(t.Peers, Peer{Name: n.Name(), ASN: n.PeerASN, Description: n.Description})
 	}
+	if p.BMP.Enabled() {
+		for _, r := range p.BMP.Router {
+			t.Feeds = append(t.Feeds, Feed{Name: r.FeedName(), Label: r.Label(), Source: model.SourceBMP})
+		}
+	}
 	return t
 }
 
@@ -104,6 +111,8 @@ type Evaluator struct {
 	addrs     map[netip.Addr]*addr
 	peers     map[string]*peer
 	peerOrder []string
+	feeds     map[string]*feed
+	feedOrder []string
 	routes    map[netip.Prefix]*route
 	watched   map[netip.Prefix]model.WatchedPrefix
 	lens4     []int
@@ -173,6 +182,7 @@ func New(cfg config.Evaluate, t Targets) *Evaluator {
 		resolvers:   map[string]*resolver{},
 		addrs:       map[netip.Addr]*addr{},
 		peers:       map[string]*peer{},
+		feeds:       map[string]*feed{},
 		routes:      map[netip.Prefix]*route{},
 		watched:     map[netip.Prefix]model.WatchedPrefix{},
 		controls:    map[string]bool{},
@@ -205,7 +215,22 @@ func New(cfg config.Evaluate, t Targets) *Evaluator {
 		pe.desc = p.Description
 		pe.configured = true
 	}
+	for _, f := range t.Feeds {
+		e.setFeedTarget(f)
+	}
 	return e
+}
+
+// setFeedTarget records a configured feed.
+func (e *Evaluator) setFeedTarget(t Feed) {
+	f := e.feedOf(t.Name)
+	f.configured = true
+	if t.Label != "" {
+		f.label = t.Label
+	}
+	if t.Source != "" {
+		f.source = t.Source
+	}
 }
 
 func withDefaults(c config.Evaluate) config.Evaluate {
@@ -261,6 +286,8 @@ func (e *Evaluator) Apply(ev model.Event) []model.IncidentChange {
 		e.routeEvent(x, now)
 	case model.PeerEvent:
 		e.peerEvent(x, now)
+	case model.FeedEvent:
+		e.feedEvent(x, now)
 	case model.CoverEvent:
 		e.coverEvent(x, now)
 	case model.BGPSnapshot:
@@ -280,9 +307,7 @@ func (e *Evaluator) Tick(now time.Time) []model.IncidentChange {
 	e.checkBGPUsable(now)
 	if !e.graceOver && now.Sub(e.start) >= e.cfg.StartGrace.Duration {
 		e.graceOver = true
-		for _, name := range e.peerOrder {
-			e.evalSlot(e.slotFor(groupFeed, name, true), now)
-		}
+		e.evalFeedSlots(now)
 	}
 	for _, s := range e.pendingSlots() {
 		e.evalSlot(s, now)

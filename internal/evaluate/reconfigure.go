@@ -19,6 +19,7 @@ const (
 	ReasonResolverRemoved = "resolver removed from the configuration"
 	ReasonPrefixRemoved   = "prefix removed from the configuration"
 	ReasonPeerRemoved     = "BGP neighbor removed from the configuration"
+	ReasonFeedRemoved     = "BGP feed removed from the configuration"
 )
 
 // addResolverTarget adds a configured resolver (New and Reconfigure).
@@ -173,6 +174,18 @@ func (e *Evaluator) Reconfigure(cfg config.Evaluate, t Targets, now time.Time) [
 		pe := e.peer(p.Name, p.ASN)
 		pe.desc = p.Description
 		pe.configured = true
+	}
+	wantFeeds := map[string]bool{}
+	for _, f := range t.Feeds {
+		wantFeeds[f.Name] = true
+	}
+	for _, name := range slices.Clone(e.feedOrder) {
+		if !wantFeeds[name] && e.feeds[name].configured {
+			e.removeFeed(name, now)
+		}
+	}
+	for _, f := range t.Feeds {
+		e.setFeedTarget(f)
 	}
 
 	for _, k := range slices.Sorted(maps.Keys(e.zones)) {

@@ -443,15 +443,23 @@ func (f prefixWithdrawn) rootCause() string {
 
 func (f feedLost) rootCause() string {
 	var b strings.Builder
+	session := "The BGP session with " + f.peer
+	if f.feed {
+		session = "The " + f.session + " of " + f.peer
+	}
 	if f.neverUp {
-		fmt.Fprintf(&b, "The BGP session with %s has not come up since reachmon started", f.peer)
+		fmt.Fprintf(&b, "%s has not come up since reachmon started", session)
 	} else {
-		fmt.Fprintf(&b, "The BGP session with %s is down", f.peer)
+		fmt.Fprintf(&b, "%s is down", session)
 		if f.reason != "" {
 			b.WriteString(" (" + f.reason + ")")
 		}
 	}
-	b.WriteString(": its routes are unknown, not withdrawn")
+	if f.feed {
+		b.WriteString(": the routes of its peers are unknown, not withdrawn")
+	} else {
+		b.WriteString(": its routes are unknown, not withdrawn")
+	}
 	if f.othersCarry {
 		b.WriteString("; the other sessions still carry the BGP verdicts.")
 	} else {
@@ -628,21 +636,22 @@ func (f resolversFailForZone) summary() string {
 // Evidence lines: what each source saw, as an incident's timeline tells it.
 
 // routeEvidence tells a route event; r is the route after it, seen by
-// some of total peers.
-func routeEvidence(ev model.RouteEvent, r *route, total int) string {
+// some of total peers; peer names the peer that sent it ("peer
+// 192.0.2.1", "router edge1, peer 192.0.2.1 (AS64500)").
+func routeEvidence(ev model.RouteEvent, peer string, r *route, total int) string {
 	switch ev.Kind {
 	case model.RouteWithdraw:
-		return fmt.Sprintf("%s withdrawn, seen by %d of %d peers, last origin AS%d (peer %s)",
-			r.prefix, len(r.peers), total, r.lastOrigin, ev.Peer)
+		return fmt.Sprintf("%s withdrawn, seen by %d of %d peers, last origin AS%d (%s)",
+			r.prefix, len(r.peers), total, r.lastOrigin, peer)
 	case model.RouteOriginChange:
-		return fmt.Sprintf("%s origin changed from AS%d to AS%d at peer %s, seen by %d of %d peers",
-			r.prefix, ev.PrevOrigin, ev.Origin, ev.Peer, len(r.peers), total)
+		return fmt.Sprintf("%s origin changed from AS%d to AS%d at %s, seen by %d of %d peers",
+			r.prefix, ev.PrevOrigin, ev.Origin, peer, len(r.peers), total)
 	case model.RouteMoreSpecific:
 		return fmt.Sprintf("%s, a more-specific of %s, appeared with origin AS%d, seen by %d of %d peers",
 			r.prefix, r.watched.Prefix, ev.Origin, len(r.peers), total)
 	}
-	return fmt.Sprintf("%s announced, origin AS%d, seen by %d of %d peers (peer %s)",
-		r.prefix, ev.Origin, len(r.peers), total, ev.Peer)
+	return fmt.Sprintf("%s announced, origin AS%d, seen by %d of %d peers (%s)",
+		r.prefix, ev.Origin, len(r.peers), total, peer)
 }
 
 // sessionEvidence tells a BGP session event of peer p.

@@ -40,6 +40,8 @@ type dims struct {
 	// notifiers (Slack, each [[alertmanager]] and [[webhook]]); amURLs
 	// the URLs of every [[alertmanager]].
 	checks, channels, sinks, amURLs int
+	// routers is the [[bmp.router]] entries.
+	routers int
 }
 
 // labelDoc is one metric: its labels besides vantage, what bounds their
@@ -113,8 +115,8 @@ var metricLabels = map[string]labelDoc{
 		func(d dims) int { return kinds * (d.zones + d.prefixes + d.resolvers + d.peers + 1) },
 		"exists only while an incident is open"},
 
-	"reachmon_bgp_peer_up":     {[]string{"peer"}, "configured neighbors", func(d dims) int { return d.peers }, ""},
-	"reachmon_bgp_peer_synced": {[]string{"peer"}, "configured neighbors", func(d dims) int { return d.peers }, ""},
+	"reachmon_bgp_peer_up":     {[]string{"peer"}, "configured neighbors + the BMP routers' monitored peers (views)", func(d dims) int { return d.peers }, ""},
+	"reachmon_bgp_peer_synced": {[]string{"peer"}, "configured neighbors + BMP views", func(d dims) int { return d.peers }, ""},
 	"reachmon_bgp_prefix_visible_peers": {[]string{"prefix"},
 		"configured prefixes + the supernets of watched addresses (≤ 33 per IPv4, 129 per IPv6 address)",
 		func(d dims) int { return d.prefixes + 129*d.addrs }, ""},
@@ -131,6 +133,15 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_bgp_watched": {[]string{"what"}, "2 (prefixes, addresses)", func(dims) int { return 2 }, ""},
 	"reachmon_bgp_more_specifics_overflow_total": {[]string{"prefix"}, "configured prefixes (pre-created)",
 		func(d dims) int { return d.prefixes }, ""},
+
+	"reachmon_bmp_session_up":      {[]string{"router"}, "[[bmp.router]] entries (pre-created)", func(d dims) int { return d.routers }, ""},
+	"reachmon_bmp_peers_up":        {[]string{"router"}, "[[bmp.router]] entries (pre-created)", func(d dims) int { return d.routers }, ""},
+	"reachmon_bmp_malformed_total": {[]string{"router"}, "[[bmp.router]] entries (pre-created)", func(d dims) int { return d.routers }, ""},
+	"reachmon_bmp_messages_total": {[]string{"router", "type"}, "[[bmp.router]] entries × 7 BMP message types (pre-created)",
+		func(d dims) int { return d.routers * 7 }, ""},
+	"reachmon_bmp_routes_total": {[]string{"result", "router"}, "[[bmp.router]] entries × 2 results (kept, filtered; pre-created)",
+		func(d dims) int { return d.routers * 2 }, ""},
+	"reachmon_bmp_refused_connections_total": {nil, "one", func(dims) int { return 1 }, ""},
 
 	"reachmon_notifications_total": {[]string{"channel", "result"},
 		"(configured Slack channels + one alertmanager/<name> per [[alertmanager]] + one webhook/<name> per [[webhook]]) × 5 results",
@@ -215,17 +226,22 @@ address = "127.0.0.1"
 port = 1
 peer_asn = 65010
 connect_retry = "1s"
+[bmp]
+listen = %q
+[[bmp.router]]
+address = "127.0.0.9"
+name = "edge1"
 [[alertmanager]]
 urls = ["http://127.0.0.1:1"]
 [[webhook]]
 name = "hook"
 url = "http://127.0.0.1:1/hook"
 secret_env = "REACHMON_LABELS_WEBHOOK_SECRET"
-`, listen, t.TempDir(), srv.Addr, srv.Addr, tokenFile, fake.APIURL())))
+`, listen, t.TempDir(), srv.Addr, srv.Addr, tokenFile, fake.APIURL(), freeAddr(t))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 5, channels: 3, sinks: 3, amURLs: 1}
+	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 5, channels: 3, sinks: 3, amURLs: 1, routers: 1}
 	daemon, err := app.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

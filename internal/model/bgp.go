@@ -96,10 +96,48 @@ type PeerEvent struct {
 	// ByEndOfRIB is true when sync completed with End-of-RIB markers
 	// rather than by the initial-sync timeout.
 	ByEndOfRIB bool `json:"by_end_of_rib,omitempty"`
+	// Source is the BGP source the peer is seen through: SourceBGP (the
+	// embedded speaker's own session), SourceBMP (a router's peer
+	// monitored over BMP) or SourceRISLive.
+	Source string `json:"source,omitempty"`
+	// Label is how evidence names the peer ("router edge1, peer 192.0.2.1
+	// (AS64500)"); empty for the embedded speaker's neighbors, which are
+	// named by address, ASN and description.
+	Label string `json:"label,omitempty"`
+	// Feed names the feed the peer is part of (a BMP router: "bmp router
+	// edge1"), whose loss is the feed_lost incident (see FeedEvent);
+	// empty when the peer is a feed of its own (an embedded neighbor).
+	Feed string `json:"feed,omitempty"`
 }
 
 func (e PeerEvent) EventTime() time.Time { return e.Time }
 func (PeerEvent) isEvent()               {}
+
+// BGP sources.
+const (
+	SourceBGP     = "bgp"      // the embedded speaker's sessions
+	SourceBMP     = "bmp"      // routers' peers monitored over BMP
+	SourceRISLive = "ris_live" // RIPE RIS Live
+)
+
+// FeedEvent is a change of a feed that carries several peers: a router's
+// BMP session, a RIS Live connection. When a feed goes down, its peers go
+// down with it (each with its PeerEvent); the feed's own loss is the
+// feed_lost incident of subject Feed.
+type FeedEvent struct {
+	Time   time.Time `json:"time"`
+	Feed   string    `json:"feed"`
+	Source string    `json:"source"`
+	// Label is how evidence names the feed ("BMP router edge1 (192.0.2.10)").
+	Label string `json:"label,omitempty"`
+	Up    bool   `json:"up"`
+	// Reason says why it went down (a Termination message's reason, the
+	// connection's error).
+	Reason string `json:"reason,omitempty"`
+}
+
+func (e FeedEvent) EventTime() time.Time { return e.Time }
+func (FeedEvent) isEvent()               {}
 
 // CoverEventKind says how the routes covering a watched address changed.
 type CoverEventKind string
@@ -166,6 +204,36 @@ type BGPPeer struct {
 	// Routes is how many watched routes the peer carries.
 	Routes int    `json:"routes"`
 	Reason string `json:"reason,omitempty"`
+	// Source, Label and Feed are as in PeerEvent.
+	Source string `json:"source,omitempty"`
+	Label  string `json:"label,omitempty"`
+	Feed   string `json:"feed,omitempty"`
+}
+
+// BGPFeed is the current state of a feed that carries several peers (a
+// router's BMP session).
+type BGPFeed struct {
+	Feed   string `json:"feed"`
+	Source string `json:"source"`
+	Name   string `json:"name,omitempty"`
+	// Label is how evidence names it ("router edge1 (192.0.2.10)").
+	Label       string     `json:"label,omitempty"`
+	Address     netip.Addr `json:"address,omitzero"`
+	Description string     `json:"description,omitempty"`
+	State       string     `json:"state"` // "up", "down"
+	Since       time.Time  `json:"since,omitzero"`
+	// SysName and SysDescr are what the router said in its BMP
+	// Initiation message; Termination the reason of its last Termination
+	// message.
+	SysName     string `json:"sys_name,omitempty"`
+	SysDescr    string `json:"sys_descr,omitempty"`
+	Termination string `json:"termination,omitempty"`
+	// Reason says why it is down.
+	Reason string `json:"reason,omitempty"`
+	// Peers is how many of its peers are up.
+	Peers int `json:"peers"`
+	// Messages counts the messages received in this session.
+	Messages uint64 `json:"messages,omitempty"`
 }
 
 // BGPPath is one peer's route to a prefix.
