@@ -16,7 +16,7 @@ import (
 // BMP lab addresses, on the namespace's loopback: the station (reachmon
 // or bmplab.Counter), the BIRD peers, the router exporting BMP.
 var (
-	bmpStation = netip.MustParseAddrPort("198.18.250.1:11019")
+	bmpStation = netip.MustParseAddrPort("198.18.253.1:11019")
 	bmpPeer1   = netip.MustParseAddr("198.18.251.1")
 	bmpPeer2   = netip.MustParseAddr("198.18.251.2")
 	bmpRouter  = netip.MustParseAddr("198.18.252.1")
@@ -55,6 +55,7 @@ func inBMPNamespace(t *testing.T, run string) bool {
 		lab.Missing(t, "%s not installed (apt-get install -y frr)", bmplab.FRRBgpd)
 	}
 	ns := bgplab.Namespace(t, bmpStation.Addr().String()+"/32", bmpPeer1.String()+"/32", bmpPeer2.String()+"/32", bmpRouter.String()+"/32")
+	bmplab.StationRoute(t, ns, bmpStation.Addr(), bmpRouter)
 	t.Cleanup(func() { killNamespacePids(t, ns) })
 	cmd := bgplab.Command(ns, os.Args[0], "-test.run=^"+run+"$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), "REACHMON_BMPLAB_NS="+ns)
@@ -72,7 +73,8 @@ func inBMPNamespace(t *testing.T, run string) bool {
 // TestBMPLabSenders proves the BMP lab without reachmon's station: gobgpd
 // (Debian 3.10) and FRR's bgpd with its BMP module, each fed by two BIRD
 // peers, connect to a counting BMP listener and send Initiation, a Peer
-// Up per BIRD peer and Route Monitoring; a withdrawal at BIRD sends more
+// Up per BIRD peer and Route Monitoring, over one connection from the
+// router's address (StationRoute); a withdrawal at BIRD sends more
 // Route Monitoring; killing the sender (by pid) closes the BMP session.
 func TestBMPLabSenders(t *testing.T) {
 	if !inBMPNamespace(t, "TestBMPLabSenders") {
@@ -94,8 +96,8 @@ func TestBMPLabSenders(t *testing.T) {
 				return c.Count(bmplab.Initiation) >= 1 && c.Count(bmplab.PeerUp) >= 2 && c.Count(bmplab.RouteMonitoring) >= 2
 			})
 			t.Logf("%s after sync: %s\n%s", kind, c, s.Show(t))
-			if acc, _ := c.Conns(); acc != 1 {
-				t.Errorf("%d BMP connections, want 1", acc)
+			if from := c.From(); len(from) != 1 || from[0] != bmpRouter {
+				t.Errorf("BMP connections from %v, want one from the router %v", from, bmpRouter)
 			}
 			before := c.Count(bmplab.RouteMonitoring)
 			birds[0].Ctl(t, "disable", bmplab.Route{Prefix: netip.MustParsePrefix("198.18.30.0/24")}.Proto())

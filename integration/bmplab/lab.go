@@ -265,6 +265,20 @@ func StartFRR(t testing.TB, ns string, r Router) *Sender {
 	}
 }
 
+// StationRoute makes connections to station, inside namespace ns, come
+// from router: a router's BMP client (gobgpd, FRR) does not bind a source
+// address, and the kernel picks the source of a connection to a local
+// address from that address's local route, by default the address itself.
+// Giving the station address a local route whose preferred source is the
+// router's address makes reachmon see the router connect from its own
+// address, as a real router on another host would. station and router
+// must already be addresses of the namespace's lo.
+func StationRoute(t testing.TB, ns string, station, router netip.Addr) {
+	t.Helper()
+	bgplab.Run(t, ns, "ip", "route", "replace", "local", station.String(), "dev", "lo", "table", "local",
+		"proto", "kernel", "scope", "host", "src", router.String())
+}
+
 // StartPeers starts one BIRD per peer of r.
 func StartPeers(t testing.TB, ns string, r Router) []*bgplab.Bird {
 	t.Helper()
@@ -283,6 +297,7 @@ type Counter struct {
 	mu   sync.Mutex
 	n    map[byte]int
 	conn int // connections accepted
+	from []netip.Addr
 	open int // connections still open
 	errs []error
 	wg   sync.WaitGroup
@@ -328,6 +343,9 @@ func (c *Counter) accept() {
 		c.mu.Lock()
 		c.conn++
 		c.open++
+		if ap, err := netip.ParseAddrPort(cn.RemoteAddr().String()); err == nil {
+			c.from = append(c.from, ap.Addr().Unmap())
+		}
 		c.mu.Unlock()
 		conns = append(conns, cn)
 		c.wg.Add(1)
@@ -385,6 +403,13 @@ func (c *Counter) Conns() (accepted, open int) {
 	return c.conn, c.open
 }
 
+// From returns the source address of each connection accepted, in order.
+func (c *Counter) From() []netip.Addr {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]netip.Addr(nil), c.from...)
+}
+
 // Err returns the first framing error seen, if any.
 func (c *Counter) Err() error {
 	c.mu.Lock()
@@ -399,7 +424,7 @@ func (c *Counter) Err() error {
 func (c *Counter) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return fmt.Sprintf("connections %d (open %d), by type %v, errors %v", c.conn, c.open, c.n, c.errs)
+	return fmt.Sprintf("connections %d from %v (open %d), by type %v, errors %v", c.conn, c.from, c.open, c.n, c.errs)
 }
 
 // WaitFor waits (up to timeout) until cond holds, failing the test with

@@ -18,6 +18,7 @@
 //	198.18.250.1+i     vantage i's BGP sessions (Options.Vantages)
 //	198.18.251.1+i     BGP peer i (BIRD, AS 65010+10i)
 //	198.18.252.1       the BMP-exporting router (Options.BMP; AS 65100)
+//	198.18.253.1       reachmon's BMP station (connections to it come from 198.18.252.1)
 //	127.0.0.1          reachmon's HTTP (vantage i: port 9798+i), fakeslack, Prometheus
 package outagelab
 
@@ -131,7 +132,9 @@ type Options struct {
 // The BMP-exporting router of Options.BMP.
 var (
 	RouterAddr = netip.MustParseAddr("198.18.252.1")
-	BMPStation = netip.AddrPortFrom(ReachmonAddr, 11019)
+	// BMPStation is reachmon's [bmp] listen address; connections to it
+	// come from RouterAddr (bmplab.StationRoute).
+	BMPStation = netip.MustParseAddrPort("198.18.253.1:11019")
 )
 
 const (
