@@ -186,7 +186,8 @@ func GoBGPDConf(r Router) string {
 }
 
 // FRRConf is bgpd's configuration for r: the BIRD peers (eBGP without
-// policy) and a BMP target connecting to r.Station, monitoring IPv4 and
+// policy, soft-reconfiguration inbound: FRR's pre-policy monitoring reads
+// the Adj-RIB-In it keeps) and a BMP target connecting to r.Station, monitoring IPv4 and
 // IPv6 unicast as r.Monitor says (default pre-policy).
 func FRRConf(r Router) string {
 	var b strings.Builder
@@ -210,7 +211,9 @@ func FRRConf(r Router) string {
 	for _, fam := range []string{"ipv4", "ipv6"} {
 		fmt.Fprintf(&b, " address-family %s unicast\n", fam)
 		for _, p := range r.Peers {
-			fmt.Fprintf(&b, "  neighbor %s activate\n", p.Addr)
+			// Without an Adj-RIB-In kept, FRR 8.4's pre-policy Route
+			// Monitoring reports every route as withdrawn.
+			fmt.Fprintf(&b, "  neighbor %s activate\n  neighbor %s soft-reconfiguration inbound\n", p.Addr, p.Addr)
 		}
 		b.WriteString(" exit-address-family\n")
 	}
