@@ -65,6 +65,8 @@ Method (\`bench/bmp\`, run by \`scripts/bench.sh bmp\`):
 - ${ROUNDS} round(s) (\`-benchtime 1x\`) of each, medians over the rounds. Raw output:
   \`${out#"$ROOT"/}/raw.txt\`, \`${emb#"$ROOT"/}/raw.txt\`.
 $(machine "$out")
+- The embedded peer's rounds ran after the BMP rounds: load average $(meta "$emb" load_start) when they started,
+  $(meta "$emb" load_end) when they ended.
 END_METHOD
 		if [ -n "$skipped" ]; then
 			printf '\n**BMP not measured**: %s\n' "$skipped"
