@@ -452,7 +452,11 @@ func (l *Lab) writeConfig(v *Vantage) string {
 	fmt.Fprintf(&b, "[slack]\ntoken_file = %q\napi_url = %q\nchannel = %q\nrate = 10\ntimeout = \"3s\"\nmax_backoff = \"2s\"\n",
 		tokenFile, l.Slack.APIURL(), SlackChannel)
 	if l.opts.BMP != "" {
-		fmt.Fprintf(&b, "[bmp]\nlisten = %q\n[[bmp.router]]\naddress = %q\nname = %q\ndescription = \"outagelab %s\"\n",
+		// The senders send no End-of-RIB per monitored peer that comes
+		// up after their BMP session (FRR sends its markers at the start
+		// of the session, gobgpd none): a view is synced once quiet for
+		// initial_sync_timeout, as short here as for the embedded peer.
+		fmt.Fprintf(&b, "[bgp]\ninitial_sync_timeout = \"6s\"\n[bmp]\nlisten = %q\n[[bmp.router]]\naddress = %q\nname = %q\ndescription = \"outagelab %s\"\n",
 			BMPStation.String(), RouterAddr, RouterName, l.opts.BMP)
 	} else {
 		fmt.Fprintf(&b, "[bgp]\nasn = %d\nrouter_id = %q\ninitial_sync_timeout = \"6s\"\n", ReachmonASN, v.Addr)
