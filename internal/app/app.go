@@ -51,7 +51,8 @@ type Daemon struct {
 	srv     *server.Server
 	dns     *metrics.DNS
 	feed    *bgp.Feed
-	bmp     *bmp.Station // nil without [bmp]
+	bmp     *bmp.Station  // nil without [bmp]
+	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate)
 	events  chan model.Event
 
 	// The evaluator is owned by the consume goroutine; readers see only
@@ -132,7 +133,8 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	if cfg.BMP.Enabled() {
-		d.bmp = bmp.New(cfg.BMP, d.feed.NewSource(model.SourceBMP), bmp.Options{Logger: log, Registerer: wrapped})
+		d.bmpGate = make(chan struct{})
+		d.bmp = bmp.New(cfg.BMP, d.feed.NewSource(model.SourceBMP), bmp.Options{Logger: log, Registerer: wrapped, Gate: d.bmpGate})
 	}
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
@@ -212,6 +214,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.feed.Run(ctx) })
 	if d.bmp != nil {
 		g.Go(func() error { return d.bmp.Run(ctx) })
+		g.Go(func() error { d.openBMPGate(ctx); return nil })
 	}
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
 	for _, s := range d.sinks {
@@ -441,6 +444,37 @@ func (d *Daemon) watchNameservers(ctx context.Context) {
 			}
 			last[disc.Zone] = key
 		}
+	}
+}
+
+// bmpGateSettle is how long after the first discovery of every zone the
+// BMP station starts reading, for the discovered nameserver addresses to
+// reach the feed's watched set (through consume and watchNameservers);
+// bmpGateMax bounds the whole wait.
+const (
+	bmpGateSettle = 2 * time.Second
+	bmpGateMax    = 2 * time.Minute
+)
+
+// openBMPGate lets the BMP station read once every zone had its first
+// discovery (or after bmpGateMax): routers' initial tables are then
+// filtered with the nameserver addresses found. A later widening resets
+// a router's session instead (bmp.Options.MinReset).
+func (d *Daemon) openBMPGate(ctx context.Context) {
+	defer close(d.bmpGate)
+	start := time.Now()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for d.sched.Ready() != nil && time.Since(start) < bmpGateMax {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(bmpGateSettle):
 	}
 }
 

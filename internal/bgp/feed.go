@@ -84,6 +84,7 @@ type Feed struct {
 	srcMu       sync.Mutex
 	sources     []string // registered sources (NewSource)
 	needResync  atomic.Bool
+	widened     atomic.Uint64 // generation of the last watched set that watches more than the one before
 	closed      atomic.Bool
 	started     atomic.Bool
 	activity    atomic.Uint64
@@ -341,6 +342,9 @@ func (f *Feed) applyWatchLocked() error {
 	f.gen++
 	ws := compileWatch(f.gen, f.static, f.ns)
 	defer f.kickState()
+	if old := f.watch.Load(); old != nil && ws.widens(old) {
+		f.widened.Store(ws.gen)
+	}
 	if f.srv == nil {
 		f.watch.Store(ws)
 		return nil
@@ -713,5 +717,6 @@ func (f *Feed) Routes(query string) (RoutesView, error) {
 func (f *Feed) Snapshot() model.BGPSnapshot {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return model.BGPSnapshot{Time: f.now(), Peers: f.st.peerViews(), Routes: f.st.routeViews(nil), Addresses: f.st.addrViews(nil)}
+	return model.BGPSnapshot{Time: f.now(), Peers: f.st.peerViews(), Routes: f.st.routeViews(nil), Addresses: f.st.addrViews(nil),
+		Feeds: f.st.feedViews()}
 }

@@ -90,6 +90,12 @@ func (s *Source) Watched(p netip.Prefix) bool { return s.f.watch.Load().watched(
 // be watched now.
 func (s *Source) WatchGeneration() uint64 { return s.f.watch.Load().gen }
 
+// WidenedAt is the WatchGeneration of the last change that made the
+// watched set watch more (a new prefix, a new nameserver or resolver
+// address): a source that dropped routes before it, and cannot ask for
+// them again, has to learn them anew.
+func (s *Source) WidenedAt() uint64 { return s.f.widened.Load() }
+
 // AddPeer gives a peer its (down) state; adding a peer that exists
 // changes its description.
 func (s *Source) AddPeer(p PeerSpec) bool {

@@ -145,3 +145,25 @@ func TestSourcePeerSyncsWhenQuiet(t *testing.T) {
 		t.Errorf("synced at %v, before the peer's last message at %v", pe.Time, busyUntil)
 	}
 }
+
+// TestSourceWidenedAt: a watched set that watches more moves WidenedAt;
+// one that watches less does not.
+func TestSourceWidenedAt(t *testing.T) {
+	tf, src := startSourceFeed(t, Watch{Prefixes: []model.WatchedPrefix{wp("198.18.0.0/16")}})
+	if src.WidenedAt() != 0 {
+		t.Fatalf("WidenedAt = %d at start", src.WidenedAt())
+	}
+	if err := tf.SetNameserverAddrs("example.com.", []netip.Addr{netip.MustParseAddr("203.0.113.53")}); err != nil {
+		t.Fatal(err)
+	}
+	g := src.WidenedAt()
+	if g == 0 || g != src.WatchGeneration() || !src.Watched(netip.MustParsePrefix("203.0.113.0/24")) {
+		t.Fatalf("after a new nameserver: WidenedAt %d, generation %d", g, src.WatchGeneration())
+	}
+	if err := tf.SetNameserverAddrs("example.com.", nil); err != nil {
+		t.Fatal(err)
+	}
+	if src.WidenedAt() != g || src.WatchGeneration() == g {
+		t.Errorf("narrowing moved WidenedAt to %d (generation %d)", src.WidenedAt(), src.WatchGeneration())
+	}
+}

@@ -158,6 +158,22 @@ func (ws *watchSet) entries() map[policyEntry]bool {
 	return out
 }
 
+// widens reports whether ws watches a route old did not: a new
+// configured prefix or a new watched address.
+func (ws *watchSet) widens(old *watchSet) bool {
+	for p := range ws.prefixes {
+		if _, ok := old.container(p); !ok {
+			return true
+		}
+	}
+	for a := range ws.addrs {
+		if _, ok := old.addrs[a]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
 // expectedOrigin reports whether origin is acceptable for p: true when no
 // configured prefix holds p or it lists no origins.
 func (ws *watchSet) expectedOrigin(p netip.Prefix, origin uint32) (watched model.WatchedPrefix, ok bool) {

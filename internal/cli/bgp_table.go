@@ -49,7 +49,7 @@ func WritePeers(w io.Writer, v bgp.PeersView, now time.Time) error {
 // nameserver and resolver) and the routes, as tables.
 func WriteRoutes(w io.Writer, v bgp.RoutesView, now time.Time) error {
 	if !v.Enabled {
-		_, err := fmt.Fprintln(w, "BGP feed disabled ([bgp] asn is not set)")
+		_, err := fmt.Fprintln(w, "BGP feed disabled (no [bgp] asn and no [bmp] listen)")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

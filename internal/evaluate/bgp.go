@@ -380,9 +380,30 @@ func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
 // bgpSnapshot replaces the BGP state with the feed's whole state (sent
 // after the feed had to drop events).
 func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
+	for _, fd := range s.Feeds {
+		f := e.feedOf(fd.Feed)
+		if fd.Label != "" {
+			f.label = fd.Label
+		}
+		if fd.Source != "" {
+			f.source = fd.Source
+		}
+		up := fd.State == "up"
+		if up != f.up && (up || f.up) {
+			// A change the dropped events told; a feed never up stays
+			// as it was (the start grace judges a configured one).
+			e.feedEvent(model.FeedEvent{Time: fd.Since, Feed: fd.Feed, Source: fd.Source, Label: fd.Label, Up: up, Reason: fd.Reason}, now)
+		}
+	}
 	for _, bp := range s.Peers {
 		p := e.peer(bp.Peer, bp.PeerASN)
 		p.seen = true
+		if bp.Label != "" {
+			p.lbl = bp.Label
+		}
+		if bp.Feed != "" {
+			p.feed = bp.Feed
+		}
 		up := bp.State == "up"
 		if up && !p.up {
 			p.upSince = bp.Since

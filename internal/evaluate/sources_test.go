@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +112,41 @@ func TestBMPWithdrawalEvidenceNamesRouter(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("evidence does not name the router and peer: %+v", open[0].Evidence)
+	}
+}
+
+// TestBMPViewFromSnapshotHasNoFeedLostOfItsOwn: a BMP view first known
+// from a snapshot (after dropped events) keeps its feed: its being down is
+// no feed_lost of its own.
+func TestBMPViewFromSnapshotHasNoFeedLostOfItsOwn(t *testing.T) {
+	w := newWorld(t, testConfig(), Targets{Vantage: "test"})
+	w.tick(3 * time.Minute)
+	view := func(state string) model.BGPSnapshot {
+		return model.BGPSnapshot{Time: w.now, Peers: []model.BGPPeer{{Peer: "bmp edge1 192.0.2.9", PeerASN: 64509, State: state,
+			Synced: state == "up", Since: w.now, Source: model.SourceBMP, Label: "router edge1, peer 192.0.2.9 (AS64509)", Feed: bmpFeed}}}
+	}
+	w.apply(view("up"))
+	w.tick(time.Minute)
+	w.apply(view("down"))
+	w.tick(5 * time.Minute)
+	w.tick(5 * time.Minute)
+	if open := w.e.Open(); len(open) != 0 {
+		t.Errorf("open = %+v", open)
+	}
+}
+
+// TestBMPFeedLossFromSnapshot: a router's session lost while events were
+// dropped is learnt from the snapshot that follows.
+func TestBMPFeedLossFromSnapshot(t *testing.T) {
+	tg := Targets{Vantage: "test", Feeds: []Feed{{Name: bmpFeed, Label: "router edge1 (192.0.2.10)", Source: model.SourceBMP}}}
+	w := newWorld(t, testConfig(), tg)
+	w.bmpUp(nil)
+	w.tick(3 * time.Minute)
+	w.apply(model.BGPSnapshot{Time: w.now, Feeds: []model.BGPFeed{{Feed: bmpFeed, Source: model.SourceBMP, State: "down", Since: w.now, Reason: "connection reset"}}})
+	w.tick(2 * time.Minute)
+	w.tick(2 * time.Minute)
+	open := w.e.Open()
+	if len(open) != 1 || open[0].Subject != bmpFeed || !strings.Contains(open[0].RootCause, "(connection reset)") {
+		t.Fatalf("open = %+v", open)
 	}
 }

@@ -274,6 +274,8 @@ type BGPSnapshot struct {
 	Peers     []BGPPeer    `json:"peers"`
 	Routes    []BGPRoute   `json:"routes"`
 	Addresses []BGPAddress `json:"addresses"`
+	// Feeds are the sources' feeds (routers' BMP sessions).
+	Feeds []BGPFeed `json:"feeds,omitempty"`
 }
 
 func (e BGPSnapshot) EventTime() time.Time { return e.Time }

@@ -152,13 +152,17 @@ type msg struct {
 	// ADD-PATH receive modes of the peer's UPDATEs.
 	families []int
 	addPath  addPathModes
-	// Peer Down: why.
-	downReason string
+	// Peer Down: why, and whether the router no longer has the peer.
+	downReason   string
+	deconfigured bool
 	// Route Monitoring: kept routes, how many were filtered out, and
 	// the End-of-RIB family (0: none).
 	routes   []rbgp.Route
 	filtered int
 	eor      int
+	// attrError is an UPDATE's attribute error handled as RFC 7606 says
+	// (attribute discarded, or the routes withdrawn).
+	attrError string
 }
 
 // parseMessage parses one whole BMP message (as readMessage returns it).
@@ -206,8 +210,22 @@ func parseMessage(data []byte, watched func(netip.Prefix) bool, addPath func(pee
 		}
 	}
 	bm, err := gobmp.ParseBMPMessageWithOptions(data, opts)
+	withdrawAll := false
 	if err != nil {
-		return m, &malformed{fmt.Sprintf("%s: %v", msgTypeName(m.typ), err)}
+		// RFC 7606 in a Route Monitoring message's UPDATE: a bad optional
+		// attribute is discarded, a bad mandatory one makes the UPDATE a
+		// withdrawal of its routes; anything else is malformed.
+		var me *bgp.MessageError
+		switch {
+		case bm == nil || m.typ != gobmp.BMP_MSG_ROUTE_MONITORING || !errors.As(err, &me):
+			return m, &malformed{fmt.Sprintf("%s: %v", msgTypeName(m.typ), err)}
+		case me.ErrorHandling == bgp.ERROR_HANDLING_ATTRIBUTE_DISCARD:
+		case me.ErrorHandling == bgp.ERROR_HANDLING_TREAT_AS_WITHDRAW:
+			withdrawAll = true
+		default:
+			return m, &malformed{fmt.Sprintf("%s: %v", msgTypeName(m.typ), err)}
+		}
+		m.attrError = err.Error()
 	}
 	if bm == nil || bm.Body == nil {
 		return m, &malformed{msgTypeName(m.typ) + ": no body"}
@@ -251,6 +269,7 @@ func parseMessage(data []byte, watched func(netip.Prefix) bool, addPath func(pee
 		m.families, m.addPath = openFamilies(b.SentOpenMsg, b.ReceivedOpenMsg)
 	case *gobmp.BMPPeerDownNotification:
 		m.downReason = downReason(b)
+		m.deconfigured = b.Reason == gobmp.BMP_PEER_DOWN_REASON_PEER_DE_CONFIGURED
 	case *gobmp.BMPRouteMonitoring:
 		if b.BGPUpdate == nil {
 			return m, &malformed{"route_monitoring without a BGP message"}
@@ -258,6 +277,9 @@ func parseMessage(data []byte, watched func(netip.Prefix) bool, addPath func(pee
 		u, ok := b.BGPUpdate.Body.(*bgp.BGPUpdate)
 		if !ok {
 			return m, &malformed{fmt.Sprintf("route_monitoring carries a BGP message of type %d, not an UPDATE", b.BGPUpdate.Header.Type)}
+		}
+		if withdrawAll {
+			u = bgp.TreatAsWithdraw(u)
 		}
 		m.update(u, watched)
 	}

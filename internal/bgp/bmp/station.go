@@ -36,7 +36,28 @@ type Options struct {
 	Now        func() time.Time
 	// MaxMessage bounds one BMP message (default DefaultMaxMessage).
 	MaxMessage int
+	// Gate, when set, holds every session before its first message
+	// until it is closed: the daemon opens it once the first discovery
+	// has found the nameserver addresses, so that a router's initial
+	// tables are filtered with the whole watched set.
+	Gate <-chan struct{}
+	// MinReset is the least time between two resets of one router's
+	// session because the watched set widened (default 10m).
+	MinReset time.Duration
+	// StaleAfter is how long a router's session must have been reading
+	// before the views it had before and has not reported up again are
+	// forgotten (default 10m): the router no longer monitors those peers,
+	// and their routes, unknown since its previous session ended, would
+	// otherwise stay unknown.
+	StaleAfter time.Duration
 }
+
+// DefaultStaleAfter: see Options.StaleAfter.
+const DefaultStaleAfter = 10 * time.Minute
+
+// DefaultMinReset bounds how often a router's session is reset because
+// the watched set widened.
+const DefaultMinReset = 10 * time.Minute
 
 // Station is the BMP station. Create it with New, start it with Run.
 type Station struct {
@@ -45,6 +66,11 @@ type Station struct {
 	log     *slog.Logger
 	now     func() time.Time
 	max     int
+	gate    <-chan struct{}
+	minRst  time.Duration
+	resetAt map[string]time.Time // by router: the last reset for a widened set
+	stale   time.Duration
+	views   map[string]map[string]bool // by router: the keys of its views in the feed
 	m       *metrics
 	routers map[netip.Addr]config.BMPRouter
 
@@ -65,11 +91,19 @@ func New(cfg config.BMP, src *rbgp.Source, opts Options) *Station {
 	if opts.MaxMessage <= 0 {
 		opts.MaxMessage = DefaultMaxMessage
 	}
+	if opts.MinReset <= 0 {
+		opts.MinReset = DefaultMinReset
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = DefaultStaleAfter
+	}
 	s := &Station{
 		cfg: cfg, src: src, log: opts.Logger.With("component", "bmp"), now: opts.Now, max: opts.MaxMessage,
 		routers: map[netip.Addr]config.BMPRouter{},
-		ready:   make(chan struct{}),
-		active:  map[string]*session{},
+		gate:    opts.Gate, minRst: opts.MinReset, resetAt: map[string]time.Time{},
+		stale: opts.StaleAfter, views: map[string]map[string]bool{},
+		ready:  make(chan struct{}),
+		active: map[string]*session{},
 	}
 	var names []string
 	for _, r := range cfg.Router {
@@ -122,6 +156,7 @@ func (s *Station) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	wg.Go(func() { s.maintain(ctx) })
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -180,7 +215,7 @@ func (s *Station) serve(ctx context.Context, c net.Conn) {
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	sess.run()
+	sess.run(ctx)
 	s.mu.Lock()
 	if s.active[r.Name] == sess {
 		delete(s.active, r.Name)
@@ -197,6 +232,60 @@ type session struct {
 	feed  model.BGPFeed
 	msgs  uint64
 	done  chan struct{}
+
+	// gen is the watched set's generation when the session started
+	// reading; closeReason says why the station closed it (guarded by
+	// Station.mu).
+	gen         uint64
+	reading     bool
+	readSince   time.Time
+	closeReason string
+	keys        map[string]bool // the views it reported
+	pruned      bool            // stale views of earlier sessions were forgotten
+}
+
+// maintain resets, at most once per MinReset per router, the sessions
+// that started reading before the watched set widened: BMP cannot ask a
+// router for its tables again, and routes dropped as unwatched then may
+// be watched now (the router reconnects and sends its tables anew). And
+// once a session has read for StaleAfter, it forgets the router's views
+// of earlier sessions that this one did not report.
+func (s *Station) maintain(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w := s.src.WidenedAt()
+		now := s.now()
+		s.mu.Lock()
+		for name, ss := range s.active {
+			if ss.reading && !ss.pruned && now.Sub(ss.readSince) >= s.stale {
+				ss.pruned = true
+				for key := range s.views[name] {
+					if !ss.keys[key] {
+						delete(s.views[name], key)
+						s.src.RemovePeer(key)
+						s.log.Info("bmp view forgotten: the router no longer reports this peer", "router", name, "peer", key)
+					}
+				}
+			}
+			if !ss.reading || ss.closeReason != "" || w <= ss.gen {
+				continue
+			}
+			if last, ok := s.resetAt[name]; ok && now.Sub(last) < s.minRst {
+				continue
+			}
+			s.resetAt[name] = now
+			ss.closeReason = "watched set widened: reset for the router to send its tables again"
+			s.log.Info("bmp session reset: the watched set widened since the router sent its tables", "router", name)
+			ss.conn.Close()
+		}
+		s.mu.Unlock()
+	}
 }
 
 // viewPeer is a monitored peer of the router: one view.
@@ -206,12 +295,27 @@ type viewPeer struct {
 	addPath addPathModes
 }
 
-func (ss *session) run() {
+func (ss *session) run(ctx context.Context) {
 	s := ss.st
 	defer close(ss.done)
 	defer ss.conn.Close()
 	log := s.log.With("router", ss.r.Name, "remote", ss.conn.RemoteAddr().String())
 	log.Info("bmp router connected")
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+		default:
+			log.Info("bmp session waits for the first discovery of the nameserver addresses before reading")
+			select {
+			case <-s.gate:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+	s.mu.Lock()
+	ss.gen, ss.reading, ss.readSince, ss.keys = s.src.WatchGeneration(), true, s.now(), map[string]bool{}
+	s.mu.Unlock()
 	ss.feed = s.feedState(ss.r, "up", "")
 	s.src.SetFeed(ss.feed)
 	s.m.session(ss.r.Name, true)
@@ -221,7 +325,12 @@ func (ss *session) run() {
 	for {
 		data, err := readMessage(br, s.max, buf)
 		if err != nil {
-			reason = ss.readError(log, err)
+			s.mu.Lock()
+			reason = ss.closeReason
+			s.mu.Unlock()
+			if reason == "" {
+				reason = ss.readError(log, err)
+			}
 			break
 		}
 		buf = data[:0]
@@ -300,12 +409,16 @@ func (ss *session) handle(log *slog.Logger, m msg) bool {
 		p := ss.peer(m)
 		p.addPath = m.addPath
 		ss.st.src.AddPeer(ss.spec(m, p.key))
-		if !p.up {
-			p.up = true
-			s.src.PeerUp(p.key, t)
-			ss.countUp()
-			log.Info("bmp peer up", "peer", p.key, "families", m.families)
+		if p.up {
+			// A new session without a Peer Down for the old one: the old
+			// session's routes are unknown until the new one has synced.
+			s.src.PeerDown(p.key, t, "peer up again without a peer down")
+			log.Warn("bmp peer up again without a peer down", "peer", p.key)
 		}
+		p.up = true
+		s.src.PeerUp(p.key, t)
+		ss.countUp()
+		log.Info("bmp peer up", "peer", p.key, "families", m.families)
 	case typePeerDown:
 		p := ss.peer(m)
 		if p.up {
@@ -313,6 +426,17 @@ func (ss *session) handle(log *slog.Logger, m msg) bool {
 			s.src.PeerDown(p.key, t, m.downReason)
 			ss.countUp()
 			log.Info("bmp peer down", "peer", p.key, "reason", m.downReason)
+		}
+		if m.deconfigured {
+			// The router no longer has this peer: forget the view, its
+			// routes neither withdrawn nor unknown.
+			s.mu.Lock()
+			delete(s.views[ss.r.Name], p.key)
+			delete(ss.keys, p.key)
+			s.mu.Unlock()
+			delete(ss.peers, m.peer)
+			s.src.RemovePeer(p.key)
+			log.Info("bmp view forgotten: peer de-configured on the router", "peer", p.key)
 		}
 	case typeRouteMonitoring:
 		p := ss.peer(m)
@@ -325,7 +449,15 @@ func (ss *session) handle(log *slog.Logger, m msg) bool {
 			ss.countUp()
 		}
 		s.src.Seen(p.key, t)
+		if m.attrError != "" {
+			log.Warn("bmp route monitoring with a bad attribute, handled as RFC 7606 says", "peer", p.key, "err", m.attrError)
+		}
 		for _, r := range m.routes {
+			if !r.Withdraw && len(r.ASPath) == 0 && r.Origin == 0 {
+				// An empty AS_PATH: originated in the AS of the peer that
+				// sent it (a Loc-RIB's own routes, an iBGP peer's).
+				r.Origin = m.asn
+			}
 			s.src.Route(p.key, t, r)
 		}
 		if m.eor != 0 {
@@ -352,6 +484,14 @@ func (ss *session) peer(m msg) *viewPeer {
 	if p == nil {
 		p = &viewPeer{key: ss.key(m.peer)}
 		ss.peers[m.peer] = p
+		s := ss.st
+		s.mu.Lock()
+		if s.views[ss.r.Name] == nil {
+			s.views[ss.r.Name] = map[string]bool{}
+		}
+		s.views[ss.r.Name][p.key] = true
+		ss.keys[p.key] = true
+		s.mu.Unlock()
 	}
 	return p
 }

@@ -1,6 +1,7 @@
 package bmp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -238,10 +239,11 @@ func peerUp(ph gobmp.BMPPeerHeader, fams ...bgp.RouteFamily) *gobmp.BMPMessage {
 }
 
 func announce(ph gobmp.BMPPeerHeader, path []uint32, prefixes ...string) *gobmp.BMPMessage {
-	attrs := []bgp.PathAttributeInterface{
-		bgp.NewPathAttributeOrigin(0),
-		bgp.NewPathAttributeAsPath([]bgp.AsPathParamInterface{bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, path)}),
+	var segs []bgp.AsPathParamInterface
+	if len(path) > 0 {
+		segs = append(segs, bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, path))
 	}
+	attrs := []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(0), bgp.NewPathAttributeAsPath(segs)}
 	var nlri []*bgp.IPAddrPrefix
 	var v6 []bgp.AddrPrefixInterface
 	for _, s := range prefixes {
@@ -509,4 +511,160 @@ func TestStationViewsOfOnePeer(t *testing.T) {
 		rv, _ := l.feed.Routes("198.18.0.0/16")
 		return len(rv.Routes) == 1 && len(rv.Routes[0].Paths) == 4
 	})
+}
+
+// TestStationWaitsForGateThenResetsOnWidening: sessions read nothing
+// before the gate opens (so a router's initial table is filtered with the
+// nameserver addresses discovery found); a widening of the watched set
+// after a session started resets it once, for the router to send its
+// tables again, and the routes it dropped before are kept then.
+func TestStationWaitsForGateThenResetsOnWidening(t *testing.T) {
+	gate := make(chan struct{})
+	l := startLab(t, func(o *Options) { o.Gate = gate })
+	s := dialFrom(t, l, routerAddr)
+	ph := peerHeader("192.0.2.1", 64500, 0)
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	s.send(announce(ph, []uint32{64500, 64520}, "203.0.113.0/24"))
+	time.Sleep(200 * time.Millisecond)
+	if evs := l.events(); len(evs) != 0 {
+		t.Fatalf("events before the gate opened:\n%s", dump(evs))
+	}
+	// Discovery finds a nameserver in 203.0.113.0/24, then the gate opens.
+	if err := l.feed.SetNameserverAddrs("example.net.", []netip.Addr{netip.MustParseAddr("203.0.113.53")}); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	i, _ := l.wait(t, 0, "route of the discovered nameserver", isRoute(model.RouteAnnounce, "203.0.113.0/24"))
+
+	// Another nameserver, in a prefix the router sent before: the session
+	// is reset once.
+	s.send(announce(ph, []uint32{64500, 64530}, "192.0.2.0/24"))
+	eventually(t, "filtered", func() bool { return l.counter(l.st.m.routesC.WithLabelValues("edge1", "filtered")) == 1 })
+	if err := l.feed.SetNameserverAddrs("example.org.", []netip.Addr{netip.MustParseAddr("192.0.2.53")}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.closedByStation() {
+		t.Fatal("session not reset after the watched set widened")
+	}
+	_, ev := l.wait(t, i, "feed down", isFeed(false))
+	if fe := ev.(model.FeedEvent); fe.Reason != "watched set widened: reset for the router to send its tables again" {
+		t.Errorf("feed down = %+v", fe)
+	}
+	s = dialFrom(t, l, routerAddr)
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	s.send(announce(ph, []uint32{64500, 64530}, "192.0.2.0/24"))
+	l.wait(t, i, "route now watched", isRoute(model.RouteAnnounce, "192.0.2.0/24"))
+	// Within MinReset, a further widening does not reset it again.
+	if err := l.feed.SetNameserverAddrs("example.com.", []netip.Addr{netip.MustParseAddr("198.51.100.53"), netip.MustParseAddr("192.0.2.54")}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	s.send(initiation())
+	eventually(t, "still connected", func() bool {
+		fs := l.feed.PeersView().Feeds
+		return len(fs) == 1 && fs[0].State == "up" && fs[0].SysName == "edge1.lab"
+	})
+}
+
+// TestStationBadAttributeTreatAsWithdraw: an UPDATE whose ORIGIN is
+// malformed withdraws its routes (RFC 7606 treat-as-withdraw) instead of
+// closing the session.
+func TestStationBadAttributeTreatAsWithdraw(t *testing.T) {
+	l := startLab(t)
+	s := dialFrom(t, l, routerAddr)
+	ph := peerHeader("192.0.2.1", 64500, 0)
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	s.send(announce(ph, []uint32{64500}, "198.18.7.0/24"))
+	s.send(gobmp.NewBMPRouteMonitoring(ph, bgp.NewEndOfRib(bgp.RF_IPv4_UC)))
+	i, _ := l.wait(t, 0, "synced", isPeer(model.PeerSynced, key1))
+	attrs := []byte{
+		0x40, 1, 2, 0, 0, // ORIGIN with a length of 2: treat-as-withdraw
+		0x40, 2, 6, 2, 1, 0, 0, 0xfb, 0xf4, // AS_PATH 64500
+		0x40, 3, 4, 192, 0, 2, 1, // NEXT_HOP
+	}
+	nlri := []byte{24, 198, 18, 7}
+	upd := append(bytes.Repeat([]byte{0xff}, 16), 0, 0, 2, 0, 0, 0, byte(len(attrs)))
+	upd = append(append(upd, attrs...), nlri...)
+	upd[16], upd[17] = byte(len(upd)>>8), byte(len(upd))
+	hb, _ := ph.Serialize()
+	msgLen := 6 + len(hb) + len(upd)
+	raw := append([]byte{3, byte(msgLen >> 24), byte(msgLen >> 16), byte(msgLen >> 8), byte(msgLen), gobmp.BMP_MSG_ROUTE_MONITORING}, hb...)
+	s.raw(append(raw, upd...))
+	l.wait(t, i, "withdraw", isRoute(model.RouteWithdraw, "198.18.7.0/24"))
+	s.send(initiation())
+	eventually(t, "session still up", func() bool {
+		fs := l.feed.PeersView().Feeds
+		return len(fs) == 1 && fs[0].State == "up" && fs[0].SysName == "edge1.lab"
+	})
+}
+
+// TestStationForgetsViewsTheRouterDropped: a peer de-configured on the
+// router is forgotten at once; a view of an earlier session that the
+// router does not report again is forgotten once the new session has read
+// for StaleAfter (its routes would stay unknown forever otherwise).
+func TestStationForgetsViewsTheRouterDropped(t *testing.T) {
+	l := startLab(t, func(o *Options) { o.StaleAfter = 1500 * time.Millisecond })
+	s := dialFrom(t, l, routerAddr)
+	a, b, c := peerHeader("192.0.2.1", 64501, 0), peerHeader("192.0.2.2", 64502, 0), peerHeader("192.0.2.3", 64503, 0)
+	for _, ph := range []gobmp.BMPPeerHeader{a, b, c} {
+		s.send(peerUp(ph, bgp.RF_IPv4_UC))
+		s.send(announce(ph, []uint32{ph.PeerAS, 64500}, "198.18.0.0/16"))
+	}
+	eventually(t, "three views", func() bool { return len(l.feed.PeersView().Peers) == 3 })
+	s.send(gobmp.NewBMPPeerDownNotification(c, gobmp.BMP_PEER_DOWN_REASON_PEER_DE_CONFIGURED, nil, nil))
+	eventually(t, "de-configured view forgotten", func() bool { return len(l.feed.PeersView().Peers) == 2 })
+
+	s.c.Close()
+	l.wait(t, 0, "feed down", isFeed(false))
+	s = dialFrom(t, l, routerAddr)
+	s.send(peerUp(a, bgp.RF_IPv4_UC))
+	l.wait(t, 0, "a up again", func(e model.Event) bool {
+		p, ok := e.(model.PeerEvent)
+		return ok && p.Kind == model.PeerUp && p.Peer == key1 && len(l.feed.PeersView().Peers) == 2 && l.feed.PeersView().Peers[0].State == "up"
+	})
+	eventually(t, "the view the router no longer reports forgotten", func() bool {
+		ps := l.feed.PeersView().Peers
+		return len(ps) == 1 && ps[0].Peer == key1
+	})
+}
+
+// TestStationEmptyASPathOriginatesAtPeer: a route with an empty AS_PATH
+// (a Loc-RIB's own route, as gobgpd's local-rib monitoring sends it) has
+// the peer's AS as its origin.
+func TestStationEmptyASPathOriginatesAtPeer(t *testing.T) {
+	l := startLab(t)
+	s := dialFrom(t, l, routerAddr)
+	loc := *gobmp.NewBMPPeerHeader(gobmp.BMP_PEER_TYPE_LOCAL_RIB, 0, 0, "0.0.0.0", 64500, routerAddr, 0)
+	s.send(peerUp(loc, bgp.RF_IPv4_UC))
+	s.send(announce(loc, nil, "198.18.0.0/16"))
+	_, ev := l.wait(t, 0, "announce", isRoute(model.RouteAnnounce, "198.18.0.0/16"))
+	if r := ev.(model.RouteEvent); r.Origin != 64500 || r.UnexpectedOrigin || len(r.ASPath) != 0 {
+		t.Errorf("route = %+v, want origin AS64500", r)
+	}
+}
+
+// TestStationPeerUpAgain: a second Peer Up without a Peer Down is a new
+// session of the peer: the old one's routes are unknown (not withdrawn)
+// until the new one has synced, and those it does not announce again are
+// withdrawn then.
+func TestStationPeerUpAgain(t *testing.T) {
+	l := startLab(t)
+	s := dialFrom(t, l, routerAddr)
+	ph := peerHeader("192.0.2.1", 64500, 0)
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	s.send(announce(ph, []uint32{64500}, "198.18.0.0/16", "198.18.7.0/24"))
+	s.send(gobmp.NewBMPRouteMonitoring(ph, bgp.NewEndOfRib(bgp.RF_IPv4_UC)))
+	i, _ := l.wait(t, 0, "synced", isPeer(model.PeerSynced, key1))
+	s.send(peerUp(ph, bgp.RF_IPv4_UC))
+	i, ev := l.wait(t, i, "down", isPeer(model.PeerDown, key1))
+	if pe := ev.(model.PeerEvent); pe.Reason != "peer up again without a peer down" || pe.Routes != 2 {
+		t.Errorf("down = %+v", pe)
+	}
+	i, _ = l.wait(t, i, "up", isPeer(model.PeerUp, key1))
+	s.send(announce(ph, []uint32{64500}, "198.18.0.0/16"))
+	s.send(gobmp.NewBMPRouteMonitoring(ph, bgp.NewEndOfRib(bgp.RF_IPv4_UC)))
+	_, ev = l.wait(t, i, "withdrawn at sync", isRoute(model.RouteWithdraw, "198.18.7.0/24"))
+	if r := ev.(model.RouteEvent); !r.Resync || r.Initial {
+		t.Errorf("withdraw = %+v", r)
+	}
 }
