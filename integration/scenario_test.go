@@ -234,8 +234,25 @@ func TestScenarioFacebook(t *testing.T) {
 	if !outagelab.Enter(t) {
 		return
 	}
+	scenarioFacebook(t, "")
+}
+
+// TestBMPScenarioFacebook is TestScenarioFacebook with BMP as the only BGP
+// view: the BIRD peers announce to gobgpd, which exports them over BMP to
+// reachmon's station (outagelab.Options.BMP).
+func TestBMPScenarioFacebook(t *testing.T) {
+	if !outagelab.Enter(t) {
+		return
+	}
+	scenarioFacebook(t, "gobgpd")
+}
+
+// scenarioFacebook runs the Facebook scenario with the BGP view bmp
+// (outagelab.Options.BMP; "": the embedded peer). Only the embedded
+// peer's run records detection latency.
+func scenarioFacebook(t *testing.T, bmp string) {
 	const zone = "fb.test"
-	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."}, TTL: 20 * time.Second, Prometheus: true})
+	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."}, TTL: 20 * time.Second, Prometheus: true, BMP: bmp})
 	prefixes := l.NSPrefixes(zone)
 
 	fault := l.Mark("withdraw " + strings.Join(prefixStrings(prefixes), ", ") + " at every peer; DROP fb.test's nameservers")
@@ -309,6 +326,9 @@ func TestScenarioFacebook(t *testing.T) {
 	metric(t, m, "reachmon_incidents_open", 0, "kind", "bgp_dns_outage", "severity", "critical")
 	metric(t, m, "reachmon_incident_transitions_total", 1, "kind", "bgp_dns_outage", "transition", "open")
 	metric(t, m, "reachmon_incident_transitions_total", 1, "kind", "bgp_dns_outage", "transition", "resolve")
+	if bmp != "" {
+		return
+	}
 	l.Record(outagelab.Latency{Scenario: "facebook", Kind: string(model.IncidentBGPOutage), Fault: fault, Recovery: recovery,
 		ToPage: toPage, ToOpen: early.Confirmed.Sub(fault), ToConfirm: toConfirm, ToResolve: upd.Time.Sub(recovery), ThreadReplies: replies,
 		Notes: "record TTL 20 s; confirm = resolvers fail after their cached answers expire; resolve includes bgp_resolve_after/resolve_after"})
@@ -581,7 +601,23 @@ func TestScenarioHijack(t *testing.T) {
 	if !outagelab.Enter(t) {
 		return
 	}
-	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."},
+	scenarioHijack(t, "")
+}
+
+// TestBMPScenarioHijack is TestScenarioHijack with BMP as the only BGP
+// view: the BIRD peers announce to FRR's bgpd, which exports them over
+// BMP to reachmon's station (outagelab.Options.BMP).
+func TestBMPScenarioHijack(t *testing.T) {
+	if !outagelab.Enter(t) {
+		return
+	}
+	scenarioHijack(t, "frr")
+}
+
+// scenarioHijack runs the hijack scenario with the BGP view bmp ("": the
+// embedded peer, which alone records detection latency).
+func scenarioHijack(t *testing.T, bmp string) {
+	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."}, BMP: bmp,
 		Extra: []outagelab.Route{{Prefix: hijackPrefix, Origin: hijackOrigin, Peers: []int{1}, Disabled: true}}})
 
 	fault := l.Mark(fmt.Sprintf("peer 1 announces %v from AS%d", hijackPrefix, hijackOrigin))
@@ -612,6 +648,9 @@ func TestScenarioHijack(t *testing.T) {
 		fmt.Sprintf("route %v no longer originated by AS%d", hijackPrefix, hijackOrigin))
 	noSecondPage(t, l)
 	onlyKinds(t, l, model.IncidentHijack)
+	if bmp != "" {
+		return
+	}
 	l.Record(outagelab.Latency{Scenario: "hijack", Kind: string(model.IncidentHijack), Fault: fault, Recovery: recovery,
 		ToPage: toPage, ToOpen: inc.Confirmed.Sub(fault), ToResolve: upd.Time.Sub(recovery), ThreadReplies: replies,
 		Notes: "resolve includes bgp_resolve_after (10 s)"})

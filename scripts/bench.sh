@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh            every benchmark
 #   scripts/bench.sh dns [...]  only the named ones (dns, bgp, evaluator, latency,
-#                               and from scripts/bench.d: dnspeers, scale, bgpchurn)
+#                               and from scripts/bench.d: dnspeers, scale, bgpchurn, bmp)
 #
 # Each benchmark is a function bench_NAME that writes the markdown of its
 # own section; update_section puts it between the markers

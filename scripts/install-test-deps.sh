@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what reachmon's tests need when it is missing: the real daemons
-# the integration tests run (NSD, Unbound, BIRD 2, Prometheus, Alertmanager), the DNSSEC
+# the integration tests run (NSD, Unbound, BIRD 2, gobgpd and FRR as BMP senders, Prometheus, Alertmanager), the DNSSEC
 # tools (ldnsutils), dig, and systemd-analyze (to verify the shipped unit). Go modules come through the module proxy when
 # `go test` builds. Debian packages need root; without it, say what to do.
 set -euo pipefail
@@ -12,6 +12,8 @@ need=(
 	ldnsutils:ldns-signzone
 	bind9-dnsutils:dig
 	bird2:bird
+	gobgpd:gobgpd
+	frr:/usr/lib/frr/bgpd
 	prometheus:promtool
 	prometheus-alertmanager:prometheus-alertmanager
 	nftables:nft
@@ -22,7 +24,10 @@ need=(
 missing=()
 for pair in "${need[@]}"; do
 	pkg=${pair%%:*} cmd=${pair#*:}
-	command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
+	case $cmd in
+	/*) [ -x "$cmd" ] || missing+=("$pkg") ;; # a full path: daemons outside PATH (FRR's bgpd)
+	*) command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg") ;;
+	esac
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0

@@ -47,8 +47,8 @@ type altReceiver struct {
 func startAlt(tb testing.TB, dir, kind string, t *table) *altReceiver {
 	tb.Helper()
 	var b strings.Builder
-	for _, w := range t.watched {
-		fmt.Fprintln(&b, w.prefix.String())
+	for _, w := range t.Watched {
+		fmt.Fprintln(&b, w.Prefix.String())
 	}
 	if err := os.WriteFile(filepath.Join(dir, "watched.txt"), []byte(b.String()), 0o644); err != nil {
 		tb.Fatal(err)
@@ -93,8 +93,8 @@ func (a *altReceiver) verify(t *table) (string, error) {
 	if _, err := fmt.Sscan(string(b), &rcv, &kept); err != nil {
 		return "", fmt.Errorf("eor file: %v", err)
 	}
-	msg := fmt.Sprintf("%s: received %d, kept %d watched (expected %d of %d)", a.p.Name, rcv, kept, t.imported, t.routes())
-	if rcv != t.routes() || kept != t.imported {
+	msg := fmt.Sprintf("%s: received %d, kept %d watched (expected %d of %d)", a.p.Name, rcv, kept, t.Imported, t.Routes())
+	if rcv != t.Routes() || kept != t.Imported {
 		return msg, fmt.Errorf("%s", msg)
 	}
 	return msg, nil

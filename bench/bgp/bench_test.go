@@ -161,7 +161,7 @@ func ingest(tb testing.TB, t *table, r receiver) result {
 		tb.Fatalf("%s: %v (log %s)", p.Name, err, p.LogPath)
 	}
 	defer s.close()
-	if err := s.send(t.updates); err != nil {
+	if err := s.send(t.Updates); err != nil {
 		tb.Fatalf("%s: sending: %v (log %s)", p.Name, err, p.LogPath)
 	}
 	res.send = s.sent.Sub(s.established)
@@ -212,7 +212,7 @@ func ingest(tb testing.TB, t *table, r receiver) result {
 
 func report(b *testing.B, t *table, res result) {
 	b.ReportMetric(res.ingest.Seconds(), "ingest-s")
-	b.ReportMetric(float64(t.routes())/res.ingest.Seconds(), "routes/s")
+	b.ReportMetric(float64(t.Routes())/res.ingest.Seconds(), "routes/s")
 	b.ReportMetric(float64(res.peakKiB)/1024, "peak-MiB")
 	b.ReportMetric(float64(res.steadyKiB)/1024, "steady-MiB")
 	b.ReportMetric(float64(res.startKiB)/1024, "idle-MiB")
@@ -221,7 +221,7 @@ func report(b *testing.B, t *table, res result) {
 	if res.eor > 0 {
 		b.ReportMetric(res.eor.Seconds(), "eor-s")
 	}
-	b.ReportMetric(float64(t.routes()), "routes")
+	b.ReportMetric(float64(t.Routes()), "routes")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%s; load %s", res.note, benchutil.LoadAvg())
 }
@@ -250,8 +250,8 @@ func BenchmarkIngest(b *testing.B) {
 	// shown when it has sub-benchmarks).
 	feedOnce.Do(func() {
 		fmt.Printf("# feed: %s IPv4 + %s IPv6 routes in %s UPDATEs (%.1f MB); %s watched prefixes (%s of them routes of the feed), %s routes of the feed inside them\n",
-			thousands(len(t.v4)), thousands(len(t.v6)), thousands(t.nUpdates), float64(len(t.updates))/1e6,
-			thousands(len(t.watched)), thousands(t.inFeed), thousands(t.imported))
+			thousands(len(t.V4)), thousands(len(t.V6)), thousands(t.NUpdates), float64(len(t.Updates))/1e6,
+			thousands(len(t.Watched)), thousands(t.InFeed), thousands(t.Imported))
 	})
 	root := workDir.Path(b)
 	type variant struct {

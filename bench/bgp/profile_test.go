@@ -46,8 +46,8 @@ func TestHeapProfile(t *testing.T) {
 		Neighbor: []config.Neighbor{{Address: senderAddr, PeerASN: senderAS, Passive: true, Description: "bench sender"}},
 	}
 	w := bgp.Watch{Resolvers: map[string]netip.Addr{}}
-	for _, p := range tb.watched {
-		w.Prefixes = append(w.Prefixes, model.WatchedPrefix{Prefix: p.prefix, Origins: []uint32{p.origin}})
+	for _, p := range tb.Watched {
+		w.Prefixes = append(w.Prefixes, model.WatchedPrefix{Prefix: p.Prefix, Origins: []uint32{p.Origin}})
 	}
 	events := make(chan model.Event, 1024)
 	feed, err := bgp.New(cfg, w, bgp.Options{Registerer: prometheus.NewRegistry(), Events: events})
@@ -83,7 +83,7 @@ func TestHeapProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	sendErr := make(chan error, 1)
-	go func() { sendErr <- s.send(tb.updates) }()
+	go func() { sendErr <- s.send(tb.Updates) }()
 
 	// Poll the feed's own state (no GoBGP call) until synced; meanwhile
 	// keep the largest heap profile seen (a GC every 250 ms: it slows the
@@ -124,7 +124,7 @@ func TestHeapProfile(t *testing.T) {
 	_, hwm, _ := procStatus(os.Getpid())
 	summary := fmt.Sprintf("routes %d, End-of-RIB seen by the feed %.1fs after Established (with GCs every 250 ms)\n"+
 		"peak live heap %.0f MiB; steady live heap %.0f MiB, HeapSys %.0f MiB; process VmHWM %.0f MiB (sender in process)\n",
-		tb.routes(), eor.Seconds(), float64(peakLive)/(1<<20), float64(ms.HeapAlloc)/(1<<20), float64(ms.HeapSys)/(1<<20), float64(hwm)/1024)
+		tb.Routes(), eor.Seconds(), float64(peakLive)/(1<<20), float64(ms.HeapAlloc)/(1<<20), float64(ms.HeapSys)/(1<<20), float64(hwm)/1024)
 	t.Log(summary)
 	if err := os.WriteFile(filepath.Join(dir, "memstats.txt"), []byte(summary), 0o644); err != nil {
 		t.Fatal(err)

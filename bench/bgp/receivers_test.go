@@ -120,8 +120,8 @@ func (g *gobgpd) verify(t *table) (string, error) {
 		rcv += a.State.Received
 		acc += a.State.Accepted
 	}
-	msg := fmt.Sprintf("gobgpd: received %d accepted %d of %d", rcv, acc, t.routes())
-	if rcv != uint64(t.routes()) {
+	msg := fmt.Sprintf("gobgpd: received %d accepted %d of %d", rcv, acc, t.Routes())
+	if rcv != uint64(t.Routes()) {
 		return msg, fmt.Errorf("%s", msg)
 	}
 	return msg, nil
@@ -146,8 +146,8 @@ func reachmonConfig(dir string, port, httpPort int, t *table) string {
 	fmt.Fprintf(&b, "[log]\nlevel = \"info\"\nformat = \"text\"\n\n")
 	fmt.Fprintf(&b, "[bgp]\nasn = %d\nrouter_id = \"127.0.0.1\"\nlisten_port = %d\nlisten_addresses = [\"127.0.0.1\"]\n\n", receiverAS, port)
 	fmt.Fprintf(&b, "[[bgp.neighbor]]\naddress = %q\npeer_asn = %d\npassive = true\ndescription = \"bench sender\"\n\n", senderAddr, senderAS)
-	for _, w := range t.watched {
-		fmt.Fprintf(&b, "[[prefix]]\nprefix = %q\norigins = [%d]\n", w.prefix.String(), w.origin)
+	for _, w := range t.Watched {
+		fmt.Fprintf(&b, "[[prefix]]\nprefix = %q\norigins = [%d]\n", w.Prefix.String(), w.Origin)
 	}
 	return b.String()
 }
@@ -231,8 +231,8 @@ func (r *reachmon) verify(t *table) (string, error) {
 		if p.Peer != senderAddr {
 			continue
 		}
-		msg := fmt.Sprintf("reachmon: peer %s synced=%v, %d watched routes (expected %d)", p.State, p.Synced, p.Routes, t.imported)
-		if !p.Synced || p.Routes != t.imported {
+		msg := fmt.Sprintf("reachmon: peer %s synced=%v, %d watched routes (expected %d)", p.State, p.Synced, p.Routes, t.Imported)
+		if !p.Synced || p.Routes != t.Imported {
 			return msg, fmt.Errorf("%s", msg)
 		}
 		return msg, nil

@@ -98,6 +98,27 @@ func Start(t testing.TB, ns, name string, cmd ...string) *Daemon {
 	return d
 }
 
+// Pid is the daemon's process id (ip netns exec execs the command in
+// place, so this is the daemon itself); 0 once stopped.
+func (d *Daemon) Pid() int {
+	if d.cmd.Process == nil {
+		return 0
+	}
+	return d.cmd.Process.Pid
+}
+
+// Exited reports whether the daemon has exited (without reaping the
+// result, which Stop still waits for).
+func (d *Daemon) Exited() bool {
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
 // Output returns what the daemon has written to stdout and stderr so far.
 func (d *Daemon) Output() string { return d.out.String() }
 

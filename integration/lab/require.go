@@ -18,6 +18,7 @@ var debianPackage = map[string]string{
 	"ldns-keygen": "ldnsutils", "ldns-signzone": "ldnsutils", "ldns-key2ds": "ldnsutils",
 	"dig":  "bind9-dnsutils",
 	"bird": "bird2", "birdc": "bird2",
+	"gobgpd": "gobgpd", "gobgp": "gobgpd",
 	"nft": "nftables", "ip": "iproute2",
 }
 

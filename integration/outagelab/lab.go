@@ -17,6 +17,8 @@
 //	198.18.250.1/16    reachmon (the primary address of lo: every probe comes from it)
 //	198.18.250.1+i     vantage i's BGP sessions (Options.Vantages)
 //	198.18.251.1+i     BGP peer i (BIRD, AS 65010+10i)
+//	198.18.252.1       the BMP-exporting router (Options.BMP; AS 65100)
+//	198.18.253.1       reachmon's BMP station (connections to it come from 198.18.252.1)
 //	127.0.0.1          reachmon's HTTP (vantage i: port 9798+i), fakeslack, Prometheus
 package outagelab
 
@@ -40,6 +42,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/integration/bgplab"
+	"github.com/reachmon/reachmon/integration/bmplab"
 	"github.com/reachmon/reachmon/integration/lab"
 	"github.com/reachmon/reachmon/internal/evaluate"
 	"github.com/reachmon/reachmon/internal/incident"
@@ -116,7 +119,28 @@ type Options struct {
 	// ReachmonExtra, when set, returns TOML appended to vantage's
 	// configuration (e.g. an [[alertmanager]] section).
 	ReachmonExtra func(vantage string) string
+	// BMP makes BMP the only BGP view (issue 16): "gobgpd" (Debian's
+	// gobgpd) or "frr" (FRR's bgpd -M bmp) runs as router RouterName at
+	// RouterAddr, the BIRD peers peer with it instead of with reachmon,
+	// and it exports what they announce over BMP to reachmon's [bmp]
+	// station on BMPStation; reachmon has no [[bgp.neighbor]]. "" (the
+	// default): the BIRD peers peer with reachmon's embedded speaker.
+	// One vantage only.
+	BMP string
 }
+
+// The BMP-exporting router of Options.BMP.
+var (
+	RouterAddr = netip.MustParseAddr("198.18.252.1")
+	// BMPStation is reachmon's [bmp] listen address; connections to it
+	// come from RouterAddr (bmplab.StationRoute).
+	BMPStation = netip.MustParseAddrPort("198.18.253.1:11019")
+)
+
+const (
+	RouterASN  = 65100
+	RouterName = "edge1"
+)
 
 // maxVantages bounds Options.Vantages.
 const maxVantages = 4
@@ -189,6 +213,8 @@ type Lab struct {
 	PromURL string
 	Routes  []Route
 	Watched []Watch
+	// Sender is the BMP-exporting router (Options.BMP), nil without.
+	Sender  *bmplab.Sender
 	peers   []*bgplab.Bird
 	bin     string
 	opts    Options
@@ -248,6 +274,14 @@ func Start(t testing.TB, o Options) *Lab {
 	if len(o.Vantages) > maxVantages {
 		t.Fatalf("outagelab: at most %d vantages", maxVantages)
 	}
+	switch o.BMP {
+	case "", "gobgpd", "frr":
+	default:
+		t.Fatalf("outagelab: Options.BMP %q: want \"gobgpd\" or \"frr\"", o.BMP)
+	}
+	if o.BMP != "" && len(o.Vantages) > 1 {
+		t.Fatal("outagelab: Options.BMP runs one vantage")
+	}
 	began := time.Now()
 	l := &Lab{t: t, bin: os.Getenv(envBin), opts: o, Dir: t.TempDir(), URL: "http://" + Listen}
 	for i, name := range o.Vantages {
@@ -268,6 +302,9 @@ func Start(t testing.TB, o Options) *Lab {
 	}
 	for _, v := range l.Vantages {
 		l.startReachmon(v)
+	}
+	if o.BMP != "" {
+		l.startSender()
 	}
 	l.Config, l.Log = l.Vantages[0].Config, l.Vantages[0].Log
 	l.waitHealthy(60 * time.Second)
@@ -323,6 +360,21 @@ func (l *Lab) birdConf(i int) string {
 		fmt.Fprintf(&b, "protocol static %s {\n%s\tipv4;\n\troute %s blackhole { bgp_path.prepend(%d); };\n}\n",
 			protoName(r), dis, r.Prefix, r.Origin)
 	}
+	if l.opts.BMP != "" {
+		// One session, to the router (BIRD connects; the router exports
+		// it over BMP). Named like the session with the first vantage,
+		// so that SessionDown works alike.
+		fmt.Fprintf(&b, `protocol bgp reachmon {
+	local %s as %d;
+	neighbor %s as %d;
+	strict bind yes;
+	multihop;
+	connect retry time 1;
+	ipv4 { import none; export all; };
+}
+`, PeerAddr(i), PeerASN(i), RouterAddr, RouterASN)
+		return b.String()
+	}
 	for _, v := range l.Vantages {
 		fmt.Fprintf(&b, `protocol bgp %s {
 	local %s as %d;
@@ -335,6 +387,36 @@ func (l *Lab) birdConf(i int) string {
 `, v.bgpProto(), PeerAddr(i), PeerASN(i), v.Addr, ReachmonASN)
 	}
 	return b.String()
+}
+
+// startSender starts the BMP-exporting router of Options.BMP, peering
+// with every BIRD peer and exporting to reachmon's station.
+func (l *Lab) startSender() {
+	r := bmplab.Router{Name: RouterName, Addr: RouterAddr, ASN: RouterASN, Station: BMPStation, APIPort: 50061}
+	for i := range l.peers {
+		r.Peers = append(r.Peers, bmplab.Peer{Addr: PeerAddr(i), ASN: PeerASN(i)})
+	}
+	// gobgpd retries a refused BMP connection after 1, 2, 4 ... s: start
+	// it once reachmon is up (its API answers after the station listens).
+	l.WaitFor("reachmon's API before starting the BMP sender", 30*time.Second, func() (bool, string) {
+		_, err := l.Status()
+		return err == nil, fmt.Sprint(err)
+	})
+	if l.opts.BMP == "frr" {
+		l.Sender = bmplab.StartFRR(l.t, os.Getenv(envNS), r)
+	} else {
+		l.Sender = bmplab.StartGoBGPD(l.t, os.Getenv(envNS), r)
+	}
+}
+
+// KillSender kills the BMP-exporting router (by its pid): its BMP
+// session with reachmon ends.
+func (l *Lab) KillSender() {
+	l.t.Helper()
+	if l.Sender == nil {
+		l.t.Fatal("outagelab: KillSender without Options.BMP")
+	}
+	l.Sender.Stop()
 }
 
 // files are the names of vantage v's configuration, log and state
@@ -369,8 +451,20 @@ func (l *Lab) writeConfig(v *Vantage) string {
 	}
 	fmt.Fprintf(&b, "[slack]\ntoken_file = %q\napi_url = %q\nchannel = %q\nrate = 10\ntimeout = \"3s\"\nmax_backoff = \"2s\"\n",
 		tokenFile, l.Slack.APIURL(), SlackChannel)
-	fmt.Fprintf(&b, "[bgp]\nasn = %d\nrouter_id = %q\ninitial_sync_timeout = \"6s\"\n", ReachmonASN, v.Addr)
+	if l.opts.BMP != "" {
+		// The senders send no End-of-RIB per monitored peer that comes
+		// up after their BMP session (FRR sends its markers at the start
+		// of the session, gobgpd none): a view is synced once quiet for
+		// initial_sync_timeout, as short here as for the embedded peer.
+		fmt.Fprintf(&b, "[bgp]\ninitial_sync_timeout = \"6s\"\n[bmp]\nlisten = %q\n[[bmp.router]]\naddress = %q\nname = %q\ndescription = \"outagelab %s\"\n",
+			BMPStation.String(), RouterAddr, RouterName, l.opts.BMP)
+	} else {
+		fmt.Fprintf(&b, "[bgp]\nasn = %d\nrouter_id = %q\ninitial_sync_timeout = \"6s\"\n", ReachmonASN, v.Addr)
+	}
 	for i := range l.peers {
+		if l.opts.BMP != "" {
+			break
+		}
 		fmt.Fprintf(&b, "[[bgp.neighbor]]\naddress = %q\npeer_asn = %d\nlocal_address = %q\nmultihop_ttl = 2\nconnect_retry = \"1s\"\ndescription = \"bird%d\"\n",
 			PeerAddr(i), PeerASN(i), v.Addr, i)
 	}
@@ -571,7 +665,8 @@ func (l *Lab) toggle(op string, prefixes []netip.Prefix, only []int) {
 	}
 }
 
-// SessionDown cuts the BGP session of peer i with the first vantage (BIRD
+// SessionDown cuts the BGP session of peer i with the first vantage, or
+// with the router under Options.BMP (BIRD
 // sends a Cease).
 func (l *Lab) SessionDown(i int) { l.t.Helper(); l.peers[i].Ctl(l.t, "disable", "reachmon") }
 
@@ -587,6 +682,17 @@ func (l *Lab) Mark(what string) time.Time {
 	l.mu.Unlock()
 	l.t.Logf("outagelab: %s: %s", now.Format("15:04:05.000"), what)
 	return now
+}
+
+// Get fetches a path of the first vantage's HTTP API (e.g.
+// "/api/v1/peers"), failing the test on error.
+func (l *Lab) Get(path string) []byte {
+	l.t.Helper()
+	b, err := l.get(l.Vantages[0].URL, path)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return b
 }
 
 // get fetches a path of reachmon's HTTP API.

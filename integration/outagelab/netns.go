@@ -179,6 +179,11 @@ func Namespace(t testing.TB) string {
 	for i := range maxPeers {
 		cmds = append(cmds, []string{"ip", "addr", "add", PeerAddr(i).String() + "/32", "dev", "lo"})
 	}
+	cmds = append(cmds, []string{"ip", "addr", "add", RouterAddr.String() + "/32", "dev", "lo"})
+	cmds = append(cmds, []string{"ip", "addr", "add", BMPStation.Addr().String() + "/32", "dev", "lo"},
+		// as bmplab.StationRoute: the router's BMP connections come from its address
+		[]string{"ip", "route", "replace", "local", BMPStation.Addr().String(), "dev", "lo", "table", "local",
+			"proto", "kernel", "scope", "host", "src", RouterAddr.String()})
 	for _, c := range cmds {
 		if out, err := exec.Command("ip", append([]string{"netns", "exec", name}, c...)...).CombinedOutput(); err != nil {
 			t.Fatalf("%s in %s: %v: %s", strings.Join(c, " "), name, err, out)
