@@ -717,8 +717,8 @@ func (l *Lab) toggle(op string, prefixes []netip.Prefix, only []int) {
 }
 
 // SessionDown cuts the BGP session of peer i with the first vantage, or
-// with the router under Options.BMP (BIRD
-// sends a Cease).
+// with the router under Options.BMP, or with the RIS Live bridge under
+// Options.RISLive (BIRD sends a Cease).
 func (l *Lab) SessionDown(i int) { l.t.Helper(); l.peers[i].Ctl(l.t, "disable", "reachmon") }
 
 // SessionUp brings it back.
