@@ -727,6 +727,15 @@ func scenarioHijack(t *testing.T, bmp string, ris int) {
 	}
 	m := l.Metrics()
 	metric(t, m, "reachmon_incidents_open", 1, "kind", "prefix_hijack", "severity", "critical")
+	if ris > 0 {
+		// Every RIS peer following BIRD peer 1 (half of them, on both
+		// collectors) carries the hijack, and the others do not.
+		seen := fmt.Sprintf("(seen by %d of %d peers)", ris/2, ris)
+		inc = l.WaitIncident(model.IncidentHijack, inc.Subject, 10*time.Second, func(e incident.Entry) bool {
+			return strings.Contains(e.RootCause, seen)
+		})
+		risHijackEvidence(t, l, inc)
+	}
 
 	recovery := l.Mark("peer 1 withdraws the hijack")
 	l.WithdrawAt(1, hijackPrefix)
@@ -736,9 +745,6 @@ func scenarioHijack(t *testing.T, bmp string, ris int) {
 		fmt.Sprintf("route %v no longer originated by AS%d", hijackPrefix, hijackOrigin))
 	noSecondPage(t, l)
 	onlyKinds(t, l, model.IncidentHijack)
-	if ris > 0 {
-		risHijackEvidence(t, l, inc)
-	}
 	if bmp != "" || ris > 0 {
 		return
 	}
@@ -753,6 +759,7 @@ func risHijackEvidence(t *testing.T, l *outagelab.Lab, inc incident.Entry) {
 	t.Helper()
 	var b strings.Builder
 	for _, ev := range inc.Evidence {
+		t.Logf("evidence: %s", ev)
 		b.WriteString(ev.String() + "\n")
 		if !strings.Contains(ev.Text, hijackPrefix.String()) {
 			continue
