@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -234,7 +235,7 @@ func TestScenarioFacebook(t *testing.T) {
 	if !outagelab.Enter(t) {
 		return
 	}
-	scenarioFacebook(t, "")
+	scenarioFacebook(t, "", 0)
 }
 
 // TestBMPScenarioFacebook is TestScenarioFacebook with BMP as the only BGP
@@ -244,15 +245,33 @@ func TestBMPScenarioFacebook(t *testing.T) {
 	if !outagelab.Enter(t) {
 		return
 	}
-	scenarioFacebook(t, "gobgpd")
+	scenarioFacebook(t, "gobgpd", 0)
+}
+
+// risLivePeers is how many synthetic RIS peers (over rrc00 and rrc01)
+// serve the lab's routes in the RIS Live scenarios.
+const risLivePeers = 6
+
+// TestRISLiveScenarioFacebook is TestScenarioFacebook with RIS Live as the
+// only BGP view: a bridge in the test peers with the BIRD routers and
+// serves their routes over a local RIS Live websocket as risLivePeers RIS
+// peers (outagelab.Options.RISLive); the withdrawal is called once the
+// [ris_live] min_peers quorum of them withdrew it.
+func TestRISLiveScenarioFacebook(t *testing.T) {
+	if !outagelab.Enter(t) {
+		return
+	}
+	scenarioFacebook(t, "", risLivePeers)
 }
 
 // scenarioFacebook runs the Facebook scenario with the BGP view bmp
-// (outagelab.Options.BMP; "": the embedded peer). Only the embedded
-// peer's run records detection latency.
-func scenarioFacebook(t *testing.T, bmp string) {
+// (outagelab.Options.BMP; "": the embedded peer) or, with ris > 0, ris
+// RIS Live peers (outagelab.Options.RISLive). Only the embedded peer's
+// run records detection latency.
+func scenarioFacebook(t *testing.T, bmp string, ris int) {
 	const zone = "fb.test"
-	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."}, TTL: 20 * time.Second, Prometheus: true, BMP: bmp})
+	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."}, TTL: 20 * time.Second, Prometheus: true,
+		BMP: bmp, RISLive: ris})
 	prefixes := l.NSPrefixes(zone)
 
 	fault := l.Mark("withdraw " + strings.Join(prefixStrings(prefixes), ", ") + " at every peer; DROP fb.test's nameservers")
@@ -269,6 +288,9 @@ func scenarioFacebook(t *testing.T, bmp string) {
 	}
 	if early.Severity != model.SeverityCritical {
 		t.Errorf("severity %s, want critical", early.Severity)
+	}
+	if ris > 0 {
+		checkRISEvidence(t, l, early, prefixes, ris)
 	}
 
 	// Confirmed once the resolvers' cached answers expire and they fail:
@@ -298,7 +320,7 @@ func scenarioFacebook(t *testing.T, bmp string) {
 	for _, p := range prefixes {
 		metric(t, m, "reachmon_bgp_prefix_visible_peers", 0, "prefix", p.String())
 	}
-	metric(t, m, "reachmon_bgp_prefix_visible_peers", 2, "prefix", outagelab.Cover.String())
+	metric(t, m, "reachmon_bgp_prefix_visible_peers", float64(l.ViewPeers()), "prefix", outagelab.Cover.String())
 	l.WaitFor("Prometheus to scrape the open incident", 15*time.Second, func() (bool, string) {
 		out, err := l.PromQuery(`reachmon_incidents_open{kind="bgp_dns_outage",severity="critical"}`)
 		return err == nil && strings.Contains(out, " 1\n"), fmt.Sprint(out, err)
@@ -326,12 +348,66 @@ func scenarioFacebook(t *testing.T, bmp string) {
 	metric(t, m, "reachmon_incidents_open", 0, "kind", "bgp_dns_outage", "severity", "critical")
 	metric(t, m, "reachmon_incident_transitions_total", 1, "kind", "bgp_dns_outage", "transition", "open")
 	metric(t, m, "reachmon_incident_transitions_total", 1, "kind", "bgp_dns_outage", "transition", "resolve")
-	if bmp != "" {
+	if ris > 0 {
+		metric(t, m, "reachmon_ris_live_connected", 1)
+		for _, p := range prefixes {
+			metric(t, m, "reachmon_bgp_prefix_visible_peers", float64(ris), "prefix", p.String())
+		}
+	}
+	if bmp != "" || ris > 0 {
 		return
 	}
 	l.Record(outagelab.Latency{Scenario: "facebook", Kind: string(model.IncidentBGPOutage), Fault: fault, Recovery: recovery,
 		ToPage: toPage, ToOpen: early.Confirmed.Sub(fault), ToConfirm: toConfirm, ToResolve: upd.Time.Sub(recovery), ThreadReplies: replies,
 		Notes: "record TTL 20 s; confirm = resolvers fail after their cached answers expire; resolve includes bgp_resolve_after/resolve_after"})
+}
+
+// checkRISEvidence checks that the incident's evidence names the RIS
+// peers that withdrew the nameserver prefixes, down to the last one ("…
+// withdrawn, seen by 0 of 6 peers, … (RIS rrc01 peer 203.0.113.6
+// (AS64605))"), and that reachmon called each prefix's withdrawal by its
+// RIS quorum, at last "withdrawn at 6 of 6 RIS peers" (its log; the
+// prefix_withdrawn incident that would say so is absorbed by the
+// BGP-caused outage).
+func checkRISEvidence(t *testing.T, l *outagelab.Lab, inc incident.Entry, prefixes []netip.Prefix, ris int) {
+	t.Helper()
+	var b strings.Builder
+	named, last := false, false
+	for _, ev := range inc.Evidence {
+		t.Logf("evidence: %s", ev)
+		b.WriteString(ev.String() + "\n")
+		for _, rp := range l.RIS.RISPeers {
+			if strings.Contains(ev.Text, " withdrawn, seen by ") && strings.Contains(ev.Text, rp.Description()) {
+				named = true
+				last = last || strings.Contains(ev.Text, fmt.Sprintf("seen by 0 of %d peers", ris))
+			}
+		}
+	}
+	if !named || !last {
+		t.Errorf("no evidence line names a RIS peer's withdrawal (named %v; the last one, seen by 0 of %d peers: %v; e.g. %q):\n%s",
+			named, ris, last, l.RIS.RISPeers[0].Description(), b.String())
+	}
+	want := fmt.Sprintf("evidence=\"withdrawn at %d of %d RIS peers\"", ris, ris)
+	l.WaitFor("reachmon to log each prefix's RIS withdrawal quorum", 10*time.Second, func() (bool, string) {
+		log, err := os.ReadFile(l.Log)
+		if err != nil {
+			return false, err.Error()
+		}
+		var missing []string
+		for _, p := range prefixes {
+			found := false
+			for _, line := range strings.Split(string(log), "\n") {
+				if strings.Contains(line, "withdrawal quorum met") && strings.Contains(line, "prefix="+p.String()+" ") && strings.Contains(line, want) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				missing = append(missing, p.String())
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("no %s logged for %v", want, missing)
+	})
 }
 
 // resolvedAfter waits until the incident (kind, subject) is resolved and
@@ -601,7 +677,7 @@ func TestScenarioHijack(t *testing.T) {
 	if !outagelab.Enter(t) {
 		return
 	}
-	scenarioHijack(t, "")
+	scenarioHijack(t, "", 0)
 }
 
 // TestBMPScenarioHijack is TestScenarioHijack with BMP as the only BGP
@@ -611,13 +687,25 @@ func TestBMPScenarioHijack(t *testing.T) {
 	if !outagelab.Enter(t) {
 		return
 	}
-	scenarioHijack(t, "frr")
+	scenarioHijack(t, "frr", 0)
+}
+
+// TestRISLiveScenarioHijack is TestScenarioHijack with RIS Live as the
+// only BGP view: the RIS peers following BIRD peer 1 (half of
+// risLivePeers, over rrc00 and rrc01) announce the more-specific
+// (outagelab.Options.RISLive).
+func TestRISLiveScenarioHijack(t *testing.T) {
+	if !outagelab.Enter(t) {
+		return
+	}
+	scenarioHijack(t, "", risLivePeers)
 }
 
 // scenarioHijack runs the hijack scenario with the BGP view bmp ("": the
-// embedded peer, which alone records detection latency).
-func scenarioHijack(t *testing.T, bmp string) {
-	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."}, BMP: bmp,
+// embedded peer, which alone records detection latency) or, with ris > 0,
+// ris RIS Live peers.
+func scenarioHijack(t *testing.T, bmp string, ris int) {
+	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."}, BMP: bmp, RISLive: ris,
 		Extra: []outagelab.Route{{Prefix: hijackPrefix, Origin: hijackOrigin, Peers: []int{1}, Disabled: true}}})
 
 	fault := l.Mark(fmt.Sprintf("peer 1 announces %v from AS%d", hijackPrefix, hijackOrigin))
@@ -639,6 +727,15 @@ func scenarioHijack(t *testing.T, bmp string) {
 	}
 	m := l.Metrics()
 	metric(t, m, "reachmon_incidents_open", 1, "kind", "prefix_hijack", "severity", "critical")
+	if ris > 0 {
+		// Every RIS peer following BIRD peer 1 (half of them, on both
+		// collectors) carries the hijack, and the others do not.
+		seen := fmt.Sprintf("(seen by %d of %d peers)", ris/2, ris)
+		inc = l.WaitIncident(model.IncidentHijack, inc.Subject, 10*time.Second, func(e incident.Entry) bool {
+			return strings.Contains(e.RootCause, seen)
+		})
+		risHijackEvidence(t, l, inc)
+	}
 
 	recovery := l.Mark("peer 1 withdraws the hijack")
 	l.WithdrawAt(1, hijackPrefix)
@@ -648,12 +745,32 @@ func scenarioHijack(t *testing.T, bmp string) {
 		fmt.Sprintf("route %v no longer originated by AS%d", hijackPrefix, hijackOrigin))
 	noSecondPage(t, l)
 	onlyKinds(t, l, model.IncidentHijack)
-	if bmp != "" {
+	if bmp != "" || ris > 0 {
 		return
 	}
 	l.Record(outagelab.Latency{Scenario: "hijack", Kind: string(model.IncidentHijack), Fault: fault, Recovery: recovery,
 		ToPage: toPage, ToOpen: inc.Confirmed.Sub(fault), ToResolve: upd.Time.Sub(recovery), ThreadReplies: replies,
 		Notes: "resolve includes bgp_resolve_after (10 s)"})
+}
+
+// risHijackEvidence checks that the hijack's evidence names a RIS peer
+// that carried the more-specific: one following BIRD peer 1.
+func risHijackEvidence(t *testing.T, l *outagelab.Lab, inc incident.Entry) {
+	t.Helper()
+	var b strings.Builder
+	for _, ev := range inc.Evidence {
+		t.Logf("evidence: %s", ev)
+		b.WriteString(ev.String() + "\n")
+		if !strings.Contains(ev.Text, hijackPrefix.String()) {
+			continue
+		}
+		for _, rp := range l.RIS.RISPeers {
+			if rp.Follows == 1 && strings.Contains(ev.Text, rp.Description()) {
+				return
+			}
+		}
+	}
+	t.Errorf("no evidence line of %v names a RIS peer that carried it:\n%s", hijackPrefix, b.String())
 }
 
 // TestScenarioVantageDown: every DNS server becomes unreachable at once

@@ -19,6 +19,7 @@
 //	198.18.251.1+i     BGP peer i (BIRD, AS 65010+10i)
 //	198.18.252.1       the BMP-exporting router (Options.BMP; AS 65100)
 //	198.18.253.1       reachmon's BMP station (connections to it come from 198.18.252.1)
+//	203.0.113.1+j      RIS peer j of the RIS Live bridge (Options.RISLive; only in its messages)
 //	127.0.0.1          reachmon's HTTP (vantage i: port 9798+i), fakeslack, Prometheus
 package outagelab
 
@@ -44,6 +45,7 @@ import (
 	"github.com/reachmon/reachmon/integration/bgplab"
 	"github.com/reachmon/reachmon/integration/bmplab"
 	"github.com/reachmon/reachmon/integration/lab"
+	"github.com/reachmon/reachmon/integration/rislab"
 	"github.com/reachmon/reachmon/internal/evaluate"
 	"github.com/reachmon/reachmon/internal/incident"
 	"github.com/reachmon/reachmon/internal/model"
@@ -127,6 +129,15 @@ type Options struct {
 	// default): the BIRD peers peer with reachmon's embedded speaker.
 	// One vantage only.
 	BMP string
+	// RISLive makes RIS Live the only BGP view (issue 16): a bridge in
+	// the test process (rislab) peers with the BIRD peers in reachmon's
+	// place (from VantageAddr(0), AS ReachmonASN) and serves their routes
+	// over a local websocket speaking RIS Live as RISLive synthetic RIS
+	// peers of the collectors rrc00 and rrc01 (RIS peer j carries BIRD
+	// peer j mod Peers' routes); reachmon has [ris_live] url = the bridge
+	// and no [[bgp.neighbor]]. 0 (the default): no RIS Live. One vantage
+	// only, not with BMP.
+	RISLive int
 }
 
 // The BMP-exporting router of Options.BMP.
@@ -214,7 +225,9 @@ type Lab struct {
 	Routes  []Route
 	Watched []Watch
 	// Sender is the BMP-exporting router (Options.BMP), nil without.
-	Sender  *bmplab.Sender
+	Sender *bmplab.Sender
+	// RIS is the RIS Live bridge (Options.RISLive), nil without.
+	RIS     *rislab.Bridge
 	peers   []*bgplab.Bird
 	bin     string
 	opts    Options
@@ -282,6 +295,9 @@ func Start(t testing.TB, o Options) *Lab {
 	if o.BMP != "" && len(o.Vantages) > 1 {
 		t.Fatal("outagelab: Options.BMP runs one vantage")
 	}
+	if o.RISLive < 0 || o.RISLive > maxRISPeers || (o.RISLive > 0 && (o.BMP != "" || len(o.Vantages) > 1)) {
+		t.Fatalf("outagelab: Options.RISLive %d: want 0..%d, one vantage, no BMP", o.RISLive, maxRISPeers)
+	}
 	began := time.Now()
 	l := &Lab{t: t, bin: os.Getenv(envBin), opts: o, Dir: t.TempDir(), URL: "http://" + Listen}
 	for i, name := range o.Vantages {
@@ -294,6 +310,9 @@ func Start(t testing.TB, o Options) *Lab {
 	l.plan()
 	for i := range o.Peers {
 		l.peers = append(l.peers, bgplab.StartBird(t, os.Getenv(envNS), l.birdConf(i)))
+	}
+	if o.RISLive > 0 {
+		l.startRISBridge()
 	}
 	l.Slack = fakeslack.New(slackToken, map[string]string{"#reachmon": SlackChannel})
 	t.Cleanup(l.Slack.Close)
@@ -409,6 +428,33 @@ func (l *Lab) startSender() {
 	}
 }
 
+// maxRISPeers bounds Options.RISLive (the bridge's RIS peer addresses).
+const maxRISPeers = 64
+
+// startRISBridge starts the RIS Live bridge of Options.RISLive: it
+// connects to every BIRD peer from the first vantage's address, as
+// reachmon's embedded speaker would.
+func (l *Lab) startRISBridge() {
+	cfg := rislab.Config{LocalAddr: VantageAddr(0), LocalASN: ReachmonASN, RISPeers: l.opts.RISLive}
+	for i := range l.peers {
+		cfg.Peers = append(cfg.Peers, rislab.BIRDPeer{Addr: PeerAddr(i), ASN: PeerASN(i)})
+	}
+	l.RIS = rislab.Start(l.t, cfg)
+}
+
+// RISMinPeers is the [ris_live] min_peers of Options.RISLive: a majority
+// of the RIS peers.
+func RISMinPeers(risPeers int) int { return risPeers/2 + 1 }
+
+// ViewPeers is how many BGP peers (views) reachmon has once synced: the
+// RIS peers under Options.RISLive, else one per BIRD peer.
+func (l *Lab) ViewPeers() int {
+	if l.opts.RISLive > 0 {
+		return l.opts.RISLive
+	}
+	return len(l.peers)
+}
+
 // KillSender kills the BMP-exporting router (by its pid): its BMP
 // session with reachmon ends.
 func (l *Lab) KillSender() {
@@ -458,11 +504,16 @@ func (l *Lab) writeConfig(v *Vantage) string {
 		// initial_sync_timeout, as short here as for the embedded peer.
 		fmt.Fprintf(&b, "[bgp]\ninitial_sync_timeout = \"6s\"\n[bmp]\nlisten = %q\n[[bmp.router]]\naddress = %q\nname = %q\ndescription = \"outagelab %s\"\n",
 			BMPStation.String(), RouterAddr, RouterName, l.opts.BMP)
+	} else if l.opts.RISLive > 0 {
+		// The bridge's RIS peers announce what they carry at each
+		// subscription; reconnects are quick, as to a local server.
+		fmt.Fprintf(&b, "[ris_live]\nurl = %q\nclient = \"outagelab\"\nmin_peers = %d\nmin_backoff = \"200ms\"\nmax_backoff = \"2s\"\nping_interval = \"5s\"\n",
+			l.RIS.URL(), RISMinPeers(l.opts.RISLive))
 	} else {
 		fmt.Fprintf(&b, "[bgp]\nasn = %d\nrouter_id = %q\ninitial_sync_timeout = \"6s\"\n", ReachmonASN, v.Addr)
 	}
 	for i := range l.peers {
-		if l.opts.BMP != "" {
+		if l.opts.BMP != "" || l.opts.RISLive > 0 {
 			break
 		}
 		fmt.Fprintf(&b, "[[bgp.neighbor]]\naddress = %q\npeer_asn = %d\nlocal_address = %q\nmultihop_ttl = 2\nconnect_retry = \"1s\"\ndescription = \"bird%d\"\n",
@@ -666,8 +717,8 @@ func (l *Lab) toggle(op string, prefixes []netip.Prefix, only []int) {
 }
 
 // SessionDown cuts the BGP session of peer i with the first vantage, or
-// with the router under Options.BMP (BIRD
-// sends a Cease).
+// with the router under Options.BMP, or with the RIS Live bridge under
+// Options.RISLive (BIRD sends a Cease).
 func (l *Lab) SessionDown(i int) { l.t.Helper(); l.peers[i].Ctl(l.t, "disable", "reachmon") }
 
 // SessionUp brings it back.
@@ -834,7 +885,7 @@ func (l *Lab) waitHealthyAt(v *Vantage, timeout time.Duration) {
 			return false, err.Error()
 		}
 		b, _ := json.MarshalIndent(st, "", " ")
-		if !st.BGP.Usable || len(st.BGP.Peers) != len(l.peers) || len(st.Zones) != len(l.DNS.ZoneNames)+1 ||
+		if !st.BGP.Usable || len(st.BGP.Peers) != l.ViewPeers() || len(st.Zones) != len(l.DNS.ZoneNames)+1 ||
 			len(st.Resolvers) != l.opts.Resolvers || len(st.Open) > 0 {
 			return false, string(b)
 		}
