@@ -162,9 +162,16 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 		r.covers = ev.Covers
 	}
 	total := e.upPeers()
+	// Evidence names the peer as its source does ("router edge1, peer
+	// 192.0.2.1 (AS64501)"), an embedded neighbor by address and ASN
+	// ("peer 192.0.2.1 (AS64500)").
 	ref := "peer " + ev.Peer
-	if p := e.peers[ev.Peer]; p != nil && p.lbl != "" {
-		ref = p.lbl
+	if p := e.peers[ev.Peer]; p != nil {
+		if p.lbl != "" {
+			ref = p.lbl
+		} else {
+			ref = "peer " + p.label()
+		}
 	}
 	switch ev.Kind {
 	case model.RouteWithdraw:
