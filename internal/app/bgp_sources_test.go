@@ -57,14 +57,19 @@ description = "lab edge"
 url = %q
 min_backoff = "10ms"
 max_backoff = "50ms"
+[[prefix]]
+prefix = "203.0.113.0/24"
+origins = [64500]
 `, sp.Port, bmpListen, router, ris.URL()))
 	cfgText = strings.Replace(cfgText, "[evaluate]\n", "[evaluate]\nbgp_open_after = \"0s\"\nstart_grace = \"100ms\"\npeer_grace = \"5s\"\n", 1)
 	base := "http://" + listen
 	ns, cover := netip.MustParsePrefix("127.0.0.0/24"), netip.MustParsePrefix("127.0.0.0/8")
+	watched := netip.MustParsePrefix("203.0.113.0/24")
 
 	// The embedded peer's router carries both before the daemon starts.
 	sp.Announce(cover.String(), 64500)
 	sp.Announce(ns.String(), 64500)
+	sp.Announce(watched.String(), 64500)
 	stop := startDaemon(t, cfgText)
 	defer stop()
 
@@ -92,7 +97,7 @@ max_backoff = "50ms"
 	must(s.Initiation("edge1.lab", "bmptest"))
 	for _, p := range bmpPeers {
 		must(s.PeerUp(p))
-		must(s.Announce(p, []uint32{p.ASN, 64500}, cover, ns))
+		must(s.Announce(p, []uint32{p.ASN, 64500}, cover, ns, watched))
 		must(s.EndOfRIB(p))
 	}
 
@@ -114,19 +119,23 @@ max_backoff = "50ms"
 		must(conn.Send(rislivetest.Update(float64(time.Now().Unix()), p.host, p.addr, p.asn, path, nh, announce, withdraw)))
 	}
 	for _, p := range risPeers {
-		risSend(p, []string{ns.String()}, nil)
+		risSend(p, []string{ns.String(), watched.String()}, nil)
 	}
 
+	var carriersOf func(netip.Prefix) ([]string, bool)
 	// carriers lists the peers /api/v1/routes shows carrying the /24, and
 	// whether the nameserver address is degraded.
 	carriers := func() (peers []string, degraded bool) {
-		_, body := get(t, base+"/api/v1/routes?q="+ns.String())
+		return carriersOf(ns)
+	}
+	carriersOf = func(pfx netip.Prefix) (peers []string, degraded bool) {
+		_, body := get(t, base+"/api/v1/routes?q="+pfx.String())
 		var v bgp.RoutesView
 		if err := json.Unmarshal([]byte(body), &v); err != nil {
 			t.Fatalf("/api/v1/routes: %v\n%s", err, body)
 		}
 		for _, r := range v.Routes {
-			if r.Prefix == ns {
+			if r.Prefix == pfx {
 				for _, p := range r.Paths {
 					peers = append(peers, p.Peer)
 				}
@@ -204,6 +213,30 @@ max_backoff = "50ms"
 		p, _ := carriers()
 		return len(p) == 6
 	})
+
+	// [evaluate] min_peers (2) counts withdrawals over the peers of every
+	// source: the two BMP views withdrawing a watched [[prefix]] is
+	// prefix_withdrawn, though the other sources still carry it.
+	if p, _ := carriersOf(watched); len(p) != 6 {
+		t.Fatalf("%s at %v, want all six peers", watched, p)
+	}
+	for _, p := range bmpPeers {
+		must(s.Withdraw(p, watched))
+	}
+	var pw incident.Entry
+	waitUntil(t, 20*time.Second, "prefix_withdrawn", func() bool {
+		v, _ := incidents(t, base)
+		for _, e := range v.Open {
+			if e.Kind == model.IncidentPrefixWithdrawn {
+				pw = e
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(pw.RootCause, "seen by 4 of 6 peers") {
+		t.Errorf("prefix_withdrawn root cause %q, want it seen by 4 of 6 peers", pw.RootCause)
+	}
 
 	// A withdrawal at all three sources.
 	sp.Withdraw(ns.String())
