@@ -13,6 +13,7 @@ import (
 	"github.com/reachmon/reachmon/internal/bgp/bgptest"
 	"github.com/reachmon/reachmon/internal/bgp/bmp/bmptest"
 	"github.com/reachmon/reachmon/internal/bgp/rislive/rislivetest"
+	"github.com/reachmon/reachmon/internal/evaluate"
 	"github.com/reachmon/reachmon/internal/incident"
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/testdns"
@@ -319,4 +320,88 @@ origins = [64500]
 			t.Errorf("peer %s (%s) is %s, want %s", pe.Label, pe.Source, pe.State, want)
 		}
 	}
+}
+
+// TestBMPDeconfiguredViewLeavesStatus: a router reporting one of its
+// peers de-configured (BMP Peer Down reason 5) makes reachmon forget the
+// view: it leaves /api/v1/peers and /api/v1/status rather than staying
+// there down.
+func TestBMPDeconfiguredViewLeavesStatus(t *testing.T) {
+	resolver := testdns.Start(t, zone, false)
+	auth := testdns.Start(t, zone, true)
+	listen, bmpListen := freeAddr(t), freeAddr(t)
+	const router = "127.0.0.2"
+	cfgText := outageConfig(t, listen, resolver.Addr, auth.Addr, `
+[bgp]
+initial_sync_timeout = "1s"
+[bmp]
+listen = "`+bmpListen+`"
+[[bmp.router]]
+address = "`+router+`"
+name = "edge1"
+`)
+	cfgText = strings.Replace(cfgText, "[evaluate]\n", "[evaluate]\nstart_grace = \"100ms\"\npeer_grace = \"5s\"\n", 1)
+	base := "http://" + listen
+	stop := startDaemon(t, cfgText)
+	defer stop()
+	var s *bmptest.Sender
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		if s, err = bmptest.Dial(bmpListen, netip.MustParseAddr(router)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("BMP station not listening: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer s.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns := netip.MustParsePrefix("127.0.0.0/24")
+	peers := []bmptest.Peer{{Addr: netip.MustParseAddr("192.0.2.1"), ASN: 64501}, {Addr: netip.MustParseAddr("192.0.2.2"), ASN: 64502}}
+	must(s.Initiation("edge1.lab", "bmptest"))
+	for _, p := range peers {
+		must(s.PeerUp(p))
+		must(s.Announce(p, []uint32{p.ASN, 64500}, ns))
+		must(s.EndOfRIB(p))
+	}
+	statusPeers := func() []string {
+		_, body := get(t, base+"/api/v1/status")
+		var st evaluate.Status
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("/api/v1/status: %v\n%s", err, body)
+		}
+		var out []string
+		for _, p := range st.BGP.Peers {
+			out = append(out, p.Peer+"="+p.State)
+		}
+		return out
+	}
+	apiPeers := func() []string {
+		_, body := get(t, base+"/api/v1/peers")
+		var v bgp.PeersView
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatalf("/api/v1/peers: %v\n%s", err, body)
+		}
+		var out []string
+		for _, p := range v.Peers {
+			out = append(out, p.Peer+"="+p.State)
+		}
+		return out
+	}
+	both := "bmp edge1 192.0.2.1=up,bmp edge1 192.0.2.2=up"
+	waitUntil(t, 20*time.Second, "both views up in /api/v1/status", func() bool {
+		return strings.Join(statusPeers(), ",") == both && strings.Join(apiPeers(), ",") == both
+	})
+
+	must(s.PeerDeconfigured(peers[1]))
+	waitUntil(t, 20*time.Second, "the de-configured view gone from /api/v1/peers and /api/v1/status", func() bool {
+		return strings.Join(statusPeers(), ",") == "bmp edge1 192.0.2.1=up" && strings.Join(apiPeers(), ",") == "bmp edge1 192.0.2.1=up"
+	})
 }
