@@ -113,9 +113,14 @@ func TestSourcePeersFeedTheState(t *testing.T) {
 		t.Errorf("after loss: %+v", v)
 	}
 
-	// Removed: forgotten with its routes and metrics.
+	// Removed: forgotten with its routes and metrics, and the evaluator
+	// told so (PeerRemoved, with its source, label and feed).
 	src.RemovePeer(key)
 	eventually(t, evTimeout, "peer removed", func() bool { return len(tf.PeersView().Peers) == 0 })
+	_, ev = tf.ev.wait(t, i, evTimeout, "peer removed event", isPeer(model.PeerRemoved, key))
+	if pe := ev.(model.PeerEvent); pe.Source != model.SourceBMP || pe.Feed != feed || pe.Label == "" {
+		t.Errorf("peer removed = %+v", pe)
+	}
 	if got := tf.gauge(t, "reachmon_bgp_peer_up", "peer", key); got != -1 {
 		t.Errorf("reachmon_bgp_peer_up of a removed peer = %v, want no series", got)
 	}

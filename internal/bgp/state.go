@@ -226,7 +226,13 @@ func (s *state) apply(it item) {
 		s.addSourcePeer(*it.spec)
 		return
 	case itemRemovePeer:
-		s.removePeer(it.peer)
+		if p := s.peers[it.peer]; p != nil {
+			ev := p.event(it.t, model.PeerRemoved)
+			s.removePeer(it.peer)
+			// After the state forgot it, so that whoever sees the event
+			// sees the state without the peer.
+			s.emit(ev)
+		}
 		return
 	case itemFeed:
 		s.setFeed(it.t, *it.feed)

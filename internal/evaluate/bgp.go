@@ -162,9 +162,16 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 		r.covers = ev.Covers
 	}
 	total := e.upPeers()
+	// Evidence names the peer as its source does ("router edge1, peer
+	// 192.0.2.1 (AS64501)"), an embedded neighbor by address and ASN
+	// ("peer 192.0.2.1 (AS64500)").
 	ref := "peer " + ev.Peer
-	if p := e.peers[ev.Peer]; p != nil && p.lbl != "" {
-		ref = p.lbl
+	if p := e.peers[ev.Peer]; p != nil {
+		if p.lbl != "" {
+			ref = p.lbl
+		} else {
+			ref = "peer " + p.label()
+		}
 	}
 	switch ev.Kind {
 	case model.RouteWithdraw:
@@ -284,6 +291,17 @@ func (e *Evaluator) evalRoute(r *route, now time.Time) {
 }
 
 func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {
+	if ev.Kind == model.PeerRemoved {
+		// A source's peer that is gone (a BMP view the router no longer
+		// reports): forgotten with its routes, as a neighbor a reload
+		// removes.
+		if e.peers[ev.Peer] != nil {
+			e.removePeer(ev.Peer, now)
+			e.usable, _ = e.bgpUsable(now)
+			e.reevalBGP(now)
+		}
+		return
+	}
 	p := e.peer(ev.Peer, ev.PeerASN)
 	p.seen = true
 	if ev.Description != "" {
@@ -393,6 +411,17 @@ func (e *Evaluator) bgpSnapshot(s model.BGPSnapshot, now time.Time) {
 			// A change the dropped events told; a feed never up stays
 			// as it was (the start grace judges a configured one).
 			e.feedEvent(model.FeedEvent{Time: fd.Since, Feed: fd.Feed, Source: fd.Source, Label: fd.Label, Up: up, Reason: fd.Reason}, now)
+		}
+	}
+	// A source's peer the snapshot no longer has was removed while events
+	// were dropped (its PeerRemoved among them): forget it.
+	inSnapshot := map[string]bool{}
+	for _, bp := range s.Peers {
+		inSnapshot[bp.Peer] = true
+	}
+	for _, name := range slices.Clone(e.peerOrder) {
+		if p := e.peers[name]; !inSnapshot[name] && !p.configured && (p.feed != "" || p.lbl != "") {
+			e.removePeer(name, now)
 		}
 	}
 	for _, bp := range s.Peers {

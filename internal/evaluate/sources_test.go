@@ -150,3 +150,63 @@ func TestBMPFeedLossFromSnapshot(t *testing.T) {
 		t.Fatalf("open = %+v", open)
 	}
 }
+
+// TestBMPViewRemovedIsForgotten: a view the router no longer reports
+// (PeerRemoved after its Peer Down) leaves /api/v1/status and no longer
+// counts among the peers that carried a prefix: the other two views
+// withdrawing it say "seen by 0 of 2 peers", not 3.
+func TestBMPViewRemovedIsForgotten(t *testing.T) {
+	pfx := mustPrefix("198.51.100.0/24")
+	tg := Targets{Vantage: "test", Feeds: []Feed{{Name: bmpFeed, Source: model.SourceBMP}},
+		Prefixes: []model.WatchedPrefix{{Prefix: pfx, Origins: []uint32{64500}}}}
+	w := newWorld(t, testConfig(), tg)
+	w.bmpUp(map[string]uint32{pfx.String(): 64500})
+	w.tick(3 * time.Minute)
+	gone := bmpPeers[2]
+	w.apply(model.PeerEvent{Time: w.now, Kind: model.PeerDown, Peer: gone.Name, PeerASN: gone.ASN, Routes: 1, Source: model.SourceBMP, Feed: bmpFeed})
+	w.apply(model.PeerEvent{Time: w.now, Kind: model.PeerRemoved, Peer: gone.Name, PeerASN: gone.ASN, Source: model.SourceBMP, Feed: bmpFeed})
+	for _, ps := range w.e.Snapshot(w.now).BGP.Peers {
+		if ps.Peer == gone.Name {
+			t.Fatalf("removed view still in the status: %+v", ps)
+		}
+	}
+	if n := len(w.e.Snapshot(w.now).BGP.Peers); n != 2 {
+		t.Errorf("status lists %d peers, want the two views left", n)
+	}
+	// A PeerRemoved of a peer never known creates nothing.
+	w.apply(model.PeerEvent{Time: w.now, Kind: model.PeerRemoved, Peer: "bmp edge1 192.0.2.99", Source: model.SourceBMP, Feed: bmpFeed})
+	if n := len(w.e.Snapshot(w.now).BGP.Peers); n != 2 {
+		t.Errorf("status lists %d peers after removing an unknown one", n)
+	}
+	for _, p := range bmpPeers[:2] {
+		w.apply(model.RouteEvent{Time: w.now, Kind: model.RouteWithdraw, Peer: p.Name, PeerASN: p.ASN, Prefix: pfx, PrevOrigin: 64500, Watched: pfx})
+	}
+	w.runFor(5*time.Minute, 30*time.Second)
+	open := w.e.Open()
+	if len(open) != 1 || open[0].Kind != model.IncidentPrefixWithdrawn {
+		t.Fatalf("open = %+v", open)
+	}
+	mustContain(t, "root cause", open[0].RootCause, "seen by 0 of 2 peers")
+}
+
+// TestBMPViewRemovedWhileEventsDropped: a view the snapshot (after
+// dropped events) no longer has is forgotten; an embedded neighbor
+// missing from it is not.
+func TestBMPViewRemovedWhileEventsDropped(t *testing.T) {
+	w := newWorld(t, testConfig(), Targets{Vantage: "test", Peers: []Peer{{Name: "192.0.2.7", ASN: 64500}}})
+	w.bmpUp(nil)
+	w.tick(3 * time.Minute)
+	var peers []model.BGPPeer
+	for _, p := range bmpPeers[:2] {
+		peers = append(peers, model.BGPPeer{Peer: p.Name, PeerASN: p.ASN, State: "up", Synced: true, Since: w.now, Source: model.SourceBMP,
+			Label: "router edge1, peer " + p.Name[len("bmp edge1 "):], Feed: bmpFeed})
+	}
+	w.apply(model.BGPSnapshot{Time: w.now, Peers: peers})
+	var names []string
+	for _, ps := range w.e.Snapshot(w.now).BGP.Peers {
+		names = append(names, ps.Peer)
+	}
+	if strings.Join(names, ",") != "192.0.2.7,bmp edge1 192.0.2.1,bmp edge1 192.0.2.2" {
+		t.Errorf("status peers after the snapshot: %v", names)
+	}
+}

@@ -77,6 +77,11 @@ const (
 	// first UPDATE, or (Reason "no_updates_received") three timeouts of
 	// silence after Established.
 	PeerSynced PeerEventKind = "synced"
+	// PeerRemoved: a source no longer has the peer (a BMP view the router
+	// no longer reports): it is forgotten with its routes, which are
+	// neither withdrawn nor unknown. Neighbors a reload removes leave the
+	// evaluator through its reconfiguration instead.
+	PeerRemoved PeerEventKind = "removed"
 )
 
 // PeerEvent is a change of a BGP session.

@@ -77,6 +77,12 @@ func (s *Sender) PeerDown(p Peer) error {
 	return s.send(gobmp.NewBMPPeerDownNotification(p.header(), gobmp.BMP_PEER_DOWN_REASON_REMOTE_NO_NOTIFICATION, nil, nil))
 }
 
+// PeerDeconfigured reports p's session gone because the router no longer
+// has the peer (RFC 9069 reason 5, "peer de-configured").
+func (s *Sender) PeerDeconfigured(p Peer) error {
+	return s.send(gobmp.NewBMPPeerDownNotification(p.header(), gobmp.BMP_PEER_DOWN_REASON_PEER_DE_CONFIGURED, nil, nil))
+}
+
 // Announce reports p announcing prefixes with AS path path.
 func (s *Sender) Announce(p Peer, path []uint32, prefixes ...netip.Prefix) error {
 	attrs := []bgp.PathAttributeInterface{
