@@ -600,7 +600,37 @@ func TestScenarioResolver(t *testing.T) {
 	if !outagelab.Enter(t) {
 		return
 	}
-	l := outagelab.Start(t, outagelab.Options{Zones: []string{"a.test.", "b.test."}})
+	scenarioResolver(t, "", 0)
+}
+
+// TestBMPScenarioResolver is TestScenarioResolver with BMP as the only BGP
+// view: the BIRD peers announce to gobgpd, which exports them over BMP to
+// reachmon's station (outagelab.Options.BMP).
+func TestBMPScenarioResolver(t *testing.T) {
+	if !outagelab.Enter(t) {
+		return
+	}
+	scenarioResolver(t, "gobgpd", 0)
+}
+
+// TestRISLiveScenarioResolver is TestScenarioResolver with RIS Live as the
+// only BGP view: risLivePeers RIS peers serve the lab's routes
+// (outagelab.Options.RISLive), and the resolver's /24 is withdrawn once
+// the [ris_live] min_peers quorum of them withdrew it.
+func TestRISLiveScenarioResolver(t *testing.T) {
+	if !outagelab.Enter(t) {
+		return
+	}
+	scenarioResolver(t, "", risLivePeers)
+}
+
+// scenarioResolver runs the resolver scenario with the BGP view bmp
+// (outagelab.Options.BMP; "": the embedded peer) or, with ris > 0, ris
+// RIS Live peers (outagelab.Options.RISLive). The BMP and RIS Live runs
+// also check that the evidence names the source's peers; only the
+// embedded peer's run records detection latency.
+func scenarioResolver(t *testing.T, bmp string, ris int) {
+	l := outagelab.Start(t, outagelab.Options{Zones: []string{"a.test.", "b.test."}, BMP: bmp, RISLive: ris})
 	res := l.Plan.Resolver(0)
 	pfx := l.Plan.ResolverPrefix(0)
 
@@ -638,6 +668,14 @@ func TestScenarioResolver(t *testing.T) {
 	m := l.Metrics()
 	metric(t, m, "reachmon_incidents_open", 1, "kind", "resolver_outage", "severity", "warning")
 	metric(t, m, "reachmon_bgp_prefix_visible_peers", 0, "prefix", pfx.String())
+	switch {
+	case bmp != "":
+		if ev := evidenceText(inc); !strings.Contains(ev, "router "+outagelab.RouterName) {
+			t.Errorf("evidence does not name router %s:\n%s", outagelab.RouterName, ev)
+		}
+	case ris > 0:
+		risWithdrawEvidence(t, l, inc, pfx)
+	}
 
 	recovery := l.Mark("re-announce the resolver's prefix and lift the DROP")
 	l.Announce(pfx)
@@ -661,8 +699,31 @@ func TestScenarioResolver(t *testing.T) {
 			t.Errorf("unexpected %s incident %s: %s", e.Kind, e.Subject, e.RootCause)
 		}
 	}
+	if ris > 0 {
+		metric(t, l.Metrics(), "reachmon_bgp_prefix_visible_peers", float64(ris), "prefix", pfx.String())
+	}
+	if bmp != "" || ris > 0 {
+		return
+	}
 	l.Record(outagelab.Latency{Scenario: "resolver", Kind: string(model.IncidentResolverOutage), Fault: fault, Recovery: recovery,
 		ToPage: toPage, ToOpen: inc.Confirmed.Sub(fault), ToResolve: upd.Time.Sub(recovery), ThreadReplies: replies})
+}
+
+// risWithdrawEvidence checks that the incident's evidence names a RIS
+// peer that withdrew the route pfx.
+func risWithdrawEvidence(t *testing.T, l *outagelab.Lab, inc incident.Entry, pfx netip.Prefix) {
+	t.Helper()
+	for _, ev := range inc.Evidence {
+		if !strings.Contains(ev.Text, pfx.String()) {
+			continue
+		}
+		for _, rp := range l.RIS.RISPeers {
+			if strings.Contains(ev.Text, rp.Description()) {
+				return
+			}
+		}
+	}
+	t.Errorf("no evidence line of %v names a RIS peer (e.g. %q):\n%s", pfx, l.RIS.RISPeers[0].Description(), evidenceText(inc))
 }
 
 // hijackPrefix is the more-specific of fb.test's watched /23 that peer 1
@@ -828,7 +889,36 @@ func TestScenarioFlapping(t *testing.T) {
 	if !outagelab.Enter(t) {
 		return
 	}
-	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."}})
+	scenarioFlapping(t, "", 0)
+}
+
+// TestBMPScenarioFlapping is TestScenarioFlapping with BMP as the only BGP
+// view: the BIRD peers announce to gobgpd, which exports them over BMP to
+// reachmon's station (outagelab.Options.BMP).
+func TestBMPScenarioFlapping(t *testing.T) {
+	if !outagelab.Enter(t) {
+		return
+	}
+	scenarioFlapping(t, "gobgpd", 0)
+}
+
+// TestRISLiveScenarioFlapping is TestScenarioFlapping with RIS Live as the
+// only BGP view: risLivePeers RIS peers serve the lab's routes
+// (outagelab.Options.RISLive).
+func TestRISLiveScenarioFlapping(t *testing.T) {
+	if !outagelab.Enter(t) {
+		return
+	}
+	scenarioFlapping(t, "", risLivePeers)
+}
+
+// scenarioFlapping runs the flapping scenario with the BGP view bmp
+// (outagelab.Options.BMP; "": the embedded peer) or, with ris > 0, ris
+// RIS Live peers (outagelab.Options.RISLive). The BMP and RIS Live runs
+// also check that the evidence names the source's peers; only the
+// embedded peer's run records detection latency.
+func scenarioFlapping(t *testing.T, bmp string, ris int) {
+	l := outagelab.Start(t, outagelab.Options{Zones: []string{"fb.test.", "other.test."}, BMP: bmp, RISLive: ris})
 	pfx := netip.PrefixFrom(l.Plan.WWW(1), 24).Masked()
 
 	fault := l.Mark(fmt.Sprintf("flap %v (withdraw 3 s, announce 3 s) for 60 s", pfx))
@@ -857,9 +947,20 @@ func TestScenarioFlapping(t *testing.T) {
 	} else {
 		checkRootCause(t, incs[0], pfx.String(), "AS32934")
 		replies = checkStory(t, l, &page, incs[0], []string{"Watched prefix " + pfx.String(), "AS32934"}, "route "+pfx.String()+" re-announced")
+		switch {
+		case bmp != "":
+			if ev := evidenceText(incs[0]); !strings.Contains(ev, "router "+outagelab.RouterName) {
+				t.Errorf("evidence does not name router %s:\n%s", outagelab.RouterName, ev)
+			}
+		case ris > 0:
+			risWithdrawEvidence(t, l, incs[0], pfx)
+		}
 	}
 	t.Logf("%d flaps: %d page, %d thread replies, %d edits", flaps, len(l.Pages()), len(l.Replies(page.TS)), len(l.Updates(page.TS)))
 	metric(t, l.Metrics(), "reachmon_incident_transitions_total", 1, "kind", "prefix_withdrawn", "transition", "open")
+	if bmp != "" || ris > 0 {
+		return
+	}
 	l.Record(outagelab.Latency{Scenario: "flapping", Kind: string(model.IncidentPrefixWithdrawn), Fault: fault, Recovery: recovery,
 		ToPage: page.Time.Sub(fault), ToResolve: upd.Time.Sub(recovery), ThreadReplies: replies,
 		Notes: fmt.Sprintf("%d flaps in 60 s; one page; resolve includes bgp_resolve_after (10 s)", flaps)})

@@ -98,9 +98,12 @@ type state struct {
 	feeds     map[string]*model.BGPFeed
 	feedOrder []string
 	addrs     map[netip.Addr]*addrState
-	changed   map[netip.Prefix]time.Time
-	emit      func(model.Event)
-	m         *metrics
+	// by is the peer whose UPDATE is being applied (recomputeAddr names
+	// it in cover events), nil otherwise.
+	by      *peerState
+	changed map[netip.Prefix]time.Time
+	emit    func(model.Event)
+	m       *metrics
 	// reasonFor says why a session went down, if known.
 	reasonFor func(peer string) string
 	// syncHeld reports that events were lost on their way here (the feed
@@ -474,9 +477,11 @@ func (s *state) applyRoute(p *peerState, it item) {
 	if initial {
 		c = causeInitial
 	}
+	s.by = p
 	for _, a := range s.ws.covers(it.prefix) {
 		s.recomputeAddr(a, c)
 	}
+	s.by = nil
 }
 
 func (s *state) routeEvent(p *peerState, t time.Time, kind model.RouteEventKind, pfx netip.Prefix, cur, prev route, initial, resync bool) model.RouteEvent {
@@ -568,6 +573,9 @@ func (s *state) recomputeAddr(a netip.Addr, c cause) {
 	ev := func(kind model.CoverEventKind, unexpected bool) {
 		e := model.CoverEvent{Time: t, Kind: kind, Addr: a, Roles: s.ws.addrs[a],
 			Current: s.cover(cur), Healthy: s.cover(st.healthy), Covering: covering, UnexpectedOrigin: unexpected}
+		if s.by != nil {
+			e.Peer = s.by.name
+		}
 		s.emit(e)
 	}
 	defer s.m.addresses(s)

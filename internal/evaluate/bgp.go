@@ -59,6 +59,20 @@ type peer struct {
 	ev         ring
 }
 
+// peerRef names peer name in evidence as its source does ("router
+// edge1, peer 192.0.2.1 (AS64501)"), an embedded neighbor by address and
+// ASN ("peer 192.0.2.1 (AS64500)").
+func (e *Evaluator) peerRef(name string) string {
+	p := e.peers[name]
+	switch {
+	case p == nil:
+		return "peer " + name
+	case p.lbl != "":
+		return p.lbl
+	}
+	return "peer " + p.label()
+}
+
 func (p *peer) label() string {
 	if p.lbl != "" {
 		return p.lbl
@@ -165,14 +179,7 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 	// Evidence names the peer as its source does ("router edge1, peer
 	// 192.0.2.1 (AS64501)"), an embedded neighbor by address and ASN
 	// ("peer 192.0.2.1 (AS64500)").
-	ref := "peer " + ev.Peer
-	if p := e.peers[ev.Peer]; p != nil {
-		if p.lbl != "" {
-			ref = p.lbl
-		} else {
-			ref = "peer " + p.label()
-		}
-	}
+	ref := e.peerRef(ev.Peer)
 	switch ev.Kind {
 	case model.RouteWithdraw:
 		delete(r.peers, ev.Peer)
@@ -377,7 +384,11 @@ func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
 		}
 		a.degraded = true
 		e.degraded[a.addr] = true
-		a.ev.add(ev.Time, coverEvidence(ev, a))
+		text := coverEvidence(ev, a)
+		if ev.Peer != "" {
+			text += " (last withdrawn at " + e.peerRef(ev.Peer) + ")"
+		}
+		a.ev.add(ev.Time, text)
 	case model.CoverRestored:
 		a.degraded = false
 		delete(e.degraded, a.addr)

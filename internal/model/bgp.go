@@ -193,6 +193,10 @@ type CoverEvent struct {
 	// origin is not among the configured origins of a watched prefix
 	// holding the address.
 	UnexpectedOrigin bool `json:"unexpected_origin,omitempty"`
+	// Peer names the peer whose update made the change (empty when a
+	// session change or a resync did): evidence names it as its source
+	// does.
+	Peer string `json:"peer,omitempty"`
 }
 
 func (e CoverEvent) EventTime() time.Time { return e.Time }
