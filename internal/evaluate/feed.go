@@ -19,13 +19,7 @@ func (e *Evaluator) feedVerdict(name string, now time.Time) verdict {
 	}
 	v := verdict{known: true, subjectKind: model.SubjectPeer}
 	p := e.peers[name]
-	if p == nil || p.up {
-		return v
-	}
-	switch {
-	case !p.downSince.IsZero():
-	case p.configured && now.Sub(e.start) >= e.cfg.StartGrace.Duration:
-	default:
+	if p == nil || !e.lost(p.up, p.downSince, p.configured, now) {
 		return v
 	}
 	v.kind, v.severity = model.IncidentFeedLost, model.SeverityInfo
@@ -108,16 +102,19 @@ func sessionWord(source string) string {
 	return "session of"
 }
 
+// lost reports whether a session or feed is lost: down after it was up,
+// or configured and never up once the start grace has passed.
+func (e *Evaluator) lost(up bool, downSince time.Time, configured bool, now time.Time) bool {
+	if up {
+		return false
+	}
+	return !downSince.IsZero() || configured && now.Sub(e.start) >= e.cfg.StartGrace.Duration
+}
+
 // feedSourceVerdict is feedVerdict for a source's feed.
 func (e *Evaluator) feedSourceVerdict(f *feed, now time.Time) verdict {
 	v := verdict{known: true, subjectKind: model.SubjectPeer}
-	if f.up {
-		return v
-	}
-	switch {
-	case !f.downSince.IsZero():
-	case f.configured && now.Sub(e.start) >= e.cfg.StartGrace.Duration:
-	default:
+	if !e.lost(f.up, f.downSince, f.configured, now) {
 		return v
 	}
 	v.kind, v.severity = model.IncidentFeedLost, model.SeverityInfo
