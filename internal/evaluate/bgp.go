@@ -176,9 +176,6 @@ func (e *Evaluator) routeEvent(ev model.RouteEvent, now time.Time) {
 		r.covers = ev.Covers
 	}
 	total := e.upPeers()
-	// Evidence names the peer as its source does ("router edge1, peer
-	// 192.0.2.1 (AS64501)"), an embedded neighbor by address and ASN
-	// ("peer 192.0.2.1 (AS64500)").
 	ref := e.peerRef(ev.Peer)
 	switch ev.Kind {
 	case model.RouteWithdraw:
@@ -384,18 +381,18 @@ func (e *Evaluator) coverEvent(ev model.CoverEvent, now time.Time) {
 		}
 		a.degraded = true
 		e.degraded[a.addr] = true
-		text := coverEvidence(ev, a)
+		by := ""
 		if ev.Peer != "" {
-			text += " (last withdrawn at " + e.peerRef(ev.Peer) + ")"
+			by = e.peerRef(ev.Peer)
 		}
-		a.ev.add(ev.Time, text)
+		a.ev.add(ev.Time, coverEvidence(ev, a, by))
 	case model.CoverRestored:
 		a.degraded = false
 		delete(e.degraded, a.addr)
-		a.ev.add(ev.Time, coverEvidence(ev, a))
+		a.ev.add(ev.Time, coverEvidence(ev, a, ""))
 	case model.CoverMoreSpecific:
 		if ev.Current != nil {
-			a.ev.add(ev.Time, coverEvidence(ev, a))
+			a.ev.add(ev.Time, coverEvidence(ev, a, ""))
 		}
 	}
 	for _, z := range a.zones {

@@ -678,14 +678,21 @@ func sessionEvidence(ev model.PeerEvent, p *peer) string {
 
 // coverEvidence tells a change of the routes covering address a (after
 // the change).
-func coverEvidence(ev model.CoverEvent, a *addr) string {
+//
+// by names the peer whose update withdrew the route (peerRef), "" when a
+// session loss or a resync did.
+func coverEvidence(ev model.CoverEvent, a *addr, by string) string {
 	switch ev.Kind {
 	case model.CoverWithdrawn:
+		text := fmt.Sprintf("%s: its route %s is withdrawn; no route covers it", a.name(), a.healthy)
 		if a.current.IsValid() {
-			return fmt.Sprintf("%s: its most-specific route %s is withdrawn; only the less-specific %s still covers it",
+			text = fmt.Sprintf("%s: its most-specific route %s is withdrawn; only the less-specific %s still covers it",
 				a.name(), a.healthy, a.current)
 		}
-		return fmt.Sprintf("%s: its route %s is withdrawn; no route covers it", a.name(), a.healthy)
+		if by != "" {
+			text += " (last withdrawn at " + by + ")"
+		}
+		return text
 	case model.CoverRestored:
 		peers := 0
 		if ev.Current != nil {
