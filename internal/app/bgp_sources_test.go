@@ -75,19 +75,7 @@ origins = [64500]
 	defer stop()
 
 	// BMP: router edge1 with two monitored peers.
-	var s *bmptest.Sender
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var err error
-		if s, err = bmptest.Dial(bmpListen, netip.MustParseAddr(router)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("BMP station not listening: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	defer s.Close()
+	s := dialBMP(t, bmpListen, router)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -344,19 +332,7 @@ name = "edge1"
 	base := "http://" + listen
 	stop := startDaemon(t, cfgText)
 	defer stop()
-	var s *bmptest.Sender
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var err error
-		if s, err = bmptest.Dial(bmpListen, netip.MustParseAddr(router)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("BMP station not listening: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	defer s.Close()
+	s := dialBMP(t, bmpListen, router)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -38,19 +38,7 @@ description = "lab edge"
 	stop := startDaemon(t, cfgText)
 	defer stop()
 
-	var s *bmptest.Sender
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var err error
-		if s, err = bmptest.Dial(bmpListen, netip.MustParseAddr(router)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("BMP station not listening: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	defer s.Close()
+	s := dialBMP(t, bmpListen, router)
 	ns, cover := netip.MustParsePrefix("127.0.0.0/24"), netip.MustParsePrefix("127.0.0.0/8")
 	peers := []bmptest.Peer{{Addr: netip.MustParseAddr("192.0.2.1"), ASN: 64501}, {Addr: netip.MustParseAddr("192.0.2.2"), ASN: 64502}}
 	must := func(err error) {
@@ -80,7 +68,7 @@ description = "lab edge"
 		}
 	}
 	// Both views synced (the peers API), nothing open.
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, body := get(t, base+"/api/v1/peers")
 		if strings.Count(body, `"synced":true`) == 2 && strings.Contains(body, `"sys_name":"edge1.lab"`) {
@@ -128,5 +116,24 @@ description = "lab edge"
 	}
 	if len(lost) != 1 || lost[0] != "bmp router edge1" {
 		t.Errorf("feed_lost incidents for %v, want one for bmp router edge1", lost)
+	}
+}
+
+// dialBMP connects a BMP sender as router to the daemon's station at
+// listen, waiting up to 10 s for the station to listen; the connection is
+// closed when the test ends.
+func dialBMP(t *testing.T, listen, router string) *bmptest.Sender {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := bmptest.Dial(listen, netip.MustParseAddr(router))
+		if err == nil {
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("BMP station not listening: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
