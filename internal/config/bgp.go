@@ -73,6 +73,11 @@ type Neighbor struct {
 	// this in one family (0: no limit). GoBGP counts by walking the
 	// Adj-RIB-In on every UPDATE: keep it off for full-table peers.
 	MaxPrefixes uint32 `toml:"max_prefixes"`
+	// FullTable runs the session in reachmon's own BGP session
+	// (internal/bgp/session) instead of the embedded GoBGP server: each
+	// UPDATE is filtered to the watched routes as it is read, so a full
+	// table costs little memory.
+	FullTable bool `toml:"full_table"`
 }
 
 // BGP families.
