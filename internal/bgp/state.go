@@ -43,8 +43,8 @@ type item struct {
 	// speaker by a reload takes no stale event of the other.
 	fromSource bool
 	reason     string         // itemPeer (down) from a source: why
-	spec     *PeerSpec      // itemAddPeer
-	feed     *model.BGPFeed // itemFeed
+	spec       *PeerSpec      // itemAddPeer
+	feed       *model.BGPFeed // itemFeed
 }
 
 // route is one peer's path to a prefix.
@@ -56,12 +56,12 @@ type route struct {
 }
 
 type peerState struct {
-	name     string
-	asn      uint32
-	desc     string
-	source   string // model.SourceBGP, model.SourceBMP, ...
-	label    string // how evidence names it; "" for embedded neighbors
-	feed     string // the feed it is part of; "" for embedded neighbors
+	name   string
+	asn    uint32
+	desc   string
+	source string // model.SourceBGP, model.SourceBMP, ...
+	label  string // how evidence names it; "" for embedded neighbors
+	feed   string // the feed it is part of; "" for embedded neighbors
 	// embedded: a neighbor of the embedded GoBGP speaker, created from
 	// the configuration (not by a Source).
 	embedded bool
