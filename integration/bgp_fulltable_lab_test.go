@@ -1,0 +1,476 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/reachmon/reachmon/bench/fulltable"
+	"github.com/reachmon/reachmon/integration/bgplab"
+	"github.com/reachmon/reachmon/integration/lab"
+	"github.com/reachmon/reachmon/internal/bgp"
+	"github.com/reachmon/reachmon/internal/bgp/session"
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// Addresses of TestBGPFullTableLab, on its own namespace's loopback.
+const (
+	ftReachmon = "198.18.0.1"
+	ftBirdA    = "198.18.0.2" // full_table, passive on reachmon's side (BIRD connects), TCP-MD5, hold 3 s
+	ftGoBGP    = "198.18.0.3" // full_table, both ends connect (collision), sends the full table
+	ftBirdB    = "198.18.0.4" // full_table, reachmon connects; its path is the non-best one and flaps
+	ftBirdC    = "198.18.0.5" // ordinary neighbor (embedded GoBGP), hold 3 s: the reference for a lost session
+	ftBirdD    = "198.18.0.6" // full_table, passive, TCP-MD5 with the WRONG password: never up
+
+	ftPasswordEnv = "REACHMON_FTLAB_PASSWORD"
+	ftFlapPrefix  = "198.18.40.0/24"
+	// ftTableRoutes is the size of the table gobgpd sends (IPv4).
+	ftTableRoutes = 150_000
+)
+
+func ftBirdConf(id, localAS, peerMode, extra, statics string) string {
+	return fmt.Sprintf(`
+router id %[1]s;
+log stderr all;
+protocol device {}
+%[5]s
+protocol bgp reachmon {
+	local %[1]s as %[2]s;
+	neighbor 198.18.0.1 as 64512;
+	%[3]s
+	strict bind yes;
+	multihop;
+	connect retry time 1;
+	error wait time 1, 2;
+	%[4]s
+	ipv4 { import none; export all; };
+}
+`, id, localAS, peerMode, extra, statics)
+}
+
+// birdA: the best path to the flap prefix, and the nameserver /24.
+const ftStaticsA = `
+protocol static st { ipv4; route 198.18.40.0/24 blackhole { bgp_path.prepend(32934); }; route 198.18.30.0/24 blackhole { bgp_path.prepend(32934); }; }
+`
+
+// birdB: two candidate paths to the flap prefix (pa preferred), so that
+// disabling pa changes the exported path and disabling both withdraws it.
+const ftStaticsB = `
+protocol static pa { ipv4 { preference 200; }; route 198.18.40.0/24 blackhole { bgp_path.prepend(32934); bgp_path.prepend(65101); }; }
+protocol static pb { ipv4 { preference 100; }; route 198.18.40.0/24 blackhole { bgp_path.prepend(32934); bgp_path.prepend(65103); bgp_path.prepend(65102); }; }
+`
+
+const ftStaticsC = `
+protocol static st { ipv4; route 198.18.40.0/24 blackhole { bgp_path.prepend(32934); }; route 198.18.30.0/24 blackhole { bgp_path.prepend(32934); }; }
+`
+
+const ftGoBGPConf = `
+[global.config]
+  as = 65020
+  router-id = "198.18.0.3"
+  port = 179
+  local-address-list = ["198.18.0.3"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "198.18.0.1"
+    peer-as = 64512
+  [neighbors.transport.config]
+    local-address = "198.18.0.3"
+  [neighbors.timers.config]
+    connect-retry = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+`
+
+// TestBGPFullTableLab runs full_table sessions (internal/bgp/session
+// feeding the feed's state through a Source, as `reachmon run` wires
+// them) against real daemons in a network namespace:
+//
+//   - gobgpd sends a 150,000-route table (injected from an MRT dump);
+//     the peers view shows it synced with exactly the watched routes,
+//     route by route, and the session counted every prefix received;
+//     both ends connect actively (gobgpd to reachmon's listener, reachmon
+//     to gobgpd's port), and the collision leaves one stable session;
+//   - BIRD B's non-best path to a watched prefix changes its AS path,
+//     is withdrawn and comes back, also in quick flaps: the per-peer view
+//     is exact after each step, the best peers' paths untouched;
+//   - BIRD A peers with TCP-MD5 (password from password_env); BIRD D
+//     with the wrong password never gets a session;
+//   - BIRD A (full_table) and BIRD C (ordinary, embedded GoBGP) are
+//     stopped with SIGSTOP (by pid) at once: both sessions are lost by
+//     hold timer expiry, their routes become unknown (no withdrawals),
+//     the two peer-down events agree field by field, and after SIGCONT
+//     both come back and sync.
+func TestBGPFullTableLab(t *testing.T) {
+	if ns := os.Getenv("REACHMON_FTLAB_NS"); ns != "" {
+		runFullTableLab(t, ns)
+		return
+	}
+	lab.Require(t, "bird", "birdc")
+	gobgpd, gobgp := bgplab.GoBGPBinaries(t)
+	ns := bgplab.Namespace(t, ftReachmon+"/32", ftBirdA+"/32", ftGoBGP+"/32", ftBirdB+"/32", ftBirdC+"/32", ftBirdD+"/32")
+	t.Cleanup(func() { killNamespacePids(t, ns) })
+	cmd := bgplab.Command(ns, os.Args[0], "-test.run=^TestBGPFullTableLab$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "REACHMON_FTLAB_NS="+ns, "REACHMON_GOBGPD="+gobgpd, "REACHMON_GOBGP="+gobgp)
+	out, err := cmd.CombinedOutput()
+	t.Logf("inside namespace %s:\n%s", ns, out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestBGPFullTableLab") {
+		t.Fatalf("full_table lab test failed inside the namespace: %v", err)
+	}
+}
+
+func runFullTableLab(t *testing.T, ns string) {
+	// The table gobgpd sends, and the watched prefixes inside it.
+	table, err := fulltable.Generate(ftTableRoutes, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := make([]bgplab.MRTRoute, 0, len(table.V4)+30_000)
+	for _, r := range table.V4 {
+		routes = append(routes, bgplab.MRTRoute{Prefix: r.Prefix, ASPath: []uint32{65021, r.Origin}})
+	}
+	// `gobgp mrt inject` exits without waiting for its last stream
+	// messages: the tail of the dump can be lost. Repeat the first routes
+	// at the end (the same paths again change nothing) so that the loss
+	// falls on repeats; the count is checked below.
+	routes = append(routes, routes[:30_000]...)
+	mrtFile := filepath.Join(t.TempDir(), "table.mrt")
+	if err := bgplab.WriteMRT(mrtFile, netip.MustParseAddr(ftGoBGP), 65020, netip.MustParseAddr(ftGoBGP), routes); err != nil {
+		t.Fatal(err)
+	}
+
+	pw := randomPassword(t)
+	t.Setenv(ftPasswordEnv, pw)
+	birdA := bgplab.StartBird(t, ns, ftBirdConf(ftBirdA, "65010", "", fmt.Sprintf("password %q; hold time 3; keepalive time 1;", pw), ftStaticsA))
+	birdB := bgplab.StartBird(t, ns, ftBirdConf(ftBirdB, "65011", "passive on;", "", ftStaticsB))
+	birdC := bgplab.StartBird(t, ns, ftBirdConf(ftBirdC, "65030", "passive on;", "hold time 3; keepalive time 1;", ftStaticsC))
+	birdD := bgplab.StartBird(t, ns, ftBirdConf(ftBirdD, "65040", "", fmt.Sprintf("password %q;", pw+"-wrong"), ftStaticsC))
+	gd := bgplab.StartGoBGPD(t, ns, os.Getenv("REACHMON_GOBGPD"), os.Getenv("REACHMON_GOBGP"), ftGoBGPConf, 50052)
+	time.Sleep(200 * time.Millisecond)
+	for _, b := range []*bgplab.Bird{birdA, birdB, birdC, birdD} {
+		if b.Exited() {
+			t.Fatalf("a BIRD exited at start:\n%s", b.Output())
+		}
+	}
+	st := time.Now()
+	gd.CLI(t, "mrt", "inject", "global", mrtFile)
+	waitFor(t, 60*time.Second, "gobgpd's RIB holds the whole table", func() (bool, string) {
+		out, err := gd.Try("global", "rib", "summary", "-a", "ipv4")
+		return err == nil && strings.Contains(out, fmt.Sprintf("Destination: %d,", ftTableRoutes)), out
+	})
+	t.Logf("gobgpd took the %d-route table in %s", ftTableRoutes, time.Since(st).Round(time.Millisecond))
+
+	hold3 := config.Duration{Duration: 3 * time.Second}
+	retry1 := config.Duration{Duration: time.Second}
+	cfg := config.BGP{
+		ASN: 64512, RouterID: ftReachmon, ListenPort: 179, ListenAddresses: []string{ftReachmon},
+		InitialSyncTimeout: config.Duration{Duration: 2 * time.Second},
+		Neighbor: []config.Neighbor{
+			{Address: ftBirdA, PeerASN: 65010, Passive: true, FullTable: true, MultihopTTL: 2, PasswordEnv: ftPasswordEnv, HoldTime: hold3, Description: "bird A"},
+			{Address: ftGoBGP, PeerASN: 65020, FullTable: true, LocalAddress: ftReachmon, ConnectRetry: retry1, Description: "gobgpd"},
+			{Address: ftBirdB, PeerASN: 65011, FullTable: true, LocalAddress: ftReachmon, MultihopTTL: 2, ConnectRetry: retry1, Description: "bird B"},
+			{Address: ftBirdC, PeerASN: 65030, LocalAddress: ftReachmon, MultihopTTL: 2, HoldTime: hold3, ConnectRetry: retry1, Description: "bird C"},
+			{Address: ftBirdD, PeerASN: 65040, Passive: true, FullTable: true, MultihopTTL: 2, PasswordEnv: ftPasswordEnv, Description: "bird D"},
+		},
+	}
+	if !cfg.FullTableListener() {
+		t.Fatal("the full_table speaker should own the listener (passive full_table neighbors)")
+	}
+	flap := netip.MustParsePrefix(ftFlapPrefix)
+	watch := bgp.Watch{Prefixes: []model.WatchedPrefix{
+		{Prefix: flap, Origins: []uint32{32934}},
+		{Prefix: netip.MustParsePrefix("198.18.30.0/24"), Origins: []uint32{32934}},
+	}}
+	for _, w := range table.Watched {
+		watch.Prefixes = append(watch.Prefixes, model.WatchedPrefix{Prefix: w.Prefix, Origins: []uint32{w.Origin}})
+	}
+	ch := make(chan model.Event, 1<<16)
+	feed, err := bgp.New(cfg, watch, bgp.Options{Registerer: prometheus.NewRegistry(), Events: ch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := feed.NewSource(model.SourceBGP)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	mgr, err := session.NewManager(cfg, src, log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	feedDone, mgrDone := make(chan error, 1), make(chan error, 1)
+	go func() { feedDone <- feed.Run(ctx) }()
+	go func() { mgrDone <- mgr.Run(ctx) }()
+	ev := &labEvents{}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e := <-ch:
+				ev.mu.Lock()
+				ev.evs = append(ev.evs, e)
+				ev.mu.Unlock()
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for name, done := range map[string]chan error{"feed": feedDone, "manager": mgrDone} {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s Run: %v", name, err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Errorf("%s Run did not return", name)
+			}
+		}
+	}()
+	peerEv := func(kind model.PeerEventKind, peer string) func(model.Event) bool {
+		return func(e model.Event) bool {
+			p, ok := e.(model.PeerEvent)
+			return ok && p.Kind == kind && p.Peer == peer
+		}
+	}
+	for _, p := range []string{ftBirdA, ftBirdB, ftBirdC, ftGoBGP} {
+		ev.wait(t, 0, 90*time.Second, "synced "+p, peerEv(model.PeerSynced, p))
+	}
+
+	// 1. The full table from gobgpd: synced with exactly the watched
+	// routes, each with the path gobgpd sent.
+	var gv model.BGPPeer
+	for _, p := range feed.PeersView().Peers {
+		if p.Peer == ftGoBGP {
+			gv = p
+		}
+	}
+	if gv.State != "up" || !gv.Synced || gv.Routes != table.Imported {
+		t.Errorf("/api/v1/peers: gobgpd = %+v, want up, synced, %d watched routes", gv, table.Imported)
+	}
+	want := map[netip.Prefix]uint32{}
+	watched := map[netip.Prefix]bool{}
+	for _, w := range table.Watched {
+		watched[w.Prefix] = true
+	}
+	for _, r := range table.V4 {
+		for bits := r.Prefix.Bits(); bits >= 0; bits-- {
+			if watched[netip.PrefixFrom(r.Prefix.Addr(), bits).Masked()] {
+				want[r.Prefix] = r.Origin
+				break
+			}
+		}
+	}
+	view, err := feed.Routes("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, r := range view.Routes {
+		for _, p := range r.Paths {
+			if p.Peer != ftGoBGP {
+				continue
+			}
+			got++
+			o, ok := want[r.Prefix]
+			if !ok || p.Origin != o || !slices.Equal(p.ASPath, []uint32{65020, 65021, o}) {
+				t.Errorf("gobgpd's route %s: origin %d path %v; sent: watched %v, origin %d, path [65020 65021 %d]", r.Prefix, p.Origin, p.ASPath, ok, o, o)
+			}
+		}
+	}
+	if got != len(want) || got != table.Imported {
+		t.Errorf("gobgpd's watched routes in the view: %d, want %d (table: %d)", got, len(want), table.Imported)
+	}
+	var gs session.PeerStatus
+	for _, s := range mgr.Status() {
+		if s.Peer == ftGoBGP {
+			gs = s
+		}
+	}
+	if gs.State != session.StateEstablished || gs.Mode != session.Mode || gs.Received[4] != ftTableRoutes {
+		t.Errorf("session status of gobgpd = %+v, want established, mode full_table, %d IPv4 prefixes received", gs, ftTableRoutes)
+	}
+
+	// 5. The collision: both ends connect with a 1 s retry; one session
+	// survives and stays up.
+	time.Sleep(4 * time.Second)
+	if n := countEvents(ev.all(), 0, peerEv(model.PeerUp, ftGoBGP)); n != 1 {
+		t.Errorf("gobgpd's session came up %d times, want once (collision resolved to one session)", n)
+	}
+	if out := gd.CLI(t, "neighbor", ftReachmon); !strings.Contains(out, "BGP state = established") {
+		t.Errorf("gobgpd's view of the session:\n%s", out)
+	}
+	if strings.Contains(strings.ToLower(gd.Output()), "collision") {
+		t.Log("gobgpd logged the collision")
+	}
+
+	// 3. TCP-MD5: BIRD A (right password) is up (checked above); BIRD D
+	// (wrong password) never is.
+	if n := countEvents(ev.all(), 0, peerEv(model.PeerUp, ftBirdD)); n != 0 {
+		t.Errorf("BIRD D with the wrong TCP-MD5 password got a session (%d times)", n)
+	}
+	if out := birdD.Ctl(t, "show", "protocols", "reachmon"); strings.Contains(out, "Established") {
+		t.Errorf("BIRD D's session is established despite the wrong password:\n%s", out)
+	}
+	if out := birdA.Ctl(t, "show", "protocols", "reachmon"); !strings.Contains(out, "Established") {
+		t.Errorf("BIRD A's TCP-MD5 session is not established:\n%s", out)
+	}
+
+	// 2. BIRD B's non-best path flaps; the per-peer view is exact.
+	pathsOf := func() map[string][]uint32 {
+		v, err := feed.Routes(ftFlapPrefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]uint32{}
+		for _, r := range v.Routes {
+			if r.Prefix != flap {
+				continue
+			}
+			for _, p := range r.Paths {
+				out[p.Peer] = p.ASPath
+			}
+		}
+		return out
+	}
+	best := map[string][]uint32{ftBirdA: {65010, 32934}, ftBirdC: {65030, 32934}}
+	expect := func(what string, b []uint32) {
+		t.Helper()
+		w := map[string][]uint32{ftBirdA: best[ftBirdA], ftBirdC: best[ftBirdC]}
+		if b != nil {
+			w[ftBirdB] = b
+		}
+		waitFor(t, 10*time.Second, what, func() (bool, string) {
+			g := pathsOf()
+			ok := len(g) == len(w)
+			for k, v := range w {
+				ok = ok && slices.Equal(g[k], v)
+			}
+			return ok, fmt.Sprintf("paths %v, want %v", g, w)
+		})
+	}
+	pathA, pathB := []uint32{65011, 65101, 32934}, []uint32{65011, 65102, 65103, 32934}
+	expect("BIRD B's non-best path", pathA)
+	n := len(ev.all())
+	routeEv := func(kind model.RouteEventKind, peer string) func(model.Event) bool {
+		return func(e model.Event) bool {
+			r, ok := e.(model.RouteEvent)
+			return ok && r.Kind == kind && r.Peer == peer && r.Prefix == flap
+		}
+	}
+	birdB.Ctl(t, "disable", "pa")
+	ev.wait(t, n, 10*time.Second, "BIRD B's path change", routeEv(model.RoutePathChange, ftBirdB))
+	expect("BIRD B's other path", pathB)
+	birdB.Ctl(t, "disable", "pb")
+	ev.wait(t, n, 10*time.Second, "BIRD B's withdrawal", routeEv(model.RouteWithdraw, ftBirdB))
+	expect("BIRD B's path withdrawn", nil)
+	birdB.Ctl(t, "enable", "pa")
+	ev.wait(t, n, 10*time.Second, "BIRD B's announcement", routeEv(model.RouteAnnounce, ftBirdB))
+	expect("BIRD B's path back", pathA)
+	birdB.Ctl(t, "enable", "pb")
+	for i := 0; i < 5; i++ { // quick flaps between the two paths
+		birdB.Ctl(t, "disable", "pa")
+		birdB.Ctl(t, "enable", "pa")
+	}
+	birdB.Ctl(t, "disable", "pa")
+	expect("BIRD B's path after the flaps", pathB)
+	for _, e := range ev.all()[n:] {
+		if r, ok := e.(model.RouteEvent); ok && r.Prefix == flap && r.Peer != ftBirdB {
+			t.Errorf("the best peers' routes changed while only BIRD B's path flapped: %+v", r)
+		}
+	}
+
+	// 4. Hold timer expiry: BIRD A (full_table) and BIRD C (embedded)
+	// stop answering at once.
+	m := len(ev.all())
+	for _, b := range []*bgplab.Bird{birdA, birdC} {
+		pid := b.Pid()
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatalf("SIGSTOP %d: %v", pid, err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	}
+	ia := ev.wait(t, m, 20*time.Second, "BIRD A's session lost", peerEv(model.PeerDown, ftBirdA))
+	ic := ev.wait(t, m, 20*time.Second, "BIRD C's session lost", peerEv(model.PeerDown, ftBirdC))
+	all := ev.all()
+	da, dc := all[ia].(model.PeerEvent), all[ic].(model.PeerEvent)
+	t.Logf("full_table peer down: %+v", da)
+	t.Logf("embedded peer down:   %+v", dc)
+	for _, e := range all[m:] {
+		if r, ok := e.(model.RouteEvent); ok && (r.Peer == ftBirdA || r.Peer == ftBirdC) {
+			t.Errorf("a lost session's route reported as a change (its routes are unknown): %+v", r)
+		}
+	}
+	if da.Source != dc.Source || da.Feed != dc.Feed || da.Reason != dc.Reason || da.Routes != dc.Routes {
+		t.Errorf("a lost full_table session is reported unlike a lost embedded one:\n full_table %+v\n embedded   %+v", da, dc)
+	}
+	expectLost := map[string][]uint32{ftBirdB: pathB}
+	waitFor(t, 10*time.Second, "the lost peers' paths unknown", func() (bool, string) {
+		g := pathsOf()
+		return len(g) == 1 && slices.Equal(g[ftBirdB], pathB), fmt.Sprintf("paths %v, want %v", g, expectLost)
+	})
+	for _, s := range mgr.Status() {
+		if s.Peer == ftBirdA {
+			t.Logf("BIRD A's session after the stop: state %s, last error %q", s.State, s.LastError)
+			if s.State == session.StateEstablished {
+				t.Error("BIRD A's session still established after hold expiry")
+			}
+		}
+	}
+	k := len(ev.all())
+	for _, b := range []*bgplab.Bird{birdA, birdC} {
+		if err := syscall.Kill(b.Pid(), syscall.SIGCONT); err != nil {
+			t.Fatalf("SIGCONT: %v", err)
+		}
+	}
+	ev.wait(t, k, 60*time.Second, "BIRD A synced again", peerEv(model.PeerSynced, ftBirdA))
+	ev.wait(t, k, 60*time.Second, "BIRD C synced again", peerEv(model.PeerSynced, ftBirdC))
+	expect("all paths back after SIGCONT", pathB)
+}
+
+// waitFor polls cond (every 50 ms, at most timeout) and fails with its
+// last description.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, desc := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %s", timeout, what, desc)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func countEvents(evs []model.Event, from int, pred func(model.Event) bool) int {
+	n := 0
+	for _, e := range evs[from:] {
+		if pred(e) {
+			n++
+		}
+	}
+	return n
+}
+
+func randomPassword(t *testing.T) string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
