@@ -429,4 +429,3 @@ func (c *conn) endOfRIB(family int) {
 }
 
 var _ updateSink = (*conn)(nil)
-

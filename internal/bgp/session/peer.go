@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -131,11 +132,13 @@ func (p *peer) dial(ctx context.Context, timeout time.Duration) {
 		v6 := network == "tcp6"
 		if pw != "" {
 			if err := setMD5(c, n.Addr(), pw, v6); err != nil {
-				return err
+				return &sockoptError{err}
 			}
 		}
 		if ttl := ttlFor(n, ebgp); ttl > 0 {
-			return setTTL(c, ttl, v6)
+			if err := setTTL(c, ttl, v6); err != nil {
+				return &sockoptError{err}
+			}
 		}
 		return nil
 	}}
@@ -150,7 +153,13 @@ func (p *peer) dial(ctx context.Context, timeout time.Duration) {
 			p.setState(StateActive)
 		}
 		p.mu.Unlock()
-		if ctx.Err() == nil {
+		var se *sockoptError
+		switch {
+		case ctx.Err() != nil:
+		case errors.As(err, &se):
+			// TCP-MD5 or TTL refused by the kernel: no retry will do.
+			p.log.Error("bgp full_table connect impossible: the socket option cannot be set", "err", err)
+		default:
 			p.log.Debug("bgp full_table connect failed; retrying after connect_retry", "err", err)
 		}
 		return

@@ -79,3 +79,9 @@ func isV6Socket(c net.Conn) bool {
 	la, ok := c.LocalAddr().(*net.TCPAddr)
 	return ok && la.IP.To4() == nil
 }
+
+// sockoptError is a socket option the kernel refused.
+type sockoptError struct{ err error }
+
+func (e *sockoptError) Error() string { return e.err.Error() }
+func (e *sockoptError) Unwrap() error { return e.err }
