@@ -28,6 +28,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -73,9 +74,8 @@ type PeerStatus struct {
 	Families []int
 	// Received counts the prefixes the peer announced and has not
 	// withdrawn in this session, every one, watched or not, by family
-	// (4, 6); Watched those of them that are watched routes.
+	// (4, 6): what max_prefixes is compared with. Empty while down.
 	Received map[int]int
-	Watched  int
 	// RouteRefresh says the peer advertised route refresh (RFC 2918).
 	RouteRefresh bool
 	// LastError says why the last session ended ("hold timer expired",
@@ -91,20 +91,25 @@ type Manager struct {
 	src *rbgp.Source
 	log *slog.Logger
 	m   *metrics
-
-	mu     sync.Mutex
-	cfg    config.BGP
-	peers  map[string]*peer // by neighbor key
-	lns    []net.Listener
-	ready  chan struct{}
-	ctx    context.Context // Run's; nil before
-	wg     sync.WaitGroup
-	listen bool // the Manager owns [bgp]'s listener
-	now    func() time.Time
+	now func() time.Time
 	// minReset bounds how often a session whose peer has no route
 	// refresh is reset because the watched set widened.
 	minReset time.Duration
+	ready    chan struct{}
+
+	mu    sync.Mutex
+	cfg   config.BGP
+	id    netip.Addr
+	peers map[string]*peer // by neighbor key
+	order []string
+	lns   []net.Listener
+	ctx   context.Context // Run's; nil before Run and after it returned
+	wg    sync.WaitGroup  // peers' and accept loops' goroutines
 }
+
+// DefaultMinReset bounds how often a session is reset because the
+// watched set widened and the peer cannot refresh its routes.
+const DefaultMinReset = 10 * time.Minute
 
 // NewManager builds the Manager for cfg's full_table neighbors, feeding
 // src (a source named model.SourceBGP: its peers are keyed by

@@ -1,0 +1,178 @@
+package session
+
+import (
+	"net"
+	"slices"
+
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"testing"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/model"
+)
+
+// TestActiveSessionRoutes: reachmon connects to a passive GoBGP, which
+// sends watched and unwatched IPv4 and IPv6 routes; only the watched ones
+// reach the state, every one is counted, End-of-RIB syncs the peer, and
+// withdrawals (IPv4 withdrawn routes and MP_UNREACH) remove them.
+func TestActiveSessionRoutes(t *testing.T) {
+	g := startGoBGP(t, "127.0.0.2", speakerOpts{})
+	g.announce([]uint32{64500}, "198.18.1.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8:100::/48", "2001:db8:999::/48")
+	n := g.neighbor()
+	n.Description = "edge"
+	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{n}})
+	key := "127.0.0.2"
+	l.established(key)
+	l.synced(key)
+	if ev := l.events(model.PeerSynced); len(ev) != 1 || !ev[0].ByEndOfRIB {
+		t.Fatalf("synced events %+v, want one by End-of-RIB", ev)
+	}
+	want := map[string][]uint32{"198.18.1.0/24": {64500, 64500}, "198.51.100.0/24": {64500, 64500}, "2001:db8:100::/48": {64500, 64500}}
+	l.waitUntil("watched routes", func() bool { return len(l.paths(key)) == 3 })
+	for p, path := range want {
+		if got := l.paths(key)[p]; !slices.Equal(got, path) {
+			t.Errorf("%s: AS path %v, want %v", p, got, path)
+		}
+	}
+	st := l.status(key)
+	if st.Mode != "full_table" || st.Received[4] != 3 || st.Received[6] != 2 || !st.RouteRefresh || st.RouterID != "127.0.0.2" ||
+		st.HoldTime != 9*time.Second || st.Uptime <= 0 || !slices.Equal(st.Families, []int{4, 6}) {
+		t.Errorf("status %+v", st)
+	}
+	if p := l.peer(key); p.Source != model.SourceBGP || p.Label != "" || p.Feed != "" || p.PeerASN != 64500 || p.Description != "edge" {
+		t.Errorf("peer %+v: want an embedded-like peer", p)
+	}
+	g.withdraw("198.18.1.0/24", "2001:db8:100::/48", "203.0.113.0/24")
+	l.waitUntil("withdrawals", func() bool { return len(l.paths(key)) == 1 })
+	l.waitUntil("received counts", func() bool {
+		st := l.status(key)
+		return st.Received[4] == 1 && st.Received[6] == 1
+	})
+}
+
+// TestPassiveSession: GoBGP connects to the Manager's listener; a
+// connection from an address that is no full_table neighbor is refused.
+func TestPassiveSession(t *testing.T) {
+	port := freePort(t, localAddr)
+	n := config.Neighbor{Address: "127.0.0.3", PeerASN: 64500, Passive: true, FullTable: true,
+		HoldTime: config.Duration{Duration: 9 * time.Second}, ConnectRetry: config.Duration{Duration: time.Second}}
+	l := startLab(t, config.BGP{ListenPort: port, ListenAddresses: []string{localAddr}, Neighbor: []config.Neighbor{n}})
+	if st := l.status("127.0.0.3"); st.State != StateActive && st.State != StateIdle {
+		t.Errorf("passive neighbor before it connects: %s", st.State)
+	}
+	g := startGoBGP(t, "127.0.0.3", speakerOpts{active: true, peerPort: port})
+	g.announce([]uint32{64500}, "198.18.7.0/24")
+	l.established("127.0.0.3")
+	l.waitUntil("route", func() bool { return len(l.paths("127.0.0.3")) == 1 })
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.44")}}
+	c, err := d.Dial("tcp", l.mgr.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(waitFor))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a stranger's connection was answered")
+	}
+	l.waitUntil("refusal logged", func() bool { return l.logged("not a full_table neighbor") })
+}
+
+// TestPassiveSessionMD5: GoBGP connects to the Manager's listener with a
+// TCP-MD5 password; the session comes up with the key on both sides, and
+// a neighbor whose key differs never gets a session (its SYNs are
+// dropped). Skipped where the kernel refuses TCP_MD5SIG.
+func TestPassiveSessionMD5(t *testing.T) {
+	if err := md5Probe(); err != nil {
+		t.Skipf("this kernel refuses TCP_MD5SIG (%v): TCP-MD5 cannot be tested here", err)
+	}
+	t.Setenv("SESSION_TEST_PW", "s3cret-md5")
+	port := freePort(t, localAddr)
+	good := config.Neighbor{Address: "127.0.0.3", PeerASN: 64500, Passive: true, FullTable: true, PasswordEnv: "SESSION_TEST_PW",
+		HoldTime: config.Duration{Duration: 9 * time.Second}, ConnectRetry: config.Duration{Duration: time.Second}}
+	bad := good
+	bad.Address = "127.0.0.4"
+	l := startLab(t, config.BGP{ListenPort: port, ListenAddresses: []string{localAddr}, Neighbor: []config.Neighbor{good, bad}})
+	g := startGoBGP(t, "127.0.0.3", speakerOpts{active: true, peerPort: port, password: "s3cret-md5"})
+	startGoBGP(t, "127.0.0.4", speakerOpts{active: true, peerPort: port, password: "wrong"})
+	g.announce([]uint32{64500}, "198.18.7.0/24")
+	l.established("127.0.0.3")
+	l.waitUntil("route over the MD5 session", func() bool { return len(l.paths("127.0.0.3")) == 1 })
+	time.Sleep(2 * time.Second)
+	if st := l.status("127.0.0.4"); st.State == StateEstablished || st.State == StateOpenSent {
+		t.Fatalf("neighbor with the wrong TCP-MD5 key reached %s", st.State)
+	}
+}
+
+// TestActiveSessionMD5: reachmon connects with the key set on its
+// socket. Skipped where the kernel refuses TCP_MD5SIG.
+func TestActiveSessionMD5(t *testing.T) {
+	if err := md5Probe(); err != nil {
+		t.Skipf("this kernel refuses TCP_MD5SIG (%v): TCP-MD5 cannot be tested here", err)
+	}
+	t.Setenv("SESSION_TEST_PW", "s3cret-md5")
+	g := startGoBGP(t, "127.0.0.2", speakerOpts{password: "s3cret-md5"})
+	n := g.neighbor()
+	n.PasswordEnv = "SESSION_TEST_PW"
+	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{n}})
+	l.established("127.0.0.2")
+}
+
+// TestHoldTimerExpiry: a peer that stops sending anything is cut after
+// the negotiated hold time (min of 3 s and the peer's 20 s) with a
+// NOTIFICATION Hold Timer Expired, and its peer goes down with the
+// reason an embedded session's loss has ("").
+func TestHoldTimerExpiry(t *testing.T) {
+	r := startRaw(t, "127.0.0.5")
+	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{r.neighbor(64500)}})
+	r.accept()
+	r.handshake(64500, 20, true)
+	r.send(update([]uint32{64500}, "198.18.9.0/24"))
+	l.established("127.0.0.5")
+	l.waitUntil("route", func() bool { return len(l.paths("127.0.0.5")) == 1 })
+	start := time.Now()
+	m := r.until(bgp.BGP_MSG_NOTIFICATION) // keepalives are read and ignored; none is sent
+	if code, _ := notification(m); code != bgp.BGP_ERROR_HOLD_TIMER_EXPIRED {
+		t.Fatalf("notification code %d, want hold timer expired", code)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("cut after %s, want about the 3 s hold time", d)
+	}
+	l.waitUntil("peer down", func() bool { return l.peer("127.0.0.5").State == "down" })
+	if ev := l.events(model.PeerDown); len(ev) != 1 || ev[0].Reason != "" || ev[0].Routes != 1 {
+		t.Fatalf("down events %+v", ev)
+	}
+	if st := l.status("127.0.0.5"); st.LastError == "" || len(st.Received) != 0 {
+		t.Errorf("status after hold expiry %+v", st)
+	}
+}
+
+// TestMaxPrefixes: every prefix counts, watched or not, announcements
+// minus withdrawals; one more than max_prefixes in a family cuts the
+// session with Cease/Maximum Number of Prefixes Reached and reports the
+// peer down with max_prefixes_exceeded, as the embedded speaker does.
+func TestMaxPrefixes(t *testing.T) {
+	r := startRaw(t, "127.0.0.6")
+	n := r.neighbor(64500)
+	n.MaxPrefixes = 3
+	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{n}})
+	r.accept()
+	r.handshake(64500, 90, true)
+	r.send(update([]uint32{64500}, "198.18.1.0/24", "192.0.2.0/24", "203.0.113.0/24", "2001:db8:100::/48", "2001:db8:200::/48"))
+	r.send(withdrawal("192.0.2.0/24"))
+	r.send(update([]uint32{64500}, "198.18.1.0/24", "203.0.113.0/24")) // again: no new prefix
+	r.send(update([]uint32{64500}, "192.0.2.128/25"))                  // 3 IPv4 again
+	l.waitUntil("counts", func() bool { s := l.status("127.0.0.6"); return s.Received[4] == 3 && s.Received[6] == 2 })
+	r.send(update([]uint32{64500}, "100.64.0.0/10")) // the fourth
+	m := r.until(bgp.BGP_MSG_NOTIFICATION)
+	if code, sub := notification(m); code != bgp.BGP_ERROR_CEASE || sub != bgp.BGP_ERROR_SUB_MAXIMUM_NUMBER_OF_PREFIXES_REACHED {
+		t.Fatalf("notification %d/%d, want cease/max prefixes", code, sub)
+	}
+	l.waitUntil("peer down", func() bool { return l.peer("127.0.0.6").State == "down" })
+	if ev := l.events(model.PeerDown); len(ev) != 1 || ev[0].Reason != "max_prefixes_exceeded" {
+		t.Fatalf("down events %+v", ev)
+	}
+	if !l.logged("exceeded max_prefixes") {
+		t.Error("no log line for the cut")
+	}
+}
