@@ -236,7 +236,9 @@ type speakerOpts struct {
 	asn      uint32
 	routerID string
 	// active: GoBGP connects to reachmon at peerPort; else it listens.
+	// listen: it listens too (with active, both sides connect).
 	active   bool
+	listen   bool
 	peerPort int
 	password string
 	hold     uint64
@@ -261,7 +263,7 @@ func startGoBGP(t *testing.T, addr string, o speakerOpts) *gobgp {
 	}
 	g := &gobgp{t: t, s: server.NewBgpServer(server.LoggerOption(discard{})), asn: o.asn, addr: addr, peer: localAddr}
 	listen := int32(-1)
-	if !o.active {
+	if !o.active || o.listen {
 		g.port = freePort(t, addr)
 		listen = int32(g.port)
 	}

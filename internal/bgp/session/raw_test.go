@@ -39,6 +39,26 @@ func startRaw(t *testing.T, addr string) *raw {
 	return r
 }
 
+// dial opens a second connection from the speaker's address to
+// reachmon's listener at to.
+func (r *raw) dial(to string) *raw {
+	r.t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(r.addr)}, Timeout: waitFor}
+	c, err := d.Dial("tcp", to)
+	if err != nil {
+		r.t.Fatalf("raw dial: %v", err)
+	}
+	r.t.Cleanup(func() { c.Close() })
+	return &raw{t: r.t, c: c, addr: r.addr}
+}
+
+// sendOpen sends the speaker's OPEN (hold seconds; route refresh).
+func (r *raw) sendOpen(asn uint32, hold uint16) {
+	r.t.Helper()
+	caps := []bgp.ParameterCapabilityInterface{bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapFourOctetASNumber(asn), bgp.NewCapRouteRefresh()}
+	r.send(bgp.NewBGPOpenMessage(uint16(asn), hold, r.addr, []bgp.OptionParameterInterface{bgp.NewOptionParameterCapability(caps)}))
+}
+
 // neighbor is reachmon's configuration for this speaker (hold 3 s).
 func (r *raw) neighbor(asn uint32) config.Neighbor {
 	return config.Neighbor{Address: r.addr, Port: r.port, PeerASN: asn, LocalAddress: localAddr, FullTable: true,
