@@ -47,6 +47,12 @@ func TestActiveSessionRoutes(t *testing.T) {
 	if p := l.peer(key); p.Source != model.SourceBGP || p.Label != "" || p.Feed != "" || p.PeerASN != 64500 || p.Description != "edge" {
 		t.Errorf("peer %+v: want an embedded-like peer", p)
 	}
+	v := l.mgr.Annotate(l.feed.PeersView())
+	if len(v.Peers) != 1 || v.Peers[0].Session == nil || v.Peers[0].Session.Mode != "full_table" ||
+		v.Peers[0].Session.ReceivedPrefixes["ipv4-unicast"] != 3 || v.Peers[0].Session.ReceivedPrefixes["ipv6-unicast"] != 2 ||
+		v.Peers[0].Session.State != "established" || v.Peers[0].Session.HoldTimeSeconds != 9 {
+		t.Errorf("peers document %+v", v.Peers)
+	}
 	g.withdraw("198.18.1.0/24", "2001:db8:100::/48", "203.0.113.0/24")
 	l.waitUntil("withdrawals", func() bool { return len(l.paths(key)) == 1 })
 	l.waitUntil("received counts", func() bool {
