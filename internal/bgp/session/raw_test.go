@@ -16,14 +16,14 @@ import (
 // stop sending keepalives, leave out route refresh, send malformed
 // UPDATEs. It listens; reachmon connects.
 type raw struct {
-	t    *testing.T
+	t    testing.TB
 	ln   net.Listener
 	c    net.Conn
 	addr string
 	port int
 }
 
-func startRaw(t *testing.T, addr string) *raw {
+func startRaw(t testing.TB, addr string) *raw {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if err != nil {
