@@ -150,7 +150,7 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_bgp_session_received_prefixes": {[]string{"family", "peer"}, "full_table neighbors × 2 families",
 		func(d dims) int { return d.peers * 2 }, "created when a full_table session reads its first UPDATE"},
 	"reachmon_bgp_session_messages_total": {[]string{"peer", "type"}, "full_table neighbors × 5 BGP message types",
-		func(d dims) int { return d.peers * 5 }, "created when a full_table session reads a message"},
+		func(d dims) int { return d.peers * 5 }, "created when a full_table neighbor connects"},
 	"reachmon_bgp_session_notifications_total": {[]string{"direction", "peer"}, "full_table neighbors × 2 directions (sent, received)",
 		func(d dims) int { return d.peers * 2 }, "created on a full_table session's first NOTIFICATION"},
 	"reachmon_bgp_session_routes_total": {[]string{"peer", "result"}, "full_table neighbors × 2 results (kept, filtered)",

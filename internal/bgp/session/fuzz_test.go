@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
-
-	rbgp "github.com/reachmon/reachmon/internal/bgp"
 )
 
 // countSink records what decodeUpdate hands over.
@@ -17,10 +15,11 @@ type countSink struct {
 	eor       []int
 }
 
-func (s *countSink) announce(p netip.Prefix, family int, r *rbgp.Route) {
-	if !p.IsValid() || familyOf(p) != family || r == nil {
+func (s *countSink) announce(p netip.Prefix, family int, a *attrs) {
+	if !p.IsValid() || familyOf(p) != family || a == nil {
 		panic("bad announcement")
 	}
+	_ = a.route()
 	s.set.add(p)
 	s.announced++
 }
@@ -84,7 +83,8 @@ func TestDecodeUpdate(t *testing.T) {
 	var wd []netip.Prefix
 	var eor []int
 	s := sinkFuncs{
-		a: func(p netip.Prefix, _ int, r *rbgp.Route) {
+		a: func(p netip.Prefix, _ int, a *attrs) {
+			r := a.route()
 			ann = append(ann, got{p, r.Origin, append([]uint32(nil), r.ASPath...), r.NextHop})
 		},
 		w: func(p netip.Prefix, _ int) { wd = append(wd, p) },
@@ -114,11 +114,11 @@ func TestDecodeUpdate(t *testing.T) {
 }
 
 type sinkFuncs struct {
-	a func(netip.Prefix, int, *rbgp.Route)
+	a func(netip.Prefix, int, *attrs)
 	w func(netip.Prefix, int)
 	e func(int)
 }
 
-func (s sinkFuncs) announce(p netip.Prefix, f int, r *rbgp.Route) { s.a(p, f, r) }
-func (s sinkFuncs) withdraw(p netip.Prefix, f int)                { s.w(p, f) }
-func (s sinkFuncs) endOfRIB(f int)                                { s.e(f) }
+func (s sinkFuncs) announce(p netip.Prefix, f int, a *attrs) { s.a(p, f, a) }
+func (s sinkFuncs) withdraw(p netip.Prefix, f int)           { s.w(p, f) }
+func (s sinkFuncs) endOfRIB(f int)                           { s.e(f) }

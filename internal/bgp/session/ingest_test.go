@@ -14,9 +14,9 @@ import (
 )
 
 // tableUpdates packs table into UPDATEs as a full-table peer sends them:
-// IPv4 in NLRI, IPv6 in MP_REACH, as many prefixes as fit in 4,096
-// bytes under one set of attributes, then End-of-RIB for both families.
-func tableUpdates(tb testing.TB, table []netip.Prefix) [][]byte {
+// IPv4 in NLRI, IPv6 in MP_REACH, per4 and per6 prefixes under one set
+// of attributes, then End-of-RIB for both families.
+func tableUpdates(tb testing.TB, table []netip.Prefix, per4, per6 int) [][]byte {
 	var out [][]byte
 	path := []uint32{64500, 64501, 64502, 3356, 174, 64503}
 	flush := func(v4, v6 []netip.Prefix) {
@@ -37,13 +37,13 @@ func tableUpdates(tb testing.TB, table []netip.Prefix) [][]byte {
 	for _, p := range table {
 		if p.Addr().Is4() {
 			v4 = append(v4, p)
-			if len(v4) == 700 {
+			if len(v4) == per4 {
 				flush(v4, nil)
 				v4 = v4[:0]
 			}
 		} else {
 			v6 = append(v6, p)
-			if len(v6) == 200 {
+			if len(v6) == per6 {
 				flush(nil, v6)
 				v6 = v6[:0]
 			}
@@ -68,7 +68,13 @@ func tableUpdates(tb testing.TB, table []netip.Prefix) [][]byte {
 func BenchmarkFullTableIngest(b *testing.B) {
 	table := fullTable(1_100_000)
 	table = append(table, netip.MustParsePrefix("198.18.1.0/24"), netip.MustParsePrefix("198.51.100.0/24"))
-	msgs := tableUpdates(b, table)
+	// packed: as many prefixes as fit in 4,096 bytes; dump: 4 IPv4 or 2
+	// IPv6 prefixes per UPDATE, as a table dump with varied attributes.
+	b.Run("packed", func(b *testing.B) { benchIngest(b, table, tableUpdates(b, table, 700, 200)) })
+	b.Run("dump", func(b *testing.B) { benchIngest(b, table, tableUpdates(b, table, 4, 2)) })
+}
+
+func benchIngest(b *testing.B, table []netip.Prefix, msgs [][]byte) {
 	for b.Loop() {
 		b.StopTimer()
 		r := startRaw(b, "127.0.0.20")
