@@ -640,8 +640,8 @@ func (f *Feed) resync() error {
 	st.setWatch(ws)
 	for _, name := range st.order {
 		p := st.peers[name]
-		if p.source != model.SourceBGP {
-			continue // not in GoBGP's RIB: other sources never drop items
+		if p.source != model.SourceBGP || p.viaSource {
+			continue // not in GoBGP's RIB (a full_table session's peer neither): sources never drop items
 		}
 		up := states[name].up
 		if up != p.up {

@@ -168,6 +168,7 @@ func (s *state) addSourcePeer(sp PeerSpec) {
 		s.m.peerUp(p.name, false)
 	}
 	p.asn, p.desc, p.source, p.label, p.feed = sp.ASN, sp.Description, sp.Source, sp.Label, sp.Feed
+	p.viaSource = true
 	p.families = slices.Clone(sp.Families)
 	if len(p.families) == 0 {
 		p.families = []int{4, 6}

@@ -70,6 +70,9 @@ type peerState struct {
 	// lost holds the routes the peer carried when its session was lost,
 	// until the new session has synced: they are unknown, not withdrawn.
 	lost map[netip.Prefix]route
+	// viaSource: added through a Source (BMP, RIS Live, a full_table
+	// session), not GoBGP's, even when its source is model.SourceBGP.
+	viaSource bool
 }
 
 type addrState struct {
