@@ -24,6 +24,7 @@ import (
 	"github.com/reachmon/reachmon/internal/api"
 	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/bgp/bmp"
+	"github.com/reachmon/reachmon/internal/bgp/session"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
 	"github.com/reachmon/reachmon/internal/evaluate"
@@ -55,6 +56,10 @@ type Daemon struct {
 	bmp     *bmp.Station  // nil without [bmp]
 	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate)
 	events  chan model.Event
+
+	// sessions runs the full_table neighbors' own BGP sessions (nil
+	// without [bgp]).
+	sessions *session.Manager
 
 	// The evaluator is owned by the consume goroutine; readers see only
 	// the published status and the store (which has its own lock).
@@ -133,6 +138,14 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	if cfg.BGP.Enabled() {
+		// Always with [bgp], so that a reload can add full_table
+		// neighbors; without any it only waits.
+		d.sessions, err = session.NewManager(cfg.BGP, d.feed.NewSource(model.SourceBGP), log, wrapped)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
 	if cfg.RISLive != nil {
 		d.ris, err = d.feed.NewRISLive(*cfg.RISLive, bgp.RISLiveOptions{Logger: log, Registerer: wrapped})
 		if err != nil {
@@ -189,7 +202,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.srv.Handle(api.Prefix, api.Handler(api.Sources{
 		Status:      d.pub.Load,
 		Incidents:   store.View,
-		Peers:       d.feed.PeersView,
+		Peers:       d.peersView,
 		Routes:      d.feed.RoutesView,
 		Nameservers: d.sched.AuthServers,
 		Silences:    d.silences,
@@ -221,6 +234,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.feed.Run(ctx) })
 	if d.ris != nil {
 		g.Go(func() error { return d.ris.Run(ctx) })
+	}
+	if d.sessions != nil {
+		g.Go(func() error { return d.sessions.Run(ctx) })
 	}
 	if d.bmp != nil {
 		g.Go(func() error { return d.bmp.Run(ctx) })
@@ -486,6 +502,16 @@ func (d *Daemon) openBMPGate(ctx context.Context) {
 	case <-ctx.Done():
 	case <-time.After(bmpGateSettle):
 	}
+}
+
+// peersView is the /api/v1/peers document: the feed's peers, the
+// full_table ones with their session.
+func (d *Daemon) peersView() bgp.PeersView {
+	v := d.feed.PeersView()
+	if d.sessions != nil {
+		v = d.sessions.Annotate(v)
+	}
+	return v
 }
 
 // Registry returns the metrics registry (for tests).

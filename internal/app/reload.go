@@ -174,6 +174,11 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 			// of it (it logged why): report it, the rest stands.
 			errs = append(errs, err)
 		}
+		if d.sessions != nil {
+			if err := d.sessions.Reconfigure(eff.BGP); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		res.Changed = appendChange(res.Changed, "bgp neighbors", ch.Added, ch.Removed)
 		if len(ch.Reset) > 0 {
 			res.Changed = append(res.Changed, "bgp neighbors: reset "+strings.Join(ch.Reset, ", "))

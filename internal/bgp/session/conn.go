@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	rbgp "github.com/reachmon/reachmon/internal/bgp"
 )
 
@@ -59,13 +61,23 @@ type conn struct {
 	kept      int
 	filtered  int
 	attrErrs  int
+	// Metric children of this peer, looked up once per connection.
+	mMsgs            map[uint8]prometheus.Counter
+	mKept, mFiltered prometheus.Counter
+	mRecv4, mRecv6   prometheus.Gauge
 	// gen is the watched set's generation the peer's table was last
 	// asked for under (owned by the keepalive goroutine once established).
 	gen uint64
 }
 
 func newConn(p *peer, nc net.Conn, outgoing bool) *conn {
-	return &conn{p: p, nc: nc, outgoing: outgoing, br: bufio.NewReaderSize(nc, 64<<10), buf: make([]byte, maxMessage)}
+	c := &conn{p: p, nc: nc, outgoing: outgoing, br: bufio.NewReaderSize(nc, 64<<10), buf: make([]byte, maxMessage),
+		mMsgs: map[uint8]prometheus.Counter{}}
+	mm := p.m.m
+	for t, name := range msgTypeNames {
+		c.mMsgs[t] = mm.messages.WithLabelValues(p.key, name)
+	}
+	return c
 }
 
 // send writes one message.
@@ -160,7 +172,7 @@ func (c *conn) read(d time.Duration) (uint8, []byte, error) {
 	}
 	typ, body, err := readMessage(c.br, c.buf)
 	if err == nil {
-		c.p.m.m.messages.WithLabelValues(c.p.key, msgTypeNames[typ]).Inc()
+		c.mMsgs[typ].Inc()
 	}
 	return typ, body, err
 }
@@ -254,6 +266,8 @@ func (c *conn) run(ctx context.Context) string {
 	c.estAt = m.now()
 	c.recv = newPrefixSet()
 	c.watched = m.src.Watched
+	c.mKept, c.mFiltered = m.m.routes.WithLabelValues(p.key, "kept"), m.m.routes.WithLabelValues(p.key, "filtered")
+	c.mRecv4, c.mRecv6 = m.m.received.WithLabelValues(p.key, "4"), m.m.received.WithLabelValues(p.key, "6")
 	c.gen = m.src.WatchGeneration()
 	m.src.AddPeer(p.spec(c.families))
 	m.src.PeerUp(p.key, c.estAt)
@@ -371,13 +385,13 @@ func (c *conn) established() string {
 			if res.ignored != "" {
 				p.log.Debug("bgp full_table UPDATE ignored", "why", res.ignored)
 			}
-			m.m.routes.WithLabelValues(p.key, "kept").Add(float64(c.kept))
-			m.m.routes.WithLabelValues(p.key, "filtered").Add(float64(c.filtered))
+			c.mKept.Add(float64(c.kept))
+			c.mFiltered.Add(float64(c.filtered))
 			n4, n6 := c.recv.len4(), c.recv.len6()
 			p.recv4.Store(int64(n4))
 			p.recv6.Store(int64(n6))
-			m.m.received.WithLabelValues(p.key, "4").Set(float64(n4))
-			m.m.received.WithLabelValues(p.key, "6").Set(float64(n6))
+			c.mRecv4.Set(float64(n4))
+			c.mRecv6.Set(float64(n6))
 			if c.cut != 0 {
 				max := p.maxPrefixes.Load()
 				p.log.Warn("bgp full_table neighbor exceeded max_prefixes; session cut", "family", c.cut,
@@ -397,7 +411,7 @@ func (c *conn) established() string {
 
 // announce, withdraw and endOfRIB take an UPDATE's prefixes: every one
 // is counted (max_prefixes), the watched ones go to the state.
-func (c *conn) announce(pfx netip.Prefix, family int, r *rbgp.Route) {
+func (c *conn) announce(pfx netip.Prefix, family int, a *attrs) {
 	if c.recv.add(pfx) && c.cut == 0 {
 		if max := c.p.maxPrefixes.Load(); max > 0 && c.recv.count(family) > int(max) {
 			c.cut = family
@@ -408,7 +422,7 @@ func (c *conn) announce(pfx netip.Prefix, family int, r *rbgp.Route) {
 		return
 	}
 	c.kept++
-	x := *r
+	x := a.route()
 	x.Prefix = pfx
 	c.p.m.src.Route(c.p.key, c.t, x)
 }

@@ -33,7 +33,7 @@ var (
 	family6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
 )
 
-func freePort(t *testing.T, addr string) int {
+func freePort(t testing.TB, addr string) int {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if err != nil {
@@ -45,7 +45,7 @@ func freePort(t *testing.T, addr string) int {
 
 // lab is a running feed (no embedded speaker) with a session Manager.
 type lab struct {
-	t    *testing.T
+	t    testing.TB
 	feed *rbgp.Feed
 	mgr  *Manager
 	reg  *prometheus.Registry
@@ -75,7 +75,7 @@ func (w *syncBuf) String() string {
 // startLab watches 198.18.0.0/16 (origin 64500), 2001:db8:100::/48 and
 // the nameserver address 198.51.100.53 of example.com, and runs cfg's
 // full_table neighbors.
-func startLab(t *testing.T, cfg config.BGP, opts ...func(*Manager)) *lab {
+func startLab(t testing.TB, cfg config.BGP, opts ...func(*Manager)) *lab {
 	t.Helper()
 	l := &lab{t: t, reg: prometheus.NewRegistry(), logs: &syncBuf{}}
 	log := slog.New(slog.NewTextHandler(l.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -223,7 +223,7 @@ func (l *lab) logged(s string) bool { return strings.Contains(l.logs.String(), s
 
 // gobgp is an in-process GoBGP speaker playing the user's router.
 type gobgp struct {
-	t    *testing.T
+	t    testing.TB
 	s    *server.BgpServer
 	asn  uint32
 	addr string
@@ -236,7 +236,9 @@ type speakerOpts struct {
 	asn      uint32
 	routerID string
 	// active: GoBGP connects to reachmon at peerPort; else it listens.
+	// listen: it listens too (with active, both sides connect).
 	active   bool
+	listen   bool
 	peerPort int
 	password string
 	hold     uint64
@@ -245,7 +247,7 @@ type speakerOpts struct {
 	noGR bool
 }
 
-func startGoBGP(t *testing.T, addr string, o speakerOpts) *gobgp {
+func startGoBGP(t testing.TB, addr string, o speakerOpts) *gobgp {
 	t.Helper()
 	if o.asn == 0 {
 		o.asn = 64500
@@ -261,7 +263,7 @@ func startGoBGP(t *testing.T, addr string, o speakerOpts) *gobgp {
 	}
 	g := &gobgp{t: t, s: server.NewBgpServer(server.LoggerOption(discard{})), asn: o.asn, addr: addr, peer: localAddr}
 	listen := int32(-1)
-	if !o.active {
+	if !o.active || o.listen {
 		g.port = freePort(t, addr)
 		listen = int32(g.port)
 	}

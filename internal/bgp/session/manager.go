@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ import (
 
 	rbgp "github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/model"
 )
 
 // Mode is PeerStatus.Mode of every session the Manager runs.
@@ -177,4 +179,42 @@ func ownsListener(cfg config.BGP) bool {
 		}
 	}
 	return false
+}
+
+// View is the status as /api/v1/peers shows it (model.BGPPeer.Session).
+func (s PeerStatus) View() model.BGPSession {
+	v := model.BGPSession{Mode: s.Mode, State: s.State, Since: s.Since, UptimeSeconds: s.Uptime.Seconds(),
+		RouterID: s.RouterID, HoldTimeSeconds: int(s.HoldTime / time.Second), RouteRefresh: s.RouteRefresh,
+		LastError: s.LastError, ReceivedPrefixes: map[string]int{}}
+	for _, f := range s.Families {
+		v.Families = append(v.Families, familyName(f))
+	}
+	for f, n := range s.Received {
+		v.ReceivedPrefixes[familyName(f)] = n
+	}
+	return v
+}
+
+func familyName(f int) string {
+	if f == 6 {
+		return config.FamilyIPv6Unicast
+	}
+	return config.FamilyIPv4Unicast
+}
+
+// Annotate sets the Session of the peers in v that are full_table
+// neighbors (the /api/v1/peers document).
+func (m *Manager) Annotate(v rbgp.PeersView) rbgp.PeersView {
+	st := map[string]PeerStatus{}
+	for _, s := range m.Status() {
+		st[s.Peer] = s
+	}
+	v.Peers = slices.Clone(v.Peers)
+	for i, p := range v.Peers {
+		if s, ok := st[p.Peer]; ok {
+			sv := s.View()
+			v.Peers[i].Session = &sv
+		}
+	}
+	return v
 }

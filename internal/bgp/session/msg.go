@@ -275,12 +275,42 @@ func decodeNotification(body []byte) string {
 
 // updateSink receives what an UPDATE says, in reachmon's types. announce
 // and withdraw are called for every unicast prefix, watched or not (the
-// session counts them); route describes the announcement's attributes
-// and is only valid during the call.
+// session counts them); a.route describes the announcement, built on
+// the first call only (an UPDATE of unwatched prefixes costs no AS path).
 type updateSink interface {
-	announce(p netip.Prefix, family int, r *rbgp.Route)
+	announce(p netip.Prefix, family int, a *attrs)
 	withdraw(p netip.Prefix, family int)
 	endOfRIB(family int)
+}
+
+// attrs are an UPDATE's attributes; route turns them into the
+// announcement's rbgp.Route (Prefix unset) once.
+type attrs struct {
+	asPath  *bgp.PathAttributeAsPath
+	as4Path *bgp.PathAttributeAs4Path
+	nextHop netip.Addr
+	built   bool
+	r       rbgp.Route
+}
+
+func (a *attrs) route() rbgp.Route {
+	if !a.built {
+		a.built = true
+		if a.asPath != nil {
+			a.r.ASPath, a.r.Origin = asPath(a.asPath.Value)
+		}
+		if a.as4Path != nil {
+			if as4, _ := asPath4(a.as4Path.Value); len(as4) > 0 && len(as4) <= len(a.r.ASPath) {
+				// RFC 6793: a 2-octet speaker upstream carried AS_TRANS in
+				// AS_PATH and the real trailing ASNs in AS4_PATH.
+				a.r.ASPath = append(a.r.ASPath[:len(a.r.ASPath)-len(as4)], as4...)
+				a.r.Origin = as4[len(as4)-1]
+			}
+		}
+	}
+	r := a.r
+	r.NextHop = a.nextHop
+	return r
 }
 
 // updateResult says how an UPDATE was handled.
@@ -354,40 +384,33 @@ func decodeUpdate(body []byte, ebgp bool, sink updateSink) (res updateResult, er
 		}
 		return res, nil
 	}
-	var r rbgp.Route
-	var as4 []uint32
-	for _, a := range u.PathAttributes {
-		switch v := a.(type) {
+	a := &attrs{}
+	var nh4 netip.Addr
+	for _, x := range u.PathAttributes {
+		switch v := x.(type) {
 		case *bgp.PathAttributeAsPath:
-			r.ASPath, r.Origin = asPath(v.Value)
+			a.asPath = v
 		case *bgp.PathAttributeAs4Path:
-			as4, _ = asPath4(v.Value)
+			a.as4Path = v
 		case *bgp.PathAttributeNextHop:
 			if nh, ok := netip.AddrFromSlice(v.Value); ok {
-				r.NextHop = nh.Unmap()
+				nh4 = nh.Unmap()
 			}
 		}
-	}
-	if len(as4) > 0 && len(as4) <= len(r.ASPath) {
-		// RFC 6793: a 2-octet speaker upstream carried AS_TRANS in AS_PATH
-		// and the real trailing ASNs in AS4_PATH.
-		r.ASPath = append(r.ASPath[:len(r.ASPath)-len(as4)], as4...)
-		r.Origin = as4[len(as4)-1]
 	}
 	for _, w := range u.WithdrawnRoutes {
 		if p := prefixOf(w); p.IsValid() {
 			sink.withdraw(p, 4)
 		}
 	}
-	nh4 := r.NextHop
-	for _, a := range u.PathAttributes {
-		switch v := a.(type) {
+	for _, x := range u.PathAttributes {
+		switch v := x.(type) {
 		case *bgp.PathAttributeMpReachNLRI:
 			nh, _ := netip.AddrFromSlice(v.Nexthop)
-			r.NextHop = nh.Unmap()
+			a.nextHop = nh.Unmap()
 			for _, n := range v.Value {
 				if p := prefixOf(n); p.IsValid() {
-					sink.announce(p, familyOf(p), &r)
+					sink.announce(p, familyOf(p), a)
 				}
 			}
 		case *bgp.PathAttributeMpUnreachNLRI:
@@ -398,10 +421,10 @@ func decodeUpdate(body []byte, ebgp bool, sink updateSink) (res updateResult, er
 			}
 		}
 	}
-	r.NextHop = nh4
+	a.nextHop = nh4
 	for _, n := range u.NLRI {
 		if p := prefixOf(n); p.IsValid() {
-			sink.announce(p, 4, &r)
+			sink.announce(p, 4, a)
 		}
 	}
 	return res, nil

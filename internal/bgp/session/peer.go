@@ -71,8 +71,11 @@ func newPeer(m *Manager, n config.Neighbor, password string) *peer {
 // (AS64500)" as it does an embedded one; no Feed: its loss is a
 // feed_lost of its own, as an embedded session's).
 func (p *peer) spec(families []int) rbgp.PeerSpec {
+	p.mu.Lock()
+	n := p.n
+	p.mu.Unlock()
 	if families == nil {
-		for _, f := range p.n.FamilyList() {
+		for _, f := range n.FamilyList() {
 			if f == config.FamilyIPv6Unicast {
 				families = append(families, 6)
 			} else {
@@ -80,7 +83,7 @@ func (p *peer) spec(families []int) rbgp.PeerSpec {
 			}
 		}
 	}
-	return rbgp.PeerSpec{Key: p.key, Source: model.SourceBGP, Description: p.n.Description, ASN: p.n.PeerASN, Families: families}
+	return rbgp.PeerSpec{Key: p.key, Source: model.SourceBGP, Description: n.Description, ASN: n.PeerASN, Families: families}
 }
 
 // run connects (unless passive) every connect_retry while the peer has no

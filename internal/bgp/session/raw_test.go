@@ -16,14 +16,14 @@ import (
 // stop sending keepalives, leave out route refresh, send malformed
 // UPDATEs. It listens; reachmon connects.
 type raw struct {
-	t    *testing.T
+	t    testing.TB
 	ln   net.Listener
 	c    net.Conn
 	addr string
 	port int
 }
 
-func startRaw(t *testing.T, addr string) *raw {
+func startRaw(t testing.TB, addr string) *raw {
 	t.Helper()
 	ln, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if err != nil {
@@ -37,6 +37,26 @@ func startRaw(t *testing.T, addr string) *raw {
 		}
 	})
 	return r
+}
+
+// dial opens a second connection from the speaker's address to
+// reachmon's listener at to.
+func (r *raw) dial(to string) *raw {
+	r.t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(r.addr)}, Timeout: waitFor}
+	c, err := d.Dial("tcp", to)
+	if err != nil {
+		r.t.Fatalf("raw dial: %v", err)
+	}
+	r.t.Cleanup(func() { c.Close() })
+	return &raw{t: r.t, c: c, addr: r.addr}
+}
+
+// sendOpen sends the speaker's OPEN (hold seconds; route refresh).
+func (r *raw) sendOpen(asn uint32, hold uint16) {
+	r.t.Helper()
+	caps := []bgp.ParameterCapabilityInterface{bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapFourOctetASNumber(asn), bgp.NewCapRouteRefresh()}
+	r.send(bgp.NewBGPOpenMessage(uint16(asn), hold, r.addr, []bgp.OptionParameterInterface{bgp.NewOptionParameterCapability(caps)}))
 }
 
 // neighbor is reachmon's configuration for this speaker (hold 3 s).

@@ -85,7 +85,9 @@ func (m *Manager) run(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	close(m.ready)
-	m.log.Info("bgp full_table sessions started", "neighbors", len(m.order), "listener", m.Addr() != nil)
+	if len(m.order) > 0 {
+		m.log.Info("bgp full_table sessions started", "neighbors", len(m.order), "listener", m.Addr() != nil)
+	}
 	<-ctx.Done()
 	m.mu.Lock()
 	m.closeListeners()
@@ -311,12 +313,10 @@ func (m *Manager) reconfigure(cfg config.BGP) error {
 	}
 	m.order = order
 	if running && lnChanged {
-		m.closeListeners()
-		if ownsListener(cfg) {
-			if err := m.listen(m.ctx); err != nil {
-				m.log.Error("bgp full_table listener cannot be reopened after the reload", "err", err)
-			}
-		}
+		// Who owns [bgp]'s listener (reachmon's sessions or the embedded
+		// speaker) changes only at a restart, as listen_port does.
+		m.log.Warn("bgp full_table listener unchanged until reachmon restarts: the reload changes which side listens (a passive full_table neighbor added or removed) or the listen port or addresses",
+			"listening", len(m.lns) > 0)
 	}
 	m.mu.Unlock()
 	for _, p := range removed {

@@ -2,7 +2,11 @@ package session
 
 import (
 	"net"
+	"net/netip"
 	"slices"
+	"strings"
+
+	api "github.com/osrg/gobgp/v3/api"
 
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"testing"
@@ -42,6 +46,12 @@ func TestActiveSessionRoutes(t *testing.T) {
 	}
 	if p := l.peer(key); p.Source != model.SourceBGP || p.Label != "" || p.Feed != "" || p.PeerASN != 64500 || p.Description != "edge" {
 		t.Errorf("peer %+v: want an embedded-like peer", p)
+	}
+	v := l.mgr.Annotate(l.feed.PeersView())
+	if len(v.Peers) != 1 || v.Peers[0].Session == nil || v.Peers[0].Session.Mode != "full_table" ||
+		v.Peers[0].Session.ReceivedPrefixes["ipv4-unicast"] != 3 || v.Peers[0].Session.ReceivedPrefixes["ipv6-unicast"] != 2 ||
+		v.Peers[0].Session.State != "established" || v.Peers[0].Session.HoldTimeSeconds != 9 {
+		t.Errorf("peers document %+v", v.Peers)
 	}
 	g.withdraw("198.18.1.0/24", "2001:db8:100::/48", "203.0.113.0/24")
 	l.waitUntil("withdrawals", func() bool { return len(l.paths(key)) == 1 })
@@ -174,5 +184,212 @@ func TestMaxPrefixes(t *testing.T) {
 	}
 	if !l.logged("exceeded max_prefixes") {
 		t.Error("no log line for the cut")
+	}
+}
+
+func (l *lab) count(s string) int { return strings.Count(l.logs.String(), s) }
+
+// TestCollision: GoBGP and reachmon both connect (reachmon also
+// listens); collision detection keeps one session, by BGP identifier,
+// and it stays up. Run with reachmon's identifier lower and higher than
+// GoBGP's.
+func TestCollision(t *testing.T) {
+	for _, tc := range []struct {
+		name, routerID string
+	}{{"peer-wins", "10.0.0.1"}, {"reachmon-wins", "200.0.0.1"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := freePort(t, localAddr)
+			g := startGoBGP(t, "127.0.0.7", speakerOpts{active: true, listen: true, peerPort: port, routerID: "127.0.0.7"})
+			n := g.neighbor()
+			dummy := config.Neighbor{Address: "127.0.0.77", PeerASN: 64501, Passive: true, FullTable: true} // makes the Manager own the listener
+			l := startLab(t, config.BGP{RouterID: tc.routerID, ListenPort: port, ListenAddresses: []string{localAddr}, Neighbor: []config.Neighbor{n, dummy}})
+			g.announce([]uint32{64500}, "198.18.3.0/24")
+			l.established("127.0.0.7")
+			l.waitUntil("route", func() bool { return len(l.paths("127.0.0.7")) == 1 })
+			time.Sleep(4 * time.Second) // several connect retries of both sides
+			if st := l.status("127.0.0.7"); st.State != StateEstablished || st.Uptime < 4*time.Second {
+				t.Fatalf("session not stable: %+v", st)
+			}
+			if n := l.count("bgp full_table session established"); n != 1 {
+				t.Fatalf("%d sessions established, want 1", n)
+			}
+			if g.state() != api.PeerState_ESTABLISHED {
+				t.Fatalf("GoBGP's side: %v", g.state())
+			}
+			t.Logf("collisions resolved: %d", l.count("connection collision"))
+		})
+	}
+}
+
+// TestRouteRefreshOnWidening: a route dropped as unwatched is asked for
+// again with ROUTE-REFRESH once the watched set widens to cover it.
+func TestRouteRefreshOnWidening(t *testing.T) {
+	g := startGoBGP(t, "127.0.0.8", speakerOpts{})
+	g.announce([]uint32{64500}, "198.18.1.0/24", "203.0.113.0/24")
+	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{g.neighbor()}})
+	l.established("127.0.0.8")
+	l.synced("127.0.0.8")
+	if _, ok := l.paths("127.0.0.8")["203.0.113.0/24"]; ok {
+		t.Fatal("unwatched route kept")
+	}
+	if err := l.feed.SetNameserverAddrs("example.com.", []netip.Addr{netip.MustParseAddr("198.51.100.53"), netip.MustParseAddr("203.0.113.53")}); err != nil {
+		t.Fatal(err)
+	}
+	l.waitUntil("refreshed route", func() bool { _, ok := l.paths("127.0.0.8")["203.0.113.0/24"]; return ok })
+	if !l.logged("route refresh sent") {
+		t.Error("route refresh not logged")
+	}
+	if n := l.count("bgp full_table session established"); n != 1 {
+		t.Errorf("the session was reset (%d establishments)", n)
+	}
+}
+
+// TestResetOnWideningWithoutRouteRefresh: a peer without route refresh
+// is reset (Cease/Administrative Reset) when the watched set widens, and
+// sends its table again on the new session.
+func TestResetOnWideningWithoutRouteRefresh(t *testing.T) {
+	r := startRaw(t, "127.0.0.9")
+	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{r.neighbor(64500)}})
+	r.accept()
+	r.handshake(64500, 90, false)
+	r.send(update([]uint32{64500}, "203.0.113.0/24"))
+	l.established("127.0.0.9")
+	if err := l.feed.SetNameserverAddrs("example.com.", []netip.Addr{netip.MustParseAddr("203.0.113.53")}); err != nil {
+		t.Fatal(err)
+	}
+	m := r.until(bgp.BGP_MSG_NOTIFICATION)
+	if code, sub := notification(m); code != bgp.BGP_ERROR_CEASE || sub != bgp.BGP_ERROR_SUB_ADMINISTRATIVE_RESET {
+		t.Fatalf("notification %d/%d, want cease/administrative reset", code, sub)
+	}
+	r.accept()
+	r.handshake(64500, 90, false)
+	r.send(update([]uint32{64500}, "203.0.113.0/24"))
+	l.waitUntil("route after the reset", func() bool { _, ok := l.paths("127.0.0.9")["203.0.113.0/24"]; return ok })
+	if !l.logged("does not support route refresh") {
+		t.Error("reset not logged")
+	}
+}
+
+// TestMalformedUpdate: an UPDATE with a bad ORIGIN withdraws its routes
+// (RFC 7606 treat-as-withdraw) and the session stays; an UPDATE whose
+// NLRI cannot be parsed ends it with an UPDATE Message Error.
+func TestMalformedUpdate(t *testing.T) {
+	r := startRaw(t, "127.0.0.10")
+	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{r.neighbor(64500)}})
+	r.accept()
+	r.handshake(64500, 90, true)
+	r.send(update([]uint32{64500}, "198.18.1.0/24", "198.18.2.0/24", "2001:db8:100::/48"))
+	l.waitUntil("routes", func() bool { return len(l.paths("127.0.0.10")) == 3 })
+	bad := update([]uint32{64500}, "198.18.1.0/24", "2001:db8:100::/48")
+	bad.Body.(*bgp.BGPUpdate).PathAttributes[0] = bgp.NewPathAttributeOrigin(7)
+	r.send(bad)
+	l.waitUntil("treat-as-withdraw", func() bool { return len(l.paths("127.0.0.10")) == 1 })
+	if st := l.status("127.0.0.10"); st.State != StateEstablished || st.Received[4] != 1 || st.Received[6] != 0 {
+		t.Fatalf("after treat-as-withdraw: %+v", st)
+	}
+	// NLRI of length 33.
+	b := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, bgp.BGP_MSG_UPDATE,
+		0, 0, 0, 0, 33, 10, 0, 0, 0, 1}
+	b[17] = byte(len(b))
+	r.sendBytes(b)
+	m := r.until(bgp.BGP_MSG_NOTIFICATION)
+	if code, _ := notification(m); code != bgp.BGP_ERROR_UPDATE_MESSAGE_ERROR {
+		t.Fatalf("notification code %d, want UPDATE message error", code)
+	}
+	l.waitUntil("peer down", func() bool { return l.peer("127.0.0.10").State == "down" })
+	if !l.logged("UPDATE malformed") || !l.logged("RFC 7606") {
+		t.Error("errors not logged")
+	}
+}
+
+// TestReconfigure: a reload adds and removes full_table neighbors; a
+// changed description keeps the session, a changed hold time resets it.
+func TestReconfigure(t *testing.T) {
+	g1 := startGoBGP(t, "127.0.0.11", speakerOpts{})
+	g2 := startGoBGP(t, "127.0.0.12", speakerOpts{})
+	cfg := config.BGP{ASN: localASN, RouterID: "10.0.0.1", Neighbor: []config.Neighbor{g1.neighbor()}}
+	l := startLab(t, cfg)
+	l.established("127.0.0.11")
+	n1 := g1.neighbor()
+	n1.Description = "renamed"
+	cfg.Neighbor = []config.Neighbor{n1, g2.neighbor()}
+	if err := l.mgr.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	l.established("127.0.0.12")
+	l.waitUntil("description", func() bool { return l.peer("127.0.0.11").Description == "renamed" })
+	if n := l.count("bgp full_table session established"); n != 2 {
+		t.Fatalf("%d establishments, want 2 (the description change must not reset)", n)
+	}
+	n1.HoldTime = config.Duration{Duration: 6 * time.Second}
+	cfg.Neighbor = []config.Neighbor{n1}
+	if err := l.mgr.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	l.waitUntil("127.0.0.12 removed", func() bool { return l.peer("127.0.0.12").Peer == "" })
+	l.waitUntil("127.0.0.11 reset with the new hold time", func() bool {
+		st := l.status("127.0.0.11")
+		return st.State == StateEstablished && st.HoldTime == 6*time.Second
+	})
+	if len(l.mgr.Status()) != 1 {
+		t.Errorf("status %+v", l.mgr.Status())
+	}
+	cfg.Neighbor[0].PasswordEnv = "SESSION_TEST_UNSET_VAR"
+	if err := l.mgr.Reconfigure(cfg); err == nil || !strings.Contains(err.Error(), "127.0.0.11") {
+		t.Errorf("reload with an unreadable password: %v", err)
+	}
+}
+
+// TestCollisionDetection drives a collision: the peer (BGP identifier
+// 127.0.0.13) has reachmon's connection in OpenSent and opens one of its
+// own; the connection opened by the side with the higher identifier
+// stays, the other is closed with Cease/Connection Collision Resolution.
+func TestCollisionDetection(t *testing.T) {
+	for _, tc := range []struct {
+		name, routerID string
+		reachmonWins   bool
+	}{{"peer-wins", "10.0.0.1", false}, {"reachmon-wins", "200.0.0.1", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := freePort(t, localAddr)
+			r := startRaw(t, "127.0.0.13")
+			n := r.neighbor(64500)
+			n.HoldTime = config.Duration{Duration: 30 * time.Second}
+			dummy := config.Neighbor{Address: "127.0.0.77", PeerASN: 64501, Passive: true, FullTable: true}
+			l := startLab(t, config.BGP{RouterID: tc.routerID, ListenPort: port, ListenAddresses: []string{localAddr}, Neighbor: []config.Neighbor{n, dummy}})
+			r.accept() // reachmon's connection: A
+			if m := r.next(); m.Header.Type != bgp.BGP_MSG_OPEN {
+				t.Fatalf("A: type %d, want OPEN", m.Header.Type)
+			}
+			b := r.dial(l.mgr.Addr().String()) // the peer's connection: B
+			if m := b.next(); m.Header.Type != bgp.BGP_MSG_OPEN {
+				t.Fatalf("B: type %d, want OPEN", m.Header.Type)
+			}
+			b.sendOpen(64500, 30)
+			m := b.next()
+			if tc.reachmonWins {
+				if code, sub := notification(m); m.Header.Type != bgp.BGP_MSG_NOTIFICATION || code != bgp.BGP_ERROR_CEASE || sub != bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION {
+					t.Fatalf("B: %+v, want cease/collision", m)
+				}
+				r.sendOpen(64500, 30)
+				r.send(bgp.NewBGPKeepAliveMessage())
+				if m := r.until(bgp.BGP_MSG_KEEPALIVE); m == nil {
+					t.Fatal("A: no keepalive")
+				}
+			} else {
+				if m.Header.Type != bgp.BGP_MSG_KEEPALIVE {
+					t.Fatalf("B: type %d, want KEEPALIVE", m.Header.Type)
+				}
+				if m := r.next(); m.Header.Type != bgp.BGP_MSG_NOTIFICATION {
+					t.Fatalf("A: type %d, want NOTIFICATION", m.Header.Type)
+				} else if code, sub := notification(m); code != bgp.BGP_ERROR_CEASE || sub != bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION {
+					t.Fatalf("A: notification %d/%d, want cease/collision", code, sub)
+				}
+				b.send(bgp.NewBGPKeepAliveMessage())
+			}
+			l.established("127.0.0.13")
+			if !l.logged("connection collision resolved by BGP identifier") {
+				t.Error("collision not logged")
+			}
+		})
 	}
 }
