@@ -26,6 +26,7 @@ import (
 	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/bgp/session"
 	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/evaluate"
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/syncbuf"
 )
@@ -384,6 +385,45 @@ func runFullTableLab(t *testing.T, ns string) {
 	if da.Source != dc.Source || da.Feed != dc.Feed || da.Reason != dc.Reason || da.Routes != dc.Routes {
 		t.Errorf("a lost full_table session is reported unlike a lost embedded one:\n full_table %+v\n embedded   %+v", da, dc)
 	}
+	// The incidents the evaluator makes of these events: the lost
+	// full_table session's are the lost embedded session's, word for
+	// word once the peers' names are swapped (and how each initial
+	// table ended, below).
+	var peers []evaluate.Peer
+	for _, n := range cfg.Neighbor {
+		peers = append(peers, evaluate.Peer{Name: n.Name(), ASN: n.PeerASN, Description: n.Description})
+	}
+	evl := evaluate.New(config.Evaluate{}, evaluate.Targets{Vantage: "lab", Prefixes: watch.Prefixes, Peers: peers})
+	for _, e := range ev.all() {
+		evl.Apply(e)
+	}
+	evl.Tick(time.Now().Add(time.Hour))
+	about := func(addr, asn, desc string) []string {
+		var out []string
+		for _, inc := range evl.Open() {
+			text := fmt.Sprintf("%s %s %s %s | %s |", inc.Kind, inc.Severity, inc.SubjectKind, inc.Subject, inc.RootCause)
+			for _, e := range inc.Evidence {
+				text += " " + e.Text + ";"
+			}
+			if !strings.Contains(text, addr) {
+				continue
+			}
+			// How the initial table ended may differ: the full_table
+			// session asks for End-of-RIB (graceful restart capability),
+			// BIRD sends none to GoBGP, whose sessions end it by the
+			// initial-sync timeout.
+			out = append(out, strings.NewReplacer(addr, "PEER", asn, "ASN", desc, "DESC",
+				"(End-of-RIB)", "(SYNC)", "(initial-sync timeout)", "(SYNC)").Replace(text))
+		}
+		slices.Sort(out)
+		return out
+	}
+	incA, incC := about(ftBirdA, "65010", "bird A"), about(ftBirdC, "65030", "bird C")
+	if len(incC) == 0 || !slices.Equal(incA, incC) {
+		t.Errorf("incidents of the lost full_table session differ from the lost embedded session's:\n full_table %q\n embedded   %q", incA, incC)
+	}
+	t.Logf("incidents of each lost session: %q", incC)
+
 	expectLost := map[string][]uint32{ftBirdB: pathB}
 	waitFor(t, 10*time.Second, "the lost peers' paths unknown", func() (bool, string) {
 		g := pathsOf()
