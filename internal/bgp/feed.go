@@ -286,7 +286,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		return err
 	}
 	f.log.Info("bgp feed started", "asn", f.cfg.ASN, "router_id", f.cfg.RouterID,
-		"neighbors", len(neighbors), "listen_port", f.cfg.ListenPort,
+		"neighbors", len(neighbors), "listen_port", f.cfg.ListenPort, "listener_to_full_table", f.cfg.FullTableListener(),
 		"prefixes", len(ws.prefixes), "addresses", len(ws.addrs))
 
 	runCtx, cancel := context.WithCancel(ctx)
