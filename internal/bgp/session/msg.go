@@ -83,6 +83,9 @@ func codeText(code, sub uint8) string {
 	return strings.ToLower(s)
 }
 
+// minLength is each message type's least length (RFC 4271 4, RFC 2918 3).
+var minLength = map[uint8]int{msgOpen: 29, msgUpdate: 23, msgNotification: 21, msgKeepalive: 19, msgRouteRefresh: 23}
+
 // readMessage reads one BGP message: the 19-byte header (marker all ones,
 // a length between 19 and maxMessage and the type's minimum) and the
 // body, into buf (grown as needed). It returns the type and the body.
@@ -101,8 +104,7 @@ func readMessage(r io.Reader, buf []byte) (typ uint8, body []byte, err error) {
 	}
 	n := int(binary.BigEndian.Uint16(hdr[16:18]))
 	typ = hdr[18]
-	min := map[uint8]int{msgOpen: 29, msgUpdate: 23, msgNotification: 21, msgKeepalive: 19, msgRouteRefresh: 23}
-	want, known := min[typ]
+	want, known := minLength[typ]
 	switch {
 	case !known:
 		e := notify(codeHeader, subBadType, "message type %d is unknown", typ)
