@@ -77,6 +77,13 @@ func (w *syncBuf) String() string {
 // full_table neighbors.
 func startLab(t testing.TB, cfg config.BGP, opts ...func(*Manager)) *lab {
 	t.Helper()
+	return startLabGated(t, cfg, nil, opts...)
+}
+
+// startLabGated is startLab with the Manager behind gate (nil: none); it
+// does not wait for Ready.
+func startLabGated(t testing.TB, cfg config.BGP, gate chan struct{}, opts ...func(*Manager)) *lab {
+	t.Helper()
 	l := &lab{t: t, reg: prometheus.NewRegistry(), logs: &syncBuf{}}
 	log := slog.New(slog.NewTextHandler(l.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ch := make(chan model.Event, 1<<14)
@@ -104,6 +111,9 @@ func startLab(t testing.TB, cfg config.BGP, opts ...func(*Manager)) *lab {
 	}
 	for _, o := range opts {
 		o(m)
+	}
+	if gate != nil {
+		m.SetGate(gate)
 	}
 	l.feed, l.mgr = f, m
 	ctx, cancel := context.WithCancel(context.Background())
@@ -140,6 +150,9 @@ func startLab(t testing.TB, cfg config.BGP, opts ...func(*Manager)) *lab {
 			t.Logf("logs:\n%s", l.logs.String())
 		}
 	})
+	if gate != nil {
+		return l
+	}
 	select {
 	case <-m.Ready():
 	case <-time.After(waitFor):

@@ -98,6 +98,7 @@ type Manager struct {
 	// refresh is reset because the watched set widened.
 	minReset time.Duration
 	ready    chan struct{}
+	gate     <-chan struct{}
 
 	mu    sync.Mutex
 	cfg   config.BGP
@@ -151,6 +152,13 @@ func (m *Manager) Addr() net.Addr {
 	}
 	return m.lns[0].Addr()
 }
+
+// SetGate makes Run wait, before it listens or connects, until gate is
+// closed (call it before Run): the daemon closes it once the first
+// discovery has found the nameserver addresses, so that the neighbors'
+// tables are filtered with the whole watched set and not asked for again
+// right away.
+func (m *Manager) SetGate(gate <-chan struct{}) { m.gate = gate }
 
 // Ready is closed once Run has opened its listener (or has started
 // without one).

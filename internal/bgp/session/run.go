@@ -68,6 +68,20 @@ func (m *Manager) localID() netip.Addr {
 }
 
 func (m *Manager) run(ctx context.Context) error {
+	if m.gate != nil {
+		select {
+		case <-m.gate:
+		default:
+			if len(m.order) > 0 {
+				m.log.Info("bgp full_table sessions wait for the first discovery of the nameserver addresses")
+			}
+			select {
+			case <-m.gate:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
 	m.mu.Lock()
 	if m.ctx != nil {
 		m.mu.Unlock()

@@ -393,3 +393,17 @@ func TestCollisionDetection(t *testing.T) {
 		})
 	}
 }
+
+// TestGate: with a gate, the Manager neither connects nor listens until
+// it is closed.
+func TestGate(t *testing.T) {
+	g := startGoBGP(t, "127.0.0.14", speakerOpts{})
+	gate := make(chan struct{})
+	l := startLabGated(t, config.BGP{Neighbor: []config.Neighbor{g.neighbor()}}, gate)
+	time.Sleep(1500 * time.Millisecond)
+	if st := g.state(); st == api.PeerState_ESTABLISHED || st == api.PeerState_OPENSENT || st == api.PeerState_OPENCONFIRM {
+		t.Fatalf("a session before the gate opened: %v", st)
+	}
+	close(gate)
+	l.established("127.0.0.14")
+}
