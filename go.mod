@@ -2,6 +2,12 @@ module github.com/reachmon/reachmon
 
 go 1.26.0
 
+// Go 1.24+ opens listeners as Multipath TCP where the kernel has it, and
+// an MPTCP socket refuses TCP_MD5SIG (ENOPROTOOPT): GoBGP's listener and
+// reachmon's own would then accept BGP peers without their TCP-MD5 key.
+// BGP sessions are plain TCP.
+godebug multipathtcp=0
+
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/coder/websocket v1.8.14
