@@ -96,9 +96,10 @@ type Manager struct {
 	now func() time.Time
 	// minReset bounds how often a session whose peer has no route
 	// refresh is reset because the watched set widened.
-	minReset time.Duration
-	ready    chan struct{}
-	gate     <-chan struct{}
+	minReset  time.Duration
+	ready     chan struct{}
+	readyOnce sync.Once
+	gate      <-chan struct{}
 
 	mu    sync.Mutex
 	cfg   config.BGP

@@ -72,7 +72,10 @@ func (m *Manager) run(ctx context.Context) error {
 		select {
 		case <-m.gate:
 		default:
-			if len(m.order) > 0 {
+			m.mu.Lock()
+			n := len(m.order)
+			m.mu.Unlock()
+			if n > 0 {
 				m.log.Info("bgp full_table sessions wait for the first discovery of the nameserver addresses")
 			}
 			select {
@@ -97,10 +100,11 @@ func (m *Manager) run(ctx context.Context) error {
 	for _, key := range m.order {
 		m.startPeer(m.peers[key])
 	}
+	n := len(m.order)
 	m.mu.Unlock()
-	close(m.ready)
-	if len(m.order) > 0 {
-		m.log.Info("bgp full_table sessions started", "neighbors", len(m.order), "listener", m.Addr() != nil)
+	m.readyOnce.Do(func() { close(m.ready) })
+	if n > 0 {
+		m.log.Info("bgp full_table sessions started", "neighbors", n, "listener", m.Addr() != nil)
 	}
 	<-ctx.Done()
 	m.mu.Lock()
@@ -116,8 +120,11 @@ func (m *Manager) run(ctx context.Context) error {
 	m.wg.Wait()
 	m.mu.Lock()
 	m.ctx = nil
+	n = len(m.order)
 	m.mu.Unlock()
-	m.log.Info("bgp full_table sessions stopped")
+	if n > 0 {
+		m.log.Info("bgp full_table sessions stopped")
+	}
 	return nil
 }
 
