@@ -145,6 +145,7 @@ func (p *peer) dial(ctx context.Context, timeout time.Duration) {
 		}
 		return nil
 	}}
+	d.SetMultipathTCP(false) // an MPTCP socket refuses TCP_MD5SIG
 	if n.LocalAddress != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(n.LocalAddress)}
 	}

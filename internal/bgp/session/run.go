@@ -154,7 +154,9 @@ func (m *Manager) listen(ctx context.Context) error {
 		if ip, err := netip.ParseAddr(a); err == nil && ip.Is6() && !ip.Is4In6() {
 			network = "tcp6"
 		}
-		ln, err := (&net.ListenConfig{}).Listen(ctx, network, net.JoinHostPort(a, port))
+		lc := &net.ListenConfig{}
+		lc.SetMultipathTCP(false) // an MPTCP socket refuses TCP_MD5SIG
+		ln, err := lc.Listen(ctx, network, net.JoinHostPort(a, port))
 		if err != nil {
 			if defaulted && network == "tcp6" && len(lns) > 0 {
 				m.log.Warn("bgp full_table listener: no IPv6 listener", "err", err)
