@@ -258,6 +258,8 @@ type speakerOpts struct {
 	families []*api.Family
 	// noGR leaves graceful restart off: GoBGP then sends no End-of-RIB.
 	noGR bool
+	// peer is reachmon's address as GoBGP's neighbor (default localAddr).
+	peer string
 }
 
 func startGoBGP(t testing.TB, addr string, o speakerOpts) *gobgp {
@@ -267,6 +269,9 @@ func startGoBGP(t testing.TB, addr string, o speakerOpts) *gobgp {
 	}
 	if o.routerID == "" {
 		o.routerID = addr
+		if a := netip.MustParseAddr(addr); a.Is6() {
+			o.routerID = "192.0.2.66"
+		}
 	}
 	if o.hold == 0 {
 		o.hold = 9
@@ -274,7 +279,10 @@ func startGoBGP(t testing.TB, addr string, o speakerOpts) *gobgp {
 	if o.families == nil {
 		o.families = []*api.Family{family4, family6}
 	}
-	g := &gobgp{t: t, s: server.NewBgpServer(server.LoggerOption(discard{})), asn: o.asn, addr: addr, peer: localAddr}
+	if o.peer == "" {
+		o.peer = localAddr
+	}
+	g := &gobgp{t: t, s: server.NewBgpServer(server.LoggerOption(discard{})), asn: o.asn, addr: addr, peer: o.peer}
 	listen := int32(-1)
 	if !o.active || o.listen {
 		g.port = freePort(t, addr)
@@ -288,7 +296,7 @@ func startGoBGP(t testing.TB, addr string, o speakerOpts) *gobgp {
 		t.Fatalf("gobgp start: %v", err)
 	}
 	p := &api.Peer{
-		Conf:      &api.PeerConf{NeighborAddress: localAddr, PeerAsn: localASN, AuthPassword: o.password},
+		Conf:      &api.PeerConf{NeighborAddress: o.peer, PeerAsn: localASN, AuthPassword: o.password},
 		Transport: &api.Transport{PassiveMode: !o.active, LocalAddress: addr},
 		Timers:    &api.Timers{Config: &api.TimersConfig{HoldTime: o.hold, KeepaliveInterval: o.hold / 3, ConnectRetry: 1, IdleHoldTimeAfterReset: 1}},
 	}

@@ -405,3 +405,20 @@ func TestGate(t *testing.T) {
 	close(gate)
 	l.established("127.0.0.14")
 }
+
+// TestIPv6Transport: a session over IPv6 (::1 both ends), with the hop
+// limit of a directly connected eBGP peer set on the IPv6 socket.
+func TestIPv6Transport(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	g := startGoBGP(t, "::1", speakerOpts{peer: "::1"})
+	g.announce([]uint32{64500}, "2001:db8:100::/48", "198.18.1.0/24")
+	n := g.neighbor()
+	n.LocalAddress = "::1"
+	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{n}})
+	l.established("::1")
+	l.waitUntil("routes over IPv6 transport", func() bool { return len(l.paths("::1")) == 2 })
+}
