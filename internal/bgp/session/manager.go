@@ -101,6 +101,8 @@ type Manager struct {
 	readyOnce sync.Once
 	gate      <-chan struct{}
 
+	// mu guards what follows; a peer's mu may be taken while holding it,
+	// never the other way round.
 	mu    sync.Mutex
 	cfg   config.BGP
 	id    netip.Addr
