@@ -54,7 +54,7 @@ type Daemon struct {
 	feed    *bgp.Feed
 	ris     *bgp.RISLive  // nil without [ris_live]
 	bmp     *bmp.Station  // nil without [bmp]
-	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate)
+	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate); BMP and full_table sessions wait for it
 	events  chan model.Event
 
 	// sessions runs the full_table neighbors' own BGP sessions (nil
@@ -152,8 +152,13 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}
-	if cfg.BMP.Enabled() {
+	if cfg.BMP.Enabled() || len(session.FullTableNeighbors(cfg.BGP)) > 0 {
 		d.bmpGate = make(chan struct{})
+	}
+	if d.sessions != nil && d.bmpGate != nil {
+		d.sessions.SetGate(d.bmpGate)
+	}
+	if cfg.BMP.Enabled() {
 		d.bmp = bmp.New(cfg.BMP, d.feed.NewSource(model.SourceBMP), bmp.Options{Logger: log, Registerer: wrapped, Gate: d.bmpGate})
 	}
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
@@ -240,6 +245,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.bmp != nil {
 		g.Go(func() error { return d.bmp.Run(ctx) })
+	}
+	if d.bmpGate != nil {
 		g.Go(func() error { d.openBMPGate(ctx); return nil })
 	}
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
@@ -482,10 +489,12 @@ const (
 	bmpGateMax    = 2 * time.Minute
 )
 
-// openBMPGate lets the BMP station read once every zone had its first
-// discovery (or after bmpGateMax): routers' initial tables are then
-// filtered with the nameserver addresses found. A later widening resets
-// a router's session instead (bmp.Options.MinReset).
+// openBMPGate lets the BMP station read, and the full_table sessions
+// connect, once every zone had its first discovery (or after
+// bmpGateMax): routers' initial tables are then filtered with the
+// nameserver addresses found. A later widening resets a router's session
+// instead (bmp.Options.MinReset), and makes a full_table session ask for
+// its neighbor's table again (route refresh).
 func (d *Daemon) openBMPGate(ctx context.Context) {
 	defer close(d.bmpGate)
 	start := time.Now()

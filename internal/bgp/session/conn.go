@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	rbgp "github.com/reachmon/reachmon/internal/bgp"
+	"github.com/reachmon/reachmon/internal/bgp/wire"
 )
 
 // Connection states, in FSM order.
@@ -409,9 +410,9 @@ func (c *conn) established() string {
 	}
 }
 
-// announce, withdraw and endOfRIB take an UPDATE's prefixes: every one
+// Announce, Withdraw and EndOfRIB take an UPDATE's prefixes: every one
 // is counted (max_prefixes), the watched ones go to the state.
-func (c *conn) announce(pfx netip.Prefix, family int, a *attrs) {
+func (c *conn) Announce(pfx netip.Prefix, family int, a *wire.Attrs) {
 	if c.recv.add(pfx) && c.cut == 0 {
 		if max := c.p.maxPrefixes.Load(); max > 0 && c.recv.count(family) > int(max) {
 			c.cut = family
@@ -422,12 +423,12 @@ func (c *conn) announce(pfx netip.Prefix, family int, a *attrs) {
 		return
 	}
 	c.kept++
-	x := a.route()
+	x := a.Route()
 	x.Prefix = pfx
 	c.p.m.src.Route(c.p.key, c.t, x)
 }
 
-func (c *conn) withdraw(pfx netip.Prefix, family int) {
+func (c *conn) Withdraw(pfx netip.Prefix, family int) {
 	c.recv.remove(pfx)
 	if !c.watched(pfx) {
 		c.filtered++
@@ -437,9 +438,9 @@ func (c *conn) withdraw(pfx netip.Prefix, family int) {
 	c.p.m.src.Route(c.p.key, c.t, rbgp.Route{Prefix: pfx, Withdraw: true})
 }
 
-func (c *conn) endOfRIB(family int) {
+func (c *conn) EndOfRIB(family int) {
 	c.p.log.Info("bgp full_table End-of-RIB", "family", family, "prefixes", c.recv.count(family))
 	c.p.m.src.EndOfRIB(c.p.key, c.t, family)
 }
 
-var _ updateSink = (*conn)(nil)
+var _ wire.Sink = (*conn)(nil)

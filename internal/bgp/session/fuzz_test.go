@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+
+	"github.com/reachmon/reachmon/internal/bgp/wire"
 )
 
 // countSink records what decodeUpdate hands over.
@@ -15,24 +17,24 @@ type countSink struct {
 	eor       []int
 }
 
-func (s *countSink) announce(p netip.Prefix, family int, a *attrs) {
-	if !p.IsValid() || familyOf(p) != family || a == nil {
+func (s *countSink) Announce(p netip.Prefix, family int, a *wire.Attrs) {
+	if !p.IsValid() || wire.Family(p) != family || a == nil {
 		panic("bad announcement")
 	}
-	_ = a.route()
+	_ = a.Route()
 	s.set.add(p)
 	s.announced++
 }
 
-func (s *countSink) withdraw(p netip.Prefix, family int) {
-	if !p.IsValid() || familyOf(p) != family {
+func (s *countSink) Withdraw(p netip.Prefix, family int) {
+	if !p.IsValid() || wire.Family(p) != family {
 		panic("bad withdrawal")
 	}
 	s.set.remove(p)
 	s.withdrawn++
 }
 
-func (s *countSink) endOfRIB(family int) { s.eor = append(s.eor, family) }
+func (s *countSink) EndOfRIB(family int) { s.eor = append(s.eor, family) }
 
 func body(m *bgp.BGPMessage) []byte {
 	b, err := m.Serialize()
@@ -83,8 +85,8 @@ func TestDecodeUpdate(t *testing.T) {
 	var wd []netip.Prefix
 	var eor []int
 	s := sinkFuncs{
-		a: func(p netip.Prefix, _ int, a *attrs) {
-			r := a.route()
+		a: func(p netip.Prefix, _ int, a *wire.Attrs) {
+			r := a.Route()
 			ann = append(ann, got{p, r.Origin, append([]uint32(nil), r.ASPath...), r.NextHop})
 		},
 		w: func(p netip.Prefix, _ int) { wd = append(wd, p) },
@@ -114,11 +116,11 @@ func TestDecodeUpdate(t *testing.T) {
 }
 
 type sinkFuncs struct {
-	a func(netip.Prefix, int, *attrs)
+	a func(netip.Prefix, int, *wire.Attrs)
 	w func(netip.Prefix, int)
 	e func(int)
 }
 
-func (s sinkFuncs) announce(p netip.Prefix, f int, a *attrs) { s.a(p, f, a) }
-func (s sinkFuncs) withdraw(p netip.Prefix, f int)           { s.w(p, f) }
-func (s sinkFuncs) endOfRIB(f int)                           { s.e(f) }
+func (s sinkFuncs) Announce(p netip.Prefix, f int, a *wire.Attrs) { s.a(p, f, a) }
+func (s sinkFuncs) Withdraw(p netip.Prefix, f int)                { s.w(p, f) }
+func (s sinkFuncs) EndOfRIB(f int)                                { s.e(f) }

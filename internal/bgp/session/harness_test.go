@@ -77,6 +77,13 @@ func (w *syncBuf) String() string {
 // full_table neighbors.
 func startLab(t testing.TB, cfg config.BGP, opts ...func(*Manager)) *lab {
 	t.Helper()
+	return startLabGated(t, cfg, nil, opts...)
+}
+
+// startLabGated is startLab with the Manager behind gate (nil: none); it
+// does not wait for Ready.
+func startLabGated(t testing.TB, cfg config.BGP, gate chan struct{}, opts ...func(*Manager)) *lab {
+	t.Helper()
 	l := &lab{t: t, reg: prometheus.NewRegistry(), logs: &syncBuf{}}
 	log := slog.New(slog.NewTextHandler(l.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ch := make(chan model.Event, 1<<14)
@@ -104,6 +111,9 @@ func startLab(t testing.TB, cfg config.BGP, opts ...func(*Manager)) *lab {
 	}
 	for _, o := range opts {
 		o(m)
+	}
+	if gate != nil {
+		m.SetGate(gate)
 	}
 	l.feed, l.mgr = f, m
 	ctx, cancel := context.WithCancel(context.Background())
@@ -140,6 +150,9 @@ func startLab(t testing.TB, cfg config.BGP, opts ...func(*Manager)) *lab {
 			t.Logf("logs:\n%s", l.logs.String())
 		}
 	})
+	if gate != nil {
+		return l
+	}
 	select {
 	case <-m.Ready():
 	case <-time.After(waitFor):
@@ -245,6 +258,8 @@ type speakerOpts struct {
 	families []*api.Family
 	// noGR leaves graceful restart off: GoBGP then sends no End-of-RIB.
 	noGR bool
+	// peer is reachmon's address as GoBGP's neighbor (default localAddr).
+	peer string
 }
 
 func startGoBGP(t testing.TB, addr string, o speakerOpts) *gobgp {
@@ -254,6 +269,9 @@ func startGoBGP(t testing.TB, addr string, o speakerOpts) *gobgp {
 	}
 	if o.routerID == "" {
 		o.routerID = addr
+		if a := netip.MustParseAddr(addr); a.Is6() {
+			o.routerID = "192.0.2.66"
+		}
 	}
 	if o.hold == 0 {
 		o.hold = 9
@@ -261,7 +279,10 @@ func startGoBGP(t testing.TB, addr string, o speakerOpts) *gobgp {
 	if o.families == nil {
 		o.families = []*api.Family{family4, family6}
 	}
-	g := &gobgp{t: t, s: server.NewBgpServer(server.LoggerOption(discard{})), asn: o.asn, addr: addr, peer: localAddr}
+	if o.peer == "" {
+		o.peer = localAddr
+	}
+	g := &gobgp{t: t, s: server.NewBgpServer(server.LoggerOption(discard{})), asn: o.asn, addr: addr, peer: o.peer}
 	listen := int32(-1)
 	if !o.active || o.listen {
 		g.port = freePort(t, addr)
@@ -275,7 +296,7 @@ func startGoBGP(t testing.TB, addr string, o speakerOpts) *gobgp {
 		t.Fatalf("gobgp start: %v", err)
 	}
 	p := &api.Peer{
-		Conf:      &api.PeerConf{NeighborAddress: localAddr, PeerAsn: localASN, AuthPassword: o.password},
+		Conf:      &api.PeerConf{NeighborAddress: o.peer, PeerAsn: localASN, AuthPassword: o.password},
 		Transport: &api.Transport{PassiveMode: !o.active, LocalAddress: addr},
 		Timers:    &api.Timers{Config: &api.TimersConfig{HoldTime: o.hold, KeepaliveInterval: o.hold / 3, ConnectRetry: 1, IdleHoldTimeAfterReset: 1}},
 	}

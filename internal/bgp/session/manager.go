@@ -96,9 +96,13 @@ type Manager struct {
 	now func() time.Time
 	// minReset bounds how often a session whose peer has no route
 	// refresh is reset because the watched set widened.
-	minReset time.Duration
-	ready    chan struct{}
+	minReset  time.Duration
+	ready     chan struct{}
+	readyOnce sync.Once
+	gate      <-chan struct{}
 
+	// mu guards what follows; a peer's mu may be taken while holding it,
+	// never the other way round.
 	mu    sync.Mutex
 	cfg   config.BGP
 	id    netip.Addr
@@ -151,6 +155,13 @@ func (m *Manager) Addr() net.Addr {
 	}
 	return m.lns[0].Addr()
 }
+
+// SetGate makes Run wait, before it listens or connects, until gate is
+// closed (call it before Run): the daemon closes it once the first
+// discovery has found the nameserver addresses, so that the neighbors'
+// tables are filtered with the whole watched set and not asked for again
+// right away.
+func (m *Manager) SetGate(gate <-chan struct{}) { m.gate = gate }
 
 // Ready is closed once Run has opened its listener (or has started
 // without one).

@@ -16,7 +16,7 @@ import (
 
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 
-	rbgp "github.com/reachmon/reachmon/internal/bgp"
+	"github.com/reachmon/reachmon/internal/bgp/wire"
 )
 
 // Message types (RFC 4271 4.1, RFC 2918).
@@ -83,6 +83,9 @@ func codeText(code, sub uint8) string {
 	return strings.ToLower(s)
 }
 
+// minLength is each message type's least length (RFC 4271 4, RFC 2918 3).
+var minLength = map[uint8]int{msgOpen: 29, msgUpdate: 23, msgNotification: 21, msgKeepalive: 19, msgRouteRefresh: 23}
+
 // readMessage reads one BGP message: the 19-byte header (marker all ones,
 // a length between 19 and maxMessage and the type's minimum) and the
 // body, into buf (grown as needed). It returns the type and the body.
@@ -101,8 +104,7 @@ func readMessage(r io.Reader, buf []byte) (typ uint8, body []byte, err error) {
 	}
 	n := int(binary.BigEndian.Uint16(hdr[16:18]))
 	typ = hdr[18]
-	min := map[uint8]int{msgOpen: 29, msgUpdate: 23, msgNotification: 21, msgKeepalive: 19, msgRouteRefresh: 23}
-	want, known := min[typ]
+	want, known := minLength[typ]
 	switch {
 	case !known:
 		e := notify(codeHeader, subBadType, "message type %d is unknown", typ)
@@ -273,46 +275,6 @@ func decodeNotification(body []byte) string {
 	return s
 }
 
-// updateSink receives what an UPDATE says, in reachmon's types. announce
-// and withdraw are called for every unicast prefix, watched or not (the
-// session counts them); a.route describes the announcement, built on
-// the first call only (an UPDATE of unwatched prefixes costs no AS path).
-type updateSink interface {
-	announce(p netip.Prefix, family int, a *attrs)
-	withdraw(p netip.Prefix, family int)
-	endOfRIB(family int)
-}
-
-// attrs are an UPDATE's attributes; route turns them into the
-// announcement's rbgp.Route (Prefix unset) once.
-type attrs struct {
-	asPath  *bgp.PathAttributeAsPath
-	as4Path *bgp.PathAttributeAs4Path
-	nextHop netip.Addr
-	built   bool
-	r       rbgp.Route
-}
-
-func (a *attrs) route() rbgp.Route {
-	if !a.built {
-		a.built = true
-		if a.asPath != nil {
-			a.r.ASPath, a.r.Origin = asPath(a.asPath.Value)
-		}
-		if a.as4Path != nil {
-			if as4, _ := asPath4(a.as4Path.Value); len(as4) > 0 && len(as4) <= len(a.r.ASPath) {
-				// RFC 6793: a 2-octet speaker upstream carried AS_TRANS in
-				// AS_PATH and the real trailing ASNs in AS4_PATH.
-				a.r.ASPath = append(a.r.ASPath[:len(a.r.ASPath)-len(as4)], as4...)
-				a.r.Origin = as4[len(as4)-1]
-			}
-		}
-	}
-	r := a.r
-	r.NextHop = a.nextHop
-	return r
-}
-
 // updateResult says how an UPDATE was handled.
 type updateResult struct {
 	// attrError is an attribute error handled as RFC 7606 says (the
@@ -326,11 +288,11 @@ type updateResult struct {
 var unicast = map[bgp.RouteFamily]bgp.BGPAddPathMode{bgp.RF_IPv4_UC: bgp.BGP_ADD_PATH_NONE, bgp.RF_IPv6_UC: bgp.BGP_ADD_PATH_NONE}
 
 // decodeUpdate decodes one UPDATE's body and hands every unicast prefix
-// to sink; an error is a notifyError (the session ends). Errors RFC 7606
+// (or its End-of-RIB) to sink (wire.Walk); an error is a notifyError (the session ends). Errors RFC 7606
 // allows to survive make the UPDATE a withdrawal of its routes
 // (treat-as-withdraw) or drop the bad attribute. A panic inside GoBGP's
 // decoder is an UPDATE error too.
-func decodeUpdate(body []byte, ebgp bool, sink updateSink) (res updateResult, err error) {
+func decodeUpdate(body []byte, ebgp bool, sink wire.Sink) (res updateResult, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = notify(codeUpdate, bgp.BGP_ERROR_SUB_MALFORMED_ATTRIBUTE_LIST, "UPDATE could not be parsed: %v", r)
@@ -375,119 +337,8 @@ func decodeUpdate(body []byte, ebgp bool, sink updateSink) (res updateResult, er
 	if withdrawAll {
 		u = bgp.TreatAsWithdraw(u)
 	}
-	if eor, rf := u.IsEndOfRib(); eor {
-		switch rf {
-		case bgp.RF_IPv4_UC:
-			sink.endOfRIB(4)
-		case bgp.RF_IPv6_UC:
-			sink.endOfRIB(6)
-		}
-		return res, nil
-	}
-	a := &attrs{}
-	var nh4 netip.Addr
-	for _, x := range u.PathAttributes {
-		switch v := x.(type) {
-		case *bgp.PathAttributeAsPath:
-			a.asPath = v
-		case *bgp.PathAttributeAs4Path:
-			a.as4Path = v
-		case *bgp.PathAttributeNextHop:
-			if nh, ok := netip.AddrFromSlice(v.Value); ok {
-				nh4 = nh.Unmap()
-			}
-		}
-	}
-	for _, w := range u.WithdrawnRoutes {
-		if p := prefixOf(w); p.IsValid() {
-			sink.withdraw(p, 4)
-		}
-	}
-	for _, x := range u.PathAttributes {
-		switch v := x.(type) {
-		case *bgp.PathAttributeMpReachNLRI:
-			nh, _ := netip.AddrFromSlice(v.Nexthop)
-			a.nextHop = nh.Unmap()
-			for _, n := range v.Value {
-				if p := prefixOf(n); p.IsValid() {
-					sink.announce(p, familyOf(p), a)
-				}
-			}
-		case *bgp.PathAttributeMpUnreachNLRI:
-			for _, n := range v.Value {
-				if p := prefixOf(n); p.IsValid() {
-					sink.withdraw(p, familyOf(p))
-				}
-			}
-		}
-	}
-	a.nextHop = nh4
-	for _, n := range u.NLRI {
-		if p := prefixOf(n); p.IsValid() {
-			sink.announce(p, 4, a)
-		}
-	}
+	wire.Walk(u, sink)
 	return res, nil
-}
-
-func familyOf(p netip.Prefix) int {
-	if p.Addr().Is4() {
-		return 4
-	}
-	return 6
-}
-
-// prefixOf is an IPv4 or IPv6 unicast NLRI's prefix (invalid for others).
-func prefixOf(n bgp.AddrPrefixInterface) netip.Prefix {
-	var ip net.IP
-	var l uint8
-	v6 := false
-	switch v := n.(type) {
-	case *bgp.IPAddrPrefix:
-		ip, l = v.Prefix, v.Length
-	case *bgp.IPv6AddrPrefix:
-		ip, l, v6 = v.Prefix, v.Length, true
-	default:
-		return netip.Prefix{}
-	}
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return netip.Prefix{}
-	}
-	if !v6 {
-		a = a.Unmap()
-	}
-	p, err := a.Prefix(int(l))
-	if err != nil {
-		return netip.Prefix{}
-	}
-	return p
-}
-
-// asPath flattens AS_PATH segments; the origin is the last AS of a final
-// AS_SEQUENCE (0 when the path ends in a set or is empty).
-func asPath(segs []bgp.AsPathParamInterface) (path []uint32, origin uint32) {
-	last := uint8(0)
-	for _, s := range segs {
-		as := s.GetAS()
-		path = append(path, as...)
-		if len(as) > 0 {
-			last = s.GetType()
-			origin = as[len(as)-1]
-		}
-	}
-	if last != bgp.BGP_ASPATH_ATTR_TYPE_SEQ {
-		origin = 0
-	}
-	return path, origin
-}
-
-func asPath4(segs []*bgp.As4PathParam) ([]uint32, uint32) {
-	in := make([]bgp.AsPathParamInterface, 0, len(segs))
-	for _, s := range segs {
-		in = append(in, s)
-	}
-	return asPath(in)
 }
 
 // clean bounds a peer-supplied string for logs and the API: printable

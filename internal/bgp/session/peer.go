@@ -128,9 +128,11 @@ func (p *peer) run(ctx context.Context) {
 // dial opens an outgoing connection (TCP-MD5 and TTL set before the
 // SYN) and runs the session on it.
 func (p *peer) dial(ctx context.Context, timeout time.Duration) {
+	asn := p.m.cfgASN() // before p.mu: the lock order is Manager.mu, then peer.mu
 	p.mu.Lock()
-	n, pw, ebgp := p.n, p.password, p.n.PeerASN != p.m.cfgASN()
+	n, pw := p.n, p.password
 	p.mu.Unlock()
+	ebgp := n.PeerASN != asn
 	d := net.Dialer{Timeout: timeout, Control: func(network, _ string, c syscall.RawConn) error {
 		v6 := network == "tcp6"
 		if pw != "" {
@@ -145,6 +147,7 @@ func (p *peer) dial(ctx context.Context, timeout time.Duration) {
 		}
 		return nil
 	}}
+	d.SetMultipathTCP(false) // an MPTCP socket refuses TCP_MD5SIG
 	if n.LocalAddress != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(n.LocalAddress)}
 	}
@@ -217,12 +220,13 @@ func (p *peer) setState(s string) {
 // one opened by the side with the higher BGP identifier stays. It
 // returns the error that closes c, or nil (having closed the other).
 func (p *peer) collide(c *conn, remoteID netip.Addr) *notifyError {
+	local := p.m.localID() // before p.mu: the lock order is Manager.mu, then peer.mu
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.est != nil {
 		return notify(codeCease, subCollision, "connection collision: a session with the peer is already established")
 	}
-	localWins := p.m.localID().Compare(remoteID) > 0
+	localWins := local.Compare(remoteID) > 0
 	for o := range p.pending {
 		if o == c || o.outgoing == c.outgoing {
 			continue
@@ -233,9 +237,9 @@ func (p *peer) collide(c *conn, remoteID netip.Addr) *notifyError {
 			keep = o
 		}
 		if keep == o {
-			return notify(codeCease, subCollision, "connection collision resolved by BGP identifier (local %s, peer %s): the other connection stays", p.m.localID(), remoteID)
+			return notify(codeCease, subCollision, "connection collision resolved by BGP identifier (local %s, peer %s): the other connection stays", local, remoteID)
 		}
-		go o.close(codeCease, subCollision, fmt.Sprintf("connection collision resolved by BGP identifier (local %s, peer %s): the other connection stays", p.m.localID(), remoteID))
+		go o.close(codeCease, subCollision, fmt.Sprintf("connection collision resolved by BGP identifier (local %s, peer %s): the other connection stays", local, remoteID))
 	}
 	return nil
 }

@@ -68,6 +68,23 @@ func (m *Manager) localID() netip.Addr {
 }
 
 func (m *Manager) run(ctx context.Context) error {
+	if m.gate != nil {
+		select {
+		case <-m.gate:
+		default:
+			m.mu.Lock()
+			n := len(m.order)
+			m.mu.Unlock()
+			if n > 0 {
+				m.log.Info("bgp full_table sessions wait for the first discovery of the nameserver addresses")
+			}
+			select {
+			case <-m.gate:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
 	m.mu.Lock()
 	if m.ctx != nil {
 		m.mu.Unlock()
@@ -83,10 +100,11 @@ func (m *Manager) run(ctx context.Context) error {
 	for _, key := range m.order {
 		m.startPeer(m.peers[key])
 	}
+	n := len(m.order)
 	m.mu.Unlock()
-	close(m.ready)
-	if len(m.order) > 0 {
-		m.log.Info("bgp full_table sessions started", "neighbors", len(m.order), "listener", m.Addr() != nil)
+	m.readyOnce.Do(func() { close(m.ready) })
+	if n > 0 {
+		m.log.Info("bgp full_table sessions started", "neighbors", n, "listener", m.Addr() != nil)
 	}
 	<-ctx.Done()
 	m.mu.Lock()
@@ -102,8 +120,11 @@ func (m *Manager) run(ctx context.Context) error {
 	m.wg.Wait()
 	m.mu.Lock()
 	m.ctx = nil
+	n = len(m.order)
 	m.mu.Unlock()
-	m.log.Info("bgp full_table sessions stopped")
+	if n > 0 {
+		m.log.Info("bgp full_table sessions stopped")
+	}
 	return nil
 }
 
@@ -133,7 +154,9 @@ func (m *Manager) listen(ctx context.Context) error {
 		if ip, err := netip.ParseAddr(a); err == nil && ip.Is6() && !ip.Is4In6() {
 			network = "tcp6"
 		}
-		ln, err := (&net.ListenConfig{}).Listen(ctx, network, net.JoinHostPort(a, port))
+		lc := &net.ListenConfig{}
+		lc.SetMultipathTCP(false) // an MPTCP socket refuses TCP_MD5SIG
+		ln, err := lc.Listen(ctx, network, net.JoinHostPort(a, port))
 		if err != nil {
 			if defaulted && network == "tcp6" && len(lns) > 0 {
 				m.log.Warn("bgp full_table listener: no IPv6 listener", "err", err)
