@@ -600,8 +600,8 @@ func runFullTableMD5Lab(t *testing.T) {
 }
 
 // md5Probe reports whether this kernel accepts TCP_MD5SIG on a listening
-// socket (some kernels accept it on a plain socket, refuse it on a
-// listener, and a BGP session needs both ends).
+// socket as reachmon opens it (an MPTCP socket refuses it: go.mod sets
+// godebug multipathtcp=0 for that).
 func md5Probe() error {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
