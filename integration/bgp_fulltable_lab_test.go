@@ -110,6 +110,9 @@ const ftGoBGPConf = `
 //     route by route, and the session counted every prefix received;
 //     both ends connect actively (gobgpd to reachmon's listener, reachmon
 //     to gobgpd's port), and the collision leaves one stable session;
+//   - the watched set widens (a nameserver address inside a route no one
+//     watched): the route arrives from gobgpd by a route refresh,
+//     without a session reset;
 //   - BIRD B's non-best path to a watched prefix changes its AS path,
 //     is withdrawn and comes back, also in quick flaps: the per-peer view
 //     is exact after each step, the best peers' paths untouched;
@@ -296,6 +299,40 @@ func runFullTableLab(t *testing.T, ns string) {
 	// (GoBGP resolves a collision itself when its FSM has left Active,
 	// by closing one of the two); what must hold is one stable session.
 	t.Logf("reachmon saw an incoming connection from gobgpd: %v, an outgoing one: %v", in, out)
+
+	// 6. No Adj-RIB-In: when the watched set widens (discovery finds a
+	// nameserver address inside a route nobody watched), the session
+	// asks gobgpd for its table again (ROUTE-REFRESH) and the route
+	// arrives without a session reset.
+	var extra fulltable.Route
+	for _, r := range table.V4 {
+		if _, ok := want[r.Prefix]; !ok && r.Prefix.Bits() == 24 {
+			extra = r
+			break
+		}
+	}
+	nsAddr := extra.Prefix.Addr().Next()
+	ups := countEvents(ev.all(), 0, peerEv(model.PeerUp, ftGoBGP))
+	if err := feed.SetNameserverAddrs("lab.", []netip.Addr{nsAddr}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "gobgpd's route to the newly watched "+nsAddr.String()+" after a route refresh", func() (bool, string) {
+		v, err := feed.Routes(nsAddr.String())
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, r := range v.Routes {
+			for _, p := range r.Paths {
+				if r.Prefix == extra.Prefix && p.Peer == ftGoBGP && p.Origin == extra.Origin {
+					return true, ""
+				}
+			}
+		}
+		return false, fmt.Sprintf("%+v", v.Routes)
+	})
+	if n := countEvents(ev.all(), 0, peerEv(model.PeerUp, ftGoBGP)); n != ups {
+		t.Errorf("gobgpd's session was reset to widen the watched set (%d ups, was %d); gobgpd supports route refresh", n, ups)
+	}
 
 	// 2. BIRD B's non-best path flaps; the per-peer view is exact.
 	pathsOf := func() map[string][]uint32 {
