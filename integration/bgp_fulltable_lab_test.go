@@ -116,6 +116,8 @@ const ftGoBGPConf = `
 //   - BIRD B's non-best path to a watched prefix changes its AS path,
 //     is withdrawn and comes back, also in quick flaps: the per-peer view
 //     is exact after each step, the best peers' paths untouched;
+//   - reloads move BIRD B between the full_table speaker and the
+//     embedded one, the other sessions untouched;
 //   - BIRD A (full_table) and BIRD C (ordinary, embedded GoBGP) are
 //     stopped with SIGSTOP (by pid) at once: both sessions are lost by
 //     hold timer expiry, their routes become unknown (no withdrawals),
@@ -483,6 +485,42 @@ func runFullTableLab(t *testing.T, ns string) {
 	ev.wait(t, k, 60*time.Second, "BIRD A synced again", peerEv(model.PeerSynced, ftBirdA))
 	ev.wait(t, k, 60*time.Second, "BIRD C synced again", peerEv(model.PeerSynced, ftBirdC))
 	expect("all paths back after SIGCONT", pathB)
+
+	// 7. Reloads move BIRD B (active) to the embedded speaker and back,
+	// in the order `reachmon run` applies them (feed, then Manager): its
+	// path is carried by one speaker at a time, the others' sessions stay.
+	reload := func(what string, c config.BGP, viaSession bool) {
+		t.Helper()
+		r := len(ev.all())
+		if _, err := feed.Reconfigure(c.Neighbor, watch, []string{"lab."}); err != nil {
+			t.Fatalf("%s: feed: %v", what, err)
+		}
+		if err := mgr.Reconfigure(c); err != nil {
+			t.Fatalf("%s: manager: %v", what, err)
+		}
+		ev.wait(t, r, 30*time.Second, what+": BIRD B synced", peerEv(model.PeerSynced, ftBirdB))
+		expect(what+": BIRD B's path", pathB)
+		inSession := false
+		for _, st := range mgr.Status() {
+			inSession = inSession || (st.Peer == ftBirdB && st.State == session.StateEstablished)
+		}
+		if inSession != viaSession {
+			t.Errorf("%s: BIRD B's session in the full_table speaker: %v, want %v", what, inSession, viaSession)
+		}
+		for _, p := range []string{ftBirdA, ftGoBGP, ftBirdC} {
+			if n := countEvents(ev.all(), r, peerEv(model.PeerDown, p)); n != 0 {
+				t.Errorf("%s: the unchanged neighbor %s went down", what, p)
+			}
+		}
+	}
+	ordinary := cfg
+	ordinary.Neighbor = slices.Clone(cfg.Neighbor)
+	ordinary.Neighbor[2].FullTable = false
+	if ordinary.Neighbor[2].Address != ftBirdB || ordinary.FullTableListener() != cfg.FullTableListener() {
+		t.Fatal("test bug: neighbor 2 is not BIRD B, or the listener would change hands")
+	}
+	reload("BIRD B moved to the embedded speaker", ordinary, false)
+	reload("BIRD B moved back to full_table", cfg, true)
 }
 
 // waitFor polls cond (every 50 ms, at most timeout) and fails with its
