@@ -42,6 +42,9 @@ const (
 
 	ftPasswordEnv = "REACHMON_FTLAB_PASSWORD"
 	ftFlapPrefix  = "198.18.40.0/24"
+	// ftGoBGPProxyPort is where reachmon connects to reach gobgpd: a
+	// relay that holds the connection back (startDelayRelay).
+	ftGoBGPProxyPort = 1179
 	// ftTableRoutes is the size of the table gobgpd sends (IPv4).
 	ftTableRoutes = 150_000
 )
@@ -109,7 +112,9 @@ const ftGoBGPConf = `
 //     the peers view shows it synced with exactly the watched routes,
 //     route by route, and the session counted every prefix received;
 //     both ends connect actively (gobgpd to reachmon's listener, reachmon
-//     to gobgpd's port), and the collision leaves one stable session;
+//     to gobgpd's port through a relay that holds its connection back
+//     3 s), and the collision, resolved by reachmon every run, leaves one
+//     stable session;
 //   - the watched set widens (a nameserver address inside a route no one
 //     watched): the route arrives from gobgpd by a route refresh,
 //     without a session reset;
@@ -186,7 +191,7 @@ func runFullTableLab(t *testing.T, ns string) {
 		InitialSyncTimeout: config.Duration{Duration: 2 * time.Second},
 		Neighbor: []config.Neighbor{
 			{Address: ftBirdA, PeerASN: 65010, Passive: true, FullTable: true, MultihopTTL: 2, HoldTime: hold3, Description: "bird A"},
-			{Address: ftGoBGP, PeerASN: 65020, FullTable: true, LocalAddress: ftReachmon, ConnectRetry: retry1, Description: "gobgpd"},
+			{Address: ftGoBGP, Port: ftGoBGPProxyPort, PeerASN: 65020, FullTable: true, LocalAddress: ftReachmon, ConnectRetry: retry1, Description: "gobgpd"},
 			{Address: ftBirdB, PeerASN: 65011, FullTable: true, LocalAddress: ftReachmon, MultihopTTL: 2, ConnectRetry: retry1, Description: "bird B"},
 			{Address: ftBirdC, PeerASN: 65030, LocalAddress: ftReachmon, MultihopTTL: 2, HoldTime: hold3, ConnectRetry: retry1, Description: "bird C"},
 		},
@@ -203,20 +208,13 @@ func runFullTableLab(t *testing.T, ns string) {
 		watch.Prefixes = append(watch.Prefixes, model.WatchedPrefix{Prefix: w.Prefix, Origins: []uint32{w.Origin}})
 	}
 	// Both ends connect: gobgpd (connect-retry 1 s) to reachmon's
-	// listener, reachmon to gobgpd's port. gobgpd is stopped while the
-	// Manager starts, so that reachmon's connection waits in OpenSent
-	// for gobgpd's OPEN and gobgpd, once continued, both answers it and
-	// connects itself: two connections, one session (RFC 4271 6.8).
-	if err := syscall.Kill(gd.Pid(), syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	gdPid := gd.Pid()
-	t.Cleanup(func() { _ = syscall.Kill(gdPid, syscall.SIGCONT) })
+	// listener, reachmon to gobgpd through a relay that forwards to
+	// gobgpd's port only after 3 s. So reachmon's own connection waits in
+	// OpenSent when gobgpd's arrives: a connection collision (RFC 4271
+	// 6.8) that reachmon resolves by BGP identifier, every run.
+	startDelayRelay(t, netip.AddrPortFrom(netip.MustParseAddr(ftGoBGP), ftGoBGPProxyPort),
+		netip.AddrPortFrom(netip.MustParseAddr(ftGoBGP), 179), netip.MustParseAddr(ftReachmon), 3*time.Second)
 	feed, mgr, ev, logs := startFullTableFeed(t, cfg, watch)
-	time.Sleep(2 * time.Second)
-	if err := syscall.Kill(gd.Pid(), syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
 	peerEv := func(kind model.PeerEventKind, peer string) func(model.Event) bool {
 		return func(e model.Event) bool {
 			p, ok := e.(model.PeerEvent)
@@ -290,17 +288,13 @@ func runFullTableLab(t *testing.T, ns string) {
 	if out := strings.ToLower(gd.CLI(t, "neighbor", ftReachmon)); !strings.Contains(out, "bgp state = established") || !strings.Contains(out, "flops = 0") {
 		t.Errorf("gobgpd's view of the session:\n%s", out)
 	}
-	in, out := false, false
+	collided := false
 	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "peer="+ftGoBGP+" ") {
-			in = in || strings.Contains(l, "outgoing=false")
-			out = out || strings.Contains(l, "outgoing=true")
-		}
+		collided = collided || strings.Contains(l, "peer="+ftGoBGP+" ") && strings.Contains(l, "collision")
 	}
-	// Which connections met depends on gobgpd's scheduling after SIGCONT
-	// (GoBGP resolves a collision itself when its FSM has left Active,
-	// by closing one of the two); what must hold is one stable session.
-	t.Logf("reachmon saw an incoming connection from gobgpd: %v, an outgoing one: %v", in, out)
+	if !collided {
+		t.Errorf("reachmon logged no connection collision with gobgpd (both ends connected):\n%s", logs.String())
+	}
 
 	// 6. No Adj-RIB-In: when the watched set widens (discovery finds a
 	// nameserver address inside a route nobody watched), the session
@@ -698,4 +692,41 @@ func md5Probe() error {
 		return err
 	}
 	return serr
+}
+
+// startDelayRelay accepts TCP connections on listen and, after delay,
+// relays each to target from the address from (so that the target sees
+// the original peer's address); it stops when the test ends.
+func startDelayRelay(t *testing.T, listen, target netip.AddrPort, from netip.Addr, delay time.Duration) {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				select {
+				case <-done:
+					return
+				case <-time.After(delay):
+				}
+				d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0)), Timeout: 5 * time.Second}
+				u, err := d.Dial("tcp", target.String())
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go func() { _, _ = io.Copy(u, c); u.Close() }()
+				_, _ = io.Copy(c, u)
+			}()
+		}
+	}()
 }
