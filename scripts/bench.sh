@@ -387,7 +387,8 @@ EOF
 
 # bench_bgp: a generated full table (900k IPv4 + 200k IPv6 routes) sent
 # over one loopback session to gobgpd v3.37.0 alone and to `reachmon run`
-# watching 10,000 prefixes, plus two comparison receivers (bench/bgp).
+# watching 10,000 prefixes (the neighbor ordinary, then full_table), plus
+# two comparison receivers (bench/bgp).
 # One sub-benchmark per receiver, each run once per round (-benchtime 1x).
 bench_bgp() {
 	local out="$RESULTS/bgp" md="$WORK/bgp.md" st="$WORK/bgp.stats"
@@ -401,12 +402,20 @@ bench_bgp() {
 	local rounds=("$out"/round-*.txt)
 	stats "${rounds[@]}" >"$st"
 	local g=BenchmarkIngest/gobgpd r=BenchmarkIngest/reachmon e=BenchmarkIngest/embedded-policy p=BenchmarkIngest/parse-filter
-	local rr re rp rc rce peak ok_rate ok_rss feedline
+	local ft=BenchmarkIngest/reachmon-full_table
+	local rr re rp rc rce peak ok_rate ok_rss feedline fr fc fpk fst ok_frate ok_fpeak ok_fsteady
 	rr=$(ratios "$r" "$g" routes/s "${rounds[@]}")
 	re=$(ratios "$e" "$g" routes/s "${rounds[@]}")
 	rp=$(ratios "$p" "$g" routes/s "${rounds[@]}")
 	rc=$(ratios "$r" "$g" cpu-s "${rounds[@]}")
 	rce=$(ratios "$e" "$g" cpu-s "${rounds[@]}")
+	fr=$(ratios "$ft" "$g" routes/s "${rounds[@]}")
+	fc=$(ratios "$ft" "$g" cpu-s "${rounds[@]}")
+	fpk=$(ratios "$ft" "$g" peak-MiB "${rounds[@]}")
+	fst=$(ratios "$ft" "$g" steady-MiB "${rounds[@]}")
+	ok_frate=$(awk -v a="${fr%% *}" 'BEGIN { print (a != "nan" && a + 0 >= 0.9) ? "met" : "NOT met" }')
+	ok_fpeak=$(awk -v a="${fpk%% *}" 'BEGIN { print (a != "nan" && a + 0 <= 0.5) ? "met" : "NOT met" }')
+	ok_fsteady=$(awk -v a="${fst%% *}" 'BEGIN { print (a != "nan" && a + 0 <= 0.4) ? "met" : "NOT met" }')
 	peak=$(getstat "$st" "$r" peak-MiB med)
 	ok_rate=$(awk -v a="${rr%% *}" 'BEGIN { print (a != "nan" && a + 0 >= 0.9) ? "met" : "NOT met" }')
 	ok_rss=$(awk -v a="$peak" 'BEGIN { print (a != "nan" && a + 0 < 150) ? "met" : "NOT met" }')
@@ -432,7 +441,10 @@ Method (\`bench/bgp\`, run by \`scripts/bench.sh bgp\`):
   **gobgpd** v3.37.0 alone (plain config: one passive neighbor, IPv4+IPv6 unicast, no policy);
   **reachmon** = \`reachmon run\` with \`[bgp]\` (one passive neighbor) and 10,000 \`[[prefix]]\`
   entries (half of them routes of the feed, with their origin; half not in the feed), no zones
-  or resolvers, log level info. For comparison only (not reachmon; \`bench/bgp/alt_test.go\`):
+  or resolvers, log level info; **reachmon full_table** = the same with the neighbor marked
+  \`full_table = true\` (reachmon's own BGP session, \`internal/bgp/session\`: each UPDATE is
+  decoded and filtered as it is read, no GoBGP server, no Adj-RIB-In).
+  For comparison only (not reachmon; \`bench/bgp/alt_test.go\`):
   **embedded-policy** = GoBGP v3.37.0 as a library with the same import policy
   (10,000 prefix-set entries, default reject), no table watch, only an End-of-RIB watch;
   **parse-filter** = no GoBGP RIB at all: a minimal session that decodes each UPDATE with
@@ -447,8 +459,10 @@ Method (\`bench/bgp\`, run by \`scripts/bench.sh bgp\`):
   *send s*: until the sender had written everything (GoBGP reads ahead into an unbounded
   queue). *CPU s*: the receiver's CPU (all threads, GC included) during the ingest.
 - Checked after each ingest: gobgpd's \`gobgp neighbor\` received = every route; reachmon's
-  \`/api/v1/peers\` synced with exactly the expected number of watched routes; the comparison
-  receivers likewise. *peak*: VmHWM; *steady*: VmRSS 3 s after the ingest; *idle*: VmRSS
+  \`/api/v1/peers\` synced with exactly the expected number of watched routes; for reachmon
+  full_table also \`/api/v1/routes\` route by route: the sender's path to every route of the
+  feed inside a watched prefix, with the origin sent and the sender's AS first, and no other
+  (the per-peer view is exact); the comparison receivers likewise (counts). *peak*: VmHWM; *steady*: VmRSS 3 s after the ingest; *idle*: VmRSS
   before the session.
 - ${ROUNDS} rounds (\`-benchtime 1x\`), medians over the rounds; ratios taken within each
   round. Raw output: \`${out#"$ROOT"/}/raw.txt\`.
@@ -458,8 +472,9 @@ $(machine "$out")
 |---|---:|---:|---:|---:|---:|---:|---:|---:|
 EOF
 		local n
-		for n in "$g" "$r" "$e" "$p"; do
-			printf '| %s | %s (%s–%s) | %s (%s–%s) | %s | %s | %s | %s (%s–%s) | %s | %s |\n' "${n#BenchmarkIngest/}" \
+		for n in "$g" "$r" "$ft" "$e" "$p"; do
+			local label="${n#BenchmarkIngest/}"
+			printf '| %s | %s (%s–%s) | %s (%s–%s) | %s | %s | %s | %s (%s–%s) | %s | %s |\n' "${label/-full_table/ full_table}" \
 				"$(f1 "$n" ingest-s med)" "$(f1 "$n" ingest-s min)" "$(f1 "$n" ingest-s max)" \
 				"$(num "$(getstat "$st" "$n" routes/s med)")" "$(num "$(getstat "$st" "$n" routes/s min)")" "$(num "$(getstat "$st" "$n" routes/s max)")" \
 				"$(f1 "$n" eor-s med)" "$(f1 "$n" send-s med)" "$(f1 "$n" cpu-s med)" \
@@ -471,6 +486,8 @@ EOF
 Ratios of ingest rate (routes/s) to gobgpd alone, median of the per-round ratios:
 
 - reachmon: $(fmt_ratio "$rr"); CPU used, reachmon / gobgpd: $(fmt_ratio "$rc").
+- reachmon full_table: $(fmt_ratio "$fr"); CPU used: $(fmt_ratio "$fc"); peak RSS / gobgpd's
+  peak: $(fmt_ratio "$fpk"); steady RSS / gobgpd's steady: $(fmt_ratio "$fst").
 - embedded-policy (GoBGP library + the same import policy, no table watch): $(fmt_ratio "$re");
   CPU used: $(fmt_ratio "$rce").
 - parse-filter (no GoBGP RIB): $(fmt_ratio "$rp").
@@ -479,6 +496,11 @@ Targets:
 
 - reachmon ingests at least 90% as fast as gobgpd alone: **${ok_rate}** (${rr%% *}×).
 - reachmon's peak RSS under 150 MB: **${ok_rss}** (median peak $(num "$peak") MiB).
+- Issue 17, reachmon with the neighbor marked \`full_table = true\` (medians of the per-round
+  ratios to gobgpd alone): ingest rate at least 0.9×: **${ok_frate}** (${fr%% *}×); peak RSS at
+  most 0.5× gobgpd's peak: **${ok_fpeak}** (${fpk%% *}×); steady RSS at most 0.4× gobgpd's
+  steady: **${ok_fsteady}** (${fst%% *}×); per-peer view exact: checked route by route after
+  every ingest (a mismatch fails the run).
 EOF
 		findings_link bgp
 	} >"$md"

@@ -260,7 +260,10 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	variants := []variant{
 		{"gobgpd", func(tb testing.TB, d string) receiver { return startGoBGPD(tb, d) }},
-		{"reachmon", func(tb testing.TB, d string) receiver { return startReachmon(tb, d, t) }},
+		{"reachmon", func(tb testing.TB, d string) receiver { return startReachmon(tb, d, t, false) }},
+		// The same with the neighbor marked full_table = true: reachmon's
+		// own session (internal/bgp/session) instead of GoBGP's server.
+		{"reachmon-full_table", func(tb testing.TB, d string) receiver { return startReachmon(tb, d, t, true) }},
 		// For comparison (alt_test.go): not reachmon, the floor of an
 		// embedded GoBGP with the same policy, and a design without
 		// GoBGP's RIB.

@@ -2,8 +2,11 @@
 // a generated table (900,000 IPv4 and 200,000 IPv6 routes by default) is
 // sent over one loopback session to gobgpd v3.37.0 alone (plain
 // configuration, no policy) and to `reachmon run` watching 10,000
-// prefixes, in the same process one after the other, measuring time from
-// Established to the end of ingest, routes per second and RSS.
+// prefixes, once with an ordinary neighbor (the embedded GoBGP speaker) and
+// once with the neighbor marked full_table = true (reachmon's own session;
+// its per-peer view is then checked route by route), in the same process
+// one after the other, measuring time from Established to the end of
+// ingest, routes per second and RSS.
 //
 // The package holds no code of its own: everything is in its _test.go
 // files. Run it through scripts/bench.sh bgp (make bench), which repeats

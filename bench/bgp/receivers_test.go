@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/reachmon/reachmon/bench/benchutil"
+	"github.com/reachmon/reachmon/bench/fulltable"
 	"github.com/reachmon/reachmon/integration/bgplab"
 	"github.com/reachmon/reachmon/integration/lab"
 )
@@ -133,31 +135,35 @@ type reachmon struct {
 	p          *benchutil.Daemon
 	port, http int
 	client     *http.Client
+	// fullTable: the neighbor is marked full_table = true (reachmon's
+	// own session, no GoBGP); verify then checks every watched route.
+	fullTable bool
 }
 
 func reachmonBinary(tb testing.TB) string { return benchutil.ReachmonBinary(tb, "BENCH_BGP_REACHMON") }
 
 // reachmonConfig is the configuration `reachmon run` gets: the BGP
-// speaker with one passive neighbor (the sender) and the watched
-// prefixes, no zones or resolvers (the DNS side stays idle).
-func reachmonConfig(dir string, port, httpPort int, t *table) string {
+// speaker with one passive neighbor (the sender; full_table = true when
+// fullTable) and the watched prefixes, no zones or resolvers (the DNS
+// side stays idle).
+func reachmonConfig(dir string, port, httpPort int, t *table, fullTable bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "vantage = \"bench\"\nlisten = \"127.0.0.1:%d\"\nstate_dir = %q\n\n", httpPort, filepath.Join(dir, "state"))
 	fmt.Fprintf(&b, "[log]\nlevel = \"info\"\nformat = \"text\"\n\n")
 	fmt.Fprintf(&b, "[bgp]\nasn = %d\nrouter_id = \"127.0.0.1\"\nlisten_port = %d\nlisten_addresses = [\"127.0.0.1\"]\n\n", receiverAS, port)
-	fmt.Fprintf(&b, "[[bgp.neighbor]]\naddress = %q\npeer_asn = %d\npassive = true\ndescription = \"bench sender\"\n\n", senderAddr, senderAS)
+	fmt.Fprintf(&b, "[[bgp.neighbor]]\naddress = %q\npeer_asn = %d\npassive = true\ndescription = \"bench sender\"\nfull_table = %t\n\n", senderAddr, senderAS, fullTable)
 	for _, w := range t.Watched {
 		fmt.Fprintf(&b, "[[prefix]]\nprefix = %q\norigins = [%d]\n", w.Prefix.String(), w.Origin)
 	}
 	return b.String()
 }
 
-func startReachmon(tb testing.TB, dir string, t *table) *reachmon {
+func startReachmon(tb testing.TB, dir string, t *table, fullTable bool) *reachmon {
 	tb.Helper()
 	bin := reachmonBinary(tb)
-	r := &reachmon{port: benchutil.FreePort(tb), http: benchutil.FreePort(tb), client: &http.Client{Timeout: 5 * time.Second}}
+	r := &reachmon{port: benchutil.FreePort(tb), http: benchutil.FreePort(tb), client: &http.Client{Timeout: 5 * time.Second}, fullTable: fullTable}
 	conf := filepath.Join(dir, "reachmon.toml")
-	if err := os.WriteFile(conf, []byte(reachmonConfig(dir, r.port, r.http, t)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(reachmonConfig(dir, r.port, r.http, t, fullTable)), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	p, err := startProc(dir, "reachmon", nil, bin, "run", "--config", conf)
@@ -235,7 +241,76 @@ func (r *reachmon) verify(t *table) (string, error) {
 		if !p.Synced || p.Routes != t.Imported {
 			return msg, fmt.Errorf("%s", msg)
 		}
+		if r.fullTable {
+			// The per-peer view, route by route: the count alone would
+			// not show a route kept with the wrong origin or path.
+			if err := r.verifyRoutes(t); err != nil {
+				return msg, err
+			}
+			msg += "; every watched route's prefix, origin and first AS in /api/v1/routes as sent"
+		}
 		return msg, nil
 	}
 	return "", fmt.Errorf("reachmon: peer %s not in /api/v1/peers", senderAddr)
+}
+
+// verifyRoutes compares /api/v1/routes with the table: the sender's path
+// to every route of the feed inside a watched prefix, with its origin and
+// the sender's AS first, and nothing else.
+func (r *reachmon) verifyRoutes(t *table) error {
+	want := map[netip.Prefix]uint32{}
+	watched := map[netip.Prefix]bool{}
+	for _, w := range t.Watched {
+		watched[w.Prefix] = true
+	}
+	for _, l := range [][]fulltable.Route{t.V4, t.V6} {
+		for _, rt := range l {
+			for bits := rt.Prefix.Bits(); bits >= 0; bits-- {
+				if watched[netip.PrefixFrom(rt.Prefix.Addr(), bits).Masked()] {
+					want[rt.Prefix] = rt.Origin
+					break
+				}
+			}
+		}
+	}
+	resp, err := r.client.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/routes", r.http))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Routes []struct {
+			Prefix netip.Prefix `json:"prefix"`
+			Paths  []struct {
+				Peer   string   `json:"peer"`
+				Origin uint32   `json:"origin"`
+				ASPath []uint32 `json:"as_path"`
+			} `json:"paths"`
+		} `json:"routes"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return fmt.Errorf("/api/v1/routes: %w", err)
+	}
+	got := 0
+	for _, rt := range v.Routes {
+		for _, p := range rt.Paths {
+			if p.Peer != senderAddr {
+				return fmt.Errorf("/api/v1/routes: %s from unknown peer %s", rt.Prefix, p.Peer)
+			}
+			o, ok := want[rt.Prefix]
+			switch {
+			case !ok:
+				return fmt.Errorf("/api/v1/routes: %s is not a watched route of the feed", rt.Prefix)
+			case p.Origin != o:
+				return fmt.Errorf("/api/v1/routes: %s origin AS%d, sent AS%d", rt.Prefix, p.Origin, o)
+			case len(p.ASPath) == 0 || p.ASPath[0] != senderAS:
+				return fmt.Errorf("/api/v1/routes: %s AS path %v does not start with the sender's AS%d", rt.Prefix, p.ASPath, senderAS)
+			}
+			got++
+		}
+	}
+	if got != len(want) || got != t.Imported {
+		return fmt.Errorf("/api/v1/routes: %d paths, want %d (table: %d imported)", got, len(want), t.Imported)
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/reachmon/reachmon/internal/api"
 	"github.com/reachmon/reachmon/internal/bgp"
 	"github.com/reachmon/reachmon/internal/bgp/bmp"
+	"github.com/reachmon/reachmon/internal/bgp/session"
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
 	"github.com/reachmon/reachmon/internal/evaluate"
@@ -53,8 +54,12 @@ type Daemon struct {
 	feed    *bgp.Feed
 	ris     *bgp.RISLive  // nil without [ris_live]
 	bmp     *bmp.Station  // nil without [bmp]
-	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate)
+	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate); BMP and full_table sessions wait for it
 	events  chan model.Event
+
+	// sessions runs the full_table neighbors' own BGP sessions (nil
+	// without [bgp]).
+	sessions *session.Manager
 
 	// The evaluator is owned by the consume goroutine; readers see only
 	// the published status and the store (which has its own lock).
@@ -133,14 +138,27 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	if cfg.BGP.Enabled() {
+		// Always with [bgp], so that a reload can add full_table
+		// neighbors; without any it only waits.
+		d.sessions, err = session.NewManager(cfg.BGP, d.feed.NewSource(model.SourceBGP), log, wrapped)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
 	if cfg.RISLive != nil {
 		d.ris, err = d.feed.NewRISLive(*cfg.RISLive, bgp.RISLiveOptions{Logger: log, Registerer: wrapped})
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
 	}
-	if cfg.BMP.Enabled() {
+	if cfg.BMP.Enabled() || len(session.FullTableNeighbors(cfg.BGP)) > 0 {
 		d.bmpGate = make(chan struct{})
+	}
+	if d.sessions != nil && d.bmpGate != nil {
+		d.sessions.SetGate(d.bmpGate)
+	}
+	if cfg.BMP.Enabled() {
 		d.bmp = bmp.New(cfg.BMP, d.feed.NewSource(model.SourceBMP), bmp.Options{Logger: log, Registerer: wrapped, Gate: d.bmpGate})
 	}
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
@@ -189,7 +207,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.srv.Handle(api.Prefix, api.Handler(api.Sources{
 		Status:      d.pub.Load,
 		Incidents:   store.View,
-		Peers:       d.feed.PeersView,
+		Peers:       d.peersView,
 		Routes:      d.feed.RoutesView,
 		Nameservers: d.sched.AuthServers,
 		Silences:    d.silences,
@@ -222,8 +240,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.ris != nil {
 		g.Go(func() error { return d.ris.Run(ctx) })
 	}
+	if d.sessions != nil {
+		g.Go(func() error { return d.sessions.Run(ctx) })
+	}
 	if d.bmp != nil {
 		g.Go(func() error { return d.bmp.Run(ctx) })
+	}
+	if d.bmpGate != nil {
 		g.Go(func() error { d.openBMPGate(ctx); return nil })
 	}
 	g.Go(func() error { d.watchNameservers(ctx); return nil })
@@ -466,10 +489,12 @@ const (
 	bmpGateMax    = 2 * time.Minute
 )
 
-// openBMPGate lets the BMP station read once every zone had its first
-// discovery (or after bmpGateMax): routers' initial tables are then
-// filtered with the nameserver addresses found. A later widening resets
-// a router's session instead (bmp.Options.MinReset).
+// openBMPGate lets the BMP station read, and the full_table sessions
+// connect, once every zone had its first discovery (or after
+// bmpGateMax): routers' initial tables are then filtered with the
+// nameserver addresses found. A later widening resets a router's session
+// instead (bmp.Options.MinReset), and makes a full_table session ask for
+// its neighbor's table again (route refresh).
 func (d *Daemon) openBMPGate(ctx context.Context) {
 	defer close(d.bmpGate)
 	start := time.Now()
@@ -486,6 +511,16 @@ func (d *Daemon) openBMPGate(ctx context.Context) {
 	case <-ctx.Done():
 	case <-time.After(bmpGateSettle):
 	}
+}
+
+// peersView is the /api/v1/peers document: the feed's peers, the
+// full_table ones with their session.
+func (d *Daemon) peersView() bgp.PeersView {
+	v := d.feed.PeersView()
+	if d.sessions != nil {
+		v = d.sessions.Annotate(v)
+	}
+	return v
 }
 
 // Registry returns the metrics registry (for tests).

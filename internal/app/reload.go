@@ -174,6 +174,11 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 			// of it (it logged why): report it, the rest stands.
 			errs = append(errs, err)
 		}
+		if d.sessions != nil {
+			if err := d.sessions.Reconfigure(eff.BGP); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		res.Changed = appendChange(res.Changed, "bgp neighbors", ch.Added, ch.Removed)
 		if len(ch.Reset) > 0 {
 			res.Changed = append(res.Changed, "bgp neighbors: reset "+strings.Join(ch.Reset, ", "))
@@ -216,6 +221,11 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 	return res, nil
 }
 
+// listenerOwnerKey is what restartNeeded names when a reload would move
+// [bgp]'s listener between the embedded GoBGP speaker and the full_table
+// speaker (config.BGP.FullTableListener).
+const listenerOwnerKey = "bgp.neighbor (a passive full_table neighbor added or removed: the listener changes hands)"
+
 // restartNeeded lists the keys that differ between the running and the
 // new configuration but cannot change without a restart.
 func restartNeeded(old, new *config.Config) []string {
@@ -237,6 +247,7 @@ func restartNeeded(old, new *config.Config) []string {
 	add("bgp.listen_port", old.BGP.ListenPort != new.BGP.ListenPort)
 	add("bgp.listen_addresses", !slices.Equal(old.BGP.ListenAddresses, new.BGP.ListenAddresses))
 	add("bgp.initial_sync_timeout", old.BGP.InitialSyncTimeout != new.BGP.InitialSyncTimeout)
+	add(listenerOwnerKey, old.BGP.FullTableListener() != new.BGP.FullTableListener())
 	add("ris_live", !reflect.DeepEqual(old.RISLive, new.RISLive))
 	add("bmp", !reflect.DeepEqual(old.BMP, new.BMP))
 	add("notifiers (adding or removing [slack], [[alertmanager]] or [[webhook]])", !slices.Equal(sinkNames(old), sinkNames(new)))
@@ -253,6 +264,12 @@ func effectivePlan(old, plan *config.Plan) *config.Plan {
 	c.BGP.ListenAddresses, c.BGP.InitialSyncTimeout = old.BGP.ListenAddresses, old.BGP.InitialSyncTimeout
 	c.RISLive = old.RISLive
 	c.BMP = old.BMP
+	if old.BGP.FullTableListener() != c.BGP.FullTableListener() {
+		// The listener cannot change hands while running (GoBGP holds
+		// it or the full_table speaker does): the running neighbors
+		// stay until a restart, listed under listenerOwnerKey.
+		c.BGP.Neighbor = old.BGP.Neighbor
+	}
 	if !c.BGP.Enabled() {
 		c.BGP.Neighbor = nil
 	}

@@ -132,7 +132,7 @@ func New(cfg config.BGP, w Watch, opts Options) (*Feed, error) {
 		m:      newMetrics(opts.Registerer),
 		pass:   map[string]string{},
 		settle: opts.WithdrawSettle, tick: opts.TickInterval,
-		static: w, ns: map[string][]netip.Addr{}, neighbors: slices.Clone(cfg.Neighbor),
+		static: w, ns: map[string][]netip.Addr{}, neighbors: embeddedNeighbors(cfg.Neighbor),
 		kick:     make(chan struct{}, 1),
 		in:       make(chan item, opts.QueueSize),
 		done:     make(chan struct{}),
@@ -143,6 +143,9 @@ func New(cfg config.BGP, w Watch, opts Options) (*Feed, error) {
 	if cfg.Enabled() {
 		var errs []error
 		for i, n := range cfg.Neighbor {
+			if n.FullTable {
+				continue // the session Manager reads its own
+			}
 			pw, err := n.Password()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("bgp.neighbor[%d] (%s): password: %w", i, n.Name(), err))
@@ -168,6 +171,18 @@ func New(cfg config.BGP, w Watch, opts Options) (*Feed, error) {
 		f.st.maxMS = opts.MaxMoreSpecifics
 	}
 	return f, nil
+}
+
+// embeddedNeighbors are the neighbors of the embedded GoBGP speaker: all
+// but the full_table ones (the session Manager runs those).
+func embeddedNeighbors(ns []config.Neighbor) []config.Neighbor {
+	out := make([]config.Neighbor, 0, len(ns))
+	for _, n := range ns {
+		if !n.FullTable {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // normAddrs unmaps, deduplicates and sorts addresses, dropping invalid ones.
@@ -271,7 +286,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		return err
 	}
 	f.log.Info("bgp feed started", "asn", f.cfg.ASN, "router_id", f.cfg.RouterID,
-		"neighbors", len(neighbors), "listen_port", f.cfg.ListenPort,
+		"neighbors", len(neighbors), "listen_port", f.cfg.ListenPort, "listener_to_full_table", f.cfg.FullTableListener(),
 		"prefixes", len(ws.prefixes), "addresses", len(ws.addrs))
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -640,8 +655,8 @@ func (f *Feed) resync() error {
 	st.setWatch(ws)
 	for _, name := range st.order {
 		p := st.peers[name]
-		if p.source != model.SourceBGP {
-			continue // not in GoBGP's RIB: other sources never drop items
+		if !p.embedded {
+			continue // not in GoBGP's RIB: sources (full_table sessions too) never drop items
 		}
 		up := states[name].up
 		if up != p.up {

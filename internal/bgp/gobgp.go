@@ -32,12 +32,13 @@ var (
 	family6 = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
 )
 
-// startSpeaker starts GoBGP's global instance and installs the import
+// startSpeaker starts GoBGP's global instance (with no listener when the
+// full_table speaker owns it: config.BGP.FullTableListener) and installs the import
 // policy (watched prefixes only, default reject) and a default-reject
 // export policy: reachmon never advertises anything.
 func startSpeaker(ctx context.Context, s *server.BgpServer, cfg config.BGP) error {
 	port := int32(-1)
-	if cfg.ListenPort > 0 {
+	if cfg.ListenPort > 0 && !cfg.FullTableListener() {
 		port = int32(cfg.ListenPort)
 	}
 	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{

@@ -35,11 +35,17 @@ func (c NeighborChanges) Empty() bool {
 //     for discovered nameservers (SetNameserverAddrs); the nameserver
 //     addresses of zones not in zones (FQDNs) are dropped.
 //
+// Only the embedded speaker's neighbors count (full_table neighbors are
+// the session Manager's, which adds them through a Source): a neighbor
+// that gains full_table is removed here, one that loses it is added.
+//
 // The speaker's own settings (asn, router_id, listen port and addresses,
-// initial_sync_timeout) are not changed: they need a restart. A password
+// initial_sync_timeout, and who owns the listener: config.BGP's
+// FullTableListener) are not changed: they need a restart. A password
 // that cannot be read refuses the whole change before anything is done.
 func (f *Feed) Reconfigure(neighbors []config.Neighbor, w Watch, zones []string) (NeighborChanges, error) {
 	var ch NeighborChanges
+	neighbors = embeddedNeighbors(neighbors)
 	if !f.cfg.Enabled() {
 		// No embedded speaker: only the watched set other sources filter
 		// with changes.
@@ -89,7 +95,9 @@ func (f *Feed) Reconfigure(neighbors []config.Neighbor, w Watch, zones []string)
 	// (it has no state), an added peer's find its state.
 	f.mu.Lock()
 	for _, name := range ch.Removed {
-		f.st.removePeer(name)
+		if p := f.st.peers[name]; p != nil && p.embedded {
+			f.st.removePeer(name)
+		}
 	}
 	for _, name := range ch.Reset {
 		f.st.setPeerConfig(want[name])
@@ -149,8 +157,14 @@ func (f *Feed) setStaticLocked(w Watch, zones []string) error {
 
 // addPeer gives a neighbor added by a reload its (down) state.
 func (s *state) addPeer(n config.Neighbor) {
-	if s.peers[n.Name()] != nil {
-		return
+	if p := s.peers[n.Name()]; p != nil {
+		if p.embedded {
+			return
+		}
+		// A neighbor the reload moved from the full_table speaker to the
+		// embedded one: it starts afresh (the source's later RemovePeer
+		// leaves an embedded peer alone).
+		s.removePeer(n.Name())
 	}
 	p := newPeerState(n)
 	s.peers[p.name] = p
@@ -162,7 +176,7 @@ func (s *state) addPeer(n config.Neighbor) {
 // by the caller, which GoBGP reports as usual (down, then up and synced).
 func (s *state) setPeerConfig(n config.Neighbor) {
 	p := s.peers[n.Name()]
-	if p == nil {
+	if p == nil || !p.embedded {
 		s.addPeer(n)
 		return
 	}

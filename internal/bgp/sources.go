@@ -114,19 +114,19 @@ func (s *Source) RemovePeer(key string) bool {
 // PeerUp says the peer's session is established; its initial table
 // follows (ended by EndOfRIB or the initial-sync timeout).
 func (s *Source) PeerUp(key string, t time.Time) bool {
-	return s.f.send(item{kind: itemPeer, t: t, peer: key, up: true})
+	return s.f.send(item{kind: itemPeer, t: t, peer: key, up: true, fromSource: true})
 }
 
 // PeerDown says the peer's session (or the feed carrying it) is lost: its
 // routes become unknown, not withdrawn.
 func (s *Source) PeerDown(key string, t time.Time, reason string) bool {
-	return s.f.send(item{kind: itemPeer, t: t, peer: key, reason: reason})
+	return s.f.send(item{kind: itemPeer, t: t, peer: key, reason: reason, fromSource: true})
 }
 
 // Route hands over an announcement or withdrawal of a watched prefix.
 func (s *Source) Route(key string, t time.Time, r Route) bool {
 	s.Seen(key, t)
-	it := item{kind: itemRoute, t: t, ws: s.f.watch.Load(), peer: key, prefix: r.Prefix.Masked(), withdraw: r.Withdraw}
+	it := item{kind: itemRoute, t: t, ws: s.f.watch.Load(), peer: key, prefix: r.Prefix.Masked(), withdraw: r.Withdraw, fromSource: true}
 	if !r.Withdraw {
 		it.route = route{origin: r.Origin, asPath: r.ASPath, nextHop: r.NextHop}
 	}
@@ -136,7 +136,7 @@ func (s *Source) Route(key string, t time.Time, r Route) bool {
 // EndOfRIB says the peer finished its initial table of family (4 or 6).
 func (s *Source) EndOfRIB(key string, t time.Time, family int) bool {
 	s.Seen(key, t)
-	return s.f.send(item{kind: itemEOR, t: t, peer: key, family: family})
+	return s.f.send(item{kind: itemEOR, t: t, peer: key, family: family, fromSource: true})
 }
 
 // Seen records that the peer sent something (also routes that are not
@@ -161,6 +161,12 @@ func (s *Source) SetFeed(fd model.BGPFeed) bool {
 // addSourcePeer gives a source's peer its (down) state.
 func (s *state) addSourcePeer(sp PeerSpec) {
 	p := s.peers[sp.Key]
+	if p != nil && p.embedded {
+		// A neighbor a reload moved from the embedded speaker to the
+		// full_table one: it starts afresh as the source's peer.
+		s.removePeer(sp.Key)
+		p = nil
+	}
 	if p == nil {
 		p = &peerState{name: sp.Key, routes: map[netip.Prefix]route{}, eor: map[int]bool{}}
 		s.peers[p.name] = p

@@ -172,3 +172,45 @@ func TestSourceWidenedAt(t *testing.T) {
 		t.Errorf("narrowing moved WidenedAt to %d (generation %d)", src.WidenedAt(), src.WatchGeneration())
 	}
 }
+
+// TestResyncKeepsSourceBGPPeers: a peer a Source adds with source bgp (a
+// full_table neighbor's own session) is not in GoBGP's RIB; a resync from
+// that RIB after dropped events leaves it and its routes alone.
+func TestResyncKeepsSourceBGPPeers(t *testing.T) {
+	ch := make(chan model.Event, 4096)
+	cfg := config.BGP{ASN: 64512, RouterID: "127.0.0.1", InitialSyncTimeout: config.Duration{Duration: 300 * time.Millisecond}}
+	f, err := New(cfg, Watch{Prefixes: []model.WatchedPrefix{wp("198.18.0.0/16", 64500)}},
+		Options{Logger: testLogger(t), Registerer: prometheus.NewRegistry(), Events: ch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := f.NewSource(model.SourceBGP)
+	ctx, cancel := context.WithCancel(context.Background())
+	tf := &testFeed{Feed: f, ev: collect(ctx, ch), cancel: cancel, done: make(chan error, 1)}
+	go func() { tf.done <- f.Run(ctx) }()
+	t.Cleanup(func() { tf.stop(t) })
+	const key = "192.0.2.1"
+	src.AddPeer(PeerSpec{Key: key, ASN: 64500, Families: []int{4}})
+	src.PeerUp(key, time.Now())
+	src.Route(key, time.Now(), Route{Prefix: netip.MustParsePrefix("198.18.1.0/24"), Origin: 64500, ASPath: []uint32{64500}})
+	up := func() bool {
+		for _, p := range f.Peers() {
+			if p.Peer == key {
+				return p.State == "up" && p.Routes == 1
+			}
+		}
+		return false
+	}
+	eventually(t, 5*time.Second, "source peer up with its route", up)
+	eventually(t, 5*time.Second, "speaker started", func() bool {
+		f.watchMu.Lock()
+		defer f.watchMu.Unlock()
+		return f.srv != nil
+	})
+	if err := f.resync(); err != nil {
+		t.Fatal(err)
+	}
+	if !up() {
+		t.Fatalf("after the resync: %+v", f.Peers())
+	}
+}

@@ -37,9 +37,14 @@ type item struct {
 	up       bool // itemPeer: session established
 	family   int  // itemEOR: 4 or 6
 	resync   bool
-	reason   string         // itemPeer (down) from a source: why
-	spec     *PeerSpec      // itemAddPeer
-	feed     *model.BGPFeed // itemFeed
+	// fromSource marks an item a Source handed over (not GoBGP's
+	// callback): each applies only to peers of its own kind, so that a
+	// neighbor moved between the embedded speaker and the full_table
+	// speaker by a reload takes no stale event of the other.
+	fromSource bool
+	reason     string         // itemPeer (down) from a source: why
+	spec       *PeerSpec      // itemAddPeer
+	feed       *model.BGPFeed // itemFeed
 }
 
 // route is one peer's path to a prefix.
@@ -51,12 +56,15 @@ type route struct {
 }
 
 type peerState struct {
-	name     string
-	asn      uint32
-	desc     string
-	source   string // model.SourceBGP, model.SourceBMP, ...
-	label    string // how evidence names it; "" for embedded neighbors
-	feed     string // the feed it is part of; "" for embedded neighbors
+	name   string
+	asn    uint32
+	desc   string
+	source string // model.SourceBGP, model.SourceBMP, ...
+	label  string // how evidence names it; "" for embedded neighbors
+	feed   string // the feed it is part of; "" for embedded neighbors
+	// embedded: a neighbor of the embedded GoBGP speaker, created from
+	// the configuration (not by a Source).
+	embedded bool
 	families []int
 	up       bool
 	since    time.Time
@@ -154,7 +162,7 @@ func newState(cfg config.BGP, ws *watchSet, now func() time.Time, emit func(mode
 
 		msWarned: make(map[netip.Prefix]bool),
 	}
-	for _, n := range cfg.Neighbor {
+	for _, n := range embeddedNeighbors(cfg.Neighbor) {
 		p := newPeerState(n)
 		s.peers[p.name] = p
 		s.order = append(s.order, p.name)
@@ -167,7 +175,7 @@ func newState(cfg config.BGP, ws *watchSet, now func() time.Time, emit func(mode
 // newPeerState is a configured neighbor's state before its session is up.
 func newPeerState(n config.Neighbor) *peerState {
 	p := &peerState{name: n.Name(), asn: n.PeerASN, desc: n.Description, source: model.SourceBGP,
-		routes: map[netip.Prefix]route{}, eor: map[int]bool{}}
+		routes: map[netip.Prefix]route{}, eor: map[int]bool{}, embedded: true}
 	for _, f := range n.FamilyList() {
 		if f == config.FamilyIPv4Unicast {
 			p.families = append(p.families, 4)
@@ -229,7 +237,7 @@ func (s *state) apply(it item) {
 		s.addSourcePeer(*it.spec)
 		return
 	case itemRemovePeer:
-		if p := s.peers[it.peer]; p != nil {
+		if p := s.peers[it.peer]; p != nil && !p.embedded {
 			ev := p.event(it.t, model.PeerRemoved)
 			s.removePeer(it.peer)
 			// After the state forgot it, so that whoever sees the event
@@ -242,7 +250,7 @@ func (s *state) apply(it item) {
 		return
 	}
 	p := s.peers[it.peer]
-	if p == nil {
+	if p == nil || p.embedded == it.fromSource {
 		return
 	}
 	switch it.kind {

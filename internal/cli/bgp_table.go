@@ -42,7 +42,35 @@ func WritePeers(w io.Writer, v bgp.PeersView, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", p.Peer, p.PeerASN, p.State, yesNo(p.Synced),
 			ago(now, p.Since), p.Routes, dash(p.Reason), dash(desc))
 	}
+	writeSessions(tw, v)
 	return tw.Flush()
+}
+
+// writeSessions lists the full_table neighbors' own sessions: FSM state,
+// uptime, every prefix received per family (what max_prefixes counts).
+func writeSessions(tw io.Writer, v bgp.PeersView) {
+	first := true
+	for _, p := range v.Peers {
+		s := p.Session
+		if s == nil {
+			continue
+		}
+		if first {
+			fmt.Fprintln(tw)
+			fmt.Fprintln(tw, "PEER\tMODE\tBGP STATE\tUPTIME\tRECEIVED IPV4\tRECEIVED IPV6\tHOLD\tROUTE REFRESH\tLAST ERROR")
+			first = false
+		}
+		up := "-"
+		if s.State == "established" {
+			up = (time.Duration(s.UptimeSeconds) * time.Second).String()
+		}
+		hold := "-"
+		if s.HoldTimeSeconds > 0 {
+			hold = (time.Duration(s.HoldTimeSeconds) * time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", p.Peer, s.Mode, s.State, up,
+			s.ReceivedPrefixes["ipv4-unicast"], s.ReceivedPrefixes["ipv6-unicast"], hold, yesNo(s.RouteRefresh), dash(s.LastError))
+	}
 }
 
 // WriteRoutes renders the watched addresses (which route covers each

@@ -92,3 +92,28 @@ func TestWritePeersFeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestWritePeersSessions: a full_table neighbor's own session is listed
+// with its FSM state, uptime and received prefix counts.
+func TestWritePeersSessions(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	v := bgp.PeersView{Enabled: true, Peers: []model.BGPPeer{
+		{Peer: "192.0.2.1", PeerASN: 64500, State: "up", Synced: true, Since: now.Add(-time.Hour), Routes: 4, Source: model.SourceBGP,
+			Session: &model.BGPSession{Mode: "full_table", State: "established", UptimeSeconds: 3600, HoldTimeSeconds: 90, RouteRefresh: true,
+				ReceivedPrefixes: map[string]int{"ipv4-unicast": 987654, "ipv6-unicast": 201234}}},
+		{Peer: "192.0.2.2", PeerASN: 64501, State: "down", Source: model.SourceBGP},
+	}}
+	var b bytes.Buffer
+	if err := WritePeers(&b, v, now); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"BGP STATE", "full_table", "established", "1h0m0s", "987654", "201234", "1m30s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "192.0.2.2") != 1 {
+		t.Errorf("an embedded neighbor is listed among the sessions:\n%s", out)
+	}
+}

@@ -28,6 +28,7 @@ import (
 //	keepalive = "30s"
 //	connect_retry = "30s"
 //	max_prefixes = 0                 # per family; 0: no limit
+//	full_table = false               # true: reachmon's own session, for peers sending a full table
 type BGP struct {
 	ASN      uint32 `toml:"asn"`
 	RouterID string `toml:"router_id"`
@@ -71,8 +72,15 @@ type Neighbor struct {
 	ConnectRetry Duration `toml:"connect_retry"`
 	// MaxPrefixes cuts the session when the peer sends more prefixes than
 	// this in one family (0: no limit). GoBGP counts by walking the
-	// Adj-RIB-In on every UPDATE: keep it off for full-table peers.
+	// Adj-RIB-In on every UPDATE: keep it off for full-table peers that
+	// are not marked full_table (a full_table session counts exactly and
+	// cheaply).
 	MaxPrefixes uint32 `toml:"max_prefixes"`
+	// FullTable runs the session with reachmon's own BGP speaker
+	// (internal/bgp/session) instead of the embedded GoBGP server: each
+	// UPDATE is decoded and filtered to the watched routes as it is read,
+	// with no Adj-RIB-In. For peers that send a full table.
+	FullTable bool `toml:"full_table"`
 }
 
 // BGP families.
@@ -88,6 +96,20 @@ const (
 	DefaultBGPInitialSyncTimeout = 30 * time.Second
 	DefaultBGPPort               = 179
 )
+
+// FullTableListener reports whether reachmon's own full_table speaker owns
+// the listener (listen_port, listen_addresses): it does when any passive
+// neighbor has full_table, and then the embedded GoBGP server gets no
+// listener (a passive ordinary neighbor is a configuration error).
+// Otherwise GoBGP keeps the listener and full_table neighbors are active.
+func (b BGP) FullTableListener() bool {
+	for _, n := range b.Neighbor {
+		if n.Passive && n.FullTable {
+			return true
+		}
+	}
+	return false
+}
 
 // Enabled reports whether a BGP feed is configured.
 func (b BGP) Enabled() bool { return b.ASN != 0 }
@@ -179,6 +201,28 @@ func (b *BGP) validate(e *Errors) {
 	seen := map[netip.Addr]int{}
 	for i := range b.Neighbor {
 		b.Neighbor[i].validate(i, b, seen, e)
+	}
+	b.validateListener(e)
+}
+
+// validateListener enforces the listener rule (FullTableListener): one
+// listen port cannot be shared between the full_table speaker and GoBGP.
+func (b *BGP) validateListener(e *Errors) {
+	owner := -1
+	for i, n := range b.Neighbor {
+		if n.Passive && n.FullTable {
+			owner = i
+			break
+		}
+	}
+	if owner < 0 {
+		return
+	}
+	for i, n := range b.Neighbor {
+		if n.Passive && !n.FullTable {
+			e.add("bgp.neighbor[%d] (%s): passive, but passive full_table neighbor bgp.neighbor[%d] (%s) owns bgp.listen_port and the embedded speaker cannot share it: set passive = false (connect out) or full_table = true on bgp.neighbor[%d], or make bgp.neighbor[%d] active",
+				i, n.Address, owner, b.Neighbor[owner].Address, i, owner)
+		}
 	}
 }
 

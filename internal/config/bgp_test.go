@@ -193,3 +193,81 @@ func TestBGPPasswordNeverInErrors(t *testing.T) {
 		t.Errorf("Password() err = %v", err)
 	}
 }
+
+func TestBGPFullTableListener(t *testing.T) {
+	for _, tc := range []struct {
+		name, neighbors string
+		owns            bool
+	}{
+		{"no full_table", `
+[[bgp.neighbor]]
+address = "192.0.2.2"
+peer_asn = 64500
+passive = true
+`, false},
+		{"active full_table beside a passive ordinary neighbor", `
+[[bgp.neighbor]]
+address = "192.0.2.2"
+peer_asn = 64500
+full_table = true
+[[bgp.neighbor]]
+address = "192.0.2.3"
+peer_asn = 64501
+passive = true
+`, false},
+		{"passive full_table beside an active ordinary neighbor", `
+[[bgp.neighbor]]
+address = "192.0.2.2"
+peer_asn = 64500
+passive = true
+full_table = true
+[[bgp.neighbor]]
+address = "192.0.2.3"
+peer_asn = 64501
+`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("t.toml", []byte("[bgp]\nasn = 64512\nrouter_id = \"192.0.2.1\"\nlisten_port = 1790\n"+tc.neighbors))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.BGP.FullTableListener(); got != tc.owns {
+				t.Errorf("FullTableListener() = %v, want %v", got, tc.owns)
+			}
+			if !slicesContainsFullTable(cfg.BGP) && tc.name != "no full_table" {
+				t.Error("full_table = true was not read")
+			}
+		})
+	}
+}
+
+func slicesContainsFullTable(b BGP) bool {
+	for _, n := range b.Neighbor {
+		if n.FullTable {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBGPFullTableListenerConflict(t *testing.T) {
+	_, err := Parse("t.toml", []byte(`
+[bgp]
+asn = 64512
+router_id = "192.0.2.1"
+listen_port = 1790
+[[bgp.neighbor]]
+address = "192.0.2.2"
+peer_asn = 64500
+passive = true
+[[bgp.neighbor]]
+address = "192.0.2.3"
+peer_asn = 64501
+passive = true
+full_table = true
+`))
+	want := "bgp.neighbor[0] (192.0.2.2): passive, but passive full_table neighbor bgp.neighbor[1] (192.0.2.3) owns bgp.listen_port and the embedded speaker cannot share it: set passive = false (connect out) or full_table = true on bgp.neighbor[0], or make bgp.neighbor[1] active"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to contain %q", err, want)
+	}
+}

@@ -217,6 +217,34 @@ type BGPPeer struct {
 	Source string `json:"source,omitempty"`
 	Label  string `json:"label,omitempty"`
 	Feed   string `json:"feed,omitempty"`
+	// Session is reachmon's own BGP session with a neighbor marked
+	// full_table (nil for one on the embedded speaker).
+	Session *BGPSession `json:"session,omitempty"`
+}
+
+// BGPSession is reachmon's own BGP session with a full_table neighbor
+// (package internal/bgp/session).
+type BGPSession struct {
+	// Mode is "full_table".
+	Mode string `json:"mode"`
+	// State is the BGP FSM state: idle, connect, active, opensent,
+	// openconfirm, established; Since when it was entered.
+	State         string    `json:"state"`
+	Since         time.Time `json:"since,omitzero"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+	// RouterID, HoldTimeSeconds, Families and RouteRefresh are what the
+	// current (or last) session negotiated.
+	RouterID        string   `json:"router_id,omitempty"`
+	HoldTimeSeconds int      `json:"hold_time_seconds,omitempty"`
+	Families        []string `json:"families,omitempty"`
+	RouteRefresh    bool     `json:"route_refresh"`
+	// ReceivedPrefixes counts, by family ("ipv4-unicast",
+	// "ipv6-unicast"), every prefix the neighbor announced and has not
+	// withdrawn in this session, watched or not: what max_prefixes is
+	// compared with.
+	ReceivedPrefixes map[string]int `json:"received_prefixes"`
+	// LastError says why the last session ended.
+	LastError string `json:"last_error,omitempty"`
 }
 
 // BGPFeed is the current state of a feed that carries several peers (a

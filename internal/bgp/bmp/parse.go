@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	gobmp "github.com/osrg/gobgp/v3/pkg/packet/bmp"
 
 	rbgp "github.com/reachmon/reachmon/internal/bgp"
+	"github.com/reachmon/reachmon/internal/bgp/wire"
 )
 
 // DefaultMaxMessage bounds one BMP message: a Route Monitoring message
@@ -301,121 +301,38 @@ func peerOf(ph *gobmp.BMPPeerHeader) peerID {
 // update takes an UPDATE's announcements and withdrawals of IPv4 and IPv6
 // unicast prefixes, keeping only the watched ones.
 func (m *msg) update(u *bgp.BGPUpdate, watched func(netip.Prefix) bool) {
-	if eor, rf := u.IsEndOfRib(); eor {
-		switch rf {
-		case bgp.RF_IPv4_UC:
-			m.eor = 4
-		case bgp.RF_IPv6_UC:
-			m.eor = 6
-		}
-		return
+	wire.Walk(u, &msgSink{m: m, watched: watched})
+}
+
+// msgSink keeps a Route Monitoring message's watched routes.
+type msgSink struct {
+	m       *msg
+	watched func(netip.Prefix) bool
+}
+
+func (s *msgSink) keep(p netip.Prefix) bool {
+	if s.watched != nil && !s.watched(p) {
+		s.m.filtered++
+		return false
 	}
-	var r rbgp.Route
-	var as4 []uint32
-	for _, a := range u.PathAttributes {
-		switch v := a.(type) {
-		case *bgp.PathAttributeAsPath:
-			r.ASPath, r.Origin = asPath(v.Value)
-		case *bgp.PathAttributeAs4Path:
-			as4, _ = asPath4(v.Value)
-		case *bgp.PathAttributeNextHop:
-			if nh, ok := netip.AddrFromSlice(v.Value); ok {
-				r.NextHop = nh.Unmap()
-			}
-		}
-	}
-	if len(as4) > 0 && len(as4) <= len(r.ASPath) {
-		// RFC 6793: a 2-octet session carries AS_TRANS in AS_PATH and the
-		// real trailing ASNs in AS4_PATH.
-		r.ASPath = append(r.ASPath[:len(r.ASPath)-len(as4)], as4...)
-		r.Origin = as4[len(as4)-1]
-	}
-	keep := func(p netip.Prefix, withdraw bool, nh netip.Addr) {
-		if !p.IsValid() {
-			return
-		}
-		if watched != nil && !watched(p) {
-			m.filtered++
-			return
-		}
-		x := rbgp.Route{Prefix: p, Withdraw: withdraw}
-		if !withdraw {
-			x.Origin, x.ASPath, x.NextHop = r.Origin, r.ASPath, nh
-		}
-		m.routes = append(m.routes, x)
-	}
-	for _, w := range u.WithdrawnRoutes {
-		keep(prefixOf(w), true, netip.Addr{})
-	}
-	for _, a := range u.PathAttributes {
-		switch v := a.(type) {
-		case *bgp.PathAttributeMpReachNLRI:
-			nh, _ := netip.AddrFromSlice(v.Nexthop)
-			for _, n := range v.Value {
-				keep(prefixOf(n), false, nh.Unmap())
-			}
-		case *bgp.PathAttributeMpUnreachNLRI:
-			for _, n := range v.Value {
-				keep(prefixOf(n), true, netip.Addr{})
-			}
-		}
-	}
-	for _, n := range u.NLRI {
-		keep(prefixOf(n), false, r.NextHop)
+	return true
+}
+
+func (s *msgSink) Announce(p netip.Prefix, _ int, a *wire.Attrs) {
+	if s.keep(p) {
+		r := a.Route()
+		r.Prefix = p
+		s.m.routes = append(s.m.routes, r)
 	}
 }
 
-// prefixOf is an IPv4 or IPv6 unicast NLRI's prefix (invalid for others).
-func prefixOf(n bgp.AddrPrefixInterface) netip.Prefix {
-	var ip net.IP
-	var l uint8
-	switch v := n.(type) {
-	case *bgp.IPAddrPrefix:
-		ip, l = v.Prefix, v.Length
-	case *bgp.IPv6AddrPrefix:
-		ip, l = v.Prefix, v.Length
-	default:
-		return netip.Prefix{}
+func (s *msgSink) Withdraw(p netip.Prefix, _ int) {
+	if s.keep(p) {
+		s.m.routes = append(s.m.routes, rbgp.Route{Prefix: p, Withdraw: true})
 	}
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return netip.Prefix{}
-	}
-	if _, v6 := n.(*bgp.IPv6AddrPrefix); !v6 {
-		a = a.Unmap()
-	}
-	p, err := a.Prefix(int(l))
-	if err != nil {
-		return netip.Prefix{}
-	}
-	return p
 }
 
-// asPath flattens AS_PATH segments; the origin is the last AS of a final
-// AS_SEQUENCE (0 when the path ends in a set or is empty).
-func asPath(segs []bgp.AsPathParamInterface) (path []uint32, origin uint32) {
-	last := uint8(0)
-	for _, s := range segs {
-		as := s.GetAS()
-		path = append(path, as...)
-		if len(as) > 0 {
-			last = s.GetType()
-			origin = as[len(as)-1]
-		}
-	}
-	if last != bgp.BGP_ASPATH_ATTR_TYPE_SEQ {
-		origin = 0
-	}
-	return path, origin
-}
-
-func asPath4(segs []*bgp.As4PathParam) ([]uint32, uint32) {
-	in := make([]bgp.AsPathParamInterface, 0, len(segs))
-	for _, s := range segs {
-		in = append(in, s)
-	}
-	return asPath(in)
-}
+func (s *msgSink) EndOfRIB(family int) { s.m.eor = family }
 
 // openFamilies reads the unicast families both OPENs of a Peer Up carry
 // (none listed: IPv4 unicast, RFC 4760) and the ADD-PATH modes under
