@@ -116,3 +116,11 @@ type RPKIEvent struct {
 
 func (e RPKIEvent) EventTime() time.Time { return e.Time }
 func (RPKIEvent) isEvent()               {}
+
+// RPKIRoute is the validation state of one watched prefix's route from
+// one origin (the reachmon_rpki_route_state metric).
+type RPKIRoute struct {
+	Prefix netip.Prefix
+	Origin uint32
+	State  RPKIState
+}
