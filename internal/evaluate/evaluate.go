@@ -170,6 +170,12 @@ type Evaluator struct {
 	// a failure.
 	adHoc bool
 
+	// rpki is the VRPs relevant to the watched routes (rpki.go);
+	// rpkiDirty is set when a watched prefix's validation may have
+	// changed (RPKIRouteStates).
+	rpki      rpkiView
+	rpkiDirty bool
+
 	// silencer holds the silences made at run time and the maintenance
 	// windows (silence.go); nil: only [[evaluate.silence]].
 	silencer Silencer
@@ -295,6 +301,8 @@ func (e *Evaluator) Apply(ev model.Event) []model.IncidentChange {
 		e.coverEvent(x, now)
 	case model.BGPSnapshot:
 		e.bgpSnapshot(x, now)
+	case model.RPKIEvent:
+		e.rpkiEvent(x, now)
 	}
 	e.checkBGPUsable(now)
 	out := e.out

@@ -152,7 +152,7 @@ func (e *Evaluator) Reconfigure(cfg config.Evaluate, t Targets, now time.Time) [
 		r.watched, r.inside = e.container(p)
 	}
 	for _, s := range e.openSlots() {
-		if s.key.g != groupWithdrawn && s.key.g != groupHijack {
+		if s.key.g != groupWithdrawn && s.key.g != groupHijack && s.key.g != groupRPKI {
 			continue
 		}
 		if !e.subjectWatched(s) {
