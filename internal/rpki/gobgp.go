@@ -180,4 +180,3 @@ func (l *rtrLogger) GetLevel() gobgplog.LogLevel {
 	defer l.mu.Unlock()
 	return l.level
 }
-
