@@ -186,6 +186,14 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 			}
 		}
 	}
+	if d.rpki != nil {
+		d.rpki.SetWatched(rpkiWatch(eff))
+		if !d.feed.Enabled() {
+			for _, z := range zonesRemoved {
+				d.rpki.SetNameserverAddrs(model.ZoneNameOf(z).FQDN(), nil)
+			}
+		}
+	}
 	if err := d.reconfigureSinks(specs); err != nil {
 		errs = append(errs, err)
 	}
@@ -239,6 +247,7 @@ func restartNeeded(old, new *config.Config) []string {
 	add("bgp.initial_sync_timeout", old.BGP.InitialSyncTimeout != new.BGP.InitialSyncTimeout)
 	add("ris_live", !reflect.DeepEqual(old.RISLive, new.RISLive))
 	add("bmp", !reflect.DeepEqual(old.BMP, new.BMP))
+	add("rpki", !reflect.DeepEqual(old.RPKI, new.RPKI))
 	add("notifiers (adding or removing [slack], [[alertmanager]] or [[webhook]])", !slices.Equal(sinkNames(old), sinkNames(new)))
 	return out
 }
@@ -253,6 +262,7 @@ func effectivePlan(old, plan *config.Plan) *config.Plan {
 	c.BGP.ListenAddresses, c.BGP.InitialSyncTimeout = old.BGP.ListenAddresses, old.BGP.InitialSyncTimeout
 	c.RISLive = old.RISLive
 	c.BMP = old.BMP
+	c.RPKI = old.RPKI
 	if !c.BGP.Enabled() {
 		c.BGP.Neighbor = nil
 	}
