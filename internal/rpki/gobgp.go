@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
@@ -28,7 +29,17 @@ import (
 type rtrClient struct {
 	s       *server.BgpServer
 	servers []config.RTRServer
+	log     *rtrLogger
 }
+
+// connectGuard is how long after GoBGP connects a session state is not
+// read. GoBGP v3.37 writes a session's counters from the session's own
+// goroutine right after it connects (roaClient.softReset, called by
+// established) while ListRpki reads them on the server's goroutine: a
+// data race (found by TestMonitorStayRTR under -race). The write follows
+// the "ROA server is connected" log line by microseconds; waiting this
+// long after that line keeps the two apart.
+const connectGuard = 2 * time.Second
 
 // rtrStatus is one RTR session's state.
 type rtrStatus struct {
@@ -49,9 +60,10 @@ type rtrState struct {
 }
 
 func newRTRClient(ctx context.Context, servers []config.RTRServer, log *slog.Logger) (*rtrClient, error) {
-	s := server.NewBgpServer(server.LoggerOption(&rtrLogger{log: log, level: gobgplog.InfoLevel}))
+	l := &rtrLogger{log: log, level: gobgplog.InfoLevel}
+	s := server.NewBgpServer(server.LoggerOption(l))
 	go s.Serve()
-	c := &rtrClient{s: s}
+	c := &rtrClient{s: s, log: l}
 	for _, srv := range servers {
 		if err := s.AddRpki(ctx, &api.AddRpkiRequest{Address: srv.Address, Port: uint32(srv.Port), Lifetime: int64(srv.Lifetime.Seconds())}); err != nil {
 			c.stop()
@@ -60,6 +72,12 @@ func newRTRClient(ctx context.Context, servers []config.RTRServer, log *slog.Log
 		c.servers = append(c.servers, srv)
 	}
 	return c, nil
+}
+
+// settling reports whether a session connected less than connectGuard
+// ago (its state must not be read yet).
+func (c *rtrClient) settling(now time.Time) bool {
+	return now.Sub(c.log.lastConnect()) < connectGuard
 }
 
 // state reads the sessions' states.
@@ -135,9 +153,16 @@ func (c *rtrClient) stop() {
 // rtrLogger adapts GoBGP's logger to slog: GoBGP's RTR messages
 // ("ROA server is connected") are reachmon's debug, its errors warnings.
 type rtrLogger struct {
-	log   *slog.Logger
-	mu    sync.Mutex
-	level gobgplog.LogLevel
+	log       *slog.Logger
+	mu        sync.Mutex
+	level     gobgplog.LogLevel
+	connected time.Time // the latest "ROA server is connected"
+}
+
+func (l *rtrLogger) lastConnect() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.connected
 }
 
 func (l *rtrLogger) attrs(f gobgplog.Fields) []any {
@@ -167,6 +192,11 @@ func (l *rtrLogger) Warn(msg string, f gobgplog.Fields) {
 	l.log.Warn("rpki gobgp", append([]any{"event", msg}, l.attrs(f)...)...)
 }
 func (l *rtrLogger) Info(msg string, f gobgplog.Fields) {
+	if msg == "ROA server is connected" {
+		l.mu.Lock()
+		l.connected = time.Now()
+		l.mu.Unlock()
+	}
 	l.log.Debug("rpki gobgp", append([]any{"event", msg}, l.attrs(f)...)...)
 }
 func (l *rtrLogger) Debug(string, gobgplog.Fields) {}

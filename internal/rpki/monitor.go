@@ -250,6 +250,12 @@ func normalize(v []model.VRP) []model.VRP {
 // checkRTR lists GoBGP's ROA table when a transfer finished, a session
 // came or went, the table's size changed, or the watched set did.
 func (m *Monitor) checkRTR(ctx context.Context, w *Watch, force bool) {
+	if m.rtr.settling(time.Now()) {
+		if force {
+			m.rtrSig = "" // the watched set changed: list once it settled
+		}
+		return
+	}
 	st, err := m.rtr.state(ctx)
 	if err != nil {
 		m.log.Warn("rpki: RTR state", "err", err)

@@ -2,17 +2,10 @@ package rpki
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,115 +14,8 @@ import (
 
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/model"
-	"github.com/reachmon/reachmon/internal/syncbuf"
+	"github.com/reachmon/reachmon/internal/rpki/rpkitest"
 )
-
-// StayRTR is a real RTR server (Debian package stayrtr) serving a VRP
-// JSON file on 127.0.0.1; tests edit the file and stayrtr, which checks
-// it every second, sends its clients a Serial Notify.
-type StayRTR struct {
-	Port int
-	File string
-	cmd  *exec.Cmd
-	out  *syncbuf.Buffer
-}
-
-// freePort returns a free TCP port on 127.0.0.1.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// WriteVRPs writes the VRPs as rpki-client's JSON (asn as "AS<n>", as
-// stayrtr's own export writes it), atomically.
-func WriteVRPs(t testing.TB, path string, vrps []model.VRP) {
-	t.Helper()
-	type roa struct {
-		Prefix    string `json:"prefix"`
-		MaxLength int    `json:"maxLength"`
-		ASN       string `json:"asn"`
-		TA        string `json:"ta"`
-	}
-	doc := struct {
-		Metadata map[string]any `json:"metadata"`
-		ROAs     []roa          `json:"roas"`
-	}{Metadata: map[string]any{"buildtime": time.Now().UTC().Format(time.RFC3339)}, ROAs: []roa{}}
-	for _, v := range vrps {
-		doc.ROAs = append(doc.ROAs, roa{v.Prefix.String(), int(v.MaxLength), "AS" + strconv.FormatUint(uint64(v.ASN), 10), "test"})
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// StartStayRTR runs stayrtr on a free port of 127.0.0.1 serving the
-// VRPs (a file in a temporary directory); it is stopped, by its pid, when
-// the test ends. Without stayrtr the test skips, and fails under CI=true.
-//
-// stayrtr speaks RTR version 2 by default and answers a client of a
-// lower version in that version (it negotiates down on the client's first
-// PDU); GoBGP's client sends version 0 (RFC 6810), which this test uses.
-func StartStayRTR(t testing.TB, vrps []model.VRP) *StayRTR {
-	t.Helper()
-	bin, err := exec.LookPath("stayrtr")
-	if err != nil {
-		msg := "stayrtr is not installed (apt-get install -y stayrtr)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + "; CI=true, so this is a failure")
-		}
-		t.Skip(msg)
-	}
-	s := &StayRTR{Port: freePort(t), File: filepath.Join(t.TempDir(), "vrps.json"), out: &syncbuf.Buffer{}}
-	WriteVRPs(t, s.File, vrps)
-	s.cmd = exec.Command(bin, "-cache", s.File, "-checktime=false", "-refresh", "1",
-		"-bind", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)),
-		"-metrics.addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t))))
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start stayrtr: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("stayrtr output:\n%s", s.out.String())
-		}
-	})
-	// Ready when it accepts connections (bounded).
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)), time.Second)
-		if err == nil {
-			c.Close()
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stayrtr does not accept connections on port %d: %v\n%s", s.Port, err, s.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // waitEvent waits (bounded) for an RPKIEvent satisfying ok.
 func waitEvent(t *testing.T, ch <-chan model.Event, what string, ok func(model.RPKIEvent) bool) model.RPKIEvent {
@@ -164,7 +50,7 @@ func TestMonitorStayRTR(t *testing.T) {
 	for i := range 50 {
 		others = append(others, model.VRP{Prefix: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", i)), MaxLength: 24, ASN: uint32(65000 + i)})
 	}
-	st := StartStayRTR(t, append([]model.VRP{roa, v6}, others...))
+	st := rpkitest.StartStayRTR(t, append([]model.VRP{roa, v6}, others...))
 
 	reg := prometheus.NewRegistry()
 	events := make(chan model.Event, 16)
@@ -201,7 +87,7 @@ func TestMonitorStayRTR(t *testing.T) {
 
 	// The ROA moves to AS64501 and one covering the nameserver appears.
 	moved := model.VRP{Prefix: roa.Prefix, MaxLength: 24, ASN: 64501}
-	WriteVRPs(t, st.File, append([]model.VRP{moved, nsCover, v6}, others...))
+	rpkitest.WriteVRPs(t, st.File, append([]model.VRP{moved, nsCover, v6}, others...))
 	ev = waitEvent(t, events, "the edited ROAs", func(e model.RPKIEvent) bool { return slices.Contains(e.VRPs, moved) })
 	if want := []model.VRP{nsCover, moved}; !slices.Equal(ev.VRPs, want) {
 		t.Errorf("after the edit %v, want %v", ev.VRPs, want)
@@ -214,7 +100,7 @@ func TestMonitorStayRTR(t *testing.T) {
 	if len(ev.VRPs) != 3 {
 		t.Errorf("with the nameserver: %v", ev.VRPs)
 	}
-	if !strings.Contains(st.out.String(), "StayRTR Server started") {
-		t.Errorf("stayrtr did not log its start:\n%s", st.out.String())
+	if !strings.Contains(st.Output(), "StayRTR Server started") {
+		t.Errorf("stayrtr did not log its start:\n%s", st.Output())
 	}
 }
