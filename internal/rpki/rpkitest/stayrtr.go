@@ -124,6 +124,5 @@ func StartStayRTR(t testing.TB, vrps []model.VRP) *StayRTR {
 	}
 }
 
-
 // Output is what stayrtr logged so far.
 func (s *StayRTR) Output() string { return s.out.String() }
