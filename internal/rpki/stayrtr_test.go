@@ -57,7 +57,7 @@ func TestMonitorStayRTR(t *testing.T) {
 	srv := config.RTRServer{Address: "127.0.0.1", Port: st.Port, Lifetime: config.Duration{Duration: time.Hour}}
 	m := New(config.RPKI{RTR: []config.RTRServer{srv}, FileCheckInterval: config.Duration{Duration: time.Second}},
 		[]netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, []netip.Addr{netip.MustParseAddr("192.0.2.53")},
-		Options{Registerer: reg, Events: events, Poll: 50 * time.Millisecond})
+		Options{Registerer: reg, Events: events, Poll: 50 * time.Millisecond, MinList: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
