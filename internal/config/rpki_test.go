@@ -49,3 +49,14 @@ func TestRPKIConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// The shipped full example has an [rpki] section with both sources.
+func TestShippedRPKIExample(t *testing.T) {
+	p, err := Load("../../config/reachmon.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.RPKI; !r.Enabled() || r.VRPFile == "" || len(r.RTR) != 1 || r.RTR[0].Name() != "192.0.2.20:3323" {
+		t.Errorf("example [rpki]: %+v", r)
+	}
+}
