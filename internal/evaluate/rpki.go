@@ -24,6 +24,9 @@ import (
 //     origins) is RPKI-invalid: networks that validate drop it. It opens
 //     whether a ROA change or the announcement made it so; critical when
 //     the route covers a nameserver or resolver, else a warning.
+//
+// A route whose origin reachmon cannot tell (origin 0: an AS_SET last, or
+// an empty AS path) is not judged.
 
 // rpkiView is what the evaluator knows of the VRPs.
 type rpkiView struct {
@@ -106,8 +109,11 @@ func (e *Evaluator) rpkiVerdict(r *route) verdict {
 	}
 	seen := map[string]bool{}
 	for _, o := range r.origins() {
-		if slices.Contains(r.hijackOrigins, o) {
-			continue // a hijack tells it
+		if o == 0 || slices.Contains(r.hijackOrigins, o) {
+			// A hijack tells it; origin 0 is one reachmon cannot tell (an
+			// AS_SET, or an empty AS path from an iBGP peer, which RFC
+			// 6811 takes as the peer's own AS): not judged.
+			continue
 		}
 		val := model.ValidateOrigin(r.prefix, o, e.rpki.vrps)
 		if val.State != model.RPKIInvalid {
@@ -174,7 +180,7 @@ type hijackRPKI struct {
 // hijackValidation validates a hijack's routes; ok false without RPKI
 // data.
 func (e *Evaluator) hijackValidation(w model.WatchedPrefix, origin uint32, routes []netip.Prefix) (hijackRPKI, bool) {
-	if !e.rpki.ready || len(routes) == 0 {
+	if !e.rpki.ready || len(routes) == 0 || origin == 0 {
 		return hijackRPKI{}, false
 	}
 	h := hijackRPKI{all: len(routes), offending: routes[0]}
@@ -223,6 +229,9 @@ func (e *Evaluator) RPKIRouteStates() ([]model.RPKIRoute, bool) {
 			continue
 		}
 		for _, o := range r.origins() {
+			if o == 0 {
+				continue
+			}
 			out = append(out, model.RPKIRoute{Prefix: p, Origin: o, State: model.ValidateOrigin(p, o, e.rpki.vrps).State})
 		}
 	}

@@ -164,3 +164,27 @@ func TestRPKINoDataNoVerdict(t *testing.T) {
 		t.Errorf("states without data: %v", states)
 	}
 }
+
+// A route whose origin cannot be told (origin 0: an AS_SET, an empty
+// path) is not judged: no rpki_invalid, no route state.
+func TestRPKIOriginUnknownNotJudged(t *testing.T) {
+	tg := Targets{Vantage: "test", Peers: peers3, Prefixes: []model.WatchedPrefix{{Prefix: mustPrefix("198.51.100.0/24")}}}
+	w := newWorld(t, testConfig(), tg)
+	w.bgpUp(peers3, map[string]uint32{"198.51.100.0/24": 0})
+	w.tick(3 * time.Minute)
+	w.vrps(vrp("198.51.100.0/24", 24, 64500))
+	w.tick(time.Minute)
+	if n := len(w.changesOf(model.IncidentRPKIInvalid, model.ChangeOpen)); n != 0 {
+		t.Errorf("origin 0 opened rpki_invalid")
+	}
+	if states, _ := w.e.RPKIRouteStates(); len(states) != 0 {
+		t.Errorf("states %v", states)
+	}
+	// The same prefix from AS64501 (no origins configured: any origin is
+	// judged) is invalid.
+	w.announce(peers3[:1], "198.51.100.0/24", 64501)
+	w.tick(time.Second)
+	if n := len(w.changesOf(model.IncidentRPKIInvalid, model.ChangeOpen)); n != 1 {
+		t.Errorf("AS64501 without configured origins: %d rpki_invalid opened, want 1: %v", n, kinds(w.changes))
+	}
+}
