@@ -65,6 +65,7 @@ type Monitor struct {
 	fileOK    bool
 	fileStamp fileStamp
 	fileNext  time.Time
+	fileErr   string // the last failure logged (each is logged once)
 	rtrVRPs   []model.VRP
 	rtrReady  bool
 	rtrSig    string
@@ -208,13 +209,17 @@ func (m *Monitor) checkFile(w *Watch, force bool) {
 	if !m.fileOK || !slices.Equal(vrps, m.fileVRPs) || st != m.fileStamp {
 		m.log.Info("rpki: VRP file read", "file", path, "vrps_ipv4", n4, "vrps_ipv6", n6, "relevant", len(vrps))
 	}
-	m.fileVRPs, m.fileOK, m.fileStamp = vrps, true, st
+	m.fileVRPs, m.fileOK, m.fileStamp, m.fileErr = vrps, true, st, ""
 	m.metrics.vrps.WithLabelValues("file", "ipv4").Set(float64(n4))
 	m.metrics.vrps.WithLabelValues("file", "ipv6").Set(float64(n6))
 }
 
 func (m *Monitor) fileFailed(err error) {
 	m.metrics.fileErrors.Inc()
+	if err.Error() == m.fileErr {
+		return
+	}
+	m.fileErr = err.Error()
 	if m.fileOK {
 		m.log.Warn("rpki: VRP file not read; the previous VRPs stay in use", "err", err)
 	} else {
