@@ -3,11 +3,13 @@ package app
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/bgp/bgptest"
+	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/incident"
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/rpki/rpkitest"
@@ -134,5 +136,42 @@ port = %d
 	}
 	if _, ok := findOpen(model.IncidentRPKIInvalid)(v); ok {
 		t.Error("the hijack's invalid route also opened rpki_invalid")
+	}
+}
+
+// TestRPKIReloadIsRestartNeeded: adding, removing or changing [rpki]
+// needs a restart; the running section is kept in the effective plan,
+// and the watched set it keeps VRPs for follows the prefixes.
+func TestRPKIReloadIsRestartNeeded(t *testing.T) {
+	parse := func(body string) *config.Plan {
+		t.Helper()
+		p, err := config.Parse("t.toml", []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	on := "[rpki]\nvrp_file = \"/x.json\"\n"
+	none, rpkiOn, changed := parse(""), parse(on), parse(on+"[[rpki.rtr]]\naddress = \"127.0.0.1\"\n")
+	for _, tc := range []struct {
+		name     string
+		old, new *config.Plan
+		want     bool
+	}{
+		{"added", none, rpkiOn, true}, {"removed", rpkiOn, none, true}, {"changed", rpkiOn, changed, true},
+		{"same", rpkiOn, parse(on), false},
+	} {
+		got := slices.Contains(restartNeeded(tc.old.Config, tc.new.Config), "rpki")
+		if got != tc.want {
+			t.Errorf("%s: restart needed %v, want %v", tc.name, got, tc.want)
+		}
+		if eff := effectivePlan(tc.old, tc.new); eff.Config.RPKI != tc.old.Config.RPKI {
+			t.Errorf("%s: the effective plan does not keep the running [rpki]", tc.name)
+		}
+	}
+	prefixes, addrs := rpkiWatch(parse(on + "[[prefix]]\nprefix = \"198.51.100.0/24\"\n[[resolver]]\nname = \"r\"\naddress = \"192.0.2.53\"\n[[zone]]\nname = \"example.com\"\nauthoritative = [\"192.0.2.1\", \"192.0.2.53\"]\n"))
+	if !slices.Equal(prefixes, []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}) ||
+		!slices.Equal(addrs, []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.53")}) {
+		t.Errorf("rpkiWatch: %v %v", prefixes, addrs)
 	}
 }
