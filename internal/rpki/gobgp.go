@@ -19,95 +19,52 @@ import (
 
 // The RTR client is GoBGP's (pkg/server/rpki.go): a BgpServer that is
 // never started as a speaker (no StartBgp: no listener, no peers) keeps
-// one RTR session per server (AddRpki), its ROA table (ListRpkiTable) and
-// each session's state (ListRpki). GoBGP's client speaks RTR version 0
-// (RFC 6810): it sends a Reset Query at connect, a Serial Query on each
-// Serial Notify, reconnects every 30 s after a loss and keeps a lost
-// server's ROAs for its lifetime. GoBGP types stay in this file.
+// one RTR session per server (AddRpki) and the ROA table
+// (ListRpkiTable). GoBGP's client speaks RTR version 0 (RFC 6810): it
+// sends a Reset Query at connect, a Serial Query on each Serial Notify,
+// reconnects every 30 s after a loss and keeps a lost server's ROAs for
+// its lifetime. It connects to a relay per server (relay.go), which
+// tells the session's state; ListRpki is not used (a data race inside
+// GoBGP v3.37, see relay). GoBGP types stay in this file.
 
 // rtrClient is the GoBGP server that holds the RTR sessions.
 type rtrClient struct {
-	s       *server.BgpServer
-	servers []config.RTRServer
-	log     *rtrLogger
+	s      *server.BgpServer
+	relays []*relay
 }
 
-// connectGuard is how long after GoBGP connects a session state is not
-// read. GoBGP v3.37 writes a session's counters from the session's own
-// goroutine right after it connects (roaClient.softReset, called by
-// established) while ListRpki reads them on the server's goroutine: a
-// data race (found by TestMonitorStayRTR under -race). The write follows
-// the "ROA server is connected" log line by microseconds; waiting this
-// long after that line keeps the two apart.
-const connectGuard = 2 * time.Second
-
-// rtrStatus is one RTR session's state.
-type rtrStatus struct {
-	Name string // host:port as configured
-	Up   bool
-	// Serial and EndOfData (End of Data PDUs received this session) tell
-	// a finished transfer; CacheReset counts Cache Resets.
-	Serial                uint32
-	EndOfData, CacheReset int64
-	// Records4 and Records6 are the ROAs the table holds from it.
-	Records4, Records6 int
-}
-
-// rtrState is every session's state and the ROA table's size.
+// rtrState is every session's state.
 type rtrState struct {
-	Servers            []rtrStatus
-	Records4, Records6 int
+	Servers []relayStatus
 }
 
 func newRTRClient(ctx context.Context, servers []config.RTRServer, log *slog.Logger) (*rtrClient, error) {
-	l := &rtrLogger{log: log, level: gobgplog.InfoLevel}
-	s := server.NewBgpServer(server.LoggerOption(l))
+	s := server.NewBgpServer(server.LoggerOption(&rtrLogger{log: log, level: gobgplog.InfoLevel}))
 	go s.Serve()
-	c := &rtrClient{s: s, log: l}
+	c := &rtrClient{s: s}
 	for _, srv := range servers {
-		if err := s.AddRpki(ctx, &api.AddRpkiRequest{Address: srv.Address, Port: uint32(srv.Port), Lifetime: int64(srv.Lifetime.Seconds())}); err != nil {
+		r, err := newRelay(srv, log)
+		if err != nil {
+			c.stop()
+			return nil, fmt.Errorf("rpki: relay for RTR server %s: %w", srv.Name(), err)
+		}
+		c.relays = append(c.relays, r)
+		go r.serve()
+		if err := s.AddRpki(ctx, &api.AddRpkiRequest{Address: "127.0.0.1", Port: uint32(r.port()), Lifetime: int64(srv.Lifetime.Seconds())}); err != nil {
 			c.stop()
 			return nil, fmt.Errorf("rpki: add RTR server %s: %w", srv.Name(), err)
 		}
-		c.servers = append(c.servers, srv)
 	}
 	return c, nil
 }
 
-// settling reports whether a session connected less than connectGuard
-// ago (its state must not be read yet).
-func (c *rtrClient) settling(now time.Time) bool {
-	return now.Sub(c.log.lastConnect()) < connectGuard
-}
-
-// state reads the sessions' states.
-func (c *rtrClient) state(ctx context.Context) (rtrState, error) {
+// state reads the sessions' states from the relays.
+func (c *rtrClient) state(now time.Time) rtrState {
 	var st rtrState
-	byName := map[string]rtrStatus{}
-	err := c.s.ListRpki(ctx, &api.ListRpkiRequest{}, func(r *api.Rpki) {
-		name := netipJoin(r.GetConf().GetAddress(), r.GetConf().GetRemotePort())
-		s := r.GetState()
-		byName[name] = rtrStatus{Name: name, Up: s.GetUp(), Serial: s.GetSerial(), EndOfData: s.GetEndOfData(), CacheReset: s.GetCacheReset(),
-			Records4: int(s.GetRecordIpv4()), Records6: int(s.GetRecordIpv6())}
-		st.Records4 += int(s.GetRecordIpv4())
-		st.Records6 += int(s.GetRecordIpv6())
-	})
-	if err != nil {
-		return st, fmt.Errorf("rpki: list RTR sessions: %w", err)
+	for _, r := range c.relays {
+		st.Servers = append(st.Servers, r.status(now))
 	}
-	for _, srv := range c.servers {
-		x, ok := byName[srv.Name()]
-		if !ok {
-			x = rtrStatus{Name: srv.Name()}
-		}
-		st.Servers = append(st.Servers, x)
-	}
-	return st, nil
-}
-
-// netipJoin is host:port as config.RTRServer.Name writes it.
-func netipJoin(host string, port uint32) string {
-	return config.RTRServer{Address: host, Port: int(port)}.Name()
+	return st
 }
 
 // roas calls fn with every ROA of the table (every server's), IPv4 then
@@ -144,8 +101,9 @@ func (c *rtrClient) roas(ctx context.Context, fn func(model.VRP)) error {
 // stop ends the sessions and the server.
 func (c *rtrClient) stop() {
 	ctx := context.Background()
-	for _, srv := range c.servers {
-		_ = c.s.DeleteRpki(ctx, &api.DeleteRpkiRequest{Address: srv.Name()})
+	for _, r := range c.relays {
+		_ = c.s.DeleteRpki(ctx, &api.DeleteRpkiRequest{Address: fmt.Sprintf("127.0.0.1:%d", r.port())})
+		r.close()
 	}
 	c.s.Stop()
 }
@@ -153,16 +111,9 @@ func (c *rtrClient) stop() {
 // rtrLogger adapts GoBGP's logger to slog: GoBGP's RTR messages
 // ("ROA server is connected") are reachmon's debug, its errors warnings.
 type rtrLogger struct {
-	log       *slog.Logger
-	mu        sync.Mutex
-	level     gobgplog.LogLevel
-	connected time.Time // the latest "ROA server is connected"
-}
-
-func (l *rtrLogger) lastConnect() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.connected
+	log   *slog.Logger
+	mu    sync.Mutex
+	level gobgplog.LogLevel
 }
 
 func (l *rtrLogger) attrs(f gobgplog.Fields) []any {
@@ -192,11 +143,6 @@ func (l *rtrLogger) Warn(msg string, f gobgplog.Fields) {
 	l.log.Warn("rpki gobgp", append([]any{"event", msg}, l.attrs(f)...)...)
 }
 func (l *rtrLogger) Info(msg string, f gobgplog.Fields) {
-	if msg == "ROA server is connected" {
-		l.mu.Lock()
-		l.connected = time.Now()
-		l.mu.Unlock()
-	}
 	l.log.Debug("rpki gobgp", append([]any{"event", msg}, l.attrs(f)...)...)
 }
 func (l *rtrLogger) Debug(string, gobgplog.Fields) {}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/rpki/rpkitest"
@@ -103,9 +105,9 @@ ready:
 	// The first event may come before the whole transfer: wait for the
 	// table to hold every VRP.
 	for {
-		s, err := m.rtr.state(ctx)
-		if err == nil && s.Records4+s.Records6 >= 690_000 {
-			t.Logf("rtr: %d+%d VRPs in GoBGP's table after %s", s.Records4, s.Records6, time.Since(start).Round(time.Millisecond))
+		n := testutil.ToFloat64(m.metrics.vrps.WithLabelValues("rtr", "ipv4")) + testutil.ToFloat64(m.metrics.vrps.WithLabelValues("rtr", "ipv6"))
+		if n >= 690_000 {
+			t.Logf("rtr: %.0f VRPs in GoBGP's table after %s", n, time.Since(start).Round(time.Millisecond))
 			break
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -265,44 +265,40 @@ func normalize(v []model.VRP) []model.VRP {
 	return slices.Compact(v)
 }
 
-// checkRTR lists GoBGP's ROA table when a transfer finished, a session
-// came or went, the table's size changed, or the watched set did.
+// checkRTR lists GoBGP's ROA table when a transfer finished (an End of
+// Data), a session came or went, a lost server's ROAs expired, or the
+// watched set changed; at most once per minList.
 func (m *Monitor) checkRTR(ctx context.Context, w *Watch, force bool) {
-	if m.rtr.settling(time.Now()) {
-		if force {
-			m.rtrSig = "" // the watched set changed: list once it settled
-		}
-		return
-	}
-	st, err := m.rtr.state(ctx)
-	if err != nil {
-		m.log.Warn("rpki: RTR state", "err", err)
-		return
-	}
-	ready := st.Records4+st.Records6 > 0
+	now := time.Now()
+	st := m.rtr.state(now)
+	live := false
 	for _, s := range st.Servers {
 		up := 0.0
 		if s.Up {
 			up = 1
 		}
 		m.metrics.sessionUp.WithLabelValues(s.Name).Set(up)
-		if s.Up && s.EndOfData > 0 {
-			ready = true
-		}
+		live = live || (s.Up && s.SessionOK)
 	}
 	sig := fmt.Sprint(st)
-	if sig == m.rtrSig && !force {
+	if force {
+		m.rtrSig = "" // list (when allowed) even if nothing else changed
+	}
+	if sig == m.rtrSig {
 		return
 	}
-	if now := time.Now(); now.Sub(m.rtrListed) < m.minList {
-		if force {
-			m.rtrSig = "" // the watched set changed: list when allowed
-		}
-		return // listed a moment ago: the next poll after minList lists
+	if now.Sub(m.rtrListed) < m.minList {
+		return // listed a moment ago: a poll after minList lists
 	}
-	m.rtrListed = time.Now()
+	m.rtrListed = now
 	var vrps []model.VRP
+	n4, n6 := 0, 0
 	if err := m.rtr.roas(ctx, func(v model.VRP) {
+		if v.Prefix.Addr().Is4() {
+			n4++
+		} else {
+			n6++
+		}
 		if w.Relevant(v.Prefix) {
 			vrps = append(vrps, v)
 		}
@@ -312,12 +308,15 @@ func (m *Monitor) checkRTR(ctx context.Context, w *Watch, force bool) {
 	}
 	m.rtrSig = sig
 	vrps = normalize(vrps)
+	// Data: a session finished a transfer, or GoBGP still holds a lost
+	// server's ROAs (within its lifetime).
+	ready := live || n4+n6 > 0
 	if !slices.Equal(vrps, m.rtrVRPs) || ready != m.rtrReady {
-		m.log.Info("rpki: RTR VRPs changed", "vrps_ipv4", st.Records4, "vrps_ipv6", st.Records6, "relevant", len(vrps), "ready", ready)
+		m.log.Info("rpki: RTR VRPs changed", "vrps_ipv4", n4, "vrps_ipv6", n6, "relevant", len(vrps), "ready", ready)
 	}
 	m.rtrVRPs, m.rtrReady = vrps, ready
-	m.metrics.vrps.WithLabelValues("rtr", "ipv4").Set(float64(st.Records4))
-	m.metrics.vrps.WithLabelValues("rtr", "ipv6").Set(float64(st.Records6))
+	m.metrics.vrps.WithLabelValues("rtr", "ipv4").Set(float64(n4))
+	m.metrics.vrps.WithLabelValues("rtr", "ipv6").Set(float64(n6))
 }
 
 // send hands the merged relevant set to the evaluator when it changed.

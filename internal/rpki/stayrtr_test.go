@@ -41,7 +41,9 @@ func waitEvent(t *testing.T, ch <-chan model.Event, what string, ok func(model.R
 
 // TestMonitorStayRTR: GoBGP's RTR client against a real stayrtr; of the
 // VRPs served only those overlapping the watched prefix and address reach
-// the evaluator, and an edit of stayrtr's file arrives as a new set.
+// the evaluator, an edit of stayrtr's file arrives as a new set, a
+// nameserver discovered later widens the set, and when stayrtr stops the
+// session is down and, after the server's lifetime, no VRPs are left.
 func TestMonitorStayRTR(t *testing.T) {
 	roa := model.VRP{Prefix: netip.MustParsePrefix("198.51.100.0/24"), MaxLength: 24, ASN: 64500}
 	nsCover := model.VRP{Prefix: netip.MustParsePrefix("192.0.2.0/24"), MaxLength: 24, ASN: 64502}
@@ -54,7 +56,7 @@ func TestMonitorStayRTR(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	events := make(chan model.Event, 16)
-	srv := config.RTRServer{Address: "127.0.0.1", Port: st.Port, Lifetime: config.Duration{Duration: time.Hour}}
+	srv := config.RTRServer{Address: "127.0.0.1", Port: st.Port, Lifetime: config.Duration{Duration: time.Second}}
 	m := New(config.RPKI{RTR: []config.RTRServer{srv}, FileCheckInterval: config.Duration{Duration: time.Second}},
 		[]netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, []netip.Addr{netip.MustParseAddr("192.0.2.53")},
 		Options{Registerer: reg, Events: events, Poll: 50 * time.Millisecond, MinList: 50 * time.Millisecond})
@@ -100,7 +102,32 @@ func TestMonitorStayRTR(t *testing.T) {
 	if len(ev.VRPs) != 3 {
 		t.Errorf("with the nameserver: %v", ev.VRPs)
 	}
+
+	// The server goes away: the session is down at once; GoBGP keeps the
+	// ROAs for the lifetime (1 s here), then they are gone and no source
+	// has data.
+	st.Stop()
+	waitFor(t, "the session down", func() bool { return testutil.ToFloat64(m.metrics.sessionUp.WithLabelValues(srv.Name())) == 0 })
+	ev = waitEvent(t, events, "no data after the lifetime", func(e model.RPKIEvent) bool { return !e.Ready })
+	if len(ev.VRPs) != 0 {
+		t.Errorf("VRPs after the lifetime: %v", ev.VRPs)
+	}
+	if got := testutil.ToFloat64(m.metrics.vrps.WithLabelValues("rtr", "ipv4")); got != 0 {
+		t.Errorf("reachmon_rpki_vrps{rtr,ipv4} after the lifetime = %v", got)
+	}
 	if !strings.Contains(st.Output(), "StayRTR Server started") {
 		t.Errorf("stayrtr did not log its start:\n%s", st.Output())
+	}
+}
+
+// waitFor waits (bounded) until cond holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -25,6 +25,24 @@ type StayRTR struct {
 	File string
 	cmd  *exec.Cmd
 	out  *syncbuf.Buffer
+	done chan struct{} // closed when the process has been reaped
+}
+
+// Stop ends stayrtr (SIGTERM to its pid, SIGKILL after 10 s) and waits
+// for it; its clients see their sessions close.
+func (s *StayRTR) Stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
 }
 
 // freePort returns a free TCP port on 127.0.0.1.
@@ -95,16 +113,10 @@ func StartStayRTR(t testing.TB, vrps []model.VRP) *StayRTR {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start stayrtr: %v", err)
 	}
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
+	s.done = make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-done
-		}
+		s.Stop()
 		if t.Failed() {
 			t.Logf("stayrtr output:\n%s", s.out.String())
 		}

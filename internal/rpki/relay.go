@@ -1,0 +1,188 @@
+package rpki
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/reachmon/reachmon/internal/config"
+)
+
+// relay sits between GoBGP's RTR client and one RTR server: GoBGP
+// connects to the relay's loopback port, the relay connects to the
+// server and copies both ways, reading the server's PDU headers as they
+// pass. It tells reachmon what GoBGP's ListRpki would, without calling
+// it: ListRpki reads each session's counters on the server's goroutine
+// while GoBGP v3.37's session goroutine writes them right after connecting
+// (roaClient.softReset from established), a data race the race detector
+// finds (TestMonitorStayRTR under -race). The relay knows
+//   - whether the session is up (both connections open),
+//   - every End of Data PDU: a transfer finished, the table may have
+//     changed (GoBGP applies a transfer's announcements at End of Data),
+//   - when the session was lost, so that the table is listed again once
+//     GoBGP dropped the server's ROAs (its lifetime after the loss).
+//
+// It parses nothing else and changes no byte.
+type relay struct {
+	srv      config.RTRServer
+	upstream string // host:port of the RTR server
+	ln       net.Listener
+	log      *slog.Logger
+
+	mu        sync.Mutex
+	up        bool
+	eod       uint64    // End of Data PDUs seen since start
+	sessionOK bool      // an End of Data in the current session
+	downSince time.Time // when the last session ended (zero: never up)
+	conns     map[net.Conn]bool
+	closed    bool
+}
+
+// relayStatus is what the relay knows of its session.
+type relayStatus struct {
+	Name      string
+	Up        bool
+	EndOfData uint64
+	SessionOK bool
+	// Expired is true once the session has been lost for longer than the
+	// server's lifetime (GoBGP has dropped its ROAs).
+	Expired bool
+}
+
+// maxPDU bounds an RTR PDU the relay reads a header of; a longer one
+// ends the session (RFC 8210 PDUs are at most a few KiB; GoBGP's v0
+// client gets no ASPA or router key PDUs).
+const maxPDU = 1 << 20
+
+// rtrDialTimeout bounds the connection to the RTR server.
+const rtrDialTimeout = 10 * time.Second
+
+func newRelay(srv config.RTRServer, log *slog.Logger) (*relay, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	return &relay{srv: srv, upstream: srv.Name(), ln: ln, log: log, conns: map[net.Conn]bool{}}, nil
+}
+
+// port is the loopback port GoBGP connects to.
+func (r *relay) port() int { return r.ln.Addr().(*net.TCPAddr).Port }
+
+// serve accepts GoBGP's connections until close.
+func (r *relay) serve() {
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		go r.session(c)
+	}
+}
+
+func (r *relay) track(c net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.conns[c] = true
+	return true
+}
+
+func (r *relay) untrack(c net.Conn) {
+	r.mu.Lock()
+	delete(r.conns, c)
+	r.mu.Unlock()
+}
+
+// session relays one GoBGP connection.
+func (r *relay) session(down net.Conn) {
+	defer down.Close()
+	if !r.track(down) {
+		return
+	}
+	defer r.untrack(down)
+	up, err := net.DialTimeout("tcp", r.upstream, rtrDialTimeout)
+	if err != nil {
+		r.log.Debug("rpki: RTR server unreachable", "server", r.srv.Name(), "err", err)
+		return // GoBGP sees the connection close and retries in 30 s
+	}
+	defer up.Close()
+	if !r.track(up) {
+		return
+	}
+	defer r.untrack(up)
+	r.mu.Lock()
+	r.up, r.sessionOK = true, false
+	r.mu.Unlock()
+	r.log.Info("rpki: RTR session up", "server", r.srv.Name())
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(up, down) // GoBGP's queries
+		_ = up.Close()
+		close(done)
+	}()
+	err = r.copyPDUs(down, up)
+	_ = down.Close()
+	<-done
+	r.mu.Lock()
+	r.up, r.sessionOK, r.downSince = false, false, time.Now()
+	r.mu.Unlock()
+	r.log.Warn("rpki: RTR session lost", "server", r.srv.Name(), "err", err)
+}
+
+// copyPDUs copies the server's PDUs to GoBGP, noting End of Data.
+func (r *relay) copyPDUs(dst io.Writer, src io.Reader) error {
+	var hdr [8]byte
+	buf := make([]byte, 0, 64)
+	for {
+		if _, err := io.ReadFull(src, hdr[:]); err != nil {
+			return err
+		}
+		n := binary.BigEndian.Uint32(hdr[4:8])
+		if n < 8 || n > maxPDU {
+			return errors.New("RTR PDU length out of bounds")
+		}
+		if _, err := dst.Write(hdr[:]); err != nil {
+			return err
+		}
+		if cap(buf) < int(n-8) {
+			buf = make([]byte, n-8)
+		}
+		body := buf[:n-8]
+		if _, err := io.ReadFull(src, body); err != nil {
+			return err
+		}
+		if _, err := dst.Write(body); err != nil {
+			return err
+		}
+		if hdr[1] == 7 { // End of Data
+			r.mu.Lock()
+			r.eod++
+			r.sessionOK = true
+			r.mu.Unlock()
+		}
+	}
+}
+
+func (r *relay) status(now time.Time) relayStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return relayStatus{Name: r.srv.Name(), Up: r.up, EndOfData: r.eod, SessionOK: r.sessionOK,
+		Expired: !r.up && !r.downSince.IsZero() && now.Sub(r.downSince) > r.srv.Lifetime.Duration+2*time.Second}
+}
+
+// close stops accepting and ends the sessions.
+func (r *relay) close() {
+	r.mu.Lock()
+	r.closed = true
+	for c := range r.conns {
+		_ = c.Close()
+	}
+	r.mu.Unlock()
+	_ = r.ln.Close()
+}
