@@ -1,6 +1,7 @@
 package rpki
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -131,15 +132,28 @@ func (r *relay) session(down net.Conn) {
 	<-done
 	r.mu.Lock()
 	r.up, r.sessionOK, r.downSince = false, false, time.Now()
+	stopping := r.closed
 	r.mu.Unlock()
+	if stopping {
+		return
+	}
 	r.log.Warn("rpki: RTR session lost", "server", r.srv.Name(), "err", err)
 }
 
-// copyPDUs copies the server's PDUs to GoBGP, noting End of Data.
-func (r *relay) copyPDUs(dst io.Writer, src io.Reader) error {
+// copyPDUs copies the server's PDUs to GoBGP, noting End of Data. It
+// reads and writes through buffers (a full transfer is 700,000 PDUs of
+// 20 to 32 bytes) and flushes whenever nothing more has arrived.
+func (r *relay) copyPDUs(dstConn io.Writer, srcConn io.Reader) error {
+	src := bufio.NewReaderSize(srcConn, 64<<10)
+	dst := bufio.NewWriterSize(dstConn, 64<<10)
 	var hdr [8]byte
 	buf := make([]byte, 0, 64)
 	for {
+		if src.Buffered() == 0 {
+			if err := dst.Flush(); err != nil {
+				return err
+			}
+		}
 		if _, err := io.ReadFull(src, hdr[:]); err != nil {
 			return err
 		}
@@ -161,6 +175,9 @@ func (r *relay) copyPDUs(dst io.Writer, src io.Reader) error {
 			return err
 		}
 		if hdr[1] == 7 { // End of Data
+			if err := dst.Flush(); err != nil {
+				return err
+			}
 			r.mu.Lock()
 			r.eod++
 			r.sessionOK = true
