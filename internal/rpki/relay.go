@@ -40,6 +40,7 @@ type relay struct {
 	sessionOK bool      // an End of Data in the current session
 	downSince time.Time // when the last session ended (zero: never up)
 	conns     map[net.Conn]bool
+	busy      bool // a session is relayed (one at a time: GoBGP's)
 	closed    bool
 }
 
@@ -103,6 +104,18 @@ func (r *relay) untrack(c net.Conn) {
 // session relays one GoBGP connection.
 func (r *relay) session(down net.Conn) {
 	defer down.Close()
+	r.mu.Lock()
+	if r.busy {
+		r.mu.Unlock()
+		return // another local process: GoBGP has one session
+	}
+	r.busy = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.busy = false
+		r.mu.Unlock()
+	}()
 	if !r.track(down) {
 		return
 	}
