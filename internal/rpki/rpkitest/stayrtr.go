@@ -122,7 +122,7 @@ func StartStayRTR(t testing.TB, vrps []model.VRP) *StayRTR {
 		}
 	})
 	// Ready when it accepts connections (bounded).
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a large VRP set takes stayrtr a while to load
 	for {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)), time.Second)
 		if err == nil {
