@@ -68,8 +68,10 @@ func (c *rtrClient) state(now time.Time) rtrState {
 }
 
 // roas calls fn with every ROA of the table (every server's), IPv4 then
-// IPv6. GoBGP builds the list of a family before it returns any.
-func (c *rtrClient) roas(ctx context.Context, fn func(model.VRP)) error {
+// IPv6, and counts them by server (by relay port). GoBGP builds the list
+// of a family before it returns any.
+func (c *rtrClient) roas(ctx context.Context, fn func(model.VRP)) (map[int]int, error) {
+	bySrc := map[int]int{}
 	for _, fam := range []*api.Family{
 		{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST},
 		{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST},
@@ -86,16 +88,17 @@ func (c *rtrClient) roas(ctx context.Context, fn func(model.VRP)) error {
 				bad = fmt.Errorf("rpki: GoBGP listed a ROA that is not one: %s/%d", r.GetPrefix(), r.GetPrefixlen())
 				return
 			}
+			bySrc[int(r.GetConf().GetRemotePort())]++
 			fn(model.VRP{Prefix: p, MaxLength: uint8(r.GetMaxlen()), ASN: r.GetAsn()})
 		})
 		if err != nil {
-			return fmt.Errorf("rpki: list ROAs: %w", err)
+			return nil, fmt.Errorf("rpki: list ROAs: %w", err)
 		}
 		if bad != nil {
-			return bad
+			return nil, bad
 		}
 	}
-	return nil
+	return bySrc, nil
 }
 
 // stop ends the sessions and the server.

@@ -2,6 +2,7 @@ package rpki
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -84,7 +85,7 @@ func TestMeasureGlobalVRPSet(t *testing.T) {
 	events := make(chan model.Event, 4)
 	m := New(config.RPKI{RTR: []config.RTRServer{{Address: "127.0.0.1", Port: st.Port, Lifetime: config.Duration{Duration: time.Hour}}}},
 		[]netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8::/32")},
-		[]netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("8.8.8.8")}, Options{Events: events, Poll: 100 * time.Millisecond})
+		[]netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("8.8.8.8")}, Options{Events: events, Poll: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -117,7 +118,7 @@ ready:
 	a0 = totalAlloc()
 	n := 0
 	start = time.Now()
-	if err := m.rtr.roas(ctx, func(v model.VRP) {
+	if _, err := m.rtr.roas(ctx, func(v model.VRP) {
 		if watch.Relevant(v.Prefix) {
 			n++
 		}

@@ -21,6 +21,11 @@ import (
 // from GoBGP (cheap: no ROA is listed unless a transfer finished).
 const DefaultPoll = time.Second
 
+// maxRTRTries bounds the listings of one state that do not show what the
+// RTR server sent (a server sending repeats, which GoBGP's table holds
+// once): after that many the listing is taken as it is.
+const maxRTRTries = 12
+
 // DefaultMinList is the least time between two listings of GoBGP's ROA
 // table: listing a global set (700,000 VRPs) takes about 2.7 s of CPU and
 // allocates about 270 MiB (TestMeasureGlobalVRPSet), so an RTR server
@@ -70,7 +75,10 @@ type Monitor struct {
 	rtrReady  bool
 	rtrSig    string
 	rtrListed time.Time
-	sent      *model.RPKIEvent
+	// rtrTries counts listings of one state that GoBGP had not yet taken
+	// in (checkRTR).
+	rtrTries int
+	sent     *model.RPKIEvent
 }
 
 type fileStamp struct {
@@ -293,7 +301,7 @@ func (m *Monitor) checkRTR(ctx context.Context, w *Watch, force bool) {
 	m.rtrListed = now
 	var vrps []model.VRP
 	n4, n6 := 0, 0
-	if err := m.rtr.roas(ctx, func(v model.VRP) {
+	bySrc, err := m.rtr.roas(ctx, func(v model.VRP) {
 		if v.Prefix.Addr().Is4() {
 			n4++
 		} else {
@@ -302,10 +310,23 @@ func (m *Monitor) checkRTR(ctx context.Context, w *Watch, force bool) {
 		if w.Relevant(v.Prefix) {
 			vrps = append(vrps, v)
 		}
-	}); err != nil {
+	})
+	if err != nil {
 		m.log.Warn("rpki: RTR ROAs", "err", err)
 		return
 	}
+	// GoBGP takes in a transfer seconds after the relay saw its end: the
+	// listing is current once the table holds what the transfers said.
+	for _, s := range st.Servers {
+		if s.Up && s.SessionOK && bySrc[s.Port] != s.Expected {
+			if m.rtrTries++; m.rtrTries < maxRTRTries {
+				return // listed again after minList
+			}
+			m.log.Warn("rpki: GoBGP's table does not hold what the RTR server sent; using it as it is",
+				"server", s.Name, "roas", bySrc[s.Port], "sent", s.Expected)
+		}
+	}
+	m.rtrTries = 0
 	m.rtrSig = sig
 	vrps = normalize(vrps)
 	// Data: a session finished a transfer, or GoBGP still holds a lost

@@ -24,6 +24,12 @@ import (
 //   - whether the session is up (both connections open),
 //   - every End of Data PDU: a transfer finished, the table may have
 //     changed (GoBGP applies a transfer's announcements at End of Data),
+//     and how many ROAs GoBGP's table holds from the server once GoBGP
+//     has taken in the transfer (the announcements of a full transfer,
+//     answering a Reset Query; the previous count plus announcements minus
+//     withdrawals of an incremental one): GoBGP takes in PDUs one by one
+//     through its event loop, seconds behind the relay for a full set,
+//     so a listing of its table is current only once it holds that many,
 //   - when the session was lost, so that the table is listed again once
 //     GoBGP dropped the server's ROAs (its lifetime after the loss).
 //
@@ -38,6 +44,10 @@ type relay struct {
 	up        bool
 	eod       uint64    // End of Data PDUs seen since start
 	sessionOK bool      // an End of Data in the current session
+	lastQuery byte      // the type of GoBGP's last query (1 serial, 2 reset)
+	full      bool      // the transfer under way answers a Reset Query
+	ann, wd   int       // its announcements and withdrawals so far
+	expected  int       // ROAs GoBGP holds from the server after the last transfer
 	downSince time.Time // when the last session ended (zero: never up)
 	conns     map[net.Conn]bool
 	busy      bool // a session is relayed (one at a time: GoBGP's)
@@ -50,6 +60,11 @@ type relayStatus struct {
 	Up        bool
 	EndOfData uint64
 	SessionOK bool
+	// Port is the relay's loopback port (GoBGP's name for the server);
+	// Expected the ROAs GoBGP's table holds from the server once it took
+	// in the last transfer (valid with SessionOK).
+	Port     int
+	Expected int
 	// Expired is true once the session has been lost for longer than the
 	// server's lifetime (GoBGP has dropped its ROAs).
 	Expired bool
@@ -136,11 +151,11 @@ func (r *relay) session(down net.Conn) {
 	r.log.Info("rpki: RTR session up", "server", r.srv.Name())
 	done := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(up, down) // GoBGP's queries
+		_ = r.copyPDUs(up, down, r.query) // GoBGP's queries
 		_ = up.Close()
 		close(done)
 	}()
-	err = r.copyPDUs(down, up)
+	err = r.copyPDUs(down, up, r.answer)
 	_ = down.Close()
 	<-done
 	r.mu.Lock()
@@ -153,10 +168,45 @@ func (r *relay) session(down net.Conn) {
 	r.log.Warn("rpki: RTR session lost", "server", r.srv.Name(), "err", err)
 }
 
-// copyPDUs copies the server's PDUs to GoBGP, noting End of Data. It
-// reads and writes through buffers (a full transfer is 700,000 PDUs of
-// 20 to 32 bytes) and flushes whenever nothing more has arrived.
-func (r *relay) copyPDUs(dstConn io.Writer, srcConn io.Reader) error {
+// query notes a PDU from GoBGP.
+func (r *relay) query(typ byte, _ []byte) {
+	if typ == 1 || typ == 2 { // Serial Query, Reset Query
+		r.mu.Lock()
+		r.lastQuery = typ
+		r.mu.Unlock()
+	}
+}
+
+// answer notes a PDU from the server.
+func (r *relay) answer(typ byte, body []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch typ {
+	case 3: // Cache Response
+		r.full, r.ann, r.wd = r.lastQuery == 2, 0, 0
+	case 4, 6: // IPv4 Prefix, IPv6 Prefix: flags first, bit 0 announce
+		if len(body) > 0 && body[0]&1 == 1 {
+			r.ann++
+		} else {
+			r.wd++
+		}
+	case 7: // End of Data
+		if r.full {
+			r.expected = r.ann
+		} else {
+			r.expected = max(0, r.expected+r.ann-r.wd)
+		}
+		r.full, r.ann, r.wd = false, 0, 0
+		r.eod++
+		r.sessionOK = true
+	}
+}
+
+// copyPDUs copies PDUs from src to dst, calling note with each one's type
+// and body. It reads and writes through buffers (a full transfer is
+// 700,000 PDUs of 20 to 32 bytes) and flushes whenever nothing more has
+// arrived and at each End of Data.
+func (r *relay) copyPDUs(dstConn io.Writer, srcConn io.Reader, note func(typ byte, body []byte)) error {
 	src := bufio.NewReaderSize(srcConn, 64<<10)
 	dst := bufio.NewWriterSize(dstConn, 64<<10)
 	var hdr [8]byte
@@ -191,18 +241,15 @@ func (r *relay) copyPDUs(dstConn io.Writer, srcConn io.Reader) error {
 			if err := dst.Flush(); err != nil {
 				return err
 			}
-			r.mu.Lock()
-			r.eod++
-			r.sessionOK = true
-			r.mu.Unlock()
 		}
+		note(hdr[1], body)
 	}
 }
 
 func (r *relay) status(now time.Time) relayStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return relayStatus{Name: r.srv.Name(), Up: r.up, EndOfData: r.eod, SessionOK: r.sessionOK,
+	return relayStatus{Name: r.srv.Name(), Up: r.up, EndOfData: r.eod, SessionOK: r.sessionOK, Port: r.port(), Expected: r.expected,
 		Expired: !r.up && !r.downSince.IsZero() && now.Sub(r.downSince) > r.srv.Lifetime.Duration+2*time.Second}
 }
 

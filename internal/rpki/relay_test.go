@@ -25,7 +25,7 @@ func pdu(typ byte, payload int) []byte {
 }
 
 // TestRelay: the relay passes the server's bytes unchanged, counts End
-// of Data, refuses a second session, and tells the loss and the expiry
+// of Data and the ROAs a transfer leaves GoBGP with, refuses a second session, and tells the loss and the expiry
 // of the server's lifetime.
 func TestRelay(t *testing.T) {
 	up, err := net.Listen("tcp", "127.0.0.1:0")
@@ -42,7 +42,9 @@ func TestRelay(t *testing.T) {
 	defer r.close()
 	go r.serve()
 
-	stream := bytes.Join([][]byte{pdu(3, 0), pdu(4, 12), pdu(4, 12), pdu(7, 4), pdu(0, 0), pdu(7, 4)}, nil)
+	announce := pdu(4, 12)
+	announce[8] = 1 // flags: announce
+	stream := bytes.Join([][]byte{pdu(3, 0), announce, announce, pdu(4, 12), pdu(7, 4), pdu(0, 0), pdu(7, 4)}, nil)
 	serverSide := make(chan net.Conn, 1)
 	go func() {
 		c, err := up.Accept()
@@ -80,7 +82,9 @@ func TestRelay(t *testing.T) {
 		t.Fatalf("relayed %x, %v; want %x", got, err, stream)
 	}
 	st := r.status(time.Now())
-	if !st.Up || st.EndOfData != 2 || !st.SessionOK || st.Expired {
+	// A full transfer (answering the Reset Query) of two announcements and
+	// a withdrawal: GoBGP will hold 2.
+	if !st.Up || st.EndOfData != 2 || !st.SessionOK || st.Expired || st.Expected != 2 || st.Port != r.port() {
 		t.Errorf("status %+v", st)
 	}
 
