@@ -105,8 +105,8 @@ func (c *rtrClient) roas(ctx context.Context, fn func(model.VRP)) (map[int]int, 
 func (c *rtrClient) stop() {
 	ctx := context.Background()
 	for _, r := range c.relays {
+		r.close() // first: the session it ends is not a loss to report
 		_ = c.s.DeleteRpki(ctx, &api.DeleteRpkiRequest{Address: fmt.Sprintf("127.0.0.1:%d", r.port())})
-		r.close()
 	}
 	c.s.Stop()
 }

@@ -2,7 +2,6 @@ package rpki
 
 import (
 	"context"
-	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -85,7 +84,7 @@ func TestMeasureGlobalVRPSet(t *testing.T) {
 	events := make(chan model.Event, 4)
 	m := New(config.RPKI{RTR: []config.RTRServer{{Address: "127.0.0.1", Port: st.Port, Lifetime: config.Duration{Duration: time.Hour}}}},
 		[]netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8::/32")},
-		[]netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("8.8.8.8")}, Options{Events: events, Poll: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		[]netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("8.8.8.8")}, Options{Events: events, Poll: 100 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
