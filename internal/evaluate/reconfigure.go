@@ -107,6 +107,7 @@ func (e *Evaluator) Reconfigure(cfg config.Evaluate, t Targets, now time.Time) [
 	now = e.advance(now)
 	e.cfg = withDefaults(cfg)
 	e.setControls()
+	e.rpkiOn = e.rpkiOn || t.RPKI
 
 	wantZones := map[string]Zone{}
 	for _, zt := range t.Zones {

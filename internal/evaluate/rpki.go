@@ -47,6 +47,7 @@ func (e *Evaluator) validate(p netip.Prefix, origin uint32) (model.Validation, b
 // (a change is evidence on the route) and every rule that uses it runs.
 func (e *Evaluator) rpkiEvent(ev model.RPKIEvent, now time.Time) {
 	old := e.rpki
+	e.rpkiOn = true
 	e.rpki = rpkiView{ready: ev.Ready, vrps: ev.VRPs, sources: ev.Sources}
 	if old.ready == e.rpki.ready && slices.Equal(old.vrps, e.rpki.vrps) {
 		return
@@ -99,8 +100,9 @@ func (e *Evaluator) rpkiVerdict(r *route) verdict {
 	}
 	if !e.rpki.ready {
 		// No VRPs (yet, or any more): an open incident waits for data
-		// rather than resolving on none.
-		v.known = false
+		// rather than resolving on none, unless no source is configured
+		// any more (an incident restored after [rpki] was removed).
+		v.known = !e.rpkiOn
 		return v
 	}
 	f := rpkiInvalidFound{route: r.prefix, watched: r.watched, peers: e.upPeers()}

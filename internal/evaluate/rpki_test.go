@@ -188,3 +188,23 @@ func TestRPKIOriginUnknownNotJudged(t *testing.T) {
 		t.Errorf("AS64501 without configured origins: %d rpki_invalid opened, want 1: %v", n, kinds(w.changes))
 	}
 }
+
+// An rpki_invalid incident restored after [rpki] was removed resolves;
+// with [rpki] still configured it waits for VRPs.
+func TestRPKIRestoredWithoutSources(t *testing.T) {
+	inc := model.Incident{ID: "20261202T120000Z-rpki01", Kind: model.IncidentRPKIInvalid, Severity: model.SeverityWarning,
+		State: model.StateOpen, SubjectKind: model.SubjectPrefix, Subject: "198.51.100.0/24",
+		Opened: t0, Confirmed: t0, Updated: t0, RootCause: "Watched prefix 198.51.100.0/24 from AS64500 is RPKI-invalid: ROA 198.51.100.0/24 maxLength 24 AS64501."}
+	for _, configured := range []bool{false, true} {
+		tg := Targets{Vantage: "test", Peers: peers3, RPKI: configured,
+			Prefixes: []model.WatchedPrefix{{Prefix: mustPrefix("198.51.100.0/24"), Origins: []uint32{64500}}}}
+		w := newWorld(t, testConfig(), tg)
+		w.e.Restore([]model.Incident{inc})
+		w.bgpUp(peers3, map[string]uint32{"198.51.100.0/24": 64500})
+		w.tick(10 * time.Minute)
+		resolved := len(w.changesOf(model.IncidentRPKIInvalid, model.ChangeResolve)) == 1
+		if resolved == configured {
+			t.Errorf("[rpki] configured %v: resolved %v", configured, resolved)
+		}
+	}
+}
