@@ -88,13 +88,17 @@ func WriteVRPs(t testing.TB, path string, vrps []model.VRP) {
 
 // StartStayRTR runs stayrtr on a free port of 127.0.0.1 serving the
 // VRPs (a file in a temporary directory); it is stopped, by its pid, when
-// the test ends. Without stayrtr the test skips, and fails under CI=true.
+// the test ends. Without stayrtr the test skips, and fails under CI=true;
+// under -short (make check) it skips.
 //
 // stayrtr speaks RTR version 2 by default and answers a client of a
 // lower version in that version (it negotiates down on the client's first
 // PDU); GoBGP's client sends version 0 (RFC 6810), which this test uses.
 func StartStayRTR(t testing.TB, vrps []model.VRP) *StayRTR {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs a real RTR server (stayrtr) for tens of seconds; run without -short (make test)")
+	}
 	bin, err := exec.LookPath("stayrtr")
 	if err != nil {
 		msg := "stayrtr is not installed (apt-get install -y stayrtr)"
