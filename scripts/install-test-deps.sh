@@ -19,6 +19,7 @@ need=(
 	nftables:nft
 	iproute2:ip
 	systemd:systemd-analyze
+	stayrtr:stayrtr
 )
 
 missing=()

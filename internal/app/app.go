@@ -33,6 +33,7 @@ import (
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/notify"
 	"github.com/reachmon/reachmon/internal/notify/alertmanager"
+	"github.com/reachmon/reachmon/internal/rpki"
 	"github.com/reachmon/reachmon/internal/schedule"
 	"github.com/reachmon/reachmon/internal/server"
 	"github.com/reachmon/reachmon/internal/silence"
@@ -55,6 +56,7 @@ type Daemon struct {
 	ris     *bgp.RISLive  // nil without [ris_live]
 	bmp     *bmp.Station  // nil without [bmp]
 	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate); BMP and full_table sessions wait for it
+	rpki    *rpki.Monitor // nil without [rpki]
 	events  chan model.Event
 
 	// sessions runs the full_table neighbors' own BGP sessions (nil
@@ -161,6 +163,10 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 	if cfg.BMP.Enabled() {
 		d.bmp = bmp.New(cfg.BMP, d.feed.NewSource(model.SourceBMP), bmp.Options{Logger: log, Registerer: wrapped, Gate: d.bmpGate})
 	}
+	if cfg.RPKI.Enabled() {
+		prefixes, addrs := rpkiWatch(cfg)
+		d.rpki = rpki.New(*cfg.RPKI, prefixes, addrs, rpki.Options{Logger: log, Registerer: wrapped, Events: d.events})
+	}
 	d.ev = evaluate.New(cfg.Evaluate, evaluate.TargetsFromPlan(cfg))
 	d.im = evaluate.NewMetrics(wrapped)
 	d.srv = server.New(cfg.Listen, reg, log)
@@ -243,6 +249,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.sessions != nil {
 		g.Go(func() error { return d.sessions.Run(ctx) })
 	}
+	if d.rpki != nil {
+		g.Go(func() error { return d.rpki.Run(ctx) })
+	}
 	if d.bmp != nil {
 		g.Go(func() error { return d.bmp.Run(ctx) })
 	}
@@ -280,6 +289,11 @@ func (d *Daemon) consume(ctx context.Context) {
 			dirty = d.reconfigure(req) || dirty
 		case now := <-tick.C:
 			dirty = d.after(d.ev.Tick(now)) || dirty
+			if d.rpki != nil {
+				if states, changed := d.ev.RPKIRouteStates(); changed {
+					d.rpki.SetRouteStates(states)
+				}
+			}
 			// Snapshots cost tens of milliseconds for thousands of zones:
 			// publish at most once a second after changes, and every few
 			// seconds regardless; never per event.
@@ -426,7 +440,7 @@ func (d *Daemon) handle(ev model.Event) {
 		}
 	case model.Discovery:
 		d.dns.ObserveDiscovery(model.ZoneNameOf(e.Zone).Label(), e)
-		if d.feed.Enabled() && len(e.Servers) > 0 {
+		if (d.feed.Enabled() || d.rpki != nil) && len(e.Servers) > 0 {
 			select {
 			case d.nsAddrs <- e:
 			default:
@@ -453,6 +467,8 @@ func (d *Daemon) handle(ev model.Event) {
 		d.log.Info("bgp peer", "kind", string(e.Kind), "peer", e.Peer, "reason", e.Reason, "routes", e.Routes)
 	case model.FeedEvent:
 		d.log.Info("bgp feed", "feed", e.Feed, "source", e.Source, "up", e.Up, "reason", e.Reason)
+	case model.RPKIEvent:
+		d.log.Info("rpki vrps", "ready", e.Ready, "relevant", len(e.VRPs), "sources", e.Sources)
 	}
 }
 
@@ -469,6 +485,13 @@ func (d *Daemon) watchNameservers(ctx context.Context) {
 			slices.SortFunc(addrs, netip.Addr.Compare)
 			key := fmt.Sprint(addrs)
 			if last[disc.Zone] == key {
+				continue
+			}
+			if d.rpki != nil {
+				d.rpki.SetNameserverAddrs(disc.Zone, addrs)
+			}
+			if !d.feed.Enabled() {
+				last[disc.Zone] = key
 				continue
 			}
 			if err := d.feed.SetNameserverAddrs(disc.Zone, addrs); err != nil {
@@ -525,3 +548,24 @@ func (d *Daemon) peersView() bgp.PeersView {
 
 // Registry returns the metrics registry (for tests).
 func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
+
+// rpkiWatch is what the RPKI monitor keeps VRPs for: the watched
+// prefixes and the configured addresses (resolvers, configured
+// authoritative servers); discovered nameservers follow
+// (watchNameservers).
+func rpkiWatch(p *config.Plan) ([]netip.Prefix, []netip.Addr) {
+	w := bgp.WatchFromPlan(p)
+	var prefixes []netip.Prefix
+	for _, x := range w.Prefixes {
+		prefixes = append(prefixes, x.Prefix)
+	}
+	var addrs []netip.Addr
+	for _, as := range w.Nameservers {
+		addrs = append(addrs, as...)
+	}
+	for _, a := range w.Resolvers {
+		addrs = append(addrs, a)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	return prefixes, slices.Compact(addrs)
+}

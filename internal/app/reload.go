@@ -191,6 +191,14 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 			}
 		}
 	}
+	if d.rpki != nil {
+		d.rpki.SetWatched(rpkiWatch(eff))
+		if !d.feed.Enabled() {
+			for _, z := range zonesRemoved {
+				d.rpki.SetNameserverAddrs(model.ZoneNameOf(z).FQDN(), nil)
+			}
+		}
+	}
 	if err := d.reconfigureSinks(specs); err != nil {
 		errs = append(errs, err)
 	}
@@ -250,6 +258,7 @@ func restartNeeded(old, new *config.Config) []string {
 	add(listenerOwnerKey, old.BGP.FullTableListener() != new.BGP.FullTableListener())
 	add("ris_live", !reflect.DeepEqual(old.RISLive, new.RISLive))
 	add("bmp", !reflect.DeepEqual(old.BMP, new.BMP))
+	add("rpki", !reflect.DeepEqual(old.RPKI, new.RPKI))
 	add("notifiers (adding or removing [slack], [[alertmanager]] or [[webhook]])", !slices.Equal(sinkNames(old), sinkNames(new)))
 	return out
 }
@@ -270,6 +279,7 @@ func effectivePlan(old, plan *config.Plan) *config.Plan {
 		// stay until a restart, listed under listenerOwnerKey.
 		c.BGP.Neighbor = old.BGP.Neighbor
 	}
+	c.RPKI = old.RPKI
 	if !c.BGP.Enabled() {
 		c.BGP.Neighbor = nil
 	}

@@ -37,7 +37,9 @@ type Config struct {
 	BGP      BGP         `toml:"bgp"`
 	BMP      BMP         `toml:"bmp"`
 	// RISLive is the [ris_live] section (nil: absent, the source is off).
-	RISLive  *RISLive  `toml:"ris_live"`
+	RISLive *RISLive `toml:"ris_live"`
+	// RPKI is the [rpki] section (nil: absent, no origin validation).
+	RPKI     *RPKI     `toml:"rpki"`
 	Evaluate Evaluate  `toml:"evaluate"`
 	Metrics  Metrics   `toml:"metrics"`
 	API      APIConfig `toml:"api"`

@@ -73,6 +73,9 @@ func (c *Config) resolve(e *Errors) *Plan {
 	if c.RISLive != nil {
 		c.RISLive.validate(e)
 	}
+	if c.RPKI != nil {
+		c.RPKI.validate(e)
+	}
 	c.API.validate(e)
 	c.validateNotifiers(e)
 	p.Windows = c.resolveMaintenance(e)

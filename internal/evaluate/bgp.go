@@ -292,6 +292,10 @@ func (e *Evaluator) evalRoute(r *route, now time.Time) {
 	if r.inside {
 		e.trackHijack(r, origins, now)
 	}
+	if _, exact := e.watched[r.prefix]; exact && e.rpki.ready {
+		e.rpkiDirty = true
+	}
+	e.evalRPKI(r, now)
 }
 
 func (e *Evaluator) peerEvent(ev model.PeerEvent, now time.Time) {

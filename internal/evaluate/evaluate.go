@@ -38,6 +38,9 @@ type Targets struct {
 	Peers []Peer
 	// Feeds are the configured feeds of other sources (BMP routers).
 	Feeds []Feed
+	// RPKI is true when [rpki] configures ROA sources: an rpki_invalid
+	// incident then waits for VRPs instead of resolving without them.
+	RPKI bool
 }
 
 // Zone is a configured zone.
@@ -91,6 +94,7 @@ func TargetsFromPlan(p *config.Plan) Targets {
 			t.Feeds = append(t.Feeds, Feed{Name: r.FeedName(), Label: r.Label(), Source: model.SourceBMP})
 		}
 	}
+	t.RPKI = p.RPKI.Enabled()
 	return t
 }
 
@@ -170,6 +174,14 @@ type Evaluator struct {
 	// a failure.
 	adHoc bool
 
+	// rpki is the VRPs relevant to the watched routes (rpki.go);
+	// rpkiDirty is set when a watched prefix's validation may have
+	// changed (RPKIRouteStates).
+	rpki      rpkiView
+	rpkiDirty bool
+	// rpkiOn: ROA sources are configured (Targets.RPKI) or have spoken.
+	rpkiOn bool
+
 	// silencer holds the silences made at run time and the maintenance
 	// windows (silence.go); nil: only [[evaluate.silence]].
 	silencer Silencer
@@ -200,6 +212,7 @@ func New(cfg config.Evaluate, t Targets) *Evaluator {
 		ids:         map[string]bool{},
 	}
 	e.maxMoreSpecifics = DefaultMaxMoreSpecifics
+	e.rpkiOn = t.RPKI
 	if e.vantage == "" {
 		e.vantage = "this vantage"
 	}
@@ -295,6 +308,8 @@ func (e *Evaluator) Apply(ev model.Event) []model.IncidentChange {
 		e.coverEvent(x, now)
 	case model.BGPSnapshot:
 		e.bgpSnapshot(x, now)
+	case model.RPKIEvent:
+		e.rpkiEvent(x, now)
 	}
 	e.checkBGPUsable(now)
 	out := e.out

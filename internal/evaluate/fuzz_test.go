@@ -3,6 +3,7 @@ package evaluate
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -126,6 +127,17 @@ func (g *gen) event() (model.Event, bool) {
 				d.Servers = []model.AuthServer{{Host: "ns", Addr: netip.AddrPortFrom(fzAuth[g.pick(3)], 53)}}
 			}
 			return d, true
+		}
+		if g.pick(4) == 0 {
+			// New VRPs: none, or some of the watched prefixes' ROAs.
+			ev := model.RPKIEvent{Time: g.now, Ready: g.pick(4) != 0}
+			for i, p := range fzPrefixes {
+				if g.pick(3) == 0 {
+					ev.VRPs = append(ev.VRPs, model.VRP{Prefix: p, MaxLength: uint8(p.Bits() + g.pick(2)), ASN: uint32(64499 + i%3)})
+				}
+			}
+			slices.SortFunc(ev.VRPs, model.CompareVRP)
+			return ev, true
 		}
 		return nil, true // a tick
 	}

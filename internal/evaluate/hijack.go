@@ -125,6 +125,12 @@ func (e *Evaluator) hijackVerdict(subject string) verdict {
 	}
 	slices.SortFunc(pfxs, comparePrefix)
 	v.kind, v.severity = model.IncidentHijack, model.SeverityCritical
+	rv, withRPKI := e.hijackValidation(h.watched, h.origin, pfxs)
+	if withRPKI && rv.invalid == 0 {
+		// RPKI does not say it is wrong (no ROA covers it, or one
+		// authorizes the origin): a warning.
+		v.severity = model.SeverityWarning
+	}
 	v.asns = []uint32{h.origin}
 	v.prefixes = pfxs[:min(len(pfxs), maxHijackListed)]
 	for _, p := range pfxs {
@@ -139,6 +145,9 @@ func (e *Evaluator) hijackVerdict(subject string) verdict {
 	slices.Sort(v.affected)
 	slices.SortStableFunc(v.evidence, func(a, b model.EvidenceItem) int { return a.Time.Compare(b.Time) })
 	f := hijackFound{watched: h.watched, origin: h.origin, routes: pfxs, seenBy: len(peers), peers: e.upPeers(), covers: v.affected}
+	if withRPKI {
+		f.rpki = &rv
+	}
 	if e.msOverflow[h.watched.Prefix] > 0 {
 		f.tracked = e.maxMoreSpecifics
 	}
@@ -158,6 +167,8 @@ type hijackFound struct {
 	// tracked is the bound of more-specifics tracked when more were
 	// dropped (0: none was).
 	tracked int
+	// rpki is the validation of the routes (nil: no RPKI data).
+	rpki *hijackRPKI
 }
 
 // exact reports whether the watched prefix itself is hijacked, and how

@@ -107,6 +107,7 @@ func (e *Evaluator) Reconfigure(cfg config.Evaluate, t Targets, now time.Time) [
 	now = e.advance(now)
 	e.cfg = withDefaults(cfg)
 	e.setControls()
+	e.rpkiOn = e.rpkiOn || t.RPKI
 
 	wantZones := map[string]Zone{}
 	for _, zt := range t.Zones {
@@ -152,7 +153,7 @@ func (e *Evaluator) Reconfigure(cfg config.Evaluate, t Targets, now time.Time) [
 		r.watched, r.inside = e.container(p)
 	}
 	for _, s := range e.openSlots() {
-		if s.key.g != groupWithdrawn && s.key.g != groupHijack {
+		if s.key.g != groupWithdrawn && s.key.g != groupHijack && s.key.g != groupRPKI {
 			continue
 		}
 		if !e.subjectWatched(s) {

@@ -26,6 +26,7 @@ const (
 	groupVantage
 	groupExpiry     // dnssec_expiry (forecast.go)
 	groupDelegation // delegation_inconsistent (forecast.go)
+	groupRPKI       // rpki_invalid (rpki.go)
 )
 
 func groupOf(k model.IncidentKind) group {
@@ -46,6 +47,8 @@ func groupOf(k model.IncidentKind) group {
 		return groupExpiry
 	case model.IncidentDelegation:
 		return groupDelegation
+	case model.IncidentRPKIInvalid:
+		return groupRPKI
 	}
 	return groupZone
 }
@@ -89,7 +92,7 @@ func (e *Evaluator) openAfter(s *slot) time.Duration {
 	switch s.key.g {
 	case groupWithdrawn:
 		return max(e.cfg.OpenAfter.Duration, withdrawSettle)
-	case groupHijack:
+	case groupHijack, groupRPKI:
 		return e.cfg.BGPOpenAfter.Duration
 	case groupExpiry, groupDelegation:
 		return max(e.cfg.OpenAfter.Duration, forecastSettle)
@@ -103,7 +106,7 @@ func (e *Evaluator) openAfter(s *slot) time.Duration {
 
 func (e *Evaluator) resolveAfter(s *slot) time.Duration {
 	switch s.key.g {
-	case groupHijack, groupWithdrawn:
+	case groupHijack, groupWithdrawn, groupRPKI:
 		return e.cfg.BGPResolveAfter.Duration
 	case groupZone:
 		if s.inc != nil && s.inc.Kind == model.IncidentBGPOutage {
@@ -139,6 +142,13 @@ func (e *Evaluator) evalSlot(s *slot, now time.Time) {
 		e.judge(s, e.withdrawnVerdict(r), now)
 	case groupHijack:
 		e.judge(s, e.hijackVerdict(s.key.subject), now)
+	case groupRPKI:
+		p, err := netip.ParsePrefix(s.key.subject)
+		if err != nil {
+			e.judge(s, verdict{known: true, bgp: true}, now)
+			return
+		}
+		e.judge(s, e.rpkiVerdict(e.routes[p]), now)
 	case groupFeed:
 		e.judge(s, e.feedVerdict(s.key.subject, now), now)
 	case groupVantage:

@@ -507,8 +507,77 @@ func (f hijackFound) rootCause() string {
 	if f.tracked > 0 {
 		fmt.Fprintf(&b, "; more-specifics of %s beyond the first %d are not tracked", w.Prefix, f.tracked)
 	}
+	if r := f.rpki; r != nil {
+		b.WriteString("; " + validationText(r.offending, f.origin, r.offendingState))
+		if r.all > 1 {
+			fmt.Fprintf(&b, " (%d of %d routes RPKI-invalid)", r.invalid, r.all)
+		}
+		if r.legitOrigin != 0 {
+			b.WriteString("; " + validationText(r.legit, r.legitOrigin, r.legitState))
+		}
+	}
 	b.WriteString(".")
 	return b.String()
+}
+
+// RPKI (rpki.go).
+
+// maxVRPsNamed bounds the VRPs a sentence names.
+const maxVRPsNamed = 4
+
+// validationText tells a route's validation: "198.51.100.0/25 from
+// AS64511 is RPKI-invalid: ROA 198.51.100.0/24 maxLength 24 AS64500".
+func validationText(p netip.Prefix, origin uint32, val model.Validation) string {
+	s := fmt.Sprintf("%s from AS%d is %s", p, origin, val.State.Words())
+	if len(val.VRPs) == 0 {
+		return s + ": no ROA covers it"
+	}
+	return s + ": " + vrpList(val.VRPs)
+}
+
+// vrpList names VRPs: "ROA 198.51.100.0/24 maxLength 24 AS64500, ROA
+// 198.51.100.0/22 maxLength 22 AS64501 and 3 more".
+func vrpList(vrps []model.VRP) string {
+	parts := make([]string, 0, min(len(vrps), maxVRPsNamed))
+	for _, v := range vrps[:min(len(vrps), maxVRPsNamed)] {
+		parts = append(parts, v.String())
+	}
+	s := strings.Join(parts, ", ")
+	if n := len(vrps) - len(parts); n > 0 {
+		s += fmt.Sprintf(" and %d more", n)
+	}
+	return s
+}
+
+func (f rpkiInvalidFound) rootCause() string {
+	var what string
+	switch {
+	case f.exact:
+		what = fmt.Sprintf("Watched prefix %s%s", f.route, described(f.watched.Description))
+	case f.watched.Prefix.IsValid() && f.watched.Prefix != f.route:
+		what = fmt.Sprintf("%s, a more-specific of watched %s%s,", f.route, f.watched.Prefix, described(f.watched.Description))
+	default:
+		what = f.route.String()
+	}
+	var b strings.Builder
+	for i, o := range f.origins {
+		if i == 0 {
+			b.WriteString(what + " from " + strings.TrimPrefix(validationText(f.route, o.origin, o.val), f.route.String()+" from "))
+		} else {
+			b.WriteString("; from " + strings.TrimPrefix(validationText(f.route, o.origin, o.val), f.route.String()+" from "))
+		}
+	}
+	fmt.Fprintf(&b, "; networks that validate RPKI drop it (announced so at %d of %d peers)", f.seenBy, f.peers)
+	if len(f.covers) > 0 {
+		b.WriteString("; it covers " + strings.Join(f.covers, ", "))
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+// rpkiChangeEvidence tells that new VRPs changed a route's validation.
+func rpkiChangeEvidence(p netip.Prefix, origin uint32, was, is model.Validation) string {
+	return fmt.Sprintf("RPKI: %s now (was %s)", validationText(p, origin, is), was.State.Words())
 }
 
 // described is " (description)" for a watched prefix that has one.
@@ -834,6 +903,8 @@ func clearedText(k model.IncidentKind, subject string) string {
 		return "the signatures of " + subject + " were renewed past the warning horizon"
 	case model.IncidentDelegation:
 		return "the delegation of " + subject + " is consistent again"
+	case model.IncidentRPKIInvalid:
+		return subject + " is no longer RPKI-invalid"
 	case model.IncidentDelegationRemoved:
 		return subject + " is delegated and resolves again"
 	case model.IncidentRecordMissing, model.IncidentResolverNXDomain:

@@ -42,6 +42,8 @@ type dims struct {
 	checks, channels, sinks, amURLs int
 	// routers is the [[bmp.router]] entries.
 	routers int
+	// rtrs is the [[rpki.rtr]] entries.
+	rtrs int
 }
 
 // labelDoc is one metric: its labels besides vantage, what bounds their
@@ -158,6 +160,15 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_bgp_session_malformed_updates_total": {[]string{"peer"}, "full_table neighbors",
 		func(d dims) int { return d.peers }, "created on a full_table session's first malformed UPDATE"},
 
+	"reachmon_rpki_rtr_session_up": {[]string{"server"}, "[[rpki.rtr]] entries (pre-created)", func(d dims) int { return d.rtrs }, ""},
+	"reachmon_rpki_vrps": {[]string{"family", "source"}, "2 sources (rtr, file) × 2 families", func(dims) int { return 4 },
+		""},
+	"reachmon_rpki_relevant_vrps":         {[]string{"family"}, "2 families (pre-created)", func(dims) int { return 2 }, ""},
+	"reachmon_rpki_vrp_file_errors_total": {nil, "one", func(dims) int { return 1 }, ""},
+	"reachmon_rpki_route_state": {[]string{"origin", "prefix", "state"},
+		"configured prefixes × the origins their peers announce now (≤ neighbors); one state each",
+		func(d dims) int { return d.prefixes * d.peers }, "created when a watched prefix is announced while VRPs are known"},
+
 	"reachmon_notifications_total": {[]string{"channel", "result"},
 		"(configured Slack channels + one alertmanager/<name> per [[alertmanager]] + one webhook/<name> per [[webhook]]) × 5 results",
 		func(d dims) int { return d.channels * 5 }, ""},
@@ -210,6 +221,10 @@ func TestMetricLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	listen := freeAddr(t)
+	vrpFile := filepath.Join(t.TempDir(), "vrps.json")
+	if err := os.WriteFile(vrpFile, []byte(`{"roas": [{"prefix": "192.0.2.0/24", "maxLength": 24, "asn": "AS64500"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Parse("t.toml", []byte(fmt.Sprintf(`
 vantage = "labels"
 listen = %q
@@ -248,17 +263,22 @@ listen = %q
 [[bmp.router]]
 address = "127.0.0.9"
 name = "edge1"
+[rpki]
+vrp_file = %q
+[[rpki.rtr]]
+address = "127.0.0.1"
+port = 1
 [[alertmanager]]
 urls = ["http://127.0.0.1:1"]
 [[webhook]]
 name = "hook"
 url = "http://127.0.0.1:1/hook"
 secret_env = "REACHMON_LABELS_WEBHOOK_SECRET"
-`, listen, t.TempDir(), srv.Addr, srv.Addr, tokenFile, fake.APIURL(), freeAddr(t))))
+`, listen, t.TempDir(), srv.Addr, srv.Addr, tokenFile, fake.APIURL(), freeAddr(t), vrpFile)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 5, channels: 3, sinks: 3, amURLs: 1, routers: 1}
+	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 5, channels: 3, sinks: 3, amURLs: 1, routers: 1, rtrs: 1}
 	daemon, err := app.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

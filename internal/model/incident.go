@@ -56,6 +56,11 @@ const (
 	// IncidentDelegation: the delegation is inconsistent (NS sets differ
 	// between parent and zone, lame servers, SOA serials apart).
 	IncidentDelegation IncidentKind = "delegation_inconsistent"
+	// IncidentRPKIInvalid: a route to a watched prefix (or a more-specific
+	// inside it) from an origin that is not a hijack is RPKI-invalid: a
+	// ROA change (or a new announcement) that networks validating RPKI
+	// drop.
+	IncidentRPKIInvalid IncidentKind = "rpki_invalid"
 )
 
 // IncidentKinds lists every kind, in documentation order.
@@ -63,7 +68,7 @@ var IncidentKinds = []IncidentKind{
 	IncidentBGPOutage, IncidentDNSSEC, IncidentAuthOutage, IncidentResolverOutage,
 	IncidentHijack, IncidentAnswerMismatch, IncidentPrefixWithdrawn, IncidentFeedLost,
 	IncidentVantageDown, IncidentDelegationRemoved, IncidentRecordMissing, IncidentResolverNXDomain,
-	IncidentDNSSECExpiry, IncidentDelegation,
+	IncidentDNSSECExpiry, IncidentDelegation, IncidentRPKIInvalid,
 }
 
 // Title is the kind in plain words ("BGP-caused DNS outage").
@@ -97,6 +102,8 @@ func (k IncidentKind) Title() string {
 		return "DNSSEC signatures expiring"
 	case IncidentDelegation:
 		return "delegation inconsistent"
+	case IncidentRPKIInvalid:
+		return "RPKI-invalid route"
 	}
 	return string(k)
 }
