@@ -339,34 +339,12 @@ func (s *msgSink) EndOfRIB(family int) { s.m.eor = family }
 // which the router receives the peer's UPDATEs.
 func openFamilies(sent, recv *bgp.BGPMessage) ([]int, addPathModes) {
 	caps := func(m *bgp.BGPMessage) (map[bgp.RouteFamily]bool, addPathModes) {
-		fams, ap := map[bgp.RouteFamily]bool{}, addPathModes{}
-		if m == nil {
-			return fams, ap
+		var o *bgp.BGPOpen
+		if m != nil {
+			o, _ = m.Body.(*bgp.BGPOpen)
 		}
-		o, ok := m.Body.(*bgp.BGPOpen)
-		if !ok {
-			return fams, ap
-		}
-		for _, p := range o.OptParams {
-			c, ok := p.(*bgp.OptionParameterCapability)
-			if !ok {
-				continue
-			}
-			for _, x := range c.Capability {
-				switch v := x.(type) {
-				case *bgp.CapMultiProtocol:
-					fams[v.CapValue] = true
-				case *bgp.CapAddPath:
-					for _, t := range v.Tuples {
-						ap[t.RouteFamily] = t.Mode
-					}
-				}
-			}
-		}
-		if len(fams) == 0 {
-			fams[bgp.RF_IPv4_UC] = true
-		}
-		return fams, ap
+		c := wire.OpenCaps(o)
+		return c.Families, c.AddPath
 	}
 	sf, sap := caps(sent)
 	rf, rap := caps(recv)

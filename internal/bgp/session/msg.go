@@ -194,34 +194,12 @@ func decodeOpen(body []byte, peerAS, localAS uint32, localID netip.Addr) (o peer
 	if id, ok := netip.AddrFromSlice(m.ID.To4()); ok {
 		o.id = id
 	}
-	v4, v6, mp := false, false, false
-	for _, p := range m.OptParams {
-		c, ok := p.(*bgp.OptionParameterCapability)
-		if !ok {
-			continue
-		}
-		for _, x := range c.Capability {
-			switch v := x.(type) {
-			case *bgp.CapMultiProtocol:
-				mp = true
-				switch v.CapValue {
-				case bgp.RF_IPv4_UC:
-					v4 = true
-				case bgp.RF_IPv6_UC:
-					v6 = true
-				}
-			case *bgp.CapRouteRefresh, *bgp.CapRouteRefreshCisco:
-				o.routeRefresh = true
-			}
-		}
-	}
-	if !mp {
-		v4 = true
-	}
-	if v4 {
+	caps := wire.OpenCaps(&m)
+	o.routeRefresh = caps.RouteRefresh
+	if caps.Families[bgp.RF_IPv4_UC] {
 		o.families = append(o.families, 4)
 	}
-	if v6 {
+	if caps.Families[bgp.RF_IPv6_UC] {
 		o.families = append(o.families, 6)
 	}
 	return o, nil

@@ -173,3 +173,44 @@ func asPath4(segs []*bgp.As4PathParam) ([]uint32, uint32) {
 	}
 	return asPath(in)
 }
+
+// Caps is what an OPEN's capabilities say about what its sender speaks.
+type Caps struct {
+	// Families are the multiprotocol families listed; none listed means
+	// IPv4 unicast (RFC 4760).
+	Families map[bgp.RouteFamily]bool
+	// AddPath are the ADD-PATH modes per family (RFC 7911).
+	AddPath map[bgp.RouteFamily]bgp.BGPAddPathMode
+	// RouteRefresh: the sender accepts ROUTE-REFRESH (RFC 2918, or the
+	// pre-standard Cisco code).
+	RouteRefresh bool
+}
+
+// OpenCaps reads an OPEN's capabilities (o nil: an OPEN without any).
+func OpenCaps(o *bgp.BGPOpen) Caps {
+	c := Caps{Families: map[bgp.RouteFamily]bool{}, AddPath: map[bgp.RouteFamily]bgp.BGPAddPathMode{}}
+	if o != nil {
+		for _, p := range o.OptParams {
+			op, ok := p.(*bgp.OptionParameterCapability)
+			if !ok {
+				continue
+			}
+			for _, x := range op.Capability {
+				switch v := x.(type) {
+				case *bgp.CapMultiProtocol:
+					c.Families[v.CapValue] = true
+				case *bgp.CapAddPath:
+					for _, t := range v.Tuples {
+						c.AddPath[t.RouteFamily] = t.Mode
+					}
+				case *bgp.CapRouteRefresh, *bgp.CapRouteRefreshCisco:
+					c.RouteRefresh = true
+				}
+			}
+		}
+	}
+	if len(c.Families) == 0 {
+		c.Families[bgp.RF_IPv4_UC] = true
+	}
+	return c
+}
