@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/reachmon/reachmon/integration/stack"
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/notify/slack/fakeslack"
+	"github.com/reachmon/reachmon/internal/rpki/rpkitest"
 )
 
 // repoRoot is the repository root (tests run in integration/).
@@ -871,6 +873,14 @@ func TestStack(t *testing.T) {
 		"alerts.yml":     readFile(t, filepath.Join(root, "config/alerts.yml")),
 	})
 
+	// RPKI from a real RTR server (stayrtr) and a VRP file, so that the
+	// RPKI panels have their series: the hijacked prefix's ROA names its
+	// legitimate origin.
+	roa := []model.VRP{{Prefix: netip.MustParsePrefix("198.18.31.0/24"), MaxLength: 24, ASN: 64500}}
+	rtr := rpkitest.StartStayRTR(t, roa)
+	vrpFile := filepath.Join(t.TempDir(), "vrps.json")
+	rpkitest.WriteVRPs(t, vrpFile, []model.VRP{{Prefix: netip.MustParsePrefix("198.18.30.0/24"), MaxLength: 24, ASN: 64500}})
+
 	var resolvers strings.Builder
 	for i, a := range l.ResolverAddrs {
 		fmt.Fprintf(&resolvers, "[[resolver]]\nname = \"unbound%d\"\naddress = %q\n\n", i+1, a)
@@ -946,7 +956,14 @@ peer_asn = 65011
 local_address = %q
 connect_retry = "1s"
 description = "never answers"
-`, listen, filepath.Join(t.TempDir(), "state"), resolvers.String(), stackAddr(l, 53), tokenFile, slack.APIURL(), self, birdAddr, birdPort, self, deadPeer, self))
+
+[rpki]
+vrp_file = %q
+
+[[rpki.rtr]]
+address = "127.0.0.1"
+port = %d
+`, listen, filepath.Join(t.TempDir(), "state"), resolvers.String(), stackAddr(l, 53), tokenFile, slack.APIURL(), self, birdAddr, birdPort, self, deadPeer, self, vrpFile, rtr.Port))
 	stack.StartProcess(t, "reachmon", bin, "run", "--config", cfg)
 
 	// reachmon's own /metrics, once the lab has produced every kind of
