@@ -237,22 +237,14 @@ func (m *Monitor) fileFailed(err error) {
 
 // loadFile reads a VRP file and keeps the VRPs w finds relevant; it
 // counts every VRP by family. Errors name the file, line and column.
-func loadFile(path string, w *Watch) (vrps []model.VRP, n4, n6 int, err error) {
+func loadFile(path string, w *Watch) ([]model.VRP, int, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("rpki.vrp_file %s: %w", path, err)
 	}
 	defer f.Close()
-	_, err = DecodeVRPs(f, func(v model.VRP) {
-		if v.Prefix.Addr().Is4() {
-			n4++
-		} else {
-			n6++
-		}
-		if w.Relevant(v.Prefix) {
-			vrps = append(vrps, v)
-		}
-	})
+	var k keeper
+	_, err = DecodeVRPs(f, k.take(w))
 	if err != nil {
 		var de *DecodeError
 		if errors.As(err, &de) {
@@ -264,7 +256,28 @@ func loadFile(path string, w *Watch) (vrps []model.VRP, n4, n6 int, err error) {
 		}
 		return nil, 0, 0, fmt.Errorf("rpki.vrp_file %s: %w", path, err)
 	}
-	return normalize(vrps), n4, n6, nil
+	return normalize(k.vrps), k.n4, k.n6, nil
+}
+
+// keeper counts every VRP of a listing by family and keeps the ones a
+// Watch finds relevant.
+type keeper struct {
+	vrps   []model.VRP
+	n4, n6 int
+}
+
+// take is the per-VRP callback of a listing.
+func (k *keeper) take(w *Watch) func(model.VRP) {
+	return func(v model.VRP) {
+		if v.Prefix.Addr().Is4() {
+			k.n4++
+		} else {
+			k.n6++
+		}
+		if w.Relevant(v.Prefix) {
+			k.vrps = append(k.vrps, v)
+		}
+	}
 }
 
 // normalize sorts VRPs and drops repeats.
@@ -299,18 +312,8 @@ func (m *Monitor) checkRTR(ctx context.Context, w *Watch, force bool) {
 		return // listed a moment ago: a poll after minList lists
 	}
 	m.rtrListed = now
-	var vrps []model.VRP
-	n4, n6 := 0, 0
-	bySrc, err := m.rtr.roas(ctx, func(v model.VRP) {
-		if v.Prefix.Addr().Is4() {
-			n4++
-		} else {
-			n6++
-		}
-		if w.Relevant(v.Prefix) {
-			vrps = append(vrps, v)
-		}
-	})
+	var k keeper
+	bySrc, err := m.rtr.roas(ctx, k.take(w))
 	if err != nil {
 		m.log.Warn("rpki: RTR ROAs", "err", err)
 		return
@@ -328,7 +331,7 @@ func (m *Monitor) checkRTR(ctx context.Context, w *Watch, force bool) {
 	}
 	m.rtrTries = 0
 	m.rtrSig = sig
-	vrps = normalize(vrps)
+	vrps, n4, n6 := normalize(k.vrps), k.n4, k.n6
 	// Data: a session finished a transfer, or GoBGP still holds a lost
 	// server's ROAs (within its lifetime).
 	ready := live || n4+n6 > 0
