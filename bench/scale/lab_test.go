@@ -344,7 +344,8 @@ remote-control:
 // the only root hint and its DS as the only trust anchor (Debian's
 // unbound.conf, which loads the real root key, is never included), caches
 // large enough for every zone (the defaults, 4 MB each, hold a few
-// thousand signed zones), EDE on.
+// thousand signed zones; the sizes below hold 10,000 and grow with the
+// zone count), EDE on.
 func (l *lab) unboundConf(j int) (string, error) {
 	dir := filepath.Join(l.dir, fmt.Sprintf("unbound%d", j))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -374,17 +375,21 @@ func (l *lab) unboundConf(j int) (string, error) {
 	module-config: "validator iterator"
 	ede: yes
 	val-log-level: 2
-	msg-cache-size: 64m
-	rrset-cache-size: 128m
-	key-cache-size: 64m
+	msg-cache-size: %[8]dm
+	rrset-cache-size: %[9]dm
+	key-cache-size: %[8]dm
 	neg-cache-size: 16m
 remote-control:
 	control-enable: no
 `, l.resolvers[j], dnsPort, dir, path("unbound.pid"), path("unbound.log"),
-		filepath.Join(l.dir, "root.hints"), filepath.Join(l.dir, "root.ds"))
+		filepath.Join(l.dir, "root.hints"), filepath.Join(l.dir, "root.ds"), 64*cacheScale(l.shape.Zones), 128*cacheScale(l.shape.Zones))
 	f := filepath.Join(dir, "unbound.conf")
 	return f, os.WriteFile(f, []byte(conf), 0o644)
 }
+
+// cacheScale is how many times the 10,000-zone cache sizes a resolver
+// needs for zones.
+func cacheScale(zones int) int { return max(1, (zones+9999)/10000) }
 
 // labStartWait bounds the start of the servers and resolvers.
 const labStartWait = 3 * time.Minute

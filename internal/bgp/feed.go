@@ -79,7 +79,9 @@ type Feed struct {
 	applied   map[policyEntry]bool
 	kick      chan struct{}
 
-	in          chan item
+	// in holds pointers: a buffer of QueueSize items by value (240 bytes
+	// each) would be 15 MB of heap from the start, BGP or not.
+	in          chan *item
 	done        chan struct{} // closed when Run returns
 	srcMu       sync.Mutex
 	sources     []string // registered sources (NewSource)
@@ -134,7 +136,7 @@ func New(cfg config.BGP, w Watch, opts Options) (*Feed, error) {
 		settle: opts.WithdrawSettle, tick: opts.TickInterval,
 		static: w, ns: map[string][]netip.Addr{}, neighbors: embeddedNeighbors(cfg.Neighbor),
 		kick:     make(chan struct{}, 1),
-		in:       make(chan item, opts.QueueSize),
+		in:       make(chan *item, opts.QueueSize),
 		done:     make(chan struct{}),
 		cut:      map[string]bool{},
 		lastSeen: map[string]time.Time{},
@@ -497,7 +499,7 @@ func (f *Feed) flushLocked() {
 
 func (f *Feed) push(it item) {
 	select {
-	case f.in <- it:
+	case f.in <- &it:
 	default:
 		f.m.drop("feed")
 		f.needResync.Store(true)
@@ -579,11 +581,11 @@ func (f *Feed) stateLoop(ctx context.Context) {
 			return
 		case it := <-f.in:
 			f.mu.Lock()
-			f.st.apply(it)
+			f.st.apply(*it)
 			for i := 0; i < 1024; i++ {
 				select {
 				case it = <-f.in:
-					f.st.apply(it)
+					f.st.apply(*it)
 					continue
 				default:
 				}

@@ -105,7 +105,7 @@ func (h *fuzzFeed) deliver(r ...*api.WatchEventResponse) []model.Event {
 
 func (h *fuzzFeed) drain() []model.Event {
 	for len(h.f.in) > 0 {
-		h.f.st.apply(<-h.f.in)
+		h.f.st.apply(*<-h.f.in)
 	}
 	if h.f.needResync.Load() || h.f.needSnapsht.Load() {
 		h.t.Fatal("the fuzz harness overflowed the feed's queue or event channel")

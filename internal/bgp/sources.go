@@ -73,7 +73,7 @@ func (f *Feed) send(it item) bool {
 	default:
 	}
 	select {
-	case f.in <- it:
+	case f.in <- &it:
 		return true
 	case <-f.done:
 		return false
