@@ -101,7 +101,7 @@ run_rounds() {
 	local name=$1 pkg=$2
 	shift 2
 	local bin="$WORK/$name.test" out="$RESULTS/$name" env r
-	env="BENCH_$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')_WORKDIR"
+	env=${RUN_ROUNDS_ENV:-"BENCH_$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')_WORKDIR"}
 	if [ "$REUSE" = 1 ]; then
 		[ -f "$out/meta.txt" ] && [ -f "$out/raw.txt" ] || { log "$name: BENCH_REUSE=1 but no results in $out"; return 1; }
 		log "$name: reusing the results in $out"

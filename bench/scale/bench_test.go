@@ -294,6 +294,7 @@ func runReachmon(l *lab, bin, dir, results string, set settings) (*run, error) {
 	sw := bufio.NewWriter(files["scrapes.tsv"])
 	defer sw.Flush()
 	fmt.Fprintf(sw, "t_s\tscrape_s\tscrape_mib\tscrape_cpu_s\tchecks\tresolver_checks\tauth_checks\tnoerror\tskipped\tin_flight\tlag_count\tlag_sum_s\theap_inuse_mib\tgoroutines\tauth_servers_known\tzones_complete\tds_ok\tds_not_ok\treachmon_rss_mib\tfailures\n")
+	sample := sampleOf(set.shape.Zones)
 	for n := 0; ; n++ {
 		due := t0.Add(r.phase + time.Duration(n)*set.interval)
 		if due.After(end) {
@@ -318,6 +319,9 @@ func runReachmon(l *lab, bin, dir, results string, set settings) (*run, error) {
 		s := readScrape(m, set.shape.NS)
 		m = nil
 		post := smp.take()
+		if err := readSample(base, sample, s.series); err != nil {
+			return nil, fmt.Errorf("scrape %d at %.0fs: %w", n, pre.at.Seconds(), err)
+		}
 		s.at, s.took, s.bytes, s.pre, s.cpu = pre.at, took, size, pre, post.reachmon.CPUSeconds-pre.reachmon.CPUSeconds
 		r.scrapes = append(r.scrapes, s)
 		fmt.Fprintf(sw, "%.1f\t%.2f\t%.1f\t%.2f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%.3f\t%.1f\t%.0f\t%.0f\t%d\t%.0f\t%.0f\t%.1f\t%s\n",

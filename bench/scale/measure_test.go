@@ -116,9 +116,9 @@ type scrape struct {
 	cpu   float64 // reachmon's CPU seconds during the scrape
 	pre   sample  // processes just before the scrape
 
-	// series: probes done so far per (zone, server) from
-	// reachmon_dns_responses_total + reachmon_dns_probe_errors_total,
-	// keyed "zone server kind": one per check, answered or not.
+	// series: probes done so far per (zone, server) of the sampled zones
+	// (sampleOf), from their /api/v1/status?zone= detail, keyed
+	// "zone server kind": one per check, answered or not.
 	series                    map[string]uint64
 	checks, res, auth         float64
 	noerror, noerrRes, noAuth float64
@@ -134,15 +134,6 @@ type scrape struct {
 
 func readScrape(m benchutil.Metrics, nsPerZone int) scrape {
 	s := scrape{series: map[string]uint64{}, errors: map[string]float64{}}
-	// Every check ends as one response (by rcode) or one error (by class).
-	for _, name := range []string{"reachmon_dns_responses_total", "reachmon_dns_probe_errors_total"} {
-		if fam, ok := m[name]; ok {
-			for _, x := range fam.GetMetric() {
-				k := label(x, "zone") + " " + label(x, "server") + " " + label(x, "kind")
-				s.series[k] += uint64(x.GetCounter().GetValue())
-			}
-		}
-	}
 	s.checks, _ = m.Sum("reachmon_dns_probe_duration_seconds")
 	s.res, _ = m.Sum("reachmon_dns_probe_duration_seconds", "kind", "resolver")
 	s.auth, _ = m.Sum("reachmon_dns_probe_duration_seconds", "kind", "authoritative")
