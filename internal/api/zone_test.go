@@ -28,7 +28,9 @@ func zoneSources(t *testing.T) Sources {
 	ev.Apply(model.Observation{Time: now, Target: "example.com", Name: "example.com.", Type: "SOA", Rcode: "NOERROR", RA: true,
 		Latency: 3 * time.Millisecond, Server: model.Server{Name: "r1", Kind: model.KindResolver, Addr: "127.0.0.1:53", Transport: model.TransportUDP}})
 	src := testSources(t, true)
-	src.Zone = func(_ context.Context, name string) (*evaluate.ZoneDetail, error) { return ev.ZoneDetail(name, now), nil }
+	src.Zone = func(_ context.Context, name string) (*evaluate.ZoneDetail, error) {
+		return ev.ZoneDetail(name, now), nil
+	}
 	return src
 }
 
@@ -63,7 +65,9 @@ func TestZoneDetailRoute(t *testing.T) {
 func TestZoneDetailErrors(t *testing.T) {
 	src := zoneSources(t)
 	stopped := src
-	stopped.Zone = func(context.Context, string) (*evaluate.ZoneDetail, error) { return nil, errors.New("reachmon is stopping") }
+	stopped.Zone = func(context.Context, string) (*evaluate.ZoneDetail, error) {
+		return nil, errors.New("reachmon is stopping")
+	}
 	none := src
 	none.Zone = nil
 	for _, tc := range []struct {
