@@ -98,6 +98,8 @@ type Daemon struct {
 	started     chan struct{}
 	reconf      chan reconfReq
 	consumeDone chan struct{}
+	// zoneReq carries /api/v1/status?zone= to the consume loop (zone.go).
+	zoneReq chan zoneReq
 }
 
 // New builds the daemon from the configuration plan.
@@ -129,6 +131,7 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 		started:     make(chan struct{}),
 		reconf:      make(chan reconfReq),
 		consumeDone: make(chan struct{}),
+		zoneReq:     make(chan zoneReq),
 	}
 	prober := dnsprobe.New(dnsprobe.Options{Timeout: cfg.Probe.Timeout.Duration, Logger: log})
 	var err error
@@ -217,6 +220,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Routes:      d.feed.RoutesView,
 		Nameservers: d.sched.AuthServers,
 		Silences:    d.silences,
+		Zone:        d.zoneDetail,
 	}))
 	d.srv.Handle(ReloadPath, d.srv.LocalOrToken(http.HandlerFunc(d.serveReload)))
 	if n := len(d.ev.Open()); n > 0 {
@@ -287,6 +291,8 @@ func (d *Daemon) consume(ctx context.Context) {
 			dirty = d.after(d.ev.Apply(ev)) || dirty
 		case req := <-d.reconf:
 			dirty = d.reconfigure(req) || dirty
+		case req := <-d.zoneReq:
+			d.answerZone(req)
 		case now := <-tick.C:
 			dirty = d.after(d.ev.Tick(now)) || dirty
 			if d.rpki != nil {
