@@ -412,6 +412,15 @@ func (d *evalDetail) id(s string) uint8 {
 	return i
 }
 
+// same returns cur when it already indexes s (the common case: a query
+// answers as it did last time), else s's index.
+func (d *evalDetail) same(cur uint8, s string) uint8 {
+	if d.str(cur) == s {
+		return cur
+	}
+	return d.id(s)
+}
+
 func (d *evalDetail) str(i uint8) string {
 	if int(i) >= len(d.strs) {
 		return ""
@@ -424,7 +433,7 @@ func (d *evalDetail) str(i uint8) string {
 func (e *Evaluator) noteDetail(srv *server, o model.Observation, ok bool, class string) {
 	d := &e.dt
 	s := &srv.dt
-	s.transport = d.id(string(o.Server.Transport))
+	s.transport = d.same(s.transport, string(o.Server.Transport))
 	if srv.kind == model.KindResolver {
 		if d.resAddr[srv.name] != o.Server.Addr {
 			if d.resAddr == nil {
@@ -432,19 +441,20 @@ func (e *Evaluator) noteDetail(srv *server, o model.Observation, ok bool, class 
 			}
 			d.resAddr[srv.name] = o.Server.Addr
 		}
-	} else if ap, err := netip.ParseAddrPort(o.Server.Addr); err == nil {
-		s.port = ap.Port()
+	} else if s.port == 0 {
+		if ap, err := netip.ParseAddrPort(o.Server.Addr); err == nil {
+			s.port = ap.Port() // a server keeps its port (53 when discovered; configured ones are named address:port)
+		}
 	}
 	var q *queryResult
-	qt := d.id(o.Type)
 	for i := range s.last {
-		if s.last[i].qtype == qt && s.last[i].name == o.Name {
+		if s.last[i].name == o.Name && d.str(s.last[i].qtype) == o.Type {
 			q = &s.last[i]
 			break
 		}
 	}
 	if q == nil {
-		s.last = append(s.last, queryResult{name: o.Name, qtype: qt})
+		s.last = append(s.last, queryResult{name: o.Name, qtype: d.id(o.Type)})
 		q = &s.last[len(s.last)-1]
 	}
 	q.at = 0
@@ -452,7 +462,7 @@ func (e *Evaluator) noteDetail(srv *server, o model.Observation, ok bool, class 
 		q.at = o.Time.UnixNano()
 	}
 	q.latency = uint32(min(o.Latency.Microseconds(), math.MaxUint32))
-	q.rcode, q.errc, q.why = d.id(o.Rcode), d.id(string(o.Error)), d.id(class)
+	q.rcode, q.errc, q.why = d.same(q.rcode, o.Rcode), d.same(q.errc, string(o.Error)), d.same(q.why, class)
 	q.flags, q.serial, q.nede = 0, 0, 0
 	if ok {
 		q.flags |= resultOK
