@@ -70,8 +70,7 @@ type ZoneIncident struct {
 type ServerDetail struct {
 	Name string           `json:"name"`
 	Kind model.ServerKind `json:"kind"`
-	// Address is host:port, or the DoH URL ("" until the server answered
-	// a probe since the daemon started).
+	// Address is host:port, or the DoH URL, as the last probe used it.
 	Address    string          `json:"address,omitempty"`
 	Transport  model.Transport `json:"transport,omitempty"`
 	Validating bool            `json:"validating,omitempty"`
@@ -382,15 +381,18 @@ const (
 // evalDetail is the evaluator's part of the zone detail: the table the
 // small indexes of queryResult point into, and each resolver's address.
 type evalDetail struct {
-	strs    []string // strs[0] is ""
+	strs    []string // strs[0] is "", strs[1] detailOther
 	idx     map[string]uint8
 	resAddr map[string]string
 }
 
 // maxDetailStrings bounds the table: rcodes, error classes, record types
 // and failure classes are each a handful; a string beyond it is shown as
-// "other".
-const maxDetailStrings = 255
+// detailOther (index 1).
+const (
+	maxDetailStrings = 255
+	detailOther      = "other"
+)
 
 // id returns s's index in the table, adding it.
 func (d *evalDetail) id(s string) uint8 {
@@ -401,10 +403,13 @@ func (d *evalDetail) id(s string) uint8 {
 		return i
 	}
 	if d.idx == nil {
-		d.idx, d.strs = map[string]uint8{}, []string{""}
+		d.idx, d.strs = map[string]uint8{detailOther: 1}, []string{"", detailOther}
+		if s == detailOther {
+			return 1
+		}
 	}
 	if len(d.strs) >= maxDetailStrings {
-		return d.id("other")
+		return 1 // detailOther
 	}
 	i := uint8(len(d.strs))
 	d.strs = append(d.strs, strings.Clone(s))

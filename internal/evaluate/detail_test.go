@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 	"unsafe"
@@ -230,5 +231,27 @@ func TestDetailSpread(t *testing.T) {
 		if got := detailSpread(tc.s); got != tc.want {
 			t.Errorf("spread of %v = %d, want %d", tc.s, got, tc.want)
 		}
+	}
+}
+
+// TestDetailStrings: the table of a result's strings is bounded; a string
+// beyond it reads "other", and every string it holds reads back.
+func TestDetailStrings(t *testing.T) {
+	var d evalDetail
+	if d.id("") != 0 || d.str(0) != "" {
+		t.Errorf("the empty string is not index 0")
+	}
+	first := d.id("NOERROR")
+	for i := range 400 {
+		s := "RCODE" + strconv.Itoa(i)
+		if got, i := d.str(d.id(s)), len(d.strs); got != s && !(got == detailOther && i == maxDetailStrings) {
+			t.Fatalf("%s reads back as %q with %d strings kept", s, got, i)
+		}
+	}
+	if len(d.strs) != maxDetailStrings || d.str(d.id("SERVFAIL")) != detailOther || d.str(first) != "NOERROR" || d.str(d.same(first, "NOERROR")) != "NOERROR" {
+		t.Errorf("%d strings kept, SERVFAIL reads %q, NOERROR %q", len(d.strs), d.str(d.id("SERVFAIL")), d.str(first))
+	}
+	if d.id(detailOther) != 1 {
+		t.Errorf("%q is not index 1", detailOther)
 	}
 }
