@@ -58,6 +58,8 @@ type Daemon struct {
 	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate); BMP and full_table sessions wait for it
 	rpki    *rpki.Monitor // nil without [rpki]
 	events  chan model.Event
+	// zoneReq carries /api/v1/status?zone= to the consume loop (zone.go).
+	zoneReq chan zoneReq
 
 	// sessions runs the full_table neighbors' own BGP sessions (nil
 	// without [bgp]).
@@ -98,8 +100,6 @@ type Daemon struct {
 	started     chan struct{}
 	reconf      chan reconfReq
 	consumeDone chan struct{}
-	// zoneReq carries /api/v1/status?zone= to the consume loop (zone.go).
-	zoneReq chan zoneReq
 }
 
 // New builds the daemon from the configuration plan.
@@ -127,11 +127,11 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 		dns:     metrics.NewDNS(wrapped, cfg.Metrics.ZoneLatency),
 		events:  make(chan model.Event, 1024),
 		nsAddrs: make(chan model.Discovery, 64),
+		zoneReq: make(chan zoneReq),
 
 		started:     make(chan struct{}),
 		reconf:      make(chan reconfReq),
 		consumeDone: make(chan struct{}),
-		zoneReq:     make(chan zoneReq),
 	}
 	prober := dnsprobe.New(dnsprobe.Options{Timeout: cfg.Probe.Timeout.Duration, Logger: log})
 	var err error
