@@ -63,6 +63,8 @@ type Sources struct {
 	// Silences are the silences and maintenance windows (silence.Store);
 	// nil: the silence routes answer 503.
 	Silences Silences
+	// Zone answers /api/v1/status?zone=NAME (zone.go); nil: 503.
+	Zone ZoneDetailFunc
 }
 
 // Silences is what the silence routes need of silence.Store.
@@ -88,7 +90,7 @@ type route struct {
 // routes is the route table: every /api/v1 route, in one place.
 func (s Sources) routes() []route {
 	return []route{
-		{http.MethodGet, PathStatus, evaluate.StatusSchema, s.serveStatus},
+		{http.MethodGet, PathStatus, evaluate.StatusSchema, s.serveStatus}, // ?zone=NAME: evaluate.ZoneSchema (zone.go)
 		{http.MethodGet, PathIncidents, incident.Schema, s.serveIncidents}, // ?limit=N ?state=open|all ?id=ID
 		{http.MethodGet, PathPeers, bgp.PeersSchema, s.servePeers},
 		{http.MethodGet, PathRoutes, bgp.RoutesSchema, s.serveRoutes}, // ?q=PREFIX|ADDRESS
@@ -100,8 +102,9 @@ func (s Sources) routes() []route {
 }
 
 // Handler serves every /api/v1 route from src, whose sources must all be
-// set (but Silences). Mount it on Prefix: paths under it that are not
-// routes get a JSON 404, methods a route does not take a JSON 405.
+// set (but Silences and Zone). Mount it on Prefix: paths under it that
+// are not routes get a JSON 404, methods a route does not take a JSON
+// 405.
 func Handler(src Sources) http.Handler {
 	mux := http.NewServeMux()
 	rs := src.routes()
@@ -154,7 +157,11 @@ func pathMatches(pattern, path string) bool {
 	return true
 }
 
-func (s Sources) serveStatus(w http.ResponseWriter, _ *http.Request) {
+func (s Sources) serveStatus(w http.ResponseWriter, r *http.Request) {
+	if names, ok := r.URL.Query()[ParamZone]; ok {
+		s.serveZone(w, r, names)
+		return
+	}
 	st := s.Status()
 	if st == nil {
 		writeError(w, http.StatusServiceUnavailable, "status not ready: the evaluator has not run yet")

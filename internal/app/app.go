@@ -58,6 +58,8 @@ type Daemon struct {
 	bmpGate chan struct{} // closed once the first discovery's addresses are watched (openBMPGate); BMP and full_table sessions wait for it
 	rpki    *rpki.Monitor // nil without [rpki]
 	events  chan model.Event
+	// zoneReq carries /api/v1/status?zone= to the consume loop (zone.go).
+	zoneReq chan zoneReq
 
 	// sessions runs the full_table neighbors' own BGP sessions (nil
 	// without [bgp]).
@@ -125,6 +127,7 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 		dns:     metrics.NewDNS(wrapped, cfg.Metrics.ZoneLatency),
 		events:  make(chan model.Event, 1024),
 		nsAddrs: make(chan model.Discovery, 64),
+		zoneReq: make(chan zoneReq),
 
 		started:     make(chan struct{}),
 		reconf:      make(chan reconfReq),
@@ -217,6 +220,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Routes:      d.feed.RoutesView,
 		Nameservers: d.sched.AuthServers,
 		Silences:    d.silences,
+		Zone:        d.zoneDetail,
 	}))
 	d.srv.Handle(ReloadPath, d.srv.LocalOrToken(http.HandlerFunc(d.serveReload)))
 	if n := len(d.ev.Open()); n > 0 {
@@ -292,6 +296,8 @@ func (d *Daemon) consume(ctx context.Context) {
 			dirty = d.after(d.ev.Apply(ev)) || dirty
 		case req := <-d.reconf:
 			dirty = d.reconfigure(req) || dirty
+		case req := <-d.zoneReq:
+			d.answerZone(req)
 		case now := <-tick.C:
 			dirty = d.after(d.ev.Tick(now)) || dirty
 			if d.rpki != nil {

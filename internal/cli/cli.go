@@ -21,7 +21,7 @@ usage:
   reachmon run [--config FILE] [--listen ADDR] [--log-level L] [--log-format F]
   reachmon ` + probeUsage + `
   reachmon check-config [--config FILE]
-  reachmon status [--all] [--url URL | --config FILE] [--json] [--timeout D]
+  reachmon status [--all | --zone NAME] [--url URL | --config FILE] [--json] [--timeout D]
   reachmon incidents [--open] [-v] [--url URL | --config FILE] [--json] [--timeout D]
   reachmon bgp peers|routes [PREFIX|ADDRESS] [--url URL | --config FILE] [--json] [--timeout D]
   reachmon notify test [--config FILE]

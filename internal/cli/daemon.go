@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/api"
@@ -153,12 +155,31 @@ func incidentsCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func statusCmd(args []string, stdout, stderr io.Writer) int {
-	return daemonCmd("status", "status [--all] [--url URL | --config FILE] [--json] [--timeout D]", args, stdout, stderr,
+	return daemonCmd("status", "status [--all | --zone NAME] [--url URL | --config FILE] [--json] [--timeout D]", args, stdout, stderr,
 		func(fs *flag.FlagSet) func([]string) (daemonQuery, error) {
 			all := fs.Bool("all", false, "list healthy zones, resolvers, servers and prefixes too")
+			zone := fs.String("zone", "", "show one zone's detail: every server's last answer to each query, the nameservers, the DS check, the signatures and the SOA serials")
 			return func(pos []string) (daemonQuery, error) {
 				if len(pos) > 0 {
 					return daemonQuery{}, fmt.Errorf("unexpected arguments %q", pos)
+				}
+				zoneSet := false
+				fs.Visit(func(f *flag.Flag) { zoneSet = zoneSet || f.Name == "zone" })
+				switch {
+				case zoneSet && strings.TrimSpace(*zone) == "":
+					return daemonQuery{}, errors.New("--zone: name a zone (such as example.com)")
+				case zoneSet && *all:
+					return daemonQuery{}, errors.New("--all and --zone do not go together: --zone shows every server of the zone")
+				case zoneSet:
+					return daemonQuery{
+						fetch: func(ctx context.Context, c *http.Client, base string) (any, error) {
+							return api.FetchZone(ctx, c, base, strings.TrimSpace(*zone))
+						},
+						table: func(w io.Writer, doc any) error {
+							WriteZoneTable(w, doc.(*evaluate.ZoneDetail))
+							return nil
+						},
+					}, nil
 				}
 				return daemonQuery{
 					fetch: func(ctx context.Context, c *http.Client, base string) (any, error) {

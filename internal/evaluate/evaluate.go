@@ -185,6 +185,10 @@ type Evaluator struct {
 	// silencer holds the silences made at run time and the maintenance
 	// windows (silence.go); nil: only [[evaluate.silence]].
 	silencer Silencer
+
+	// dt is the zone detail's table of strings and resolver addresses
+	// (detail.go).
+	dt evalDetail
 }
 
 // New builds an evaluator. Zero values in cfg take their defaults.

@@ -36,7 +36,8 @@ type zone struct {
 	// deleg is what the parent's servers last said (nil: never asked).
 	deleg *delegation
 	ev    ring
-	fc    *forecast // signatures, serials and NS sets (forecast.go)
+	fc    *forecast       // signatures, serials and NS sets (forecast.go)
+	dt    zoneDetailState // for the zone detail (detail.go)
 }
 
 const maxNames = 16
@@ -107,6 +108,8 @@ type server struct {
 	vseen  bool
 	vclass string
 	nxRun  int
+
+	dt serverDetailState // its last results, for the zone detail (detail.go)
 }
 
 // impactJitter is how far a new cache-expiry estimate must move before it
@@ -214,6 +217,7 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 	if !ok && class == classNoData && e.adHoc {
 		ok, class = true, "" // an ad-hoc type nothing configured (reachmon probe)
 	}
+	e.noteDetail(srv, o, ok, class)
 	if end := o.Time.Add(o.Latency); ok && end.After(e.lastOK) {
 		e.answeredAt(end, now)
 	}
@@ -425,6 +429,7 @@ func dsBad(c *model.DSCheck) bool {
 
 func (e *Evaluator) discovery(d model.Discovery, now time.Time) {
 	z := e.zone(d.Zone)
+	z.noteDiscoveryDetail(d)
 	if len(d.Servers) == 0 {
 		// A failed discovery keeps the previous set, but what the parent
 		// said counts (a removed delegation leaves no servers to find).

@@ -221,6 +221,7 @@ func (e *Evaluator) keepQueries(z *zone, zt Zone) {
 	asked[strings.ToLower(z.name.FQDN())+" SOA"] = true // every authoritative server's serial
 	for _, s := range z.servers {
 		s.rounds = slices.DeleteFunc(s.rounds, func(q queryRun) bool { return !asked[strings.ToLower(q.name)+" "+q.qtype] })
+		s.dt.keep(asked, &e.dt)
 	}
 	for k := range z.authAns {
 		if name, typ, ok := strings.Cut(k, " "); ok && !asked[strings.ToLower(name)+" "+typ] {
