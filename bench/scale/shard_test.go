@@ -536,4 +536,3 @@ func (q queryLogs) countSOA(from []int64) (map[string]int, error) {
 	}
 	return counts, nil
 }
-
