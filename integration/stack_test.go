@@ -108,9 +108,12 @@ func TestPromRules(t *testing.T) {
 			t.Errorf("alerts.yml lacks %s", want)
 		}
 	}
-	// The shipped scrape configuration loads the rules.
-	if out, err := run(t, cfg, promtool, "check", "config", "prometheus.yml"); err != nil {
-		t.Errorf("promtool check config prometheus.yml: %v\n%s", err, out)
+	// The shipped scrape configurations load the rules: one reachmon,
+	// and the shards of one vantage (README "Sharding many zones").
+	for _, f := range []string{"prometheus.yml", "prometheus-shards.yml"} {
+		if out, err := run(t, cfg, promtool, "check", "config", f); err != nil {
+			t.Errorf("promtool check config %s: %v\n%s", f, err, out)
+		}
 	}
 	root := repoRoot(t)
 	documented, err := stack.DocumentedMetrics(filepath.Join(root, "docs/metrics.md"))

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,10 +101,17 @@ type Daemon struct {
 	started     chan struct{}
 	reconf      chan reconfReq
 	consumeDone chan struct{}
+
+	// shard is this instance's share of the zones (shard.go): cfg holds
+	// only those zones.
+	shard        atomic.Pointer[evaluate.ShardStatus]
+	shardMetrics *shardMetrics
 }
 
-// New builds the daemon from the configuration plan.
+// New builds the daemon from the configuration plan. With [shard] it
+// watches only the zones its shard owns (config.Plan.Owned).
 func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
+	cfg, share := ownedPlan(cfg)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -133,6 +141,8 @@ func New(cfg *config.Plan, log *slog.Logger) (*Daemon, error) {
 		reconf:      make(chan reconfReq),
 		consumeDone: make(chan struct{}),
 	}
+	d.shardMetrics = newShardMetrics(wrapped)
+	d.setShard(share)
 	prober := dnsprobe.New(dnsprobe.Options{Timeout: cfg.Probe.Timeout.Duration, Logger: log})
 	var err error
 	d.sched, err = schedule.New(cfg, prober, d.events, schedule.Options{Logger: log, Registerer: wrapped})
@@ -210,7 +220,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	restored := store.Incidents()
 	d.ev.Restore(restored)
 	d.im.Restore(restored)
-	d.pub.Publish(d.ev.Snapshot(time.Now()))
+	d.publish(d.ev.Snapshot(time.Now()))
 	// The API is mounted once the store it serves exists; nothing is
 	// served before Listen below.
 	d.srv.Handle(api.Prefix, api.Handler(api.Sources{
@@ -234,6 +244,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("reachmon starting", "version", version.Get(), "vantage", d.cfg.Vantage,
 		"zones", len(d.cfg.Zones), "resolvers", len(d.cfg.Resolvers), "bgp_neighbors", len(d.cfg.BGP.Neighbor))
+	if s := d.shard.Load(); s.Count > 1 {
+		d.log.Info(shardLine(s), "shard_index", s.Index, "shard_count", s.Count, "zones", s.Zones, "of", s.Of)
+	}
 	if n := len(d.cfg.Zones); n > config.ZoneLatencyWarnZones && d.cfg.Metrics.ZoneLatency {
 		d.log.Warn("per-zone latency histograms are on for many zones: they will be most of reachmon's memory and of every /metrics scrape; set [metrics] zone_latency = false",
 			"zones", n, "histograms_per_zone", "one per server")
@@ -310,7 +323,7 @@ func (d *Daemon) consume(ctx context.Context) {
 			// seconds regardless; never per event.
 			if since := now.Sub(lastPublish); since >= gap && (dirty || since >= statusEvery) {
 				began := time.Now()
-				d.pub.Publish(d.ev.Snapshot(now))
+				d.publish(d.ev.Snapshot(now))
 				gap = 20 * time.Since(began)
 				lastPublish, dirty = now, false
 			}

@@ -106,6 +106,9 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 	if err != nil {
 		return ReloadResult{}, err
 	}
+	// The plan run is the new shard's share of the new zones: a changed
+	// [shard] adds and removes zones like an edited zone list.
+	plan, share := ownedPlan(plan)
 	loaded := time.Now()
 	old := d.cfg
 	restart := restartNeeded(old.Config, plan.Config)
@@ -142,6 +145,9 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 	if changed := changedZones(old, eff); len(changed) > 0 {
 		res.Changed = append(res.Changed, "zones: changed "+strings.Join(changed, ", "))
 	}
+	if was := d.shard.Load(); was.Index != share.Index || was.Count != share.Count {
+		res.Changed = append(res.Changed, fmt.Sprintf("shard: was %d of %d, now %s", was.Index, was.Count, shardLine(share)))
+	}
 	if old.Probe != eff.Probe {
 		res.Changed = append(res.Changed, "probe")
 	}
@@ -149,6 +155,7 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 		res.Changed = append(res.Changed, "evaluate")
 	}
 
+	d.setShard(share)
 	d.sched.SetPlan(eff)
 	done := make(chan int, 1)
 	req := reconfReq{plan: eff, removedZones: zonesRemoved, removedResolvers: resRemoved, done: done}

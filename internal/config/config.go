@@ -48,6 +48,8 @@ type Config struct {
 	Webhook      []WebhookConfig      `toml:"webhook"`
 	// Maintenance are recurring maintenance windows (maintenance.go).
 	Maintenance []Maintenance `toml:"maintenance"`
+	// Shard splits the zones between several instances (shard.go).
+	Shard Shard `toml:"shard"`
 }
 
 // Metrics configures what /metrics exposes.
@@ -230,6 +232,7 @@ func Default() *Config {
 		Log:      Log{Level: "info", Format: "text"},
 		Evaluate: DefaultEvaluate(),
 		Metrics:  Metrics{ZoneLatency: true},
+		Shard:    DefaultShard(),
 		Probe: Probe{
 			Interval:        Duration{30 * time.Second},
 			Timeout:         Duration{5 * time.Second},

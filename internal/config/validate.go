@@ -79,6 +79,7 @@ func (c *Config) resolve(e *Errors) *Plan {
 	c.API.validate(e)
 	c.validateNotifiers(e)
 	p.Windows = c.resolveMaintenance(e)
+	c.Shard.validate(e)
 	return p
 }
 

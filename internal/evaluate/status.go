@@ -33,6 +33,9 @@ type Status struct {
 	Authoritative []ServerStatus   `json:"authoritative"`
 	Prefixes      []PrefixStatus   `json:"prefixes"`
 	Open          []model.Incident `json:"open"`
+	// Shard is set by the daemon (evaluate does not know it): which
+	// share of the configured zones this instance watches.
+	Shard *ShardStatus `json:"shard,omitempty"`
 }
 
 // BGPStatus says whether BGP verdicts are live.

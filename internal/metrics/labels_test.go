@@ -193,6 +193,8 @@ var metricLabels = map[string]labelDoc{
 	"reachmon_config_reloads_total":          {[]string{"result"}, "2: success, failure", func(dims) int { return 2 }, ""},
 	"reachmon_config_load_timestamp_seconds": {nil, "one", func(dims) int { return 1 },
 		""},
+	"reachmon_shard_info":  {[]string{"count", "index"}, "one: this instance's [shard] (a reload replaces it)", func(dims) int { return 1 }, ""},
+	"reachmon_shard_zones": {nil, "one", func(dims) int { return 1 }, ""},
 }
 
 const labZone = `
