@@ -113,6 +113,10 @@ type ProbeResult struct {
 	CDRetry string `json:"cd_retry,omitempty"`
 	// SOASerial is the serial an authoritative server served (SOA).
 	SOASerial *uint32 `json:"soa_serial,omitempty"`
+	// Probes counts the results of this query the evaluator has taken
+	// since the server began to probe the zone (one per probe, answered
+	// or not): with Time, it shows that no round was missed.
+	Probes uint32 `json:"probes"`
 }
 
 // DiscoveryDetail is the zone's authoritative server set.
@@ -364,6 +368,7 @@ type queryResult struct {
 	// index evalDetail.strs.
 	qtype, rcode, errc, why uint8
 	flags                   resultFlags
+	probes                  uint32 // results taken (wraps after 2^32)
 }
 
 const maxDetailEDE = 3
@@ -462,6 +467,7 @@ func (e *Evaluator) noteDetail(srv *server, o model.Observation, ok bool, class 
 		s.last = append(s.last, queryResult{name: o.Name, qtype: d.id(o.Type)})
 		q = &s.last[len(s.last)-1]
 	}
+	q.probes++
 	q.at = 0
 	if !o.Time.IsZero() {
 		q.at = o.Time.UnixNano()
@@ -497,7 +503,7 @@ func (e *Evaluator) noteDetail(srv *server, o model.Observation, ok bool, class 
 func (d *evalDetail) result(q queryResult) ProbeResult {
 	r := ProbeResult{Name: q.name, Type: d.str(q.qtype), Success: q.flags&resultOK != 0, Failure: d.str(q.why),
 		Rcode: d.str(q.rcode), Error: model.ErrorClass(d.str(q.errc)), LatencyMS: float64(q.latency) / 1000,
-		AA: q.flags&resultAA != 0}
+		AA: q.flags&resultAA != 0, Probes: q.probes}
 	if q.at != 0 {
 		r.Time = time.Unix(0, q.at).UTC()
 	}

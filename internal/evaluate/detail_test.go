@@ -159,6 +159,16 @@ func TestZoneDetailQueries(t *testing.T) {
 		rs.Address != "192.0.2.53:53" || rs.Transport != model.TransportTCP {
 		t.Fatalf("resolver %+v", rs)
 	}
+	for range 2 {
+		w.apply(okObs("example.com", s, w.now, "192.0.2.80", 60))
+	}
+	d = w.e.ZoneDetail("example.com", w.now)
+	if rs := d.Servers[0].Results; rs[0].Probes != 3 || rs[1].Probes != 1 {
+		t.Errorf("probes %d and %d, want 3 (example.com. asked three times) and 1", rs[0].Probes, rs[1].Probes)
+	}
+	if n := unsafe.Sizeof(queryResult{}); n != 48 {
+		t.Errorf("queryResult is %d bytes, want 48", n)
+	}
 	tg.Zones[0].Names = []string{"www.example.com."}
 	w.e.Reconfigure(testConfig(), tg, w.now)
 	d = w.e.ZoneDetail("example.com", w.now)
