@@ -1,4 +1,4 @@
-// Package benchscale is the scale benchmark of issue 8: the real `reachmon
+// Package benchscale is the scale benchmark of issues 8 and 18: the real `reachmon
 // run` watching 10,000 zones through 3 resolvers and the zones'
 // authoritative servers on a 60 s interval for 10 minutes, measured from
 // the outside: CPU use, RSS over time, probe-loop lag
@@ -39,8 +39,16 @@
 // NSD and Unbound must be installed (Debian packages nsd unbound) and the
 // benchmark needs root (port 53 on loopback addresses). Without them it
 // skips, or fails when CI=true. `go test ./bench/scale/` without -bench
-// runs only quick checks of the signer, the configuration and the
-// arithmetic, and a 20-zone lab when it can (a couple of seconds).
+// runs quick checks of the signer, the configuration and the arithmetic,
+// a 20-zone lab when it can (a couple of seconds), and TestShards (issue
+// 18, about 75 s): two `reachmon run` shards ([shard] 0 and 1 of 2) over a
+// 400-zone lab, checking that every zone is owned and probed by exactly
+// one (Unbound's query log) and that one zone's outage pages once.
+//
+// scripts/bench.sh scale50k runs the benchmark at 50,000 zones into its
+// own section of BENCHMARKS.md. Per-zone probe counts come from the
+// /api/v1/status?zone= detail of 200 sampled zones (sample_test.go):
+// Prometheus has no per-zone probe series since issue 18.
 //
 // TestProfile (only with BENCH_SCALE_PROFILE=DIR) runs the daemon in this
 // process against the same lab and writes CPU and heap profiles: reachmon
