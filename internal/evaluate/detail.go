@@ -14,8 +14,8 @@ import (
 // the last result of each query, its discovery, DS check, signatures,
 // lame servers and SOA serials. Most of it is what the evaluator keeps
 // for its rules anyway; what it adds is the last result of each query
-// of each server (queryResult, 48 bytes), kept compact because there is
-// one per zone x server x query: strings that take few values (rcode,
+// of each server (queryResult, 56 bytes with the run the rules count),
+// kept compact because there is one per zone x server x query: strings that take few values (rcode,
 // error class, record type, why it failed) are a byte indexing the
 // evaluator's own table of them, times are Unix nanoseconds, the latency
 // is in microseconds.
@@ -262,8 +262,8 @@ func (e *Evaluator) discoveryDetail(z *zone) *DiscoveryDetail {
 	if z.deleg != nil {
 		dd.Delegation, dd.DelegationDetail = z.deleg.status, z.deleg.detail
 	}
-	for a, host := range z.ns {
-		dd.Nameservers = append(dd.Nameservers, NameserverDetail{Host: host, Address: a, Configured: z.configured[a]})
+	for _, n := range z.ns {
+		dd.Nameservers = append(dd.Nameservers, NameserverDetail{Host: n.host, Address: n.addr, Configured: z.configured[n.addr]})
 	}
 	slices.SortFunc(dd.Nameservers, func(a, b NameserverDetail) int {
 		if c := strings.Compare(a.Host, b.Host); c != 0 {
@@ -348,7 +348,8 @@ type zoneDetailState struct {
 }
 
 // serverDetailState is what a server keeps for the zone detail: the last
-// result of each of its queries, its port (authoritative servers) and
+// result of each of its queries (with the query's run, which the rules
+// count: server.worstRounds), its port (authoritative servers) and
 // transport.
 type serverDetailState struct {
 	last      []queryResult
@@ -356,7 +357,16 @@ type serverDetailState struct {
 	transport uint8 // index in evalDetail.strs
 }
 
-// queryResult is the last result of one query, in 48 bytes.
+// resetRuns forgets every query's run (the queries' last results stay).
+func (s *serverDetailState) resetRuns() {
+	for i := range s.last {
+		s.last[i].run = 0
+		s.last[i].flags &^= resultRun
+	}
+}
+
+// queryResult is the last result of one query, in 56 bytes, and its run
+// (server.worstRounds).
 type queryResult struct {
 	name    string
 	at      int64  // Unix nanoseconds
@@ -369,6 +379,9 @@ type queryResult struct {
 	qtype, rcode, errc, why uint8
 	flags                   resultFlags
 	probes                  uint32 // results taken (wraps after 2^32)
+	// run is the query's run of good (> 0) or failing (< 0) answers,
+	// counted while resultRun is set (since the server was last reset).
+	run int32
 }
 
 const maxDetailEDE = 3
@@ -381,6 +394,7 @@ const (
 	resultSerial // serial is set
 	resultCDRetry
 	resultCDOK
+	resultRun // run counts (the rules took a result since the last reset)
 )
 
 // evalDetail is the evaluator's part of the zone detail: the table the
@@ -439,8 +453,9 @@ func (d *evalDetail) str(i uint8) string {
 }
 
 // noteDetail records o (ok and class as the rules judged it) as the last
-// result of its query at srv.
-func (e *Evaluator) noteDetail(srv *server, o model.Observation, ok bool, class string) {
+// result of its query at srv, and returns that query's result (whose run
+// the rules count next).
+func (e *Evaluator) noteDetail(srv *server, o model.Observation, ok bool, class string) *queryResult {
 	d := &e.dt
 	s := &srv.dt
 	s.transport = d.same(s.transport, string(o.Server.Transport))
@@ -474,7 +489,7 @@ func (e *Evaluator) noteDetail(srv *server, o model.Observation, ok bool, class 
 	}
 	q.latency = uint32(min(o.Latency.Microseconds(), math.MaxUint32))
 	q.rcode, q.errc, q.why = d.same(q.rcode, o.Rcode), d.same(q.errc, string(o.Error)), d.same(q.why, class)
-	q.flags, q.serial, q.nede = 0, 0, 0
+	q.flags, q.serial, q.nede = q.flags&resultRun, 0, 0
 	if ok {
 		q.flags |= resultOK
 	}
@@ -497,6 +512,7 @@ func (e *Evaluator) noteDetail(srv *server, o model.Observation, ok bool, class 
 			q.nede++
 		}
 	}
+	return q
 }
 
 // result turns a kept result into its document.

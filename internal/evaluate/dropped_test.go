@@ -53,7 +53,7 @@ func TestDroppedNameserverForgotten(t *testing.T) {
 	if n := len(w.changesOf(model.IncidentAuthOutage, model.ChangeOpen)); n != 1 {
 		t.Fatalf("the late answer of ns3 opened a second outage: %d opens", n)
 	}
-	if _, ok := w.e.zones["example.com"].servers[ns3.host]; ok {
+	if w.e.zones["example.com"].server(ns3.host) != nil {
 		t.Error("ns3 is still one of the zone's servers")
 	}
 }

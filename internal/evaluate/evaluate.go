@@ -20,6 +20,7 @@ package evaluate
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/config"
@@ -189,6 +190,34 @@ type Evaluator struct {
 	// dt is the zone detail's table of strings and resolver addresses
 	// (detail.go).
 	dt evalDetail
+	// strs shares the strings zones keep that repeat across zones
+	// (nameserver host names and labels).
+	strs strTable
+}
+
+// strTable shares equal strings: zones served by the same DNS host keep
+// one copy of its host names and labels instead of one per zone (events
+// carry strings of their own, decoded from each answer). It holds at most
+// maxShared strings and starts afresh beyond: strings shared until then
+// stay shared, and names that went out of use are not kept for ever.
+type strTable struct{ m map[string]string }
+
+const maxShared = 1 << 16
+
+// of returns the table's copy of s, adding s.
+func (t *strTable) of(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := t.m[s]; ok {
+		return v
+	}
+	if t.m == nil || len(t.m) >= maxShared {
+		t.m = map[string]string{}
+	}
+	s = strings.Clone(s)
+	t.m[s] = s
+	return s
 }
 
 // New builds an evaluator. Zero values in cfg take their defaults.
@@ -427,11 +456,14 @@ func (e *Evaluator) container(p netip.Prefix) (model.WatchedPrefix, bool) {
 func zoneKey(s string) string { return model.ZoneNameOf(s).Label() }
 
 func (e *Evaluator) zone(name string) *zone {
+	if z := e.zones[name]; z != nil {
+		return z // name is the key already (events carry the label)
+	}
 	zn := model.ZoneNameOf(name)
 	k := zn.Label()
 	z := e.zones[k]
 	if z == nil {
-		z = &zone{key: k, name: zn, servers: map[string]*server{}, ns: map[netip.Addr]string{}, control: e.controls[k]}
+		z = &zone{key: k, name: zn, control: e.controls[k]}
 		e.zones[k] = z
 	}
 	return z
@@ -489,8 +521,11 @@ func (e *Evaluator) linkNS(z *zone, a netip.Addr, host string) {
 		return
 	}
 	x := e.addr(a)
-	if h, ok := z.ns[a]; !ok || (h == "" && host != "") || (host != "" && h != host) {
-		z.ns[a] = host
+	host = e.strs.of(host)
+	if i := slices.IndexFunc(z.ns, func(n nsAddr) bool { return n.addr == a }); i < 0 {
+		z.ns = append(z.ns, nsAddr{addr: a, host: host})
+	} else if host != "" {
+		z.ns[i].host = host
 	}
 	if host != "" && x.host == "" {
 		x.host = host
@@ -501,7 +536,7 @@ func (e *Evaluator) linkNS(z *zone, a netip.Addr, host string) {
 }
 
 func (e *Evaluator) unlinkNS(z *zone, a netip.Addr) {
-	delete(z.ns, a)
+	z.ns = slices.DeleteFunc(z.ns, func(n nsAddr) bool { return n.addr == a })
 	if x := e.addrs[a]; x != nil {
 		x.zones = slices.DeleteFunc(x.zones, func(y *zone) bool { return y == z })
 	}

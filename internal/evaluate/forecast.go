@@ -37,13 +37,17 @@ const forecastSettle = 10 * time.Second
 // both kept by NTP agree to well within it.
 const inceptionSlack = 10 * time.Second
 
-// forecast is a zone's state for the forecast rules.
+// forecast is a zone's state for the forecast rules. A zone has a
+// handful of servers: their signatures and serials are short slices
+// rather than maps, and the maps that only an incident fills are made
+// when it does (10,000 zones: BenchmarkEvaluatorHeap).
 type forecast struct {
-	// sigs are the latest signature summaries by "server rrset" (the
-	// DNSKEY set from the DS check by "dnskey").
-	sigs map[string]*sigEntry
+	// sigs are the latest signature summaries, one per server and rrset
+	// (and one for the DNSKEY set from the DS check).
+	sigs []*sigEntry
 	// expEv is the evidence item of each distinct earliest expiration
-	// seen, so that a re-sign reaching the servers one by one is one item.
+	// seen, so that a re-sign reaching the servers one by one is one item
+	// (nil until the first).
 	expEv map[time.Time]model.EvidenceItem
 	// rrsets and servers are named by the expiry root cause: the union over
 	// the condition's life (a recovering server does not rewrite it).
@@ -55,8 +59,9 @@ type forecast struct {
 	rcAt  time.Time
 	rcTTL uint32
 
-	// serials are the SOA serials the servers answered last.
-	serials map[string]serialSeen
+	// serials are the SOA serials the servers answered last, one per
+	// server.
+	serials []serialSeen
 	// spreadSince is when the serials began to differ (zero: they agree).
 	spreadSince time.Time
 	// parentNS and apexNS are the NS sets of the last discovery.
@@ -65,13 +70,42 @@ type forecast struct {
 	// discovered are the addresses of the last successful discovery (nil:
 	// none, the servers are configured). The evaluator keeps probing
 	// state of a server discovery dropped; its findings must not linger.
-	discovered map[netip.Addr]bool
-	// findings remembers when each delegation finding began.
+	discovered []netip.Addr
+	// findings remembers when each delegation finding began (nil until
+	// the first).
 	findings map[string]time.Time
+}
+
+// isDiscovered reports whether a is in the zone's last discovery.
+func (fc *forecast) isDiscovered(a netip.Addr) bool {
+	return slices.Contains(fc.discovered, a)
+}
+
+// sigOf returns the signature summary of server srv (dnskeySig: the DNSKEY
+// set) for the rrset "name qtype", and its index (-1: none).
+func (fc *forecast) sigOf(srv, name, qtype string) (*sigEntry, int) {
+	for i, en := range fc.sigs {
+		if en.srv == srv && rrsetIs(en.rrset, name, qtype) {
+			return en, i
+		}
+	}
+	return nil, -1
+}
+
+// dnskeySig is the server of the DNSKEY set's signature summary: it comes
+// from the DS check, over every server.
+const dnskeySig = ""
+
+// rrsetIs reports whether rrset ("name qtype", the name lower case) is
+// the rrset of name and qtype, without building it.
+func rrsetIs(rrset, name, qtype string) bool {
+	return len(rrset) == len(name)+1+len(qtype) && rrset[len(name)] == ' ' &&
+		strings.HasSuffix(rrset, qtype) && strings.EqualFold(rrset[:len(name)], name)
 }
 
 type sigEntry struct {
 	server string     // label: "ns1.example.com. (192.0.2.1)"
+	srv    string     // the server's name (dnskeySig for the DNSKEY set)
 	addr   netip.Addr // invalid for the DNSKEY set (several servers)
 	rrset  string     // "example.com. SOA"
 	v      model.SigValidity
@@ -79,6 +113,7 @@ type sigEntry struct {
 }
 
 type serialSeen struct {
+	name   string // the server's
 	label  string
 	addr   netip.Addr
 	serial uint32
@@ -86,8 +121,7 @@ type serialSeen struct {
 
 func (z *zone) forecast() *forecast {
 	if z.fc == nil {
-		z.fc = &forecast{sigs: map[string]*sigEntry{}, expEv: map[time.Time]model.EvidenceItem{},
-			serials: map[string]serialSeen{}, findings: map[string]time.Time{}}
+		z.fc = &forecast{}
 	}
 	return z.fc
 }
@@ -105,30 +139,41 @@ func (e *Evaluator) forecastObserve(z *zone, srv *server, o model.Observation, t
 		return
 	}
 	fc := z.forecast()
-	key := srv.name + " " + strings.ToLower(o.Name) + " " + o.Type
 	sigChanged := false
-	switch {
+	switch en, i := fc.sigOf(srv.name, o.Name, o.Type); {
 	case good && o.RRSIG != nil:
-		en := fc.sigs[key]
 		if en == nil || !en.v.Expiration.Equal(o.RRSIG.Expiration) || !en.v.Inception.Equal(o.RRSIG.Inception) || en.v.TTL != o.RRSIG.TTL {
 			sigChanged = true
-			en = &sigEntry{server: srv.label(), addr: srv.addr, rrset: strings.ToLower(o.Name) + " " + o.Type, v: *o.RRSIG, since: o.Time}
-			fc.sigs[key] = en
+			next := &sigEntry{server: e.strs.of(srv.label()), srv: srv.name, addr: srv.addr, rrset: strings.ToLower(o.Name) + " " + o.Type, v: *o.RRSIG, since: o.Time}
+			if en == nil {
+				fc.sigs = append(fc.sigs, next)
+			} else {
+				fc.sigs[i] = next
+			}
 		}
 	case good:
-		if _, ok := fc.sigs[key]; ok {
-			delete(fc.sigs, key) // served unsigned now
+		if en != nil {
+			fc.sigs = slices.Delete(fc.sigs, i, i+1) // served unsigned now
 			sigChanged = true
 		}
 	}
 	serialChanged := false
 	if apexSOA {
-		prev, had := fc.serials[srv.name]
+		i := slices.IndexFunc(fc.serials, func(s serialSeen) bool { return s.name == srv.name })
 		if good && o.SOASerial != nil {
-			fc.serials[srv.name] = serialSeen{label: srv.label(), addr: srv.addr, serial: *o.SOASerial}
-			serialChanged = !had || prev.serial != *o.SOASerial
-		} else if had {
-			delete(fc.serials, srv.name)
+			if i < 0 {
+				fc.serials = append(fc.serials, serialSeen{name: srv.name, label: e.strs.of(srv.label()), addr: srv.addr, serial: *o.SOASerial})
+				serialChanged = true
+			} else {
+				s := &fc.serials[i]
+				if s.addr != srv.addr {
+					s.label, s.addr = e.strs.of(srv.label()), srv.addr
+				}
+				serialChanged = s.serial != *o.SOASerial
+				s.serial = *o.SOASerial
+			}
+		} else if i >= 0 {
+			fc.serials = slices.Delete(fc.serials, i, i+1)
 			serialChanged = true
 		}
 	}
@@ -150,11 +195,19 @@ func (e *Evaluator) forecastDS(z *zone, c model.DSCheck, now time.Time) {
 		if c.Status == model.DSIncomplete {
 			return // the DNSKEY set may not have been read: keep what is known
 		}
-		delete(fc.sigs, "dnskey")
+		if _, i := fc.sigOf(dnskeySig, z.name.FQDN(), "DNSKEY"); i >= 0 {
+			fc.sigs = slices.Delete(fc.sigs, i, i+1)
+		}
 	} else {
 		v := *c.DNSKEYRRSIG
-		if en := fc.sigs["dnskey"]; en == nil || !en.v.Expiration.Equal(v.Expiration) || !en.v.Inception.Equal(v.Inception) || en.v.TTL != v.TTL {
-			fc.sigs["dnskey"] = &sigEntry{server: hostAddrLabel(v.Server), rrset: z.name.FQDN() + " DNSKEY", v: v, since: c.Time}
+		v.Server = e.strs.of(v.Server)
+		if en, i := fc.sigOf(dnskeySig, z.name.FQDN(), "DNSKEY"); en == nil || !en.v.Expiration.Equal(v.Expiration) || !en.v.Inception.Equal(v.Inception) || en.v.TTL != v.TTL {
+			next := &sigEntry{server: e.strs.of(hostAddrLabel(v.Server)), srv: dnskeySig, rrset: z.name.FQDN() + " DNSKEY", v: v, since: c.Time}
+			if en == nil {
+				fc.sigs = append(fc.sigs, next)
+			} else {
+				fc.sigs[i] = next
+			}
 		}
 	}
 	e.eval(groupExpiry, z.key, e.expiryVerdict(z, now), now)
@@ -163,21 +216,23 @@ func (e *Evaluator) forecastDS(z *zone, c model.DSCheck, now time.Time) {
 // forecastDiscovery takes the parent's and the zone's NS sets.
 func (e *Evaluator) forecastDiscovery(z *zone, d model.Discovery, now time.Time) {
 	fc := z.forecast()
-	fc.discovered = map[netip.Addr]bool{}
+	fc.discovered = fc.discovered[:0]
 	for _, s := range d.Servers {
-		fc.discovered[s.Addr.Addr().Unmap()] = true
+		if a := s.Addr.Addr().Unmap(); !slices.Contains(fc.discovered, a) {
+			fc.discovered = append(fc.discovered, a)
+		}
 	}
-	parent, apex := normNames(d.ParentNS), normNames(d.ApexNS)
+	parent, apex := normNames(d.ParentNS, &e.strs), normNames(d.ApexNS, &e.strs)
 	if !slices.Equal(parent, fc.parentNS) || !slices.Equal(apex, fc.apexNS) {
 		fc.parentNS, fc.apexNS, fc.nsSince = parent, apex, d.Time
 	}
 	e.eval(groupDelegation, z.key, e.delegationVerdict(z, now), now)
 }
 
-func normNames(ns []string) []string {
+func normNames(ns []string, strs *strTable) []string {
 	out := make([]string, 0, len(ns))
 	for _, n := range ns {
-		n = model.ZoneNameOf(n).FQDN()
+		n = strs.of(model.ZoneNameOf(n).FQDN())
 		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
@@ -291,6 +346,9 @@ func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
 	if len(future) > 0 {
 		found.future = latestFuture(future)
 		if _, ok := fc.expEv[found.future.inception]; !ok {
+			if fc.expEv == nil {
+				fc.expEv = map[time.Time]model.EvidenceItem{}
+			}
 			fc.expEv[found.future.inception] = model.EvidenceItem{Time: found.future.since, Text: futureSigEvidence(found.future)}
 		}
 	}
@@ -319,6 +377,9 @@ func latchExpiry(fc *forecast, expiring []sigProblem, latched bool, now time.Tim
 		fc.rcExp, fc.rcSev, fc.rcAt, fc.rcTTL = first.v.Expiration, expiring[0].severity, now, ttl
 	}
 	if _, ok := fc.expEv[first.v.Expiration]; !ok {
+		if fc.expEv == nil {
+			fc.expEv = map[time.Time]model.EvidenceItem{}
+		}
 		fc.expEv[first.v.Expiration] = model.EvidenceItem{Time: first.since, Text: expiringSigEvidence(first)}
 	}
 }
@@ -413,6 +474,9 @@ func (e *Evaluator) delegationVerdict(z *zone, now time.Time) verdict {
 			if f.key == "ns" && !fc.nsSince.IsZero() {
 				since = fc.nsSince
 			}
+			if fc.findings == nil {
+				fc.findings = map[string]time.Time{}
+			}
 			fc.findings[f.key] = since
 		}
 		v.evidence = append(v.evidence, model.EvidenceItem{Time: since, Text: f.text()})
@@ -465,10 +529,9 @@ type delegationFound struct {
 // discovery, or linked when it has none.
 func listed(z *zone, a netip.Addr) bool {
 	if z.fc != nil && z.fc.discovered != nil {
-		return z.fc.discovered[a]
+		return z.fc.isDiscovered(a)
 	}
-	_, ok := z.ns[a]
-	return ok
+	return z.hasNS(a)
 }
 
 // lameClass reports whether a failure class is an answer that is not

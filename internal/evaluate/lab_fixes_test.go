@@ -106,7 +106,7 @@ func TestCacheExpiryDoesNotJitter(t *testing.T) {
 		at := t0.Add(time.Duration(i)*time.Second + time.Duration(i%3)*300*time.Millisecond)
 		applyAll(t, e, okObs("a.example", res, at, "192.0.2.1", uint32(300-i)))
 	}
-	srv := e.zones["a.example"].servers["google"]
+	srv := e.zones["a.example"].server("google")
 	if want := t0.Add(300 * time.Second); !srv.okAt.Add(time.Duration(srv.okTTL) * time.Second).Equal(want) {
 		t.Errorf("cache expiry moved to %s, want %s", srv.okAt.Add(time.Duration(srv.okTTL)*time.Second), want)
 	}

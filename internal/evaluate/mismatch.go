@@ -91,18 +91,18 @@ func (e *Evaluator) checkAnswers(z *zone, srv *server, o model.Observation) {
 		}
 	}
 	if bad != nil {
-		srv.mismatch++
+		srv.mismatch = min(srv.mismatch+1, maxRun)
 		srv.match = 0
-		srv.wrong = *bad
-		if srv.mismatch >= e.cfg.OpenRounds && !srv.mismatched {
+		srv.wrong = bad
+		if int(srv.mismatch) >= e.cfg.OpenRounds && !srv.mismatched {
 			srv.mismatched = true
 			z.ev.add(o.Time, mismatchEvidence(srv))
 		}
 		return
 	}
 	srv.mismatch = 0
-	srv.match++
-	if srv.mismatched && srv.match >= e.cfg.ResolveRounds {
+	srv.match = min(srv.match+1, maxRun)
+	if srv.mismatched && int(srv.match) >= e.cfg.ResolveRounds {
 		srv.mismatched = false
 		z.ev.add(o.Time, srv.name+" answers as expected again")
 	}
@@ -133,7 +133,7 @@ func (e *Evaluator) mismatchVerdict(z *zone) verdict {
 		return v
 	}
 	v.kind, v.severity = model.IncidentAnswerMismatch, model.SeverityWarning
-	found := mismatchFound{zone: z.key, first: bad[0].wrong}
+	found := mismatchFound{zone: z.key, first: *bad[0].wrong}
 	for _, s := range bad {
 		if s.kind == model.KindResolver {
 			v.resolvers = append(v.resolvers, s.name)

@@ -14,17 +14,20 @@ import (
 // zone, server and resolver with the hysteresis of open_rounds and
 // resolve_rounds; each change re-evaluates the groups it can affect.
 
-// zone is the evaluator's state of one zone.
+// zone is the evaluator's state of one zone. Its servers and nameserver
+// addresses are short slices rather than maps: a zone has a handful of
+// each, and a map of a handful costs hundreds of bytes (10,000 zones:
+// BenchmarkEvaluatorHeap).
 type zone struct {
 	key     string         // name.Label(): the zone's key in maps, verdicts and events
 	name    model.ZoneName // for the spelling DNS speaks (name.FQDN())
 	names   []string
 	expect  map[string]bool
 	control bool
-	servers map[string]*server
 	order   []*server // servers sorted by kind then name
-	// ns maps each nameserver address to its host name ("" if unknown).
-	ns map[netip.Addr]string
+	// ns are the nameserver addresses with their host names ("" if
+	// unknown), in the order they were linked.
+	ns []nsAddr
 	// configured are the addresses of the zone's configured
 	// authoritative servers: kept whatever discovery says.
 	configured map[netip.Addr]bool
@@ -40,20 +43,61 @@ type zone struct {
 	dt    zoneDetailState // for the zone detail (detail.go)
 }
 
+// nsAddr is one nameserver address of a zone and its host name.
+type nsAddr struct {
+	addr netip.Addr
+	host string
+}
+
 const maxNames = 16
+
+// server returns the zone's server named name (nil: none).
+func (z *zone) server(name string) *server {
+	for _, s := range z.order {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// nsHost returns the host name of nameserver address a, and whether a is
+// one of the zone's.
+func (z *zone) nsHost(a netip.Addr) (string, bool) {
+	for _, n := range z.ns {
+		if n.addr == a {
+			return n.host, true
+		}
+	}
+	return "", false
+}
+
+// hasNS reports whether a is one of the zone's nameserver addresses.
+func (z *zone) hasNS(a netip.Addr) bool {
+	_, ok := z.nsHost(a)
+	return ok
+}
+
+// nsAddrs returns a copy of the zone's nameserver addresses.
+func (z *zone) nsAddrs() []netip.Addr {
+	out := make([]netip.Addr, len(z.ns))
+	for i, n := range z.ns {
+		out[i] = n.addr
+	}
+	return out
+}
 
 // unseenNS reports whether some nameserver address of the zone has not
 // been probed yet: until it has, the zone's verdict is not complete (after
 // a restart the resolvers often answer before every authoritative server
 // has, and a restored incident must not resolve on half the evidence).
 func (z *zone) unseenNS() bool {
-	seen := map[netip.Addr]bool{}
-	for _, s := range z.order {
-		if _, ns := z.ns[s.addr]; ns && s.kind == model.KindAuthoritative {
-			seen[s.addr] = true
+	for _, n := range z.ns {
+		if !slices.ContainsFunc(z.order, func(s *server) bool { return s.kind == model.KindAuthoritative && s.addr == n.addr }) {
+			return true
 		}
 	}
-	return len(seen) < len(z.ns)
+	return false
 }
 
 // addName records a query name of the zone in its label spelling; the
@@ -68,48 +112,54 @@ func (z *zone) addName(name string) {
 }
 
 // server is one DNS server as seen for one zone: probe rounds and their
-// hysteresis.
+// hysteresis. There is one per zone and server (50,000 at 10,000 zones x
+// 5 servers): the fields are ordered so that it fits 256 bytes (the small
+// ones together at the end), and what only failures and mismatches need
+// is a pointer or a string that stays empty while the server answers
+// well (BenchmarkEvaluatorHeap).
 type server struct {
-	name       string
-	kind       model.ServerKind
-	validating bool
-	addr       netip.Addr
-	host       string
+	name string
+	kind model.ServerKind
+	addr netip.Addr
 
-	// rounds counts consecutive failing (negative) or good (positive)
-	// answers per query ("name type"): each query is asked once per probe
-	// round, so these are rounds, however many queries a round holds. A
-	// server has a handful of queries: a slice is smaller than a map.
-	rounds []queryRun
-	// decided is false until the server has either failed OpenRounds or
-	// answered ResolveRounds times in a row; down is the hysteresis state.
-	decided, down bool
-	failSince     time.Time
-	okAt          time.Time
-	okTTL         uint32
+	failSince time.Time
+	okAt      time.Time
 
 	class        string // why the last failing probe failed ("timeout", "SERVFAIL")
-	sig          bool   // the last failure carries the DNSSEC signature (CD=1 ok, EDE 6-12)
 	ede          []model.EDE
 	qname, qtype string
 
-	mismatch, match int
-	mismatched      bool
+	// wrong is the latest answer outside what was expected (nil: none
+	// yet).
+	wrong *answerMismatch
+
+	// vclass is the intercept class of its latest failure ("" if none);
+	// with vseen and nxRun (NXDOMAIN answers in a row for a control zone)
+	// it feeds the intercept rules of vantage.go.
+	vclass string
+
+	// dt is its last result of each query, for the zone detail
+	// (detail.go), and the run of each query: consecutive failing
+	// (negative) or good (positive) answers per query ("name type"). Each
+	// query is asked once per probe round, so the runs count rounds,
+	// however many queries a round holds.
+	dt serverDetailState
+
+	okTTL           uint32
+	mismatch, match int32
+	nxRun           int32
+
+	validating bool
+	// decided is false until the server has either failed OpenRounds or
+	// answered ResolveRounds times in a row; down is the hysteresis state.
+	decided, down bool
+	sig           bool // the last failure carries the DNSSEC signature (CD=1 ok, EDE 6-12)
+	mismatched    bool
 	// negDown: down, and the latest failure is a negative answer
 	// (NXDOMAIN, NODATA): an answer, so not a sign that this vantage's
 	// network is gone (counted in Evaluator.pairsNeg).
 	negDown bool
-	// wrong is the latest answer outside what was expected.
-	wrong answerMismatch
-
-	// vseen, vclass (the intercept class of its latest failure, "" if
-	// none) and nxRun (NXDOMAIN answers in a row for a control zone) feed
-	// the intercept rules of vantage.go.
-	vseen  bool
-	vclass string
-	nxRun  int
-
-	dt serverDetailState // its last results, for the zone detail (detail.go)
+	vseen   bool
 }
 
 // impactJitter is how far a new cache-expiry estimate must move before it
@@ -118,33 +168,25 @@ const impactJitter = 2 * time.Second
 
 // worstRounds is the run of the server's worst query: negative, the most
 // consecutive failures of any query; positive, the fewest consecutive good
-// answers over all its queries (all of them good).
+// answers over all its queries (all of them good). Only the queries
+// counted since the server was last reset take part.
 func (s *server) worstRounds() int {
 	worst, first := 0, true
-	for _, q := range s.rounds {
-		if first || q.n < worst {
-			worst, first = q.n, false
+	for i := range s.dt.last {
+		q := &s.dt.last[i]
+		if q.flags&resultRun == 0 {
+			continue
+		}
+		if n := int(q.run); first || n < worst {
+			worst, first = n, false
 		}
 	}
 	return worst
 }
 
-// queryRun is the current run of one query of a server.
-type queryRun struct {
-	name, qtype string
-	n           int
-}
-
-// run returns the run counter of the query (name, qtype), adding it.
-func (s *server) run(name, qtype string) *int {
-	for i := range s.rounds {
-		if s.rounds[i].name == name && s.rounds[i].qtype == qtype {
-			return &s.rounds[i].n
-		}
-	}
-	s.rounds = append(s.rounds, queryRun{name: name, qtype: qtype})
-	return &s.rounds[len(s.rounds)-1].n
-}
+// maxRun bounds a query's run (a good one grows every round): far above
+// any open_rounds or resolve_rounds.
+const maxRun = 1 << 30
 
 func (s *server) label() string {
 	if s.kind == model.KindAuthoritative && s.addr.IsValid() && !strings.Contains(s.name, s.addr.String()) {
@@ -217,15 +259,15 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 	if !ok && class == classNoData && e.adHoc {
 		ok, class = true, "" // an ad-hoc type nothing configured (reachmon probe)
 	}
-	e.noteDetail(srv, o, ok, class)
+	q := e.noteDetail(srv, o, ok, class)
 	if end := o.Time.Add(o.Latency); ok && end.After(e.lastOK) {
 		e.answeredAt(end, now)
 	}
 	wasDecided, wasDown, wasSig, wasMis := srv.decided, srv.down, srv.sig, srv.mismatched
 	if ok {
-		e.countGood(z, srv, o)
+		e.countGood(z, srv, q, o)
 	} else {
-		e.countFailure(srv, o, class)
+		e.countFailure(srv, q, o, class)
 	}
 	transition := wasDecided != srv.decided || wasDown != srv.down
 	e.forecastObserve(z, srv, o, transition, now)
@@ -266,10 +308,9 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 // serverOf returns the zone's server that answered o, creating it, and
 // its resolver (nil for an authoritative server).
 func (e *Evaluator) serverOf(z *zone, o model.Observation) (*server, *resolver) {
-	srv := z.servers[o.Server.Name]
+	srv := z.server(o.Server.Name)
 	if srv == nil {
-		srv = &server{name: o.Server.Name, kind: o.Server.Kind}
-		z.servers[srv.name] = srv
+		srv = &server{name: e.strs.of(o.Server.Name), kind: o.Server.Kind}
 		z.order = append(z.order, srv)
 		slices.SortFunc(z.order, func(a, b *server) int {
 			if a.kind != b.kind {
@@ -289,9 +330,8 @@ func (e *Evaluator) serverOf(z *zone, o model.Observation) (*server, *resolver) 
 	}
 	if ap, err := netip.ParseAddrPort(o.Server.Addr); err == nil {
 		srv.addr = ap.Addr().Unmap()
-		host, _, _ := strings.Cut(o.Server.Name, "#")
-		srv.host = host
-		if _, ok := z.ns[srv.addr]; !ok {
+		if !z.hasNS(srv.addr) {
+			host, _, _ := strings.Cut(srv.name, "#")
 			e.linkNS(z, srv.addr, host)
 		}
 	}
@@ -317,9 +357,9 @@ func (e *Evaluator) answeredAt(end, now time.Time) {
 
 // countGood counts a good answer of srv: its run, its cache expiry and
 // whether it is decided up.
-func (e *Evaluator) countGood(z *zone, srv *server, o model.Observation) {
-	run := srv.run(o.Name, o.Type)
-	*run = max(*run, 0) + 1
+func (e *Evaluator) countGood(z *zone, srv *server, q *queryResult, o model.Observation) {
+	q.flags |= resultRun
+	q.run = min(max(q.run, 0)+1, maxRun)
 	// Keep the cache expiry the early warning counts from unless it
 	// moves by more than a couple of seconds: answers from a cache
 	// count their TTL down, and the estimate must not jitter.
@@ -335,12 +375,12 @@ func (e *Evaluator) countGood(z *zone, srv *server, o model.Observation) {
 
 // countFailure counts a failing answer of srv (why: class): its run, how
 // it failed and whether it is decided down.
-func (e *Evaluator) countFailure(srv *server, o model.Observation, class string) {
-	run := srv.run(o.Name, o.Type)
+func (e *Evaluator) countFailure(srv *server, q *queryResult, o model.Observation, class string) {
+	q.flags |= resultRun
 	if srv.worstRounds() >= 0 { // no failing run yet: this one starts it
 		srv.failSince = o.Time
 	}
-	*run = min(*run, 0) - 1
+	q.run = max(min(q.run, 0)-1, -maxRun)
 	srv.class, srv.sig, srv.ede = class, srv.validating && dnssecSignature(o), o.EDE
 	srv.qname, srv.qtype = o.Name, o.Type
 	if -srv.worstRounds() >= e.cfg.OpenRounds {
@@ -402,9 +442,10 @@ func (e *Evaluator) resetServers() {
 		r.known, r.downZones = 0, nil
 	}
 	for _, z := range e.zones {
-		z.undecided = len(z.servers)
-		for _, s := range z.servers {
-			s.decided, s.down, s.rounds, s.negDown = false, false, nil, false
+		z.undecided = len(z.order)
+		for _, s := range z.order {
+			s.decided, s.down, s.negDown = false, false, false
+			s.dt.resetRuns()
 			s.mismatch, s.match, s.mismatched = 0, 0, false
 		}
 	}
@@ -445,7 +486,7 @@ func (e *Evaluator) discovery(d model.Discovery, now time.Time) {
 		keep[a] = true
 		e.linkNS(z, a, s.Host)
 	}
-	for a := range z.ns {
+	for _, a := range z.nsAddrs() {
 		if !keep[a] && !z.configured[a] {
 			e.unlinkNS(z, a)
 		}
@@ -472,7 +513,7 @@ func (e *Evaluator) dropped(z *zone, o model.Observation) bool {
 		return false
 	}
 	a := ap.Addr().Unmap()
-	return !z.fc.discovered[a] && !z.configured[a]
+	return !z.fc.isDiscovered(a) && !z.configured[a]
 }
 
 // forgetServer removes an authoritative server that discovery no longer
@@ -495,7 +536,6 @@ func (e *Evaluator) forgetServer(z *zone, s *server) {
 	if s.negDown {
 		e.pairsNeg--
 	}
-	delete(z.servers, s.name)
 	z.order = slices.DeleteFunc(z.order, func(x *server) bool { return x == s })
 	for _, byServer := range z.authAns {
 		delete(byServer, s.name)

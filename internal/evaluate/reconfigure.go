@@ -56,7 +56,7 @@ func (e *Evaluator) setZoneTarget(z *zone, zt Zone) {
 		}
 		// No longer configured: forgotten unless discovery lists it.
 		delete(z.configured, a)
-		if z.fc == nil || z.fc.discovered == nil || !z.fc.discovered[a] {
+		if z.fc == nil || !z.fc.isDiscovered(a) {
 			e.unlinkNS(z, a)
 			for _, s := range slices.Clone(z.order) {
 				if s.kind == model.KindAuthoritative && s.addr == a {
@@ -219,8 +219,7 @@ func (e *Evaluator) keepQueries(z *zone, zt Zone) {
 		}
 	}
 	asked[strings.ToLower(z.name.FQDN())+" SOA"] = true // every authoritative server's serial
-	for _, s := range z.servers {
-		s.rounds = slices.DeleteFunc(s.rounds, func(q queryRun) bool { return !asked[strings.ToLower(q.name)+" "+q.qtype] })
+	for _, s := range z.order {
 		s.dt.keep(asked, &e.dt)
 	}
 	for k := range z.authAns {
@@ -247,7 +246,7 @@ func (e *Evaluator) setControls() {
 		if !z.control {
 			continue
 		}
-		for _, s := range z.servers {
+		for _, s := range z.order {
 			if s.decided {
 				e.ctlKnown++
 			}
@@ -310,7 +309,7 @@ func (e *Evaluator) removeZone(z *zone, now time.Time) {
 		}
 		e.forgetServer(z, s)
 	}
-	for a := range maps.Clone(z.ns) {
+	for _, a := range z.nsAddrs() {
 		e.unlinkNS(z, a)
 	}
 	for _, res := range e.resolvers {
@@ -343,7 +342,7 @@ func (e *Evaluator) removeResolver(name string, now time.Time) {
 	e.closeSlot(groupResolver, name, now, ReasonResolverRemoved)
 	res := e.resolvers[name]
 	for _, z := range e.zones {
-		if s := z.servers[name]; s != nil && s.kind == model.KindResolver {
+		if s := z.server(name); s != nil && s.kind == model.KindResolver {
 			e.forgetServer(z, s)
 		}
 	}

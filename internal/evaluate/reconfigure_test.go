@@ -13,7 +13,7 @@ import (
 // zones, to compare with the evaluator's running counts.
 func pairCounts(e *Evaluator) (known, down, neg int) {
 	for _, z := range e.zones {
-		for _, s := range z.servers {
+		for _, s := range z.order {
 			if s.decided {
 				known++
 			}
@@ -101,7 +101,7 @@ func TestReconfigureZonesAndResolvers(t *testing.T) {
 	if _, ok := w.e.zones["b.example"]; ok {
 		t.Error("a late probe brought the removed zone back")
 	}
-	if _, ok := w.e.resolvers["quad9"]; ok || w.e.zones["a.example"].servers["quad9"] != nil {
+	if _, ok := w.e.resolvers["quad9"]; ok || w.e.zones["a.example"].server("quad9") != nil {
 		t.Error("the removed resolver is still known")
 	}
 	for _, z := range w.e.Snapshot(w.now).Zones {

@@ -166,7 +166,7 @@ func (e *Evaluator) zoneStatus(k string, z *zone) ZoneStatus {
 	switch {
 	case len(zs.Failing) > 0:
 		zs.Health = HealthDegraded
-	case len(z.servers) == 0 || z.undecided == len(z.servers):
+	case len(z.order) == 0 || z.undecided == len(z.order):
 		zs.Health = HealthUnknown
 	}
 	if sl := e.slots[slotKey{groupZone, k}]; sl != nil && (sl.inc != nil || sl.cond) {

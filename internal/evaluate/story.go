@@ -249,7 +249,7 @@ func (e *Evaluator) answering(s *slot, name string) bool {
 		if z == nil {
 			return false
 		}
-		srv := z.servers[name]
+		srv := z.server(name)
 		return srv != nil && srv.decided && !srv.down && !srv.mismatched
 	case groupResolver:
 		r := e.resolvers[name]

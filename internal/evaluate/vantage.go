@@ -60,9 +60,9 @@ func (e *Evaluator) noteVantageProbe(res *resolver, z *zone, srv *server, o mode
 	if z.control {
 		// The rcode itself, whether or not NXDOMAIN counts as a failure.
 		if o.Error == model.ErrNone && o.Rcode == "NXDOMAIN" {
-			srv.nxRun++
-			if srv.nxRun == e.cfg.OpenRounds {
-				res.ev.add(o.Time, controlNXDomainEvidence(res.name, o, z.key, srv.nxRun))
+			srv.nxRun = min(srv.nxRun+1, maxRun)
+			if int(srv.nxRun) == e.cfg.OpenRounds {
+				res.ev.add(o.Time, controlNXDomainEvidence(res.name, o, z.key, int(srv.nxRun)))
 			}
 		} else {
 			srv.nxRun = 0
@@ -130,8 +130,8 @@ func (e *Evaluator) controlNXDOMAIN(rs []*resolver, rounds int) bool {
 			return false
 		}
 		for _, r := range rs {
-			s := z.servers[r.name]
-			if s == nil || s.nxRun < rounds {
+			s := z.server(r.name)
+			if s == nil || int(s.nxRun) < rounds {
 				return false
 			}
 		}
@@ -255,7 +255,7 @@ func (e *Evaluator) controlsJudged() bool {
 		if z == nil {
 			return false
 		}
-		for _, s := range z.servers {
+		for _, s := range z.order {
 			if s.kind == model.KindResolver && !s.decided {
 				return false
 			}

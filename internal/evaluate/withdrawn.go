@@ -113,7 +113,7 @@ func (e *Evaluator) coveredResolvers(r *route) []string {
 // for some zone (before any threshold is crossed).
 func (e *Evaluator) resolverFailing(name string) bool {
 	for _, z := range e.zones {
-		if s := z.servers[name]; s != nil && s.kind == model.KindResolver && s.worstRounds() < 0 {
+		if s := z.server(name); s != nil && s.kind == model.KindResolver && s.worstRounds() < 0 {
 			return true
 		}
 	}

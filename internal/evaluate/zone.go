@@ -37,9 +37,9 @@ type zoneFacts struct {
 
 func (e *Evaluator) facts(z *zone) zoneFacts {
 	var f zoneFacts
-	for a := range z.ns {
+	for _, n := range z.ns {
 		f.nsTotal++
-		if x := e.addrs[a]; x != nil && x.degraded {
+		if x := e.addrs[n.addr]; x != nil && x.degraded {
 			f.degraded = append(f.degraded, x)
 		}
 	}
