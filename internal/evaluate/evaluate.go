@@ -20,10 +20,10 @@ package evaluate
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/reachmon/reachmon/internal/config"
+	"github.com/reachmon/reachmon/internal/intern"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -191,33 +191,9 @@ type Evaluator struct {
 	// (detail.go).
 	dt evalDetail
 	// strs shares the strings zones keep that repeat across zones
-	// (nameserver host names and labels).
-	strs strTable
-}
-
-// strTable shares equal strings: zones served by the same DNS host keep
-// one copy of its host names and labels instead of one per zone (events
-// carry strings of their own, decoded from each answer). It holds at most
-// maxShared strings and starts afresh beyond: strings shared until then
-// stay shared, and names that went out of use are not kept for ever.
-type strTable struct{ m map[string]string }
-
-const maxShared = 1 << 16
-
-// of returns the table's copy of s, adding s.
-func (t *strTable) of(s string) string {
-	if s == "" {
-		return ""
-	}
-	if v, ok := t.m[s]; ok {
-		return v
-	}
-	if t.m == nil || len(t.m) >= maxShared {
-		t.m = map[string]string{}
-	}
-	s = strings.Clone(s)
-	t.m[s] = s
-	return s
+	// (nameserver host names and labels): zones served by the same DNS
+	// host keep one copy instead of one per zone.
+	strs intern.Table
 }
 
 // New builds an evaluator. Zero values in cfg take their defaults.
@@ -521,7 +497,7 @@ func (e *Evaluator) linkNS(z *zone, a netip.Addr, host string) {
 		return
 	}
 	x := e.addr(a)
-	host = e.strs.of(host)
+	host = e.strs.Of(host)
 	if i := slices.IndexFunc(z.ns, func(n nsAddr) bool { return n.addr == a }); i < 0 {
 		z.ns = append(z.ns, nsAddr{addr: a, host: host})
 	} else if host != "" {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reachmon/reachmon/internal/intern"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -144,7 +145,7 @@ func (e *Evaluator) forecastObserve(z *zone, srv *server, o model.Observation, t
 	case good && o.RRSIG != nil:
 		if en == nil || !en.v.Expiration.Equal(o.RRSIG.Expiration) || !en.v.Inception.Equal(o.RRSIG.Inception) || en.v.TTL != o.RRSIG.TTL {
 			sigChanged = true
-			next := &sigEntry{server: e.strs.of(srv.label()), srv: srv.name, addr: srv.addr, rrset: strings.ToLower(o.Name) + " " + o.Type, v: *o.RRSIG, since: o.Time}
+			next := &sigEntry{server: e.strs.Of(srv.label()), srv: srv.name, addr: srv.addr, rrset: strings.ToLower(o.Name) + " " + o.Type, v: *o.RRSIG, since: o.Time}
 			if en == nil {
 				fc.sigs = append(fc.sigs, next)
 			} else {
@@ -162,12 +163,12 @@ func (e *Evaluator) forecastObserve(z *zone, srv *server, o model.Observation, t
 		i := slices.IndexFunc(fc.serials, func(s serialSeen) bool { return s.name == srv.name })
 		if good && o.SOASerial != nil {
 			if i < 0 {
-				fc.serials = append(fc.serials, serialSeen{name: srv.name, label: e.strs.of(srv.label()), addr: srv.addr, serial: *o.SOASerial})
+				fc.serials = append(fc.serials, serialSeen{name: srv.name, label: e.strs.Of(srv.label()), addr: srv.addr, serial: *o.SOASerial})
 				serialChanged = true
 			} else {
 				s := &fc.serials[i]
 				if s.addr != srv.addr {
-					s.label, s.addr = e.strs.of(srv.label()), srv.addr
+					s.label, s.addr = e.strs.Of(srv.label()), srv.addr
 				}
 				serialChanged = s.serial != *o.SOASerial
 				s.serial = *o.SOASerial
@@ -200,9 +201,9 @@ func (e *Evaluator) forecastDS(z *zone, c model.DSCheck, now time.Time) {
 		}
 	} else {
 		v := *c.DNSKEYRRSIG
-		v.Server = e.strs.of(v.Server)
+		v.Server = e.strs.Of(v.Server)
 		if en, i := fc.sigOf(dnskeySig, z.name.FQDN(), "DNSKEY"); en == nil || !en.v.Expiration.Equal(v.Expiration) || !en.v.Inception.Equal(v.Inception) || en.v.TTL != v.TTL {
-			next := &sigEntry{server: e.strs.of(hostAddrLabel(v.Server)), srv: dnskeySig, rrset: z.name.FQDN() + " DNSKEY", v: v, since: c.Time}
+			next := &sigEntry{server: e.strs.Of(hostAddrLabel(v.Server)), srv: dnskeySig, rrset: z.name.FQDN() + " DNSKEY", v: v, since: c.Time}
 			if en == nil {
 				fc.sigs = append(fc.sigs, next)
 			} else {
@@ -229,10 +230,10 @@ func (e *Evaluator) forecastDiscovery(z *zone, d model.Discovery, now time.Time)
 	e.eval(groupDelegation, z.key, e.delegationVerdict(z, now), now)
 }
 
-func normNames(ns []string, strs *strTable) []string {
+func normNames(ns []string, strs *intern.Table) []string {
 	out := make([]string, 0, len(ns))
 	for _, n := range ns {
-		n = strs.of(model.ZoneNameOf(n).FQDN())
+		n = strs.Of(model.ZoneNameOf(n).FQDN())
 		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}

@@ -310,7 +310,7 @@ func (e *Evaluator) observe(o model.Observation, now time.Time) {
 func (e *Evaluator) serverOf(z *zone, o model.Observation) (*server, *resolver) {
 	srv := z.server(o.Server.Name)
 	if srv == nil {
-		srv = &server{name: e.strs.of(o.Server.Name), kind: o.Server.Kind}
+		srv = &server{name: e.strs.Of(o.Server.Name), kind: o.Server.Kind}
 		z.order = append(z.order, srv)
 		slices.SortFunc(z.order, func(a, b *server) int {
 			if a.kind != b.kind {
