@@ -33,10 +33,10 @@ dnssec = false
 	}
 	var got []string
 	for _, j := range s.resolverJobs(z) {
-		if j.every != 300*time.Millisecond {
-			t.Errorf("%s every %v, want the zone's 300ms", j.key, j.every)
+		if every := s.every(j); every != 300*time.Millisecond {
+			t.Errorf("%s every %v, want the zone's 300ms", j, every)
 		}
-		got = append(got, j.key)
+		got = append(got, j.String())
 	}
 	want := []string{
 		"res lab.example. r1 lab.example. A", "res lab.example. r1 www.lab.example. A",
@@ -61,10 +61,10 @@ dnssec = false
 	for _, j := range s.authJobs(s.zones[0], s.zones[0].explicit) {
 		obs := make(chan model.Event, 1)
 		s.out = obs
-		j.run(t.Context())
+		s.runJob(t.Context(), j, s.settings(), nil)
 		o := (<-obs).(model.Observation)
 		if o.Target != "lab.example" || o.Server.Name != "127.0.0.1:5310" || (o.Name != "lab.example." && o.Name != "www.lab.example.") {
-			t.Errorf("%s: observation target %q, server %q, name %q", j.key, o.Target, o.Server.Name, o.Name)
+			t.Errorf("%s: observation target %q, server %q, name %q", j, o.Target, o.Server.Name, o.Name)
 		}
 	}
 }

@@ -2,9 +2,7 @@ package schedule
 
 import (
 	"context"
-	"maps"
 	"reflect"
-	"slices"
 
 	"github.com/reachmon/reachmon/internal/config"
 )
@@ -87,18 +85,17 @@ func (q *runQueue) applyPlan(ctx context.Context, plan *config.Plan, authSet cha
 	}
 	s.mu.Lock()
 	s.probe, s.resolvers, s.zones = plan.Probe, resolvers, zones
-	for fqdn := range old {
-		if !present[fqdn] {
-			delete(s.discovery, fqdn)
-			delete(s.attempted, fqdn)
+	// A zone added by a reload does not make the daemon unready: readiness
+	// is about the first discovery after start. A changed zone keeps what
+	// its discovery found.
+	for _, z := range fresh {
+		z.attempted = true
+		if prev := old[z.Name.FQDN()]; prev != nil {
+			z.servers, z.ns, z.found = prev.servers, prev.ns, prev.found
 		}
 	}
-	// A zone added by a reload does not make the daemon unready: readiness
-	// is about the first discovery after start.
-	for _, z := range fresh {
-		s.attempted[z.Name.FQDN()] = true
-	}
 	s.mu.Unlock()
+	q.set = s.settings()
 	for fqdn, z := range old {
 		if !present[fqdn] {
 			s.skipped.DeleteLabelValues(z.Name.Label())
@@ -116,17 +113,14 @@ func (q *runQueue) applyPlan(ctx context.Context, plan *config.Plan, authSet cha
 		}
 	}
 	q.setLimit()
-	s.log.Info("probe schedule changed", "zones", len(zones), "rescheduled", len(fresh), "jobs", len(q.jobs), "concurrency", q.limit)
+	s.log.Info("probe schedule changed", "zones", len(zones), "rescheduled", len(fresh), "jobs", q.jobs, "concurrency", q.limit)
 	s.reportServersOf(ctx, fresh)
 }
 
 // removeZone unschedules every job of z.
 func (q *runQueue) removeZone(z *zonePlan) {
-	for _, k := range slices.Sorted(maps.Keys(q.jobs)) {
-		if j := q.jobs[k]; j.zone == z {
-			q.remove(j)
-		}
+	for _, j := range z.jobs {
+		q.remove(j)
 	}
-	delete(q.authKeys, z)
-	delete(q.live, z)
+	z.jobs, z.disc, z.live = nil, nil, false
 }

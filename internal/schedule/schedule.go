@@ -16,12 +16,14 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
+	"github.com/reachmon/reachmon/internal/intern"
 	"github.com/reachmon/reachmon/internal/model"
 )
 
@@ -46,7 +48,7 @@ type Scheduler struct {
 	// probe, zones and resolvers are the plan in force. Run's goroutine
 	// changes them (applying SetPlan) holding mu, and reads them without
 	// it; other goroutines read them holding mu. A job's goroutine reads
-	// none of them: a job takes what it needs when it is made.
+	// none of them: Run hands it the settings in force when it starts.
 	probe     config.Probe
 	zones     []*zonePlan
 	resolvers []model.Server
@@ -64,9 +66,12 @@ type Scheduler struct {
 	// query holds a socket, so the automatic limit stays under it.
 	fds int
 
-	mu        sync.Mutex
-	discovery map[string]model.Discovery // zone FQDN -> latest successful discovery
-	attempted map[string]bool            // zone FQDN -> discovery tried at least once
+	// mu guards the plan's fields above for other goroutines, and each
+	// zone's discovery state (zonePlan.found …).
+	mu sync.Mutex
+	// names shares the nameserver host names the zones' discoveries keep
+	// (under mu).
+	names intern.Table
 
 	// rediscover asks Run to discover a zone again now: a resolver began
 	// to say one of its names does not exist, and the parent's answer
@@ -80,10 +85,27 @@ type Scheduler struct {
 }
 
 // zonePlan is a configured zone with its explicit servers as the prober
-// names them.
+// names them, its scheduled jobs and what its discovery found.
 type zonePlan struct {
 	config.ZonePlan
 	explicit []model.AuthServer // nil = discover
+
+	// Run's goroutine alone: live says the zone is in the plan in force;
+	// jobs are its scheduled jobs; disc is its discovery job (nil: its
+	// servers are configured), discStarted when that last started.
+	live        bool
+	jobs        []*job
+	disc        *job
+	discStarted time.Time
+
+	// Under Scheduler.mu: the servers and NS names of the zone's latest
+	// successful discovery (found: there was one), and whether a
+	// discovery was tried at least once. Only these are kept of a
+	// discovery, not the whole model.Discovery.
+	servers   []model.AuthServer
+	ns        []string
+	found     bool
+	attempted bool
 }
 
 // New builds a scheduler for plan (from config.Load or config.Parse).
@@ -99,8 +121,6 @@ func New(plan *config.Plan, prober Prober, out chan<- model.Event, o Options) (*
 		log:       o.Logger,
 		now:       o.Now,
 		rand:      o.Rand,
-		discovery: map[string]model.Discovery{},
-		attempted: map[string]bool{},
 	}
 	s.rediscover = make(chan *zonePlan, 64)
 	s.replan = make(chan struct{}, 1)
@@ -192,8 +212,8 @@ func (s *Scheduler) AuthServers() map[string][]model.AuthServer {
 	for _, z := range s.zones {
 		if z.explicit != nil {
 			out[z.Name.FQDN()] = z.explicit
-		} else if d, ok := s.discovery[z.Name.FQDN()]; ok {
-			out[z.Name.FQDN()] = d.Servers
+		} else if z.found {
+			out[z.Name.FQDN()] = z.servers
 		}
 	}
 	return out
@@ -207,7 +227,7 @@ func (s *Scheduler) authServersOf(z *zonePlan) []model.AuthServer {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.discovery[z.Name.FQDN()].Servers
+	return z.servers
 }
 
 // Ready returns nil once every zone that needs discovery has had its
@@ -218,7 +238,7 @@ func (s *Scheduler) Ready() error {
 	defer s.mu.Unlock()
 	var waiting []string
 	for _, z := range s.zones {
-		if z.explicit == nil && !s.attempted[z.Name.FQDN()] {
+		if z.explicit == nil && !z.attempted {
 			waiting = append(waiting, z.Name.Label())
 		}
 	}
@@ -228,40 +248,123 @@ func (s *Scheduler) Ready() error {
 	return nil
 }
 
-// job is one recurring unit of work.
+// jobKind is what a job does.
+type jobKind uint8
+
+const (
+	probeJob jobKind = iota // one query of one server
+	discJob                 // the zone's discovery
+	dsJob                   // the zone's DS-vs-DNSKEY check
+)
+
+// job is one recurring unit of work. There is one per (zone, server,
+// name, type) (70,000 at 10,000 zones x 5 servers plus their discoveries
+// and DS checks), so a job holds indexes and a shared server rather than
+// a closure, a key and a copy of its query: 64 bytes
+// (BenchmarkScheduleHeap). Run's goroutine alone touches it, but for the
+// fields a run reads (zone, srv, name, qtype, kind, auth, never changed)
+// and wasNeg (only its run).
 type job struct {
-	key     string
-	zone    *zonePlan
-	due     time.Time
-	every   time.Duration
-	run     func(ctx context.Context) time.Duration // returns an override for the next interval (0 = every)
-	busy    bool
-	removed bool
-	// prompt jobs (discovery, DS checks) start early: probes wait for them.
-	prompt bool
-	// hold is the longest one run can take (its deadline): with every, what
-	// the job adds to the concurrency it may need (see demand).
-	hold  time.Duration
-	index int
-	// started is when the job last started.
-	started time.Time
+	zone *zonePlan
+	// srv is the server a probe asks: one value shared by every job that
+	// asks it (a resolver, or a nameserver serving many zones).
+	srv unique.Handle[model.Server]
+	due time.Time
+	// index is the job's place in the heap (-1: not in it).
+	index int32
+	// demand is the share of one worker the job needs if every run takes
+	// its whole deadline (see runQueue.demand).
+	demand float32
+	// name and qtype index the zone's Names and Types (apexName: the
+	// zone's apex; soaType: SOA).
+	name, qtype int32
+	kind        jobKind
+	// auth: a probe of an authoritative server (replaced when discovery
+	// finds another set).
+	auth          bool
+	busy, removed bool
+	// wasNeg: the last answer of this resolver probe of a discovered
+	// zone was negative (watchNegative); only its run touches it.
+	wasNeg bool
 }
 
-// demand is the share of one worker the job needs if every run takes its
-// whole deadline (every query times out).
-func (j *job) demand() float64 {
-	if j.every <= 0 {
-		return 0
+// The name and qtype of a probe that the zone's lists do not hold: the
+// apex SOA every authoritative server is asked.
+const (
+	apexName = -1
+	soaType  = -1
+)
+
+// query is what the probe job asks.
+func (j *job) query() dnsprobe.Query {
+	z := j.zone
+	name := z.Name.FQDN()
+	if j.name != apexName {
+		name = z.Names[j.name]
 	}
-	return min(1, float64(j.hold)/float64(j.every))
+	qtype := "SOA"
+	if j.qtype != soaType {
+		qtype = z.Types[j.qtype]
+	}
+	return dnsprobe.Query{Target: z.Name.Label(), Server: j.srv.Value(), Name: name, Type: qtype}
+}
+
+// String names the job as logs and tests do: "res ZONE RESOLVER NAME
+// TYPE", "auth ZONE SERVER ADDRESS NAME TYPE", "disc ZONE", "ds ZONE".
+func (j *job) String() string {
+	switch j.kind {
+	case discJob:
+		return "disc " + j.zone.Name.FQDN()
+	case dsJob:
+		return "ds " + j.zone.Name.FQDN()
+	}
+	q := j.query()
+	if j.auth {
+		return fmt.Sprintf("auth %s %s %s %s %s", j.zone.Name.FQDN(), q.Server.Name, q.Server.Addr, q.Name, q.Type)
+	}
+	return fmt.Sprintf("res %s %s %s %s", j.zone.Name.FQDN(), q.Server.Name, q.Name, q.Type)
+}
+
+// prompt jobs (discovery, DS checks) start early: probes wait for them.
+func (j *job) prompt() bool { return j.kind != probeJob }
+
+// every is the job's interval.
+func (s *Scheduler) every(j *job) time.Duration {
+	switch j.kind {
+	case discJob:
+		return s.probe.DiscoveryMin.Duration
+	case dsJob:
+		return s.probe.DSCheckInterval.Duration
+	}
+	return j.zone.Interval
+}
+
+// hold is the longest one run of the job can take (its deadline).
+func (s *Scheduler) hold(j *job) time.Duration {
+	if j.kind == probeJob {
+		return s.probe.Timeout.Duration
+	}
+	return lookupHold * s.probe.Timeout.Duration
+}
+
+// newJob is a job of zone z, its demand set from the settings in force.
+func (s *Scheduler) newJob(z *zonePlan, kind jobKind) *job {
+	j := &job{zone: z, kind: kind, index: -1}
+	if every := s.every(j); every > 0 {
+		j.demand = float32(min(1, float64(s.hold(j))/float64(every)))
+	}
+	return j
 }
 
 type jobHeap []*job
 
 func (h jobHeap) Len() int           { return len(h) }
 func (h jobHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h jobHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
-func (h *jobHeap) Push(x any)        { j := x.(*job); j.index = len(*h); *h = append(*h, j) }
+func (h jobHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = int32(i), int32(j)
+}
+func (h *jobHeap) Push(x any) { j := x.(*job); j.index = int32(len(*h)); *h = append(*h, j) }
 func (h *jobHeap) Pop() any {
 	old := *h
 	j := old[len(old)-1]
@@ -276,21 +379,40 @@ type done struct {
 	next time.Duration
 }
 
+// settings are the values of the plan that a running job reads: Run hands
+// each job the settings in force when it starts. A reload replaces them
+// (SetPlan), never changes them, so a job's goroutine shares nothing that
+// changes with Run's.
+type settings struct {
+	probe     config.Probe
+	resolvers []model.Server
+}
+
 // runQueue is Run's state: the jobs scheduled, in a heap by due time, and
 // the concurrency limit they call for. Only Run's goroutine touches it.
 type runQueue struct {
-	s    *Scheduler
-	h    jobHeap
-	jobs map[string]*job
-	// authKeys are the keys of each zone's authoritative probe jobs now
-	// scheduled.
-	authKeys map[*zonePlan][]string
+	s *Scheduler
+	h jobHeap
+	// jobs counts the jobs scheduled (each in its zone's jobs).
+	jobs int
+	// updates carries each discovery's new server set to Run (the channel
+	// scheduleZone was given).
+	updates chan<- authUpdate
+	// set are the settings in force, handed to each job that starts.
+	set      *settings
 	inFlight int
-	// live are the zones of the plan in force.
-	live map[*zonePlan]bool
-	// demand is Σ job.demand() over the jobs scheduled.
+	// demand is Σ job.demand over the jobs scheduled.
 	demand float64
 	limit  int
+}
+
+func newRunQueue(s *Scheduler) *runQueue {
+	return &runQueue{s: s, set: s.settings()}
+}
+
+// settings returns the settings in force (Run's goroutine).
+func (s *Scheduler) settings() *settings {
+	return &settings{probe: s.probe, resolvers: s.resolvers}
 }
 
 // Run probes until ctx is cancelled; it returns once every running job has
@@ -304,17 +426,18 @@ type runQueue struct {
 // other server.
 func (s *Scheduler) Run(ctx context.Context) error {
 	var (
-		q       = &runQueue{s: s, jobs: map[string]*job{}, authKeys: map[*zonePlan][]string{}, live: map[*zonePlan]bool{}}
+		q       = newRunQueue(s)
 		results = make(chan done, 64)
 		authSet = make(chan authUpdate, 64)
 		wg      sync.WaitGroup
 	)
 	if p := s.takePlan(); p != nil {
 		s.adopt(p)
+		q.set = s.settings()
 	}
 	q.scheduleZones(authSet)
 	q.setLimit()
-	s.log.Info("probe schedule", "jobs", len(q.jobs), "concurrency", q.limit, "automatic", s.probe.Concurrency == 0)
+	s.log.Info("probe schedule", "jobs", q.jobs, "concurrency", q.limit, "automatic", s.probe.Concurrency == 0)
 	s.reportConfiguredServers(ctx)
 	defer drainUntilDone(results, &wg)
 
@@ -338,7 +461,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case d := <-results:
 			q.finished(d)
 		case u := <-authSet:
-			if !q.live[u.zone] {
+			if !u.zone.live {
 				continue // a discovery of a zone a reload removed or changed
 			}
 			q.replaceAuthJobs(u)
@@ -396,23 +519,25 @@ func (q *runQueue) scheduleZones(authSet chan<- authUpdate) {
 	}
 }
 
-// scheduleZone adds one zone's first jobs (see scheduleZones).
+// scheduleZone adds one zone's first jobs (see scheduleZones); a
+// discovery sends the servers it finds on authSet.
 func (q *runQueue) scheduleZone(z *zonePlan, authSet chan<- authUpdate) {
 	s := q.s
-	q.live[z] = true
+	q.updates = authSet
+	z.live = true
 	for _, j := range s.resolverJobs(z) {
 		q.add(j)
 	}
 	if z.explicit != nil {
 		for _, j := range s.authJobs(z, z.explicit) {
 			q.add(j)
-			q.authKeys[z] = append(q.authKeys[z], j.key)
 		}
 	} else {
-		q.add(s.discoveryJob(z, authSet))
+		z.disc = s.newJob(z, discJob)
+		q.add(z.disc)
 	}
 	if z.DNSSEC {
-		q.add(s.dsJob(z))
+		q.add(s.newJob(z, dsJob))
 	}
 }
 
@@ -421,37 +546,31 @@ func (q *runQueue) scheduleZone(z *zonePlan, authSet chan<- authUpdate) {
 func (q *runQueue) setLimit() {
 	if l := q.s.limit(q.demand); l != q.limit {
 		if q.limit > 0 {
-			q.s.log.Debug("probe concurrency limit", "from", q.limit, "to", l, "jobs", len(q.jobs))
+			q.s.log.Debug("probe concurrency limit", "from", q.limit, "to", l, "jobs", q.jobs)
 		}
 		q.limit = l
 		q.s.limitG.Set(float64(l))
 	}
 }
 
-// add schedules j, replacing a job of the same key.
+// add schedules j, a job of j.zone.
 func (q *runQueue) add(j *job) {
-	if old, ok := q.jobs[j.key]; ok {
-		old.removed = true
-		q.demand -= old.demand()
-		if old.index >= 0 {
-			heap.Remove(&q.h, old.index)
-		}
-	}
-	q.jobs[j.key] = j
-	q.demand += j.demand()
+	j.zone.jobs = append(j.zone.jobs, j)
+	q.jobs++
+	q.demand += float64(j.demand)
 	j.due = q.s.now().Add(q.s.firstOffset(j))
 	heap.Push(&q.h, j)
 }
 
-// remove unschedules j; if it is running, it is not rescheduled when it
-// finishes.
+// remove unschedules j (the caller takes it out of its zone's jobs); if
+// it is running, it is not rescheduled when it finishes.
 func (q *runQueue) remove(j *job) {
 	j.removed = true
-	q.demand -= j.demand()
+	q.jobs--
+	q.demand -= float64(j.demand)
 	if j.index >= 0 && !j.busy {
-		heap.Remove(&q.h, j.index)
+		heap.Remove(&q.h, int(j.index))
 	}
-	delete(q.jobs, j.key)
 }
 
 // startDue starts every job that is due, while under the limit, each in
@@ -461,11 +580,15 @@ func (q *runQueue) startDue(ctx context.Context, now time.Time, wg *sync.WaitGro
 	for len(q.h) > 0 && q.inFlight < q.limit && !q.h[0].due.After(now) {
 		j := heap.Pop(&q.h).(*job)
 		s.lag.Observe(now.Sub(j.due).Seconds())
-		j.busy, j.started = true, now
+		j.busy = true
+		if j.kind == discJob {
+			j.zone.discStarted = now
+		}
 		q.inFlight++
 		s.running.Inc()
+		set, updates := q.set, q.updates
 		wg.Go(func() {
-			next := j.run(ctx)
+			next := s.runJob(ctx, j, set, updates)
 			s.running.Dec()
 			results <- done{j, next}
 		})
@@ -479,7 +602,7 @@ func (q *runQueue) finished(d done) {
 	if d.j.removed {
 		return
 	}
-	every := d.j.every
+	every := q.s.every(d.j)
 	if d.next > 0 {
 		every = d.next
 	}
@@ -498,9 +621,9 @@ func (q *runQueue) finished(d done) {
 // moments ago.
 func (q *runQueue) rediscoverNow(z *zonePlan) {
 	s := q.s
-	if j := q.jobs["disc "+z.Name.FQDN()]; j != nil && !j.busy && j.index >= 0 && s.now().Sub(j.started) >= min(rediscoverSpacing, s.probe.DiscoveryMin.Duration) {
+	if j := z.disc; z.live && j != nil && !j.busy && j.index >= 0 && s.now().Sub(z.discStarted) >= min(rediscoverSpacing, s.probe.DiscoveryMin.Duration) {
 		j.due = s.now()
-		heap.Fix(&q.h, j.index)
+		heap.Fix(&q.h, int(j.index))
 	}
 }
 
@@ -509,26 +632,31 @@ type authUpdate struct {
 	servers []model.AuthServer
 }
 
-// replaceAuthJobs swaps a zone's authoritative probe jobs for the new set.
+// replaceAuthJobs swaps a zone's authoritative probe jobs for the new set;
+// a job asking the same of the same server stays as it is (its phase
+// too).
 func (q *runQueue) replaceAuthJobs(u authUpdate) {
-	want := map[string]*job{}
-	for _, j := range q.s.authJobs(u.zone, u.servers) {
-		want[j.key] = j
-	}
-	for _, k := range q.authKeys[u.zone] {
-		j, ok := q.jobs[k]
-		if _, keep := want[k]; ok && !keep {
-			q.remove(j)
+	z := u.zone
+	want := q.s.authJobs(z, u.servers)
+	kept := z.jobs[:0]
+	for _, j := range z.jobs {
+		if j.auth {
+			i := slices.IndexFunc(want, func(w *job) bool { return w != nil && w.srv == j.srv && w.name == j.name && w.qtype == j.qtype })
+			if i < 0 {
+				q.remove(j)
+				continue
+			}
+			want[i] = nil
 		}
+		kept = append(kept, j)
 	}
-	keys := q.authKeys[u.zone][:0]
-	for k, j := range want {
-		if _, ok := q.jobs[k]; !ok {
+	clear(z.jobs[len(kept):])
+	z.jobs = kept
+	for _, j := range want {
+		if j != nil && !slices.ContainsFunc(z.jobs, func(k *job) bool { return k.auth && k.srv == j.srv && k.name == j.name && k.qtype == j.qtype }) {
 			q.add(j)
 		}
-		keys = append(keys, k)
 	}
-	q.authKeys[u.zone] = keys
 }
 
 // firstOffset is when a job first runs, after it is added: probes at a
@@ -538,8 +666,8 @@ func (q *runQueue) replaceAuthJobs(u authUpdate) {
 // checks, which the probes of a zone wait for, start within the first
 // tenth of the probe interval.
 func (s *Scheduler) firstOffset(j *job) time.Duration {
-	spread := min(s.probe.Jitter.Duration, j.every)
-	if j.prompt {
+	spread := min(s.probe.Jitter.Duration, s.every(j))
+	if j.prompt() {
 		spread = min(spread, s.probe.Interval.Duration/10)
 	}
 	if spread <= 0 {
@@ -580,38 +708,45 @@ func (s *Scheduler) emit(ctx context.Context, ev model.Event) {
 	}
 }
 
-func (s *Scheduler) probeJob(z *zonePlan, key string, q dnsprobe.Query) *job {
-	return s.probeJobThen(z, key, q, nil)
+// runJob runs j once with the settings set and returns an override for
+// its next interval (0: its every); a discovery sends the servers it finds
+// on updates. It runs on the job's own goroutine.
+func (s *Scheduler) runJob(ctx context.Context, j *job, set *settings, updates chan<- authUpdate) time.Duration {
+	switch j.kind {
+	case discJob:
+		return s.discover(ctx, j.zone, set, updates)
+	case dsJob:
+		return s.checkDS(ctx, j.zone, set)
+	}
+	s.probeOnce(ctx, j, set)
+	return 0
 }
 
-// probeJobThen is probeJob with then called with every observation.
-func (s *Scheduler) probeJobThen(z *zonePlan, key string, q dnsprobe.Query, then func(model.Observation)) *job {
-	timeout := s.probe.Timeout.Duration
-	return &job{key: key, zone: z, every: z.Interval, hold: timeout, run: func(ctx context.Context) time.Duration {
-		qctx, cancel := context.WithTimeout(ctx, timeout)
-		obs := s.prober.Probe(qctx, q)
-		cancel()
-		if ctx.Err() == nil {
-			s.emit(ctx, obs)
-			if then != nil {
-				then(obs)
-			}
-		}
-		return 0
-	}}
+// probeOnce sends the probe job's query and emits its observation.
+func (s *Scheduler) probeOnce(ctx context.Context, j *job, set *settings) {
+	qctx, cancel := context.WithTimeout(ctx, set.probe.Timeout.Duration)
+	obs := s.prober.Probe(qctx, j.query())
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	s.emit(ctx, obs)
+	if !j.auth && j.zone.explicit == nil {
+		s.watchNegative(j, obs)
+	}
 }
 
+// resolverJobs are the zone's probes of every resolver: every name and
+// type.
 func (s *Scheduler) resolverJobs(z *zonePlan) []*job {
 	var out []*job
 	for _, r := range s.resolvers {
-		for _, n := range z.Names {
-			for _, t := range z.Types {
-				key := fmt.Sprintf("res %s %s %s %s", z.Name.FQDN(), r.Name, n, t)
-				var then func(model.Observation)
-				if z.explicit == nil {
-					then = s.watchNegative(z)
-				}
-				out = append(out, s.probeJobThen(z, key, dnsprobe.Query{Target: z.Name.Label(), Server: r, Name: n, Type: t}, then))
+		srv := unique.Make(r)
+		for n := range z.Names {
+			for t := range z.Types {
+				j := s.newJob(z, probeJob)
+				j.srv, j.name, j.qtype = srv, int32(n), int32(t)
+				out = append(out, j)
 			}
 		}
 	}
@@ -622,46 +757,48 @@ func (s *Scheduler) resolverJobs(z *zonePlan) []*job {
 // asked for by a negative answer (discovery_min when shorter).
 const rediscoverSpacing = 10 * time.Second
 
-// watchNegative returns the observer of one resolver probe job of a
-// discovered zone: when its answers turn negative (NXDOMAIN, or NOERROR
-// without answers), the zone's discovery runs again at once, so that what
-// the parent says of the delegation is fresh when the verdict is made. Once
+// watchNegative follows the answers of one resolver probe job of a
+// discovered zone: when they turn negative (NXDOMAIN, or NOERROR without
+// answers), the zone's discovery runs again at once, so that what the
+// parent says of the delegation is fresh when the verdict is made. Once
 // per onset: a name that stays missing does not rediscover every round.
-func (s *Scheduler) watchNegative(z *zonePlan) func(model.Observation) {
-	var wasNeg bool // a job never runs twice at once
-	return func(o model.Observation) {
-		neg := o.Error == model.ErrNone && (o.Rcode == "NXDOMAIN" || o.Rcode == "NOERROR" && len(o.Answers) == 0)
-		if neg && !wasNeg {
-			select {
-			case s.rediscover <- z:
-			default: // requests are pending already
-			}
+func (s *Scheduler) watchNegative(j *job, o model.Observation) {
+	neg := o.Error == model.ErrNone && (o.Rcode == "NXDOMAIN" || o.Rcode == "NOERROR" && len(o.Answers) == 0)
+	if neg && !j.wasNeg {
+		select {
+		case s.rediscover <- j.zone:
+		default: // requests are pending already
 		}
-		wasNeg = neg
 	}
+	j.wasNeg = neg // a job never runs twice at once
 }
 
 // authJobs probes every authoritative server for the zone apex SOA (the
 // serial) and every configured name and type.
 func (s *Scheduler) authJobs(z *zonePlan, servers []model.AuthServer) []*job {
 	var out []*job
-	for _, srv := range AuthModelServers(servers) {
-		types := z.Types
-		if !slices.Contains(types, "SOA") {
-			types = append([]string{"SOA"}, types...)
+	apex := slices.Index(z.Names, z.Name.FQDN())
+	soa := slices.Index(z.Types, "SOA")
+	for _, m := range AuthModelServers(servers) {
+		srv := unique.Make(m)
+		add := func(name, qtype int) {
+			j := s.newJob(z, probeJob)
+			j.srv, j.name, j.qtype, j.auth = srv, int32(name), int32(qtype), true
+			out = append(out, j)
 		}
-		for _, n := range z.Names {
-			for _, t := range types {
-				if t == "SOA" && n != z.Name.FQDN() {
+		for n := range z.Names {
+			if soa < 0 && n == apex {
+				add(n, soaType)
+			}
+			for t, typ := range z.Types {
+				if typ == "SOA" && n != apex {
 					continue
 				}
-				key := fmt.Sprintf("auth %s %s %s %s %s", z.Name.FQDN(), srv.Name, srv.Addr, n, t)
-				out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.Name.Label(), Server: srv, Name: n, Type: t}))
+				add(n, t)
 			}
 		}
-		if !slices.Contains(z.Names, z.Name.FQDN()) {
-			key := fmt.Sprintf("auth %s %s %s %s SOA", z.Name.FQDN(), srv.Name, srv.Addr, z.Name.FQDN())
-			out = append(out, s.probeJob(z, key, dnsprobe.Query{Target: z.Name.Label(), Server: srv, Name: z.Name.FQDN(), Type: "SOA"}))
+		if apex < 0 {
+			add(apexName, soaType)
 		}
 	}
 	return out
@@ -696,66 +833,93 @@ func AuthModelServers(servers []model.AuthServer) []model.Server {
 	return out
 }
 
-func (s *Scheduler) discoveryJob(z *zonePlan, updates chan<- authUpdate) *job {
-	probe, resolvers := s.probe, s.resolvers
-	return &job{key: "disc " + z.Name.FQDN(), zone: z, every: probe.DiscoveryMin.Duration, prompt: true, hold: lookupHold * probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
-		// Discovery takes several queries: give it a few timeouts' worth.
-		dctx, cancel := context.WithTimeout(ctx, lookupHold*probe.Timeout.Duration)
-		d := s.prober.Discover(dctx, z.Name.FQDN(), resolvers)
-		cancel()
-		if ctx.Err() != nil {
+// discover runs the zone's discovery: the servers it finds are kept (the
+// previous ones when it fails) and, when they changed, sent on updates.
+// It returns when the next discovery is due.
+func (s *Scheduler) discover(ctx context.Context, z *zonePlan, set *settings, updates chan<- authUpdate) time.Duration {
+	probe := set.probe
+	// Discovery takes several queries: give it a few timeouts' worth.
+	dctx, cancel := context.WithTimeout(ctx, lookupHold*probe.Timeout.Duration)
+	d := s.prober.Discover(dctx, z.Name.FQDN(), set.resolvers)
+	cancel()
+	if ctx.Err() != nil {
+		return 0
+	}
+	d.Zone = z.Name.FQDN()
+	s.mu.Lock()
+	z.attempted = true
+	s.mu.Unlock()
+	if d.Error != "" || len(d.Servers) == 0 {
+		s.log.Warn("discovery failed", "zone", z.Name.Label(), "error", d.Error)
+		s.mu.Lock()
+		if z.found {
+			// Keep probing the previous set; report it with the error.
+			d.Servers, d.NS = z.servers, z.ns
+		}
+		s.mu.Unlock()
+		s.emit(ctx, d)
+		return probe.DiscoveryMin.Duration
+	}
+	s.mu.Lock()
+	changed := !z.found || !sameServers(z.servers, d.Servers)
+	if changed {
+		z.servers = s.keepServers(d.Servers)
+	}
+	z.ns = s.keepNames(z.ns, d.NS)
+	z.found = true
+	servers := z.servers
+	s.mu.Unlock()
+	if changed {
+		s.log.Info("authoritative servers discovered", "zone", z.Name.Label(), "ns", d.NS, "servers", len(d.Servers))
+		select {
+		case updates <- authUpdate{z, servers}:
+		case <-ctx.Done():
 			return 0
 		}
-		d.Zone = z.Name.FQDN()
-		s.mu.Lock()
-		s.attempted[z.Name.FQDN()] = true
-		s.mu.Unlock()
-		if d.Error != "" || len(d.Servers) == 0 {
-			s.log.Warn("discovery failed", "zone", z.Name.Label(), "error", d.Error)
-			s.mu.Lock()
-			prev, ok := s.discovery[z.Name.FQDN()]
-			s.mu.Unlock()
-			if ok {
-				// Keep probing the previous set; report it with the error.
-				d.Servers = prev.Servers
-				d.NS = prev.NS
-			}
-			s.emit(ctx, d)
-			return probe.DiscoveryMin.Duration
-		}
-		s.mu.Lock()
-		prev, had := s.discovery[z.Name.FQDN()]
-		s.discovery[z.Name.FQDN()] = d
-		s.mu.Unlock()
-		if !had || !sameServers(prev.Servers, d.Servers) {
-			s.log.Info("authoritative servers discovered", "zone", z.Name.Label(), "ns", d.NS, "servers", len(d.Servers))
-			select {
-			case updates <- authUpdate{z, d.Servers}:
-			case <-ctx.Done():
-				return 0
-			}
-		}
-		s.emit(ctx, d)
-		return min(max(d.TTL, probe.DiscoveryMin.Duration), probe.DiscoveryMax.Duration)
-	}}
+	}
+	s.emit(ctx, d)
+	return min(max(d.TTL, probe.DiscoveryMin.Duration), probe.DiscoveryMax.Duration)
 }
 
-func (s *Scheduler) dsJob(z *zonePlan) *job {
-	probe, resolvers := s.probe, s.resolvers
-	return &job{key: "ds " + z.Name.FQDN(), zone: z, every: probe.DSCheckInterval.Duration, prompt: true, hold: lookupHold * probe.Timeout.Duration, run: func(ctx context.Context) time.Duration {
-		auth := s.authServersOf(z)
-		if len(auth) == 0 {
-			// Nothing to compare against yet: try again soon.
-			return min(probe.DSCheckInterval.Duration, z.Interval)
-		}
-		dctx, cancel := context.WithTimeout(ctx, lookupHold*probe.Timeout.Duration)
-		c := s.prober.CheckDS(dctx, z.Name.FQDN(), resolvers, auth)
-		cancel()
-		if ctx.Err() == nil {
-			s.emit(ctx, c)
-		}
-		return 0
-	}}
+// keepServers copies a discovery's servers for keeping (under mu): host
+// names shared across zones, and nothing else of the discovery.
+func (s *Scheduler) keepServers(found []model.AuthServer) []model.AuthServer {
+	out := make([]model.AuthServer, len(found))
+	for i, a := range found {
+		out[i] = model.AuthServer{Host: s.names.Of(a.Host), Addr: a.Addr, Sources: slices.Clip(slices.Clone(a.Sources))}
+	}
+	return out
+}
+
+// keepNames returns the NS names to keep (under mu): prev when they are
+// the same, else a copy of names with shared strings.
+func (s *Scheduler) keepNames(prev, names []string) []string {
+	if slices.Equal(prev, names) {
+		return prev
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = s.names.Of(n)
+	}
+	return out
+}
+
+// checkDS runs the zone's DS-vs-DNSKEY check against its current servers.
+// It returns an override for when the next is due.
+func (s *Scheduler) checkDS(ctx context.Context, z *zonePlan, set *settings) time.Duration {
+	probe := set.probe
+	auth := s.authServersOf(z)
+	if len(auth) == 0 {
+		// Nothing to compare against yet: try again soon.
+		return min(probe.DSCheckInterval.Duration, z.Interval)
+	}
+	dctx, cancel := context.WithTimeout(ctx, lookupHold*probe.Timeout.Duration)
+	c := s.prober.CheckDS(dctx, z.Name.FQDN(), set.resolvers, auth)
+	cancel()
+	if ctx.Err() == nil {
+		s.emit(ctx, c)
+	}
+	return 0
 }
 
 func sameServers(a, b []model.AuthServer) bool {

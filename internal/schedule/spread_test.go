@@ -42,16 +42,18 @@ authoritative = ["127.0.0.1:5310"]
 	if got := s.firstOffset(probe); got != 60*time.Second-1 {
 		t.Errorf("probe offset %v, want up to the whole 60 s interval", got)
 	}
-	disc := s.discoveryJob(z, nil)
-	ds := s.dsJob(z)
+	disc := s.newJob(z, discJob)
+	ds := s.newJob(z, dsJob)
 	for _, j := range []*job{disc, ds} {
 		if got := s.firstOffset(j); got != 6*time.Second-1 {
-			t.Errorf("%s offset %v, want within the first tenth of the interval (6 s)", j.key, got)
+			t.Errorf("%s offset %v, want within the first tenth of the interval (6 s)", j, got)
 		}
 	}
 	// A zone probed more often than the jitter: clipped to its interval.
+	often := *z
+	often.Interval = 10 * time.Second
 	short := *probe
-	short.every = 10 * time.Second
+	short.zone = &often
 	if got := s.firstOffset(&short); got != 10*time.Second-1 {
 		t.Errorf("offset of a 10 s job %v, want within its own interval", got)
 	}
