@@ -71,6 +71,13 @@ type Log struct {
 	Format string `toml:"format"` // text, json
 }
 
+// DefaultLookupConcurrency is [probe] lookup_concurrency when the file
+// leaves it out: a few dozen lookups at once keep a resolver's queue short
+// (Unbound drops queries beyond 1,024 waiting per thread, public
+// resolvers rate-limit a client) while 10,000 zones are discovered within
+// seconds.
+const DefaultLookupConcurrency = 64
+
 // Probe holds probe defaults; zones may override the interval.
 type Probe struct {
 	Interval Duration `toml:"interval"`
@@ -80,6 +87,11 @@ type Probe struct {
 	// interval. Default: the whole Interval (an even spread).
 	Jitter      Duration `toml:"jitter"`
 	Concurrency int      `toml:"concurrency"`
+	// LookupConcurrency bounds the discoveries and DS checks running at
+	// once (each asks the resolvers several queries in turn): thousands
+	// of zones would otherwise send thousands at the same moment, at
+	// start and whenever their TTLs expire together.
+	LookupConcurrency int `toml:"lookup_concurrency"`
 	// DiscoveryRefresh bounds how often authoritative servers are
 	// rediscovered: at the NS/A TTL, but never more often than
 	// DiscoveryMin nor less often than DiscoveryMax.
@@ -234,12 +246,13 @@ func Default() *Config {
 		Metrics:  Metrics{ZoneLatency: true},
 		Shard:    DefaultShard(),
 		Probe: Probe{
-			Interval:        Duration{30 * time.Second},
-			Timeout:         Duration{5 * time.Second},
-			Concurrency:     0, // automatic (internal/schedule)
-			DiscoveryMin:    Duration{time.Minute},
-			DiscoveryMax:    Duration{time.Hour},
-			DSCheckInterval: Duration{5 * time.Minute},
+			Interval:          Duration{30 * time.Second},
+			Timeout:           Duration{5 * time.Second},
+			Concurrency:       0, // automatic (internal/schedule)
+			LookupConcurrency: DefaultLookupConcurrency,
+			DiscoveryMin:      Duration{time.Minute},
+			DiscoveryMax:      Duration{time.Hour},
+			DSCheckInterval:   Duration{5 * time.Minute},
 		},
 	}
 }

@@ -105,6 +105,9 @@ func (c *Config) validateProbe(e *Errors) {
 	if p.Concurrency < 0 || p.Concurrency > 10000 {
 		e.add("probe.concurrency: %d is outside 0..10000 (0: automatic)", p.Concurrency)
 	}
+	if p.LookupConcurrency < 1 || p.LookupConcurrency > 10000 {
+		e.add("probe.lookup_concurrency: %d is outside 1..10000", p.LookupConcurrency)
+	}
 }
 
 // resolve checks the resolver and returns it as the prober's server; ok is

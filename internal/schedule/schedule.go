@@ -401,9 +401,15 @@ type runQueue struct {
 	// set are the settings in force, handed to each job that starts.
 	set      *settings
 	inFlight int
-	// demand is Σ job.demand over the jobs scheduled.
-	demand float64
-	limit  int
+	// lookups are the discoveries and DS checks running; held are those
+	// due that wait for one to end (startDue).
+	lookups int
+	held    []*job
+	// demand is Σ job.demand over the probe jobs scheduled, lookupDemand
+	// over the discoveries and DS checks (of which at most
+	// lookup_concurrency run at once).
+	demand, lookupDemand float64
+	limit                int
 }
 
 func newRunQueue(s *Scheduler) *runQueue {
@@ -544,7 +550,7 @@ func (q *runQueue) scheduleZone(z *zonePlan, authSet chan<- authUpdate) {
 // setLimit follows the concurrency limit to the demand of the jobs now
 // scheduled.
 func (q *runQueue) setLimit() {
-	if l := q.s.limit(q.demand); l != q.limit {
+	if l := q.s.limit(q.demand + min(q.lookupDemand, float64(q.lookupLimit()))); l != q.limit {
 		if q.limit > 0 {
 			q.s.log.Debug("probe concurrency limit", "from", q.limit, "to", l, "jobs", q.jobs)
 		}
@@ -557,9 +563,17 @@ func (q *runQueue) setLimit() {
 func (q *runQueue) add(j *job) {
 	j.zone.jobs = append(j.zone.jobs, j)
 	q.jobs++
-	q.demand += float64(j.demand)
+	*q.demandOf(j) += float64(j.demand)
 	j.due = q.s.now().Add(q.s.firstOffset(j))
 	heap.Push(&q.h, j)
+}
+
+// demandOf is the sum j's demand counts in.
+func (q *runQueue) demandOf(j *job) *float64 {
+	if j.prompt() {
+		return &q.lookupDemand
+	}
+	return &q.demand
 }
 
 // remove unschedules j (the caller takes it out of its zone's jobs); if
@@ -567,7 +581,7 @@ func (q *runQueue) add(j *job) {
 func (q *runQueue) remove(j *job) {
 	j.removed = true
 	q.jobs--
-	q.demand -= float64(j.demand)
+	*q.demandOf(j) -= float64(j.demand)
 	if j.index >= 0 && !j.busy {
 		heap.Remove(&q.h, int(j.index))
 	}
@@ -575,29 +589,73 @@ func (q *runQueue) remove(j *job) {
 
 // startDue starts every job that is due, while under the limit, each in
 // its own goroutine that sends its result on results.
+//
+// Discoveries and DS checks (lookups) run at most lookup_concurrency at
+// once: one that is due while as many run waits in held, oldest first,
+// and starts when one ends. Its lag is how late it was handed over, not
+// that wait, which is the pacing of lookups; and its phase moves to when
+// it starts, so that lookups that came due together (every zone at start,
+// or every zone whose NS TTL expired in the same minute) stay spread over
+// the time they took.
 func (q *runQueue) startDue(ctx context.Context, now time.Time, wg *sync.WaitGroup, results chan<- done) {
 	s := q.s
+	for len(q.held) > 0 && q.inFlight < q.limit && q.lookups < q.lookupLimit() {
+		j := q.held[0]
+		q.held[0] = nil
+		q.held = q.held[1:]
+		if !j.removed {
+			j.due = now
+			q.start(ctx, j, now, wg, results)
+		}
+	}
+	if len(q.held) == 0 {
+		q.held = nil // let the backing array go
+	}
 	for len(q.h) > 0 && q.inFlight < q.limit && !q.h[0].due.After(now) {
 		j := heap.Pop(&q.h).(*job)
 		s.lag.Observe(now.Sub(j.due).Seconds())
-		j.busy = true
-		if j.kind == discJob {
-			j.zone.discStarted = now
+		if j.prompt() && (len(q.held) > 0 || q.lookups >= q.lookupLimit()) {
+			q.held = append(q.held, j)
+			continue
 		}
-		q.inFlight++
-		s.running.Inc()
-		set, updates := q.set, q.updates
-		wg.Go(func() {
-			next := s.runJob(ctx, j, set, updates)
-			s.running.Dec()
-			results <- done{j, next}
-		})
+		q.start(ctx, j, now, wg, results)
 	}
+}
+
+// lookupLimit is how many discoveries and DS checks may run at once.
+func (q *runQueue) lookupLimit() int {
+	if n := q.s.probe.LookupConcurrency; n > 0 {
+		return n
+	}
+	return config.DefaultLookupConcurrency
+}
+
+// start runs j in its own goroutine, which sends its result on results.
+func (q *runQueue) start(ctx context.Context, j *job, now time.Time, wg *sync.WaitGroup, results chan<- done) {
+	s := q.s
+	j.busy = true
+	if j.kind == discJob {
+		j.zone.discStarted = now
+	}
+	if j.prompt() {
+		q.lookups++
+	}
+	q.inFlight++
+	s.running.Inc()
+	set, updates := q.set, q.updates
+	wg.Go(func() {
+		next := s.runJob(ctx, j, set, updates)
+		s.running.Dec()
+		results <- done{j, next}
+	})
 }
 
 // finished reschedules a job that has run, unless it was removed meanwhile.
 func (q *runQueue) finished(d done) {
 	q.inFlight--
+	if d.j.prompt() {
+		q.lookups--
+	}
 	d.j.busy = false
 	if d.j.removed {
 		return
