@@ -72,6 +72,10 @@ type Scheduler struct {
 	// to say one of its names does not exist, and the parent's answer
 	// tells a removed delegation from a resolver-side problem.
 	rediscover chan *zonePlan
+	// dsNow asks Run to check a zone's DS against its DNSKEY now: a
+	// validating resolver began to answer SERVFAIL where CD=1 succeeds,
+	// and the incident's first page should say whether the DS is why.
+	dsNow chan *zonePlan
 
 	// next is the plan SetPlan handed over (under mu); replan wakes Run
 	// to apply it.
@@ -103,6 +107,7 @@ func New(plan *config.Plan, prober Prober, out chan<- model.Event, o Options) (*
 		attempted: map[string]bool{},
 	}
 	s.rediscover = make(chan *zonePlan, 64)
+	s.dsNow = make(chan *zonePlan, 64)
 	s.replan = make(chan struct{}, 1)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -349,6 +354,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 		case z := <-s.rediscover:
 			q.rediscoverNow(z)
+		case z := <-s.dsNow:
+			q.checkDSNow(z)
 		}
 	}
 }
@@ -497,8 +504,21 @@ func (q *runQueue) finished(d done) {
 // rediscoverNow runs the zone's discovery now unless it runs or ran
 // moments ago.
 func (q *runQueue) rediscoverNow(z *zonePlan) {
+	q.runNow("disc "+z.Name.FQDN(), min(rediscoverSpacing, q.s.probe.DiscoveryMin.Duration))
+}
+
+// checkDSNow runs the zone's DS check now unless it is running. A check
+// that ran before the onset says nothing of it, so there is no spacing:
+// each resolver asks once per onset, a few queries each.
+func (q *runQueue) checkDSNow(z *zonePlan) {
+	q.runNow("ds "+z.Name.FQDN(), 0)
+}
+
+// runNow makes the job with key due now, unless it is running, is not
+// scheduled, or started less than spacing ago.
+func (q *runQueue) runNow(key string, spacing time.Duration) {
 	s := q.s
-	if j := q.jobs["disc "+z.Name.FQDN()]; j != nil && !j.busy && j.index >= 0 && s.now().Sub(j.started) >= min(rediscoverSpacing, s.probe.DiscoveryMin.Duration) {
+	if j := q.jobs[key]; j != nil && !j.busy && j.index >= 0 && s.now().Sub(j.started) >= spacing {
 		j.due = s.now()
 		heap.Fix(&q.h, j.index)
 	}
@@ -607,11 +627,7 @@ func (s *Scheduler) resolverJobs(z *zonePlan) []*job {
 		for _, n := range z.Names {
 			for _, t := range z.Types {
 				key := fmt.Sprintf("res %s %s %s %s", z.Name.FQDN(), r.Name, n, t)
-				var then func(model.Observation)
-				if z.explicit == nil {
-					then = s.watchNegative(z)
-				}
-				out = append(out, s.probeJobThen(z, key, dnsprobe.Query{Target: z.Name.Label(), Server: r, Name: n, Type: t}, then))
+				out = append(out, s.probeJobThen(z, key, dnsprobe.Query{Target: z.Name.Label(), Server: r, Name: n, Type: t}, s.watchResolver(z)))
 			}
 		}
 	}
@@ -622,22 +638,42 @@ func (s *Scheduler) resolverJobs(z *zonePlan) []*job {
 // asked for by a negative answer (discovery_min when shorter).
 const rediscoverSpacing = 10 * time.Second
 
-// watchNegative returns the observer of one resolver probe job of a
-// discovered zone: when its answers turn negative (NXDOMAIN, or NOERROR
-// without answers), the zone's discovery runs again at once, so that what
-// the parent says of the delegation is fresh when the verdict is made. Once
-// per onset: a name that stays missing does not rediscover every round.
-func (s *Scheduler) watchNegative(z *zonePlan) func(model.Observation) {
-	var wasNeg bool // a job never runs twice at once
+// watchResolver returns the observer of one resolver probe job, nil when
+// it has nothing to watch. Of a discovered zone: when its answers turn
+// negative (NXDOMAIN, or NOERROR without answers), the zone's discovery
+// runs again at once, so that what the parent says of the delegation is
+// fresh when the verdict is made. Of a DNSSEC zone: when a validating
+// resolver begins to answer SERVFAIL where the CD=1 retry succeeds (the
+// signature of a DNSSEC failure), and again when it stops, the DS check
+// runs at once rather than at its next interval, so that the incident's
+// first page can say whether the DS matches a DNSKEY and a fixed key
+// resolves it without waiting for the interval. Once per onset: a name
+// that stays failing does not ask every round.
+func (s *Scheduler) watchResolver(z *zonePlan) func(model.Observation) {
+	discovered, signed := z.explicit == nil, z.DNSSEC
+	if !discovered && !signed {
+		return nil
+	}
+	var wasNeg, wasBogus bool // a job never runs twice at once
 	return func(o model.Observation) {
-		neg := o.Error == model.ErrNone && (o.Rcode == "NXDOMAIN" || o.Rcode == "NOERROR" && len(o.Answers) == 0)
+		neg := discovered && o.Error == model.ErrNone && (o.Rcode == "NXDOMAIN" || o.Rcode == "NOERROR" && len(o.Answers) == 0)
 		if neg && !wasNeg {
-			select {
-			case s.rediscover <- z:
-			default: // requests are pending already
-			}
+			ask(s.rediscover, z)
 		}
-		wasNeg = neg
+		bogus := signed && o.CDRetry != nil && o.CDRetry.Succeeded
+		if bogus != wasBogus && o.Error == model.ErrNone {
+			ask(s.dsNow, z)
+		}
+		wasNeg, wasBogus = neg, bogus
+	}
+}
+
+// ask sends z to Run without waiting: when the channel is full, requests
+// are pending already.
+func ask(c chan<- *zonePlan, z *zonePlan) {
+	select {
+	case c <- z:
+	default:
 	}
 }
 
