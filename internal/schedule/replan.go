@@ -122,5 +122,5 @@ func (q *runQueue) removeZone(z *zonePlan) {
 	for _, j := range z.jobs {
 		q.remove(j)
 	}
-	z.jobs, z.disc, z.live = nil, nil, false
+	z.jobs, z.disc, z.ds, z.live = nil, nil, nil, false
 }

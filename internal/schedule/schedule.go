@@ -77,6 +77,10 @@ type Scheduler struct {
 	// to say one of its names does not exist, and the parent's answer
 	// tells a removed delegation from a resolver-side problem.
 	rediscover chan *zonePlan
+	// dsNow asks Run to check a zone's DS against its DNSKEY now: a
+	// validating resolver began to answer SERVFAIL where CD=1 succeeds,
+	// and the incident's first page should say whether the DS is why.
+	dsNow chan *zonePlan
 
 	// next is the plan SetPlan handed over (under mu); replan wakes Run
 	// to apply it.
@@ -92,10 +96,11 @@ type zonePlan struct {
 
 	// Run's goroutine alone: live says the zone is in the plan in force;
 	// jobs are its scheduled jobs; disc is its discovery job (nil: its
-	// servers are configured), discStarted when that last started.
+	// servers are configured), discStarted when that last started; ds is
+	// its DS check (nil: dnssec = false).
 	live        bool
 	jobs        []*job
-	disc        *job
+	disc, ds    *job
 	discStarted time.Time
 
 	// Under Scheduler.mu: the servers and NS names of the zone's latest
@@ -123,6 +128,7 @@ func New(plan *config.Plan, prober Prober, out chan<- model.Event, o Options) (*
 		rand:      o.Rand,
 	}
 	s.rediscover = make(chan *zonePlan, 64)
+	s.dsNow = make(chan *zonePlan, 64)
 	s.replan = make(chan struct{}, 1)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -283,9 +289,10 @@ type job struct {
 	// finds another set).
 	auth          bool
 	busy, removed bool
-	// wasNeg: the last answer of this resolver probe of a discovered
-	// zone was negative (watchNegative); only its run touches it.
-	wasNeg bool
+	// wasNeg and wasBogus: the last answer of this resolver probe was
+	// negative, or a DNSSEC failure (watchResolver); only its run touches
+	// them.
+	wasNeg, wasBogus bool
 }
 
 // The name and qtype of a probe that the zone's lists do not hold: the
@@ -478,6 +485,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 		case z := <-s.rediscover:
 			q.rediscoverNow(z)
+		case z := <-s.dsNow:
+			q.checkDSNow(z)
 		}
 	}
 }
@@ -543,7 +552,8 @@ func (q *runQueue) scheduleZone(z *zonePlan, authSet chan<- authUpdate) {
 		q.add(z.disc)
 	}
 	if z.DNSSEC {
-		q.add(s.newJob(z, dsJob))
+		z.ds = s.newJob(z, dsJob)
+		q.add(z.ds)
 	}
 }
 
@@ -678,8 +688,26 @@ func (q *runQueue) finished(d done) {
 // rediscoverNow runs the zone's discovery now unless it runs or ran
 // moments ago.
 func (q *runQueue) rediscoverNow(z *zonePlan) {
+	if z.live {
+		q.runNow(z.disc, z.discStarted, min(rediscoverSpacing, q.s.probe.DiscoveryMin.Duration))
+	}
+}
+
+// checkDSNow runs the zone's DS check now unless it is running. A check
+// that ran before the onset says nothing of it, so there is no spacing:
+// each resolver asks once per onset, a few queries each.
+func (q *runQueue) checkDSNow(z *zonePlan) {
+	if z.live {
+		q.runNow(z.ds, time.Time{}, 0)
+	}
+}
+
+// runNow makes j due now, unless there is no such job, it is running or
+// waiting for a lookup slot (not in the heap), or it started (at started)
+// less than spacing ago.
+func (q *runQueue) runNow(j *job, started time.Time, spacing time.Duration) {
 	s := q.s
-	if j := z.disc; z.live && j != nil && !j.busy && j.index >= 0 && s.now().Sub(z.discStarted) >= min(rediscoverSpacing, s.probe.DiscoveryMin.Duration) {
+	if j != nil && !j.busy && j.index >= 0 && s.now().Sub(started) >= spacing {
 		j.due = s.now()
 		heap.Fix(&q.h, int(j.index))
 	}
@@ -789,8 +817,8 @@ func (s *Scheduler) probeOnce(ctx context.Context, j *job, set *settings) {
 		return
 	}
 	s.emit(ctx, obs)
-	if !j.auth && j.zone.explicit == nil {
-		s.watchNegative(j, obs)
+	if !j.auth {
+		s.watchResolver(j, obs)
 	}
 }
 
@@ -815,20 +843,41 @@ func (s *Scheduler) resolverJobs(z *zonePlan) []*job {
 // asked for by a negative answer (discovery_min when shorter).
 const rediscoverSpacing = 10 * time.Second
 
-// watchNegative follows the answers of one resolver probe job of a
-// discovered zone: when they turn negative (NXDOMAIN, or NOERROR without
-// answers), the zone's discovery runs again at once, so that what the
-// parent says of the delegation is fresh when the verdict is made. Once
-// per onset: a name that stays missing does not rediscover every round.
-func (s *Scheduler) watchNegative(j *job, o model.Observation) {
-	neg := o.Error == model.ErrNone && (o.Rcode == "NXDOMAIN" || o.Rcode == "NOERROR" && len(o.Answers) == 0)
-	if neg && !j.wasNeg {
-		select {
-		case s.rediscover <- j.zone:
-		default: // requests are pending already
-		}
+// watchResolver follows the answers of one resolver probe job. Of a
+// discovered zone: when its answers turn negative (NXDOMAIN, or NOERROR
+// without answers), the zone's discovery runs again at once, so that what
+// the parent says of the delegation is fresh when the verdict is made. Of
+// a DNSSEC zone: when a validating resolver begins to answer SERVFAIL
+// where the CD=1 retry succeeds (the signature of a DNSSEC failure), and
+// again when it stops, the DS check runs at once rather than at its next
+// interval, so that the incident's first page can say whether the DS
+// matches a DNSKEY and a fixed key resolves it without waiting for the
+// interval. Once per onset: a name that stays failing does not ask every
+// round. Only the job's run calls it (a job never runs twice at once).
+func (s *Scheduler) watchResolver(j *job, o model.Observation) {
+	z := j.zone
+	discovered, signed := z.explicit == nil, z.DNSSEC
+	if !discovered && !signed {
+		return
 	}
-	j.wasNeg = neg // a job never runs twice at once
+	neg := discovered && o.Error == model.ErrNone && (o.Rcode == "NXDOMAIN" || o.Rcode == "NOERROR" && len(o.Answers) == 0)
+	if neg && !j.wasNeg {
+		ask(s.rediscover, z)
+	}
+	bogus := signed && o.CDRetry != nil && o.CDRetry.Succeeded
+	if bogus != j.wasBogus && o.Error == model.ErrNone {
+		ask(s.dsNow, z)
+	}
+	j.wasNeg, j.wasBogus = neg, bogus
+}
+
+// ask sends z to Run without waiting: when the channel is full, requests
+// are pending already.
+func ask(c chan<- *zonePlan, z *zonePlan) {
+	select {
+	case c <- z:
+	default:
+	}
 }
 
 // authJobs probes every authoritative server for the zone apex SOA (the

@@ -180,9 +180,7 @@ func TestMaxPrefixes(t *testing.T) {
 	if ev := l.events(model.PeerDown); len(ev) != 1 || ev[0].Reason != "max_prefixes_exceeded" {
 		t.Fatalf("down events %+v", ev)
 	}
-	if !l.logged("exceeded max_prefixes") {
-		t.Error("no log line for the cut")
-	}
+	l.waitUntil("the cut logged", func() bool { return l.logged("exceeded max_prefixes") })
 }
 
 func (l *lab) count(s string) int { return strings.Count(l.logs.String(), s) }
@@ -234,9 +232,7 @@ func TestRouteRefreshOnWidening(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.waitUntil("refreshed route", func() bool { _, ok := l.paths("127.0.0.8")["203.0.113.0/24"]; return ok })
-	if !l.logged("route refresh sent") {
-		t.Error("route refresh not logged")
-	}
+	l.waitUntil("route refresh logged", func() bool { return l.logged("route refresh sent") })
 	if n := l.count("bgp full_table session established"); n != 1 {
 		t.Errorf("the session was reset (%d establishments)", n)
 	}
@@ -263,9 +259,7 @@ func TestResetOnWideningWithoutRouteRefresh(t *testing.T) {
 	r.handshake(64500, 90, false)
 	r.send(update([]uint32{64500}, "203.0.113.0/24"))
 	l.waitUntil("route after the reset", func() bool { _, ok := l.paths("127.0.0.9")["203.0.113.0/24"]; return ok })
-	if !l.logged("does not support route refresh") {
-		t.Error("reset not logged")
-	}
+	l.waitUntil("reset logged", func() bool { return l.logged("does not support route refresh") })
 }
 
 // TestMalformedUpdate: an UPDATE with a bad ORIGIN withdraws its routes
@@ -295,9 +289,7 @@ func TestMalformedUpdate(t *testing.T) {
 		t.Fatalf("notification code %d, want UPDATE message error", code)
 	}
 	l.waitUntil("peer down", func() bool { return l.peer("127.0.0.10").State == "down" })
-	if !l.logged("UPDATE malformed") || !l.logged("RFC 7606") {
-		t.Error("errors not logged")
-	}
+	l.waitUntil("errors logged", func() bool { return l.logged("UPDATE malformed") && l.logged("RFC 7606") })
 }
 
 // TestReconfigure: a reload adds and removes full_table neighbors; a
@@ -385,9 +377,8 @@ func TestCollisionDetection(t *testing.T) {
 				b.send(bgp.NewBGPKeepAliveMessage())
 			}
 			l.established("127.0.0.13")
-			if !l.logged("connection collision resolved by BGP identifier") {
-				t.Error("collision not logged")
-			}
+			// The losing connection is logged after its NOTIFICATION is sent.
+			l.waitUntil("collision logged", func() bool { return l.logged("connection collision resolved by BGP identifier") })
 		})
 	}
 }
