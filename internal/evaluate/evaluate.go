@@ -190,6 +190,9 @@ type Evaluator struct {
 	// dt is the zone detail's table of strings and resolver addresses
 	// (detail.go).
 	dt evalDetail
+	// zoneKeys are the zones' keys in order (nil: to be sorted again;
+	// sortedZoneKeys).
+	zoneKeys []string
 	// strs shares the strings zones keep that repeat across zones
 	// (nameserver host names and labels): zones served by the same DNS
 	// host keep one copy instead of one per zone.
@@ -441,6 +444,7 @@ func (e *Evaluator) zone(name string) *zone {
 	if z == nil {
 		z = &zone{key: k, name: zn, control: e.controls[k]}
 		e.zones[k] = z
+		e.zoneKeys = nil
 	}
 	return z
 }

@@ -316,6 +316,7 @@ func (e *Evaluator) removeZone(z *zone, now time.Time) {
 		delete(res.route.zones, z)
 	}
 	delete(e.zones, z.key)
+	e.zoneKeys = nil
 	if e.gone == nil {
 		e.gone = map[string]bool{}
 	}

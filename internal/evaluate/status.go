@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -101,8 +102,13 @@ type PrefixStatus struct {
 // build it on a timer (every second or so) or after changes, not after
 // every event, and publish it with a Publisher.
 func (e *Evaluator) Snapshot(now time.Time) *Status {
+	// Every list is made at its final size: appending would allocate
+	// each about twice over (10,000 zones: 14.5 MB per snapshot for 3.3
+	// MB kept, BenchmarkEvaluatorSnapshotLab).
+	keys := e.sortedZoneKeys()
 	st := &Status{Schema: StatusSchema, Time: now.UTC(), Vantage: e.vantage, Open: e.Open(),
-		Zones: []ZoneStatus{}, Resolvers: []ResolverStatus{}, Authoritative: []ServerStatus{}, Prefixes: []PrefixStatus{}}
+		Zones: make([]ZoneStatus, 0, len(keys)), Resolvers: make([]ResolverStatus, 0, len(e.resOrder)),
+		Authoritative: make([]ServerStatus, 0, e.authServerCount()), Prefixes: make([]PrefixStatus, 0, len(e.watched))}
 	if st.Open == nil {
 		st.Open = []model.Incident{}
 	}
@@ -111,11 +117,6 @@ func (e *Evaluator) Snapshot(now time.Time) *Status {
 	}
 	st.BGP.Usable, st.BGP.Reason = e.bgpUsable(now)
 	st.BGP.Peers = e.peerStatuses()
-	keys := make([]string, 0, len(e.zones))
-	for k := range e.zones {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	for _, k := range keys {
 		z := e.zones[k]
 		st.Zones = append(st.Zones, e.zoneStatus(k, z))
@@ -134,6 +135,28 @@ func (e *Evaluator) Snapshot(now time.Time) *Status {
 		st.Prefixes = append(st.Prefixes, e.prefixStatus(p, up))
 	}
 	return st
+}
+
+// sortedZoneKeys returns the zones' keys in order, sorted again only
+// after a zone was added or removed (the caller must not change it).
+func (e *Evaluator) sortedZoneKeys() []string {
+	if e.zoneKeys == nil || len(e.zoneKeys) != len(e.zones) {
+		e.zoneKeys = slices.Sorted(maps.Keys(e.zones))
+	}
+	return e.zoneKeys
+}
+
+// authServerCount is the number of authoritative servers over every zone.
+func (e *Evaluator) authServerCount() int {
+	n := 0
+	for _, z := range e.zones {
+		for _, s := range z.order {
+			if s.kind == model.KindAuthoritative {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // peerStatuses is every BGP session, in configuration order.
