@@ -46,19 +46,10 @@ type forecast struct {
 	// sigs are the latest signature summaries, one per server and rrset
 	// (and one for the DNSKEY set from the DS check).
 	sigs []*sigEntry
-	// expEv is the evidence item of each distinct earliest expiration
-	// seen, so that a re-sign reaching the servers one by one is one item
-	// (nil until the first).
-	expEv map[time.Time]model.EvidenceItem
-	// rrsets and servers are named by the expiry root cause: the union over
-	// the condition's life (a recovering server does not rewrite it).
-	rrsets, servers []string
-	// rcExp, rcSev and rcAt: the earliest expiration and the severity the
-	// root cause tells, and since when (the time left is as of rcAt).
-	rcExp time.Time
-	rcSev model.Severity
-	rcAt  time.Time
-	rcTTL uint32
+	// exp is what the expiry root cause tells while signatures expire
+	// within the horizon or start in the future (nil otherwise: most zones
+	// never have one).
+	exp *expiryState
 
 	// serials are the SOA serials the servers answered last, one per
 	// server.
@@ -75,6 +66,23 @@ type forecast struct {
 	// findings remembers when each delegation finding began (nil until
 	// the first).
 	findings map[string]time.Time
+}
+
+// expiryState is the dnssec_expiry root cause's state of a zone.
+type expiryState struct {
+	// expEv is the evidence item of each distinct earliest expiration
+	// seen, so that a re-sign reaching the servers one by one is one item
+	// (nil until the first).
+	expEv map[time.Time]model.EvidenceItem
+	// rrsets and servers are named by the expiry root cause: the union over
+	// the condition's life (a recovering server does not rewrite it).
+	rrsets, servers []string
+	// rcExp, rcSev and rcAt: the earliest expiration and the severity the
+	// root cause tells, and since when (the time left is as of rcAt).
+	rcExp time.Time
+	rcSev model.Severity
+	rcAt  time.Time
+	rcTTL uint32
 }
 
 // isDiscovered reports whether a is in the zone's last discovery.
@@ -303,14 +311,14 @@ func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
 	}
 	v := verdict{known: true, subjectKind: model.SubjectZone}
 	probs := e.sigProblems(z, now)
-	fc := z.fc
 	if len(probs) == 0 {
-		if fc != nil {
-			fc.rrsets, fc.servers, fc.rcExp, fc.rcSev = nil, nil, time.Time{}, ""
-			clear(fc.expEv)
-		}
+		z.fc.exp = nil
 		return v
 	}
+	if z.fc.exp == nil {
+		z.fc.exp = &expiryState{}
+	}
+	fc := z.fc.exp
 	v.kind, v.severity = model.IncidentDNSSECExpiry, model.SeverityWarning
 	var expiring, future []sigProblem
 	for _, p := range probs {
@@ -366,7 +374,7 @@ func (e *Evaluator) expiryVerdict(z *zone, now time.Time) verdict {
 // latchExpiry moves the expiration the root cause tells to the earliest
 // one expiring when it is sooner (or worse) than the one told, and keeps
 // an evidence item per earliest expiration.
-func latchExpiry(fc *forecast, expiring []sigProblem, latched bool, now time.Time) {
+func latchExpiry(fc *expiryState, expiring []sigProblem, latched bool, now time.Time) {
 	first := expiring[0].en
 	var ttl uint32
 	for _, p := range expiring {

@@ -455,7 +455,14 @@ func (e *Evaluator) dsCheck(c model.DSCheck, now time.Time) {
 	z := e.zone(c.Zone)
 	e.forecastDS(z, c, now)
 	prev := z.ds
-	z.ds = &c
+	// What the rules and the zone detail read of the check: its DS records
+	// only while they are why it failed (dsWhy), never the DNSKEYs (the
+	// DNSKEY set's signatures went to the forecast).
+	kept := model.DSCheck{Time: c.Time, Zone: c.Zone, Status: c.Status, Detail: c.Detail}
+	if dsBad(&c) {
+		kept.DS = c.DS
+	}
+	z.ds = &kept
 	if prev == nil || prev.Status != c.Status || prev.Detail != c.Detail {
 		if c.Status == model.DSMismatch || c.Status == model.DSNoDNSKEY || (prev != nil && dsBad(prev)) {
 			z.ev.add(c.Time, dsEvidence(c))
