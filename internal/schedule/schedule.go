@@ -69,9 +69,10 @@ type Scheduler struct {
 	// mu guards the plan's fields above for other goroutines, and each
 	// zone's discovery state (zonePlan.found …).
 	mu sync.Mutex
-	// names shares the nameserver host names the zones' discoveries keep
-	// (under mu).
+	// names shares the nameserver host names the zones' discoveries keep,
+	// srcs their lists of sources (under mu).
 	names intern.Table
+	srcs  [][]model.AuthSource
 
 	// rediscover asks Run to discover a zone again now: a resolver began
 	// to say one of its names does not exist, and the parent's answer
@@ -993,9 +994,22 @@ func (s *Scheduler) discover(ctx context.Context, z *zonePlan, set *settings, up
 func (s *Scheduler) keepServers(found []model.AuthServer) []model.AuthServer {
 	out := make([]model.AuthServer, len(found))
 	for i, a := range found {
-		out[i] = model.AuthServer{Host: s.names.Of(a.Host), Addr: a.Addr, Sources: slices.Clip(slices.Clone(a.Sources))}
+		out[i] = model.AuthServer{Host: s.names.Of(a.Host), Addr: a.Addr, Sources: s.sources(a.Sources)}
 	}
 	return out
+}
+
+// sources returns a shared copy of a server's sources (under mu): there
+// are a handful of combinations, not one per server.
+func (s *Scheduler) sources(src []model.AuthSource) []model.AuthSource {
+	for _, c := range s.srcs {
+		if slices.Equal(c, src) {
+			return c
+		}
+	}
+	c := slices.Clip(slices.Clone(src))
+	s.srcs = append(s.srcs, c)
+	return c
 }
 
 // keepNames returns the NS names to keep (under mu): prev when they are
