@@ -32,7 +32,9 @@
 // default 2), BENCH_SCALE_TTL (TTL of every record, default 300s),
 // BENCH_SCALE_INTERVAL (probe interval, default 60s; for development
 // only), BENCH_SCALE_JITTER ([probe] jitter; default reachmon's, the whole
-// interval; for experiments), BENCH_SCALE_WORKDIR (where the lab's files and the results go;
+// interval; for experiments), BENCH_SCALE_LOOKUPS ([probe]
+// lookup_concurrency; default reachmon's; for experiments),
+// BENCH_SCALE_WORKDIR (where the lab's files and the results go;
 // scripts/bench.sh sets it; default a temporary directory, removed
 // afterwards unless BENCH_SCALE_KEEP=1).
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,10 @@ func reachmonConfig(l *lab, stateDir string, interval, jitter time.Duration) str
 	fmt.Fprintf(&b, "[probe]\ninterval = %q\n", interval.String())
 	if jitter > 0 {
 		fmt.Fprintf(&b, "jitter = %q\n", jitter.String())
+	}
+	if n := os.Getenv("BENCH_SCALE_LOOKUPS"); n != "" {
+		// For experiments: reachmon refuses a value outside its bounds.
+		fmt.Fprintf(&b, "lookup_concurrency = %s\n", n)
 	}
 	b.WriteString("\n[metrics]\nzone_latency = false\n\n")
 	for j, a := range l.resolvers {
