@@ -60,7 +60,7 @@ type reconfReq struct {
 	// removedZones and removedResolvers lose their metric series;
 	// changedZones (in plan) lose those of queries no longer asked.
 	removedZones, removedResolvers, changedZones []string
-	done                           chan int // the number of incidents resolved
+	done                                         chan int // the number of incidents resolved
 }
 
 // Reload reads the configuration again and applies what can change while

@@ -132,7 +132,7 @@ func TestProbeFailing(t *testing.T) {
 		m.Observe(o) // still failing: one series
 		check(tc.what+" twice", "a.example www.a.example. A r1")
 		m.Observe(ok("a.example", res, "www.a.example.", "A"))
-		check(tc.what+" then an answer")
+		check(tc.what + " then an answer")
 	}
 
 	fail := func(zone string, s model.Server, name, qtype string) {
