@@ -460,7 +460,6 @@ func (d *Daemon) handle(ev model.Event) {
 				"rcode", e.Rcode, "error", string(e.Error), "latency", e.Latency.Round(time.Microsecond))
 		}
 	case model.DSCheck:
-		d.dns.ObserveDS(model.ZoneNameOf(e.Zone).Label(), e)
 		if e.Status != model.DSOK && e.Status != model.DSUnsigned {
 			d.log.Warn("ds check", "zone", e.Zone, "status", string(e.Status), "detail", e.Detail)
 		}
