@@ -812,11 +812,19 @@ protocol bgp reachmon {
 // Panels (dashboard uid / panel title / refId) that may legitimately
 // return no series in this lab, and why. Their queries must still be valid
 // PromQL, and the metrics they name must be declared in reachmon's source.
-var emptyPanels = map[string]string{}
+var emptyPanels = map[string]string{
+	"reachmon-dns/Zones with lame nameservers or SOA serials apart/A": "reachmon_dns_soa_serial_spread exists only while a zone's nameservers serve different serials; the lab's NSD serves one serial per zone",
+	"reachmon-dns/Zones with lame nameservers or SOA serials apart/B": "reachmon_dns_lame_servers exists only while a nameserver answers without authority; every lab nameserver serves its zones",
+	"reachmon-health/Probe rounds skipped/A":                          "reachmon_probe_skipped_total appears at a zone's first skipped round; the lab's probes finish within their interval",
+}
 
 // Metrics a dashboard or rule names that the daemon may not expose in this
 // lab (see emptyPanels); each must be declared in reachmon's Go source.
-var absentMetrics = map[string]string{}
+var absentMetrics = map[string]string{
+	"reachmon_dns_soa_serial_spread": "present only while a zone's serials differ",
+	"reachmon_dns_lame_servers":      "present only while a zone has a lame nameserver",
+	"reachmon_probe_skipped_total":   "created at a zone's first skipped round",
+}
 
 // TestStack runs the monitoring stack users run, for real: the reachmon
 // binary probes the NSD+Unbound lab (one zone with broken DNSSEC, one dead
@@ -978,7 +986,7 @@ port = %d
 			return false, err.Error()
 		}
 		families = stack.Families(body)
-		for _, w := range []string{`reachmon_bgp_prefix_origin_info{`, `reachmon_dns_ede_total{`, `result="success"`, `reachmon_dns_soa_serial{`,
+		for _, w := range []string{`reachmon_bgp_prefix_origin_info{`, `reachmon_dns_ede_total{`, `result="success"`, `reachmon_dns_probe_failing{`, `reachmon_zone_health{`,
 			`reachmon_bgp_peer_synced{peer="` + birdAddr + `",vantage="stack"} 1`, `kind="dnssec_failure",severity="critical",vantage="stack"} 1`} {
 			if !strings.Contains(body, w) {
 				return false, "no " + w + " yet:\n" + grepLines(body, "reachmon_")
