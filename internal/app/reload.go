@@ -370,7 +370,8 @@ func appendChange(out []string, what string, added, removed []string) []string {
 
 // reconfigure runs in the consume loop: the evaluator takes the new
 // targets, and the incidents it resolves are recorded like any others.
-func (d *Daemon) reconfigure(req reconfReq) bool {
+// It returns how many it resolved.
+func (d *Daemon) reconfigure(req reconfReq) int {
 	changes := d.ev.Reconfigure(req.plan.Evaluate, evaluate.TargetsFromPlan(req.plan), time.Now())
 	for _, z := range req.removedZones {
 		d.dns.ForgetZone(z)
@@ -389,9 +390,8 @@ func (d *Daemon) reconfigure(req reconfReq) bool {
 			resolved++
 		}
 	}
-	dirty := d.after(changes)
-	req.done <- resolved
-	return dirty
+	d.after(changes)
+	return resolved
 }
 
 // serveReload is POST /-/reload: 200 with the ReloadResult, or the API's
