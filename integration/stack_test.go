@@ -815,6 +815,7 @@ protocol bgp reachmon {
 var emptyPanels = map[string]string{
 	"reachmon-dns/Zones with lame nameservers or SOA serials apart/A": "reachmon_dns_soa_serial_spread exists only while a zone's nameservers serve different serials; the lab's NSD serves one serial per zone",
 	"reachmon-dns/Zones with lame nameservers or SOA serials apart/B": "reachmon_dns_lame_servers exists only while a nameserver answers without authority; every lab nameserver serves its zones",
+	"reachmon-dns/Probe errors by class/B":                            "the lab's authoritative servers answer every probe: reachmon_dns_probe_errors_total has no authoritative series",
 	"reachmon-health/Probe rounds skipped/A":                          "reachmon_probe_skipped_total appears at a zone's first skipped round; the lab's probes finish within their interval",
 }
 

@@ -33,8 +33,11 @@ type measurement struct {
 	servers          time.Duration        // the lab's daemons' CPU time in the window
 	machine          benchutil.MachineCPU // every CPU's time in the window
 	rss, hwm         int64                // the tool's, at the end of the window
-	series           int                  // reachmon: reachmon_dns_probe_success series
-	note             string
+	// failing is reachmon's reachmon_dns_probe_failing series at the end
+	// of the window: the checks whose last probe failed (none when all is
+	// well; the per-check detail is in its zone detail API, not /metrics).
+	failing int
+	note    string
 }
 
 // Sustainable: the rate held for the whole window with at most these

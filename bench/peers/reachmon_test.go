@@ -135,15 +135,24 @@ func runReachmon(b *testing.B, bl *benchLab, rate float64, warm, window time.Dur
 		delta("reachmon_dns_responses_total") - delta("reachmon_dns_responses_total", "rcode", "NOERROR")
 	m.skipped = delta("reachmon_probe_skipped_total")
 	m.lateFrac, m.lagP99 = lag(b, m0, m1)
-	if fam, ok := m1["reachmon_dns_probe_success"]; ok {
-		m.series = len(fam.GetMetric())
+	// Per zone, reachmon exports its health (one series each) and a
+	// reachmon_dns_probe_failing series for each check whose last probe
+	// failed, none other (issue 18: no series per check and server).
+	if fam := m1["reachmon_zone_health"]; len(fam.GetMetric()) != len(bl.set.zones) {
+		b.Errorf("reachmon reports %d reachmon_zone_health series, want one per zone (%d)", len(fam.GetMetric()), len(bl.set.zones))
 	}
-	if m.series != len(bl.set.checks) {
-		b.Errorf("reachmon reports %d reachmon_dns_probe_success series, want one per check (%d)", m.series, len(bl.set.checks))
+	m.failing = len(m1["reachmon_dns_probe_failing"].GetMetric())
+	if bad := bl.set.failingNotChecks(m1["reachmon_dns_probe_failing"]); len(bad) > 0 {
+		b.Errorf("reachmon reports %d reachmon_dns_probe_failing series that are no check of the set, e.g. %q", len(bad), bad[0])
 	}
+	var notes []string
 	if n, _ := m1.Sum("reachmon_incidents_open"); n > 0 {
-		m.note = fmt.Sprintf("%g incidents open", n)
+		notes = append(notes, fmt.Sprintf("%g incidents open", n))
 	}
+	if m.failing > 0 {
+		notes = append(notes, fmt.Sprintf("%d checks failing at the end", m.failing))
+	}
+	m.note = strings.Join(notes, "; ")
 	return m
 }
 
