@@ -24,9 +24,6 @@ import (
 // dims are the sizes a configuration gives the label values.
 type dims struct {
 	zones, resolvers, peers, prefixes int
-	// pairs is Σ over zones of (resolvers + the zone's authoritative
-	// servers): the (zone, server) label pairs.
-	pairs int
 	// auth is Σ over zones of the zone's authoritative servers.
 	auth int
 	// probes is Σ over zones of names × (types + 1) × servers: every
@@ -282,7 +279,7 @@ secret_env = "REACHMON_LABELS_WEBHOOK_SECRET"
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 5, channels: 3, sinks: 3, amURLs: 1, routers: 1, rtrs: 1}
+	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 5, channels: 3, sinks: 3, amURLs: 1, routers: 1, rtrs: 1}
 	daemon, err := app.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

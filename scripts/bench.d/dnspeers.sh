@@ -161,8 +161,8 @@ Method (\`bench/peers\`, run by \`scripts/bench.sh dnspeers\`, as root):
   every 30 s; interval 2.64 s) for 10.56 s (4 intervals) after 3 s of warm-up; a fresh process each. *CPU s / 10k
   checks*: the tool's user+system CPU time over the window (/proc/PID/stat, all threads, GC included,
   10 ms ticks) per 10,000 checks completed in it. Checks counted: reachmon's own
-  \`reachmon_dns_probe_duration_seconds\` count (one observation per check, answered or not) from
-  \`/metrics\` scraped at both ends of the window (one scrape of
+  \`reachmon_dns_probe_duration_seconds\` count (one observation per check, answered or not; the
+  zone details of \`/api/v1/status?zone=\` must hold a last result for every check of the set) from \`/metrics\` scraped at both ends of the window (one scrape of
   reachmon's \`/metrics\` thus falls in each window: about what a Prometheus scraping it every 10 s
   costs); the second scrape must hold one \`reachmon_zone_health\` series per zone, and every
   \`reachmon_dns_probe_failing\` series (one per check whose last probe failed) must name a check of the set;
