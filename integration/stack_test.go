@@ -241,6 +241,9 @@ func checkAlertRules(t *testing.T, file, rules string, p alertsParams, documente
 
 var vantageMatcher = `vantage=~"$vantage"`
 
+// boundedRe matches an expression that keeps at most k series.
+var boundedRe = regexp.MustCompile(`^\s*(topk|bottomk)\(\s*\d+\s*,`)
+
 // TestDashboards checks the dashboards as data: each parses, has a unique
 // uid, the datasource and vantage variables, and every panel query reads
 // its datasource from the variable and filters every reachmon metric by
@@ -304,6 +307,12 @@ func TestDashboards(t *testing.T) {
 				if strings.TrimSpace(tg.Expr) == "" {
 					t.Errorf("%s: panel %q query %s is empty", d.File, p.Title, tg.RefID)
 				}
+				// A line or a row per zone is 10,000 of them at 10,000
+				// zones: per-zone views are tables or top-k lists.
+				if p.Type != "table" && strings.Contains(tg.LegendFormat, "{{zone}}") && !boundedRe.MatchString(tg.Expr) {
+					t.Errorf("%s: panel %q query %s draws one %s per zone (legend %q): make it a table or a topk/bottomk",
+						d.File, p.Title, tg.RefID, p.Type, tg.LegendFormat)
+				}
 				for _, name := range stack.MetricNames(tg.Expr) {
 					if !strings.HasPrefix(name, "reachmon_") {
 						continue
@@ -325,8 +334,11 @@ func TestDashboards(t *testing.T) {
 	for _, f := range []string{"overview", "dns"} {
 		for _, d := range ds {
 			if d.UID == "reachmon-"+f {
-				if _, ok := d.Variable("zone"); !ok {
-					t.Errorf("%s: no zone variable", d.File)
+				// The zones watched, one series each; All a regex, not a
+				// list of every zone in each query.
+				const zones = `label_values(reachmon_zone_health{job=~"$job", vantage=~"$vantage"}, zone)`
+				if v, ok := d.Variable("zone"); !ok || v.QueryString() != zones || !v.IncludeAll || v.AllValue != ".*" {
+					t.Errorf("%s: no zone variable %s with All = .*", d.File, zones)
 				}
 				checkIncidentViews(t, d)
 			}
