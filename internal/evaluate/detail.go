@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"slices"
@@ -296,8 +297,11 @@ func earliestSig(z *zone) *sigEntry {
 		if en.addr.IsValid() && !listed(z, en.addr) {
 			continue
 		}
+		// Ties (every server signed at once) go to the first RRset, then
+		// server, by name: compared without building a string, as this
+		// runs for every zone of every status snapshot.
 		if first == nil || en.v.Expiration.Before(first.v.Expiration) ||
-			(en.v.Expiration.Equal(first.v.Expiration) && en.rrset+en.server < first.rrset+first.server) {
+			(en.v.Expiration.Equal(first.v.Expiration) && cmp.Or(strings.Compare(en.rrset, first.rrset), strings.Compare(en.server, first.server)) < 0) {
 			first = en
 		}
 	}
