@@ -174,7 +174,7 @@ Method (\`bench/scale\`, run by \`scripts/bench.sh ${name}\`, as root):
   giving only the name (the defaults: apex SOA asked of every resolver and of every
   authoritative server, DS-vs-DNSKEY check every 5 min), 3 \`[[resolver]]\`s,
   \`[probe] interval = "${interval}s"\`, \`[metrics] zone_latency = false\` (one latency
-  histogram per server, as docs/configuration.md advises above 1,000 zones), every other key at its
+  histogram per server; the default since issue 18, written out), every other key at its
   default (${defaults}); no \`[bgp]\`, no \`[slack]\`.
   The authoritative servers are **discovered** (NS from the resolvers, delegation
   and glue from \`test.\`'s server), as a user's configuration would have it.
