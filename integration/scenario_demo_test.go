@@ -225,7 +225,7 @@ func (d *demo) summary(forward string) {
 			fmt.Printf("  reachmon    http://%s/api/v1/incidents  http://%s/api/v1/status  http://%s/metrics\n", addr, addr, addr)
 			fmt.Printf("              go run ./cmd/reachmon incidents -v --url http://%s\n", addr)
 		case "prometheus":
-			fmt.Printf("  Prometheus  http://%s/  (try reachmon_incidents_open or reachmon_dns_probe_success == 0)\n", addr)
+			fmt.Printf("  Prometheus  http://%s/  (try reachmon_incidents_open or reachmon_zone_health{health=\"failing\"})\n", addr)
 		}
 	}
 	fmt.Printf("  (Grafana is not part of the demo: dashboards/ holds the dashboards for your own Grafana, with the Prometheus above as data source)\n")

@@ -217,6 +217,15 @@ func metric(t *testing.T, text, name string, want float64, labels ...string) {
 	}
 }
 
+// absent checks that no series of name has the labels (a sparse series:
+// present only while it has something to say).
+func absent(t *testing.T, text, name string, labels ...string) {
+	t.Helper()
+	if v, ok := outagelab.Metric(text, name, labels...); ok {
+		t.Errorf("metric %s%v = %v, want no such series", name, labels, v)
+	}
+}
+
 func prefixStrings(ps []netip.Prefix) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
@@ -460,10 +469,13 @@ func TestScenarioSlack(t *testing.T) {
 	t.Logf("the zone now serves key %d", newTag)
 	m := l.Metrics()
 	metric(t, m, "reachmon_incidents_open", 1, "kind", "dnssec_failure", "severity", "critical")
-	if v, ok := outagelab.Metric(m, "reachmon_dns_cd_retry_total", "zone", zone, "result", "success"); !ok || v < 1 {
-		t.Errorf("reachmon_dns_cd_retry_total{zone=%q,result=\"success\"} = %v (present %v), want > 0", zone, v, ok)
+	if v, ok := outagelab.Metric(m, "reachmon_dns_cd_retry_total", "result", "success"); !ok || v < 1 {
+		t.Errorf("reachmon_dns_cd_retry_total{result=\"success\"} = %v (present %v), want > 0", v, ok)
 	}
+	metric(t, m, "reachmon_zone_health", 1, "zone", zone, "health", "failing")
+	metric(t, m, "reachmon_zone_health", 1, "zone", "other.test", "health", "ok")
 	metric(t, m, "reachmon_dns_ds_check_status", 1, "zone", zone, "status", "mismatch")
+	absent(t, m, "reachmon_dns_ds_check_status", "zone", zone, "status", "ok")
 	routesUntouched(t, l, m)
 
 	recovery := l.Mark("re-sign slack.test with the key its DS names; resolvers drop their bogus cache")
@@ -510,7 +522,8 @@ func TestScenarioAuthoritative(t *testing.T) {
 	}
 	m := l.Metrics()
 	metric(t, m, "reachmon_incidents_open", 1, "kind", "authoritative_outage", "severity", "critical")
-	metric(t, m, "reachmon_dns_probe_success", 0, "zone", zone, "server", "ns1.auth.test.")
+	metric(t, m, "reachmon_zone_health", 1, "zone", zone, "health", "failing")
+	metric(t, m, "reachmon_dns_probe_failing", 1, "zone", zone, "server", "ns1.auth.test.", "kind", "authoritative")
 	routesUntouched(t, l, m)
 
 	recovery := l.Mark("start the NSD again")

@@ -241,6 +241,9 @@ func checkAlertRules(t *testing.T, file, rules string, p alertsParams, documente
 
 var vantageMatcher = `vantage=~"$vantage"`
 
+// boundedRe matches an expression that keeps at most k series.
+var boundedRe = regexp.MustCompile(`^\s*(topk|bottomk)\(\s*\d+\s*,`)
+
 // TestDashboards checks the dashboards as data: each parses, has a unique
 // uid, the datasource and vantage variables, and every panel query reads
 // its datasource from the variable and filters every reachmon metric by
@@ -304,6 +307,12 @@ func TestDashboards(t *testing.T) {
 				if strings.TrimSpace(tg.Expr) == "" {
 					t.Errorf("%s: panel %q query %s is empty", d.File, p.Title, tg.RefID)
 				}
+				// A line or a row per zone is 10,000 of them at 10,000
+				// zones: per-zone views are tables or top-k lists.
+				if p.Type != "table" && strings.Contains(tg.LegendFormat, "{{zone}}") && !boundedRe.MatchString(tg.Expr) {
+					t.Errorf("%s: panel %q query %s draws one %s per zone (legend %q): make it a table or a topk/bottomk",
+						d.File, p.Title, tg.RefID, p.Type, tg.LegendFormat)
+				}
 				for _, name := range stack.MetricNames(tg.Expr) {
 					if !strings.HasPrefix(name, "reachmon_") {
 						continue
@@ -325,8 +334,11 @@ func TestDashboards(t *testing.T) {
 	for _, f := range []string{"overview", "dns"} {
 		for _, d := range ds {
 			if d.UID == "reachmon-"+f {
-				if _, ok := d.Variable("zone"); !ok {
-					t.Errorf("%s: no zone variable", d.File)
+				// The zones watched, one series each; All a regex, not a
+				// list of every zone in each query.
+				const zones = `label_values(reachmon_zone_health{job=~"$job", vantage=~"$vantage"}, zone)`
+				if v, ok := d.Variable("zone"); !ok || v.QueryString() != zones || !v.IncludeAll || v.AllValue != ".*" {
+					t.Errorf("%s: no zone variable %s with All = .*", d.File, zones)
 				}
 				checkIncidentViews(t, d)
 			}
@@ -812,11 +824,20 @@ protocol bgp reachmon {
 // Panels (dashboard uid / panel title / refId) that may legitimately
 // return no series in this lab, and why. Their queries must still be valid
 // PromQL, and the metrics they name must be declared in reachmon's source.
-var emptyPanels = map[string]string{}
+var emptyPanels = map[string]string{
+	"reachmon-dns/Zones with lame nameservers or SOA serials apart/A": "reachmon_dns_soa_serial_spread exists only while a zone's nameservers serve different serials; the lab's NSD serves one serial per zone",
+	"reachmon-dns/Zones with lame nameservers or SOA serials apart/B": "reachmon_dns_lame_servers exists only while a nameserver answers without authority; every lab nameserver serves its zones",
+	"reachmon-dns/Probe errors by class/B":                            "the lab's authoritative servers answer every probe: reachmon_dns_probe_errors_total has no authoritative series",
+	"reachmon-health/Probe rounds skipped/A":                          "reachmon_probe_skipped_total appears at a zone's first skipped round; the lab's probes finish within their interval",
+}
 
 // Metrics a dashboard or rule names that the daemon may not expose in this
 // lab (see emptyPanels); each must be declared in reachmon's Go source.
-var absentMetrics = map[string]string{}
+var absentMetrics = map[string]string{
+	"reachmon_dns_soa_serial_spread": "present only while a zone's serials differ",
+	"reachmon_dns_lame_servers":      "present only while a zone has a lame nameserver",
+	"reachmon_probe_skipped_total":   "created at a zone's first skipped round",
+}
 
 // TestStack runs the monitoring stack users run, for real: the reachmon
 // binary probes the NSD+Unbound lab (one zone with broken DNSSEC, one dead
@@ -978,7 +999,7 @@ port = %d
 			return false, err.Error()
 		}
 		families = stack.Families(body)
-		for _, w := range []string{`reachmon_bgp_prefix_origin_info{`, `reachmon_dns_ede_total{`, `result="success"`, `reachmon_dns_soa_serial{`,
+		for _, w := range []string{`reachmon_bgp_prefix_origin_info{`, `reachmon_dns_ede_total{`, `result="success"`, `reachmon_dns_probe_failing{`, `reachmon_zone_health{`,
 			`reachmon_bgp_peer_synced{peer="` + birdAddr + `",vantage="stack"} 1`, `kind="dnssec_failure",severity="critical",vantage="stack"} 1`} {
 			if !strings.Contains(body, w) {
 				return false, "no " + w + " yet:\n" + grepLines(body, "reachmon_")

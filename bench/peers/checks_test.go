@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The check set: every zone's names x types asked of every resolver (RD=1)
@@ -206,6 +207,44 @@ func (s *checkSet) blackboxConfig(timeout time.Duration) string {
 `, m, timeout, c.name, c.qtype, c.rd())
 	}
 	return b.String()
+}
+
+// failingKey is the label set (zone, name, qtype, server, kind, transport)
+// reachmon gives the check's reachmon_dns_probe_failing series while it
+// fails, with reachmonConfig's names: the zone without its trailing dot,
+// a resolver by its configured name (res0, res1, ...), an authoritative
+// server by the IP:port it is configured with, UDP.
+// TestCheckSetMatchesSchedule holds it to what reachmon exports.
+func (s *checkSet) failingKey(c check) string {
+	server := c.server
+	if c.kind == kindResolver {
+		server = fmt.Sprintf("res%d", slices.Index(s.resolvers, c.server))
+	}
+	return failingKey(strings.TrimSuffix(c.zone, "."), c.name, c.qtype, server, c.kind, "udp")
+}
+
+func failingKey(zone, name, qtype, server, kind, transport string) string {
+	return strings.Join([]string{zone, name, qtype, server, kind, transport}, " ")
+}
+
+// failingNotChecks returns the reachmon_dns_probe_failing series of fam
+// (nil: none) that name no check of the set, as failingKey spells them.
+func (s *checkSet) failingNotChecks(fam *dto.MetricFamily) []string {
+	known := make(map[string]bool, len(s.checks))
+	for _, c := range s.checks {
+		known[s.failingKey(c)] = true
+	}
+	var out []string
+	for _, m := range fam.GetMetric() {
+		l := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			l[lp.GetName()] = lp.GetValue()
+		}
+		if k := failingKey(l["zone"], l["name"], l["qtype"], l["server"], l["kind"], l["transport"]); !known[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // questions returns the distinct (name, type) pairs asked with RD set or

@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/reachmon/reachmon/internal/config"
 	"github.com/reachmon/reachmon/internal/dnsprobe"
+	"github.com/reachmon/reachmon/internal/metrics"
 	"github.com/reachmon/reachmon/internal/model"
 	"github.com/reachmon/reachmon/internal/schedule"
 )
@@ -33,12 +37,12 @@ func testCheckSet() *checkSet {
 // recorder is a schedule.Prober that records each query once.
 type recorder struct {
 	mu   sync.Mutex
-	seen map[string]bool
+	seen map[string]dnsprobe.Query
 }
 
 func (r *recorder) Probe(_ context.Context, q dnsprobe.Query) model.Observation {
 	r.mu.Lock()
-	r.seen[checkKey(string(q.Server.Kind), q.Server.Addr, q.Name, q.Type)] = true
+	r.seen[checkKey(string(q.Server.Kind), q.Server.Addr, q.Name, q.Type)] = q
 	r.mu.Unlock()
 	return model.Observation{Target: q.Target, Server: q.Server, Name: q.Name, Type: q.Type, Rcode: "NOERROR"}
 }
@@ -57,7 +61,9 @@ func checkKey(kind, server, name, qtype string) string {
 
 // TestCheckSetMatchesSchedule keeps the comparison honest: the checks the
 // scraper asks blackbox_exporter for are exactly the probes reachmon's
-// scheduler runs for the generated configuration, each once per interval.
+// scheduler runs for the generated configuration, each once per interval,
+// and failingKey spells each check's reachmon_dns_probe_failing series as
+// reachmon does.
 func TestCheckSetMatchesSchedule(t *testing.T) {
 	s := testCheckSet()
 	if got, want := len(s.checks), numZones*(numResolvers*len(checkNames)*len(checkTypes)+2*(len(checkNames)*(len(checkTypes)-1)+1)); got != want {
@@ -71,7 +77,7 @@ func TestCheckSetMatchesSchedule(t *testing.T) {
 	if cfg.Probe.Jitter.Duration != p.jitter || cfg.Probe.Concurrency != p.concurrency {
 		t.Fatalf("probe settings not taken: %+v", cfg.Probe)
 	}
-	rec := &recorder{seen: map[string]bool{}}
+	rec := &recorder{seen: map[string]dnsprobe.Query{}}
 	out := make(chan model.Event, 1024)
 	sched, err := schedule.New(cfg, rec, out, schedule.Options{})
 	if err != nil {
@@ -128,15 +134,41 @@ func TestCheckSetMatchesSchedule(t *testing.T) {
 		}
 	}
 	for k := range want {
-		if !rec.seen[k] {
+		if _, ok := rec.seen[k]; !ok {
 			lacking = append(lacking, k)
 		}
 	}
 	slices.Sort(extra)
 	slices.Sort(lacking)
 	if len(extra) > 0 || len(lacking) > 0 {
-		t.Errorf("reachmon's schedule and the check set differ: %d probes not in the set (%.3q), %d checks not probed (%.3q)",
+		t.Fatalf("reachmon's schedule and the check set differ: %d probes not in the set (%.3q), %d checks not probed (%.3q)",
 			len(extra), extra, len(lacking), lacking)
+	}
+
+	// The benchmark finds a failing check's series by failingKey: every
+	// probe answered SERVFAIL gives reachmon's metrics the series that
+	// failingKey names for its check, and no other.
+	reg := prometheus.NewRegistry()
+	m := metrics.NewDNS(reg, false)
+	for _, q := range rec.seen {
+		m.Observe(model.Observation{Target: q.Target, Server: q.Server, Name: q.Name, Type: q.Type, Rcode: "SERVFAIL"})
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failing *dto.MetricFamily
+	for _, f := range fams {
+		if f.GetName() == "reachmon_dns_probe_failing" {
+			failing = f
+		}
+	}
+	if n := len(failing.GetMetric()); n != len(s.checks) {
+		t.Fatalf("%d reachmon_dns_probe_failing series for %d failing checks", n, len(s.checks))
+	}
+	if bad := s.failingNotChecks(failing); len(bad) > 0 {
+		t.Errorf("%d of reachmon's failing series are spelled otherwise than failingKey's, e.g. %q (failingKey: %q)",
+			len(bad), bad[0], s.failingKey(s.checks[0]))
 	}
 }
 

@@ -17,7 +17,7 @@ type measurement struct {
 	offered float64 // checks/s the schedule asks for
 	window  time.Duration
 	checks  float64 // checks completed in the window (answered or failed)
-	errors  float64 // of which failed: no answer, not NOERROR, probe_success 0
+	errors  float64 // of which failed: no answer, or not NOERROR
 	// skipped are rounds not run because the previous round of the same
 	// check was still running (reachmon_probe_skipped_total; the scraper
 	// skips like Prometheus, whose scrape loop drops ticks that fall
@@ -33,8 +33,12 @@ type measurement struct {
 	servers          time.Duration        // the lab's daemons' CPU time in the window
 	machine          benchutil.MachineCPU // every CPU's time in the window
 	rss, hwm         int64                // the tool's, at the end of the window
-	series           int                  // reachmon: reachmon_dns_probe_success series
-	note             string
+	series           int                  // reachmon: queries with a last result in the zone details
+	// failing is reachmon's reachmon_dns_probe_failing series at the end
+	// of the window: the checks whose last probe failed (none when all is
+	// well; the per-check detail is in its zone detail API, not /metrics).
+	failing int
+	note    string
 }
 
 // Sustainable: the rate held for the whole window with at most these

@@ -1,9 +1,11 @@
 package benchpeers
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,15 +137,28 @@ func runReachmon(b *testing.B, bl *benchLab, rate float64, warm, window time.Dur
 		delta("reachmon_dns_responses_total") - delta("reachmon_dns_responses_total", "rcode", "NOERROR")
 	m.skipped = delta("reachmon_probe_skipped_total")
 	m.lateFrac, m.lagP99 = lag(b, m0, m1)
-	if fam, ok := m1["reachmon_dns_probe_success"]; ok {
-		m.series = len(fam.GetMetric())
-	}
+	m.series = lastResults(b, base, bl.set.zones)
 	if m.series != len(bl.set.checks) {
-		b.Errorf("reachmon reports %d reachmon_dns_probe_success series, want one per check (%d)", m.series, len(bl.set.checks))
+		b.Errorf("reachmon's zone details hold %d last results, want one per check (%d)", m.series, len(bl.set.checks))
 	}
+	// Per zone, reachmon exports its health (one series each) and a
+	// reachmon_dns_probe_failing series for each check whose last probe
+	// failed, none other (issue 18: no series per check and server).
+	if fam := m1["reachmon_zone_health"]; len(fam.GetMetric()) != len(bl.set.zones) {
+		b.Errorf("reachmon reports %d reachmon_zone_health series, want one per zone (%d)", len(fam.GetMetric()), len(bl.set.zones))
+	}
+	m.failing = len(m1["reachmon_dns_probe_failing"].GetMetric())
+	if bad := bl.set.failingNotChecks(m1["reachmon_dns_probe_failing"]); len(bad) > 0 {
+		b.Errorf("reachmon reports %d reachmon_dns_probe_failing series that are no check of the set, e.g. %q", len(bad), bad[0])
+	}
+	var notes []string
 	if n, _ := m1.Sum("reachmon_incidents_open"); n > 0 {
-		m.note = fmt.Sprintf("%g incidents open", n)
+		notes = append(notes, fmt.Sprintf("%g incidents open", n))
 	}
+	if m.failing > 0 {
+		notes = append(notes, fmt.Sprintf("%d checks failing at the end", m.failing))
+	}
+	m.note = strings.Join(notes, "; ")
 	return m
 }
 
@@ -226,4 +241,34 @@ func waitHTTP(b *testing.B, p *benchutil.Daemon, url string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	b.Fatalf("%s: %s not ready within 30 s: %s (log %s)", p.Name, url, last, p.LogPath)
+}
+
+// lastResults is the number of queries with a last result in the zone
+// details (/api/v1/status?zone=) of zones, over every server: one per
+// check reachmon ran. Prometheus has no per-query series since issue 18
+// (reachmon_dns_probe_failing exists only while a query fails).
+func lastResults(b *testing.B, base string, zones []zoneServers) int {
+	b.Helper()
+	client := &http.Client{Timeout: scrapeTimeout}
+	n := 0
+	for _, z := range zones {
+		resp, err := client.Get(base + "/api/v1/status?zone=" + url.QueryEscape(z.name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var d struct {
+			Servers []struct {
+				Results []json.RawMessage `json:"results"`
+			} `json:"servers"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&d)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("zone detail of %s: HTTP %d: %v", z.name, resp.StatusCode, err)
+		}
+		for _, s := range d.Servers {
+			n += len(s.Results)
+		}
+	}
+	return n
 }

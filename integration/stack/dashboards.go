@@ -207,11 +207,12 @@ func (p Panel) ValueMappings(field string) map[string]string {
 
 // Target2 is a panel query (named so as not to clash with scrape targets).
 type Target2 struct {
-	RefID      string      `json:"refId"`
-	Expr       string      `json:"expr"`
-	Instant    bool        `json:"instant"`
-	Range      bool        `json:"range"`
-	Datasource *Datasource `json:"datasource"`
+	RefID        string      `json:"refId"`
+	Expr         string      `json:"expr"`
+	LegendFormat string      `json:"legendFormat"`
+	Instant      bool        `json:"instant"`
+	Range        bool        `json:"range"`
+	Datasource   *Datasource `json:"datasource"`
 }
 
 // LoadDashboards reads every *.json in dir.

@@ -48,7 +48,8 @@ authoritative = [%q]
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, body = get(t, "http://"+listen+"/metrics")
-		if strings.Contains(body, "reachmon_dns_soa_serial{") && strings.Contains(body, "reachmon_dns_ds_check_status{") {
+		if strings.Contains(body, "reachmon_dns_probe_failing{") && strings.Contains(body, "reachmon_dns_ds_check_status{") &&
+			strings.Contains(body, "reachmon_zone_health{") {
 			break
 		}
 		if time.Now().After(deadline) {

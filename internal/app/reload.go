@@ -57,9 +57,10 @@ func (d *Daemon) SetReloader(file string, load func() (*config.Plan, error)) {
 // reconfReq asks the consume loop to reconfigure the evaluator.
 type reconfReq struct {
 	plan *config.Plan
-	// removedZones and removedResolvers lose their metric series.
-	removedZones, removedResolvers []string
-	done                           chan int // the number of incidents resolved
+	// removedZones and removedResolvers lose their metric series;
+	// changedZones (in plan) lose those of queries no longer asked.
+	removedZones, removedResolvers, changedZones []string
+	done                                         chan int // the number of incidents resolved
 }
 
 // Reload reads the configuration again and applies what can change while
@@ -142,7 +143,8 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 	res.Changed = appendChange(res.Changed, "zones", zonesAdded, zonesRemoved)
 	res.Changed = appendChange(res.Changed, "resolvers", resAdded, resRemoved)
 	res.Changed = appendChange(res.Changed, "prefixes", pfxAdded, pfxRemoved)
-	if changed := changedZones(old, eff); len(changed) > 0 {
+	changed := changedZones(old, eff)
+	if len(changed) > 0 {
 		res.Changed = append(res.Changed, "zones: changed "+strings.Join(changed, ", "))
 	}
 	if was := d.shard.Load(); was.Index != share.Index || was.Count != share.Count {
@@ -158,7 +160,7 @@ func (d *Daemon) reload(ctx context.Context) (ReloadResult, error) {
 	d.setShard(share)
 	d.sched.SetPlan(eff)
 	done := make(chan int, 1)
-	req := reconfReq{plan: eff, removedZones: zonesRemoved, removedResolvers: resRemoved, done: done}
+	req := reconfReq{plan: eff, removedZones: zonesRemoved, removedResolvers: resRemoved, changedZones: changed, done: done}
 	select {
 	case d.reconf <- req:
 	case <-d.consumeDone:
@@ -368,7 +370,8 @@ func appendChange(out []string, what string, added, removed []string) []string {
 
 // reconfigure runs in the consume loop: the evaluator takes the new
 // targets, and the incidents it resolves are recorded like any others.
-func (d *Daemon) reconfigure(req reconfReq) bool {
+// It returns how many it resolved.
+func (d *Daemon) reconfigure(req reconfReq) int {
 	changes := d.ev.Reconfigure(req.plan.Evaluate, evaluate.TargetsFromPlan(req.plan), time.Now())
 	for _, z := range req.removedZones {
 		d.dns.ForgetZone(z)
@@ -376,15 +379,19 @@ func (d *Daemon) reconfigure(req reconfReq) bool {
 	for _, r := range req.removedResolvers {
 		d.dns.ForgetResolver(r)
 	}
+	for _, z := range req.plan.Zones {
+		if slices.Contains(req.changedZones, z.Name.Label()) {
+			d.dns.KeepQueries(z.Name.Label(), askedBy(z))
+		}
+	}
 	resolved := 0
 	for _, c := range changes {
 		if c.Type == model.ChangeResolve {
 			resolved++
 		}
 	}
-	dirty := d.after(changes)
-	req.done <- resolved
-	return dirty
+	d.after(changes)
+	return resolved
 }
 
 // serveReload is POST /-/reload: 200 with the ReloadResult, or the API's
@@ -406,4 +413,18 @@ func (d *Daemon) serveReload(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(res)
+}
+
+// askedBy says whether zone z's plan asks a query of a server of kind:
+// every name and type of a resolver; of an authoritative server the same
+// but SOA only at the apex, and the apex SOA always (schedule's probe
+// jobs).
+func askedBy(z config.ZonePlan) func(name, qtype string, kind model.ServerKind) bool {
+	apex := z.Name.FQDN()
+	return func(name, qtype string, kind model.ServerKind) bool {
+		if kind == model.KindAuthoritative && qtype == "SOA" {
+			return strings.EqualFold(name, apex)
+		}
+		return slices.ContainsFunc(z.Names, func(n string) bool { return strings.EqualFold(n, name) }) && slices.Contains(z.Types, qtype)
+	}
 }

@@ -182,6 +182,10 @@ func TestReloadKeepsIncidentsAndOutbox(t *testing.T) {
 		t.Fatal("no page waits in the outbox before the reload; the test cannot show that the outbox is kept")
 	}
 	_, m0 := get(t, base+"/metrics")
+	if !strings.Contains(m0, `reachmon_zone_health{health="failing",vantage="default",zone="gone.example"} 1`) ||
+		!strings.Contains(m0, `reachmon_dns_probe_failing{kind="authoritative",name="gone.example.",qtype="SOA"`) {
+		t.Errorf("/metrics before the reload: gone.example should be failing:\n%s", grep(m0, "gone.example"))
+	}
 	sha0 := regexp.MustCompile(`reachmon_config_info\{sha256="([0-9a-f]+)"`).FindStringSubmatch(m0)
 
 	write(reloadConfig(listen, stateDir, resolver.Addr, auth.Addr, tokenFile, fake.APIURL(), "C0NEW0001", "lab.example", "new.example"))
@@ -217,7 +221,7 @@ func TestReloadKeepsIncidentsAndOutbox(t *testing.T) {
 	// The added zone is probed; the removed one's series are gone.
 	waitUntil(t, 10*time.Second, "new.example probed", func() bool {
 		_, body := get(t, base+"/metrics")
-		return metricLine(body, `reachmon_dns_probe_success{kind="authoritative",name="new.example."`) == "1"
+		return metricLine(body, `reachmon_zone_health{health="ok",vantage="default",zone="new.example"}`) == "1"
 	})
 	_, m1 := get(t, base+"/metrics")
 	if strings.Contains(m1, `zone="gone.example"`) {

@@ -54,10 +54,10 @@ type Config struct {
 
 // Metrics configures what /metrics exposes.
 type Metrics struct {
-	// ZoneLatency keeps the zone label on the probe duration histogram.
-	// Off, latency is one histogram per server: with thousands of zones
-	// the per-zone histograms are most of reachmon's memory and of every
-	// scrape (10,000 zones x 5 servers = 50,000 histograms).
+	// ZoneLatency puts a zone label on the probe duration histogram. Off
+	// (the default), latency is one histogram per server: with thousands
+	// of zones the per-zone histograms are most of reachmon's memory and
+	// of every scrape (10,000 zones x 5 servers = 50,000 histograms).
 	ZoneLatency bool `toml:"zone_latency"`
 }
 
@@ -243,7 +243,6 @@ func Default() *Config {
 		StateDir: "var",
 		Log:      Log{Level: "info", Format: "text"},
 		Evaluate: DefaultEvaluate(),
-		Metrics:  Metrics{ZoneLatency: true},
 		Shard:    DefaultShard(),
 		Probe: Probe{
 			Interval:          Duration{30 * time.Second},

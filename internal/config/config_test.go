@@ -58,15 +58,15 @@ name = "Example.COM."
 	if !cfg.Zone[0].CheckDNSSEC() {
 		t.Error("dnssec check should default to on")
 	}
-	if !cfg.Metrics.ZoneLatency {
-		t.Error("[metrics] zone_latency should default to true")
+	if cfg.Metrics.ZoneLatency {
+		t.Error("[metrics] zone_latency should default to false")
 	}
-	off, err := Parse("t.toml", []byte("[metrics]\nzone_latency = false\n"))
+	on, err := Parse("t.toml", []byte("[metrics]\nzone_latency = true\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if off.Metrics.ZoneLatency {
-		t.Error("[metrics] zone_latency = false was not applied")
+	if !on.Metrics.ZoneLatency {
+		t.Error("[metrics] zone_latency = true was not applied")
 	}
 }
 

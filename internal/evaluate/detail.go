@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
 	"slices"
@@ -277,6 +278,17 @@ func (e *Evaluator) discoveryDetail(z *zone) *DiscoveryDetail {
 // detailExpiry is the earliest signature expiration among the zone's
 // current servers (the ones the dnssec_expiry rule looks at).
 func detailExpiry(z *zone, now time.Time) *SignatureExpiry {
+	first := earliestSig(z)
+	if first == nil {
+		return nil
+	}
+	return &SignatureExpiry{Expiration: first.v.Expiration.UTC(), Seconds: first.v.Expiration.Sub(now).Seconds(),
+		RRset: first.rrset, Server: first.server}
+}
+
+// earliestSig is the signature of the zone's current servers that
+// expires first (nil: none seen).
+func earliestSig(z *zone) *sigEntry {
 	if z.fc == nil {
 		return nil
 	}
@@ -285,16 +297,32 @@ func detailExpiry(z *zone, now time.Time) *SignatureExpiry {
 		if en.addr.IsValid() && !listed(z, en.addr) {
 			continue
 		}
+		// Ties (every server signed at once) go to the first RRset, then
+		// server, by name: compared without building a string, as this
+		// runs for every zone of every status snapshot.
 		if first == nil || en.v.Expiration.Before(first.v.Expiration) ||
-			(en.v.Expiration.Equal(first.v.Expiration) && en.rrset+en.server < first.rrset+first.server) {
+			(en.v.Expiration.Equal(first.v.Expiration) && cmp.Or(strings.Compare(en.rrset, first.rrset), strings.Compare(en.server, first.server)) < 0) {
 			first = en
 		}
 	}
-	if first == nil {
-		return nil
+	return first
+}
+
+// zoneSpread is the serial spread of the zone's current servers, as
+// detailSerials has it, without building the detail.
+func zoneSpread(z *zone) uint32 {
+	if z.fc == nil || len(z.fc.serials) < 2 {
+		return 0
 	}
-	return &SignatureExpiry{Expiration: first.v.Expiration.UTC(), Seconds: first.v.Expiration.Sub(now).Seconds(),
-		RRset: first.rrset, Server: first.server}
+	var buf [8]uint32
+	serials := buf[:0]
+	for _, s := range z.fc.serials {
+		if s.addr.IsValid() && !listed(z, s.addr) {
+			continue
+		}
+		serials = append(serials, s.serial)
+	}
+	return spreadSorting(serials)
 }
 
 // detailSerials is the serials of the zone's current servers.
@@ -326,10 +354,14 @@ func detailSerials(z *zone) *SerialDetail {
 // every serial (RFC 1982: a serial that wrapped is still close to the one
 // before the wrap).
 func detailSpread(s []uint32) uint32 {
+	return spreadSorting(slices.Clone(s))
+}
+
+// spreadSorting is detailSpread, sorting s in place.
+func spreadSorting(s []uint32) uint32 {
 	if len(s) < 2 {
 		return 0
 	}
-	s = slices.Clone(s)
 	slices.Sort(s)
 	// The largest gap between neighbours (the wrap-around one included)
 	// is the part of the circle the serials leave out.

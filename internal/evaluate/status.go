@@ -64,6 +64,26 @@ type ZoneStatus struct {
 	// Failing names the servers failing for the zone.
 	Failing []string `json:"failing,omitempty"`
 	Control bool     `json:"control,omitempty"`
+	// The rest is what reachmon_dns_authoritative_servers and the other
+	// per-zone series of the zone collector (zonemetrics.go) say; the
+	// zone detail (/api/v1/status?zone=) has the same in full.
+	//
+	// AuthServers is the number of authoritative server addresses known
+	// (discovered or configured).
+	AuthServers int `json:"authoritative_servers"`
+	// DSCheck is the status of the last DS-vs-DNSKEY check ("" before
+	// the first).
+	DSCheck model.DSStatus `json:"ds_check,omitempty"`
+	// SignatureExpiry is the earliest RRSIG expiration the zone's
+	// authoritative servers serve (zero: nothing signed seen).
+	SignatureExpiry time.Time `json:"signature_expiry,omitzero"`
+	// LameServers is the number of lame servers: answering, but not
+	// authoritatively, while another server of the zone answers well.
+	LameServers int `json:"lame_servers,omitempty"`
+	// SerialSpread is the distance between the lowest and the highest
+	// SOA serial the authoritative servers serve (RFC 1982); 0 when they
+	// agree.
+	SerialSpread uint32 `json:"soa_serial_spread,omitempty"`
 }
 
 // ResolverStatus is one resolver over every zone.
@@ -119,7 +139,9 @@ func (e *Evaluator) Snapshot(now time.Time) *Status {
 	st.BGP.Peers = e.peerStatuses()
 	for _, k := range keys {
 		z := e.zones[k]
-		st.Zones = append(st.Zones, e.zoneStatus(k, z))
+		zs := e.zoneStatus(k, z)
+		e.zoneFigures(z, &zs)
+		st.Zones = append(st.Zones, zs)
 		st.Authoritative = e.appendServerStatuses(st.Authoritative, k, z)
 	}
 	for _, name := range e.resOrder {
@@ -199,6 +221,21 @@ func (e *Evaluator) zoneStatus(k string, z *zone) ZoneStatus {
 		}
 	}
 	return zs
+}
+
+// zoneFigures sets the server count, DS check, signature expiry, lame
+// servers and serial spread of zs from the state the zone detail reads
+// (detail.go), without building the detail.
+func (e *Evaluator) zoneFigures(z *zone, zs *ZoneStatus) {
+	zs.AuthServers = len(z.ns)
+	if z.ds != nil {
+		zs.DSCheck = z.ds.Status
+	}
+	if en := earliestSig(z); en != nil {
+		zs.SignatureExpiry = en.v.Expiration.UTC()
+	}
+	zs.LameServers = len(e.lameServers(z))
+	zs.SerialSpread = zoneSpread(z)
 }
 
 // appendServerStatuses appends the health of zone k's authoritative

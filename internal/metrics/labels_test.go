@@ -24,9 +24,6 @@ import (
 // dims are the sizes a configuration gives the label values.
 type dims struct {
 	zones, resolvers, peers, prefixes int
-	// pairs is Σ over zones of (resolvers + the zone's authoritative
-	// servers): the (zone, server) label pairs.
-	pairs int
 	// auth is Σ over zones of the zone's authoritative servers.
 	auth int
 	// probes is Σ over zones of names × (types + 1) × servers: every
@@ -72,31 +69,33 @@ var (
 var metricLabels = map[string]labelDoc{
 	"reachmon_build_info": {[]string{"goversion", "version"}, "one per process", func(dims) int { return 1 }, ""},
 
-	"reachmon_dns_probe_success": {[]string{"kind", "name", "qtype", "server", "transport", "zone"},
-		"configured zones × their configured names × (their types + the apex SOA) × (resolvers + the zone's authoritative servers)",
-		func(d dims) int { return d.probes }, ""},
-	"reachmon_dns_probe_duration_seconds": {[]string{"kind", "server", "transport", "zone"},
-		"(zone, server) pairs: zones × (resolvers + the zone's authoritative servers)", func(d dims) int { return d.pairs }, ""},
-	"reachmon_dns_responses_total": {[]string{"kind", "rcode", "server", "transport", "zone"},
-		"(zone, server) pairs × 24 rcode names", func(d dims) int { return d.pairs * rcodes }, ""},
-	"reachmon_dns_probe_errors_total": {[]string{"class", "kind", "server", "transport", "zone"},
-		"(zone, server) pairs × 8 error classes", func(d dims) int { return d.pairs * 8 },
+	"reachmon_dns_probe_failing": {[]string{"kind", "name", "qtype", "server", "transport", "zone"},
+		"the failing queries among: configured zones × their configured names × (their types + the apex SOA) × (resolvers + the zone's authoritative servers)",
+		func(d dims) int { return d.probes }, "exists only while a query fails"},
+	"reachmon_dns_probe_duration_seconds": {[]string{"kind", "server", "transport"},
+		"servers: resolvers + distinct authoritative servers ([metrics] zone_latency = true adds zone: (zone, server) pairs)",
+		func(d dims) int { return d.resolvers + d.auth }, ""},
+	"reachmon_dns_responses_total": {[]string{"kind", "rcode", "server", "transport"},
+		"servers × 24 rcode names", func(d dims) int { return (d.resolvers + d.auth) * rcodes }, ""},
+	"reachmon_dns_probe_errors_total": {[]string{"class", "kind", "server", "transport"},
+		"servers × 8 error classes", func(d dims) int { return (d.resolvers + d.auth) * 8 },
 		"created on the first failed probe"},
-	"reachmon_dns_ede_total": {[]string{"code", "kind", "server", "transport", "zone"},
-		"(zone, server) pairs × 51 codes (0-49, other)", func(d dims) int { return d.pairs * 51 },
+	"reachmon_dns_ede_total": {[]string{"code", "kind", "server", "transport"},
+		"servers × 51 codes (0-49, other)", func(d dims) int { return (d.resolvers + d.auth) * 51 },
 		"created on the first Extended DNS Error"},
-	"reachmon_dns_cd_retry_total": {[]string{"result", "server", "zone"},
-		"zones × validating resolvers × 2 results", func(d dims) int { return d.zones * d.resolvers * 2 },
+	"reachmon_dns_cd_retry_total": {[]string{"result", "server"},
+		"validating resolvers × 2 results", func(d dims) int { return d.resolvers * 2 },
 		"created on the first SERVFAIL from a validating resolver"},
-	"reachmon_dns_soa_serial": {[]string{"server", "zone"},
-		"Σ authoritative servers of each zone", func(d dims) int { return d.auth }, ""},
+	"reachmon_zone_health": {[]string{"health", "zone"}, "zones (one health each)", func(d dims) int { return d.zones }, ""},
 	"reachmon_dns_ds_check_status": {[]string{"status", "zone"},
-		"zones × 5 statuses", func(d dims) int { return d.zones * 5 }, ""},
+		"zones (the last check's status)", func(d dims) int { return d.zones }, ""},
 	"reachmon_dns_authoritative_servers": {[]string{"zone"}, "zones", func(d dims) int { return d.zones }, ""},
 	"reachmon_dnssec_signature_expiry_seconds": {[]string{"zone"}, "zones", func(d dims) int { return d.zones },
 		"created on the first signed answer of an authoritative server"},
-	"reachmon_dns_lame_servers":      {[]string{"zone"}, "zones", func(d dims) int { return d.zones }, ""},
-	"reachmon_dns_soa_serial_spread": {[]string{"zone"}, "zones", func(d dims) int { return d.zones }, ""},
+	"reachmon_dns_lame_servers": {[]string{"zone"}, "zones", func(d dims) int { return d.zones },
+		"present only while a zone has lame servers"},
+	"reachmon_dns_soa_serial_spread": {[]string{"zone"}, "zones", func(d dims) int { return d.zones },
+		"present only while a zone's servers serve different serials"},
 
 	"reachmon_probe_schedule_lag_seconds": {nil, "one", func(dims) int { return 1 }, ""},
 	"reachmon_probe_skipped_total": {[]string{"zone"}, "zones", func(d dims) int { return d.zones },
@@ -280,7 +279,7 @@ secret_env = "REACHMON_LABELS_WEBHOOK_SECRET"
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, pairs: 2, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 5, channels: 3, sinks: 3, amURLs: 1, routers: 1, rtrs: 1}
+	d := dims{zones: 1, resolvers: 1, peers: 1, prefixes: 1, auth: 1, probes: 2 * 3 * 2, addrs: 2, checks: 5, channels: 3, sinks: 3, amURLs: 1, routers: 1, rtrs: 1}
 	daemon, err := app.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +334,7 @@ secret_env = "REACHMON_LABELS_WEBHOOK_SECRET"
 			}
 			live[name] = f
 		}
-		_, soa := live["reachmon_dns_soa_serial"]
+		_, soa := live["reachmon_dns_authoritative_servers"]
 		_, ds := live["reachmon_dns_ds_check_status"]
 		// Probes are spread over the interval: wait for every metric
 		// documented as always exposed too (the deadline bounds it).

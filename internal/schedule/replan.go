@@ -47,9 +47,6 @@ func (s *Scheduler) adopt(plan *config.Plan) {
 	s.mu.Lock()
 	s.probe, s.resolvers, s.zones = plan.Probe, plan.ResolverServers(), zones
 	s.mu.Unlock()
-	for _, z := range zones {
-		s.skipped.WithLabelValues(z.Name.Label())
-	}
 }
 
 // applyPlan switches the running schedule to plan (Run's goroutine).
@@ -102,7 +99,6 @@ func (q *runQueue) applyPlan(ctx context.Context, plan *config.Plan, authSet cha
 		}
 	}
 	for _, z := range fresh {
-		s.skipped.WithLabelValues(z.Name.Label())
 		q.scheduleZone(z, authSet)
 		if z.explicit == nil {
 			// Keep probing the servers discovered before the change until

@@ -161,10 +161,11 @@ Method (\`bench/peers\`, run by \`scripts/bench.sh dnspeers\`, as root):
   every 30 s; interval 2.64 s) for 10.56 s (4 intervals) after 3 s of warm-up; a fresh process each. *CPU s / 10k
   checks*: the tool's user+system CPU time over the window (/proc/PID/stat, all threads, GC included,
   10 ms ticks) per 10,000 checks completed in it. Checks counted: reachmon's own
-  \`reachmon_dns_probe_duration_seconds\` count (one observation per check, answered or not; its
-  series count must equal the check set) from \`/metrics\` scraped at both ends of the window (one scrape of
+  \`reachmon_dns_probe_duration_seconds\` count (one observation per check, answered or not; the
+  zone details of \`/api/v1/status?zone=\` must hold a last result for every check of the set) from \`/metrics\` scraped at both ends of the window (one scrape of
   reachmon's \`/metrics\` thus falls in each window: about what a Prometheus scraping it every 10 s
-  costs);
+  costs); the second scrape must hold one \`reachmon_zone_health\` series per zone, and every
+  \`reachmon_dns_probe_failing\` series (one per check whose last probe failed) must name a check of the set;
   blackbox_exporter's: the scraper's completed scrapes. *scraper*: the test process's CPU
   (getrusage) in the same window: what a user's Prometheus pays on top of blackbox_exporter, and
   more (it also parses and stores every sample); shown apart, not added to blackbox_exporter's.
@@ -179,7 +180,8 @@ Method (\`bench/peers\`, run by \`scripts/bench.sh dnspeers\`, as root):
   each), doubling from 4,000 checks/s (reachmon) or 500 (blackbox_exporter) until a step fails, then
   geometric bisection between the highest step that held and the lowest that failed until they are
   within 20%; at most 8 steps. A step **holds** when, over its window: checks completed ≥ 97% of the
-  offered rate, ≤ 1% of them failed (no answer, not NOERROR, \`probe_success\` 0), ≤ 1% of the rounds
+  offered rate, ≤ 1% of them failed (no answer or not NOERROR: reachmon's \`reachmon_dns_probe_errors_total\`
+  and \`reachmon_dns_responses_total\` other than NOERROR, blackbox_exporter's \`probe_success\` 0), ≤ 1% of the rounds
   were skipped (reachmon: \`reachmon_probe_skipped_total\`; the scraper's skipped ticks), and, for
   reachmon only, ≤ 1% of its probes started more than 50 ms after they were due
   (\`reachmon_probe_schedule_lag_seconds\`; blackbox_exporter has no schedule of its own). The
