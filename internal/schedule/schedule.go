@@ -967,9 +967,7 @@ func (s *Scheduler) discover(ctx context.Context, z *zonePlan, set *settings, up
 	}
 	s.mu.Lock()
 	changed := !z.found || !sameServers(z.servers, d.Servers)
-	if changed {
-		z.servers = s.keepServers(d.Servers)
-	}
+	z.servers = s.keepServers(d.Servers) // their sources may have changed
 	z.ns = s.keepNames(z.ns, d.NS)
 	z.found = true
 	servers := z.servers
