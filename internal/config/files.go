@@ -10,11 +10,12 @@ import (
 	"syscall"
 )
 
-// File size limits. A configuration is kilobytes and a secret is a token,
-// a URL or a password: the limits only keep a wrong path (a log file, an
-// image) from being read into memory whole.
+// File size limits. A configuration is kilobytes to megabytes (50,000
+// [[zone]] entries naming only the zone are 1.4 MB) and a secret is a
+// token, a URL or a password: the limits only keep a wrong path (a log
+// file, an image) from being read into memory whole.
 const (
-	MaxConfigFileSize = 1 << 20
+	MaxConfigFileSize = 64 << 20
 	MaxSecretFileSize = 64 << 10
 )
 

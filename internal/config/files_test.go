@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,7 @@ func TestLoadRefusesSpecialAndLargeFiles(t *testing.T) {
 	if err := os.WriteFile(big, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), big+" is larger than 1 MiB") || !IsInvalid(err) {
+	if _, err := Load(big); err == nil || !strings.Contains(err.Error(), big+" is larger than 64 MiB") || !IsInvalid(err) {
 		t.Errorf("Load of %d bytes: %v", len(data), err)
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml")); err == nil || !IsInvalid(err) {
@@ -133,5 +134,30 @@ password_file = "`+filepath.Join(dir, "missing")+`"
 		if strings.Contains(got[i], "s3cret") {
 			t.Errorf("warning %d holds the secret: %s", i, got[i])
 		}
+	}
+}
+
+// TestManyZonesLoad: a configuration of 50,000 zones (issue 18: one
+// instance watches that many) is larger than a megabyte and loads whole.
+func TestManyZonesLoad(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("vantage = \"x\"\n[[resolver]]\nname = \"r1\"\naddress = \"127.0.0.1:53\"\n")
+	const zones = 50000
+	for i := range zones {
+		fmt.Fprintf(&b, "[[zone]]\nname = \"z%05d.example\"\n", i)
+	}
+	if b.Len() <= 1<<20 {
+		t.Fatalf("the configuration is %d bytes: not past the former 1 MiB limit", b.Len())
+	}
+	path := filepath.Join(t.TempDir(), "many.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load of %d zones (%d bytes): %v", zones, b.Len(), err)
+	}
+	if len(cfg.Zones) != zones {
+		t.Fatalf("%d zones loaded, want %d", len(cfg.Zones), zones)
 	}
 }
