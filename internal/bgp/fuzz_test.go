@@ -3,7 +3,9 @@ package bgp
 import (
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -300,9 +302,19 @@ func FuzzUpdateEvents(f *testing.F) {
 		if len(body) > bgp.BGP_MAX_MESSAGE_LENGTH-bgp.BGP_HEADER_LENGTH {
 			return // not a BGP message
 		}
-		m, err := bgp.ParseBGPBody(&bgp.BGPHeader{Type: bgp.BGP_MSG_UPDATE, Len: uint16(bgp.BGP_HEADER_LENGTH + len(body))}, body)
+		m, err, crash := parseUpdateBody(body)
+		if crash != nil {
+			// GoBGP's own session would crash the process here (its
+			// receive loop has no recover): a defect of the decoder,
+			// not of the translation under test. Only the known one
+			// is let through; any other is a new finding.
+			if !crash.knownDefect() {
+				t.Fatalf("GoBGP's UPDATE decoder panicked, and not with the known defect (an MP_REACH_NLRI value without its next-hop length): %v\n%s", crash.value, crash.stack)
+			}
+			return
+		}
 		if err != nil {
-			return // GoBGP's session would have sent a NOTIFICATION
+			return // GoBGP's session sends a NOTIFICATION and resets
 		}
 		u := m.Body.(*bgp.BGPUpdate)
 		from := fuzzSenders[int(sender)%len(fuzzSenders)]
@@ -403,4 +415,47 @@ func FuzzUpdateEvents(f *testing.F) {
 			t.Fatalf("Routes(\"\") after withdrawing everything = %+v, %v", v.Routes, err)
 		}
 	})
+}
+
+// fuzzFamilies are the families the embedded peer negotiates (addNeighbor).
+var fuzzFamilies = map[bgp.RouteFamily]bgp.BGPAddPathMode{bgp.RF_IPv4_UC: bgp.BGP_ADD_PATH_NONE, bgp.RF_IPv6_UC: bgp.BGP_ADD_PATH_NONE}
+
+// parseUpdateBody decodes and validates an UPDATE body as the embedded
+// peer's GoBGP session does (fsm.go recvMessageWithError: ParseBGPBody,
+// then ValidateUpdateMsg for an eBGP peer with the negotiated families;
+// reachmon sets no treat-as-withdraw, so any validation error resets the
+// session and the UPDATE never reaches the table), and returns the panic
+// either raised, if any.
+func parseUpdateBody(body []byte) (m *bgp.BGPMessage, err error, crash *decoderPanic) {
+	defer func() {
+		if r := recover(); r != nil {
+			crash = &decoderPanic{value: r, stack: string(debug.Stack())}
+		}
+	}()
+	m, err = bgp.ParseBGPBody(&bgp.BGPHeader{Type: bgp.BGP_MSG_UPDATE, Len: uint16(bgp.BGP_HEADER_LENGTH + len(body))}, body)
+	if err != nil {
+		return nil, err, nil
+	}
+	if ok, err := bgp.ValidateUpdateMsg(m.Body.(*bgp.BGPUpdate), fuzzFamilies, true, false, false); !ok {
+		return nil, err, nil
+	}
+	return m, nil, nil
+}
+
+// decoderPanic is a panic GoBGP's decoder or validator raised.
+type decoderPanic struct {
+	value any
+	stack string
+}
+
+// knownDefect reports whether the panic is GoBGP v3.37.0's known one: an
+// MP_REACH_NLRI whose value ends after AFI and SAFI (an attribute length
+// of 3, or a value cut short by the UPDATE's end) is read for its next-hop
+// length without a check (bgp.go, PathAttributeMpReachNLRI.DecodeFromBytes;
+// fixed in GoBGP v4). reachmon's own speaker (internal/bgp/session) ends
+// the session with a NOTIFICATION instead (TestMPReachWithoutNextHopLength).
+func (p *decoderPanic) knownDefect() bool {
+	err, ok := p.value.(error)
+	return ok && err.Error() == "runtime error: index out of range [0] with length 0" &&
+		strings.Contains(p.stack, "bgp.(*PathAttributeMpReachNLRI).DecodeFromBytes(")
 }

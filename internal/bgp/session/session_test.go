@@ -292,6 +292,34 @@ func TestMalformedUpdate(t *testing.T) {
 	l.waitUntil("errors logged", func() bool { return l.logged("UPDATE malformed") && l.logged("RFC 7606") })
 }
 
+// TestMPReachWithoutNextHopLength: an MP_REACH_NLRI of 3 bytes (AFI and
+// SAFI, nothing more) makes GoBGP v3.37.0's decoder panic; in GoBGP's own
+// session that crashes the process (internal/bgp FuzzUpdateEvents). The
+// full_table session ends with an UPDATE Message Error and reconnects.
+func TestMPReachWithoutNextHopLength(t *testing.T) {
+	r := startRaw(t, "127.0.0.10")
+	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{r.neighbor(64500)}})
+	r.accept()
+	r.handshake(64500, 90, true)
+	r.send(update([]uint32{64500}, "198.18.1.0/24"))
+	l.waitUntil("route", func() bool { return len(l.paths("127.0.0.10")) == 1 })
+	body := []byte{0, 0, 0, 6, 0x80, byte(bgp.BGP_ATTR_TYPE_MP_REACH_NLRI), 3, 0, 1, 1}
+	b := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0, byte(19 + len(body)), bgp.BGP_MSG_UPDATE}, body...)
+	r.sendBytes(b)
+	m := r.until(bgp.BGP_MSG_NOTIFICATION)
+	if code, _ := notification(m); code != bgp.BGP_ERROR_UPDATE_MESSAGE_ERROR {
+		t.Fatalf("notification code %d, want UPDATE message error", code)
+	}
+	l.waitUntil("peer down", func() bool { return l.peer("127.0.0.10").State == "down" })
+	l.waitUntil("route gone", func() bool { return len(l.paths("127.0.0.10")) == 0 })
+	l.waitUntil("error logged", func() bool { return l.logged("UPDATE could not be parsed") })
+	r.accept()
+	r.handshake(64500, 90, true)
+	r.send(update([]uint32{64500}, "198.18.1.0/24"))
+	l.waitUntil("route after reconnecting", func() bool { return len(l.paths("127.0.0.10")) == 1 })
+}
+
 // TestReconfigure: a reload adds and removes full_table neighbors; a
 // changed description keeps the session, a changed hold time resets it.
 func TestReconfigure(t *testing.T) {
