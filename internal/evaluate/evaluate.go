@@ -166,6 +166,12 @@ type Evaluator struct {
 
 	out []model.IncidentChange
 
+	// restoredGone are restored incidents whose zone or resolver the
+	// configuration no longer has (edited, or another [shard] split, while
+	// reachmon was down): the first Apply or Tick resolves them with the
+	// reason a reload gives (closeRestoredGone).
+	restoredGone []goneIncident
+
 	// gone are the zones ("zone <label>") and resolvers ("resolver
 	// <name>") a reload removed: events still in flight about them are
 	// ignored (Reconfigure).
@@ -303,6 +309,7 @@ func (e *Evaluator) Apply(ev model.Event) []model.IncidentChange {
 		return nil
 	}
 	now := e.advance(ev.EventTime())
+	e.closeRestoredGone(now)
 	switch x := ev.(type) {
 	case model.Observation:
 		e.observe(x, now)
@@ -334,6 +341,7 @@ func (e *Evaluator) Apply(ev model.Event) []model.IncidentChange {
 func (e *Evaluator) Tick(now time.Time) []model.IncidentChange {
 	e.out = nil
 	now = e.advance(now)
+	e.closeRestoredGone(now)
 	e.checkBGPUsable(now)
 	if !e.graceOver && now.Sub(e.start) >= e.cfg.StartGrace.Duration {
 		e.graceOver = true

@@ -52,6 +52,11 @@ func (e *Evaluator) resolverVerdict(name string) verdict {
 	v := verdict{known: true, subjectKind: model.SubjectResolver}
 	r := e.resolvers[name]
 	routeGone := e.routeWithdrawnAndFailing(r) // its own route withdrawn: no need to wait for open_rounds
+	if !routeGone && r != nil && r.known == 0 && len(e.zones) > 0 {
+		// No zone has a verdict through it yet (start, or a restart with
+		// a restored incident): unknown, not "answers again".
+		return verdict{}
+	}
 	if !routeGone && (r == nil || r.known == 0 || r.down() == 0 || float64(r.down()) < resolverOutageShare*float64(r.known)) {
 		return v
 	}

@@ -510,8 +510,10 @@ func (e *Evaluator) pruneRecent(now time.Time) {
 
 // Restore takes over incidents from the store after a restart: open ones
 // continue (no new open change, so no second page) and resolve when their
-// condition is found gone; resolved ones join the recent list. Call it
-// before the first Apply or Tick.
+// condition is found gone; resolved ones join the recent list. Open ones
+// of a zone or resolver the targets no longer have resolve at the first
+// Apply or Tick (restoredGoneReason). Call it before the first Apply or
+// Tick.
 func (e *Evaluator) Restore(incs []model.Incident) {
 	for _, inc := range incs {
 		e.ids[inc.ID] = true
@@ -534,8 +536,45 @@ func (e *Evaluator) Restore(incs []model.Incident) {
 		s.story = newStory(s.v)
 		e.slots[k] = s
 		e.pending[s] = true
+		if reason := e.restoredGoneReason(k); reason != "" {
+			e.restoredGone = append(e.restoredGone, goneIncident{k, reason})
+		}
 	}
 	slices.SortFunc(e.recent, func(a, b model.Incident) int { return a.Resolved.Compare(b.Resolved) })
+}
+
+// goneIncident is a restored incident nothing watches any more.
+type goneIncident struct {
+	key    slotKey
+	reason string
+}
+
+// restoredGoneReason says why a restored incident's subject is no longer
+// watched, or "" when it is (or cannot be known yet: prefixes and BGP
+// peers also come from discovery, BMP and RIS Live, later). Zones and
+// resolvers come from the configuration alone, so a missing one is gone:
+// left to its rule, its incident would tell a recovery nobody saw ("b.example
+// resolves again") and resolve as "condition cleared".
+func (e *Evaluator) restoredGoneReason(k slotKey) string {
+	switch k.g {
+	case groupZone, groupMismatch, groupExpiry, groupDelegation:
+		if zk := zoneKey(k.subject); e.zones[zk] == nil && !e.controls[zk] {
+			return ReasonZoneRemoved
+		}
+	case groupResolver:
+		if e.resolvers[k.subject] == nil {
+			return ReasonResolverRemoved
+		}
+	}
+	return ""
+}
+
+// closeRestoredGone resolves the restored incidents Restore found gone.
+func (e *Evaluator) closeRestoredGone(now time.Time) {
+	for _, o := range e.restoredGone {
+		e.closeSlot(o.key.g, o.key.subject, now, o.reason)
+	}
+	e.restoredGone = nil
 }
 
 // incidentVerdict is the verdict an open incident tells: what a rule

@@ -713,6 +713,13 @@ func TestRestartMidIncident(t *testing.T) {
 	if n := len(w2.opened()); n != 0 {
 		t.Fatalf("restart paged again: %v", kinds(w2.opened()))
 	}
+	for _, c := range w2.changes {
+		// Before the first probe after the restart nothing is known:
+		// a recovery told then would be false (the outage goes on).
+		if strings.Contains(c.Reason, "recovery") || strings.Contains(c.Reason, "again") {
+			t.Fatalf("restart told a recovery while the outage went on: %s %q", c.Type, c.Reason)
+		}
+	}
 	if got := w2.e.Open(); len(got) != 1 || got[0].ID != open[0].ID {
 		t.Fatalf("restored incident lost: %+v", got)
 	}

@@ -102,6 +102,11 @@ func (e *Evaluator) zoneVerdict(z *zone, now time.Time) verdict {
 			held.evidence, held.impactAt = v.evidence, time.Time{}
 			return held
 		}
+	case f.authKnown == 0 && f.resKnown == 0 && len(f.resolverOutageExcluded) == 0 && len(f.degraded) == 0:
+		// No server has a verdict yet (start, or a restart with a
+		// restored incident before the first answers): nothing to tell,
+		// least of all that the zone "resolves again".
+		return verdict{}
 	case z.undecided > 0 || z.unseenNS():
 		// Some server has no verdict yet (start, restart with a restored
 		// incident, new server, after the vantage was down): keep
