@@ -292,28 +292,40 @@ func TestMalformedUpdate(t *testing.T) {
 	l.waitUntil("errors logged", func() bool { return l.logged("UPDATE malformed") && l.logged("RFC 7606") })
 }
 
-// TestMPReachWithoutNextHopLength: an MP_REACH_NLRI of 3 bytes (AFI and
-// SAFI, nothing more) makes GoBGP v3.37.0's decoder panic; in GoBGP's own
-// session that crashes the process (internal/bgp FuzzUpdateEvents). The
-// full_table session ends with an UPDATE Message Error and reconnects.
-func TestMPReachWithoutNextHopLength(t *testing.T) {
+// TestUpdatesThatCrashGoBGP: UPDATEs on which GoBGP v3.37.0's decoder
+// panics (internal/bgp FuzzUpdateEvents found them): an MP_REACH_NLRI of
+// 3 bytes (AFI and SAFI, no next-hop length), and an IPv6 FlowSpec NLRI in
+// an MP_UNREACH_NLRI that runs past its end. In GoBGP's own session the
+// panic ends the process; the full_table session ends with an UPDATE
+// Message Error, forgets the peer's routes and takes the reconnection.
+func TestUpdatesThatCrashGoBGP(t *testing.T) {
 	r := startRaw(t, "127.0.0.10")
 	l := startLab(t, config.BGP{Neighbor: []config.Neighbor{r.neighbor(64500)}})
-	r.accept()
-	r.handshake(64500, 90, true)
-	r.send(update([]uint32{64500}, "198.18.1.0/24"))
-	l.waitUntil("route", func() bool { return len(l.paths("127.0.0.10")) == 1 })
-	body := []byte{0, 0, 0, 6, 0x80, byte(bgp.BGP_ATTR_TYPE_MP_REACH_NLRI), 3, 0, 1, 1}
-	b := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0, byte(19 + len(body)), bgp.BGP_MSG_UPDATE}, body...)
-	r.sendBytes(b)
-	m := r.until(bgp.BGP_MSG_NOTIFICATION)
-	if code, _ := notification(m); code != bgp.BGP_ERROR_UPDATE_MESSAGE_ERROR {
-		t.Fatalf("notification code %d, want UPDATE message error", code)
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"MP_REACH_NLRI of 3 bytes", []byte{0, 0, 0, 6, 0x80, byte(bgp.BGP_ATTR_TYPE_MP_REACH_NLRI), 3, 0, 1, 1}},
+		{"FlowSpec NLRI past the end of MP_UNREACH_NLRI", []byte{0, 0, 0, 13, 0x80, byte(bgp.BGP_ATTR_TYPE_MP_UNREACH_NLRI), 10,
+			0, 2, 0x85, 0, 3, 13, 1, 0xb8, 0xe1, 1}},
+	} {
+		r.accept()
+		r.handshake(64500, 90, true)
+		r.send(update([]uint32{64500}, "198.18.1.0/24"))
+		l.waitUntil(tc.name+": route", func() bool { return len(l.paths("127.0.0.10")) == 1 })
+		b := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			0, byte(19 + len(tc.body)), bgp.BGP_MSG_UPDATE}, tc.body...)
+		r.sendBytes(b)
+		m := r.until(bgp.BGP_MSG_NOTIFICATION)
+		if code, _ := notification(m); code != bgp.BGP_ERROR_UPDATE_MESSAGE_ERROR {
+			t.Fatalf("%s: notification code %d, want UPDATE message error", tc.name, code)
+		}
+		l.waitUntil(tc.name+": peer down", func() bool { return l.peer("127.0.0.10").State == "down" })
+		l.waitUntil(tc.name+": route gone", func() bool { return len(l.paths("127.0.0.10")) == 0 })
 	}
-	l.waitUntil("peer down", func() bool { return l.peer("127.0.0.10").State == "down" })
-	l.waitUntil("route gone", func() bool { return len(l.paths("127.0.0.10")) == 0 })
-	l.waitUntil("error logged", func() bool { return l.logged("UPDATE could not be parsed") })
+	if !l.logged("UPDATE could not be parsed") {
+		t.Error("the decoder's failure is not logged")
+	}
 	r.accept()
 	r.handshake(64500, 90, true)
 	r.send(update([]uint32{64500}, "198.18.1.0/24"))
